@@ -1,0 +1,59 @@
+"""The Footprint Exchange: signed product carbon footprints between companies and programmes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from exchange import db, errors, web
+from exchange.config import settings_from_environment
+from exchange.keyring import load_or_create_exchange_key
+
+
+def create_app(
+    test_config: Mapping[str, Any] | None = None, *, instance_path: str | None = None
+) -> Flask:
+    """Build the WSGI application: settings, database, exchange key, blueprints, errors."""
+    app = Flask(
+        __name__,
+        instance_path=instance_path or os.environ.get("EXCHANGE_INSTANCE_PATH") or None,
+        instance_relative_config=True,
+    )
+    app.config.update(settings_from_environment(Path(app.instance_path)))
+    if test_config is not None:
+        app.config.update(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    engine = db.make_engine(app.config["DATABASE_URL"])
+    app.extensions["exchange.engine"] = engine
+    app.extensions["exchange.sessions"] = db.make_session_factory(engine)
+    app.extensions["exchange.key"] = load_or_create_exchange_key(Path(app.instance_path))
+    app.teardown_appcontext(web.close_session)
+
+    web.register_error_handlers(app)
+    _register_blueprints(app)
+    _register_commands(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from exchange.footprints.views import bp as footprints_bp
+    from exchange.partners.views import bp as partners_bp
+    from exchange.system.views import bp as system_bp
+
+    app.register_blueprint(system_bp)
+    app.register_blueprint(partners_bp)
+    app.register_blueprint(footprints_bp)
+
+
+def _register_commands(app: Flask) -> None:
+    from exchange.footprints.cli import footprints_cli
+    from exchange.partners.cli import client_cli, org_cli
+    from exchange.system.cli import init_db_command, serve_command
+
+    for command in (init_db_command, serve_command, org_cli, client_cli, footprints_cli):
+        app.cli.add_command(command)

@@ -1,0 +1,21 @@
+"""Settings read from the environment, with the embedded defaults of a fresh checkout."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+
+def settings_from_environment(instance_path: Path) -> dict[str, Any]:
+    return {
+        "DATABASE_URL": os.environ.get("EXCHANGE_DATABASE_URL")
+        or f"sqlite:///{instance_path / 'exchange.db'}",
+        # Origin line of the log's checkpoints and host named in label URLs.
+        "EXCHANGE_ORIGIN": os.environ.get("EXCHANGE_ORIGIN", "footprint-exchange.hainan.example"),
+        "TOKEN_LIFETIME_SECONDS": int(os.environ.get("EXCHANGE_TOKEN_LIFETIME", "3600")),
+        # A batch of 10,000 PACT footprints is about 25 MB of JSON.
+        "MAX_CONTENT_LENGTH": int(os.environ.get("EXCHANGE_MAX_BODY_BYTES", str(32 * 1024 * 1024))),
+        "MAX_BATCH_ITEMS": int(os.environ.get("EXCHANGE_MAX_BATCH_ITEMS", "10000")),
+        "PAGE_SIZE_MAX": 1000,
+    }

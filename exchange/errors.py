@@ -1,0 +1,83 @@
+"""The one error hierarchy of the exchange and its single JSON error body.
+
+Services raise these domain errors; the app turns every one of them into
+``{"code": ..., "message": ..., "details": [...]}`` with the matching HTTP status.
+Codes include PACT's own (BadRequest, AccessDenied, NotFound, TokenExpired,
+NotImplemented, InternalError) so a PACT client understands them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ExchangeError(Exception):
+    """Base of every error the exchange reports to a caller."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "BadRequest"
+
+    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: list[dict[str, Any]] = details or []
+
+    def to_body(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class BadRequest(ExchangeError):
+    """The request cannot be understood (malformed JSON, wrong content type, bad parameter)."""
+
+
+class ValidationFailed(BadRequest):
+    """The payload was understood but breaks the schema or a domain rule; details list each field."""
+
+
+class SignatureInvalid(BadRequest):
+    """A signature does not verify, or its key may not sign this object at that time."""
+
+    code = "SignatureInvalid"
+
+
+class Unauthenticated(ExchangeError):
+    """No credentials, or a token that is forged, unknown or revoked."""
+
+    status = 401
+    code = "AccessDenied"
+
+
+class TokenExpired(Unauthenticated):
+    code = "TokenExpired"
+
+
+class AccessDenied(ExchangeError):
+    status = 403
+    code = "AccessDenied"
+
+
+class NotFound(ExchangeError):
+    status = 404
+    code = "NotFound"
+
+
+class Conflict(ExchangeError):
+    """The request contradicts what is stored (same id, different content; deprecated predecessor)."""
+
+    status = 409
+    code = "Conflict"
+
+
+class PayloadTooLarge(ExchangeError):
+    status = 413
+    code = "PayloadTooLarge"
+
+
+class UnsupportedMediaType(ExchangeError):
+    status = 415
+    code = "UnsupportedMediaType"
+
+
+class NotImplementedByExchange(ExchangeError):
+    status = 400
+    code = "NotImplemented"

@@ -1,0 +1,1 @@
+"""Signed product footprint records: submission, lifecycle, reading and sharing."""

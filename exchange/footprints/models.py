@@ -1,0 +1,81 @@
+"""Tables of footprint records, the product ids they name, and the shares granted on them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from exchange.db import Base, utcnow
+
+
+class RecordStatus(enum.StrEnum):
+    """PACT lifecycle of a record: a successor naming it in ``precedingPfIds`` deprecates it."""
+
+    ACTIVE = "Active"
+    DEPRECATED = "Deprecated"
+
+
+class Disclosure(enum.StrEnum):
+    """Who besides the owner and named customers may read a record."""
+
+    PRIVATE = "private"
+    REGULATOR = "regulator"
+    PUBLIC = "public"
+
+
+def _enum(kind: type[enum.StrEnum]) -> sa.Enum:
+    return sa.Enum(kind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+
+
+class FootprintRecord(Base):
+    """A signed PACT ProductFootprint exactly as its owner signed it; never changed."""
+
+    __tablename__ = "footprint_records"
+    __table_args__ = (sa.Index(None, "received_at", "id"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    status: Mapped[RecordStatus] = mapped_column(_enum(RecordStatus))
+    disclosure: Mapped[Disclosure] = mapped_column(_enum(Disclosure))
+    # RFC 8785 canonical text of the footprint: the exact bytes the signature covers.
+    footprint_json: Mapped[str] = mapped_column(sa.Text)
+    signature_kid: Mapped[str] = mapped_column(sa.ForeignKey("signing_keys.kid"), index=True)
+    signature: Mapped[str] = mapped_column(sa.String(86))
+    # SHA-256 of footprint and signature, to tell a resent envelope from a conflicting one.
+    envelope_digest: Mapped[str] = mapped_column(sa.String(64))
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    deprecated_by_id: Mapped[str | None] = mapped_column(sa.String(36))
+
+
+class FootprintProduct(Base):
+    """A product id named by a record, lower-cased, for sharing and filtering by product."""
+
+    __tablename__ = "footprint_products"
+
+    record_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("footprint_records.id", ondelete="CASCADE"), primary_key=True
+    )
+    product_id: Mapped[str] = mapped_column(sa.String(300), primary_key=True, index=True)
+
+
+class Share(Base):
+    """A grant from an owner to another organisation: one record, or every record of a product."""
+
+    __tablename__ = "shares"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(record_id IS NULL) <> (product_id IS NULL)", name="record_or_product"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    owner_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    grantee_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    record_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("footprint_records.id"), index=True
+    )
+    product_id: Mapped[str | None] = mapped_column(sa.String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

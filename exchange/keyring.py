@@ -1,0 +1,52 @@
+"""The exchange's own Ed25519 key pair, kept in the instance folder.
+
+Created on first start with file mode 0600; several workers starting at once agree on
+one key because the file is published with an atomic hard link that only one can win.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+
+from exchange import signing
+
+KEY_FILE_NAME = "exchange-signing-key"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ExchangeKey:
+    private_key: bytes = dataclasses.field(repr=False)
+    public_key: bytes
+    kid: str
+
+    @classmethod
+    def from_private_key(cls, private_key: bytes) -> ExchangeKey:
+        public_key = signing.public_key_of(private_key)
+        return cls(private_key=private_key, public_key=public_key, kid=signing.key_id(public_key))
+
+    def sign(self, *, context: str, payload: object) -> str:
+        return signing.sign(context=context, payload=payload, private_key=self.private_key)
+
+
+def load_or_create_exchange_key(instance_path: Path) -> ExchangeKey:
+    path = instance_path / KEY_FILE_NAME
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=instance_path, prefix=".key-")
+        try:
+            os.fchmod(descriptor, 0o600)
+            os.write(descriptor, signing.b64url_encode(signing.generate_private_key()).encode() + b"\n")
+            os.fsync(descriptor)
+            os.close(descriptor)
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass  # another worker created it first; use theirs
+        finally:
+            os.unlink(temporary)
+    if path.stat().st_mode & 0o077:
+        raise PermissionError(f"{path} must be readable by its owner only (chmod 600)")
+    return ExchangeKey.from_private_key(signing.b64url_decode(path.read_text().strip()))

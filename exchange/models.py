@@ -1,0 +1,11 @@
+"""Every table of the exchange, gathered so that Alembic sees the whole schema."""
+
+from __future__ import annotations
+
+from exchange.db import Base
+from exchange.footprints import models as footprints_models
+from exchange.partners import models as partners_models
+
+__all__ = ["footprints_models", "metadata", "partners_models"]
+
+metadata = Base.metadata

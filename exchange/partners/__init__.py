@@ -1,0 +1,1 @@
+"""Organisations, roles, signing keys, API clients and tokens."""

@@ -1,0 +1,170 @@
+"""Canonical JSON and Ed25519 signatures: the bytes every signature of the exchange covers.
+
+A signed message is an ASCII context line, a newline, then the RFC 8785 (JCS) canonical
+form of the payload, so a signature made for one kind of object can never be replayed as
+another. Key ids are RFC 7638 JWK thumbprints of RFC 8037 ``OKP``/``Ed25519`` keys.
+Everything here is pure; :class:`SigningError` is the one failure it raises.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any, Final
+
+import nacl.exceptions
+import nacl.signing
+import rfc8785
+
+FOOTPRINT_CONTEXT: Final = "footprint-exchange:footprint:v1"
+CERTIFICATE_CONTEXT: Final = "footprint-exchange:certificate:v1"
+RECOGNITION_CONTEXT: Final = "footprint-exchange:recognition:v1"
+TRUST_LIST_CONTEXT: Final = "footprint-exchange:trust-list:v1"
+RECEIPT_CONTEXT: Final = "footprint-exchange:receipt:v1"
+
+ALGORITHM: Final = "Ed25519"
+PUBLIC_KEY_BYTES: Final = 32
+SIGNATURE_BYTES: Final = 64
+
+
+class SigningError(Exception):
+    """A value cannot be canonicalised, a key is malformed, or a signature does not verify."""
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Decode unpadded base64url strictly: other alphabets, padding and stray bits are refused."""
+    if not isinstance(text, str) or len(text) % 4 == 1:
+        raise SigningError("not base64url")
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise SigningError("not base64url") from exc
+    if b64url_encode(data) != text:
+        raise SigningError("not canonical base64url")
+    return data
+
+
+_EXACT_INTEGER_LIMIT: Final = 2**53
+
+
+def _needs_full_canonicaliser(value: Any) -> bool:
+    """Whether ``value`` holds something on which ``json.dumps`` and RFC 8785 differ.
+
+    They agree on strings, booleans, null and integers below 2**53, and on key order as
+    long as no key holds a character outside the Basic Multilingual Plane (RFC 8785 sorts
+    by UTF-16 code units, Python by code points). Floats need ECMAScript number formatting.
+    """
+    if isinstance(value, str) or value is None or value is True or value is False:
+        return False
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or (not key.isascii() and max(key) > "\uffff"):
+                return True
+            if _needs_full_canonicaliser(item):
+                return True
+        return False
+    if isinstance(value, list):
+        return any(_needs_full_canonicaliser(item) for item in value)
+    if type(value) is int:
+        return not -_EXACT_INTEGER_LIMIT < value < _EXACT_INTEGER_LIMIT
+    return True
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 canonical bytes of a parsed JSON value.
+
+    PACT footprints carry their decimals as strings, so the common case is served by the
+    C-accelerated ``json`` encoder, which produces identical bytes for such values.
+    """
+    try:
+        if not _needs_full_canonicaliser(value):
+            return json.dumps(
+                value, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+            ).encode("utf-8")
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeEncodeError) as exc:
+        raise SigningError(f"cannot canonicalise: {exc}") from exc
+
+
+def signed_message(*, context: str, payload: Any) -> bytes:
+    """The exact bytes that are signed: ``<context>\\n<JCS(payload)>``."""
+    if not context.isascii() or "\n" in context:
+        raise SigningError("context must be one ASCII line")
+    return context.encode("ascii") + b"\n" + canonical_json(payload)
+
+
+def public_jwk(public_key: bytes) -> dict[str, str]:
+    """The RFC 8037 JWK of an Ed25519 public key, members in thumbprint order."""
+    if len(public_key) != PUBLIC_KEY_BYTES:
+        raise SigningError("an Ed25519 public key has 32 bytes")
+    return {"crv": "Ed25519", "kty": "OKP", "x": b64url_encode(public_key)}
+
+
+def key_id(public_key: bytes) -> str:
+    """RFC 7638 thumbprint (SHA-256, base64url, no padding) of the key's JWK."""
+    thumbprint_input = json.dumps(public_jwk(public_key), separators=(",", ":"), sort_keys=True)
+    return b64url_encode(hashlib.sha256(thumbprint_input.encode("ascii")).digest())
+
+
+def public_key_from_jwk(jwk: Any) -> bytes:
+    """The raw public key of an ``OKP``/``Ed25519`` JWK; private members are refused."""
+    if not isinstance(jwk, dict) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+        raise SigningError('a key must be a JWK with "kty": "OKP" and "crv": "Ed25519"')
+    if "d" in jwk:
+        raise SigningError("a private key was sent: only the public key may leave its owner")
+    raw = b64url_decode(jwk.get("x", ""))
+    if len(raw) != PUBLIC_KEY_BYTES:
+        raise SigningError("an Ed25519 public key has 32 bytes")
+    return raw
+
+
+def generate_private_key() -> bytes:
+    """A new random 32-byte Ed25519 seed."""
+    return bytes(nacl.signing.SigningKey.generate())
+
+
+def public_key_of(private_key: bytes) -> bytes:
+    return bytes(_signing_key(private_key).verify_key)
+
+
+def sign_bytes(*, message: bytes, private_key: bytes) -> str:
+    """Sign raw bytes; the base64url signature."""
+    return b64url_encode(_signing_key(private_key).sign(message).signature)
+
+
+def sign(*, context: str, payload: Any, private_key: bytes) -> str:
+    """Sign ``payload`` under ``context``; the base64url signature."""
+    return sign_bytes(message=signed_message(context=context, payload=payload), private_key=private_key)
+
+
+def verify_bytes(*, message: bytes, signature: str, public_key: bytes) -> None:
+    """Raise :class:`SigningError` unless ``signature`` is ``public_key``'s over ``message``."""
+    raw_signature = b64url_decode(signature)
+    if len(raw_signature) != SIGNATURE_BYTES:
+        raise SigningError("an Ed25519 signature has 64 bytes")
+    if len(public_key) != PUBLIC_KEY_BYTES:
+        raise SigningError("an Ed25519 public key has 32 bytes")
+    try:
+        nacl.signing.VerifyKey(public_key).verify(message, raw_signature)
+    except nacl.exceptions.BadSignatureError as exc:
+        raise SigningError("signature does not match") from exc
+
+
+def verify(*, context: str, payload: Any, signature: str, public_key: bytes) -> None:
+    """Raise :class:`SigningError` unless ``signature`` covers ``payload`` under ``context``."""
+    verify_bytes(
+        message=signed_message(context=context, payload=payload),
+        signature=signature,
+        public_key=public_key,
+    )
+
+
+def _signing_key(private_key: bytes) -> nacl.signing.SigningKey:
+    if len(private_key) != 32:
+        raise SigningError("an Ed25519 private key seed has 32 bytes")
+    return nacl.signing.SigningKey(private_key)

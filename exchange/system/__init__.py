@@ -1,0 +1,1 @@
+"""Running the exchange: health, published keys, database migrations and the server."""

@@ -1,0 +1,137 @@
+"""What every blueprint shares: the request's database session, JSON input, the caller,
+and the rendering of every error as one JSON body."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from exchange.errors import (
+    BadRequest,
+    ExchangeError,
+    NotFound,
+    PayloadTooLarge,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
+from exchange.keyring import ExchangeKey
+from exchange.partners.services import Principal, authenticate
+
+
+def session() -> Session:
+    """The request's session; views commit it, teardown closes it."""
+    if "db_session" not in g:
+        factory: sessionmaker[Session] = current_app.extensions["exchange.sessions"]
+        g.db_session = factory()
+    return g.db_session  # type: ignore[no-any-return]
+
+
+def close_session(_exc: BaseException | None) -> None:
+    db_session = g.pop("db_session", None)
+    if db_session is not None:
+        db_session.close()
+
+
+def exchange_key() -> ExchangeKey:
+    return current_app.extensions["exchange.key"]  # type: ignore[no-any-return]
+
+
+def json_body() -> Any:
+    """The request's JSON document, or a clear error for anything else."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(
+            f"send JSON with Content-Type: application/json (got {request.mimetype or 'none'!r})"
+        )
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise BadRequest("the body is not UTF-8") from exc
+    except json.JSONDecodeError as exc:
+        raise BadRequest(
+            "the body is not valid JSON",
+            details=[{"line": exc.lineno, "column": exc.colno, "message": exc.msg}],
+        ) from exc
+    except RecursionError as exc:
+        raise BadRequest("the JSON document is nested too deeply") from exc
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        return None
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("use Authorization: Bearer <access token>")
+    return token.strip()
+
+
+def optional_principal() -> Principal | None:
+    """The caller if a bearer token was sent (a bad one is an error), else anonymous."""
+    token = _bearer_token()
+    return None if token is None else authenticate(session(), token)
+
+
+def require_principal(scope: str) -> Principal:
+    token = _bearer_token()
+    if token is None:
+        raise Unauthenticated("this endpoint needs Authorization: Bearer <access token>")
+    principal = authenticate(session(), token)
+    principal.require_scope(scope)
+    return principal
+
+
+def page_limit(default: int = 100) -> int:
+    text = request.args.get("limit")
+    if text is None:
+        return default
+    maximum: int = current_app.config["PAGE_SIZE_MAX"]
+    if not text.isdigit() or not 1 <= int(text) <= maximum:
+        raise BadRequest(f"limit must be an integer from 1 to {maximum}")
+    return int(text)
+
+
+def error_response(error: ExchangeError) -> Response:
+    response = current_app.json.response(error.to_body())
+    response.status_code = error.status
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="footprint-exchange"'
+    return response
+
+
+def _http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    if status == 404:
+        error: ExchangeError = NotFound("no such resource")
+    elif status == 413:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        error = PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+    else:
+        error = BadRequest(exc.description or exc.name)
+        response = error_response(error)
+        response.status_code = status
+        if exc.response is None:
+            for name, value in exc.get_headers():
+                if name.lower() == "allow":
+                    response.headers[name] = value
+        return response
+    return error_response(error)
+
+
+def _internal_error(_exc: InternalServerError) -> Response:
+    # Flask has already logged the original exception with its traceback.
+    response = current_app.json.response(
+        {"code": "InternalError", "message": "internal error; it has been logged", "details": []}
+    )
+    response.status_code = 500
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ExchangeError, error_response)
+    app.register_error_handler(InternalServerError, _internal_error)
+    app.register_error_handler(HTTPException, _http_exception)

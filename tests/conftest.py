@@ -1,0 +1,86 @@
+"""Shared fixtures: a migrated database (SQLite, or PostgreSQL when
+EXCHANGE_TEST_DATABASE_URL names a server), a session, the app and its test client."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from exchange import create_app
+from exchange.db import make_engine, make_session_factory
+from exchange.models import metadata
+from exchange.system.services import upgrade_database
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+PACT_DIR = SHARED / "pact"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of this test run, built by running the migrations."""
+    server_url = os.environ.get("EXCHANGE_TEST_DATABASE_URL")
+    if not server_url:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'exchange.db'}"
+        upgrade_database(url)
+        yield url
+        return
+    name = f"fx_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade_database(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def empty_all_tables(engine: Engine) -> None:
+    with engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture
+def db_session(engine: Engine) -> Iterator[Session]:
+    """A session on an empty database; what a test leaves is removed after it."""
+    session = make_session_factory(engine)()
+    try:
+        yield session
+    finally:
+        session.close()
+        empty_all_tables(engine)
+
+
+@pytest.fixture
+def app(database_url: str, engine: Engine, tmp_path: Path) -> Iterator[Flask]:
+    application = create_app(
+        {"DATABASE_URL": database_url, "TESTING": True}, instance_path=str(tmp_path / "instance")
+    )
+    yield application
+    application.extensions["exchange.engine"].dispose()
+    empty_all_tables(engine)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
