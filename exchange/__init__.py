@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from exchange import db, errors, web
+from exchange import db, web
 from exchange.config import settings_from_environment
 from exchange.keyring import load_or_create_exchange_key
 
@@ -33,11 +33,24 @@ def create_app(
     app.extensions["exchange.sessions"] = db.make_session_factory(engine)
     app.extensions["exchange.key"] = load_or_create_exchange_key(Path(app.instance_path))
     app.teardown_appcontext(web.close_session)
+    app.extensions["exchange.log_sources"] = _log_sources()
 
     web.register_error_handlers(app)
     _register_blueprints(app)
     _register_commands(app)
     return app
+
+
+def _log_sources() -> dict[str, Any]:
+    """How the audit rebuilds each kind of log entry from the tables that hold its object."""
+    from exchange.footprints import services as footprints
+    from exchange.partners import services as partners
+
+    return {
+        footprints.LOG_KIND: footprints.log_sources,
+        partners.KEY_LOG_KIND: partners.key_log_sources,
+        partners.KEY_REVOCATION_LOG_KIND: partners.key_revocation_log_sources,
+    }
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -51,9 +64,9 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_commands(app: Flask) -> None:
-    from exchange.footprints.cli import footprints_cli
+    from exchange.demo import demo_command
     from exchange.partners.cli import client_cli, org_cli
     from exchange.system.cli import init_db_command, serve_command
 
-    for command in (init_db_command, serve_command, org_cli, client_cli, footprints_cli):
+    for command in (init_db_command, serve_command, org_cli, client_cli, demo_command):
         app.cli.add_command(command)

@@ -38,7 +38,9 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
             raise ValueError("naive datetimes are not stored: give a timezone")
         return value.astimezone(dt.UTC)
 
-    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:

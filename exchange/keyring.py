@@ -6,6 +6,7 @@ one key because the file is published with an atomic hard link that only one can
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -38,13 +39,14 @@ def load_or_create_exchange_key(instance_path: Path) -> ExchangeKey:
         descriptor, temporary = tempfile.mkstemp(dir=instance_path, prefix=".key-")
         try:
             os.fchmod(descriptor, 0o600)
-            os.write(descriptor, signing.b64url_encode(signing.generate_private_key()).encode() + b"\n")
+            os.write(
+                descriptor, signing.b64url_encode(signing.generate_private_key()).encode() + b"\n"
+            )
             os.fsync(descriptor)
             os.close(descriptor)
-            try:
+            # Another worker may have created it first; then everyone uses theirs.
+            with contextlib.suppress(FileExistsError):
                 os.link(temporary, path)
-            except FileExistsError:
-                pass  # another worker created it first; use theirs
         finally:
             os.unlink(temporary)
     if path.stat().st_mode & 0o077:

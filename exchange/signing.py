@@ -139,7 +139,9 @@ def sign_bytes(*, message: bytes, private_key: bytes) -> str:
 
 def sign(*, context: str, payload: Any, private_key: bytes) -> str:
     """Sign ``payload`` under ``context``; the base64url signature."""
-    return sign_bytes(message=signed_message(context=context, payload=payload), private_key=private_key)
+    return sign_bytes(
+        message=signed_message(context=context, payload=payload), private_key=private_key
+    )
 
 
 def verify_bytes(*, message: bytes, signature: str, public_key: bytes) -> None:

@@ -27,7 +27,9 @@ class Disclosure(enum.StrEnum):
 
 
 def _enum(kind: type[enum.StrEnum]) -> sa.Enum:
-    return sa.Enum(kind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+    return sa.Enum(
+        kind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
+    )
 
 
 class FootprintRecord(Base):
@@ -48,6 +50,8 @@ class FootprintRecord(Base):
     envelope_digest: Mapped[str] = mapped_column(sa.String(64))
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     deprecated_by_id: Mapped[str | None] = mapped_column(sa.String(36))
+    # Where the record was registered in the transparency log (its receipt names it too).
+    log_index: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
 
 
 class FootprintProduct(Base):
@@ -66,16 +70,12 @@ class Share(Base):
 
     __tablename__ = "shares"
     __table_args__ = (
-        sa.CheckConstraint(
-            "(record_id IS NULL) <> (product_id IS NULL)", name="record_or_product"
-        ),
+        sa.CheckConstraint("(record_id IS NULL) <> (product_id IS NULL)", name="record_or_product"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     owner_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
     grantee_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
-    record_id: Mapped[str | None] = mapped_column(
-        sa.ForeignKey("footprint_records.id"), index=True
-    )
+    record_id: Mapped[str | None] = mapped_column(sa.ForeignKey("footprint_records.id"), index=True)
     product_id: Mapped[str | None] = mapped_column(sa.String(300))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

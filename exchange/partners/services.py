@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -33,6 +33,10 @@ from exchange.partners.models import (
     SigningKey,
 )
 from exchange.partners.uscc import InvalidUSCC, normalise_uscc
+
+KEY_LOG_KIND = "key"
+KEY_REVOCATION_LOG_KIND = "key-revocation"
+LogAppender = Callable[[Session, Sequence[tuple[str, str, bytes]]], list[int]]
 
 SCOPES = frozenset({"footprints:read", "footprints:write", "keys:write"})
 DEFAULT_TOKEN_LIFETIME = dt.timedelta(hours=1)
@@ -105,7 +109,10 @@ def create_organisation(
             errors.append({"field": "uscc", "message": str(exc)})
     elif country == "CN":
         errors.append(
-            {"field": "uscc", "message": "a Chinese organisation needs its unified social credit code"}
+            {
+                "field": "uscc",
+                "message": "a Chinese organisation needs its unified social credit code",
+            }
         )
     for index, urn in enumerate(company_ids):
         if not urn.lower().startswith("urn:") or len(urn) > 300:
@@ -149,11 +156,44 @@ def get_organisation(session: Session, organisation_id: str) -> Organisation:
 # --- signing keys ----------------------------------------------------------------------
 
 
+def key_entry(key: SigningKey) -> bytes:
+    """Log entry of a key registration, rebuilt the same way by the audit."""
+    return signing.canonical_json(
+        {
+            "organisation": key.organisation_id,
+            "jwk": signing.public_jwk(key.public_key),
+            "kid": key.kid,
+            "notBefore": key.not_before.isoformat(),
+            "notAfter": key.not_after.isoformat() if key.not_after else None,
+        }
+    )
+
+
+def key_revocation_entry(key: SigningKey) -> bytes:
+    assert key.revoked_at is not None
+    return signing.canonical_json(
+        {"kid": key.kid, "revokedAt": key.revoked_at.isoformat(), "reason": key.revocation_reason}
+    )
+
+
+def key_log_sources(session: Session, kids: Sequence[str]) -> dict[str, bytes]:
+    return {kid: key_entry(key) for kid, key in keys_by_kid(session, kids).items()}
+
+
+def key_revocation_log_sources(session: Session, kids: Sequence[str]) -> dict[str, bytes]:
+    return {
+        kid: key_revocation_entry(key)
+        for kid, key in keys_by_kid(session, kids).items()
+        if key.revoked_at is not None
+    }
+
+
 def register_key(
     session: Session,
     *,
     organisation_id: str,
     public_jwk: object,
+    append_to_log: LogAppender,
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
 ) -> SigningKey:
@@ -161,7 +201,9 @@ def register_key(
     try:
         public_key = signing.public_key_from_jwk(public_jwk)
     except signing.SigningError as exc:
-        raise ValidationFailed("the key is not valid", details=[{"field": "jwk", "message": str(exc)}]) from exc
+        raise ValidationFailed(
+            "the key is not valid", details=[{"field": "jwk", "message": str(exc)}]
+        ) from exc
     now = utcnow()
     not_before = not_before or now
     if not_after is not None and not_after <= not_before:
@@ -186,6 +228,7 @@ def register_key(
     )
     session.add(key)
     session.flush()
+    append_to_log(session, [(KEY_LOG_KIND, kid, key_entry(key))])
     return key
 
 
@@ -195,6 +238,7 @@ def revoke_key(
     organisation_id: str,
     kid: str,
     reason: str,
+    append_to_log: LogAppender,
     revoked_at: dt.datetime | None = None,
 ) -> SigningKey:
     """Revoke a key from ``revoked_at`` (now by default, never in the future); final."""
@@ -217,6 +261,7 @@ def revoke_key(
     key.revoked_at = moment
     key.revocation_reason = reason.strip()
     session.flush()
+    append_to_log(session, [(KEY_REVOCATION_LOG_KIND, kid, key_revocation_entry(key))])
     return key
 
 
@@ -235,7 +280,8 @@ def keys_by_kid(session: Session, kids: Iterable[str]) -> dict[str, SigningKey]:
     if not wanted:
         return {}
     return {
-        key.kid: key for key in session.scalars(sa.select(SigningKey).where(SigningKey.kid.in_(wanted)))
+        key.kid: key
+        for key in session.scalars(sa.select(SigningKey).where(SigningKey.kid.in_(wanted)))
     }
 
 
@@ -250,7 +296,10 @@ def key_as_jwk(key: SigningKey) -> dict[str, object]:
     if key.not_after is not None:
         jwk["exp"] = int(key.not_after.timestamp())
     if key.revoked_at is not None:
-        jwk["revoked"] = {"revoked_at": int(key.revoked_at.timestamp()), "reason": key.revocation_reason}
+        jwk["revoked"] = {
+            "revoked_at": int(key.revoked_at.timestamp()),
+            "reason": key.revocation_reason,
+        }
     return jwk
 
 
@@ -302,10 +351,14 @@ def issue_token(
     granted = frozenset(client.scopes.split())
     scopes = granted if requested_scopes is None else frozenset(requested_scopes)
     if not scopes <= granted:
-        raise AccessDenied(f"scopes not granted to this client: {' '.join(sorted(scopes - granted))}")
+        raise AccessDenied(
+            f"scopes not granted to this client: {' '.join(sorted(scopes - granted))}"
+        )
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    session.execute(sa.delete(AccessToken).where(AccessToken.expires_at < now - dt.timedelta(days=1)))
+    session.execute(
+        sa.delete(AccessToken).where(AccessToken.expires_at < now - dt.timedelta(days=1))
+    )
     session.add(
         AccessToken(
             token_hash=hash_secret(token),

@@ -156,6 +156,7 @@ def upgrade() -> None:
         sa.Column("envelope_digest", sa.String(length=64), nullable=False),
         sa.Column("received_at", UTCDateTime(), nullable=False),
         sa.Column("deprecated_by_id", sa.String(length=36), nullable=True),
+        sa.Column("log_index", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["owner_id"],
             ["organisations.id"],
@@ -167,6 +168,7 @@ def upgrade() -> None:
             name=op.f("fk_footprint_records_signature_kid_signing_keys"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_footprint_records")),
+        sa.UniqueConstraint("log_index", name=op.f("uq_footprint_records_log_index")),
     )
     with op.batch_alter_table("footprint_records", schema=None) as batch_op:
         batch_op.create_index(

@@ -1,0 +1,27 @@
+"""The ``exchange`` console script.
+
+Company-side commands (``keys``, ``sign``, ``push``) work without a server; administration
+commands (``init-db``, ``org``, ``client``, ``serve``, ``demo``, ``audit``) load the app.
+"""
+
+from __future__ import annotations
+
+from flask.cli import FlaskGroup
+
+from exchange import create_app
+from exchange.client.cli import keys_cli, push_command, sign_command
+
+main = FlaskGroup(
+    name="exchange",
+    create_app=create_app,
+    add_default_commands=False,
+    set_debug_flag=False,
+    help="Footprint Exchange: signed product carbon footprints.",
+)
+main.add_command(keys_cli)
+main.add_command(sign_command)
+main.add_command(push_command)
+
+
+if __name__ == "__main__":
+    main()

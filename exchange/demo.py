@@ -1,0 +1,388 @@
+"""``exchange demo``: a Hainan coconut-water supply chain exchanging signed footprints.
+
+A coconut farm cooperative and a PET-bottle maker sign footprints on "their own machines"
+(key files under ``instance/demo``), push them over HTTP to a real gunicorn server, share
+them with the juice brand (the chain-owner), which reads and verifies them. The cooperative
+then corrects its record, deprecating the old one, and a tampered envelope is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+import requests
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import with_appcontext
+
+from exchange import signing
+from exchange.client.api import ExchangeAPIError, ExchangeClient
+from exchange.client.keys import LocalKey
+from exchange.db import transaction
+from exchange.partners import services as partners
+from exchange.partners.models import Organisation, Role
+from exchange.partners.uscc import check_character
+from exchange.system.services import upgrade_database
+
+
+def _uscc(first_17: str) -> str:
+    # Demo companies get well-formed codes: the check character is computed, not made up.
+    return first_17 + check_character(first_17)
+
+
+COMPANIES: dict[str, dict[str, Any]] = {
+    "cooperative": {
+        "name": "Wenchang Coconut Farmers' Cooperative 文昌椰子种植专业合作社",
+        "uscc": _uscc("93469005MA5T00001"),
+        "roles": [Role.SUPPLIER],
+    },
+    "bottler": {
+        "name": "Haikou PET Packaging Co., Ltd. 海口聚酯包装有限公司",
+        "uscc": _uscc("91460100MA5T00002"),
+        "roles": [Role.SUPPLIER],
+    },
+    "brand": {
+        "name": "Hainan Coconut Water Co., Ltd. 海南椰子水有限公司",
+        "uscc": _uscc("91460000MA5T00003"),
+        "roles": [Role.CHAIN_OWNER, Role.SUPPLIER],
+    },
+    "regulator": {
+        "name": "Department of Ecology and Environment of Hainan Province 海南省生态环境厅",
+        "uscc": _uscc("11460000MB1D00004"),
+        "roles": [Role.REGULATOR],
+    },
+}
+
+
+def demo_footprint(
+    *,
+    company_name: str,
+    company_ids: list[str],
+    product_id: str,
+    name: str,
+    description: str,
+    unit: str,
+    amount: str,
+    mass_kg: str,
+    fossil: str,
+    biogenic_uptake: str = "0",
+    preceding: str | None = None,
+) -> dict[str, Any]:
+    """A PACT v3 ProductFootprint of a demo product, in kg CO2e per declared unit."""
+    document: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "specVersion": "3.0.3",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "status": "Active",
+        "validityPeriodStart": "2026-01-01T00:00:00Z",
+        "validityPeriodEnd": "2028-12-31T00:00:00Z",
+        "companyName": company_name,
+        "companyIds": company_ids,
+        "productDescription": description,
+        "productIds": [product_id],
+        "productNameCompany": name,
+        "pcf": {
+            "declaredUnitOfMeasurement": unit,
+            "declaredUnitAmount": amount,
+            "productMassPerDeclaredUnit": mass_kg,
+            "referencePeriodStart": "2025-01-01T00:00:00Z",
+            "referencePeriodEnd": "2025-12-31T00:00:00Z",
+            "geographyCountrySubdivision": "CN-HI",
+            "pcfExcludingBiogenicUptake": fossil,
+            "pcfIncludingBiogenicUptake": str(Decimal(fossil) + Decimal(biogenic_uptake)),
+            "fossilGhgEmissions": fossil,
+            "fossilCarbonContent": "0",
+            "biogenicCO2Uptake": biogenic_uptake,
+            "ipccCharacterizationFactors": ["AR6"],
+            "crossSectoralStandards": ["ISO14067", "PACT-3.0"],
+            "exemptedEmissionsPercent": "0",
+            "primaryDataShare": "80",
+        },
+    }
+    if preceding:
+        document["precedingPfIds"] = [preceding]
+    return document
+
+
+def _organisation(session: Any, slug: str) -> Organisation:
+    spec = COMPANIES[slug]
+    existing = session.scalar(sa.select(Organisation).where(Organisation.uscc == spec["uscc"]))
+    if existing is not None:
+        return existing  # type: ignore[no-any-return]
+    return partners.create_organisation(
+        session, name=spec["name"], country="CN", uscc=spec["uscc"], roles=spec["roles"]
+    )
+
+
+def _free_port(preferred: int) -> int:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _server(port: int, instance_path: str, database_url: str) -> Iterator[str]:
+    environment = {
+        **os.environ,
+        "EXCHANGE_INSTANCE_PATH": instance_path,
+        "EXCHANGE_DATABASE_URL": database_url,
+        "EXCHANGE_WORKERS": "2",
+        "EXCHANGE_ACCESS_LOG": os.path.join(instance_path, "demo-access.log"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port)], env=environment
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise click.ClickException("the server stopped while starting; see above")
+            with contextlib.suppress(requests.ConnectionError):
+                if requests.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise click.ClickException("the server did not start within 60 s")
+            time.sleep(0.2)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _say(text: str) -> None:
+    click.echo(click.style("▸ ", fg="green") + text)
+
+
+@click.command("demo")
+@click.option("--port", default=8000, show_default=True, help="preferred port on 127.0.0.1")
+@click.option("--once", is_flag=True, help="run the story and stop, instead of serving on")
+@with_appcontext
+def demo_command(port: int, once: bool) -> None:
+    """Run a Hainan coconut-water supply chain on a live exchange."""
+    database_url = current_app.config["DATABASE_URL"]
+    upgrade_database(database_url)
+    demo_dir = Path(current_app.instance_path) / "demo"
+    demo_dir.mkdir(exist_ok=True)
+
+    credentials: dict[str, dict[str, str]] = {}
+    with transaction(current_app.extensions["exchange.sessions"]) as session:
+        for slug in COMPANIES:
+            organisation = _organisation(session, slug)
+            issued = partners.create_client(session, organisation_id=organisation.id, name="demo")
+            credentials[slug] = {
+                "organisation_id": organisation.id,
+                "name": organisation.name,
+                "client_id": issued.client_id,
+                "client_secret": issued.client_secret,
+                "company_ids": sorted(item.urn for item in organisation.company_ids),
+            }
+    credentials_file = demo_dir / "credentials.json"
+    credentials_file.write_text(json.dumps(credentials, ensure_ascii=False, indent=2))
+    credentials_file.chmod(0o600)
+
+    with _server(_free_port(port), current_app.instance_path, database_url) as base_url:
+        _say(f"exchange running at {base_url} (gunicorn, 2 workers, {database_url})")
+        story = _Story(base_url, credentials, demo_dir)
+        story.run()
+        _print_tour(base_url, credentials, credentials_file, story)
+        if once:
+            return
+        click.echo("\nServing until you press Ctrl-C.")
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
+
+
+class _Story:
+    """The supply chain, told through the public API only, as the companies would use it."""
+
+    def __init__(
+        self, base_url: str, credentials: dict[str, dict[str, Any]], demo_dir: Path
+    ) -> None:
+        self.credentials = credentials
+        self.demo_dir = demo_dir
+        self.clients = {
+            slug: ExchangeClient(
+                base_url=base_url, client_id=c["client_id"], client_secret=c["client_secret"]
+            )
+            for slug, c in credentials.items()
+        }
+        self.record_ids: dict[str, str] = {}
+
+    def key_of(self, slug: str) -> LocalKey:
+        # The company's own machine: its private key is a file only it holds.
+        path = self.demo_dir / f"{slug}.signing-key.jwk.json"
+        if path.exists():
+            return LocalKey.load(path)
+        key = LocalKey.generate()
+        key.save(path)
+        self.clients[slug].register_key(key.public_jwk())
+        _say(f"{self.credentials[slug]['name']} registered signing key {key.kid}")
+        return key
+
+    def sign_and_push(self, slug: str, document: dict[str, Any]) -> dict[str, Any]:
+        envelope = self.key_of(slug).sign_footprint(document)
+        result: dict[str, Any] = self.clients[slug].push(envelope)
+        receipt = result["receipt"]["receipt"]
+        _say(
+            f"{document['productNameCompany']}: {result['status']} record {result['id']}, "
+            f"log index {receipt['logIndex']}, tree size {receipt['treeSize']}"
+        )
+        return result
+
+    def company(self, slug: str) -> tuple[str, list[str]]:
+        return self.credentials[slug]["name"], self.credentials[slug]["company_ids"]
+
+    def run(self) -> None:
+        brand_id = self.credentials["brand"]["organisation_id"]
+        name, ids = self.company("cooperative")
+        coconut = demo_footprint(
+            company_name=name,
+            company_ids=ids,
+            product_id="urn:gtin:06901234500017",
+            name="Fresh green coconut, Wenchang",
+            description="Whole green coconut, farm gate, per kg",
+            unit="kilogram",
+            amount="1",
+            mass_kg="1",
+            fossil="0.21",
+            biogenic_uptake="-0.35",
+        )
+        self.record_ids["coconut"] = self.sign_and_push("cooperative", coconut)["id"]
+        self.clients["cooperative"].share(brand_id, product_id="urn:gtin:06901234500017")
+        _say("the cooperative shares every record of its coconut with the juice brand")
+
+        name, ids = self.company("bottler")
+        bottle = demo_footprint(
+            company_name=name,
+            company_ids=ids,
+            product_id="urn:gtin:06901234500024",
+            name="PET bottle 330 ml",
+            description="Clear PET bottle with cap, 330 ml, per 1000 pieces",
+            unit="piece",
+            amount="1000",
+            mass_kg="18",
+            fossil="52.4",
+        )
+        self.record_ids["bottle"] = self.sign_and_push("bottler", bottle)["id"]
+        self.clients["bottler"].share(brand_id, record_id=self.record_ids["bottle"])
+        _say("the bottle maker shares its record with the juice brand")
+
+        corrected = {
+            **coconut,
+            "id": str(uuid.uuid4()),
+            "precedingPfIds": [coconut["id"]],
+            "pcf": {
+                **coconut["pcf"],
+                "fossilGhgEmissions": "0.19",
+                "pcfExcludingBiogenicUptake": "0.19",
+                "pcfIncludingBiogenicUptake": "-0.16",
+            },
+        }
+        self.record_ids["coconut-corrected"] = self.sign_and_push("cooperative", corrected)["id"]
+        _say("the cooperative corrected its footprint; the first record is now Deprecated")
+
+        brand = self.clients["brand"]
+        for label, record_id in self.record_ids.items():
+            envelope = brand.get(record_id)
+            self._verify_as_reader(envelope)
+            _say(
+                f"the juice brand reads {label} ({envelope['exchange']['status']}) "
+                "and verifies its signature itself"
+            )
+
+        tampered = self.key_of("bottler").sign_footprint(
+            demo_footprint(
+                company_name=self.company("bottler")[0],
+                company_ids=self.company("bottler")[1],
+                product_id="urn:gtin:06901234500024",
+                name="PET bottle 330 ml",
+                description="tampered",
+                unit="piece",
+                amount="1000",
+                mass_kg="18",
+                fossil="52.4",
+            )
+        )
+        tampered["footprint"]["pcf"]["fossilGhgEmissions"] = "5.24"
+        try:
+            self.clients["bottler"].push(tampered)
+        except ExchangeAPIError as exc:
+            _say(
+                f"a tampered envelope is refused: HTTP {exc.status} {exc.body['code']}: "
+                f"{exc.body['message']}"
+            )
+        else:
+            raise click.ClickException("a tampered envelope was accepted")
+
+        name, ids = self.company("brand")
+        drink = demo_footprint(
+            company_name=name,
+            company_ids=ids,
+            product_id="urn:gtin:06901234500031",
+            name="Coconut water 330 ml",
+            description="100% coconut water, PET bottle 330 ml",
+            unit="liter",
+            amount="0.33",
+            mass_kg="0.36",
+            fossil="0.148",
+            biogenic_uptake="-0.05",
+        )
+        self.record_ids["drink"] = self.sign_and_push("brand", drink)["id"]
+        brand.publish(self.record_ids["drink"])
+        _say("the juice brand publishes its coconut water footprint")
+
+    def _verify_as_reader(self, envelope: dict[str, Any]) -> None:
+        owner = envelope["exchange"]["owner"]
+        keys = self.clients["brand"].request("GET", f"/api/v1/organisations/{owner}/jwks.json")
+        by_kid = {jwk["kid"]: jwk for jwk in keys["keys"]}
+        jwk = by_kid[envelope["signature"]["kid"]]
+        signing.verify(
+            context=signing.FOOTPRINT_CONTEXT,
+            payload=envelope["footprint"],
+            signature=envelope["signature"]["value"],
+            public_key=signing.public_key_from_jwk({k: jwk[k] for k in ("kty", "crv", "x")}),
+        )
+
+
+def _print_tour(
+    base_url: str, credentials: dict[str, dict[str, Any]], credentials_file: Path, story: _Story
+) -> None:
+    cooperative = credentials["cooperative"]
+    click.echo(f"""
+What to open
+  {base_url}/api/v1/footprints/{story.record_ids["drink"]}   the published coconut water record
+  {base_url}/.well-known/jwks.json                            the exchange's public key
+  {base_url}/api/v1/organisations                             the organisation directory
+  {base_url}/healthz
+
+Commands to try (credentials of every demo company: {credentials_file})
+  export EXCHANGE_URL={base_url}
+  export EXCHANGE_CLIENT_ID={cooperative["client_id"]} EXCHANGE_CLIENT_SECRET={cooperative["client_secret"]}
+  TOKEN=$(curl -s -u "$EXCHANGE_CLIENT_ID:$EXCHANGE_CLIENT_SECRET" -d grant_type=client_credentials \\
+          $EXCHANGE_URL/auth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  curl -s -H "Authorization: Bearer $TOKEN" "$EXCHANGE_URL/api/v1/footprints?owner=me"
+  exchange keys generate --out my-key.jwk.json      # a new key, on your machine
+  exchange keys register --key my-key.jwk.json      # publish its public half
+  exchange sign footprint.json --key my-key.jwk.json && exchange push footprint.signed.json
+""")

@@ -1,0 +1,219 @@
+"""HTTP API of footprint records: submit envelopes, read, list, share, publish."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request, url_for
+
+from exchange import web
+from exchange.errors import BadRequest, ValidationFailed
+from exchange.footprints import services
+from exchange.footprints.models import Disclosure, FootprintRecord, RecordStatus, Share
+from exchange.footprints.schemas import EnvelopeSignature, envelope_json
+from exchange.log.services import append_entries, issue_receipts
+
+bp = Blueprint("footprints", __name__, url_prefix="/api/v1")
+
+
+def _meta(record: FootprintRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "owner": record.owner_id,
+        "status": record.status.value,
+        "disclosure": record.disclosure.value,
+        "receivedAt": record.received_at.isoformat(),
+        "deprecatedBy": record.deprecated_by_id,
+        "logIndex": record.log_index,
+    }
+
+
+def _envelope_text(record: FootprintRecord) -> str:
+    signature = EnvelopeSignature(alg="Ed25519", kid=record.signature_kid, value=record.signature)
+    return envelope_json(record.footprint_json, signature, _meta(record))
+
+
+def _json_text(text: str, status: int = 200) -> Response:
+    return Response(text, status=status, mimetype="application/json")
+
+
+@bp.post("/footprints")
+def submit() -> Response:
+    """One envelope, or ``{"items": [...]}``; a batch answers item by item."""
+    principal = web.require_principal("footprints:write")
+    body = web.json_body()
+    is_batch = isinstance(body, dict) and "items" in body and "footprint" not in body
+    if is_batch:
+        items = body["items"]
+        if not isinstance(items, list) or not items:
+            raise BadRequest('"items" must be a non-empty list of signed envelopes')
+        maximum = current_app.config["MAX_BATCH_ITEMS"]
+        if len(items) > maximum:
+            raise BadRequest(
+                f"a batch holds at most {maximum} envelopes; send {len(items)} in parts"
+            )
+    else:
+        items = [body]
+    session = web.session()
+    outcomes = services.submit(
+        session, principal=principal, items=items, append_to_log=append_entries
+    )
+    accepted = [outcome for outcome in outcomes if outcome.accepted]
+    receipts = (
+        issue_receipts(
+            session,
+            web.exchange_key(),
+            current_app.config["EXCHANGE_ORIGIN"],
+            [outcome.record.log_index for outcome in accepted if outcome.record],
+        )
+        if accepted
+        else []
+    )
+    session.commit()
+    receipt_by_index = dict(zip((outcome.index for outcome in accepted), receipts, strict=True))
+
+    results: list[dict[str, Any]] = []
+    for outcome in outcomes:
+        if outcome.accepted and outcome.record is not None:
+            results.append(
+                {
+                    "index": outcome.index,
+                    "status": "created" if outcome.created else "unchanged",
+                    "id": outcome.record.id,
+                    "recordStatus": outcome.record.status.value,
+                    "receipt": receipt_by_index[outcome.index],
+                }
+            )
+        elif outcome.error is not None:
+            results.append(
+                {
+                    "index": outcome.index,
+                    "status": "rejected",
+                    "error": outcome.error.to_body(),
+                    "httpStatus": outcome.error.status,
+                }
+            )
+    if not is_batch:
+        only = outcomes[0]
+        if only.error is not None:
+            raise only.error
+        result = results[0]
+        response = current_app.json.response(result)
+        response.status_code = 201 if only.created else 200
+        response.headers["Location"] = url_for("footprints.get_footprint", record_id=result["id"])
+        return response
+    rejected = sum(1 for outcome in outcomes if not outcome.accepted)
+    response = current_app.json.response(
+        {"accepted": len(outcomes) - rejected, "rejected": rejected, "results": results}
+    )
+    response.status_code = 200 if rejected == 0 else 207
+    return response
+
+
+@bp.get("/footprints/<record_id>")
+def get_footprint(record_id: str) -> Response:
+    record = services.get_record(web.session(), web.optional_principal(), record_id)
+    return _json_text(_envelope_text(record))
+
+
+@bp.get("/footprints")
+def list_footprints() -> Response:
+    principal = web.optional_principal()
+    status_text = request.args.get("status")
+    try:
+        status = RecordStatus(status_text) if status_text else None
+    except ValueError as exc:
+        raise BadRequest("status is Active or Deprecated") from exc
+    page = services.list_records(
+        web.session(),
+        principal,
+        limit=web.page_limit(),
+        cursor=request.args.get("cursor"),
+        status=status,
+        owned_only=request.args.get("owner") == "me",
+    )
+    body = '{"data":[' + ",".join(_envelope_text(record) for record in page.records) + "]"
+    headers = {}
+    if page.next_cursor:
+        args = {**request.args.to_dict(), "cursor": page.next_cursor}
+        next_url = url_for("footprints.list_footprints", _external=True, **args)
+        body += ',"next":' + current_app.json.dumps(next_url)
+        headers["Link"] = f'<{next_url}>; rel="next"'
+    return Response(body + "}", mimetype="application/json", headers=headers)
+
+
+def _share_json(grant: Share) -> dict[str, Any]:
+    return {
+        "id": grant.id,
+        "grantee": grant.grantee_id,
+        "recordId": grant.record_id,
+        "productId": grant.product_id,
+        "createdAt": grant.created_at.isoformat(),
+    }
+
+
+def _text_field(body: Any, name: str, *, required: bool = True) -> str | None:
+    value = body.get(name) if isinstance(body, dict) else None
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationFailed(
+            f"{name} is required", details=[{"field": name, "message": "a non-empty string"}]
+        )
+    return value.strip()
+
+
+@bp.post("/shares")
+def create_share() -> Response:
+    """``{"organisationId": ..., "recordId": ...}`` or ``{"organisationId": ..., "productId": ...}``."""
+    principal = web.require_principal("footprints:write")
+    body = web.json_body()
+    grantee = _text_field(body, "organisationId")
+    assert grantee is not None
+    session = web.session()
+    grant = services.share(
+        session,
+        principal,
+        grantee_id=grantee,
+        record_id=_text_field(body, "recordId", required=False),
+        product_id=_text_field(body, "productId", required=False),
+    )
+    session.commit()
+    response = current_app.json.response(_share_json(grant))
+    response.status_code = 201
+    return response
+
+
+@bp.get("/shares")
+def list_shares() -> Response:
+    principal = web.require_principal("footprints:read")
+    return current_app.json.response(
+        {"data": [_share_json(grant) for grant in services.shares_of(web.session(), principal)]}
+    )
+
+
+@bp.delete("/shares/<int:share_id>")
+def delete_share(share_id: int) -> Response:
+    principal = web.require_principal("footprints:write")
+    session = web.session()
+    services.unshare(session, principal, share_id=share_id)
+    session.commit()
+    return Response(status=204)
+
+
+@bp.put("/footprints/<record_id>/disclosure")
+def put_disclosure(record_id: str) -> Response:
+    """``{"disclosure": "public" | "regulator" | "private"}``."""
+    principal = web.require_principal("footprints:write")
+    text = _text_field(web.json_body(), "disclosure")
+    try:
+        disclosure = Disclosure(text)
+    except ValueError as exc:
+        raise ValidationFailed(
+            "disclosure is private, regulator or public",
+            details=[{"field": "disclosure", "message": "private, regulator or public"}],
+        ) from exc
+    session = web.session()
+    record = services.set_disclosure(session, principal, record_id=record_id, disclosure=disclosure)
+    session.commit()
+    return _json_text(_envelope_text(record))

@@ -1,0 +1,1 @@
+"""PACT v3 host: wire formats of the PACT Technical Specifications."""

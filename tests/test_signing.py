@@ -1,0 +1,143 @@
+"""Known answers and tampering for canonical JSON, key ids and signatures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
+
+from exchange import signing
+
+# RFC 8032 §7.1, test 1: secret key, public key, and signature of the empty message.
+RFC8032_SECRET = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+RFC8032_PUBLIC = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+RFC8032_SIGNATURE = bytes.fromhex(
+    "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46b"
+    "d25bf5f0595bbe24655141438e7a100b"
+)
+# RFC 8037 §A.3: the thumbprint of the RFC 8032 test key.
+RFC8037_THUMBPRINT = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+
+
+def test_rfc8032_known_answer() -> None:
+    assert signing.public_key_of(RFC8032_SECRET) == RFC8032_PUBLIC
+    signature = signing.sign_bytes(message=b"", private_key=RFC8032_SECRET)
+    assert signing.b64url_decode(signature) == RFC8032_SIGNATURE
+    signing.verify_bytes(message=b"", signature=signature, public_key=RFC8032_PUBLIC)
+
+
+def test_rfc8037_thumbprint_is_the_kid() -> None:
+    assert signing.key_id(RFC8032_PUBLIC) == RFC8037_THUMBPRINT
+    assert signing.public_jwk(RFC8032_PUBLIC) == {
+        "crv": "Ed25519",
+        "kty": "OKP",
+        "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+    }
+
+
+def test_signed_message_is_context_line_and_canonical_bytes() -> None:
+    payload = {"b": "2", "a": [1, True, None], "é": "ü"}
+    message = signing.signed_message(context=signing.FOOTPRINT_CONTEXT, payload=payload)
+    assert message == b'footprint-exchange:footprint:v1\n{"a":[1,true,null],"b":"2","\xc3\xa9":"\xc3\xbc"}'
+
+
+def test_rfc8785_known_answer_for_numbers() -> None:
+    # RFC 8785 §3.2.2.3 sample values.
+    value = json.loads('{"numbers":[333333333.33333329,1E30,4.50,2e-3,0.000000000000000000000000001]}')
+    assert signing.canonical_json(value) == (
+        b'{"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27]}'
+    )
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(json_values)
+def test_fast_path_equals_rfc8785(value: object) -> None:
+    try:
+        expected = rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError):
+        with pytest.raises(signing.SigningError):
+            signing.canonical_json(value)
+        return
+    assert signing.canonical_json(value) == expected
+
+
+@given(st.dictionaries(st.text(), st.text(), max_size=6))
+def test_key_order_follows_utf16_code_units(value: dict[str, str]) -> None:
+    assert signing.canonical_json(value) == rfc8785.dumps(value)
+
+
+def test_key_order_outside_the_basic_plane() -> None:
+    # U+1F600 sorts before U+FB01 in UTF-16 (surrogate 0xD83D < 0xFB01) but after it by code point.
+    value = {"\ufb01": 1, "\U0001f600": 2}
+    assert signing.canonical_json(value) == rfc8785.dumps(value)
+    assert signing.canonical_json(value).startswith('{"\U0001f600"'.encode())
+
+
+def test_lone_surrogate_cannot_be_canonicalised() -> None:
+    with pytest.raises(signing.SigningError):
+        signing.canonical_json({"a": "\ud800"})
+
+
+def _signed() -> tuple[bytes, dict[str, object], str]:
+    private_key = signing.generate_private_key()
+    payload = {"id": "x", "pcf": {"value": "1.5"}}
+    signature = signing.sign(context=signing.FOOTPRINT_CONTEXT, payload=payload, private_key=private_key)
+    return signing.public_key_of(private_key), payload, signature
+
+
+def test_signature_verifies_and_key_order_does_not_matter() -> None:
+    public_key, payload, signature = _signed()
+    reordered = {"pcf": {"value": "1.5"}, "id": "x"}
+    signing.verify(context=signing.FOOTPRINT_CONTEXT, payload=reordered, signature=signature, public_key=public_key)
+
+
+def test_tampered_payload_is_refused() -> None:
+    public_key, payload, signature = _signed()
+    with pytest.raises(signing.SigningError):
+        signing.verify(context=signing.FOOTPRINT_CONTEXT, payload={**payload, "id": "y"},
+                       signature=signature, public_key=public_key)
+
+
+def test_signature_cannot_be_replayed_under_another_context() -> None:
+    public_key, payload, signature = _signed()
+    with pytest.raises(signing.SigningError):
+        signing.verify(context=signing.CERTIFICATE_CONTEXT, payload=payload, signature=signature,
+                       public_key=public_key)
+
+
+@pytest.mark.parametrize("bit", [0, 7, 100, 511])
+def test_any_flipped_signature_bit_is_refused(bit: int) -> None:
+    public_key, payload, signature = _signed()
+    raw = bytearray(signing.b64url_decode(signature))
+    raw[bit // 8] ^= 1 << (bit % 8)
+    with pytest.raises(signing.SigningError):
+        signing.verify(context=signing.FOOTPRINT_CONTEXT, payload=payload,
+                       signature=signing.b64url_encode(bytes(raw)), public_key=public_key)
+
+
+@pytest.mark.parametrize("text", ["", "a", "AAA=", "A+/A", "AAB"])
+def test_non_canonical_base64url_is_refused(text: str) -> None:
+    if text == "":
+        assert signing.b64url_decode(text) == b""
+        return
+    with pytest.raises(signing.SigningError):
+        signing.b64url_decode(text)
+
+
+def test_private_jwk_is_refused() -> None:
+    jwk = {**signing.public_jwk(RFC8032_PUBLIC), "d": "secret"}
+    with pytest.raises(signing.SigningError, match="private"):
+        signing.public_key_from_jwk(jwk)
