@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from exchange.db import Base
 from exchange.footprints import models as footprints_models
+from exchange.log import models as log_models
 from exchange.partners import models as partners_models
 
-__all__ = ["footprints_models", "metadata", "partners_models"]
+__all__ = ["footprints_models", "log_models", "metadata", "partners_models"]
 
 metadata = Base.metadata

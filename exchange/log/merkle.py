@@ -159,6 +159,23 @@ def consistency_proof_from(first: int, second: int, nodes: Mapping[NodeKey, byte
     return [range_hash(begin, end, nodes) for begin, end in consistency_ranges(first, second)]
 
 
+def inclusion_proofs_from(
+    indexes: Sequence[int], size: int, nodes: Mapping[NodeKey, bytes]
+) -> list[list[bytes]]:
+    """Inclusion proofs of many indexes in one tree; shared subtree hashes are built once."""
+    memo: dict[tuple[int, int], bytes] = {}
+    proofs: list[list[bytes]] = []
+    for index in indexes:
+        proof: list[bytes] = []
+        for subtree in inclusion_ranges(index, size):
+            value = memo.get(subtree)
+            if value is None:
+                value = memo[subtree] = range_hash(*subtree, nodes)
+            proof.append(value)
+        proofs.append(proof)
+    return proofs
+
+
 def root_hash(size: int, fetch: NodeFetcher) -> bytes:
     return range_hash(0, size, fetch(root_nodes(size)))
 

@@ -35,15 +35,14 @@ class LogNode(Base):
     """The hash of a complete aligned subtree of level ≥ 1 (level 0 is the entries' leaf hash).
 
     A node covers leaves ``[position·2^level, (position+1)·2^level)`` and never changes
-    once complete, so any root or proof is assembled from O(log n) of these rows.
+    once complete, so any root or proof is assembled from O(log n) of these rows. Its key
+    is ``level·2^56 + position``: one integer, so that the nodes of a proof are fetched
+    with one IN list on the primary key, and the nodes of one level lie side by side.
     """
 
     __tablename__ = "log_nodes"
-    # Clustered on the key: a proof is a handful of point lookups by (level, position).
-    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012
 
-    level: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, autoincrement=False)
-    position: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    node_id: Mapped[int] = mapped_column(LogIndex, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
 
 

@@ -1,0 +1,320 @@
+"""The footprint API over the Flask test client: submit, read, lifecycle, sharing, bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from exchange import signing
+from exchange.db import transaction
+from exchange.footprints.models import FootprintRecord
+from exchange.log.models import LogEntry
+from exchange.partners.models import AccessToken, Role
+from exchange.partners.services import hash_secret
+from tests.factories import Member, add_member
+
+
+@pytest.fixture
+def supplier(app: Flask) -> Member:
+    return add_member(app, Role.SUPPLIER)
+
+
+@pytest.fixture
+def customer(app: Flask) -> Member:
+    return add_member(app, Role.CHAIN_OWNER)
+
+
+def post(client: FlaskClient, member: Member | None, body: Any) -> Any:
+    headers = member.headers if member else {}
+    return client.post("/api/v1/footprints", json=body, headers=headers)
+
+
+def stored_counts(app: Flask) -> tuple[int, int]:
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        records = session.scalar(sa.select(sa.func.count()).select_from(FootprintRecord))
+        entries = session.scalar(
+            sa.select(sa.func.count()).select_from(LogEntry).where(LogEntry.kind == "footprint")
+        )
+    return records or 0, entries or 0
+
+
+def test_submitted_record_is_served_byte_for_byte_verifiable(
+    client: FlaskClient, app: Flask, supplier: Member
+) -> None:
+    envelope = supplier.envelope()
+    response = post(client, supplier, envelope)
+    assert response.status_code == 201, response.json
+    result = response.json
+    assert result["status"] == "created"
+    assert result["receipt"]["receipt"]["logIndex"] >= 0
+    assert response.headers["Location"].endswith(f"/api/v1/footprints/{result['id']}")
+
+    served = client.get(f"/api/v1/footprints/{result['id']}", headers=supplier.headers)
+    assert served.status_code == 200
+    document = json.loads(served.get_data(as_text=True))
+    # The served footprint canonicalises to exactly what was signed, and verifies.
+    assert signing.canonical_json(document["footprint"]) == signing.canonical_json(envelope["footprint"])
+    assert document["signature"] == envelope["signature"]
+    signing.verify(
+        context=signing.FOOTPRINT_CONTEXT,
+        payload=document["footprint"],
+        signature=document["signature"]["value"],
+        public_key=supplier.key.public_key,
+    )
+    assert document["exchange"]["status"] == "Active"
+    assert document["exchange"]["logIndex"] == result["receipt"]["receipt"]["logIndex"]
+    assert stored_counts(app) == (1, 1)
+
+
+def test_resending_is_idempotent_and_a_changed_record_is_a_conflict(
+    client: FlaskClient, app: Flask, supplier: Member
+) -> None:
+    envelope = supplier.envelope()
+    first = post(client, supplier, envelope)
+    again = post(client, supplier, envelope)
+    assert again.status_code == 200
+    assert again.json["status"] == "unchanged"
+    assert again.json["id"] == first.json["id"]
+    assert again.json["receipt"]["receipt"]["logIndex"] == first.json["receipt"]["receipt"]["logIndex"]
+
+    changed = supplier.key.sign_footprint({**envelope["footprint"], "comment": "changed"})
+    conflict = post(client, supplier, changed)
+    assert conflict.status_code == 409
+    assert conflict.json["code"] == "Conflict"
+    assert stored_counts(app) == (1, 1)
+
+
+@pytest.mark.parametrize("bit", [0, 9, 1000, 8 * 200 + 3])
+def test_a_flipped_bit_in_the_footprint_is_refused(
+    client: FlaskClient, app: Flask, supplier: Member, bit: int
+) -> None:
+    envelope = supplier.envelope()
+    text = bytearray(json.dumps(envelope["footprint"]["productDescription"]).encode())
+    position = 1 + (bit // 8) % (len(text) - 2)
+    text[position] ^= 1 << (bit % 7)  # stays ASCII, so the JSON stays valid
+    envelope["footprint"]["productDescription"] = json.loads(bytes(text))
+    response = post(client, supplier, envelope)
+    assert response.status_code == 400
+    assert response.json["code"] == "SignatureInvalid"
+    assert stored_counts(app) == (0, 0)
+
+
+@pytest.mark.parametrize("bit", [0, 200, 511])
+def test_a_flipped_bit_in_the_signature_is_refused(
+    client: FlaskClient, app: Flask, supplier: Member, bit: int
+) -> None:
+    envelope = supplier.envelope()
+    raw = bytearray(signing.b64url_decode(envelope["signature"]["value"]))
+    raw[bit // 8] ^= 1 << (bit % 8)
+    envelope["signature"]["value"] = signing.b64url_encode(bytes(raw))
+    response = post(client, supplier, envelope)
+    assert response.status_code == 400
+    assert response.json["code"] == "SignatureInvalid"
+    assert stored_counts(app) == (0, 0)
+
+
+def test_keys_that_may_not_sign_are_refused(
+    client: FlaskClient, app: Flask, supplier: Member, customer: Member
+) -> None:
+    unregistered = add_member(app, Role.SUPPLIER, register_key=False)
+    response = post(client, unregistered, unregistered.envelope())
+    assert (response.status_code, response.json["code"]) == (400, "SignatureInvalid")
+    assert "unknown key" in response.json["message"]
+
+    # The supplier signs with the customer's key id: someone else's key.
+    envelope = customer.key.sign_footprint(supplier.footprint())
+    response = post(client, supplier, envelope)
+    assert (response.status_code, response.json["code"]) == (403, "AccessDenied")
+
+    revoked = client.post(
+        f"/api/v1/keys/{supplier.key.kid}/revoke", json={"reason": "laptop stolen"},
+        headers=supplier.headers,
+    )
+    assert revoked.status_code == 200, revoked.json
+    response = post(client, supplier, supplier.envelope())
+    assert (response.status_code, response.json["code"]) == (400, "SignatureInvalid")
+    assert "laptop stolen" in response.json["message"]
+    assert stored_counts(app) == (0, 0)
+
+
+def test_a_footprint_naming_another_company_is_refused(
+    client: FlaskClient, supplier: Member, customer: Member
+) -> None:
+    envelope = supplier.key.sign_footprint(supplier.footprint(companyIds=customer.company_ids))
+    response = post(client, supplier, envelope)
+    assert (response.status_code, response.json["code"]) == (403, "AccessDenied")
+
+
+def test_schema_errors_list_every_field(client: FlaskClient, app: Flask, supplier: Member) -> None:
+    footprint = supplier.footprint()
+    footprint["pcf"]["declaredUnitAmount"] = "-1"
+    footprint["pcf"]["fossilGhgEmissions"] = 0.35
+    del footprint["productIds"]
+    response = post(client, supplier, supplier.key.sign_footprint(footprint))
+    assert response.status_code == 400
+    fields = {item["field"] for item in response.json["details"]}
+    assert {"pcf.declaredUnitAmount", "pcf.fossilGhgEmissions", "productIds"} <= fields
+    assert stored_counts(app) == (0, 0)
+
+
+def test_malformed_requests_get_clear_errors(client: FlaskClient, app: Flask, supplier: Member) -> None:
+    response = client.post("/api/v1/footprints", data="{nope", headers={**supplier.headers, "Content-Type": "application/json"})
+    assert (response.status_code, response.json["code"]) == (400, "BadRequest")
+    assert response.json["details"][0]["line"] == 1
+
+    response = client.post("/api/v1/footprints", data="{}", headers={**supplier.headers, "Content-Type": "text/plain"})
+    assert (response.status_code, response.json["code"]) == (415, "UnsupportedMediaType")
+
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    response = post(client, supplier, supplier.envelope())
+    assert (response.status_code, response.json["code"]) == (413, "PayloadTooLarge")
+
+    response = post(client, supplier, {"footprint": {}, "signature": {"alg": "RS256"}})
+    assert response.status_code == 400
+    assert {item["field"] for item in response.json["details"]} >= {"signature.alg", "signature.kid"}
+    assert stored_counts(app) == (0, 0)
+
+
+def test_tokens_are_checked(client: FlaskClient, app: Flask, supplier: Member) -> None:
+    assert post(client, None, supplier.envelope()).status_code == 401
+    forged = {"Authorization": "Bearer " + "A" * 43}
+    response = client.post("/api/v1/footprints", json=supplier.envelope(), headers=forged)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        token = session.get(AccessToken, hash_secret(supplier.token))
+        assert token is not None
+        token.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    response = post(client, supplier, supplier.envelope())
+    assert (response.status_code, response.json["code"]) == (401, "TokenExpired")
+    assert stored_counts(app) == (0, 0)
+
+
+def test_successor_deprecates_and_rules_on_predecessors(
+    client: FlaskClient, supplier: Member, customer: Member
+) -> None:
+    first = supplier.envelope()
+    post(client, supplier, first)
+    successor = supplier.envelope(precedingPfIds=[first["footprint"]["id"]])
+    assert post(client, supplier, successor).status_code == 201
+    old = client.get(f"/api/v1/footprints/{first['footprint']['id']}", headers=supplier.headers)
+    assert old.json["exchange"]["status"] == "Deprecated"
+    assert old.json["exchange"]["deprecatedBy"] == successor["footprint"]["id"]
+
+    again = supplier.envelope(precedingPfIds=[first["footprint"]["id"]])
+    response = post(client, supplier, again)
+    assert (response.status_code, response.json["code"]) == (409, "Conflict")
+
+    theirs = customer.envelope()
+    post(client, customer, theirs)
+    response = post(client, supplier, supplier.envelope(precedingPfIds=[theirs["footprint"]["id"]]))
+    assert response.status_code == 400
+    # Someone else's record reads exactly like a missing one.
+    missing = post(client, supplier, supplier.envelope(precedingPfIds=["0e1f4e52-8d7e-4f68-9c6f-5c1f5b0a9d11"]))
+    assert response.json["details"][0]["message"].replace(theirs["footprint"]["id"], "X") == (
+        missing.json["details"][0]["message"].replace("0e1f4e52-8d7e-4f68-9c6f-5c1f5b0a9d11", "X")
+    )
+
+
+def test_batch_accepts_good_items_and_reports_bad_ones_by_index(
+    client: FlaskClient, app: Flask, supplier: Member
+) -> None:
+    good = [supplier.envelope() for _ in range(3)]
+    tampered = supplier.envelope()
+    tampered["footprint"]["comment"] = "edited after signing"
+    broken = supplier.key.sign_footprint(supplier.footprint(specVersion=3))
+    response = post(client, supplier, {"items": [good[0], tampered, good[1], broken, good[2]]})
+    assert response.status_code == 207
+    body = response.json
+    assert (body["accepted"], body["rejected"]) == (3, 2)
+    assert [item["status"] for item in body["results"]] == [
+        "created", "rejected", "created", "rejected", "created"
+    ]
+    assert body["results"][1]["error"]["code"] == "SignatureInvalid"
+    assert body["results"][3]["error"]["details"][0]["field"] == "specVersion"
+    indexes = [item["receipt"]["receipt"]["logIndex"] for item in body["results"] if "receipt" in item]
+    assert indexes == sorted(indexes) and len(set(indexes)) == 3
+    assert stored_counts(app) == (3, 3)
+
+
+def test_batch_can_supersede_a_record_sent_earlier_in_the_same_batch(
+    client: FlaskClient, supplier: Member
+) -> None:
+    first = supplier.envelope()
+    second = supplier.envelope(precedingPfIds=[first["footprint"]["id"]])
+    response = post(client, supplier, {"items": [first, second]})
+    assert response.status_code == 200
+    assert [item["recordStatus"] for item in response.json["results"]] == ["Deprecated", "Active"]
+
+
+def test_records_are_private_until_shared_or_published(
+    client: FlaskClient, app: Flask, supplier: Member, customer: Member
+) -> None:
+    envelope = supplier.envelope()
+    record_id = post(client, supplier, envelope).json["id"]
+    url = f"/api/v1/footprints/{record_id}"
+    assert client.get(url, headers=customer.headers).status_code == 404
+    assert client.get(url).status_code == 404
+    assert client.get("/api/v1/footprints", headers=customer.headers).json["data"] == []
+
+    share = client.post("/api/v1/shares", json={"organisationId": customer.organisation_id, "recordId": record_id}, headers=supplier.headers)
+    assert share.status_code == 201
+    assert client.get(url, headers=customer.headers).status_code == 200
+    listed = client.get("/api/v1/footprints", headers=customer.headers).json["data"]
+    assert [item["footprint"]["id"] for item in listed] == [record_id]
+
+    assert client.delete(f"/api/v1/shares/{share.json['id']}", headers=supplier.headers).status_code == 204
+    assert client.get(url, headers=customer.headers).status_code == 404
+
+    published = client.put(f"{url}/disclosure", json={"disclosure": "public"}, headers=supplier.headers)
+    assert published.status_code == 200
+    assert client.get(url).status_code == 200
+    # Only the owner may change who sees it.
+    response = client.put(f"{url}/disclosure", json={"disclosure": "private"}, headers=customer.headers)
+    assert response.status_code == 404
+
+
+def test_sharing_a_product_covers_its_later_records(
+    client: FlaskClient, supplier: Member, customer: Member
+) -> None:
+    product = "urn:gtin:5695872369587"
+    response = client.post("/api/v1/shares", json={"organisationId": customer.organisation_id, "productId": product.upper()}, headers=supplier.headers)
+    assert response.status_code == 201
+    later = post(client, supplier, supplier.envelope(productIds=[product])).json["id"]
+    other = post(client, supplier, supplier.envelope(productIds=["urn:gtin:4012345000009"])).json["id"]
+    assert client.get(f"/api/v1/footprints/{later}", headers=customer.headers).status_code == 200
+    assert client.get(f"/api/v1/footprints/{other}", headers=customer.headers).status_code == 404
+
+
+def test_regulator_sees_what_is_disclosed_to_it(client: FlaskClient, app: Flask, supplier: Member) -> None:
+    regulator = add_member(app, Role.REGULATOR)
+    record_id = post(client, supplier, supplier.envelope()).json["id"]
+    url = f"/api/v1/footprints/{record_id}"
+    assert client.get(url, headers=regulator.headers).status_code == 404
+    client.put(f"{url}/disclosure", json={"disclosure": "regulator"}, headers=supplier.headers)
+    assert client.get(url, headers=regulator.headers).status_code == 200
+    assert client.get(url).status_code == 404
+
+
+def test_listing_pages_through_everything_once(client: FlaskClient, supplier: Member) -> None:
+    ids = {post(client, supplier, supplier.envelope()).json["id"] for _ in range(5)}
+    seen: list[str] = []
+    url: str | None = "/api/v1/footprints?limit=2"
+    while url:
+        response = client.get(url, headers=supplier.headers)
+        assert response.status_code == 200
+        seen += [item["footprint"]["id"] for item in response.json["data"]]
+        url = response.json.get("next")
+        if url:
+            assert response.headers["Link"] == f'<{url}>; rel="next"'
+            url = url.removeprefix("http://localhost")
+    assert sorted(seen) == sorted(ids)
+    assert client.get("/api/v1/footprints?limit=0", headers=supplier.headers).status_code == 400
+    assert client.get("/api/v1/footprints?cursor=%%%", headers=supplier.headers).status_code == 400
