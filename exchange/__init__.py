@@ -55,18 +55,23 @@ def _log_sources() -> dict[str, Any]:
 
 def _register_blueprints(app: Flask) -> None:
     from exchange.footprints.views import bp as footprints_bp
+    from exchange.log.views import bp as log_bp
     from exchange.partners.views import bp as partners_bp
     from exchange.system.views import bp as system_bp
 
     app.register_blueprint(system_bp)
     app.register_blueprint(partners_bp)
     app.register_blueprint(footprints_bp)
+    app.register_blueprint(log_bp)
 
 
 def _register_commands(app: Flask) -> None:
     from exchange.demo import demo_command
+    from exchange.log.cli import audit_command
     from exchange.partners.cli import client_cli, org_cli
     from exchange.system.cli import init_db_command, serve_command
 
-    for command in (init_db_command, serve_command, org_cli, client_cli, demo_command):
+    for command in (
+        init_db_command, serve_command, org_cli, client_cli, demo_command, audit_command
+    ):
         app.cli.add_command(command)

@@ -25,7 +25,7 @@ HASH_SIZE: Final = 32
 EMPTY_ROOT: Final = hashlib.sha256(b"").digest()
 
 NodeKey = tuple[int, int]
-"""``(level, position)``: the perfect subtree over leaves ``[position·2^level, (position+1)·2^level)``."""
+"""``(level, position)``: the subtree over leaves ``[position·2^level, (position+1)·2^level)``."""
 
 NodeFetcher = Callable[[Collection[NodeKey]], Mapping[NodeKey, bytes]]
 """Returns the stored hash of every node asked for (a store answers with one query)."""

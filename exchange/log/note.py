@@ -134,7 +134,10 @@ def sign_checkpoint(checkpoint: Checkpoint, *, name: str, private_key: bytes) ->
 def verify_checkpoint(
     note: str, *, origin: str, public_key: bytes, name: str | None = None
 ) -> Checkpoint:
-    """The checkpoint of ``origin`` in ``note``, signed by ``public_key`` (named ``origin`` by default)."""
+    """The checkpoint of ``origin`` in ``note``, signed by ``public_key``.
+
+    The key's name in the note is ``origin`` unless ``name`` says otherwise.
+    """
     checkpoint = parse_checkpoint(open_note(note, name=name or origin, public_key=public_key))
     if checkpoint.origin != origin:
         raise NoteError(f"the checkpoint is of the log {checkpoint.origin!r}, not {origin!r}")

@@ -17,7 +17,7 @@ import base64
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, NamedTuple, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -41,6 +41,12 @@ _POSITION_MASK: Final = (1 << _LEVEL_SHIFT) - 1
 _POINT_QUERY_LIMIT: Final = 512
 _IN_LIST_CHUNK: Final = 5000
 _MIN_RUN: Final = 4
+
+# The tables themselves, for Core inserts that skip the ORM's per-row bookkeeping.
+_ENTRIES: Final = cast(sa.Table, LogEntry.__table__)
+_NODES: Final = cast(sa.Table, LogNode.__table__)
+_HEAD: Final = cast(sa.Table, LogHead.__table__)
+_CHECKPOINTS: Final = cast(sa.Table, LogCheckpoint.__table__)
 
 Source = Callable[[Session, Sequence[str]], Mapping[str, bytes]]
 """Rebuilds the entry bytes of the logged objects of one kind from their tables, by ref."""
@@ -126,7 +132,7 @@ def append_entries(session: Session, entries: Sequence[tuple[str, str, bytes]]) 
 
     now = utcnow()
     session.execute(
-        sa.insert(LogEntry.__table__),
+        sa.insert(_ENTRIES),
         [
             {"log_index": size + offset, "kind": kind, "ref": ref, "leaf_hash": leaf,
              "created_at": now}
@@ -135,15 +141,15 @@ def append_entries(session: Session, entries: Sequence[tuple[str, str, bytes]]) 
     )
     if completed:
         session.execute(
-            sa.insert(LogNode.__table__),
+            sa.insert(_NODES),
             [
                 {"node_id": node_id(level, position), "hash": value}
                 for level, position, value in completed
             ],
         )
     session.execute(
-        sa.update(LogHead.__table__)
-        .where(LogHead.__table__.c.id == 1)
+        sa.update(_HEAD)
+        .where(_HEAD.c.id == 1)
         .values(tree_size=size + len(entries))
     )
     return list(range(size, size + len(entries)))
@@ -156,7 +162,7 @@ def _lock_head(session: Session) -> int:
     if size is not None:
         return size
     # A fresh (or emptied) database: create the row; a concurrent creator wins quietly.
-    _insert_unless_present(session, LogHead.__table__, {"id": 1, "tree_size": 0})
+    _insert_unless_present(session, _HEAD, {"id": 1, "tree_size": 0})
     return session.execute(locked).scalar_one()
 
 
@@ -192,21 +198,22 @@ def fetch_nodes(session: Session, keys: Collection[merkle.NodeKey]) -> dict[merk
     """
     leaf_ids = sorted({position for level, position in keys if level == 0})
     inner_ids = sorted({node_id(level, position) for level, position in keys if level > 0})
-    rows: list[sa.Row[Any]] = []
+    rows: list[tuple[int, bytes]] = []
     if len(leaf_ids) + len(inner_ids) <= _POINT_QUERY_LIMIT:
-        rows.extend(session.execute(_POINT_QUERY, {"leaf_ids": leaf_ids, "node_ids": inner_ids}))
+        parameters = {"leaf_ids": leaf_ids, "node_ids": inner_ids}
+        rows.extend(session.execute(_POINT_QUERY, parameters).tuples())
     else:
         for statement in _span_queries(LogEntry.log_index, LogEntry.leaf_hash, leaf_ids):
-            rows.extend(session.execute(statement))
+            rows.extend(session.execute(statement).tuples())
         for statement in _span_queries(LogNode.node_id, LogNode.hash, inner_ids):
-            rows.extend(session.execute(statement))
+            rows.extend(session.execute(statement).tuples())
     return {(key >> _LEVEL_SHIFT, key & _POSITION_MASK): value for key, value in rows}
 
 
 def _span_queries(
     key: sa.orm.InstrumentedAttribute[int], value: sa.orm.InstrumentedAttribute[bytes],
     ids: Sequence[int],
-) -> Iterator[sa.Select[Any]]:
+) -> Iterator[sa.Select[int, bytes]]:
     ranges: list[tuple[int, int]] = []
     points: list[int] = []
     start = 0
@@ -333,7 +340,7 @@ def ensure_checkpoint(session: Session, key: ExchangeKey, origin: str) -> LogChe
     # Another worker may sign the same size at the same moment; either note will do.
     _insert_unless_present(
         session,
-        LogCheckpoint.__table__,
+        _CHECKPOINTS,
         {"tree_size": size, "root_hash": root, "note": text, "created_at": utcnow()},
     )
     stored = session.get(LogCheckpoint, size, populate_existing=True)
@@ -416,6 +423,12 @@ def audit(
     return auditor.report(size, None, None)
 
 
+class _CheckpointRow(NamedTuple):
+    tree_size: int
+    root_hash: bytes
+    note: str
+
+
 class _Auditor:
     """The state of one audit pass: the rebuilt tree's frontier and counts so far."""
 
@@ -476,14 +489,9 @@ class _Auditor:
         if len(rows) != end - start:
             return start + len(rows), f"entry {start + len(rows)} is missing from the log"
 
-        checkpoints = self.session.execute(
-            sa.select(LogCheckpoint.tree_size, LogCheckpoint.root_hash, LogCheckpoint.note)
-            .where(LogCheckpoint.tree_size > start, LogCheckpoint.tree_size <= end)
-            .order_by(LogCheckpoint.tree_size)
-        ).all()
-        if start == 0:
-            # A checkpoint of the empty tree comes before any entry.
-            checkpoints = [*self._checkpoints_at(0), *checkpoints]
+        # A checkpoint of the empty tree comes before any entry.
+        low = LogCheckpoint.tree_size >= 0 if start == 0 else LogCheckpoint.tree_size > start
+        checkpoints = self._checkpoints(low, LogCheckpoint.tree_size <= end)
         completed: list[merkle.NewNode] = []
         position = start
         for checkpoint in checkpoints:
@@ -512,7 +520,7 @@ class _Auditor:
 
     def check_tail(self, size: int) -> tuple[int | None, str] | None:
         if size == 0:
-            for checkpoint in self._checkpoints_at(0):
+            for checkpoint in self._checkpoints(LogCheckpoint.tree_size == 0):
                 problem = self._check_checkpoint(checkpoint)
                 if problem is not None:
                     return problem
@@ -528,15 +536,15 @@ class _Auditor:
             return size, f"a checkpoint of size {later} lies beyond the log's size {size}"
         return None
 
-    def _checkpoints_at(self, size: int) -> list[sa.Row[tuple[int, bytes, str]]]:
-        return list(
-            self.session.execute(
-                sa.select(LogCheckpoint.tree_size, LogCheckpoint.root_hash, LogCheckpoint.note)
-                .where(LogCheckpoint.tree_size == size)
-            )
-        )
+    def _checkpoints(self, *conditions: sa.ColumnElement[bool]) -> list[_CheckpointRow]:
+        rows = self.session.execute(
+            sa.select(LogCheckpoint.tree_size, LogCheckpoint.root_hash, LogCheckpoint.note)
+            .where(*conditions)
+            .order_by(LogCheckpoint.tree_size)
+        ).tuples()
+        return [_CheckpointRow(*row) for row in rows]
 
-    def _check_checkpoint(self, row: sa.Row[tuple[int, bytes, str]]) -> tuple[int | None, str] | None:
+    def _check_checkpoint(self, row: _CheckpointRow) -> tuple[int | None, str] | None:
         size, stored_root, text = row
         self.checkpoints += 1
         try:

@@ -33,11 +33,12 @@ def server_environment(instance: Path, database_url: str | None) -> dict[str, st
 def live_server(database_url: str, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     instance = tmp_path / "server-instance"
+    log = (tmp_path / "server.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port)],
         env=server_environment(instance, database_url),
         stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "server.log", "wb"),  # noqa: SIM115 - closed with the process
+        stderr=log,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -55,3 +56,4 @@ def live_server(database_url: str, tmp_path: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+        log.close()

@@ -653,6 +653,18 @@ _VALUES = st.one_of(
 )
 
 
+def _edited(text: str) -> st.SearchStrategy[str]:
+    """Small edits of a valid string: where patterns and formats are decided."""
+    chars = st.sampled_from("0159+-.:TtZz \n٣ABaz/%[]@#?")
+    at = st.integers(min_value=0, max_value=len(text))
+    return st.one_of(
+        st.tuples(at, chars).map(lambda p: text[: p[0]] + p[1] + text[p[0] :]),
+        st.tuples(at, chars).map(lambda p: text[: p[0]] + p[1] + text[p[0] + 1 :]),
+        at.map(lambda i: text[:i] + text[i + 1 :]),
+        st.just(text.swapcase()),
+    )
+
+
 def _paths(node: Json, prefix: Path_ = ()) -> Iterator[Path_]:
     """Every value's path (containers too), the root excluded."""
     children = (
@@ -684,7 +696,7 @@ def _mutations(draw: Callable[..., Any]) -> Json:
     _, base = draw(st.sampled_from(POOL))
     doc = copy.deepcopy(base)
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        kind = draw(st.sampled_from(["replace", "replace", "replace", "delete", "add"]))
+        kind = draw(st.sampled_from(["replace", "replace", "edit", "edit", "delete", "add"]))
         if kind == "add":
             target = _at(doc, draw(st.sampled_from(list(_dicts(doc)))))
             key = draw(st.one_of(st.text(max_size=8), st.sampled_from(["pcf", "id", "data"])))
@@ -697,6 +709,8 @@ def _mutations(draw: Callable[..., Any]) -> Json:
         container = _at(doc, tuple(parent))
         if kind == "delete":
             del container[last]
+        elif kind == "edit" and isinstance(container[last], str):
+            container[last] = draw(_edited(container[last]))
         else:
             container[last] = draw(_VALUES)
     return doc

@@ -1,0 +1,96 @@
+"""Public HTTP API of the transparency log: checkpoint, proofs and entries (no login)."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from exchange import web
+from exchange.errors import BadRequest
+from exchange.log import note, schemas, services
+
+bp = Blueprint("log", __name__, url_prefix="/api/v1/log")
+
+_DECIMAL = re.compile(r"[0-9]{1,18}")
+# Proofs between fixed sizes never change; answers about "the current size" do.
+_IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def _integer_arg(name: str) -> int | None:
+    text = request.args.get(name)
+    if text is None:
+        return None
+    if not _DECIMAL.fullmatch(text):
+        raise BadRequest(f"{name} must be a non-negative integer", details=[{"field": name}])
+    return int(text)
+
+
+def _required_integer_arg(name: str) -> int:
+    value = _integer_arg(name)
+    if value is None:
+        raise BadRequest(f"the query parameter {name} is required", details=[{"field": name}])
+    return value
+
+
+@bp.get("/checkpoint")
+def checkpoint() -> Response:
+    """The signed checkpoint at the current size (or the stored one at ``?size=``)."""
+    output = request.args.get("format", "text")
+    if output not in ("text", "json"):
+        raise BadRequest("format is text or json", details=[{"field": "format"}])
+    session = web.session()
+    origin: str = current_app.config["EXCHANGE_ORIGIN"]
+    key = web.exchange_key()
+    size = _integer_arg("size")
+    if size is None:
+        found = services.ensure_checkpoint(session, key, origin)
+        session.commit()
+        cache = "no-cache"
+    else:
+        found = services.checkpoint_at(session, size)
+        cache = _IMMUTABLE
+    if output == "json":
+        response = jsonify(
+            schemas.checkpoint_json(
+                found, origin=origin, verifier_key=note.verifier_key(origin, key.public_key)
+            )
+        )
+    else:
+        response = Response(found.note, mimetype="text/plain")
+    response.headers["Cache-Control"] = cache
+    return response
+
+
+@bp.get("/proof/inclusion")
+def inclusion() -> Response:
+    size = _integer_arg("size")
+    proof = services.inclusion_proof(web.session(), _required_integer_arg("index"), size)
+    response = jsonify(schemas.inclusion_json(proof))
+    response.headers["Cache-Control"] = _IMMUTABLE if size is not None else "no-cache"
+    return response
+
+
+@bp.get("/proof/consistency")
+def consistency() -> Response:
+    second = _integer_arg("second")
+    proof = services.consistency_proof(web.session(), _required_integer_arg("first"), second)
+    response = jsonify(schemas.consistency_json(proof))
+    response.headers["Cache-Control"] = _IMMUTABLE if second is not None else "no-cache"
+    return response
+
+
+@bp.get("/entries")
+def entries() -> Response:
+    """A page of at most 1000 entries: index, kind, leaf hash, time; never their content."""
+    session = web.session()
+    start = _integer_arg("start") or 0
+    page = services.list_entries(session, start, _integer_arg("end"))
+    return jsonify(
+        {
+            "start": start,
+            "end": start + len(page),
+            "treeSize": services.tree_size(session),
+            "entries": [schemas.entry_json(entry) for entry in page],
+        }
+    )
