@@ -33,16 +33,20 @@ from exchange.partners.models import Role
 from exchange.system.services import upgrade_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.e2e.conftest import free_port  # noqa: E402
-from tests.factories import pact_example  # noqa: E402
+from tests.e2e.conftest import free_port
+from tests.factories import pact_example
 
 
 def make_envelopes(key: LocalKey, company_id: str, count: int) -> list[dict[str, Any]]:
     template = pact_example()
     envelopes = []
     for number in range(count):
-        footprint = {**template, "id": str(uuid.uuid4()), "companyIds": [company_id],
-                     "productIds": [f"urn:gtin:{number:014d}"]}
+        footprint = {
+            **template,
+            "id": str(uuid.uuid4()),
+            "companyIds": [company_id],
+            "productIds": [f"urn:gtin:{number:014d}"],
+        }
         envelopes.append(key.sign_footprint(footprint))
     return envelopes
 
@@ -51,8 +55,10 @@ def bare_verify_rate(envelopes: list[dict[str, Any]], key: LocalKey) -> float:
     """PyNaCl verification alone, with the signed messages built beforehand."""
     verify_key = nacl.signing.VerifyKey(key.public_key)
     prepared = [
-        (signing.signed_message(context=signing.FOOTPRINT_CONTEXT, payload=e["footprint"]),
-         signing.b64url_decode(e["signature"]["value"]))
+        (
+            signing.signed_message(context=signing.FOOTPRINT_CONTEXT, payload=e["footprint"]),
+            signing.b64url_decode(e["signature"]["value"]),
+        )
         for e in envelopes
     ]
     started = time.perf_counter()
@@ -67,19 +73,29 @@ COMPANY_ID = "urn:pact:company:customcode:bench:supplier"
 def setup_member(app: Any, key: LocalKey) -> tuple[partners.Principal, partners.ClientCredentials]:
     with transaction(app.extensions["exchange.sessions"]) as session:
         organisation = partners.create_organisation(
-            session, name="Bench supplier", country="TH", roles=[Role.SUPPLIER],
+            session,
+            name="Bench supplier",
+            country="TH",
+            roles=[Role.SUPPLIER],
             company_ids=[COMPANY_ID],
         )
-        partners.register_key(session, organisation_id=organisation.id, public_jwk=key.public_jwk(),
-                              append_to_log=append_entries)
+        partners.register_key(
+            session,
+            organisation_id=organisation.id,
+            public_jwk=key.public_jwk(),
+            append_to_log=append_entries,
+        )
         credentials = partners.create_client(session, organisation_id=organisation.id, name="bench")
-        token = partners.issue_token(session, client_id=credentials.client_id,
-                                     client_secret=credentials.client_secret)
+        token = partners.issue_token(
+            session, client_id=credentials.client_id, client_secret=credentials.client_secret
+        )
         principal = partners.authenticate(session, token.access_token)
         return principal, credentials
 
 
-def service_rate(envelopes: list[dict[str, Any]], key: LocalKey, instance: Path, batch: int) -> float:
+def service_rate(
+    envelopes: list[dict[str, Any]], key: LocalKey, instance: Path, batch: int
+) -> float:
     app = create_app(instance_path=str(instance))
     upgrade_database(app.config["DATABASE_URL"])
     principal, _ = setup_member(app, key)
@@ -87,27 +103,41 @@ def service_rate(envelopes: list[dict[str, Any]], key: LocalKey, instance: Path,
     started = time.perf_counter()
     for start in range(0, len(envelopes), batch):
         with transaction(factory) as session:
-            outcomes = footprints.submit(session, principal=principal,
-                                         items=envelopes[start : start + batch],
-                                         append_to_log=append_entries)
+            outcomes = footprints.submit(
+                session,
+                principal=principal,
+                items=envelopes[start : start + batch],
+                append_to_log=append_entries,
+            )
             assert all(outcome.accepted and outcome.created for outcome in outcomes)
-            issue_receipts(session, app.extensions["exchange.key"], app.config["EXCHANGE_ORIGIN"],
-                           [o.record.log_index for o in outcomes if o.record is not None])
+            issue_receipts(
+                session,
+                app.extensions["exchange.key"],
+                app.config["EXCHANGE_ORIGIN"],
+                [o.record.log_index for o in outcomes if o.record is not None],
+            )
     return len(envelopes) / (time.perf_counter() - started)
 
 
 @contextlib.contextmanager
 def server(instance: Path) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "EXCHANGE_INSTANCE_PATH": str(instance), "EXCHANGE_WORKERS": "2",
-           "EXCHANGE_ACCESS_LOG": str(instance / "access.log")}
+    env = {
+        **os.environ,
+        "EXCHANGE_INSTANCE_PATH": str(instance),
+        "EXCHANGE_WORKERS": "2",
+        "EXCHANGE_ACCESS_LOG": str(instance / "access.log"),
+    }
     env.pop("EXCHANGE_DATABASE_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", "exchange.cli", "serve", "--port", str(port)],
-                               env=env, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):
-            with contextlib.suppress(requests.ConnectionError):
+            with contextlib.suppress(requests.RequestException):
                 if requests.get(f"{url}/healthz", timeout=2).ok:
                     break
             time.sleep(0.1)
@@ -124,13 +154,21 @@ def http_rate(envelopes: list[dict[str, Any]], key: LocalKey, instance: Path, ba
     app.extensions["exchange.engine"].dispose()
     with server(instance) as url:
         session = requests.Session()
-        token = session.post(f"{url}/auth/token", data={"grant_type": "client_credentials"},
-                             auth=(credentials.client_id, credentials.client_secret), timeout=30).json()
+        token = session.post(
+            f"{url}/auth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(credentials.client_id, credentials.client_secret),
+            timeout=30,
+        ).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
         started = time.perf_counter()
         for start in range(0, len(envelopes), batch):
-            response = session.post(f"{url}/api/v1/footprints", headers=headers, timeout=600,
-                                    json={"items": envelopes[start : start + batch]})
+            response = session.post(
+                f"{url}/api/v1/footprints",
+                headers=headers,
+                timeout=600,
+                json={"items": envelopes[start : start + batch]},
+            )
             assert response.status_code == 200, response.text[:500]
         return len(envelopes) / (time.perf_counter() - started)
 
@@ -153,9 +191,14 @@ def main() -> None:
     print(f"records: {args.records} in batches of {args.batch}, SQLite")
     print(f"bare PyNaCl verify: {verify_per_s:9.0f} /s")
     print(f"service layer:      {service_per_s:9.0f} /s  ({ratio:.2f} of bare verify; goal >= 0.5)")
-    print(f"HTTP batch:         {http_per_s:9.0f} /s  ({http_per_s / verify_per_s:.2f} of bare verify)")
-    print(f"RESULT service_per_s={service_per_s:.0f} http_per_s={http_per_s:.0f} "
-          f"verify_per_s={verify_per_s:.0f} ratio={ratio:.2f}")
+    print(
+        f"HTTP batch:         {http_per_s:9.0f} /s  "
+        f"({http_per_s / verify_per_s:.2f} of bare verify)"
+    )
+    print(
+        f"RESULT service_per_s={service_per_s:.0f} http_per_s={http_per_s:.0f} "
+        f"verify_per_s={verify_per_s:.0f} ratio={ratio:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -72,6 +72,11 @@ def _register_commands(app: Flask) -> None:
     from exchange.system.cli import init_db_command, serve_command
 
     for command in (
-        init_db_command, serve_command, org_cli, client_cli, demo_command, audit_command
+        init_db_command,
+        serve_command,
+        org_cli,
+        client_cli,
+        demo_command,
+        audit_command,
     ):
         app.cli.add_command(command)

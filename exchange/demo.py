@@ -154,8 +154,8 @@ def _server(port: int, instance_path: str, database_url: str) -> Iterator[str]:
         while True:
             if process.poll() is not None:
                 raise click.ClickException("the server stopped while starting; see above")
-            with contextlib.suppress(requests.ConnectionError):
-                if requests.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{base_url}/healthz", timeout=5).status_code == 200:
                     break
             if time.monotonic() > deadline:
                 raise click.ClickException("the server did not start within 60 s")
@@ -184,7 +184,7 @@ def demo_command(port: int, once: bool) -> None:
     demo_dir = Path(current_app.instance_path) / "demo"
     demo_dir.mkdir(exist_ok=True)
 
-    credentials: dict[str, dict[str, str]] = {}
+    credentials: dict[str, dict[str, Any]] = {}
     with transaction(current_app.extensions["exchange.sessions"]) as session:
         for slug in COMPANIES:
             organisation = _organisation(session, slug)
@@ -378,9 +378,11 @@ What to open
 
 Commands to try (credentials of every demo company: {credentials_file})
   export EXCHANGE_URL={base_url}
-  export EXCHANGE_CLIENT_ID={cooperative["client_id"]} EXCHANGE_CLIENT_SECRET={cooperative["client_secret"]}
-  TOKEN=$(curl -s -u "$EXCHANGE_CLIENT_ID:$EXCHANGE_CLIENT_SECRET" -d grant_type=client_credentials \\
-          $EXCHANGE_URL/auth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  export EXCHANGE_CLIENT_ID={cooperative["client_id"]}
+  export EXCHANGE_CLIENT_SECRET={cooperative["client_secret"]}
+  TOKEN=$(curl -s -u "$EXCHANGE_CLIENT_ID:$EXCHANGE_CLIENT_SECRET" \\
+          -d grant_type=client_credentials $EXCHANGE_URL/auth/token \\
+          | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
   curl -s -H "Authorization: Bearer $TOKEN" "$EXCHANGE_URL/api/v1/footprints?owner=me"
   exchange keys generate --out my-key.jwk.json      # a new key, on your machine
   exchange keys register --key my-key.jwk.json      # publish its public half

@@ -31,7 +31,7 @@ class BadRequest(ExchangeError):
 
 
 class ValidationFailed(BadRequest):
-    """The payload was understood but breaks the schema or a domain rule; details list each field."""
+    """The payload breaks the schema or a domain rule; ``details`` lists each field."""
 
 
 class SignatureInvalid(BadRequest):
@@ -62,7 +62,7 @@ class NotFound(ExchangeError):
 
 
 class Conflict(ExchangeError):
-    """The request contradicts what is stored (same id, different content; deprecated predecessor)."""
+    """The request contradicts what is stored (an id reused, a predecessor deprecated)."""
 
     status = 409
     code = "Conflict"

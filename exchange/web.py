@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -96,7 +96,7 @@ def page_limit(default: int = 100) -> int:
 
 
 def error_response(error: ExchangeError) -> Response:
-    response = current_app.json.response(error.to_body())
+    response = jsonify(error.to_body())
     response.status_code = error.status
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="footprint-exchange"'
@@ -124,7 +124,7 @@ def _http_exception(exc: HTTPException) -> Response:
 
 def _internal_error(_exc: InternalServerError) -> Response:
     # Flask has already logged the original exception with its traceback.
-    response = current_app.json.response(
+    response = jsonify(
         {"code": "InternalError", "message": "internal error; it has been logged", "details": []}
     )
     response.status_code = 500

@@ -41,12 +41,17 @@ def test_rfc8037_thumbprint_is_the_kid() -> None:
 def test_signed_message_is_context_line_and_canonical_bytes() -> None:
     payload = {"b": "2", "a": [1, True, None], "é": "ü"}
     message = signing.signed_message(context=signing.FOOTPRINT_CONTEXT, payload=payload)
-    assert message == b'footprint-exchange:footprint:v1\n{"a":[1,true,null],"b":"2","\xc3\xa9":"\xc3\xbc"}'
+    assert (
+        message
+        == b'footprint-exchange:footprint:v1\n{"a":[1,true,null],"b":"2","\xc3\xa9":"\xc3\xbc"}'
+    )
 
 
 def test_rfc8785_known_answer_for_numbers() -> None:
     # RFC 8785 §3.2.2.3 sample values.
-    value = json.loads('{"numbers":[333333333.33333329,1E30,4.50,2e-3,0.000000000000000000000000001]}')
+    value = json.loads(
+        '{"numbers":[333333333.33333329,1E30,4.50,2e-3,0.000000000000000000000000001]}'
+    )
     assert signing.canonical_json(value) == (
         b'{"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27]}'
     )
@@ -58,7 +63,9 @@ json_values = st.recursive(
     | st.integers(min_value=-(2**60), max_value=2**60)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -94,28 +101,43 @@ def test_lone_surrogate_cannot_be_canonicalised() -> None:
 def _signed() -> tuple[bytes, dict[str, object], str]:
     private_key = signing.generate_private_key()
     payload = {"id": "x", "pcf": {"value": "1.5"}}
-    signature = signing.sign(context=signing.FOOTPRINT_CONTEXT, payload=payload, private_key=private_key)
+    signature = signing.sign(
+        context=signing.FOOTPRINT_CONTEXT, payload=payload, private_key=private_key
+    )
     return signing.public_key_of(private_key), payload, signature
 
 
 def test_signature_verifies_and_key_order_does_not_matter() -> None:
-    public_key, payload, signature = _signed()
+    public_key, _, signature = _signed()
     reordered = {"pcf": {"value": "1.5"}, "id": "x"}
-    signing.verify(context=signing.FOOTPRINT_CONTEXT, payload=reordered, signature=signature, public_key=public_key)
+    signing.verify(
+        context=signing.FOOTPRINT_CONTEXT,
+        payload=reordered,
+        signature=signature,
+        public_key=public_key,
+    )
 
 
 def test_tampered_payload_is_refused() -> None:
     public_key, payload, signature = _signed()
     with pytest.raises(signing.SigningError):
-        signing.verify(context=signing.FOOTPRINT_CONTEXT, payload={**payload, "id": "y"},
-                       signature=signature, public_key=public_key)
+        signing.verify(
+            context=signing.FOOTPRINT_CONTEXT,
+            payload={**payload, "id": "y"},
+            signature=signature,
+            public_key=public_key,
+        )
 
 
 def test_signature_cannot_be_replayed_under_another_context() -> None:
     public_key, payload, signature = _signed()
     with pytest.raises(signing.SigningError):
-        signing.verify(context=signing.CERTIFICATE_CONTEXT, payload=payload, signature=signature,
-                       public_key=public_key)
+        signing.verify(
+            context=signing.CERTIFICATE_CONTEXT,
+            payload=payload,
+            signature=signature,
+            public_key=public_key,
+        )
 
 
 @pytest.mark.parametrize("bit", [0, 7, 100, 511])
@@ -124,8 +146,12 @@ def test_any_flipped_signature_bit_is_refused(bit: int) -> None:
     raw = bytearray(signing.b64url_decode(signature))
     raw[bit // 8] ^= 1 << (bit % 8)
     with pytest.raises(signing.SigningError):
-        signing.verify(context=signing.FOOTPRINT_CONTEXT, payload=payload,
-                       signature=signing.b64url_encode(bytes(raw)), public_key=public_key)
+        signing.verify(
+            context=signing.FOOTPRINT_CONTEXT,
+            payload=payload,
+            signature=signing.b64url_encode(bytes(raw)),
+            public_key=public_key,
+        )
 
 
 @pytest.mark.parametrize("text", ["", "a", "AAA=", "A+/A", "AAB"])

@@ -1,4 +1,4 @@
-"""Commands a company runs on its own machine: ``keys generate``, ``keys register``, ``sign``, ``push``."""
+"""Commands a company runs on its own machine: ``keys``, ``sign`` and ``push``."""
 
 from __future__ import annotations
 

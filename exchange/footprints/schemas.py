@@ -19,7 +19,7 @@ class EnvelopeSignature(BaseModel):
 
 
 class SignedEnvelope(BaseModel):
-    """``{"footprint": {...}, "signature": {...}}``; ``exchange`` metadata from a read is ignored."""
+    """``{"footprint": ..., "signature": ...}``; ``exchange`` metadata of a read is ignored."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 

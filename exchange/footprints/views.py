@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from exchange import web
 from exchange.errors import BadRequest, ValidationFailed
@@ -98,12 +98,12 @@ def submit() -> Response:
         if only.error is not None:
             raise only.error
         result = results[0]
-        response = current_app.json.response(result)
+        response = jsonify(result)
         response.status_code = 201 if only.created else 200
         response.headers["Location"] = url_for("footprints.get_footprint", record_id=result["id"])
         return response
     rejected = sum(1 for outcome in outcomes if not outcome.accepted)
-    response = current_app.json.response(
+    response = jsonify(
         {"accepted": len(outcomes) - rejected, "rejected": rejected, "results": results}
     )
     response.status_code = 200 if rejected == 0 else 207
@@ -152,34 +152,43 @@ def _share_json(grant: Share) -> dict[str, Any]:
     }
 
 
-def _text_field(body: Any, name: str, *, required: bool = True) -> str | None:
+def _optional_text(body: Any, name: str) -> str | None:
     value = body.get(name) if isinstance(body, dict) else None
-    if value is None and not required:
+    if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
         raise ValidationFailed(
-            f"{name} is required", details=[{"field": name, "message": "a non-empty string"}]
+            f"{name} must be a non-empty string",
+            details=[{"field": name, "message": "a non-empty string"}],
         )
     return value.strip()
 
 
+def _required_text(body: Any, name: str) -> str:
+    value = _optional_text(body, name)
+    if value is None:
+        raise ValidationFailed(
+            f"{name} is required", details=[{"field": name, "message": "required"}]
+        )
+    return value
+
+
 @bp.post("/shares")
 def create_share() -> Response:
-    """``{"organisationId": ..., "recordId": ...}`` or ``{"organisationId": ..., "productId": ...}``."""
+    """Grant ``{"organisationId", "recordId"}`` or ``{"organisationId", "productId"}``."""
     principal = web.require_principal("footprints:write")
     body = web.json_body()
-    grantee = _text_field(body, "organisationId")
-    assert grantee is not None
+    grantee = _required_text(body, "organisationId")
     session = web.session()
     grant = services.share(
         session,
         principal,
         grantee_id=grantee,
-        record_id=_text_field(body, "recordId", required=False),
-        product_id=_text_field(body, "productId", required=False),
+        record_id=_optional_text(body, "recordId"),
+        product_id=_optional_text(body, "productId"),
     )
     session.commit()
-    response = current_app.json.response(_share_json(grant))
+    response = jsonify(_share_json(grant))
     response.status_code = 201
     return response
 
@@ -187,7 +196,7 @@ def create_share() -> Response:
 @bp.get("/shares")
 def list_shares() -> Response:
     principal = web.require_principal("footprints:read")
-    return current_app.json.response(
+    return jsonify(
         {"data": [_share_json(grant) for grant in services.shares_of(web.session(), principal)]}
     )
 
@@ -205,7 +214,7 @@ def delete_share(share_id: int) -> Response:
 def put_disclosure(record_id: str) -> Response:
     """``{"disclosure": "public" | "regulator" | "private"}``."""
     principal = web.require_principal("footprints:write")
-    text = _text_field(web.json_body(), "disclosure")
+    text = _required_text(web.json_body(), "disclosure")
     try:
         disclosure = Disclosure(text)
     except ValueError as exc:

@@ -16,7 +16,10 @@ from exchange.log import services
 
 @click.command("audit")
 @click.option(
-    "--chunk-size", default=services.AUDIT_CHUNK, show_default=True, type=click.IntRange(1),
+    "--chunk-size",
+    default=services.AUDIT_CHUNK,
+    show_default=True,
+    type=click.IntRange(1),
     help="entries read at a time",
 )
 @with_appcontext
@@ -24,9 +27,7 @@ def audit_command(chunk_size: int) -> None:
     """Recompute every leaf and root of the log; exit 1 naming the first bad index."""
     factory: sessionmaker[Session] = current_app.extensions["exchange.sessions"]
     key: ExchangeKey = current_app.extensions["exchange.key"]
-    sources: Mapping[str, services.Source] = current_app.extensions.get(
-        "exchange.log_sources", {}
-    )
+    sources: Mapping[str, services.Source] = current_app.extensions.get("exchange.log_sources", {})
     with factory() as session:
         report = services.audit(
             session,

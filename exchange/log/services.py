@@ -134,8 +134,13 @@ def append_entries(session: Session, entries: Sequence[tuple[str, str, bytes]]) 
     session.execute(
         sa.insert(_ENTRIES),
         [
-            {"log_index": size + offset, "kind": kind, "ref": ref, "leaf_hash": leaf,
-             "created_at": now}
+            {
+                "log_index": size + offset,
+                "kind": kind,
+                "ref": ref,
+                "leaf_hash": leaf,
+                "created_at": now,
+            }
             for offset, ((kind, ref, _), leaf) in enumerate(zip(entries, leaves, strict=True))
         ],
     )
@@ -147,11 +152,7 @@ def append_entries(session: Session, entries: Sequence[tuple[str, str, bytes]]) 
                 for level, position, value in completed
             ],
         )
-    session.execute(
-        sa.update(_HEAD)
-        .where(_HEAD.c.id == 1)
-        .values(tree_size=size + len(entries))
-    )
+    session.execute(sa.update(_HEAD).where(_HEAD.c.id == 1).values(tree_size=size + len(entries)))
     return list(range(size, size + len(entries)))
 
 
@@ -201,17 +202,18 @@ def fetch_nodes(session: Session, keys: Collection[merkle.NodeKey]) -> dict[merk
     rows: list[tuple[int, bytes]] = []
     if len(leaf_ids) + len(inner_ids) <= _POINT_QUERY_LIMIT:
         parameters = {"leaf_ids": leaf_ids, "node_ids": inner_ids}
-        rows.extend(session.execute(_POINT_QUERY, parameters).tuples())
+        rows.extend(session.execute(_POINT_QUERY, parameters))
     else:
         for statement in _span_queries(LogEntry.log_index, LogEntry.leaf_hash, leaf_ids):
-            rows.extend(session.execute(statement).tuples())
+            rows.extend(session.execute(statement))
         for statement in _span_queries(LogNode.node_id, LogNode.hash, inner_ids):
-            rows.extend(session.execute(statement).tuples())
+            rows.extend(session.execute(statement))
     return {(key >> _LEVEL_SHIFT, key & _POSITION_MASK): value for key, value in rows}
 
 
 def _span_queries(
-    key: sa.orm.InstrumentedAttribute[int], value: sa.orm.InstrumentedAttribute[bytes],
+    key: sa.orm.InstrumentedAttribute[int],
+    value: sa.orm.InstrumentedAttribute[bytes],
     ids: Sequence[int],
 ) -> Iterator[sa.Select[int, bytes]]:
     ranges: list[tuple[int, int]] = []
@@ -450,7 +452,7 @@ class _Auditor:
             tree_size=size,
             entries_checked=self.checked,
             checkpoints_checked=self.checkpoints,
-            root_hash=merkle.frontier_root(self.frontier) if self.checked == size else None,
+            root_hash=merkle.frontier_root(self.frontier) if problem is None else None,
             first_bad_index=index,
             problem=problem,
         )
@@ -472,6 +474,7 @@ class _Auditor:
 
         leaves: list[bytes] = []
         for expected, row in enumerate(rows, start):
+            self.checked = expected
             if row.log_index != expected:
                 return expected, f"entry {expected} is missing from the log"
             if row.kind not in rebuilt:
@@ -486,6 +489,7 @@ class _Auditor:
                     "it no longer hashes to its logged leaf"
                 )
             leaves.append(leaf)
+        self.checked = start + len(rows)
         if len(rows) != end - start:
             return start + len(rows), f"entry {start + len(rows)} is missing from the log"
 
@@ -507,7 +511,6 @@ class _Auditor:
             position, self.frontier, leaves[position - start :]
         )
         completed.extend(nodes)
-        self.checked = end
 
         stored = fetch_nodes(self.session, [(level, pos) for level, pos, _ in completed])
         for level, pos, value in completed:
@@ -541,7 +544,7 @@ class _Auditor:
             sa.select(LogCheckpoint.tree_size, LogCheckpoint.root_hash, LogCheckpoint.note)
             .where(*conditions)
             .order_by(LogCheckpoint.tree_size)
-        ).tuples()
+        )
         return [_CheckpointRow(*row) for row in rows]
 
     def _check_checkpoint(self, row: _CheckpointRow) -> tuple[int | None, str] | None:
@@ -555,9 +558,14 @@ class _Auditor:
         if signed.size != size or signed.root_hash != stored_root:
             return None, f"the stored checkpoint at size {size} differs from its signed note"
         if signed.root_hash != rebuilt:
+            suspects = (
+                f"entry {self.vouched}"
+                if self.vouched == size - 1
+                else f"an entry from index {self.vouched} to {size - 1}"
+            )
             return self.vouched, (
                 f"the signed checkpoint at size {size} does not match the log's entries: "
-                f"an entry from index {self.vouched} to {size - 1} was rewritten"
+                f"{suspects} was rewritten"
             )
         self.vouched = size
         return None

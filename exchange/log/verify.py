@@ -78,7 +78,10 @@ def verify_receipt(
     if entry is not None and merkle.leaf_hash(entry) != leaf:
         raise signing.SigningError("the receipt is for other content than the entry given")
     merkle.verify_inclusion(
-        index, size, leaf, _hashes(body.get("inclusionProof"), "inclusionProof"),
+        index,
+        size,
+        leaf,
+        _hashes(body.get("inclusionProof"), "inclusionProof"),
         checkpoint.root_hash,
     )
     issued_at = body.get("issuedAt")

@@ -45,7 +45,6 @@ from annotated_types import MinLen
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Field,
     ModelWrapValidatorHandler,
     PlainSerializer,
     PlainValidator,
@@ -304,18 +303,23 @@ def _unique_items(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     return _validate_with(handler, value, found)
 
 
-UniqueList = Annotated[list[_T], WrapValidator(_unique_items)]
 NonEmptyUniqueList = Annotated[list[_T], WrapValidator(_unique_items), MinLen(1)]
 NonEmptyList = Annotated[list[_T], MinLen(1)]
 
 # --- models --------------------------------------------------------------------------------------
 
 
+def _pact_name(name: str) -> str:
+    """``biogenic_co2_uptake`` -> ``biogenicCO2Uptake``, ``temporal_dqr`` -> ``temporalDQR``."""
+    return to_camel(name).replace("Co2", "CO2").replace("Dqr", "DQR")
+
+
 class _PactModel(BaseModel):
     # strict: no number-to-string or string-to-bool coercion. extra="allow": the schema
     # never forbids additional properties, and keeping them keeps the footprint whole.
+    # Never null: Python callers leave optionals out (model_dump(exclude_unset=True)).
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, strict=True, extra="allow", frozen=True
+        alias_generator=_pact_name, populate_by_name=True, strict=True, extra="allow", frozen=True
     )
 
     @field_validator("*", mode="before")
@@ -347,9 +351,9 @@ class EmissionFactorSource(_PactModel):
 
 
 class DataQualityIndicators(_PactModel):
-    technological_dqr: PactDecimal = Field(alias="technologicalDQR")
-    geographical_dqr: PactDecimal = Field(alias="geographicalDQR")
-    temporal_dqr: PactDecimal = Field(alias="temporalDQR")
+    technological_dqr: PactDecimal
+    geographical_dqr: PactDecimal
+    temporal_dqr: PactDecimal
 
 
 class Verification(_PactModel):
@@ -401,36 +405,20 @@ class CarbonFootprint(_PactModel):
     land_use_change_ghg_emissions: PositiveOrZeroDecimal | None = None
     land_carbon_leakage: PositiveOrZeroDecimal | None = None
     land_management_fossil_ghg_emissions: PositiveOrZeroDecimal | None = None
-    land_management_biogenic_co2_emissions: PositiveOrZeroDecimal | None = Field(
-        default=None, alias="landManagementBiogenicCO2Emissions"
-    )
-    land_management_biogenic_co2_removals: NegativeOrZeroDecimal | None = Field(
-        default=None, alias="landManagementBiogenicCO2Removals"
-    )
-    biogenic_co2_uptake: NegativeOrZeroDecimal | None = Field(
-        default=None, alias="biogenicCO2Uptake"
-    )
-    biogenic_non_co2_emissions: PositiveOrZeroDecimal | None = Field(
-        default=None, alias="biogenicNonCO2Emissions"
-    )
+    land_management_biogenic_co2_emissions: PositiveOrZeroDecimal | None = None
+    land_management_biogenic_co2_removals: NegativeOrZeroDecimal | None = None
+    biogenic_co2_uptake: NegativeOrZeroDecimal | None = None
+    biogenic_non_co2_emissions: PositiveOrZeroDecimal | None = None
     land_area_occupation: PositiveOrZeroDecimal | None = None
     aircraft_ghg_emissions: PositiveOrZeroDecimal | None = None
     packaging_emissions_included: bool | None = None
     packaging_ghg_emissions: PositiveOrZeroDecimal | None = None
     packaging_biogenic_carbon_content: PositiveOrZeroDecimal | None = None
     outbound_logistics_ghg_emissions: PositiveOrZeroDecimal | None = None
-    ccs_technological_co2_capture_included: bool | None = Field(
-        default=None, alias="ccsTechnologicalCO2CaptureIncluded"
-    )
-    ccs_technological_co2_capture: NegativeOrZeroDecimal | None = Field(
-        default=None, alias="ccsTechnologicalCO2Capture"
-    )
-    technological_co2_capture_origin: str | None = Field(
-        default=None, alias="technologicalCO2CaptureOrigin"
-    )
-    technological_co2_removals: NegativeOrZeroDecimal | None = Field(
-        default=None, alias="technologicalCO2Removals"
-    )
+    ccs_technological_co2_capture_included: bool | None = None
+    ccs_technological_co2_capture: NegativeOrZeroDecimal | None = None
+    technological_co2_capture_origin: str | None = None
+    technological_co2_removals: NegativeOrZeroDecimal | None = None
     ccu_carbon_content: PositiveOrZeroDecimal | None = None
     ccu_calculation_approach: Literal["Cut-off", "Credit"] | None = None
     ccu_credit_certification: Uri | None = None

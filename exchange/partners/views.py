@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from exchange import web
 from exchange.errors import AccessDenied, Unauthenticated
@@ -18,7 +18,7 @@ bp = Blueprint("partners", __name__)
 
 
 def _oauth_error(error: str, description: str, status: int) -> Response:
-    response = current_app.json.response({"error": error, "error_description": description})
+    response = jsonify({"error": error, "error_description": description})
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="footprint-exchange"'
@@ -50,7 +50,7 @@ def token() -> Response:
     except AccessDenied as exc:
         return _oauth_error("invalid_scope", exc.message, 400)
     session.commit()
-    response = current_app.json.response(
+    response = jsonify(
         {
             "access_token": issued.access_token,
             "token_type": "Bearer",
@@ -71,13 +71,13 @@ def list_organisations() -> Response:
     if name := request.args.get("q"):
         query = query.where(Organisation.name.icontains(name, autoescape=True))
     organisations = web.session().scalars(query)
-    return current_app.json.response({"data": [organisation_json(o) for o in organisations]})
+    return jsonify({"data": [organisation_json(o) for o in organisations]})
 
 
 @bp.get("/api/v1/organisations/<organisation_id>")
 def get_organisation(organisation_id: str) -> Response:
     organisation = services.get_organisation(web.session(), organisation_id)
-    return current_app.json.response(organisation_json(organisation))
+    return jsonify(organisation_json(organisation))
 
 
 @bp.get("/api/v1/organisations/<organisation_id>/jwks.json")
@@ -86,7 +86,7 @@ def organisation_jwks(organisation_id: str) -> Response:
     session = web.session()
     services.get_organisation(session, organisation_id)
     keys = services.keys_of(session, organisation_id)
-    return current_app.json.response({"keys": [services.key_as_jwk(key) for key in keys]})
+    return jsonify({"keys": [services.key_as_jwk(key) for key in keys]})
 
 
 @bp.post("/api/v1/keys")
@@ -103,7 +103,7 @@ def register_key() -> Response:
         append_to_log=append_entries,
     )
     session.commit()
-    response = current_app.json.response(services.key_as_jwk(key))
+    response = jsonify(services.key_as_jwk(key))
     response.status_code = 201
     return response
 
@@ -122,4 +122,4 @@ def revoke_key(kid: str) -> Response:
         append_to_log=append_entries,
     )
     session.commit()
-    return current_app.json.response(services.key_as_jwk(key))
+    return jsonify(services.key_as_jwk(key))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, jsonify
 
 from exchange import signing, web
 from exchange.system.services import database_answers
@@ -13,9 +13,7 @@ bp = Blueprint("system", __name__)
 @bp.get("/healthz")
 def healthz() -> Response:
     healthy = database_answers(current_app.extensions["exchange.engine"])
-    response = current_app.json.response(
-        {"status": "ok" if healthy else "unavailable", "database": healthy}
-    )
+    response = jsonify({"status": "ok" if healthy else "unavailable", "database": healthy})
     response.status_code = 200 if healthy else 503
     return response
 
@@ -24,6 +22,6 @@ def healthz() -> Response:
 def jwks() -> Response:
     key = web.exchange_key()
     jwk = {**signing.public_jwk(key.public_key), "kid": key.kid, "alg": "EdDSA", "use": "sig"}
-    response = current_app.json.response({"keys": [jwk]})
+    response = jsonify({"keys": [jwk]})
     response.headers["Cache-Control"] = "public, max-age=300"
     return response

@@ -46,9 +46,9 @@ def live_server(database_url: str, tmp_path: Path) -> Iterator[str]:
         while True:
             assert process.poll() is None, (tmp_path / "server.log").read_text()
             try:
-                if requests.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                if requests.get(f"{base_url}/healthz", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.1)

@@ -34,52 +34,83 @@ def test_an_independent_signer_following_the_design_byte_for_byte(
     x = b64url(bytes(key.verify_key))
     thumbprint = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": x}, separators=(",", ":"))
     kid = b64url(hashlib.sha256(thumbprint.encode()).digest())
-    registered = requests.post(f"{live_server}/api/v1/keys", json={"jwk": {"kty": "OKP", "crv": "Ed25519", "x": x}},
-                               headers=headers, timeout=30)
+    registered = requests.post(
+        f"{live_server}/api/v1/keys",
+        json={"jwk": {"kty": "OKP", "crv": "Ed25519", "x": x}},
+        headers=headers,
+        timeout=30,
+    )
     assert registered.status_code == 201 and registered.json()["kid"] == kid
 
     footprint = pact_example("example-2.json")
     footprint["companyIds"] = member.company_ids
     del footprint["precedingPfIds"]  # they name records of the example's company
     message = b"footprint-exchange:footprint:v1\n" + rfc8785.dumps(footprint)
-    envelope = {"footprint": footprint,
-                "signature": {"alg": "Ed25519", "kid": kid, "value": b64url(key.sign(message).signature)}}
-    pushed = requests.post(f"{live_server}/api/v1/footprints", json=envelope, headers=headers, timeout=30)
+    envelope = {
+        "footprint": footprint,
+        "signature": {"alg": "Ed25519", "kid": kid, "value": b64url(key.sign(message).signature)},
+    }
+    pushed = requests.post(
+        f"{live_server}/api/v1/footprints", json=envelope, headers=headers, timeout=30
+    )
     assert pushed.status_code == 201, pushed.text
 
-    served = requests.get(f"{live_server}/api/v1/footprints/{footprint['id']}", headers=headers, timeout=30)
+    served = requests.get(
+        f"{live_server}/api/v1/footprints/{footprint['id']}", headers=headers, timeout=30
+    )
     document = served.json()
     served_message = b"footprint-exchange:footprint:v1\n" + rfc8785.dumps(document["footprint"])
     assert served_message == message
-    key.verify_key.verify(served_message, base64.urlsafe_b64decode(document["signature"]["value"] + "=="))
+    key.verify_key.verify(
+        served_message, base64.urlsafe_b64decode(document["signature"]["value"] + "==")
+    )
 
     flipped = json.loads(json.dumps(envelope))
-    flipped["footprint"]["pcf"]["fossilGhgEmissions"] = flipped["footprint"]["pcf"]["fossilGhgEmissions"] + "1"
-    refused = requests.post(f"{live_server}/api/v1/footprints", json=flipped, headers=headers, timeout=30)
+    flipped["footprint"]["pcf"]["fossilGhgEmissions"] = (
+        flipped["footprint"]["pcf"]["fossilGhgEmissions"] + "1"
+    )
+    refused = requests.post(
+        f"{live_server}/api/v1/footprints", json=flipped, headers=headers, timeout=30
+    )
     assert refused.status_code == 400 and refused.json()["code"] == "SignatureInvalid"
 
 
 def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "exchange.cli", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "exchange.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_a_supplier_uses_the_cli(app: Flask, live_server: str, tmp_path: Path) -> None:
     member = add_member(app, Role.SUPPLIER, register_key=False)
-    env = {**os.environ, "EXCHANGE_URL": live_server, "EXCHANGE_CLIENT_ID": member.client_id,
-           "EXCHANGE_CLIENT_SECRET": member.client_secret,
-           "EXCHANGE_INSTANCE_PATH": str(tmp_path / "cli-instance")}
+    env = {
+        **os.environ,
+        "EXCHANGE_URL": live_server,
+        "EXCHANGE_CLIENT_ID": member.client_id,
+        "EXCHANGE_CLIENT_SECRET": member.client_secret,
+        "EXCHANGE_INSTANCE_PATH": str(tmp_path / "cli-instance"),
+    }
     generated = run_cli("keys", "generate", "--out", "key.jwk.json", env=env, cwd=tmp_path)
     assert generated.returncode == 0, generated.stderr
     assert (tmp_path / "key.jwk.json").stat().st_mode & 0o777 == 0o600
-    assert run_cli("keys", "register", "--key", "key.jwk.json", env=env, cwd=tmp_path).returncode == 0
+    assert (
+        run_cli("keys", "register", "--key", "key.jwk.json", env=env, cwd=tmp_path).returncode == 0
+    )
 
     files = []
     for number in range(25):
         path = tmp_path / f"footprint-{number}.json"
         path.write_text(json.dumps(member.footprint()))
         files.append(path.name)
-    signed = run_cli("sign", *files, "--key", "key.jwk.json", "--out-dir", "signed", env=env, cwd=tmp_path)
+    signed = run_cli(
+        "sign", *files, "--key", "key.jwk.json", "--out-dir", "signed", env=env, cwd=tmp_path
+    )
     assert signed.returncode == 0, signed.stderr
     # One of them is tampered with after signing.
     tampered = tmp_path / "signed" / "footprint-3.signed.json"
@@ -87,12 +118,16 @@ def test_a_supplier_uses_the_cli(app: Flask, live_server: str, tmp_path: Path) -
     document["footprint"]["productDescription"] += "!"
     tampered.write_text(json.dumps(document))
 
-    pushed = run_cli("push", *sorted(str(p) for p in (tmp_path / "signed").iterdir()), env=env, cwd=tmp_path)
+    pushed = run_cli(
+        "push", *sorted(str(p) for p in (tmp_path / "signed").iterdir()), env=env, cwd=tmp_path
+    )
     assert pushed.returncode == 1
     assert "24 accepted, 1 rejected" in pushed.stdout
     assert "footprint-3.signed.json" in pushed.stderr
 
-    listed = requests.get(f"{live_server}/api/v1/footprints?limit=100", headers=member.headers, timeout=30)
+    listed = requests.get(
+        f"{live_server}/api/v1/footprints?limit=100", headers=member.headers, timeout=30
+    )
     assert len(listed.json()["data"]) == 24
 
 
@@ -100,7 +135,11 @@ def test_the_demo_tells_its_story(tmp_path: Path) -> None:
     env = server_environment(tmp_path / "demo-instance", None)
     result = subprocess.run(
         [sys.executable, "-m", "exchange.cli", "demo", "--once", "--port", str(free_port())],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "a tampered envelope is refused: HTTP 400 SignatureInvalid" in result.stdout
@@ -109,6 +148,10 @@ def test_the_demo_tells_its_story(tmp_path: Path) -> None:
     # Running it again reuses the companies instead of failing on their codes.
     again = subprocess.run(
         [sys.executable, "-m", "exchange.cli", "demo", "--once", "--port", str(free_port())],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert again.returncode == 0, again.stdout + again.stderr

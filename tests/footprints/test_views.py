@@ -59,7 +59,9 @@ def test_submitted_record_is_served_byte_for_byte_verifiable(
     assert served.status_code == 200
     document = json.loads(served.get_data(as_text=True))
     # The served footprint canonicalises to exactly what was signed, and verifies.
-    assert signing.canonical_json(document["footprint"]) == signing.canonical_json(envelope["footprint"])
+    assert signing.canonical_json(document["footprint"]) == signing.canonical_json(
+        envelope["footprint"]
+    )
     assert document["signature"] == envelope["signature"]
     signing.verify(
         context=signing.FOOTPRINT_CONTEXT,
@@ -81,7 +83,9 @@ def test_resending_is_idempotent_and_a_changed_record_is_a_conflict(
     assert again.status_code == 200
     assert again.json["status"] == "unchanged"
     assert again.json["id"] == first.json["id"]
-    assert again.json["receipt"]["receipt"]["logIndex"] == first.json["receipt"]["receipt"]["logIndex"]
+    assert (
+        again.json["receipt"]["receipt"]["logIndex"] == first.json["receipt"]["receipt"]["logIndex"]
+    )
 
     changed = supplier.key.sign_footprint({**envelope["footprint"], "comment": "changed"})
     conflict = post(client, supplier, changed)
@@ -133,7 +137,8 @@ def test_keys_that_may_not_sign_are_refused(
     assert (response.status_code, response.json["code"]) == (403, "AccessDenied")
 
     revoked = client.post(
-        f"/api/v1/keys/{supplier.key.kid}/revoke", json={"reason": "laptop stolen"},
+        f"/api/v1/keys/{supplier.key.kid}/revoke",
+        json={"reason": "laptop stolen"},
         headers=supplier.headers,
     )
     assert revoked.status_code == 200, revoked.json
@@ -163,12 +168,20 @@ def test_schema_errors_list_every_field(client: FlaskClient, app: Flask, supplie
     assert stored_counts(app) == (0, 0)
 
 
-def test_malformed_requests_get_clear_errors(client: FlaskClient, app: Flask, supplier: Member) -> None:
-    response = client.post("/api/v1/footprints", data="{nope", headers={**supplier.headers, "Content-Type": "application/json"})
+def test_malformed_requests_get_clear_errors(
+    client: FlaskClient, app: Flask, supplier: Member
+) -> None:
+    response = client.post(
+        "/api/v1/footprints",
+        data="{nope",
+        headers={**supplier.headers, "Content-Type": "application/json"},
+    )
     assert (response.status_code, response.json["code"]) == (400, "BadRequest")
     assert response.json["details"][0]["line"] == 1
 
-    response = client.post("/api/v1/footprints", data="{}", headers={**supplier.headers, "Content-Type": "text/plain"})
+    response = client.post(
+        "/api/v1/footprints", data="{}", headers={**supplier.headers, "Content-Type": "text/plain"}
+    )
     assert (response.status_code, response.json["code"]) == (415, "UnsupportedMediaType")
 
     app.config["MAX_CONTENT_LENGTH"] = 1000
@@ -177,7 +190,10 @@ def test_malformed_requests_get_clear_errors(client: FlaskClient, app: Flask, su
 
     response = post(client, supplier, {"footprint": {}, "signature": {"alg": "RS256"}})
     assert response.status_code == 400
-    assert {item["field"] for item in response.json["details"]} >= {"signature.alg", "signature.kid"}
+    assert {item["field"] for item in response.json["details"]} >= {
+        "signature.alg",
+        "signature.kid",
+    }
     assert stored_counts(app) == (0, 0)
 
 
@@ -217,7 +233,9 @@ def test_successor_deprecates_and_rules_on_predecessors(
     response = post(client, supplier, supplier.envelope(precedingPfIds=[theirs["footprint"]["id"]]))
     assert response.status_code == 400
     # Someone else's record reads exactly like a missing one.
-    missing = post(client, supplier, supplier.envelope(precedingPfIds=["0e1f4e52-8d7e-4f68-9c6f-5c1f5b0a9d11"]))
+    missing = post(
+        client, supplier, supplier.envelope(precedingPfIds=["0e1f4e52-8d7e-4f68-9c6f-5c1f5b0a9d11"])
+    )
     assert response.json["details"][0]["message"].replace(theirs["footprint"]["id"], "X") == (
         missing.json["details"][0]["message"].replace("0e1f4e52-8d7e-4f68-9c6f-5c1f5b0a9d11", "X")
     )
@@ -235,11 +253,17 @@ def test_batch_accepts_good_items_and_reports_bad_ones_by_index(
     body = response.json
     assert (body["accepted"], body["rejected"]) == (3, 2)
     assert [item["status"] for item in body["results"]] == [
-        "created", "rejected", "created", "rejected", "created"
+        "created",
+        "rejected",
+        "created",
+        "rejected",
+        "created",
     ]
     assert body["results"][1]["error"]["code"] == "SignatureInvalid"
     assert body["results"][3]["error"]["details"][0]["field"] == "specVersion"
-    indexes = [item["receipt"]["receipt"]["logIndex"] for item in body["results"] if "receipt" in item]
+    indexes = [
+        item["receipt"]["receipt"]["logIndex"] for item in body["results"] if "receipt" in item
+    ]
     assert indexes == sorted(indexes) and len(set(indexes)) == 3
     assert stored_counts(app) == (3, 3)
 
@@ -264,20 +288,31 @@ def test_records_are_private_until_shared_or_published(
     assert client.get(url).status_code == 404
     assert client.get("/api/v1/footprints", headers=customer.headers).json["data"] == []
 
-    share = client.post("/api/v1/shares", json={"organisationId": customer.organisation_id, "recordId": record_id}, headers=supplier.headers)
+    share = client.post(
+        "/api/v1/shares",
+        json={"organisationId": customer.organisation_id, "recordId": record_id},
+        headers=supplier.headers,
+    )
     assert share.status_code == 201
     assert client.get(url, headers=customer.headers).status_code == 200
     listed = client.get("/api/v1/footprints", headers=customer.headers).json["data"]
     assert [item["footprint"]["id"] for item in listed] == [record_id]
 
-    assert client.delete(f"/api/v1/shares/{share.json['id']}", headers=supplier.headers).status_code == 204
+    assert (
+        client.delete(f"/api/v1/shares/{share.json['id']}", headers=supplier.headers).status_code
+        == 204
+    )
     assert client.get(url, headers=customer.headers).status_code == 404
 
-    published = client.put(f"{url}/disclosure", json={"disclosure": "public"}, headers=supplier.headers)
+    published = client.put(
+        f"{url}/disclosure", json={"disclosure": "public"}, headers=supplier.headers
+    )
     assert published.status_code == 200
     assert client.get(url).status_code == 200
     # Only the owner may change who sees it.
-    response = client.put(f"{url}/disclosure", json={"disclosure": "private"}, headers=customer.headers)
+    response = client.put(
+        f"{url}/disclosure", json={"disclosure": "private"}, headers=customer.headers
+    )
     assert response.status_code == 404
 
 
@@ -285,15 +320,23 @@ def test_sharing_a_product_covers_its_later_records(
     client: FlaskClient, supplier: Member, customer: Member
 ) -> None:
     product = "urn:gtin:5695872369587"
-    response = client.post("/api/v1/shares", json={"organisationId": customer.organisation_id, "productId": product.upper()}, headers=supplier.headers)
+    response = client.post(
+        "/api/v1/shares",
+        json={"organisationId": customer.organisation_id, "productId": product.upper()},
+        headers=supplier.headers,
+    )
     assert response.status_code == 201
     later = post(client, supplier, supplier.envelope(productIds=[product])).json["id"]
-    other = post(client, supplier, supplier.envelope(productIds=["urn:gtin:4012345000009"])).json["id"]
+    other = post(client, supplier, supplier.envelope(productIds=["urn:gtin:4012345000009"])).json[
+        "id"
+    ]
     assert client.get(f"/api/v1/footprints/{later}", headers=customer.headers).status_code == 200
     assert client.get(f"/api/v1/footprints/{other}", headers=customer.headers).status_code == 404
 
 
-def test_regulator_sees_what_is_disclosed_to_it(client: FlaskClient, app: Flask, supplier: Member) -> None:
+def test_regulator_sees_what_is_disclosed_to_it(
+    client: FlaskClient, app: Flask, supplier: Member
+) -> None:
     regulator = add_member(app, Role.REGULATOR)
     record_id = post(client, supplier, supplier.envelope()).json["id"]
     url = f"/api/v1/footprints/{record_id}"

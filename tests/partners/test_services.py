@@ -30,7 +30,10 @@ def test_chinese_organisations_need_a_valid_code(db_session: Session) -> None:
             db_session, name="B", country="CN", roles=[Role.SUPPLIER], uscc="91350100M000100Y43"
         )
     foreign = services.create_organisation(
-        db_session, name="Thai Coconut Ltd", country="TH", roles=[Role.SUPPLIER, Role.PARTNER_PROGRAMME],
+        db_session,
+        name="Thai Coconut Ltd",
+        country="TH",
+        roles=[Role.SUPPLIER, Role.PARTNER_PROGRAMME],
         company_ids=["urn:pact:company:customcode:th:0105551234567"],
     )
     assert foreign.has_role(Role.PARTNER_PROGRAMME) and not foreign.has_role(Role.REGULATOR)
@@ -38,8 +41,15 @@ def test_chinese_organisations_need_a_valid_code(db_session: Session) -> None:
 
 def test_key_validity_window_and_revocation() -> None:
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    key = SigningKey(kid="k", organisation_id="o", public_key=b"\0" * 32, not_before=start,
-                     not_after=start + dt.timedelta(days=365), revoked_at=None, revocation_reason=None)
+    key = SigningKey(
+        kid="k",
+        organisation_id="o",
+        public_key=b"\0" * 32,
+        not_before=start,
+        not_after=start + dt.timedelta(days=365),
+        revoked_at=None,
+        revocation_reason=None,
+    )
     assert not key.valid_at(start - dt.timedelta(seconds=1))
     assert key.valid_at(start)
     assert not key.valid_at(start + dt.timedelta(days=365))

@@ -32,7 +32,11 @@ def test_check_character_makes_any_body_valid(body: str) -> None:
 
 @pytest.mark.parametrize(
     ("code", "message"),
-    [("9135010", "18 characters"), ("91350100M000100I43", "not allowed"), ("91350100M000100Y44", "check")],
+    [
+        ("9135010", "18 characters"),
+        ("91350100M000100I43", "not allowed"),
+        ("91350100M000100Y44", "check"),
+    ],
 )
 def test_errors_say_what_is_wrong(code: str, message: str) -> None:
     with pytest.raises(InvalidUSCC, match=message):
