@@ -23,10 +23,10 @@ test: $(VENV)/.installed
 	@echo "== lint (ruff) =="
 	$(BIN)/ruff check exchange tests bench
 	@echo "== tests on SQLite =="
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 	@if $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== tests on PostgreSQL (127.0.0.1:5432) =="; \
-		EXCHANGE_TEST_DATABASE_URL='$(PG_URL)' $(BIN)/pytest -q; \
+		EXCHANGE_TEST_DATABASE_URL='$(PG_URL)' $(BIN)/pytest -q -n 2; \
 	else \
 		echo "== PostgreSQL does not answer on 127.0.0.1:5432: ran on SQLite only =="; \
 	fi
