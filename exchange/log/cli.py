@@ -35,6 +35,7 @@ def audit_command(chunk_size: int) -> None:
             current_app.config["EXCHANGE_ORIGIN"],
             sources,
             chunk_size=chunk_size,
+            release_between_chunks=True,
         )
     if not report.ok:
         where = "" if report.first_bad_index is None else f" at index {report.first_bad_index}"

@@ -404,6 +404,7 @@ def audit(
     sources: Mapping[str, Source],
     *,
     chunk_size: int = AUDIT_CHUNK,
+    release_between_chunks: bool = False,
 ) -> AuditReport:
     """Hold the stored log to the objects it logged and to the checkpoints it signed.
 
@@ -411,7 +412,11 @@ def audit(
     from those leaves and compared with every stored node, and every stored checkpoint
     must carry a valid signature and the rebuilt root at its size. Since one rebuilt tree
     answers all checkpoints, checkpoints that pass are consistent with one another.
-    Chunks of ``chunk_size`` entries keep memory flat for millions of entries.
+
+    The audit covers the log as it stood when it began; appends may go on meanwhile.
+    Chunks of ``chunk_size`` entries keep memory flat for millions of entries; with
+    ``release_between_chunks`` the session's (read-only) transaction is rolled back after
+    each, so that a long audit does not hold SQLite's write lock against submissions.
     """
     size = tree_size(session)
     auditor = _Auditor(session, public_key, origin, sources)
@@ -419,6 +424,8 @@ def audit(
         problem = auditor.check_chunk(start, min(start + chunk_size, size))
         if problem is not None:
             return auditor.report(size, *problem)
+        if release_between_chunks:
+            session.rollback()
     problem = auditor.check_tail(size)
     if problem is not None:
         return auditor.report(size, *problem)
@@ -527,16 +534,19 @@ class _Auditor:
                 problem = self._check_checkpoint(checkpoint)
                 if problem is not None:
                     return problem
-        beyond = self.session.execute(
-            sa.select(sa.func.min(LogEntry.log_index)).where(LogEntry.log_index >= size)
+        # Entries and checkpoints read before the head, so that an append committing in
+        # between (PostgreSQL reads each statement afresh) only raises the head.
+        last_entry = self.session.execute(sa.select(sa.func.max(LogEntry.log_index))).scalar()
+        last_checkpoint = self.session.execute(
+            sa.select(sa.func.max(LogCheckpoint.tree_size))
         ).scalar()
-        if beyond is not None:
-            return beyond, f"entry {beyond} lies beyond the log head's size {size}"
-        later = self.session.execute(
-            sa.select(sa.func.min(LogCheckpoint.tree_size)).where(LogCheckpoint.tree_size > size)
-        ).scalar()
-        if later is not None:
-            return size, f"a checkpoint of size {later} lies beyond the log's size {size}"
+        head = tree_size(self.session)
+        if last_entry is not None and last_entry >= head:
+            return head, f"entries up to {last_entry} lie beyond the log head's size {head}"
+        if last_checkpoint is not None and last_checkpoint > head:
+            return size, (
+                f"a checkpoint of size {last_checkpoint} lies beyond the log's size {head}"
+            )
         return None
 
     def _checkpoints(self, *conditions: sa.ColumnElement[bool]) -> list[_CheckpointRow]:

@@ -304,6 +304,26 @@ def test_audit_catches_history_rewritten_behind_consistent_storage(
     assert "229" in (report.problem or "")
 
 
+def test_audit_catches_entries_and_checkpoints_beyond_the_head(
+    db_session: Session, logged: Objects
+) -> None:
+    assert services.audit(
+        db_session, KEY.public_key, ORIGIN, {"thing": logged.source}, chunk_size=7,
+        release_between_chunks=True,
+    ).ok
+    db_session.add(
+        LogEntry(log_index=305, kind="thing", ref="x", leaf_hash=bytes(32))
+    )
+    db_session.commit()
+    report = logged.audit(db_session)
+    assert report.first_bad_index == 300 and "beyond" in (report.problem or "")
+    db_session.execute(sa.delete(LogEntry).where(LogEntry.log_index == 305))
+    db_session.add(LogCheckpoint(tree_size=400, root_hash=bytes(32), note="forged"))
+    db_session.commit()
+    report = logged.audit(db_session)
+    assert not report.ok and "400" in (report.problem or "")
+
+
 def test_audit_of_an_empty_log(db_session: Session) -> None:
     services.ensure_checkpoint(db_session, KEY, ORIGIN)
     db_session.commit()
