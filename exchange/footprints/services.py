@@ -268,10 +268,11 @@ def submit(
     return [outcomes[index] for index in range(len(items))]
 
 
+_RECORD_COLUMNS = tuple(column.key for column in FootprintRecord.__table__.columns)
+
+
 def _row(record: FootprintRecord) -> dict[str, Any]:
-    return {
-        column.key: getattr(record, column.key) for column in sa.inspect(FootprintRecord).columns
-    }
+    return {key: getattr(record, key) for key in _RECORD_COLUMNS}
 
 
 def _signature_of(record: FootprintRecord) -> EnvelopeSignature:
