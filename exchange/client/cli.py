@@ -135,11 +135,14 @@ def push_command(files: tuple[Path, ...], url: str, client_id: str, client_secre
     client = _client(url, client_id, client_secret)
     accepted = rejected = 0
     problems: list[str] = []
-    with click.progressbar(
-        length=len(files), label="pushing", file=click.get_text_stream("stderr")
-    ) as bar:
-        for start in range(0, len(files), PUSH_BATCH_SIZE):
-            chunk = files[start : start + PUSH_BATCH_SIZE]
+    chunks = [
+        files[start : start + PUSH_BATCH_SIZE] for start in range(0, len(files), PUSH_BATCH_SIZE)
+    ]
+    progress = click.progressbar(
+        chunks, label="pushing", file=click.get_text_stream("stderr"), show_pos=True
+    )
+    with progress as bar:
+        for chunk in bar:
             envelopes = []
             for path in chunk:
                 try:
@@ -166,7 +169,6 @@ def push_command(files: tuple[Path, ...], url: str, client_id: str, client_secre
                     if len(files) <= 20:
                         log_index = item["receipt"]["receipt"]["logIndex"]
                         click.echo(f"{path}: {item['status']} {item['id']}, log index {log_index}")
-            bar.update(len(chunk))
     for problem in problems:
         click.echo(f"rejected {problem}", err=True)
     click.echo(f"{accepted} accepted, {rejected} rejected")
