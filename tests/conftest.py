@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,10 @@ from exchange import create_app
 from exchange.db import make_engine, make_session_factory
 from exchange.models import metadata
 from exchange.system.services import upgrade_database
+
+# Timing belongs in bench/, not in tests: a loaded CI machine must not fail a property test.
+settings.register_profile("exchange", deadline=None)
+settings.load_profile("exchange")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 PACT_DIR = SHARED / "pact"
