@@ -7,7 +7,6 @@ one key because the file is published with an atomic hard link that only one can
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import tempfile
 from pathlib import Path
@@ -17,19 +16,8 @@ from exchange import signing
 KEY_FILE_NAME = "exchange-signing-key"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ExchangeKey:
-    private_key: bytes = dataclasses.field(repr=False)
-    public_key: bytes
-    kid: str
-
-    @classmethod
-    def from_private_key(cls, private_key: bytes) -> ExchangeKey:
-        public_key = signing.public_key_of(private_key)
-        return cls(private_key=private_key, public_key=public_key, kid=signing.key_id(public_key))
-
-    def sign(self, *, context: str, payload: object) -> str:
-        return signing.sign(context=context, payload=payload, private_key=self.private_key)
+# The exchange signs with an ordinary key pair; the name says whose it is.
+ExchangeKey = signing.KeyPair
 
 
 def load_or_create_exchange_key(instance_path: Path) -> ExchangeKey:

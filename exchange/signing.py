@@ -9,9 +9,10 @@ Everything here is pure; :class:`SigningError` is the one failure it raises.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
-from typing import Any, Final
+from typing import Any, Final, Self
 
 import nacl.exceptions
 import nacl.signing
@@ -176,3 +177,27 @@ def _signing_key(private_key: bytes) -> nacl.signing.SigningKey:
     if len(private_key) != 32:
         raise SigningError("an Ed25519 private key seed has 32 bytes")
     return nacl.signing.SigningKey(private_key)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KeyPair:
+    """An Ed25519 private key with its public half and kid."""
+
+    private_key: bytes = dataclasses.field(repr=False)
+    public_key: bytes
+    kid: str
+
+    @classmethod
+    def from_private_key(cls, private_key: bytes) -> Self:
+        public_key = public_key_of(private_key)
+        return cls(private_key=private_key, public_key=public_key, kid=key_id(public_key))
+
+    @classmethod
+    def generate(cls) -> Self:
+        return cls.from_private_key(generate_private_key())
+
+    def public_jwk(self) -> dict[str, str]:
+        return {**public_jwk(self.public_key), "kid": self.kid}
+
+    def sign(self, *, context: str, payload: Any) -> str:
+        return sign(context=context, payload=payload, private_key=self.private_key)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -11,29 +10,14 @@ from typing import Any
 from exchange import signing
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class LocalKey:
-    private_key: bytes = dataclasses.field(repr=False)
-    public_key: bytes
-    kid: str
+class LocalKey(signing.KeyPair):
+    """A company's own key pair, kept in a file on its machine."""
 
-    @classmethod
-    def generate(cls) -> LocalKey:
-        return cls.from_private_key(signing.generate_private_key())
-
-    @classmethod
-    def from_private_key(cls, private_key: bytes) -> LocalKey:
-        public_key = signing.public_key_of(private_key)
-        return cls(private_key=private_key, public_key=public_key, kid=signing.key_id(public_key))
-
-    def public_jwk(self) -> dict[str, str]:
-        return {**signing.public_jwk(self.public_key), "kid": self.kid}
+    __slots__ = ()
 
     def sign_footprint(self, footprint: dict[str, Any]) -> dict[str, Any]:
         """The signed envelope of a PACT footprint."""
-        value = signing.sign(
-            context=signing.FOOTPRINT_CONTEXT, payload=footprint, private_key=self.private_key
-        )
+        value = self.sign(context=signing.FOOTPRINT_CONTEXT, payload=footprint)
         return {
             "footprint": footprint,
             "signature": {"alg": signing.ALGORITHM, "kid": self.kid, "value": value},
