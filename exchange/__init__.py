@@ -34,6 +34,7 @@ def create_app(
     app.extensions["exchange.key"] = load_or_create_exchange_key(Path(app.instance_path))
     app.teardown_appcontext(web.close_session)
     app.extensions["exchange.log_sources"] = _log_sources()
+    app.extensions["exchange.job_handlers"] = _job_handlers()
 
     web.register_error_handlers(app)
     _register_blueprints(app)
@@ -53,9 +54,17 @@ def _log_sources() -> dict[str, Any]:
     }
 
 
+def _job_handlers() -> dict[str, Any]:
+    """What ``exchange worker`` runs for each kind of queued job."""
+    from exchange.pact import services as pact
+
+    return {pact.DELIVER_EVENT: pact.deliver_event}
+
+
 def _register_blueprints(app: Flask) -> None:
     from exchange.footprints.views import bp as footprints_bp
     from exchange.log.views import bp as log_bp
+    from exchange.pact.views import bp as pact_bp
     from exchange.partners.views import bp as partners_bp
     from exchange.system.views import bp as system_bp
 
@@ -63,10 +72,12 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(partners_bp)
     app.register_blueprint(footprints_bp)
     app.register_blueprint(log_bp)
+    app.register_blueprint(pact_bp)
 
 
 def _register_commands(app: Flask) -> None:
     from exchange.demo import demo_command
+    from exchange.jobs.cli import worker_command
     from exchange.log.cli import audit_command
     from exchange.partners.cli import client_cli, org_cli
     from exchange.system.cli import init_db_command, serve_command
@@ -78,5 +89,6 @@ def _register_commands(app: Flask) -> None:
         client_cli,
         demo_command,
         audit_command,
+        worker_command,
     ):
         app.cli.add_command(command)

@@ -41,10 +41,14 @@ class SignatureInvalid(BadRequest):
 
 
 class Unauthenticated(ExchangeError):
-    """No credentials, or a token that is forged, unknown or revoked."""
+    """No credentials, or a token that is forged, unknown or revoked.
+
+    PACT has no code of its own for this: its conformance tests expect ``BadRequest``
+    (``AccessDenied`` means a valid caller without permission, answered 403).
+    """
 
     status = 401
-    code = "AccessDenied"
+    code = "BadRequest"
 
 
 class TokenExpired(Unauthenticated):

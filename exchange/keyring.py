@@ -1,4 +1,4 @@
-"""The exchange's own Ed25519 key pair, kept in the instance folder.
+"""The exchange's own Ed25519 key pair, kept in the instance folder, and secrets sealed with it.
 
 Created on first start with file mode 0600; several workers starting at once agree on
 one key because the file is published with an atomic hard link that only one can win.
@@ -7,9 +7,13 @@ one key because the file is published with an atomic hard link that only one can
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from pathlib import Path
+
+import nacl.exceptions
+import nacl.secret
 
 from exchange import signing
 
@@ -40,3 +44,26 @@ def load_or_create_exchange_key(instance_path: Path) -> ExchangeKey:
     if path.stat().st_mode & 0o077:
         raise PermissionError(f"{path} must be readable by its owner only (chmod 600)")
     return ExchangeKey.from_private_key(signing.b64url_decode(path.read_text().strip()))
+
+
+def _sealing_box(key: ExchangeKey) -> nacl.secret.SecretBox:
+    # A separate symmetric key derived from the exchange key: whoever holds the instance
+    # folder can open what was sealed, a copy of the database alone cannot.
+    derived = hashlib.sha256(b"footprint-exchange:sealed-secret:v1\n" + key.private_key).digest()
+    return nacl.secret.SecretBox(derived)
+
+
+def seal_secret(key: ExchangeKey, secret: str) -> str:
+    """A secret the exchange must later use in clear (a partner's client secret), encrypted."""
+    return signing.b64url_encode(bytes(_sealing_box(key).encrypt(secret.encode("utf-8"))))
+
+
+def open_secret(key: ExchangeKey, sealed: str) -> str:
+    try:
+        return _sealing_box(key).decrypt(signing.b64url_decode(sealed)).decode("utf-8")
+    except (nacl.exceptions.CryptoError, signing.SigningError) as exc:
+        raise SealedSecretError("the secret was sealed with another exchange key") from exc
+
+
+class SealedSecretError(Exception):
+    """A sealed secret cannot be opened with this exchange's key."""

@@ -19,6 +19,7 @@ from exchange.errors import (
     UnsupportedMediaType,
 )
 from exchange.keyring import ExchangeKey
+from exchange.pact.services import Host
 from exchange.partners.services import Principal, authenticate
 
 
@@ -40,11 +41,18 @@ def exchange_key() -> ExchangeKey:
     return current_app.extensions["exchange.key"]  # type: ignore[no-any-return]
 
 
-def json_body() -> Any:
+def pact_host() -> Host:
+    """This exchange as PACT peers reach it: the configured public URL, else this request's."""
+    configured: str | None = current_app.config.get("PUBLIC_URL")
+    return Host(base_url=(configured or request.host_url).rstrip("/"))
+
+
+def json_body(*, mimetypes: frozenset[str] = frozenset({"application/json"})) -> Any:
     """The request's JSON document, or a clear error for anything else."""
-    if request.mimetype != "application/json":
+    if request.mimetype not in mimetypes:
         raise UnsupportedMediaType(
-            f"send JSON with Content-Type: application/json (got {request.mimetype or 'none'!r})"
+            f"send JSON with Content-Type: {' or '.join(sorted(mimetypes))} "
+            f"(got {request.mimetype or 'none'!r})"
         )
     raw = request.get_data(cache=False)
     try:

@@ -33,10 +33,17 @@ def _enum(kind: type[enum.StrEnum]) -> sa.Enum:
 
 
 class FootprintRecord(Base):
-    """A signed PACT ProductFootprint exactly as its owner signed it; never changed."""
+    """A PACT ProductFootprint exactly as its owner signed it (or imported it); never changed.
+
+    An imported record from another PACT tool has no signature: ``signature_kid`` and
+    ``signature`` are both empty, and every read says ``"signed": false``.
+    """
 
     __tablename__ = "footprint_records"
-    __table_args__ = (sa.Index(None, "received_at", "id"),)
+    __table_args__ = (
+        sa.Index(None, "received_at", "id"),
+        sa.CheckConstraint("(signature_kid IS NULL) = (signature IS NULL)", name="signed_or_not"),
+    )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     owner_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
@@ -44,14 +51,22 @@ class FootprintRecord(Base):
     disclosure: Mapped[Disclosure] = mapped_column(_enum(Disclosure))
     # RFC 8785 canonical text of the footprint: the exact bytes the signature covers.
     footprint_json: Mapped[str] = mapped_column(sa.Text)
-    signature_kid: Mapped[str] = mapped_column(sa.ForeignKey("signing_keys.kid"), index=True)
-    signature: Mapped[str] = mapped_column(sa.String(86))
+    signature_kid: Mapped[str | None] = mapped_column(sa.ForeignKey("signing_keys.kid"), index=True)
+    signature: Mapped[str | None] = mapped_column(sa.String(86))
     # SHA-256 of footprint and signature, to tell a resent envelope from a conflicting one.
     envelope_digest: Mapped[str] = mapped_column(sa.String(64))
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     deprecated_by_id: Mapped[str | None] = mapped_column(sa.String(36))
     # Where the record was registered in the transparency log (its receipt names it too).
     log_index: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
+    # The PACT validity period (validityPeriodStart/End, or three years from the end of the
+    # reference period), kept as columns so that validOn/validAfter/validBefore use indexes.
+    valid_from: Mapped[dt.datetime] = mapped_column(index=True)
+    valid_until: Mapped[dt.datetime] = mapped_column(index=True)
+
+    @property
+    def signed(self) -> bool:
+        return self.signature is not None
 
 
 class FootprintProduct(Base):
@@ -63,6 +78,39 @@ class FootprintProduct(Base):
         sa.ForeignKey("footprint_records.id", ondelete="CASCADE"), primary_key=True
     )
     product_id: Mapped[str] = mapped_column(sa.String(300), primary_key=True, index=True)
+
+
+class FootprintCompany(Base):
+    """A company id named by a record, lower-cased, for the PACT ``companyId`` filter."""
+
+    __tablename__ = "footprint_companies"
+
+    record_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("footprint_records.id", ondelete="CASCADE"), primary_key=True
+    )
+    company_id: Mapped[str] = mapped_column(sa.String(300), primary_key=True, index=True)
+
+
+class FootprintClassification(Base):
+    """A product classification named by a record, lower-cased, for ``classification``."""
+
+    __tablename__ = "footprint_classifications"
+
+    record_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("footprint_records.id", ondelete="CASCADE"), primary_key=True
+    )
+    classification: Mapped[str] = mapped_column(sa.String(300), primary_key=True, index=True)
+
+
+class FootprintGeography(Base):
+    """The region, country or subdivision of a record, lower-cased, for ``geography``."""
+
+    __tablename__ = "footprint_geographies"
+
+    record_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("footprint_records.id", ondelete="CASCADE"), primary_key=True
+    )
+    geography: Mapped[str] = mapped_column(sa.String(64), primary_key=True, index=True)
 
 
 class Share(Base):

@@ -50,13 +50,18 @@ def parse_envelope(value: object) -> SignedEnvelope:
         ) from exc
 
 
-def envelope_json(footprint_json: str, signature: EnvelopeSignature, meta: dict[str, Any]) -> str:
-    """The envelope as JSON text, embedding the stored canonical footprint byte for byte."""
+def envelope_json(
+    footprint_json: str, signature: EnvelopeSignature | None, meta: dict[str, Any]
+) -> str:
+    """The envelope as JSON text, embedding the stored canonical footprint byte for byte.
+
+    An imported unsigned record is served with ``"signature": null``.
+    """
     return (
         '{"footprint":'
         + footprint_json
         + ',"signature":'
-        + signature.model_dump_json()
+        + (signature.model_dump_json() if signature is not None else "null")
         + ',"exchange":'
         + json.dumps(meta, ensure_ascii=False, separators=(",", ":"))
         + "}"

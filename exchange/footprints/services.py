@@ -12,6 +12,7 @@ import base64
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -31,18 +32,24 @@ from exchange.errors import (
 )
 from exchange.footprints.models import (
     Disclosure,
+    FootprintClassification,
+    FootprintCompany,
+    FootprintGeography,
     FootprintProduct,
     FootprintRecord,
     RecordStatus,
     Share,
 )
-from exchange.footprints.schemas import EnvelopeSignature, SignedEnvelope, parse_envelope
+from exchange.footprints.schemas import EnvelopeSignature, parse_envelope
+from exchange.pact.filters import Criteria, FilterTerms, terms_of
 from exchange.pact.schemas import ProductFootprint, parse_product_footprint
 from exchange.partners.models import CompanyIdentifier, Organisation, Role, SigningKey
 from exchange.partners.services import Principal, keys_by_kid
 
 LOG_KIND = "footprint"
 LogAppender = Callable[[Session, Sequence[tuple[str, str, bytes]]], list[int]]
+RecordsAccepted = Callable[[Session, Sequence["NewRecord"]], None]
+"""Told of the records a submission created, in its transaction (requests, notifications)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -56,29 +63,59 @@ class Outcome:
     error: ExchangeError | None = None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class NewRecord:
+    """A record just created, with what it is found by."""
+
+    record: FootprintRecord
+    terms: FilterTerms
+    preceding_ids: tuple[str, ...]
+
+
 @dataclasses.dataclass(slots=True)
 class _Candidate:
     index: int
-    envelope: SignedEnvelope
     footprint: ProductFootprint
+    signature: EnvelopeSignature | None
     canonical: str
     digest: str
 
 
-def entry_bytes(footprint_json: str, signature: EnvelopeSignature) -> bytes:
+def entry_bytes(footprint_json: str, signature: EnvelopeSignature | None) -> bytes:
     """The log entry of a record: the RFC 8785 form of its envelope, which anyone can recompute.
 
     Built by concatenation because ``footprint_json`` is canonical already and every other
     member is plain ASCII in sorted order; a test holds it equal to the canonicaliser's output.
+    An imported unsigned record's entry has ``"signature":null``.
     """
+    if signature is None:
+        return f'{{"footprint":{footprint_json},"signature":null}}'.encode()
     return (
         f'{{"footprint":{footprint_json},"signature":{{"alg":"{signature.alg}",'
         f'"kid":"{signature.kid}","value":"{signature.value}"}}}}'
     ).encode()
 
 
-def _digest(canonical: str, signature: EnvelopeSignature) -> str:
-    return hashlib.sha256(f"{canonical}\n{signature.kid}\n{signature.value}".encode()).hexdigest()
+def _digest(canonical: str, signature: EnvelopeSignature | None) -> str:
+    signed = f"{signature.kid}\n{signature.value}" if signature is not None else "unsigned"
+    return hashlib.sha256(f"{canonical}\n{signed}".encode()).hexdigest()
+
+
+def _canonical(footprint: dict[str, Any]) -> bytes:
+    try:
+        return signing.canonical_json(footprint)
+    except signing.SigningError as exc:
+        raise ValidationFailed(
+            str(exc), details=[{"field": "footprint", "message": str(exc)}]
+        ) from exc
+
+
+def _check_company(footprint: ProductFootprint, organisation_urns: frozenset[str]) -> None:
+    if not {urn.lower() for urn in footprint.company_ids} & organisation_urns:
+        raise AccessDenied(
+            "companyIds name none of your organisation's company ids",
+            details=[{"field": "companyIds", "message": "must include one of your company ids"}],
+        )
 
 
 def _check_item(
@@ -92,12 +129,7 @@ def _check_item(
 ) -> _Candidate:
     envelope = parse_envelope(value)
     footprint = parse_product_footprint(envelope.footprint)
-    try:
-        canonical = signing.canonical_json(envelope.footprint)
-    except signing.SigningError as exc:
-        raise ValidationFailed(
-            str(exc), details=[{"field": "footprint", "message": str(exc)}]
-        ) from exc
+    canonical = _canonical(envelope.footprint)
     kid = envelope.signature.kid
     key = keys.get(kid)
     if key is None:
@@ -136,13 +168,30 @@ def _check_item(
             "a new record must be Active; a successor deprecates it",
             details=[{"field": "status", "message": "must be Active"}],
         )
-    if not {urn.lower() for urn in footprint.company_ids} & organisation_urns:
-        raise AccessDenied(
-            "companyIds name none of your organisation's company ids",
-            details=[{"field": "companyIds", "message": "must include one of your company ids"}],
-        )
+    _check_company(footprint, organisation_urns)
     text = canonical.decode("utf-8")
-    return _Candidate(index, envelope, footprint, text, _digest(text, envelope.signature))
+    return _Candidate(index, footprint, envelope.signature, text, _digest(text, envelope.signature))
+
+
+def _check_unsigned_item(
+    index: int, value: object, *, organisation_urns: frozenset[str]
+) -> _Candidate:
+    footprint = parse_product_footprint(value)
+    assert isinstance(value, dict)
+    text = _canonical(value).decode("utf-8")
+    _check_company(footprint, organisation_urns)
+    return _Candidate(index, footprint, None, text, _digest(text, None))
+
+
+def _organisation_urns(session: Session, organisation_id: str) -> frozenset[str]:
+    return frozenset(
+        urn.lower()
+        for urn in session.scalars(
+            sa.select(CompanyIdentifier.urn).where(
+                CompanyIdentifier.organisation_id == organisation_id
+            )
+        )
+    )
 
 
 def submit(
@@ -151,19 +200,13 @@ def submit(
     principal: Principal,
     items: Sequence[object],
     append_to_log: LogAppender,
+    on_accepted: RecordsAccepted | None = None,
     disclosure: Disclosure = Disclosure.PRIVATE,
 ) -> list[Outcome]:
-    """Verify and store a batch of envelopes; each gets an outcome, good ones are kept."""
+    """Verify and store a batch of signed envelopes; each gets an outcome, good ones are kept."""
     principal.require_scope("footprints:write")
     now = utcnow()
-    organisation_urns = frozenset(
-        urn.lower()
-        for urn in session.scalars(
-            sa.select(CompanyIdentifier.urn).where(
-                CompanyIdentifier.organisation_id == principal.organisation_id
-            )
-        )
-    )
+    organisation_urns = _organisation_urns(session, principal.organisation_id)
     keys = keys_by_kid(
         session,
         (
@@ -174,7 +217,6 @@ def submit(
             and isinstance(item["signature"].get("kid"), str)
         ),
     )
-
     outcomes: dict[int, Outcome] = {}
     candidates: list[_Candidate] = []
     for index, value in enumerate(items):
@@ -191,7 +233,73 @@ def submit(
             )
         except ExchangeError as error:
             outcomes[index] = Outcome(index=index, accepted=False, error=error)
+    _store(
+        session,
+        principal.organisation_id,
+        candidates,
+        outcomes,
+        now=now,
+        disclosure=disclosure,
+        append_to_log=append_to_log,
+        on_accepted=on_accepted,
+    )
+    return [outcomes[index] for index in range(len(items))]
 
+
+def import_unsigned(
+    session: Session,
+    *,
+    principal: Principal,
+    items: Sequence[object],
+    append_to_log: LogAppender,
+    on_accepted: RecordsAccepted | None = None,
+) -> list[Outcome]:
+    """Store footprints exported unchanged by another PACT tool, marked as unsigned.
+
+    They keep the status they carry. ``precedingPfIds`` deprecates the importer's own
+    Active records it names; ids the exchange does not hold are kept but ignored, since
+    the earlier versions may never have been imported.
+    """
+    principal.require_scope("footprints:write")
+    now = utcnow()
+    organisation_urns = _organisation_urns(session, principal.organisation_id)
+    outcomes: dict[int, Outcome] = {}
+    candidates: list[_Candidate] = []
+    for index, value in enumerate(items):
+        try:
+            candidates.append(
+                _check_unsigned_item(index, value, organisation_urns=organisation_urns)
+            )
+        except ExchangeError as error:
+            outcomes[index] = Outcome(index=index, accepted=False, error=error)
+    _store(
+        session,
+        principal.organisation_id,
+        candidates,
+        outcomes,
+        now=now,
+        disclosure=Disclosure.PRIVATE,
+        append_to_log=append_to_log,
+        on_accepted=on_accepted,
+    )
+    return [outcomes[index] for index in range(len(items))]
+
+
+def _store(
+    session: Session,
+    organisation_id: str,
+    candidates: Sequence[_Candidate],
+    outcomes: dict[int, Outcome],
+    *,
+    now: dt.datetime,
+    disclosure: Disclosure,
+    append_to_log: LogAppender,
+    on_accepted: RecordsAccepted | None,
+) -> None:
+    """Store the checked candidates that neither repeat nor conflict, with their log entries.
+
+    The database is asked once for the records and predecessors the batch names.
+    """
     ids = {str(candidate.footprint.id).lower() for candidate in candidates}
     predecessor_ids = {
         str(pid).lower()
@@ -200,14 +308,14 @@ def submit(
     }
     known = _records_by_id(session, ids | predecessor_ids)
 
-    new_records: list[FootprintRecord] = []
-    product_rows: list[dict[str, str]] = []
+    created: list[NewRecord] = []
     for candidate in candidates:
         record_id = str(candidate.footprint.id).lower()
+        preceding = [str(pid).lower() for pid in candidate.footprint.preceding_pf_ids or ()]
         try:
             existing = known.get(record_id)
             if existing is not None:
-                if existing.owner_id == principal.organisation_id and (
+                if existing.owner_id == organisation_id and (
                     existing.envelope_digest == candidate.digest
                 ):
                     outcomes[candidate.index] = Outcome(
@@ -219,23 +327,35 @@ def submit(
                     "a change is a new record whose precedingPfIds names the old one",
                     details=[{"field": "id", "message": "already used"}],
                 )
-            preceding = [str(pid).lower() for pid in candidate.footprint.preceding_pf_ids or ()]
-            _check_predecessors(preceding, record_id, known, principal.organisation_id)
+            if candidate.signature is None:
+                preceding = [
+                    pid
+                    for pid in preceding
+                    if pid != record_id
+                    and pid in known
+                    and known[pid].owner_id == organisation_id
+                    and known[pid].status == RecordStatus.ACTIVE
+                ]
+            else:
+                _check_predecessors(preceding, record_id, known, organisation_id)
         except ExchangeError as error:
             outcomes[candidate.index] = Outcome(index=candidate.index, accepted=False, error=error)
             continue
+        terms = terms_of(candidate.footprint)
         record = FootprintRecord(
             id=record_id,
-            owner_id=principal.organisation_id,
-            status=RecordStatus.ACTIVE,
+            owner_id=organisation_id,
+            status=RecordStatus(candidate.footprint.status),
             disclosure=disclosure,
             footprint_json=candidate.canonical,
-            signature_kid=candidate.envelope.signature.kid,
-            signature=candidate.envelope.signature.value,
+            signature_kid=candidate.signature.kid if candidate.signature else None,
+            signature=candidate.signature.value if candidate.signature else None,
             envelope_digest=candidate.digest,
             received_at=now,
             deprecated_by_id=None,
             log_index=-1,  # set once the log has given the batch its indexes
+            valid_from=terms.valid_from,
+            valid_until=terms.valid_until,
         )
         known[record_id] = record
         for pid in preceding:
@@ -243,29 +363,59 @@ def submit(
             # this batch is inserted already deprecated.
             known[pid].status = RecordStatus.DEPRECATED
             known[pid].deprecated_by_id = record_id
-        new_records.append(record)
-        product_rows.extend(
-            {"record_id": record_id, "product_id": product}
-            for product in sorted({str(p).lower() for p in candidate.footprint.product_ids})
-        )
+        created.append(NewRecord(record, terms, tuple(preceding)))
         outcomes[candidate.index] = Outcome(
             index=candidate.index, accepted=True, created=True, record=record
         )
+    if not created:
+        return
+    records = [item.record for item in created]
+    indexes = append_to_log(
+        session,
+        [
+            (LOG_KIND, record.id, entry_bytes(record.footprint_json, signature_of(record)))
+            for record in records
+        ],
+    )
+    for record, log_index in zip(records, indexes, strict=True):
+        record.log_index = log_index
+    session.execute(sa.insert(FootprintRecord), [_row(record) for record in records])
+    for table, column, values in (
+        (FootprintProduct, "product_id", lambda terms: terms.product_ids),
+        (FootprintCompany, "company_id", lambda terms: terms.company_ids),
+        (FootprintClassification, "classification", lambda terms: terms.classifications),
+        (FootprintGeography, "geography", lambda terms: terms.geographies),
+    ):
+        rows = [
+            {"record_id": item.record.id, column: value}
+            for item in created
+            for value in sorted(values(item.terms))
+        ]
+        if rows:
+            session.execute(sa.insert(table), rows)
+    session.flush()  # deprecations of stored records
+    _carry_shares_forward(session, created)
+    if on_accepted is not None:
+        on_accepted(session, created)
 
-    if new_records:
-        indexes = append_to_log(
-            session,
-            [
-                (LOG_KIND, record.id, entry_bytes(record.footprint_json, _signature_of(record)))
-                for record in new_records
-            ],
+
+def _carry_shares_forward(session: Session, created: Sequence[NewRecord]) -> None:
+    """A customer given one version of a record is given its successor too."""
+    successors = {pid: item.record.id for item in created for pid in item.preceding_ids}
+    if not successors:
+        return
+    grants = session.scalars(sa.select(Share).where(Share.record_id.in_(sorted(successors))))
+    for grant in list(grants):
+        assert grant.record_id is not None
+        session.add(
+            Share(
+                owner_id=grant.owner_id,
+                grantee_id=grant.grantee_id,
+                record_id=successors[grant.record_id],
+                product_id=None,
+            )
         )
-        for record, log_index in zip(new_records, indexes, strict=True):
-            record.log_index = log_index
-        session.execute(sa.insert(FootprintRecord), [_row(record) for record in new_records])
-        session.execute(sa.insert(FootprintProduct), product_rows)
-        session.flush()  # deprecations of stored records
-    return [outcomes[index] for index in range(len(items))]
+    session.flush()
 
 
 _RECORD_COLUMNS = tuple(column.key for column in FootprintRecord.__table__.columns)
@@ -275,7 +425,10 @@ def _row(record: FootprintRecord) -> dict[str, Any]:
     return {key: getattr(record, key) for key in _RECORD_COLUMNS}
 
 
-def _signature_of(record: FootprintRecord) -> EnvelopeSignature:
+def signature_of(record: FootprintRecord) -> EnvelopeSignature | None:
+    """The owner's signature of a record, or None for an imported unsigned one."""
+    if record.signature_kid is None or record.signature is None:
+        return None
     return EnvelopeSignature(alg="Ed25519", kid=record.signature_kid, value=record.signature)
 
 
@@ -356,6 +509,31 @@ def get_record(session: Session, principal: Principal | None, record_id: str) ->
     return record
 
 
+def get_record_or_deny(session: Session, principal: Principal, record_id: str) -> FootprintRecord:
+    """As :func:`get_record`, but "forbidden" where the caller already knows the id exists.
+
+    A caller knows a record exists when a record it may see names it as a predecessor
+    (PACT ``precedingPfIds``); for any other record it may not see, "not found" gives
+    nothing away.
+    """
+    try:
+        return get_record(session, principal, record_id)
+    except NotFound:
+        successor = sa.select(FootprintRecord.deprecated_by_id).where(
+            FootprintRecord.id == record_id.lower()
+        )
+        known = session.scalar(
+            sa.select(FootprintRecord.id).where(
+                FootprintRecord.id == successor.scalar_subquery(), _visible_clause(principal)
+            )
+        )
+        if known is not None:
+            raise AccessDenied(
+                f"footprint {record_id} has not been shared with you; ask its owner"
+            ) from None
+        raise
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Page:
     records: list[FootprintRecord]
@@ -376,23 +554,58 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
         raise BadRequest("the page cursor is not valid; start again without it") from exc
 
 
+def _criteria_clauses(criteria: Criteria) -> list[sa.ColumnElement[bool]]:
+    """The PACT filter as SQL over the term tables; :meth:`Criteria.matches` is its twin."""
+    if criteria.unsatisfiable:
+        return [sa.false()]
+    clauses: list[sa.ColumnElement[bool]] = []
+    for wanted, table, column in (
+        (criteria.product_ids, FootprintProduct, FootprintProduct.product_id),
+        (criteria.company_ids, FootprintCompany, FootprintCompany.company_id),
+        (criteria.classifications, FootprintClassification, FootprintClassification.classification),
+        (criteria.geographies, FootprintGeography, FootprintGeography.geography),
+    ):
+        if wanted:
+            clauses.append(
+                FootprintRecord.id.in_(
+                    sa.select(table.record_id).where(column.in_(sorted(wanted)))  # type: ignore[attr-defined]
+                )
+            )
+    if criteria.statuses:
+        clauses.append(
+            FootprintRecord.status.in_(
+                [status for status in RecordStatus if status.value.lower() in criteria.statuses]
+            )
+        )
+    if criteria.valid_on is not None:
+        clauses += [
+            FootprintRecord.valid_from <= criteria.valid_on,
+            FootprintRecord.valid_until >= criteria.valid_on,
+        ]
+    if criteria.valid_after is not None:
+        clauses.append(FootprintRecord.valid_from > criteria.valid_after)
+    if criteria.valid_before is not None:
+        clauses.append(FootprintRecord.valid_until < criteria.valid_before)
+    return clauses
+
+
 def list_records(
     session: Session,
     principal: Principal | None,
     *,
     limit: int,
     cursor: str | None = None,
-    status: RecordStatus | None = None,
+    criteria: Criteria | None = None,
     owned_only: bool = False,
 ) -> Page:
-    """Records the caller may see, newest first, in pages."""
+    """Records the caller may see that meet the criteria, newest first, in pages."""
     if principal is not None:
         principal.require_scope("footprints:read")
     query = sa.select(FootprintRecord).where(_visible_clause(principal))
     if owned_only and principal is not None:
         query = query.where(FootprintRecord.owner_id == principal.organisation_id)
-    if status is not None:
-        query = query.where(FootprintRecord.status == status)
+    if criteria is not None:
+        query = query.where(*_criteria_clauses(criteria))
     if cursor:
         moment, record_id = _decode_cursor(cursor)
         query = query.where(
@@ -410,14 +623,44 @@ def list_records(
     return Page(records=records, next_cursor=encode_cursor(records[-1]) if more else None)
 
 
+def matching_records(
+    session: Session, principal: Principal, criteria: Criteria, *, limit: int
+) -> list[FootprintRecord]:
+    """Up to ``limit`` records the caller may see that meet the criteria, newest first."""
+    return list_records(session, principal, limit=limit, criteria=criteria).records
+
+
 # --- sharing and disclosure ------------------------------------------------------------
 
 
-def _own_record(session: Session, principal: Principal, record_id: str) -> FootprintRecord:
+def own_record(session: Session, principal: Principal, record_id: str) -> FootprintRecord:
     record = session.get(FootprintRecord, record_id.lower())
     if record is None or record.owner_id != principal.organisation_id:
         raise NotFound(f"you have no footprint {record_id}")
     return record
+
+
+def grant_record(session: Session, record: FootprintRecord, *, grantee_id: str) -> None:
+    """Let ``grantee_id`` read ``record`` (an answered request), unless it can already."""
+    if record.disclosure == Disclosure.PUBLIC or record.owner_id == grantee_id:
+        return
+    existing = session.scalar(
+        sa.select(Share.id).where(Share.grantee_id == grantee_id, Share.record_id == record.id)
+    )
+    if existing is None:
+        session.add(
+            Share(
+                owner_id=record.owner_id,
+                grantee_id=grantee_id,
+                record_id=record.id,
+                product_id=None,
+            )
+        )
+        session.flush()
+
+
+def terms_of_record(record: FootprintRecord) -> FilterTerms:
+    return terms_of(parse_product_footprint(json.loads(record.footprint_json)))
 
 
 def share(
@@ -443,7 +686,7 @@ def share(
         Share.owner_id == principal.organisation_id, Share.grantee_id == grantee_id
     )
     if record_id is not None:
-        record_id = _own_record(session, principal, record_id).id
+        record_id = own_record(session, principal, record_id).id
         query = query.where(Share.record_id == record_id)
     else:
         assert product_id is not None
@@ -486,7 +729,7 @@ def set_disclosure(
 ) -> FootprintRecord:
     """Publish a record, or narrow it again (what was public may have been copied already)."""
     principal.require_scope("footprints:write")
-    record = _own_record(session, principal, record_id)
+    record = own_record(session, principal, record_id)
     record.disclosure = disclosure
     session.flush()
     return record
@@ -495,6 +738,6 @@ def set_disclosure(
 def log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:
     """Entry bytes of records rebuilt from the table, for the log's audit."""
     return {
-        record.id: entry_bytes(record.footprint_json, _signature_of(record))
+        record.id: entry_bytes(record.footprint_json, signature_of(record))
         for record in _records_by_id(session, set(refs)).values()
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
@@ -9,9 +10,11 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from exchange import web
 from exchange.errors import BadRequest, ValidationFailed
 from exchange.footprints import services
-from exchange.footprints.models import Disclosure, FootprintRecord, RecordStatus, Share
-from exchange.footprints.schemas import EnvelopeSignature, envelope_json
+from exchange.footprints.models import Disclosure, FootprintRecord, Share
+from exchange.footprints.schemas import envelope_json
 from exchange.log.services import append_entries, issue_receipts
+from exchange.pact import services as pact_services
+from exchange.pact.filters import criteria_from_query
 
 bp = Blueprint("footprints", __name__, url_prefix="/api/v1")
 
@@ -19,6 +22,7 @@ bp = Blueprint("footprints", __name__, url_prefix="/api/v1")
 def _meta(record: FootprintRecord) -> dict[str, Any]:
     return {
         "id": record.id,
+        "signed": record.signed,
         "owner": record.owner_id,
         "status": record.status.value,
         "disclosure": record.disclosure.value,
@@ -29,34 +33,34 @@ def _meta(record: FootprintRecord) -> dict[str, Any]:
 
 
 def _envelope_text(record: FootprintRecord) -> str:
-    signature = EnvelopeSignature(alg="Ed25519", kid=record.signature_kid, value=record.signature)
-    return envelope_json(record.footprint_json, signature, _meta(record))
+    return envelope_json(record.footprint_json, services.signature_of(record), _meta(record))
 
 
 def _json_text(text: str, status: int = 200) -> Response:
     return Response(text, status=status, mimetype="application/json")
 
 
-@bp.post("/footprints")
-def submit() -> Response:
-    """One envelope, or ``{"items": [...]}``; a batch answers item by item."""
+def _batch_items(body: Any) -> list[Any]:
+    items = body["items"]
+    if not isinstance(items, list) or not items:
+        raise BadRequest('"items" must be a non-empty list')
+    maximum = current_app.config["MAX_BATCH_ITEMS"]
+    if len(items) > maximum:
+        raise BadRequest(f"a batch holds at most {maximum} items; send {len(items)} in parts")
+    return items
+
+
+def _store_and_answer(items: list[Any], *, is_batch: bool, signed: bool) -> Response:
+    """Store the items, commit them with their log entries, answer with receipts."""
     principal = web.require_principal("footprints:write")
-    body = web.json_body()
-    is_batch = isinstance(body, dict) and "items" in body and "footprint" not in body
-    if is_batch:
-        items = body["items"]
-        if not isinstance(items, list) or not items:
-            raise BadRequest('"items" must be a non-empty list of signed envelopes')
-        maximum = current_app.config["MAX_BATCH_ITEMS"]
-        if len(items) > maximum:
-            raise BadRequest(
-                f"a batch holds at most {maximum} envelopes; send {len(items)} in parts"
-            )
-    else:
-        items = [body]
     session = web.session()
-    outcomes = services.submit(
-        session, principal=principal, items=items, append_to_log=append_entries
+    store = services.submit if signed else services.import_unsigned
+    outcomes = store(
+        session,
+        principal=principal,
+        items=items,
+        append_to_log=append_entries,
+        on_accepted=functools.partial(pact_services.records_accepted, host=web.pact_host()),
     )
     accepted = [outcome for outcome in outcomes if outcome.accepted]
     receipts = (
@@ -81,6 +85,7 @@ def submit() -> Response:
                     "status": "created" if outcome.created else "unchanged",
                     "id": outcome.record.id,
                     "recordStatus": outcome.record.status.value,
+                    "signed": outcome.record.signed,
                     "receipt": receipt_by_index[outcome.index],
                 }
             )
@@ -110,6 +115,40 @@ def submit() -> Response:
     return response
 
 
+@bp.post("/footprints")
+def submit() -> Response:
+    """One signed envelope, or ``{"items": [...]}``; a batch answers item by item."""
+    web.require_principal("footprints:write")
+    body = web.json_body()
+    if isinstance(body, dict) and "items" in body and "footprint" not in body:
+        return _store_and_answer(_batch_items(body), is_batch=True, signed=True)
+    return _store_and_answer([body], is_batch=False, signed=True)
+
+
+@bp.post("/footprints/import")
+def import_unsigned() -> Response:
+    """Unsigned PACT footprints exported by another tool, stored as they are and marked so.
+
+    Takes what PACT tools produce unchanged: one ProductFootprint, ``{"items": [...]}``, a
+    GetFootprint (``{"data": {...}}``) or ListFootprints (``{"data": [...]}``) response, or a
+    RequestFulfilledEvent (``{"data": {"pfs": [...]}}``).
+    """
+    web.require_principal("footprints:write")
+    body = web.json_body(mimetypes=frozenset({"application/json", "application/cloudevents+json"}))
+    if not isinstance(body, dict):
+        raise BadRequest("send a PACT ProductFootprint or a list of them")
+    data = body.get("data")
+    if "items" in body:
+        return _store_and_answer(_batch_items(body), is_batch=True, signed=False)
+    if isinstance(data, dict) and isinstance(data.get("pfs"), list):
+        return _store_and_answer(_batch_items({"items": data["pfs"]}), is_batch=True, signed=False)
+    if isinstance(data, list):
+        return _store_and_answer(_batch_items({"items": data}), is_batch=True, signed=False)
+    if isinstance(data, dict) and "pcf" in data:
+        return _store_and_answer([data], is_batch=False, signed=False)
+    return _store_and_answer([body], is_batch=False, signed=False)
+
+
 @bp.get("/footprints/<record_id>")
 def get_footprint(record_id: str) -> Response:
     record = services.get_record(web.session(), web.optional_principal(), record_id)
@@ -118,18 +157,14 @@ def get_footprint(record_id: str) -> Response:
 
 @bp.get("/footprints")
 def list_footprints() -> Response:
+    """Newest first; takes the PACT filters (productId, status, validOn, ...) too."""
     principal = web.optional_principal()
-    status_text = request.args.get("status")
-    try:
-        status = RecordStatus(status_text) if status_text else None
-    except ValueError as exc:
-        raise BadRequest("status is Active or Deprecated") from exc
     page = services.list_records(
         web.session(),
         principal,
         limit=web.page_limit(),
         cursor=request.args.get("cursor"),
-        status=status,
+        criteria=criteria_from_query(request.args.items(multi=True)),
         owned_only=request.args.get("owner") == "me",
     )
     body = '{"data":[' + ",".join(_envelope_text(record) for record in page.records) + "]"
@@ -187,6 +222,7 @@ def create_share() -> Response:
         record_id=_optional_text(body, "recordId"),
         product_id=_optional_text(body, "productId"),
     )
+    pact_services.record_shared(session, grant, web.pact_host())
     session.commit()
     response = jsonify(_share_json(grant))
     response.status_code = 201

@@ -69,6 +69,7 @@ __all__ = [
     "ProductFootprint",
     "ProductOrSectorSpecificRule",
     "Verification",
+    "parse_date_time",
     "parse_product_footprint",
 ]
 
@@ -154,7 +155,8 @@ _DATE_TIME_RE: Final = re.compile(
 )
 
 
-def _parse_date_time(text: str) -> datetime | None:
+def parse_date_time(text: str) -> datetime | None:
+    """An RFC 3339 date-time as an aware datetime, or None when ``text`` is not one."""
     match = _DATE_TIME_RE.fullmatch(text)
     if match is None:
         return None
@@ -179,7 +181,7 @@ def _parse_date_time(text: str) -> datetime | None:
 
 def _validate_date_time(value: object, info: ValidationInfo) -> datetime:
     if isinstance(value, str):
-        parsed = _parse_date_time(value)
+        parsed = parse_date_time(value)
         if parsed is None:
             raise _error("date_time", 'must be an RFC 3339 date-time like "2024-12-31T00:00:00Z"')
         return parsed
@@ -314,7 +316,7 @@ def _pact_name(name: str) -> str:
     return to_camel(name).replace("Co2", "CO2").replace("Dqr", "DQR")
 
 
-class _PactModel(BaseModel):
+class PactModel(BaseModel):
     # strict: no number-to-string or string-to-bool coercion. extra="allow": the schema
     # never forbids additional properties, and keeping them keeps the footprint whole.
     # Never null: Python callers leave optionals out (model_dump(exclude_unset=True)).
@@ -330,7 +332,7 @@ class _PactModel(BaseModel):
         return value
 
 
-class DataModelExtension(_PactModel):
+class DataModelExtension(PactModel):
     """A PACT Data Model Extension: ``data`` conforming to the schema at ``dataSchema``."""
 
     spec_version: str
@@ -339,24 +341,24 @@ class DataModelExtension(_PactModel):
     data: dict[str, Any]
 
 
-class ProductOrSectorSpecificRule(_PactModel):
+class ProductOrSectorSpecificRule(PactModel):
     operator: Literal["PEF", "EPD International", "Other"]
     rule_names: NonEmptyUniqueList[NonEmptyString]
     other_operator_name: NonEmptyString | None = None
 
 
-class EmissionFactorSource(_PactModel):
+class EmissionFactorSource(PactModel):
     name: NonEmptyString
     version: NonEmptyString
 
 
-class DataQualityIndicators(_PactModel):
+class DataQualityIndicators(PactModel):
     technological_dqr: PactDecimal
     geographical_dqr: PactDecimal
     temporal_dqr: PactDecimal
 
 
-class Verification(_PactModel):
+class Verification(PactModel):
     coverage: Literal["PCF calculation model", "PCF program", "product level"] | None = None
     provider_name: str | None = None
     completed_at: PactDateTime | None = None
@@ -382,7 +384,7 @@ _GEOGRAPHY: Final = {
 }
 
 
-class CarbonFootprint(_PactModel):
+class CarbonFootprint(PactModel):
     """The PCF of ``declared_unit_amount`` x ``declared_unit_of_measurement`` (not of one unit)."""
 
     declared_unit_of_measurement: DeclaredUnit
@@ -450,7 +452,7 @@ class CarbonFootprint(_PactModel):
         return _validate_with(handler, data, found)
 
 
-class ProductFootprint(_PactModel):
+class ProductFootprint(PactModel):
     """A PACT v3 ``ProductFootprint``; :func:`parse_product_footprint` reads wire data."""
 
     id: PactUuid
@@ -487,23 +489,35 @@ _PLAIN_MESSAGES: Final = {
 }
 
 
-def parse_product_footprint(data: object) -> ProductFootprint:
-    """Validate a parsed JSON value as a PACT v3 ``ProductFootprint``.
+_Model = TypeVar("_Model", bound=BaseModel)
 
-    Raises :class:`~exchange.errors.ValidationFailed` whose ``details`` name every
-    offending field as ``{"field": "pcf.declaredUnitAmount", "message": ...}`` (dotted PACT
-    names, list indexes as numbers, ``""`` for the footprint itself).
+
+def parse_wire(model: type[_Model], data: object, *, message: str, prefix: str = "") -> _Model:
+    """Validate wire JSON as ``model``, reporting every field error in one ValidationFailed.
+
+    ``details`` name each offending field as ``{"field": "pcf.declaredUnitAmount", ...}``
+    (dotted PACT names, list indexes as numbers, ``prefix`` in front).
     """
     try:
-        return ProductFootprint.model_validate(
+        return model.model_validate(
             data, strict=True, by_alias=True, by_name=False, context={_WIRE: True}
         )
     except ValidationError as exc:
+        path = (prefix,) if prefix else ()
         details = [
             {
-                "field": ".".join(str(part) for part in error["loc"]),
+                "field": ".".join(str(part) for part in (*path, *error["loc"])),
                 "message": _PLAIN_MESSAGES.get(error["type"], error["msg"]),
             }
             for error in exc.errors(include_url=False)
         ]
-        raise ValidationFailed(FOOTPRINT_INVALID, details=details) from exc
+        raise ValidationFailed(message, details=details) from exc
+
+
+def parse_product_footprint(data: object) -> ProductFootprint:
+    """Validate a parsed JSON value as a PACT v3 ``ProductFootprint``.
+
+    Raises :class:`~exchange.errors.ValidationFailed` whose ``details`` name every
+    offending field (``""`` for the footprint itself).
+    """
+    return parse_wire(ProductFootprint, data, message=FOOTPRINT_INVALID)

@@ -1,0 +1,54 @@
+"""``exchange worker``: drain the job queue, once or for as long as it runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import threading
+import types
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from exchange.jobs.services import Backoff, Handler, JobContext, run_due_jobs
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="run every job that is due now, then stop")
+@click.option("--poll", default=1.0, show_default=True, help="seconds between looks at the queue")
+@click.option("--batch", default=20, show_default=True, help="jobs claimed at a time")
+@with_appcontext
+def worker_command(once: bool, poll: float, batch: int) -> None:
+    """Run queued work (PACT event deliveries, ...) with retries; survives restarts."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    context = JobContext(
+        sessions=app.extensions["exchange.sessions"],
+        exchange_key=app.extensions["exchange.key"],
+        config=app.config,
+    )
+    handlers: dict[str, Handler] = app.extensions["exchange.job_handlers"]
+    backoff = Backoff(base=dt.timedelta(seconds=app.config["RETRY_BASE_SECONDS"]))
+    stopping = threading.Event()
+
+    def stop(_signal: int, _frame: types.FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    total = 0
+    while not stopping.is_set():
+        report = run_due_jobs(context, handlers, limit=batch, backoff=backoff)
+        total += report.claimed
+        if report.claimed:
+            click.echo(
+                f"jobs: {report.done} done, {report.retried} to retry, "
+                f"{report.abandoned} abandoned",
+                err=True,
+            )
+            continue
+        if once:
+            break
+        stopping.wait(poll)
+    if once:
+        click.echo(f"worker: {total} job(s) run", err=True)

@@ -1,0 +1,53 @@
+"""PACT v3 wire formats: the ``ProductFootprint`` model and the CloudEvents of ``/3/events``."""
+
+from exchange.pact.schemas.events import (
+    EVENT_TYPES,
+    PUBLISHED,
+    REQUEST_CREATED,
+    REQUEST_FULFILLED,
+    REQUEST_REJECTED,
+    CloudEvent,
+    PublishedData,
+    RequestCreatedData,
+    RequestFulfilledData,
+    RequestRejectedData,
+    parse_event,
+)
+from exchange.pact.schemas.footprint import (
+    FOOTPRINT_INVALID,
+    CarbonFootprint,
+    DataModelExtension,
+    DataQualityIndicators,
+    EmissionFactorSource,
+    ProductFootprint,
+    ProductOrSectorSpecificRule,
+    Verification,
+    parse_date_time,
+    parse_product_footprint,
+    parse_wire,
+)
+
+__all__ = [
+    "EVENT_TYPES",
+    "FOOTPRINT_INVALID",
+    "PUBLISHED",
+    "REQUEST_CREATED",
+    "REQUEST_FULFILLED",
+    "REQUEST_REJECTED",
+    "CarbonFootprint",
+    "CloudEvent",
+    "DataModelExtension",
+    "DataQualityIndicators",
+    "EmissionFactorSource",
+    "ProductFootprint",
+    "ProductOrSectorSpecificRule",
+    "PublishedData",
+    "RequestCreatedData",
+    "RequestFulfilledData",
+    "RequestRejectedData",
+    "Verification",
+    "parse_date_time",
+    "parse_event",
+    "parse_product_footprint",
+    "parse_wire",
+]

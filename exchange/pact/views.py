@@ -1,0 +1,250 @@
+"""HTTP surface of the PACT v3 host (``/3/...``) and of footprint requests in the hub."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+
+from exchange import web
+from exchange.errors import BadRequest, ValidationFailed
+from exchange.footprints import services as footprints
+from exchange.pact import schemas, services
+from exchange.pact.filters import criteria_from_query, criteria_from_request
+from exchange.pact.models import EventEndpoint, FootprintRequest, RequestStatus
+
+bp = Blueprint("pact", __name__)
+
+DEFAULT_PAGE = 100
+
+
+def _json(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(document, ensure_ascii=False, separators=(",", ":")),
+        status=status,
+        mimetype="application/json",
+        headers=headers,
+    )
+
+
+def _pact_limit() -> int:
+    """``limit`` as PACT reads it: a host may return fewer, so a large one is capped."""
+    text = request.args.get("limit")
+    if text is None:
+        return DEFAULT_PAGE
+    if not text.isdigit() or int(text) < 1:
+        raise BadRequest("limit must be a positive integer")
+    return min(int(text), current_app.config["PAGE_SIZE_MAX"])
+
+
+@bp.get("/3/footprints")
+def list_footprints() -> Response:
+    """ListFootprints: the caller's visible footprints meeting every filter, newest first.
+
+    The ``Link`` to the next page holds a position, not a session, so it can be called
+    again, at any later time, and shows what was there at that position.
+    """
+    principal = web.require_principal("footprints:read")
+    host = web.pact_host()
+    page = footprints.list_records(
+        web.session(),
+        principal,
+        limit=_pact_limit(),
+        cursor=request.args.get("cursor"),
+        criteria=criteria_from_query(request.args.items(multi=True)),
+    )
+    headers = {}
+    if page.next_cursor:
+        args = {**request.args.to_dict(flat=False), "cursor": page.next_cursor}
+        headers["Link"] = f'<{url_for("pact.list_footprints", _external=True, **args)}>; rel="next"'
+    data = [services.pact_footprint(record, host) for record in page.records]
+    return _json({"data": data}, headers=headers)
+
+
+@bp.get("/3/footprints/<record_id>")
+def get_footprint(record_id: str) -> Response:
+    """GetFootprint; 403 only for a record the caller knows of, 404 for any other."""
+    principal = web.require_principal("footprints:read")
+    record = footprints.get_record_or_deny(web.session(), principal, record_id)
+    return _json({"data": services.pact_footprint(record, web.pact_host())})
+
+
+@bp.post("/3/events")
+def events() -> Response:
+    """Action Events: RequestCreated is answered later by an event to the sender's host."""
+    principal = web.require_principal("footprints:read")
+    body = web.json_body(mimetypes=frozenset({"application/cloudevents+json", "application/json"}))
+    session = web.session()
+    services.receive_event(session, principal, body, web.pact_host())
+    session.commit()
+    return Response(status=200)
+
+
+@bp.get("/.well-known/openid-configuration")
+def openid_configuration() -> Response:
+    """Discovery of the token endpoint, as PACT clients look for it."""
+    base = request.host_url.rstrip("/")
+    return jsonify(
+        {
+            "issuer": base,
+            "token_endpoint": url_for("partners.token", _external=True),
+            "jwks_uri": url_for("system.jwks", _external=True),
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "response_types_supported": ["token"],
+            "scopes_supported": ["footprints:read", "footprints:write", "keys:write"],
+        }
+    )
+
+
+@bp.get(services.SIGNATURE_EXTENSION_PATH)
+def signature_extension_schema() -> Response:
+    return jsonify(services.signature_extension_schema(web.pact_host()))
+
+
+# --- the caller's own PACT host ------------------------------------------------------------
+
+
+def _endpoint_json(endpoint: EventEndpoint) -> dict[str, Any]:
+    return {
+        "baseUrl": endpoint.base_url,
+        "clientId": endpoint.client_id,
+        "updatedAt": endpoint.updated_at.isoformat(),
+    }
+
+
+@bp.put("/api/v1/events-endpoint")
+def put_events_endpoint() -> Response:
+    """``{"baseUrl", "clientId", "clientSecret"}`` of the caller's PACT host, for callbacks."""
+    principal = web.require_principal("footprints:write")
+    body = web.json_body()
+    if not isinstance(body, dict):
+        raise ValidationFailed("send a JSON object with baseUrl, clientId and clientSecret")
+    fields = {name: body.get(name) for name in ("baseUrl", "clientId", "clientSecret")}
+    wrong = [name for name, value in fields.items() if not isinstance(value, str)]
+    if wrong:
+        raise ValidationFailed(
+            "the events endpoint is not valid",
+            details=[{"field": name, "message": "a string is required"} for name in wrong],
+        )
+    session = web.session()
+    endpoint = services.register_endpoint(
+        session,
+        principal,
+        base_url=str(fields["baseUrl"]),
+        client_id=str(fields["clientId"]),
+        client_secret=str(fields["clientSecret"]),
+        key=web.exchange_key(),
+    )
+    session.commit()
+    return jsonify(_endpoint_json(endpoint))
+
+
+@bp.get("/api/v1/events-endpoint")
+def get_events_endpoint() -> Response:
+    principal = web.require_principal("footprints:read")
+    return jsonify(_endpoint_json(services.endpoint_of(web.session(), principal)))
+
+
+# --- footprint requests in the hub ---------------------------------------------------------
+
+
+def _request_json(item: FootprintRequest) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "requester": item.requester_id,
+        "supplier": item.supplier_id,
+        "criteria": item.criteria,
+        "comment": item.comment,
+        "status": item.status.value,
+        "viaPact": item.event_id is not None,
+        "createdAt": item.created_at.isoformat(),
+        "answeredAt": item.answered_at.isoformat() if item.answered_at else None,
+        "answer": item.answer,
+    }
+
+
+@bp.post("/api/v1/requests")
+def create_request() -> Response:
+    """``{"supplierId", "criteria": {PACT request criteria}, "comment"}``."""
+    principal = web.require_principal("footprints:read")
+    body = web.json_body()
+    if not isinstance(body, dict) or not isinstance(body.get("supplierId"), str):
+        raise ValidationFailed(
+            "name the supplier", details=[{"field": "supplierId", "message": "required"}]
+        )
+    criteria_data = schemas.parse_wire(
+        schemas.RequestCreatedData,
+        body.get("criteria", {}),
+        message="the request criteria are not valid",
+        prefix="criteria",
+    )
+    comment = body.get("comment")
+    session = web.session()
+    created = services.create_request(
+        session,
+        principal,
+        supplier_id=body["supplierId"],
+        criteria=criteria_from_request(criteria_data),
+        comment=comment if isinstance(comment, str) else None,
+        host=web.pact_host(),
+    )
+    session.commit()
+    response = jsonify(_request_json(created))
+    response.status_code = 201
+    return response
+
+
+@bp.get("/api/v1/requests")
+def list_requests() -> Response:
+    """``?direction=incoming`` for requests addressed to you; ``&status=open`` to narrow."""
+    principal = web.require_principal("footprints:read")
+    direction = request.args.get("direction", "outgoing")
+    if direction not in {"incoming", "outgoing"}:
+        raise BadRequest("direction is incoming or outgoing")
+    status_text = request.args.get("status")
+    try:
+        status = RequestStatus(status_text) if status_text else None
+    except ValueError as exc:
+        raise BadRequest("status is open, fulfilled or rejected") from exc
+    found = services.list_requests(
+        web.session(), principal, incoming=direction == "incoming", status=status
+    )
+    return jsonify({"data": [_request_json(item) for item in found]})
+
+
+@bp.post("/api/v1/requests/<request_id>/reject")
+def reject_request(request_id: str) -> Response:
+    """``{"message": "why"}``; the requester's host is told with a RequestRejectedEvent."""
+    principal = web.require_principal("footprints:write")
+    body = web.json_body()
+    message = body.get("message") if isinstance(body, dict) else None
+    session = web.session()
+    answered = services.reject_request(
+        session,
+        principal,
+        request_id=request_id,
+        message=message if isinstance(message, str) else "",
+        host=web.pact_host(),
+    )
+    session.commit()
+    return jsonify(_request_json(answered))
+
+
+@bp.post("/api/v1/requests/<request_id>/fulfil")
+def fulfil_request(request_id: str) -> Response:
+    """``{"recordIds": [...]}`` of records you hold that meet the request."""
+    principal = web.require_principal("footprints:write")
+    body = web.json_body()
+    record_ids = body.get("recordIds") if isinstance(body, dict) else None
+    if not isinstance(record_ids, list) or not all(isinstance(i, str) for i in record_ids):
+        raise ValidationFailed(
+            "name the records", details=[{"field": "recordIds", "message": "a list of ids"}]
+        )
+    session = web.session()
+    answered = services.fulfil_request(
+        session, principal, request_id=request_id, record_ids=record_ids, host=web.pact_host()
+    )
+    session.commit()
+    return jsonify(_request_json(answered))
