@@ -48,7 +48,13 @@ class Member:
 _counter = iter(range(10**6))
 
 
-def add_member(app: Flask, *roles: Role, register_key: bool = True, country: str = "CN") -> Member:
+def add_member(
+    app: Flask,
+    *roles: Role,
+    register_key: bool = True,
+    country: str = "CN",
+    company_ids: list[str] | None = None,
+) -> Member:
     number = next(_counter)
     body = f"9146000{number:010d}"
     uscc = body + check_character(body) if country == "CN" else None
@@ -60,6 +66,7 @@ def add_member(app: Flask, *roles: Role, register_key: bool = True, country: str
             country=country,
             uscc=uscc,
             roles=roles or (Role.SUPPLIER,),
+            company_ids=company_ids or (),
         )
         if register_key:
             services.register_key(
@@ -72,10 +79,10 @@ def add_member(app: Flask, *roles: Role, register_key: bool = True, country: str
         issued = services.issue_token(
             session, client_id=credentials.client_id, client_secret=credentials.client_secret
         )
-        company_ids = [f"urn:uuid:{organisation.id}"]
+        urns = [f"urn:uuid:{organisation.id}"]
     return Member(
         organisation_id=organisation.id,
-        company_ids=company_ids,
+        company_ids=urns,
         key=key,
         client_id=credentials.client_id,
         client_secret=credentials.client_secret,

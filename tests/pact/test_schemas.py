@@ -22,30 +22,18 @@ what JSON Schema says rather than what this Python installation happens to do:
 
 from __future__ import annotations
 
-import calendar
 import copy
-import functools
-import ipaddress
 import json
-import re
-import string
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import pytest
-import yaml  # type: ignore[import-untyped]
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from jsonschema import (  # type: ignore[import-untyped]
     Draft202012Validator,
-    FormatChecker,
-    ValidationError,
-    validators,
 )
-from jsonschema.protocols import Validator  # type: ignore[import-untyped]
 from pydantic import BaseModel
 
 from exchange.errors import ValidationFailed
@@ -60,142 +48,23 @@ from exchange.pact.schemas import (
     Verification,
     parse_product_footprint,
 )
+from tests.conftest import PACT_DIR
+from tests.pact.oracle import (
+    Oracle,
+    components,
+    format_checker,
+    schema,
+    validator,
+)
 
-PACT_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "pact"
 EXAMPLES_DIR = PACT_DIR / "examples"
 
 Json = Any
 Path_ = tuple[str | int, ...]
 
-# --- the oracle -------------------------------------------------------------------------
-
-_MISGROUPED = {
-    "PositiveNonZeroDecimal": (
-        r"^[+]?(\d*[1-9]\d*)(\.\d+)?|(0+\.\d*[1-9]\d*)$",
-        r"^[+]?((\d*[1-9]\d*)(\.\d+)?|(0+\.\d*[1-9]\d*))$",
-    ),
-    "NegativeOrZeroDecimal": (
-        r"^(-\d+(\.\d+)?)|0+(\.0+)?$",
-        r"^((-\d+(\.\d+)?)|0+(\.0+)?)$",
-    ),
-}
-
-
-@functools.cache
-def _components() -> dict[str, Any]:
-    with (PACT_DIR / "openapi-v3.yaml").open(encoding="utf-8") as handle:
-        components: dict[str, Any] = yaml.safe_load(handle)["components"]
-    return components
-
-
-def _ecma_pattern(
-    validator: Validator, pattern: str, instance: object, schema: object
-) -> Iterator[ValidationError]:
-    if not validator.is_type(instance, "string"):
-        return
-    assert isinstance(instance, str)
-    python = re.sub(r"(?<!\\)\$", r"\\Z", pattern)  # ECMA-262 "$": only the very end
-    if re.search(python, instance, re.ASCII) is None:  # ECMA-262 "\d": only [0-9]
-        yield ValidationError(f"{instance!r} does not match {pattern!r}")
-
-
-_RFC3339 = re.compile(
-    r"^(\d{4})-(0[1-9]|1[0-2])-(\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?"
-    r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)\Z",
-    re.ASCII | re.IGNORECASE,
-)
-
-
-def _is_date_time(instance: object) -> bool:
-    """What jsonschema does with rfc3339-validator installed (it also refuses second 60)."""
-    if not isinstance(instance, str):
-        return True
-    match = _RFC3339.match(instance)
-    if match is None:
-        return False
-    year, month, day = (int(group) for group in match.groups())
-    # Narrow exclusion: RFC 3339 allows year 0000, which no datetime (hence the model) holds.
-    return year > 0 and 1 <= day <= calendar.monthrange(year, month)[1]
-
-
-_URI_PARTS = re.compile(r"^(([^:/?#]+):)?(//([^/?#]*))?([^?#]*)(\?([^#]*))?(#(.*))?", re.DOTALL)
-_UNRESERVED_SUB = r"A-Za-z0-9\-._~!$&'()*+,;="
-
-
-def _chars(text: str, extra: str) -> bool:
-    return re.fullmatch(rf"(?:[{_UNRESERVED_SUB}{extra}]|%[0-9A-Fa-f]{{2}})*", text) is not None
-
-
-def _is_uri(instance: object) -> bool:
-    """RFC 3986 ``URI`` (absolute, with scheme), checked part by part after Appendix B."""
-    if not isinstance(instance, str):
-        return True
-    parts = _URI_PARTS.match(instance)
-    assert parts is not None
-    scheme, authority, path, query, fragment = parts.group(2, 4, 5, 7, 9)
-    if scheme is None or re.fullmatch(r"[A-Za-z][A-Za-z0-9+\-.]*", scheme) is None:
-        return False
-    if not _chars(path, ":@/") or any(
-        part is not None and not _chars(part, ":@/?") for part in (query, fragment)
-    ):
-        return False
-    if authority is None:
-        return True
-    userinfo, _, hostport = authority.rpartition("@")
-    if not _chars(userinfo, ":"):
-        return False
-    if hostport.startswith("["):
-        literal, _, port = hostport[1:].partition("]")
-        if re.fullmatch(rf"[vV][0-9A-Fa-f]+\.[{_UNRESERVED_SUB}:]+", literal) is None:
-            try:
-                ipaddress.IPv6Address(literal)
-            except ValueError:
-                return False
-            if "%" in literal:
-                return False
-        return port == "" or re.fullmatch(r":[0-9]*", port) is not None
-    host, _, port = hostport.partition(":")
-    return _chars(host, "") and re.fullmatch(r"[0-9]*", port) is not None
-
-
-def _is_uuid(instance: object) -> bool:
-    """jsonschema's check (``uuid.UUID`` and dashes at 8, 13, 18, 23), hex digits only."""
-    if not isinstance(instance, str):
-        return True
-    if len(instance) != 36 or not set(instance) <= set(string.hexdigits + "-"):
-        return False
-    UUID(instance)
-    return all(instance[position] == "-" for position in (8, 13, 18, 23))
-
-
-def _format_checker() -> FormatChecker:
-    checker = FormatChecker(Draft202012Validator.FORMAT_CHECKER.checkers)
-    checker.checks("uuid", raises=ValueError)(_is_uuid)
-    checker.checks("date-time")(_is_date_time)
-    checker.checks("uri")(_is_uri)
-    return checker
-
-
-_Oracle = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
-
-
-def _schema(literal: bool = False) -> dict[str, Any]:
-    components = copy.deepcopy(_components())
-    for name, (original, regrouped) in _MISGROUPED.items():
-        assert components["schemas"][name]["pattern"] == original
-        if not literal:
-            components["schemas"][name]["pattern"] = regrouped
-    return {"components": components, "$ref": "#/components/schemas/ProductFootprint"}
-
-
-@functools.cache
-def _oracle() -> Validator:
-    return _Oracle(_schema(), format_checker=_format_checker())
-
-
 def schema_errors(doc: Json) -> list[Path_]:
     """Paths of every jsonschema error of ``doc`` (empty when it conforms)."""
-    return [tuple(error.absolute_path) for error in _oracle().iter_errors(doc)]
+    return [tuple(error.absolute_path) for error in validator().iter_errors(doc)]
 
 
 def model_errors(doc: Json) -> list[dict[str, Any]] | None:
@@ -320,7 +189,7 @@ def _decimals_equal_strings(parsed: Json, raw: Json) -> int:
 
 
 def test_full_footprint_has_every_property_of_the_schema() -> None:
-    schemas = _components()["schemas"]
+    schemas = components()["schemas"]
 
     def check(name: str, obj: Json) -> None:
         properties = set(schemas[name]["properties"])
@@ -350,11 +219,11 @@ def test_full_footprint_has_every_property_of_the_schema() -> None:
     ],
 )
 def test_model_fields_are_the_schema_properties(model: type[BaseModel], name: str) -> None:
-    schema = _components()["schemas"][name]
+    definition = components()["schemas"][name]
     aliases = {field.alias: field.is_required() for field in model.model_fields.values()}
-    assert set(aliases) == set(schema["properties"])
+    assert set(aliases) == set(definition["properties"])
     assert {alias for alias, required in aliases.items() if required} == set(
-        schema.get("required", [])
+        definition.get("required", [])
     )
 
 
@@ -651,7 +520,7 @@ def test_python_callers_may_pass_objects() -> None:
 
 def test_literal_schema_patterns_are_misgrouped() -> None:
     """Taken literally, the schema would accept these; the model follows the documented sign."""
-    literal = _Oracle(_schema(literal=True), format_checker=_format_checker())
+    literal = Oracle(schema(literal=True), format_checker=format_checker())
     for path, value in [
         ("pcf.declaredUnitAmount", "-0.5"),
         ("pcf.biogenicCO2Uptake", "10"),
@@ -665,7 +534,7 @@ def test_literal_schema_patterns_are_misgrouped() -> None:
 
 
 def test_stock_jsonschema_quirks_the_oracle_corrects() -> None:
-    stock = Draft202012Validator(_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    stock = Draft202012Validator(schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
     for path, value in [
         ("pcf.primaryDataShare", "12.9\n"),  # Python "$" matches before a final newline
         ("pcf.primaryDataShare", "\u0661\u0662"),  # Python "\d" matches Arabic-Indic digits
@@ -694,7 +563,7 @@ def _enum_values() -> list[str]:
             for value in node:
                 walk(value)
 
-    walk(_components()["schemas"])
+    walk(components()["schemas"])
     return sorted(found)
 
 
