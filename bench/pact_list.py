@@ -84,14 +84,17 @@ HOT_PRODUCT_SHARE = 0.02  # one best-selling product with many versions and vari
 CLASSIFICATIONS = [f"urn:pact:productclassification:cas:{1000 + k * 37}" for k in range(10)]
 CLASSIFICATION_WEIGHTS = [20, 15, 12, 10, 10, 9, 8, 7, 5, 4]
 COUNTRIES = ["CN", "DE", "US", "FR", "TH", "VN", "IN", "BR", "JP", "NL", "IT", "ES"]
-SUBDIVISIONS = [f"{c}-{s}" for c in ("CN", "US", "DE") for s in ("GD", "JS", "ZJ", "TX", "BY")]
+SUBDIVISIONS = [
+    "CN-GD", "CN-JS", "CN-ZJ", "CN-SD", "CN-SH", "US-TX", "US-CA", "US-IL", "US-LA", "DE-BY",
+    "DE-NW", "DE-BW", "TH-10", "TH-20", "VN-SG", "IN-MH", "IN-GJ", "BR-SP", "FR-IDF", "NL-ZH",
+]  # fmt: skip
 RARE_SUBDIVISION = "CN-HI"  # about one record in 5,000
 REGIONS = [
     "Europe", "Eastern Asia", "South-eastern Asia", "Northern America",
     "Western Europe", "Latin America and the Caribbean", "Southern Asia", "Africa",
 ]  # fmt: skip
 FIRST_YEAR, LAST_YEAR = 2018, 2025
-SUCCESSOR_SHARE = 0.10  # new versions naming an earlier one in precedingPfIds, which deprecate it
+SUCCESSOR_SHARE = 0.11  # new versions naming an earlier one in precedingPfIds, which deprecate it
 
 
 def product_urn(owner: int, number: int) -> str:
@@ -171,7 +174,11 @@ def population(records: int) -> list[dict[str, Any]]:
             item["validityPeriodStart"] = moment(end)
             item["validityPeriodEnd"] = moment(end + dt.timedelta(days=365 * rng.randint(1, 5)))
         if successor and products[0] in latest:
-            item["precedingPfIds"] = [items[latest[products[0]]]["id"]]
+            preceding = latest[products[0]]
+            item["precedingPfIds"] = [items[preceding]["id"]]
+            for product in items[preceding]["productIds"]:
+                if latest.get(product) == preceding:
+                    del latest[product]
         for product in products:
             latest[product] = number
         items.append(item)

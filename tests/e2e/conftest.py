@@ -1,17 +1,20 @@
-"""A real gunicorn server on loopback, sharing the test database."""
+"""Real gunicorn servers on loopback, sharing the test database; TLS when asked."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
+import trustme
 
 
 def free_port() -> int:
@@ -29,24 +32,30 @@ def server_environment(instance: Path, database_url: str | None) -> dict[str, st
     return environment
 
 
-@pytest.fixture
-def live_server(database_url: str, tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def running_server(
+    database_url: str, instance: Path, log_path: Path, *, tls: tuple[Path, Path, Path] | None = None
+) -> Iterator[str]:
+    """``exchange serve`` until the block ends; its base URL. ``tls``: cert, key, CA file."""
     port = free_port()
-    instance = tmp_path / "server-instance"
-    log = (tmp_path / "server.log").open("wb")
+    argv = [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port)]
+    if tls is not None:
+        argv += ["--certfile", str(tls[0]), "--keyfile", str(tls[1])]
+    log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port)],
+        argv,
         env=server_environment(instance, database_url),
         stdout=subprocess.DEVNULL,
         stderr=log,
     )
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    verify: str | bool = str(tls[2]) if tls else True
     try:
         deadline = time.monotonic() + 60
         while True:
-            assert process.poll() is None, (tmp_path / "server.log").read_text()
+            assert process.poll() is None, log_path.read_text()
             try:
-                if requests.get(f"{base_url}/healthz", timeout=5).status_code == 200:
+                if requests.get(f"{base_url}/healthz", timeout=5, verify=verify).status_code == 200:
                     break
             except requests.RequestException:
                 pass
@@ -57,3 +66,35 @@ def live_server(database_url: str, tmp_path: Path) -> Iterator[str]:
         process.terminate()
         process.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture
+def live_server(database_url: str, tmp_path: Path) -> Iterator[str]:
+    with running_server(
+        database_url, tmp_path / "server-instance", tmp_path / "server.log"
+    ) as base_url:
+        yield base_url
+
+
+@dataclasses.dataclass(frozen=True)
+class TLSServer:
+    base_url: str
+    ca_file: Path
+    ca: trustme.CA
+    instance: Path
+
+
+@pytest.fixture
+def tls_server(database_url: str, tmp_path: Path) -> Iterator[TLSServer]:
+    """The exchange serving HTTPS itself, with a certificate from a throwaway CA."""
+    ca = trustme.CA()
+    certificate = ca.issue_cert("127.0.0.1", "localhost")
+    cert_file, key_file, ca_file = (tmp_path / name for name in ("cert.pem", "key.pem", "ca.pem"))
+    certificate.cert_chain_pems[0].write_to_path(str(cert_file))
+    certificate.private_key_pem.write_to_path(str(key_file))
+    ca.cert_pem.write_to_path(str(ca_file))
+    instance = tmp_path / "server-instance"
+    with running_server(
+        database_url, instance, tmp_path / "server.log", tls=(cert_file, key_file, ca_file)
+    ) as base_url:
+        yield TLSServer(base_url=base_url, ca_file=ca_file, ca=ca, instance=instance)
