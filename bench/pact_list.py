@@ -262,8 +262,10 @@ def load(
     batches = [(owner, chunk) for chunk in batches_from(items, False, batch)] + [
         (other, chunk) for chunk in batches_from(items, True, batch)
     ]
-    # Interleave the two suppliers' batches so both arrive over the same period.
-    batches.sort(key=lambda pair: pair[1][0]["pcf"]["referencePeriodEnd"])
+    # Interleave the two suppliers' batches so both arrive over the same period, each
+    # supplier's in its own order (a predecessor is stored before its successor).
+    position = {item["id"]: number for number, item in enumerate(items)}
+    batches.sort(key=lambda pair: position[pair[1][0]["id"]])
     started = time.perf_counter()
     submitting = 0.0
     with concurrent.futures.ProcessPoolExecutor(max_workers=1) as pool:
