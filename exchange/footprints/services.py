@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -380,16 +380,11 @@ def _store(
     for record, log_index in zip(records, indexes, strict=True):
         record.log_index = log_index
     session.execute(sa.insert(FootprintRecord), [_row(record) for record in records])
-    for table, column, values in (
-        (FootprintProduct, "product_id", lambda terms: terms.product_ids),
-        (FootprintCompany, "company_id", lambda terms: terms.company_ids),
-        (FootprintClassification, "classification", lambda terms: terms.classifications),
-        (FootprintGeography, "geography", lambda terms: terms.geographies),
-    ):
+    for table, column, field in _TERM_TABLES:
         rows = [
             {"record_id": item.record.id, column: value}
             for item in created
-            for value in sorted(values(item.terms))
+            for value in sorted(getattr(item.terms, field))
         ]
         if rows:
             session.execute(sa.insert(table), rows)
@@ -397,6 +392,15 @@ def _store(
     _carry_shares_forward(session, created)
     if on_accepted is not None:
         on_accepted(session, created)
+
+
+# Each term table, its value column, and the FilterTerms field that fills it.
+_TERM_TABLES: Final = (
+    (FootprintProduct, "product_id", "product_ids"),
+    (FootprintCompany, "company_id", "company_ids"),
+    (FootprintClassification, "classification", "classifications"),
+    (FootprintGeography, "geography", "geographies"),
+)
 
 
 def _carry_shares_forward(session: Session, created: Sequence[NewRecord]) -> None:
@@ -559,16 +563,13 @@ def _criteria_clauses(criteria: Criteria) -> list[sa.ColumnElement[bool]]:
     if criteria.unsatisfiable:
         return [sa.false()]
     clauses: list[sa.ColumnElement[bool]] = []
-    for wanted, table, column in (
-        (criteria.product_ids, FootprintProduct, FootprintProduct.product_id),
-        (criteria.company_ids, FootprintCompany, FootprintCompany.company_id),
-        (criteria.classifications, FootprintClassification, FootprintClassification.classification),
-        (criteria.geographies, FootprintGeography, FootprintGeography.geography),
-    ):
+    for table, column, field in _TERM_TABLES:
+        wanted: frozenset[str] = getattr(criteria, field)
         if wanted:
+            term = table.__table__.c
             clauses.append(
                 FootprintRecord.id.in_(
-                    sa.select(table.record_id).where(column.in_(sorted(wanted)))  # type: ignore[attr-defined]
+                    sa.select(term.record_id).where(term[column].in_(sorted(wanted)))
                 )
             )
     if criteria.statuses:

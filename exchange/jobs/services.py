@@ -38,7 +38,7 @@ class Backoff:
     cap: dt.timedelta = dt.timedelta(hours=1)
 
     def delay(self, attempts: int, draw: Callable[[], float] = random.random) -> dt.timedelta:
-        exponential = self.base * (2 ** min(attempts, 30))
+        exponential = self.base * (1 << min(attempts, 30))
         return min(exponential, self.cap) * (0.5 + draw() / 2)
 
 

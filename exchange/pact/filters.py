@@ -163,8 +163,13 @@ def criteria_from_query(pairs: Iterable[tuple[str, str]]) -> Criteria:
             else:
                 unsatisfiable = True
     return Criteria(
-        **{field: frozenset(values) for field, values in lists.items()},
-        **moments,
+        product_ids=frozenset(lists["product_ids"]),
+        company_ids=frozenset(lists["company_ids"]),
+        geographies=frozenset(lists["geographies"]),
+        classifications=frozenset(lists["classifications"]),
+        valid_on=moments.get("valid_on"),
+        valid_after=moments.get("valid_after"),
+        valid_before=moments.get("valid_before"),
         statuses=frozenset(statuses),
         unsatisfiable=unsatisfiable,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
@@ -35,7 +36,8 @@ def _pact_limit() -> int:
         return DEFAULT_PAGE
     if not text.isdigit() or int(text) < 1:
         raise BadRequest("limit must be a positive integer")
-    return min(int(text), current_app.config["PAGE_SIZE_MAX"])
+    maximum: int = current_app.config["PAGE_SIZE_MAX"]
+    return min(int(text), maximum)
 
 
 @bp.get("/3/footprints")
@@ -56,8 +58,14 @@ def list_footprints() -> Response:
     )
     headers = {}
     if page.next_cursor:
-        args = {**request.args.to_dict(flat=False), "cursor": page.next_cursor}
-        headers["Link"] = f'<{url_for("pact.list_footprints", _external=True, **args)}>; rel="next"'
+        args = request.args.copy()
+        args["cursor"] = page.next_cursor
+        target = (
+            url_for("pact.list_footprints", _external=True)
+            + "?"
+            + urlencode(list(args.items(multi=True)))
+        )
+        headers["Link"] = f'<{target}>; rel="next"'
     data = [services.pact_footprint(record, host) for record in page.records]
     return _json({"data": data}, headers=headers)
 
