@@ -335,6 +335,8 @@ class _Story:
         else:
             raise click.ClickException("a tampered envelope was accepted")
 
+        self._request_in_the_hub(brand_id)
+
         name, ids = self.company("brand")
         drink = demo_footprint(
             company_name=name,
@@ -351,6 +353,49 @@ class _Story:
         self.record_ids["drink"] = self.sign_and_push("brand", drink)["id"]
         brand.publish(self.record_ids["drink"])
         _say("the juice brand publishes its coconut water footprint")
+
+    def _request_in_the_hub(self, brand_id: str) -> None:
+        """The brand asks for a footprint the bottle maker has not pushed; pushing answers it."""
+        cap_gtin = "urn:gtin:06901234500048"
+        bottler_id = self.credentials["bottler"]["organisation_id"]
+        asked = self.clients["brand"].request(
+            "POST",
+            "/api/v1/requests",
+            json={
+                "supplierId": bottler_id,
+                "criteria": {"productId": [cap_gtin]},
+                "comment": "bottle caps for the coconut water line",
+            },
+        )
+        _say(
+            f"the juice brand requests the bottle maker's cap footprint: request {asked['status']}"
+        )
+        incoming = self.clients["bottler"].request(
+            "GET", "/api/v1/requests?direction=incoming&status=open"
+        )["data"]
+        _say(f"the bottle maker sees {len(incoming)} open request(s) and answers by pushing")
+        name, ids = self.company("bottler")
+        cap = demo_footprint(
+            company_name=name,
+            company_ids=ids,
+            product_id=cap_gtin,
+            name="PE bottle cap",
+            description="HDPE screw cap, per 1000 pieces",
+            unit="piece",
+            amount="1000",
+            mass_kg="2.1",
+            fossil="5.3",
+        )
+        self.record_ids["cap"] = self.sign_and_push("bottler", cap)["id"]
+        answered = self.clients["brand"].request("GET", "/api/v1/requests")["data"][0]
+        _say(f"the request is now {answered['status']}: {answered['answer']}")
+        listed = self.clients["brand"].request("GET", f"/3/footprints?productId={cap_gtin}")
+        served = listed["data"][0]
+        (extension,) = served["extensions"]
+        _say(
+            "over PACT (GET /3/footprints?productId=...) the brand gets the cap footprint, "
+            f"its signature by key {extension['data']['kid']} in a DataModelExtension"
+        )
 
     def _verify_as_reader(self, envelope: dict[str, Any]) -> None:
         owner = envelope["exchange"]["owner"]
@@ -374,6 +419,7 @@ What to open
   {base_url}/api/v1/footprints/{story.record_ids["drink"]}   the published coconut water record
   {base_url}/.well-known/jwks.json                            the exchange's public key
   {base_url}/api/v1/organisations                             the organisation directory
+  {base_url}/.well-known/openid-configuration                 PACT token endpoint discovery
   {base_url}/healthz
 
 Commands to try (credentials of every demo company: {credentials_file})
@@ -384,6 +430,7 @@ Commands to try (credentials of every demo company: {credentials_file})
           -d grant_type=client_credentials $EXCHANGE_URL/auth/token \\
           | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
   curl -s -H "Authorization: Bearer $TOKEN" "$EXCHANGE_URL/api/v1/footprints?owner=me"
+  curl -s -H "Authorization: Bearer $TOKEN" "$EXCHANGE_URL/3/footprints?status=Active&limit=2"
   exchange keys generate --out my-key.jwk.json      # a new key, on your machine
   exchange keys register --key my-key.jwk.json      # publish its public half
   exchange sign footprint.json --key my-key.jwk.json && exchange push footprint.signed.json
