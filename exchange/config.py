@@ -18,6 +18,9 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": int(os.environ.get("EXCHANGE_MAX_BODY_BYTES", str(32 * 1024 * 1024))),
         "MAX_BATCH_ITEMS": int(os.environ.get("EXCHANGE_MAX_BATCH_ITEMS", "10000")),
         "PAGE_SIZE_MAX": 1000,
+        # PACT forbids plain HTTP: behind a TLS proxy, refuse requests that did not come
+        # over HTTPS (the proxy sets X-Forwarded-Proto) instead of answering them.
+        "REQUIRE_HTTPS": os.environ.get("EXCHANGE_REQUIRE_HTTPS", "") in {"1", "true", "yes"},
         # Base URL PACT peers reach this exchange at (behind a proxy); else the request's.
         "PUBLIC_URL": os.environ.get("EXCHANGE_PUBLIC_URL") or None,
         # First retry of a failed delivery after about this long, doubling up to an hour.

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from exchange.errors import (
+    AccessDenied,
     BadRequest,
     ExchangeError,
     NotFound,
@@ -137,6 +138,16 @@ def _internal_error(_exc: InternalServerError) -> Response:
     )
     response.status_code = 500
     return response
+
+
+def refuse_plain_http() -> Response | None:
+    """With REQUIRE_HTTPS, every request must have arrived over TLS (the health check aside)."""
+    if not current_app.config["REQUIRE_HTTPS"] or request.scheme == "https":
+        return None
+    if request.path == "/healthz":
+        return None
+    error = AccessDenied("this exchange answers over HTTPS only")
+    return error_response(error)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -527,15 +527,6 @@ def receive_event(session: Session, principal: Principal, body: object, host: Ho
     """Validate and act on one CloudEvent; a repeat of an event already taken changes nothing."""
     principal.require_scope("footprints:read")
     event, data = schemas.parse_event(body)
-    seen = session.scalar(
-        sa.select(ReceivedEvent.id).where(
-            ReceivedEvent.sender_id == principal.organisation_id,
-            ReceivedEvent.source == event.source,
-            ReceivedEvent.event_id == event.id,
-        )
-    )
-    if seen is not None:
-        return
     if isinstance(data, schemas.RequestCreatedData):
         endpoint = session.get(EventEndpoint, principal.organisation_id)
         if endpoint is None:
@@ -549,6 +540,23 @@ def receive_event(session: Session, principal: Principal, body: object, host: Ho
                 f"{endpoint.base_url!r}",
                 details=[{"field": "source", "message": "must be your registered host"}],
             )
+    try:
+        # Recorded first, so that a repeat arriving at the same moment on another worker
+        # fails on the unique constraint instead of being acted on twice.
+        with session.begin_nested():
+            session.add(
+                ReceivedEvent(
+                    sender_id=principal.organisation_id,
+                    source=event.source,
+                    event_id=event.id,
+                    type=event.type,
+                    body=body if isinstance(body, dict) else {},
+                    received_at=utcnow(),
+                )
+            )
+    except sa.exc.IntegrityError:
+        return
+    if isinstance(data, schemas.RequestCreatedData):
         criteria = criteria_from_request(data)
         _open_request(
             session,
@@ -559,14 +567,3 @@ def receive_event(session: Session, principal: Principal, body: object, host: Ho
             comment=data.comment,
             event=event,
         )
-    session.add(
-        ReceivedEvent(
-            sender_id=principal.organisation_id,
-            source=event.source,
-            event_id=event.id,
-            type=event.type,
-            body=body if isinstance(body, dict) else {},
-            received_at=utcnow(),
-        )
-    )
-    session.flush()

@@ -33,15 +33,21 @@ def token() -> Response:
     if request.form.get("grant_type") != "client_credentials":
         return _oauth_error("unsupported_grant_type", "only client_credentials is supported", 400)
     authorization = request.authorization
-    if authorization is None or authorization.type != "basic" or not authorization.username:
+    if authorization is not None and authorization.type == "basic" and authorization.username:
+        client_id, client_secret = authorization.username, authorization.password or ""
+    elif request.form.get("client_id") and authorization is None:
+        # RFC 6749 §2.3.1 allows the credentials in the body too (client_secret_post).
+        client_id = request.form["client_id"]
+        client_secret = request.form.get("client_secret", "")
+    else:
         return _oauth_error("invalid_client", "authenticate with HTTP Basic", 401)
     scope = request.form.get("scope")
     session = web.session()
     try:
         issued = services.issue_token(
             session,
-            client_id=authorization.username,
-            client_secret=authorization.password or "",
+            client_id=client_id,
+            client_secret=client_secret,
             requested_scopes=scope.split() if scope else None,
             lifetime=dt.timedelta(seconds=current_app.config["TOKEN_LIFETIME_SECONDS"]),
         )

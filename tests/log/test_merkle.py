@@ -17,7 +17,13 @@ from exchange.log import merkle
 LEAVES = [
     bytes.fromhex(text)
     for text in (
-        "", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
         "606162636465666768696a6b6c6d6e6f",
     )
 ]
@@ -60,43 +66,71 @@ INCLUSION = [  # (index, size, proof)
     (0, 2, ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7"]),
     (1, 2, ["6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"]),
     (2, 3, ["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"]),
-    (1, 5, [
-        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-    ]),
-    (0, 8, [
-        "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
-    ]),
-    (5, 8, [
-        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-        "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-    ]),
+    (
+        1,
+        5,
+        [
+            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        ],
+    ),
+    (
+        0,
+        8,
+        [
+            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+        ],
+    ),
+    (
+        5,
+        8,
+        [
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+            "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ],
+    ),
 ]
 CONSISTENCY = [  # (first, second, proof)
     (1, 1, []),
-    (1, 8, [
-        "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
-    ]),
-    (6, 8, [
-        "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
-        "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-    ]),
-    (2, 5, [
-        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-    ]),
-    (6, 7, [
-        "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
-        "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
-        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-    ]),
+    (
+        1,
+        8,
+        [
+            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+        ],
+    ),
+    (
+        6,
+        8,
+        [
+            "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+            "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ],
+    ),
+    (
+        2,
+        5,
+        [
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        ],
+    ),
+    (
+        6,
+        7,
+        [
+            "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+            "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ],
+    ),
 ]
 
 LEAF_HASHES = [merkle.leaf_hash(leaf) for leaf in LEAVES]
@@ -211,9 +245,7 @@ def test_corrupted_inclusion_proofs_fail(index: int, size: int, proof: list[str]
             merkle.verify_inclusion(*probe)
 
 
-@pytest.mark.parametrize(
-    ("first", "second", "proof"), [case for case in CONSISTENCY if case[2]]
-)
+@pytest.mark.parametrize(("first", "second", "proof"), [case for case in CONSISTENCY if case[2]])
 def test_corrupted_consistency_proofs_fail(first: int, second: int, proof: list[str]) -> None:
     hashes = [bytes.fromhex(value) for value in proof]
     root1, root2 = bytes.fromhex(ROOTS[first]), bytes.fromhex(ROOTS[second])
@@ -286,9 +318,7 @@ def test_appending_in_batches_completes_every_node_once() -> None:
             assert (level, position) not in seen
             seen[(level, position)] = value
         assert merkle.frontier_root(frontier) == ref_root(leaves[:size])
-        assert [key for key, _ in frontier] == [
-            level for level, _ in merkle.root_nodes(size)
-        ]
+        assert [key for key, _ in frontier] == [level for level, _ in merkle.root_nodes(size)]
     expected = {
         (level, position): value
         for level, row in enumerate(levels[1:], 1)
@@ -345,8 +375,11 @@ def _flip(value: bytes, bit: int) -> bytes:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(1, 2100).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n - 1))),
-       st.integers(0, 255), st.data())
+@given(
+    st.integers(1, 2100).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n - 1))),
+    st.integers(0, 255),
+    st.data(),
+)
 def test_inclusion_proofs_verify_and_any_altered_hash_fails(
     case: tuple[int, int], bit: int, data: st.DataObject
 ) -> None:
@@ -372,8 +405,11 @@ def test_inclusion_proofs_verify_and_any_altered_hash_fails(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(1, 2100).flatmap(lambda n: st.tuples(st.integers(1, n), st.just(n))),
-       st.integers(0, 255), st.data())
+@given(
+    st.integers(1, 2100).flatmap(lambda n: st.tuples(st.integers(1, n), st.just(n))),
+    st.integers(0, 255),
+    st.data(),
+)
 def test_consistency_proofs_verify_and_any_altered_hash_fails(
     case: tuple[int, int], bit: int, data: st.DataObject
 ) -> None:

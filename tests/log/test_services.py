@@ -116,7 +116,7 @@ def test_a_proof_is_one_query_for_logarithmically_many_nodes(
         services.consistency_proof(db_session, 1000, 2999)
     assert len([s for s in seen if "log_nodes" in s]) == 1 and len(seen) <= 2
     # The IN list names O(log n) nodes, never a walk over the leaves.
-    assert seen[-1].count("?") + seen[-1].count("%(") <= 4 * 3000 .bit_length()
+    assert seen[-1].count("?") + seen[-1].count("%(") <= 4 * (3000).bit_length()
 
 
 def test_receipts_for_ten_thousand_entries_take_a_few_queries(
@@ -146,7 +146,12 @@ def test_receipts_for_ten_thousand_entries_take_a_few_queries(
     body = receipts[0]["receipt"]
     assert isinstance(body, dict)
     assert set(body) == {
-        "logIndex", "leafHash", "treeSize", "checkpoint", "inclusionProof", "issuedAt"
+        "logIndex",
+        "leafHash",
+        "treeSize",
+        "checkpoint",
+        "inclusionProof",
+        "issuedAt",
     }
 
 
@@ -308,12 +313,14 @@ def test_audit_catches_entries_and_checkpoints_beyond_the_head(
     db_session: Session, logged: Objects
 ) -> None:
     assert services.audit(
-        db_session, KEY.public_key, ORIGIN, {"thing": logged.source}, chunk_size=7,
+        db_session,
+        KEY.public_key,
+        ORIGIN,
+        {"thing": logged.source},
+        chunk_size=7,
         release_between_chunks=True,
     ).ok
-    db_session.add(
-        LogEntry(log_index=305, kind="thing", ref="x", leaf_hash=bytes(32))
-    )
+    db_session.add(LogEntry(log_index=305, kind="thing", ref="x", leaf_hash=bytes(32)))
     db_session.commit()
     report = logged.audit(db_session)
     assert report.first_bad_index == 300 and "beyond" in (report.problem or "")
@@ -375,8 +382,16 @@ def test_processes_appending_at_once_get_contiguous_indexes_and_one_tree(
     start = time.time() + 2.0
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, database_url, str(n), str(rounds), str(batch),
-             str(start)],
+            [
+                sys.executable,
+                "-c",
+                WORKER,
+                database_url,
+                str(n),
+                str(rounds),
+                str(batch),
+                str(start),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -132,9 +132,7 @@ def test_forged_receipts_fail(receipts: list[dict[str, Any]], name: str) -> None
 
 
 @pytest.mark.parametrize("name", RESIGNED)
-def test_resigned_but_inconsistent_receipts_fail(
-    receipts: list[dict[str, Any]], name: str
-) -> None:
+def test_resigned_but_inconsistent_receipts_fail(receipts: list[dict[str, Any]], name: str) -> None:
     forged = copy.deepcopy(receipts[0])
     RESIGNED[name](forged)
     with pytest.raises(signing.SigningError):

@@ -70,9 +70,12 @@ def test_inclusion_proofs_verify_against_the_checkpoint(app: Flask, client: Flas
         assert response.status_code == 200
         body = response.get_json()
         assert set(body) == {"index", "size", "leafHash", "proof", "rootHash"}
-        assert verify.verify_inclusion_proof(
-            body, text, entry=f"object {index}".encode(), **pinned(app)
-        ) == index
+        assert (
+            verify.verify_inclusion_proof(
+                body, text, entry=f"object {index}".encode(), **pinned(app)
+            )
+            == index
+        )
         assert "immutable" in response.headers["Cache-Control"]
     current = client.get("/api/v1/log/proof/inclusion?index=3").get_json()
     assert current["size"] == 21

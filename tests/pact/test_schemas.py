@@ -62,6 +62,7 @@ EXAMPLES_DIR = PACT_DIR / "examples"
 Json = Any
 Path_ = tuple[str | int, ...]
 
+
 def schema_errors(doc: Json) -> list[Path_]:
     """Paths of every jsonschema error of ``doc`` (empty when it conforms)."""
     return [tuple(error.absolute_path) for error in validator().iter_errors(doc)]

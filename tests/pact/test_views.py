@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from exchange import signing
 from exchange.db import transaction
 from exchange.jobs.models import Job
+from exchange.log import services as log_services
 from exchange.pact import schemas, services
 from exchange.pact.filters import criteria_from_query, terms_of
 from exchange.pact.schemas import parse_product_footprint
@@ -208,6 +209,36 @@ def test_token_endpoint_and_discovery(app: Flask, client: FlaskClient) -> None:
         "/auth/token", data={"grant_type": "client_credentials"}, auth=(member.client_id, "wrong")
     )
     assert bad.status_code == 401 and bad.get_json()["error"] == "invalid_client"
+    in_body = client.post(
+        "/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": member.client_id,
+            "client_secret": member.client_secret,
+        },
+    )
+    assert in_body.status_code == 200 and in_body.get_json()["token_type"] == "Bearer"
+    wrong_in_body = client.post(
+        "/auth/token",
+        data={"grant_type": "client_credentials", "client_id": member.client_id},
+    )
+    assert wrong_in_body.status_code == 401
+
+
+def test_behind_a_tls_proxy_plain_http_is_refused(app: Flask, client: FlaskClient) -> None:
+    member = add_member(app)
+    app.config["REQUIRE_HTTPS"] = True
+    plain = client.get("/3/footprints", headers=member.headers)
+    assert plain.status_code == 403 and plain.get_json()["code"] == "AccessDenied"
+    token = client.post(
+        "/auth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(member.client_id, member.client_secret),
+    )
+    assert token.status_code == 403
+    assert client.get("/healthz").status_code == 200
+    secure = client.get("/3/footprints", headers=member.headers, base_url="https://localhost")
+    assert secure.status_code == 200
 
 
 # --- filters --------------------------------------------------------------------------------
@@ -614,6 +645,20 @@ def test_official_examples_import_unchanged_and_come_back_schema_valid(
         envelope = client.get(f"/api/v1/footprints/{record_id}", headers=importer.headers)
         assert envelope.get_json()["signature"] is None
         assert envelope.get_json()["exchange"]["signed"] is False
+
+
+def test_the_log_audit_rebuilds_imported_unsigned_records(app: Flask, client: FlaskClient) -> None:
+    document = pact_example("example-1.json")
+    importer = add_member(app, company_ids=document["companyIds"])
+    response = client.post("/api/v1/footprints/import", json=document, headers=importer.headers)
+    assert response.status_code == 201
+    sources = app.extensions["exchange.log_sources"]
+    key = app.extensions["exchange.key"]
+    origin = app.config["EXCHANGE_ORIGIN"]
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        report = log_services.audit(session, key.public_key, origin, sources)
+    assert report.ok, report.problem
+    assert report.entries_checked == 2  # the importer's key and its record
 
 
 def test_an_import_of_another_companys_footprint_is_refused(
