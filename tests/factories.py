@@ -93,3 +93,15 @@ def add_member(
 def pact_example(name: str = "example-1.json") -> dict[str, Any]:
     document: dict[str, Any] = json.loads((PACT_DIR / "examples" / name).read_text())
     return copy.deepcopy(document)
+
+
+def cloud_event(event_type: str, data: dict[str, Any], source: str) -> dict[str, Any]:
+    """A structured-mode CloudEvent as a PACT client sends it to ``/3/events``."""
+    return {
+        "type": event_type,
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": source,
+        "time": "2026-11-26T08:00:00Z",
+        "data": data,
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -138,9 +139,7 @@ def push_command(files: tuple[Path, ...], url: str, client_id: str, client_secre
     chunks = [
         files[start : start + PUSH_BATCH_SIZE] for start in range(0, len(files), PUSH_BATCH_SIZE)
     ]
-    progress = click.progressbar(
-        chunks, label="pushing", file=click.get_text_stream("stderr"), show_pos=True
-    )
+    progress = click.progressbar(chunks, label="pushing", file=sys.stderr, show_pos=True)
     with progress as bar:
         for chunk in bar:
             envelopes = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -206,7 +207,6 @@ def submit(
     """Verify and store a batch of signed envelopes; each gets an outcome, good ones are kept."""
     principal.require_scope("footprints:write")
     now = utcnow()
-    organisation_urns = _organisation_urns(session, principal.organisation_id)
     keys = keys_by_kid(
         session,
         (
@@ -217,33 +217,23 @@ def submit(
             and isinstance(item["signature"].get("kid"), str)
         ),
     )
-    outcomes: dict[int, Outcome] = {}
-    candidates: list[_Candidate] = []
-    for index, value in enumerate(items):
-        try:
-            candidates.append(
-                _check_item(
-                    index,
-                    value,
-                    organisation_urns=organisation_urns,
-                    keys=keys,
-                    organisation_id=principal.organisation_id,
-                    now=now,
-                )
-            )
-        except ExchangeError as error:
-            outcomes[index] = Outcome(index=index, accepted=False, error=error)
-    _store(
+    check = functools.partial(
+        _check_item,
+        organisation_urns=_organisation_urns(session, principal.organisation_id),
+        keys=keys,
+        organisation_id=principal.organisation_id,
+        now=now,
+    )
+    return _accept(
         session,
         principal.organisation_id,
-        candidates,
-        outcomes,
+        items,
+        check,
         now=now,
         disclosure=disclosure,
         append_to_log=append_to_log,
         on_accepted=on_accepted,
     )
-    return [outcomes[index] for index in range(len(items))]
 
 
 def import_unsigned(
@@ -261,24 +251,48 @@ def import_unsigned(
     the earlier versions may never have been imported.
     """
     principal.require_scope("footprints:write")
-    now = utcnow()
-    organisation_urns = _organisation_urns(session, principal.organisation_id)
+    check = functools.partial(
+        _check_unsigned_item,
+        organisation_urns=_organisation_urns(session, principal.organisation_id),
+    )
+    return _accept(
+        session,
+        principal.organisation_id,
+        items,
+        check,
+        now=utcnow(),
+        disclosure=Disclosure.PRIVATE,
+        append_to_log=append_to_log,
+        on_accepted=on_accepted,
+    )
+
+
+def _accept(
+    session: Session,
+    organisation_id: str,
+    items: Sequence[object],
+    check: Callable[[int, object], _Candidate],
+    *,
+    now: dt.datetime,
+    disclosure: Disclosure,
+    append_to_log: LogAppender,
+    on_accepted: RecordsAccepted | None,
+) -> list[Outcome]:
+    """Check every item on its own, then store the good ones together; an outcome for each."""
     outcomes: dict[int, Outcome] = {}
     candidates: list[_Candidate] = []
     for index, value in enumerate(items):
         try:
-            candidates.append(
-                _check_unsigned_item(index, value, organisation_urns=organisation_urns)
-            )
+            candidates.append(check(index, value))
         except ExchangeError as error:
             outcomes[index] = Outcome(index=index, accepted=False, error=error)
     _store(
         session,
-        principal.organisation_id,
+        organisation_id,
         candidates,
         outcomes,
         now=now,
-        disclosure=Disclosure.PRIVATE,
+        disclosure=disclosure,
         append_to_log=append_to_log,
         on_accepted=on_accepted,
     )

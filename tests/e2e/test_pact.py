@@ -19,7 +19,7 @@ from exchange.pact import schemas
 from exchange.partners.models import Role
 from tests.e2e.conftest import TLSServer, server_environment
 from tests.e2e.receiver import PartnerHost, partner_host
-from tests.factories import Member, add_member
+from tests.factories import Member, add_member, cloud_event
 from tests.pact.oracle import openapi_errors
 
 
@@ -83,15 +83,16 @@ class Pact:
         )
 
 
-def cloud_event(event_type: str, data: dict[str, Any], source: str) -> dict[str, Any]:
-    return {
-        "type": event_type,
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": source,
-        "time": "2026-11-26T08:00:00Z",
-        "data": data,
-    }
+def register_partner(server: TLSServer, member: Member, partner: PartnerHost, secret: str) -> None:
+    """The member tells the exchange where its PACT host is and how to log in there."""
+    response = requests.put(
+        f"{server.base_url}/api/v1/events-endpoint",
+        json={"baseUrl": partner.base_url, "clientId": partner.client_id, "clientSecret": secret},
+        headers=member.headers,
+        verify=str(server.ca_file),
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
 
 
 def push(app: Flask, server: TLSServer, member: Member, **changes: Any) -> dict[str, Any]:
@@ -184,18 +185,7 @@ def test_the_pact_conformance_walk(
         assert client.get(f"/3/footprints?{bogus}").json() == {"data": []}
 
     # events: the buyer's PACT host is registered, then it asks for footprints
-    registered = requests.put(
-        f"{tls_server.base_url}/api/v1/events-endpoint",
-        json={
-            "baseUrl": partner.base_url,
-            "clientId": partner.client_id,
-            "clientSecret": partner.client_secret,
-        },
-        headers=buyer.headers,
-        verify=verify,
-        timeout=30,
-    )
-    assert registered.status_code == 200
+    register_partner(tls_server, buyer, partner, partner.client_secret)
     wanted = cloud_event(schemas.REQUEST_CREATED, {"productId": [product]}, partner.base_url)
     nothing = cloud_event(
         schemas.REQUEST_CREATED, {"productId": ["urn:pact:null"]}, partner.base_url
@@ -230,14 +220,7 @@ def test_a_delivery_to_a_host_that_is_down_is_retried_until_it_answers(
 ) -> None:
     buyer = add_member(app, Role.CHAIN_OWNER)
     client = Pact(tls_server, buyer)
-    registered = requests.put(
-        f"{tls_server.base_url}/api/v1/events-endpoint",
-        json={"baseUrl": partner.base_url, "clientId": partner.client_id, "clientSecret": "wrong"},
-        headers=buyer.headers,
-        verify=str(tls_server.ca_file),
-        timeout=30,
-    )
-    assert registered.status_code == 200
+    register_partner(tls_server, buyer, partner, "wrong")
     request = cloud_event(
         schemas.REQUEST_CREATED, {"productId": ["urn:pact:null"]}, partner.base_url
     )
@@ -247,17 +230,7 @@ def test_a_delivery_to_a_host_that_is_down_is_retried_until_it_answers(
     output = run_worker(tls_server, database_url, **fast)
     assert "1 to retry" in output and partner.events == []
     # the partner fixes the credentials it gave us; the queued answer goes out, once
-    requests.put(
-        f"{tls_server.base_url}/api/v1/events-endpoint",
-        json={
-            "baseUrl": partner.base_url,
-            "clientId": partner.client_id,
-            "clientSecret": partner.client_secret,
-        },
-        headers=buyer.headers,
-        verify=str(tls_server.ca_file),
-        timeout=30,
-    ).raise_for_status()
+    register_partner(tls_server, buyer, partner, partner.client_secret)
     time.sleep(1.0)
     run_worker(tls_server, database_url, **fast)
     assert [item.body["data"]["requestEventId"] for item in partner.events] == [request["id"]]

@@ -20,7 +20,7 @@ from exchange.pact import schemas, services
 from exchange.pact.filters import criteria_from_query, terms_of
 from exchange.pact.schemas import parse_product_footprint
 from exchange.partners.models import Role
-from tests.factories import Member, add_member, pact_example
+from tests.factories import Member, add_member, cloud_event, pact_example
 from tests.pact.oracle import openapi_errors
 
 HOST = services.Host(base_url="http://localhost")
@@ -81,14 +81,7 @@ def register_endpoint(client: FlaskClient, member: Member, base_url: str) -> Non
 def event(
     event_type: str, data: dict[str, Any], source: str = "https://buyer.example"
 ) -> dict[str, Any]:
-    return {
-        "type": event_type,
-        "specversion": "1.0",
-        "id": str(uuid.uuid4()),
-        "source": source,
-        "time": "2026-11-26T08:00:00Z",
-        "data": data,
-    }
+    return cloud_event(event_type, data, source)
 
 
 def post_event(client: FlaskClient, member: Member, body: object) -> Any:
