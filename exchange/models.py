@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from exchange.db import Base
+from exchange.factors import models as factors_models
 from exchange.footprints import models as footprints_models
 from exchange.log import models as log_models
 from exchange.partners import models as partners_models
+from exchange.rules import models as rules_models
 
-__all__ = ["footprints_models", "log_models", "metadata", "partners_models"]
+__all__ = [
+    "factors_models",
+    "footprints_models",
+    "log_models",
+    "metadata",
+    "partners_models",
+    "rules_models",
+]
 
 metadata = Base.metadata
