@@ -43,10 +43,12 @@ def create_app(
 
 def _log_sources() -> dict[str, Any]:
     """How the audit rebuilds each kind of log entry from the tables that hold its object."""
+    from exchange.factors import services as factors
     from exchange.footprints import services as footprints
     from exchange.partners import services as partners
 
     return {
+        factors.LOG_KIND: factors.log_sources,
         footprints.LOG_KIND: footprints.log_sources,
         partners.KEY_LOG_KIND: partners.key_log_sources,
         partners.KEY_REVOCATION_LOG_KIND: partners.key_revocation_log_sources,
@@ -54,6 +56,7 @@ def _log_sources() -> dict[str, Any]:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from exchange.factors.views import bp as factors_bp
     from exchange.footprints.views import bp as footprints_bp
     from exchange.log.views import bp as log_bp
     from exchange.partners.views import bp as partners_bp
@@ -63,10 +66,12 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(partners_bp)
     app.register_blueprint(footprints_bp)
     app.register_blueprint(log_bp)
+    app.register_blueprint(factors_bp)
 
 
 def _register_commands(app: Flask) -> None:
     from exchange.demo import demo_command
+    from exchange.factors.cli import factors_cli
     from exchange.log.cli import audit_command
     from exchange.partners.cli import client_cli, org_cli
     from exchange.system.cli import init_db_command, serve_command
@@ -78,5 +83,6 @@ def _register_commands(app: Flask) -> None:
         client_cli,
         demo_command,
         audit_command,
+        factors_cli,
     ):
         app.cli.add_command(command)

@@ -90,12 +90,17 @@ class Factor(Base):
 
 
 class FactorReview(Base):
-    """A decision on a factor version, as logged; never changed."""
+    """A decision on a factor version, as logged; never changed.
+
+    Statuses only move forward, so a version gets each decision at most once; the log
+    names a decision by ``<factor id>/<decision>``.
+    """
 
     __tablename__ = "factor_reviews"
+    __table_args__ = (sa.UniqueConstraint("factor_id", "decision"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    factor_id: Mapped[str] = mapped_column(sa.ForeignKey("factors.id"), index=True)
+    factor_id: Mapped[str] = mapped_column(sa.ForeignKey("factors.id"))
     decision: Mapped[Decision] = mapped_column(_enum(Decision))
     comment: Mapped[str] = mapped_column(sa.Text)
     # None: the programme's own data, approved as it was loaded.

@@ -25,7 +25,7 @@ class Dimension(enum.StrEnum):
     VOLUME = "volume"
     ENERGY = "energy"
     DISTANCE = "distance"
-    TRANSPORT = "distance×mass"
+    TRANSPORT = "distance-mass"
     AREA = "area"
     COUNT = "pieces"
 

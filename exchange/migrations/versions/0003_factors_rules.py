@@ -94,12 +94,9 @@ def upgrade() -> None:
             name=op.f("fk_factor_reviews_reviewer_id_organisations"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_factor_reviews")),
+        sa.UniqueConstraint("factor_id", "decision", name=op.f("uq_factor_reviews_factor_id")),
         sa.UniqueConstraint("log_index", name=op.f("uq_factor_reviews_log_index")),
     )
-    with op.batch_alter_table("factor_reviews", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_factor_reviews_factor_id"), ["factor_id"], unique=False
-        )
 
     op.create_table(
         "accounting_rules",
@@ -133,9 +130,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("code", name=op.f("pk_accounting_rules")),
     )
     with op.batch_alter_table("accounting_rules", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_accounting_rules_status"), ["status"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_accounting_rules_status"), ["status"], unique=False)
 
     op.create_table(
         "rule_demands",
@@ -166,9 +161,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_accounting_rules_status"))
 
     op.drop_table("accounting_rules")
-    with op.batch_alter_table("factor_reviews", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_factor_reviews_factor_id"))
-
     op.drop_table("factor_reviews")
     with op.batch_alter_table("factors", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_factors_status"))
