@@ -60,6 +60,7 @@ def _register_blueprints(app: Flask) -> None:
     from exchange.footprints.views import bp as footprints_bp
     from exchange.log.views import bp as log_bp
     from exchange.partners.views import bp as partners_bp
+    from exchange.rules.views import bp as rules_bp
     from exchange.system.views import bp as system_bp
 
     app.register_blueprint(system_bp)
@@ -67,6 +68,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(footprints_bp)
     app.register_blueprint(log_bp)
     app.register_blueprint(factors_bp)
+    app.register_blueprint(rules_bp)
 
 
 def _register_commands(app: Flask) -> None:
@@ -74,6 +76,7 @@ def _register_commands(app: Flask) -> None:
     from exchange.factors.cli import factors_cli
     from exchange.log.cli import audit_command
     from exchange.partners.cli import client_cli, org_cli
+    from exchange.rules.cli import rules_cli
     from exchange.system.cli import init_db_command, serve_command
 
     for command in (
@@ -84,5 +87,6 @@ def _register_commands(app: Flask) -> None:
         demo_command,
         audit_command,
         factors_cli,
+        rules_cli,
     ):
         app.cli.add_command(command)
