@@ -98,7 +98,7 @@ def log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:
             .join(Factor, Factor.id == FactorReview.factor_id)
             .where(FactorReview.factor_id.in_(ids[start : start + 5000]))
         )
-        for review, factor in rows.tuples():
+        for review, factor in rows:
             found[log_ref(review)] = review_entry(review, factor)
     return found
 
