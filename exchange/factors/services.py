@@ -294,8 +294,15 @@ def declare(session: Session, principal: Principal, data: object) -> Factor:
         declared_by_id=principal.organisation_id,
         footprint_record_id=record_id,
     )
-    session.add(factor)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(factor)
+    except sa.exc.IntegrityError as exc:
+        # Another declaration of the code took this version number first.
+        raise Conflict(
+            f"version {next_version} of {item.code} was declared meanwhile; try again",
+            details=[{"field": "code", "message": "declared concurrently"}],
+        ) from exc
     return factor
 
 
@@ -313,6 +320,8 @@ def review(
     if Role.REGULATOR not in principal.roles:
         raise AccessDenied("only a regulator reviews factors")
     factor = get_factor(session, principal, factor_id)
+    # Lock the version (PostgreSQL) so two concurrent decisions cannot both find it pending.
+    session.refresh(factor, with_for_update=True)
     comment = comment.strip()
     if not comment and decision != Decision.APPROVE:
         raise ValidationFailed(

@@ -417,3 +417,14 @@ def test_cli_import_load_starter_and_export(app: Flask, tmp_path: Any) -> None:
         (2023, "0.3648"),
     ]
     assert runner.invoke(args=["audit"]).exit_code == 0
+
+
+def test_a_concurrent_declaration_of_the_same_version_is_a_conflict(
+    client: FlaskClient, supplier: Member, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert declare(client, supplier).status_code == 201
+    # As if a second request had read the versions before the first one committed.
+    monkeypatch.setattr(services, "versions_of", lambda session, code: [])
+    raced = declare(client, supplier, value="1.3")
+    assert raced.status_code == 409
+    assert "meanwhile" in raced.json["message"]
