@@ -46,12 +46,14 @@ def _log_sources() -> dict[str, Any]:
     from exchange.factors import services as factors
     from exchange.footprints import services as footprints
     from exchange.partners import services as partners
+    from exchange.rules import services as rules
 
     return {
         factors.LOG_KIND: factors.log_sources,
         footprints.LOG_KIND: footprints.log_sources,
         partners.KEY_LOG_KIND: partners.key_log_sources,
         partners.KEY_REVOCATION_LOG_KIND: partners.key_revocation_log_sources,
+        rules.LOG_KIND: rules.log_sources,
     }
 
 

@@ -78,3 +78,22 @@ class RuleDemand(Base):
     # The rule that answers the demand, once there is one.
     rule_code: Mapped[str | None] = mapped_column(sa.ForeignKey("accounting_rules.code"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RuleDecision(Base):
+    """A regulator's move of a rule to a status, as logged; never changed.
+
+    Statuses only move forward, so a rule reaches each status at most once; the log names
+    a decision by ``<rule code>/<status>``.
+    """
+
+    __tablename__ = "rule_decisions"
+    __table_args__ = (sa.UniqueConstraint("rule_code", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    rule_code: Mapped[str] = mapped_column(sa.ForeignKey("accounting_rules.code"))
+    status: Mapped[RuleStatus] = mapped_column(_enum(RuleStatus))
+    comment: Mapped[str] = mapped_column(sa.Text)
+    decided_by_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"))
+    decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    log_index: Mapped[int] = mapped_column(sa.BigInteger, unique=True)

@@ -2,28 +2,35 @@
 
 Anyone proposes a rule or adds a demand; only a regulator moves a rule along
 proposed → assessed → listed → withdrawn (a proposal may also be withdrawn before it is
-listed). Listing a rule answers the open demands for the product classifications it covers.
+listed). Each move is a decision appended to the transparency log, which commits to the
+rule's content through its digest. Listing a rule answers the open demands for the product
+classifications it covers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from exchange import signing
 from exchange.db import utcnow
 from exchange.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from exchange.pact.schemas import ProductFootprint
 from exchange.partners.models import Role
 from exchange.partners.services import Principal
 from exchange.rules import check, schemas
-from exchange.rules.models import AccountingRule, RuleDemand, RuleStatus
+from exchange.rules.models import AccountingRule, RuleDecision, RuleDemand, RuleStatus
 
+LOG_KIND: Final = "rule-decision"
 # Rules use the existing scopes, like factors: proposing writes, like submitting a record.
 WRITE_SCOPE: Final = "footprints:write"
+
+LogAppender = Callable[[Session, Sequence[tuple[str, str, bytes]]], list[int]]
 
 TRANSITIONS: Final = {
     RuleStatus.PROPOSED: (RuleStatus.ASSESSED, RuleStatus.WITHDRAWN),
@@ -31,6 +38,59 @@ TRANSITIONS: Final = {
     RuleStatus.LISTED: (RuleStatus.WITHDRAWN,),
     RuleStatus.WITHDRAWN: (),
 }
+
+
+def content_digest(rule: AccountingRule) -> str:
+    """SHA-256 of what the rule says (everything but its status), as logged decisions cite it."""
+    content = {
+        key: value
+        for key, value in schemas.rule_json(rule).items()
+        if key not in ("status", "statusComment", "statusChangedAt", "citation")
+    }
+    return hashlib.sha256(signing.canonical_json(content)).hexdigest()
+
+
+def decision_entry(decision: RuleDecision, rule: AccountingRule) -> bytes:
+    """The log entry of a decision; the audit rebuilds it from the two rows."""
+    return signing.canonical_json(
+        {
+            "rule": rule.code,
+            "contentDigest": content_digest(rule),
+            "status": decision.status.value,
+            "comment": decision.comment,
+            "decidedBy": decision.decided_by_id,
+            "decidedAt": decision.decided_at.isoformat(),
+        }
+    )
+
+
+def log_ref(decision: RuleDecision) -> str:
+    return f"{decision.rule_code}/{decision.status.value}"
+
+
+def log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:
+    """Entry bytes of rule decisions rebuilt from the tables, for the log's audit."""
+    codes = sorted({ref.rpartition("/")[0] for ref in refs})
+    found: dict[str, bytes] = {}
+    for start in range(0, len(codes), 5000):
+        rows = session.execute(
+            sa.select(RuleDecision, AccountingRule)
+            .join(AccountingRule, AccountingRule.code == RuleDecision.rule_code)
+            .where(RuleDecision.rule_code.in_(codes[start : start + 5000]))
+        )
+        for decision, rule in rows:
+            found[log_ref(decision)] = decision_entry(decision, rule)
+    return found
+
+
+def decisions_of(session: Session, rule: AccountingRule) -> list[RuleDecision]:
+    return list(
+        session.scalars(
+            sa.select(RuleDecision)
+            .where(RuleDecision.rule_code == rule.code)
+            .order_by(RuleDecision.id)
+        )
+    )
 
 
 def propose(session: Session, principal: Principal, data: object) -> AccountingRule:
@@ -58,8 +118,14 @@ def propose(session: Session, principal: Principal, data: object) -> AccountingR
         created_at=now,
         status_changed_at=now,
     )
-    session.add(rule)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(rule)
+    except sa.exc.IntegrityError as exc:
+        raise Conflict(
+            f"rule {item.code} was proposed meanwhile",
+            details=[{"field": "code", "message": "already used"}],
+        ) from exc
     return rule
 
 
@@ -71,20 +137,40 @@ def get_rule(session: Session, code: str) -> AccountingRule:
 
 
 def transition(
-    session: Session, principal: Principal, code: str, *, status: RuleStatus, comment: str = ""
+    session: Session,
+    principal: Principal,
+    code: str,
+    *,
+    status: RuleStatus,
+    append_to_log: LogAppender,
+    comment: str = "",
 ) -> AccountingRule:
-    """The regulator moves a rule to its next status."""
+    """The regulator moves a rule to its next status; the decision is logged."""
     principal.require_scope(WRITE_SCOPE)
     if Role.REGULATOR not in principal.roles:
         raise AccessDenied("only a regulator moves a rule on the list")
     rule = get_rule(session, code)
+    # Lock the rule (PostgreSQL) so two concurrent moves cannot both start from one status.
+    session.refresh(rule, with_for_update=True)
     allowed = TRANSITIONS[rule.status]
     if status not in allowed:
         then = ", ".join(s.value for s in allowed) or "nothing (final)"
         raise Conflict(f"rule {code} is {rule.status.value}; it can become {then}")
+    now = utcnow()
     rule.status = status
     rule.status_comment = comment.strip() or None
-    rule.status_changed_at = utcnow()
+    rule.status_changed_at = now
+    decision = RuleDecision(
+        rule_code=rule.code,
+        status=status,
+        comment=comment.strip(),
+        decided_by_id=principal.organisation_id,
+        decided_at=now,
+    )
+    [decision.log_index] = append_to_log(
+        session, [(LOG_KIND, log_ref(decision), decision_entry(decision, rule))]
+    )
+    session.add(decision)
     if status == RuleStatus.LISTED:
         covered = schemas.classifications_of(rule)
         if covered:

@@ -6,8 +6,9 @@ from flask import Blueprint, Response, jsonify, request, url_for
 
 from exchange import web
 from exchange.errors import BadRequest, ValidationFailed
+from exchange.log.services import append_entries
 from exchange.rules import schemas, services
-from exchange.rules.models import RuleStatus
+from exchange.rules.models import AccountingRule, RuleStatus
 
 bp = Blueprint("rules", __name__, url_prefix="/api/v1")
 
@@ -57,9 +58,25 @@ def add_demand() -> Response:
     return response
 
 
+def _rule_with_decisions(rule: AccountingRule) -> Response:
+    body = schemas.rule_json(rule)
+    body["decisions"] = [
+        {
+            "status": decision.status.value,
+            "comment": decision.comment,
+            "decidedBy": decision.decided_by_id,
+            "decidedAt": decision.decided_at.isoformat(),
+            "logIndex": decision.log_index,
+        }
+        for decision in services.decisions_of(web.session(), rule)
+    ]
+    return jsonify(body)
+
+
 @bp.get("/rules/<code>")
 def get_rule(code: str) -> Response:
-    return jsonify(schemas.rule_json(services.get_rule(web.session(), code)))
+    """One rule with the logged decisions that moved it."""
+    return _rule_with_decisions(services.get_rule(web.session(), code))
 
 
 @bp.post("/rules/<code>/status")
@@ -82,6 +99,8 @@ def transition_rule(code: str) -> Response:
             "comment is a string", details=[{"field": "comment", "message": "a string"}]
         )
     session = web.session()
-    rule = services.transition(session, principal, code, status=status, comment=comment)
+    rule = services.transition(
+        session, principal, code, status=status, comment=comment, append_to_log=append_entries
+    )
     session.commit()
-    return jsonify(schemas.rule_json(rule))
+    return _rule_with_decisions(rule)

@@ -428,3 +428,24 @@ def test_a_concurrent_declaration_of_the_same_version_is_a_conflict(
     raced = declare(client, supplier, value="1.3")
     assert raced.status_code == 409
     assert "meanwhile" in raced.json["message"]
+
+
+def test_the_log_commits_to_the_reviewed_content(
+    client: FlaskClient, app: Flask, supplier: Member, regulator: Member
+) -> None:
+    factor_id = declare(client, supplier).json["id"]
+    decide(client, regulator, factor_id, "approve")
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["audit"]).exit_code == 0
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        session.execute(
+            sa.update(Factor).where(Factor.id == factor_id).values(value=Decimal("0.99"))
+        )
+        # Even with a digest recomputed to match, the logged decision names the old one.
+        stored = session.get(Factor, factor_id)
+        assert stored is not None
+        session.refresh(stored)
+        stored.content_digest = services.content_digest(stored)
+    audit = runner.invoke(args=["audit"])
+    assert audit.exit_code == 1
+    assert "audit FAILED" in audit.output

@@ -3,13 +3,17 @@ rule check of records submitted through ``POST /api/v1/footprints``."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from exchange.db import transaction
 from exchange.partners.models import Role
+from exchange.rules.models import AccountingRule
 from exchange.rules.schemas import BOUNDARY_SCHEMA, PROGRAMME_NAME
 from tests.factories import Member, add_member
 
@@ -59,8 +63,8 @@ def listed_rule(client: FlaskClient, supplier: Member, regulator: Member, **chan
     return code
 
 
-def test_anyone_proposes_only_the_regulator_moves_a_rule(
-    client: FlaskClient, supplier: Member, regulator: Member
+def test_anyone_proposes_only_the_regulator_moves_a_rule_and_moves_are_logged(
+    client: FlaskClient, app: Flask, supplier: Member, regulator: Member
 ) -> None:
     created = client.post("/api/v1/rules", json=proposal(), headers=supplier.headers)
     assert created.status_code == 201, created.json
@@ -87,6 +91,15 @@ def test_anyone_proposes_only_the_regulator_moves_a_rule(
     assert [r["code"] for r in client.get("/api/v1/rules?status=withdrawn").json["data"]] == [
         "HN-PCR-001"
     ]
+    decisions = client.get("/api/v1/rules/HN-PCR-001").json["decisions"]
+    assert [(d["status"], d["decidedBy"]) for d in decisions] == [
+        ("assessed", regulator.organisation_id),
+        ("listed", regulator.organisation_id),
+        ("withdrawn", regulator.organisation_id),
+    ]
+    assert len({d["logIndex"] for d in decisions}) == 3
+    audit = app.test_cli_runner().invoke(args=["audit"])
+    assert audit.exit_code == 0, audit.output
     assert client.get("/api/v1/rules?status=listed").json["data"] == []
     assert client.get("/api/v1/rules/HN-PCR-001").json["maxDqr"] == "3.5"
     assert client.get("/api/v1/rules/NOPE").status_code == 404
@@ -206,3 +219,20 @@ def test_a_record_citing_a_withdrawn_rule_is_refused(
     )
     assert refused.status_code == 400
     assert "withdrawn" in refused.json["details"][0]["message"]
+
+
+def test_the_log_commits_to_the_listed_rules_content(
+    client: FlaskClient, app: Flask, supplier: Member, regulator: Member
+) -> None:
+    code = listed_rule(client, supplier, regulator)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["audit"]).exit_code == 0
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        session.execute(
+            sa.update(AccountingRule)
+            .where(AccountingRule.code == code)
+            .values(max_dqr=Decimal("5"))
+        )
+    audit = runner.invoke(args=["audit"])
+    assert audit.exit_code == 1
+    assert "audit FAILED" in audit.output

@@ -1,4 +1,4 @@
-"""factor database and accounting rules: factors, factor reviews, rules, rule demands
+"""factor database and accounting rules: factors and their reviews, rules, decisions, demands
 
 Revision ID: 0003
 Revises: 0002
@@ -133,6 +133,33 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_accounting_rules_status"), ["status"], unique=False)
 
     op.create_table(
+        "rule_decisions",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("rule_code", sa.String(length=64), nullable=False),
+        sa.Column(
+            "status",
+            _enum("rulestatus", "proposed", "assessed", "listed", "withdrawn"),
+            nullable=False,
+        ),
+        sa.Column("comment", sa.Text(), nullable=False),
+        sa.Column("decided_by_id", sa.String(length=36), nullable=False),
+        sa.Column("decided_at", UTCDateTime(), nullable=False),
+        sa.Column("log_index", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["decided_by_id"],
+            ["organisations.id"],
+            name=op.f("fk_rule_decisions_decided_by_id_organisations"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["rule_code"],
+            ["accounting_rules.code"],
+            name=op.f("fk_rule_decisions_rule_code_accounting_rules"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rule_decisions")),
+        sa.UniqueConstraint("log_index", name=op.f("uq_rule_decisions_log_index")),
+        sa.UniqueConstraint("rule_code", "status", name=op.f("uq_rule_decisions_rule_code")),
+    )
+    op.create_table(
         "rule_demands",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("category", sa.String(length=300), nullable=False),
@@ -157,6 +184,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("rule_demands")
+    op.drop_table("rule_decisions")
     with op.batch_alter_table("accounting_rules", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_accounting_rules_status"))
 
