@@ -21,7 +21,6 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from fractions import Fraction
 from importlib import resources
 from typing import Any, Final
@@ -41,7 +40,7 @@ from exchange.factors.models import (
     FactorScope,
     FactorStatus,
 )
-from exchange.footprints.models import FootprintRecord
+from exchange.footprints.models import FootprintRecord, RecordStatus
 from exchange.pact.schemas import parse_product_footprint
 from exchange.partners.models import Role
 from exchange.partners.services import Principal
@@ -218,6 +217,11 @@ def _footprint_defaults(session: Session, principal: Principal, record_id: str) 
         raise ValidationFailed(
             "a product factor is offered from one of your own footprint records",
             details=[{"field": "footprintRecordId", "message": f"you have no record {record_id}"}],
+        )
+    if record.status != RecordStatus.ACTIVE:
+        raise ValidationFailed(
+            f"record {record.id} is deprecated by {record.deprecated_by_id}; offer the newest",
+            details=[{"field": "footprintRecordId", "message": "a deprecated record"}],
         )
     footprint = parse_product_footprint(json.loads(record.footprint_json))
     pcf = footprint.pcf
@@ -573,7 +577,3 @@ def load_starter(session: Session, *, append_to_log: LogAppender) -> ImportRepor
         comment="starter dataset of the programme",
     )
 
-
-def per_unit(factor: Factor, unit: str, *, mass_per_piece: Decimal | None = None) -> Decimal:
-    """The factor's value per another unit of the same dimension (or pieces and mass)."""
-    return units.convert_per_unit(factor.value, factor.unit, unit, mass_per_piece=mass_per_piece)

@@ -6,6 +6,8 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from exchange.factors.units import UnitError, convert, convert_per_unit, to_decimal, unit
 
@@ -65,3 +67,28 @@ def test_non_terminating_ratios_round_half_even_at_twelve_places() -> None:
     assert to_decimal(Fraction(-2, 3)) == Decimal("-0.666666666667")
     # A terminating value is never rounded, however many digits it has.
     assert to_decimal(Fraction(1, 2**20)) == Decimal("0.00000095367431640625")
+
+
+# Groups whose ratios to each other are powers of ten (kWh to MJ is 3.6 both ways, but
+# MJ to kWh is 1/3.6, which is rounded; so is kg to lb).
+_DECIMAL_UNITS = {
+    "mass": ["kg", "g", "mg", "t"],
+    "volume": ["m3", "L", "mL"],
+    "joules": ["MJ", "kJ", "GJ", "TJ"],
+    "watt hours": ["Wh", "kWh", "MWh", "GWh"],
+    "area": ["m2", "ha", "km2"],
+}
+
+
+@given(
+    amount=st.decimals(min_value=-(10**9), max_value=10**9, places=3, allow_nan=False),
+    dimension=st.sampled_from(sorted(_DECIMAL_UNITS)),
+    data=st.data(),
+)
+def test_round_trips_between_decimal_ratio_units_are_exact(
+    amount: Decimal, dimension: str, data: st.DataObject
+) -> None:
+    source = data.draw(st.sampled_from(_DECIMAL_UNITS[dimension]))
+    target = data.draw(st.sampled_from(_DECIMAL_UNITS[dimension]))
+    there = convert(amount, source, target)
+    assert convert(there, target, source) == amount

@@ -356,6 +356,23 @@ def test_a_footprint_record_is_offered_as_a_product_factor(
     assert stolen.status_code == 400
     assert stolen.json["details"][0]["field"] == "footprintRecordId"
 
+    successor = supplier.footprint(precedingPfIds=[record_id])
+    assert (
+        client.post(
+            "/api/v1/footprints",
+            json=supplier.key.sign_footprint(successor),
+            headers=supplier.headers,
+        ).status_code
+        == 201
+    )
+    stale = client.post(
+        "/api/v1/factors", json={**offer, "code": "acme.bioethanol-2"}, headers=supplier.headers
+    )
+    assert stale.status_code == 400
+    assert stale.json["details"] == [
+        {"field": "footprintRecordId", "message": "a deprecated record"}
+    ]
+
 
 def test_exact_values_survive_the_database(app: Flask) -> None:
     value = Decimal("12345678901234.123456789012")

@@ -236,3 +236,24 @@ def test_the_log_commits_to_the_listed_rules_content(
     audit = runner.invoke(args=["audit"])
     assert audit.exit_code == 1
     assert "audit FAILED" in audit.output
+
+
+def test_cli_lists_rules_and_demands(
+    client: FlaskClient, app: Flask, supplier: Member, regulator: Member
+) -> None:
+    listed_rule(client, supplier, regulator)
+    client.post("/api/v1/rules", json=proposal(code="HN-PCR-002"), headers=supplier.headers)
+    client.post(
+        "/api/v1/rules/demands",
+        json={"category": "Tea", "description": "black tea, per kg"},
+        headers=supplier.headers,
+    )
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["rules", "list", "--status", "listed"])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.split()[:4] == ["HN-PCR-001", "listed", "kilogram", "cradle-to-gate"]
+    assert "HN-PCR-002" not in listed.output
+    assert "HN-PCR-002" in runner.invoke(args=["rules", "list"]).output
+    demands = runner.invoke(args=["rules", "demands", "--open"])
+    assert "open" in demands.output
+    assert "Tea" in demands.output
