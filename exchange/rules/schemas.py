@@ -19,12 +19,15 @@ from typing import Any, Final, get_args
 
 from exchange.errors import ValidationFailed
 from exchange.factors.schemas import decimal_text, parse_decimal
-from exchange.pact.schemas import DeclaredUnit
+from exchange.pact.schemas import CarbonFootprint
 from exchange.rules.models import AccountingRule, RuleDemand, Stage, SystemBoundary
 
 PROGRAMME_NAME: Final = "Hainan Product Carbon Footprint Programme"
 BOUNDARY_SCHEMA: Final = "urn:footprint-exchange:schema:accounting-boundary:v1"
-DECLARED_UNITS: Final = tuple(get_args(DeclaredUnit))
+# PACT's declaredUnitOfMeasurement values, read off the wire model itself.
+DECLARED_UNITS: Final[tuple[str, ...]] = get_args(
+    CarbonFootprint.model_fields["declared_unit_of_measurement"].annotation
+)
 CODE_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
