@@ -45,13 +45,17 @@ def create_app(
 
 def _log_sources() -> dict[str, Any]:
     """How the audit rebuilds each kind of log entry from the tables that hold its object."""
+    from exchange.factors import services as factors
     from exchange.footprints import services as footprints
     from exchange.partners import services as partners
+    from exchange.rules import services as rules
 
     return {
+        factors.LOG_KIND: factors.log_sources,
         footprints.LOG_KIND: footprints.log_sources,
         partners.KEY_LOG_KIND: partners.key_log_sources,
         partners.KEY_REVOCATION_LOG_KIND: partners.key_revocation_log_sources,
+        rules.LOG_KIND: rules.log_sources,
     }
 
 
@@ -63,10 +67,12 @@ def _job_handlers() -> dict[str, Any]:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from exchange.factors.views import bp as factors_bp
     from exchange.footprints.views import bp as footprints_bp
     from exchange.log.views import bp as log_bp
     from exchange.pact.views import bp as pact_bp
     from exchange.partners.views import bp as partners_bp
+    from exchange.rules.views import bp as rules_bp
     from exchange.system.views import bp as system_bp
 
     app.register_blueprint(system_bp)
@@ -74,13 +80,17 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(footprints_bp)
     app.register_blueprint(log_bp)
     app.register_blueprint(pact_bp)
+    app.register_blueprint(factors_bp)
+    app.register_blueprint(rules_bp)
 
 
 def _register_commands(app: Flask) -> None:
     from exchange.demo import demo_command
+    from exchange.factors.cli import factors_cli
     from exchange.jobs.cli import worker_command
     from exchange.log.cli import audit_command
     from exchange.partners.cli import client_cli, org_cli
+    from exchange.rules.cli import rules_cli
     from exchange.system.cli import init_db_command, serve_command
 
     for command in (
@@ -91,5 +101,7 @@ def _register_commands(app: Flask) -> None:
         demo_command,
         audit_command,
         worker_command,
+        factors_cli,
+        rules_cli,
     ):
         app.cli.add_command(command)

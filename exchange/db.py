@@ -48,11 +48,47 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
+class ExactDecimal(sa.types.TypeDecorator[Decimal]):
+    """An exact decimal with up to 12 fractional digits: NUMERIC(38, 12) on PostgreSQL.
+
+    SQLite has no exact decimal type (NUMERIC columns keep REAL, i.e. binary floats), so
+    there the value is kept as its decimal text. A value with more fractional digits than
+    the column holds is refused rather than silently rounded.
+    """
+
+    impl = sa.Numeric(38, 12, asdecimal=True)
+    cache_ok = True
+    SCALE = 12
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(48))
+        return dialect.type_descriptor(sa.Numeric(38, self.SCALE, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal) or not value.is_finite():
+            raise ValueError(f"an exact decimal column takes a finite Decimal, not {value!r}")
+        exponent = value.as_tuple().exponent
+        assert isinstance(exponent, int)
+        if exponent < -self.SCALE and value != value.quantize(Decimal(1).scaleb(-self.SCALE)):
+            raise ValueError(f"{value} has more than {self.SCALE} decimal places")
+        if dialect.name == "sqlite":
+            return format(value.quantize(Decimal(1).scaleb(-self.SCALE)), "f")
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {
         dt.datetime: UTCDateTime(),
-        Decimal: sa.Numeric(38, 12),
+        Decimal: ExactDecimal(),
     }
 
 

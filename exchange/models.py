@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from exchange.db import Base
+from exchange.factors import models as factors_models
 from exchange.footprints import models as footprints_models
 from exchange.jobs import models as jobs_models
 from exchange.log import models as log_models
 from exchange.pact import models as pact_models
 from exchange.partners import models as partners_models
+from exchange.rules import models as rules_models
 
 __all__ = [
+    "factors_models",
     "footprints_models",
     "jobs_models",
     "log_models",
     "metadata",
     "pact_models",
     "partners_models",
+    "rules_models",
 ]
 
 metadata = Base.metadata

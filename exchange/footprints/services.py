@@ -46,6 +46,7 @@ from exchange.pact.filters import Criteria, FilterTerms, terms_of
 from exchange.pact.schemas import ProductFootprint, parse_product_footprint
 from exchange.partners.models import CompanyIdentifier, Organisation, Role, SigningKey
 from exchange.partners.services import Principal, keys_by_kid
+from exchange.rules.services import check_footprints_against_rules
 
 LOG_KIND = "footprint"
 LogAppender = Callable[[Session, Sequence[tuple[str, str, bytes]]], list[int]]
@@ -286,6 +287,12 @@ def _accept(
             candidates.append(check(index, value))
         except ExchangeError as error:
             outcomes[index] = Outcome(index=index, accepted=False, error=error)
+    rule_errors = check_footprints_against_rules(session, [c.footprint for c in candidates])
+    for candidate, details in zip(candidates, rule_errors, strict=True):
+        if details:
+            refusal = ValidationFailed("the record breaks a rule it cites", details=details)
+            outcomes[candidate.index] = Outcome(candidate.index, accepted=False, error=refusal)
+    candidates = [c for c, details in zip(candidates, rule_errors, strict=True) if not details]
     _store(
         session,
         organisation_id,

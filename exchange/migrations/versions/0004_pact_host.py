@@ -1,7 +1,7 @@
 """PACT host: filter terms and validity of records, unsigned imports, requests, events, jobs
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from alembic import op
 from exchange.db import UTCDateTime
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

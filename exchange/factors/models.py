@@ -1,0 +1,109 @@
+"""Tables of factor versions and of the decisions taken on them.
+
+A row of ``factors`` is one immutable version of a factor code: its content never changes
+after it is stored; only its status moves (submitted → approved | returned | rejected;
+approved → retired). Each decision is a row of ``factor_reviews`` with its log index, so
+the transparency log commits to what was decided even after the status moves on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from exchange.db import Base, utcnow
+from exchange.factors.gwp import GwpSet
+
+
+class FactorKind(enum.StrEnum):
+    ACTIVITY = "activity"
+    PRODUCT = "product"
+
+
+class FactorScope(enum.StrEnum):
+    """Whether a factor counts only the combustion at the point of use, or the life cycle."""
+
+    COMBUSTION = "combustion"
+    LIFE_CYCLE = "life-cycle"
+
+
+class FactorStatus(enum.StrEnum):
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    RETURNED = "returned"
+    REJECTED = "rejected"
+    RETIRED = "retired"
+
+
+class Decision(enum.StrEnum):
+    APPROVE = "approve"
+    RETURN = "return"
+    REJECT = "reject"
+    RETIRE = "retire"
+
+
+def _enum(kind: type[enum.StrEnum], length: int = 16) -> sa.Enum:
+    return sa.Enum(
+        kind, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
+    )
+
+
+class Factor(Base):
+    """One version of a factor: ``value`` kg CO2e per one ``unit``."""
+
+    __tablename__ = "factors"
+    __table_args__ = (sa.UniqueConstraint("code", "version"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(100))
+    version: Mapped[int]
+    kind: Mapped[FactorKind] = mapped_column(_enum(FactorKind))
+    name: Mapped[str] = mapped_column(sa.String(300))
+    category: Mapped[str] = mapped_column(sa.String(64), index=True)
+    value: Mapped[Decimal]
+    unit: Mapped[str] = mapped_column(sa.String(16))
+    region: Mapped[str] = mapped_column(sa.String(64), index=True)
+    year: Mapped[int]
+    gwp_set: Mapped[GwpSet] = mapped_column(_enum(GwpSet, 8))
+    # {"gas": "kg of the gas per unit"} as canonical JSON with decimal strings, when known.
+    gases_json: Mapped[str | None] = mapped_column(sa.Text)
+    scope: Mapped[FactorScope] = mapped_column(_enum(FactorScope))
+    source: Mapped[str] = mapped_column(sa.String(1000))
+    licence: Mapped[str] = mapped_column(sa.String(300))
+    # Relative uncertainty in percent (± at 95 % confidence) when the source states one.
+    uncertainty: Mapped[Decimal | None]
+    evidence: Mapped[str | None] = mapped_column(sa.Text)
+    # A product factor offered from one of the declarant's own footprint records.
+    footprint_record_id: Mapped[str | None] = mapped_column(sa.ForeignKey("footprint_records.id"))
+    # None: the programme's own data, loaded by an administrator.
+    declared_by_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("organisations.id"), index=True
+    )
+    status: Mapped[FactorStatus] = mapped_column(_enum(FactorStatus), index=True)
+    # SHA-256 of the canonical content: tells a re-import of the same row from a correction.
+    content_digest: Mapped[str] = mapped_column(sa.String(64), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class FactorReview(Base):
+    """A decision on a factor version, as logged; never changed.
+
+    Statuses only move forward, so a version gets each decision at most once; the log
+    names a decision by ``<factor id>/<decision>``.
+    """
+
+    __tablename__ = "factor_reviews"
+    __table_args__ = (sa.UniqueConstraint("factor_id", "decision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    factor_id: Mapped[str] = mapped_column(sa.ForeignKey("factors.id"))
+    decision: Mapped[Decision] = mapped_column(_enum(Decision))
+    comment: Mapped[str] = mapped_column(sa.Text)
+    # None: the programme's own data, approved as it was loaded.
+    reviewer_id: Mapped[str | None] = mapped_column(sa.ForeignKey("organisations.id"))
+    decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    log_index: Mapped[int] = mapped_column(sa.BigInteger, unique=True)

@@ -1,0 +1,196 @@
+"""HTTP API of the factor database: search, read, declare, review, import and export."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request, url_for
+
+from exchange import web
+from exchange.errors import AccessDenied, BadRequest, ValidationFailed
+from exchange.factors import gwp, schemas, services, units
+from exchange.factors.models import Decision, FactorKind, FactorStatus
+from exchange.log.services import append_entries
+from exchange.partners.models import Role
+
+bp = Blueprint("factors", __name__, url_prefix="/api/v1")
+
+
+def _choice(name: str, kind: Any) -> Any:
+    text = request.args.get(name)
+    if not text:
+        return None
+    try:
+        return kind(text)
+    except ValueError as exc:
+        raise BadRequest(f"{name} is one of {', '.join(m.value for m in kind)}") from exc
+
+
+def _filters() -> services.Filters:
+    year_text = request.args.get("year")
+    if year_text is not None and not year_text.isdigit():
+        raise BadRequest("year is a whole number such as 2023")
+    set_text = request.args.get("gwpSet")
+    try:
+        gwp_set = gwp.gwp_set(set_text) if set_text else None
+    except gwp.GwpError as exc:
+        raise BadRequest(str(exc)) from exc
+    return services.Filters(
+        text=request.args.get("q") or None,
+        code=request.args.get("code") or None,
+        region=request.args.get("region") or None,
+        year=int(year_text) if year_text else None,
+        category=request.args.get("category") or None,
+        kind=_choice("kind", FactorKind),
+        status=_choice("status", FactorStatus),
+        gwp_set=gwp_set,
+    )
+
+
+def _offset() -> int:
+    text = request.args.get("offset", "0")
+    if not text.isdigit():
+        raise BadRequest("offset is a whole number")
+    return int(text)
+
+
+@bp.get("/factors")
+def list_factors() -> Response:
+    """Visible versions; filters ``q`` (text), ``region``, ``year``, ``category``, ``kind``,
+    ``status``, ``gwpSet``, ``code``; pages by ``limit`` and ``offset``."""
+    principal = web.optional_principal()
+    limit = web.page_limit()
+    offset = _offset()
+    found = services.search(web.session(), principal, _filters(), limit=limit + 1, offset=offset)
+    body: dict[str, Any] = {"data": [schemas.factor_json(f) for f in found[:limit]]}
+    if len(found) > limit:
+        args = {**request.args.to_dict(), "offset": str(offset + limit)}
+        body["next"] = url_for("factors.list_factors", _external=True, **args)
+    return jsonify(body)
+
+
+@bp.get("/factors/export")
+def export_factors() -> Response:
+    """Every visible version matching the filters, as ``format=csv`` or ``format=json``."""
+    principal = web.optional_principal()
+    file_format = request.args.get("format", "json")
+    found = services.search(web.session(), principal, _filters())
+    if file_format == "csv":
+        return Response(schemas.factors_csv(found), mimetype="text/csv")
+    if file_format == "json":
+        return jsonify({"factors": [schemas.factor_json(f) for f in found]})
+    raise BadRequest("format is csv or json")
+
+
+def _decimal_arg(name: str) -> Decimal | None:
+    text = request.args.get(name)
+    if text is None:
+        return None
+    try:
+        return schemas.parse_decimal(text)
+    except ValueError as exc:
+        raise BadRequest(f"{name}: {exc}") from exc
+
+
+@bp.get("/factors/<factor_id>")
+def get_factor(factor_id: str) -> Response:
+    """One version with its decisions; ``unit`` (and ``massPerPiece``) or ``gwpSet``
+    add the value re-expressed per another unit or in another GWP set."""
+    session = web.session()
+    factor = services.get_factor(session, web.optional_principal(), factor_id)
+    body = schemas.factor_json(factor, services.reviews_of(session, factor))
+    target_unit = request.args.get("unit")
+    target_set = request.args.get("gwpSet")
+    value = factor.value
+    try:
+        if target_set:
+            value = gwp.reexpress_total(
+                value, factor.gwp_set, gwp.gwp_set(target_set), schemas.stored_gases(factor)
+            )
+        if target_unit:
+            value = units.convert_per_unit(
+                value, factor.unit, target_unit, mass_per_piece=_decimal_arg("massPerPiece")
+            )
+    except (units.UnitError, gwp.GwpError) as exc:
+        raise BadRequest(str(exc)) from exc
+    if target_unit or target_set:
+        unit = units.unit(target_unit).symbol if target_unit else factor.unit
+        body["converted"] = {
+            "value": schemas.decimal_text(value),
+            "unit": unit,
+            "gwpSet": gwp.gwp_set(target_set).value if target_set else factor.gwp_set.value,
+        }
+    return jsonify(body)
+
+
+@bp.post("/factors")
+def declare_factor() -> Response:
+    """Declare a version (exchange format), or ``{"footprintRecordId": ...}`` plus the
+    fields a record cannot give (``code``, ``licence``, ``category``, ``evidence``)."""
+    principal = web.require_principal(services.WRITE_SCOPE)
+    session = web.session()
+    factor = services.declare(session, principal, web.json_body())
+    session.commit()
+    response = jsonify(schemas.factor_json(factor))
+    response.status_code = 201
+    response.headers["Location"] = url_for("factors.get_factor", factor_id=factor.id)
+    return response
+
+
+@bp.post("/factors/<factor_id>/review")
+def review_factor(factor_id: str) -> Response:
+    """``{"decision": "approve" | "return" | "reject" | "retire", "comment": "..."}``."""
+    principal = web.require_principal(services.WRITE_SCOPE)
+    body = web.json_body()
+    if not isinstance(body, dict):
+        raise ValidationFailed("send a JSON object")
+    try:
+        decision = Decision(str(body.get("decision")))
+    except ValueError as exc:
+        raise ValidationFailed(
+            "decision is approve, return, reject or retire",
+            details=[{"field": "decision", "message": "approve, return, reject or retire"}],
+        ) from exc
+    comment = body.get("comment", "")
+    if not isinstance(comment, str):
+        raise ValidationFailed(
+            "comment is a string", details=[{"field": "comment", "message": "a string"}]
+        )
+    session = web.session()
+    factor = services.review(
+        session,
+        principal,
+        factor_id,
+        decision=decision,
+        comment=comment,
+        append_to_log=append_entries,
+    )
+    session.commit()
+    return jsonify(schemas.factor_json(factor, services.reviews_of(session, factor)))
+
+
+@bp.post("/factors/import")
+def import_factors() -> Response:
+    """A regulator loads programme data: a CSV (text/csv) or JSON file; a per-row report."""
+    principal = web.require_principal(services.WRITE_SCOPE)
+    if Role.REGULATOR not in principal.roles:
+        raise AccessDenied("only a regulator imports factors; others declare them")
+    if request.mimetype == "text/csv":
+        text, file_format = request.get_data(as_text=True), "csv"
+    else:
+        text, file_format = json.dumps(web.json_body()), "json"
+    session = web.session()
+    report = services.import_text(
+        session,
+        text,
+        file_format,
+        append_to_log=append_entries,
+        reviewer_id=principal.organisation_id,
+        comment="imported by the regulator",
+    )
+    session.commit()
+    response = jsonify(report.to_json())
+    response.status_code = 200 if report.count("rejected") == 0 else 207
+    return response

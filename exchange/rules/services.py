@@ -1,0 +1,268 @@
+"""The accounting rules list and the demand catalogue, and rule checks of footprint batches.
+
+Anyone proposes a rule or adds a demand; only a regulator moves a rule along
+proposed → assessed → listed → withdrawn (a proposal may also be withdrawn before it is
+listed). Each move is a decision appended to the transparency log, which commits to the
+rule's content through its digest. Listing a rule answers the open demands for the product
+classifications it covers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from typing import Final
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from exchange import signing
+from exchange.db import utcnow
+from exchange.errors import AccessDenied, Conflict, NotFound, ValidationFailed
+from exchange.pact.schemas import ProductFootprint
+from exchange.partners.models import Role
+from exchange.partners.services import Principal
+from exchange.rules import check, schemas
+from exchange.rules.models import AccountingRule, RuleDecision, RuleDemand, RuleStatus
+
+LOG_KIND: Final = "rule-decision"
+# Rules use the existing scopes, like factors: proposing writes, like submitting a record.
+WRITE_SCOPE: Final = "footprints:write"
+
+LogAppender = Callable[[Session, Sequence[tuple[str, str, bytes]]], list[int]]
+
+TRANSITIONS: Final = {
+    RuleStatus.PROPOSED: (RuleStatus.ASSESSED, RuleStatus.WITHDRAWN),
+    RuleStatus.ASSESSED: (RuleStatus.LISTED, RuleStatus.WITHDRAWN),
+    RuleStatus.LISTED: (RuleStatus.WITHDRAWN,),
+    RuleStatus.WITHDRAWN: (),
+}
+
+
+def content_digest(rule: AccountingRule) -> str:
+    """SHA-256 of what the rule says (everything but its status), as logged decisions cite it."""
+    content = {
+        key: value
+        for key, value in schemas.rule_json(rule).items()
+        if key not in ("status", "statusComment", "statusChangedAt", "citation")
+    }
+    return hashlib.sha256(signing.canonical_json(content)).hexdigest()
+
+
+def decision_entry(decision: RuleDecision, rule: AccountingRule) -> bytes:
+    """The log entry of a decision; the audit rebuilds it from the two rows."""
+    return signing.canonical_json(
+        {
+            "rule": rule.code,
+            "contentDigest": content_digest(rule),
+            "status": decision.status.value,
+            "comment": decision.comment,
+            "decidedBy": decision.decided_by_id,
+            "decidedAt": decision.decided_at.isoformat(),
+        }
+    )
+
+
+def log_ref(decision: RuleDecision) -> str:
+    return f"{decision.rule_code}/{decision.status.value}"
+
+
+def log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:
+    """Entry bytes of rule decisions rebuilt from the tables, for the log's audit."""
+    codes = sorted({ref.rpartition("/")[0] for ref in refs})
+    found: dict[str, bytes] = {}
+    for start in range(0, len(codes), 5000):
+        rows = session.execute(
+            sa.select(RuleDecision, AccountingRule)
+            .join(AccountingRule, AccountingRule.code == RuleDecision.rule_code)
+            .where(RuleDecision.rule_code.in_(codes[start : start + 5000]))
+        )
+        for decision, rule in rows:
+            found[log_ref(decision)] = decision_entry(decision, rule)
+    return found
+
+
+def decisions_of(session: Session, rule: AccountingRule) -> list[RuleDecision]:
+    return list(
+        session.scalars(
+            sa.select(RuleDecision)
+            .where(RuleDecision.rule_code == rule.code)
+            .order_by(RuleDecision.id)
+        )
+    )
+
+
+def propose(session: Session, principal: Principal, data: object) -> AccountingRule:
+    principal.require_scope(WRITE_SCOPE)
+    item = schemas.parse_rule(data)
+    if session.get(AccountingRule, item.code) is not None:
+        raise Conflict(
+            f"there is a rule {item.code} already",
+            details=[{"field": "code", "message": "already used"}],
+        )
+    now = utcnow()
+    rule = AccountingRule(
+        code=item.code,
+        title=item.title,
+        classifications_json=json.dumps(item.classifications),
+        standard_basis=item.standard_basis,
+        declared_unit=item.declared_unit,
+        system_boundary=item.system_boundary,
+        required_stages_json=json.dumps([stage.value for stage in item.required_stages]),
+        min_primary_data_share=item.min_primary_data_share,
+        max_dqr=item.max_dqr,
+        status=RuleStatus.PROPOSED,
+        proposed_by_id=principal.organisation_id,
+        status_comment=None,
+        created_at=now,
+        status_changed_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(rule)
+    except sa.exc.IntegrityError as exc:
+        raise Conflict(
+            f"rule {item.code} was proposed meanwhile",
+            details=[{"field": "code", "message": "already used"}],
+        ) from exc
+    return rule
+
+
+def get_rule(session: Session, code: str) -> AccountingRule:
+    rule = session.get(AccountingRule, code)
+    if rule is None:
+        raise NotFound(f"no rule {code}")
+    return rule
+
+
+def transition(
+    session: Session,
+    principal: Principal,
+    code: str,
+    *,
+    status: RuleStatus,
+    append_to_log: LogAppender,
+    comment: str = "",
+) -> AccountingRule:
+    """The regulator moves a rule to its next status; the decision is logged."""
+    principal.require_scope(WRITE_SCOPE)
+    if Role.REGULATOR not in principal.roles:
+        raise AccessDenied("only a regulator moves a rule on the list")
+    rule = get_rule(session, code)
+    # Lock the rule (PostgreSQL) so two concurrent moves cannot both start from one status.
+    session.refresh(rule, with_for_update=True)
+    allowed = TRANSITIONS[rule.status]
+    if status not in allowed:
+        then = ", ".join(s.value for s in allowed) or "nothing (final)"
+        raise Conflict(f"rule {code} is {rule.status.value}; it can become {then}")
+    now = utcnow()
+    rule.status = status
+    rule.status_comment = comment.strip() or None
+    rule.status_changed_at = now
+    decision = RuleDecision(
+        rule_code=rule.code,
+        status=status,
+        comment=comment.strip(),
+        decided_by_id=principal.organisation_id,
+        decided_at=now,
+    )
+    [decision.log_index] = append_to_log(
+        session, [(LOG_KIND, log_ref(decision), decision_entry(decision, rule))]
+    )
+    session.add(decision)
+    if status == RuleStatus.LISTED:
+        covered = schemas.classifications_of(rule)
+        if covered:
+            session.execute(
+                sa.update(RuleDemand)
+                .where(RuleDemand.rule_code.is_(None), RuleDemand.classification.in_(covered))
+                .values(rule_code=rule.code)
+            )
+    session.flush()
+    return rule
+
+
+def list_rules(
+    session: Session, *, status: RuleStatus | None = None, text: str | None = None
+) -> list[AccountingRule]:
+    query = sa.select(AccountingRule).order_by(AccountingRule.code)
+    if status is not None:
+        query = query.where(AccountingRule.status == status)
+    if text:
+        query = query.where(
+            sa.or_(
+                sa.func.lower(AccountingRule.title).contains(text.lower(), autoescape=True),
+                sa.func.lower(AccountingRule.code).contains(text.lower(), autoescape=True),
+                sa.func.lower(AccountingRule.classifications_json).contains(
+                    text.lower(), autoescape=True
+                ),
+            )
+        )
+    return list(session.scalars(query))
+
+
+def add_demand(session: Session, principal: Principal, data: object) -> RuleDemand:
+    principal.require_scope(WRITE_SCOPE)
+    errors: list[dict[str, str]] = []
+    body = data if isinstance(data, dict) else {}
+    category = body.get("category")
+    description = body.get("description", "")
+    classification = body.get("classification")
+    if not isinstance(category, str) or not category.strip() or len(category) > 300:
+        errors.append({"field": "category", "message": "a product category, 1-300 characters"})
+    if not isinstance(description, str):
+        errors.append({"field": "description", "message": "a string"})
+    if classification is not None and (
+        not isinstance(classification, str)
+        or not classification.lower().startswith("urn:")
+        or len(classification) > 300
+    ):
+        errors.append({"field": "classification", "message": "a product classification URN"})
+    if errors:
+        raise ValidationFailed("the demand is not valid", details=errors)
+    assert isinstance(category, str) and isinstance(description, str)
+    assert classification is None or isinstance(classification, str)
+    demand = RuleDemand(
+        category=category.strip(),
+        classification=classification,
+        description=description.strip(),
+        requested_by_id=principal.organisation_id,
+        rule_code=None,
+        created_at=utcnow(),
+    )
+    session.add(demand)
+    session.flush()
+    return demand
+
+
+def list_demands(session: Session, *, open_only: bool = False) -> list[RuleDemand]:
+    query = sa.select(RuleDemand).order_by(RuleDemand.id)
+    if open_only:
+        query = query.where(RuleDemand.rule_code.is_(None))
+    return list(session.scalars(query))
+
+
+def check_footprints_against_rules(
+    session: Session, footprints: Sequence[ProductFootprint]
+) -> list[list[dict[str, str]]]:
+    """Per footprint, its field errors against the rules it cites (empty: none broken).
+
+    The cited rules are loaded in one query per batch; a batch citing none costs nothing.
+    """
+    cited = [check.cited_codes(footprint) for footprint in footprints]
+    codes = sorted({code for citations in cited for _, code in citations})
+    rules = (
+        {
+            rule.code: rule
+            for rule in session.scalars(
+                sa.select(AccountingRule).where(AccountingRule.code.in_(codes))
+            )
+        }
+        if codes
+        else {}
+    )
+    return [
+        check.violations(footprint, rules) if citations else []
+        for footprint, citations in zip(footprints, cited, strict=True)
+    ]

@@ -1,0 +1,106 @@
+"""HTTP API of the accounting rules list and the demand catalogue."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request, url_for
+
+from exchange import web
+from exchange.errors import BadRequest, ValidationFailed
+from exchange.log.services import append_entries
+from exchange.rules import schemas, services
+from exchange.rules.models import AccountingRule, RuleStatus
+
+bp = Blueprint("rules", __name__, url_prefix="/api/v1")
+
+
+@bp.get("/rules")
+def list_rules() -> Response:
+    """Every rule (anyone may read the list); filters ``status`` and ``q``."""
+    web.optional_principal()
+    status_text = request.args.get("status")
+    try:
+        status = RuleStatus(status_text) if status_text else None
+    except ValueError as exc:
+        raise BadRequest("status is proposed, assessed, listed or withdrawn") from exc
+    rules = services.list_rules(web.session(), status=status, text=request.args.get("q"))
+    return jsonify({"data": [schemas.rule_json(rule) for rule in rules]})
+
+
+@bp.post("/rules")
+def propose_rule() -> Response:
+    principal = web.require_principal(services.WRITE_SCOPE)
+    session = web.session()
+    rule = services.propose(session, principal, web.json_body())
+    session.commit()
+    response = jsonify(schemas.rule_json(rule))
+    response.status_code = 201
+    response.headers["Location"] = url_for("rules.get_rule", code=rule.code)
+    return response
+
+
+@bp.get("/rules/demands")
+def list_demands() -> Response:
+    """The demand catalogue; ``open=true`` leaves out the demands a listed rule answers."""
+    web.optional_principal()
+    demands = services.list_demands(web.session(), open_only=request.args.get("open") == "true")
+    return jsonify({"data": [schemas.demand_json(demand) for demand in demands]})
+
+
+@bp.post("/rules/demands")
+def add_demand() -> Response:
+    """``{"category": ..., "classification": "urn:...", "description": ...}``."""
+    principal = web.require_principal(services.WRITE_SCOPE)
+    session = web.session()
+    demand = services.add_demand(session, principal, web.json_body())
+    session.commit()
+    response = jsonify(schemas.demand_json(demand))
+    response.status_code = 201
+    return response
+
+
+def _rule_with_decisions(rule: AccountingRule) -> Response:
+    body = schemas.rule_json(rule)
+    body["decisions"] = [
+        {
+            "status": decision.status.value,
+            "comment": decision.comment,
+            "decidedBy": decision.decided_by_id,
+            "decidedAt": decision.decided_at.isoformat(),
+            "logIndex": decision.log_index,
+        }
+        for decision in services.decisions_of(web.session(), rule)
+    ]
+    return jsonify(body)
+
+
+@bp.get("/rules/<code>")
+def get_rule(code: str) -> Response:
+    """One rule with the logged decisions that moved it."""
+    return _rule_with_decisions(services.get_rule(web.session(), code))
+
+
+@bp.post("/rules/<code>/status")
+def transition_rule(code: str) -> Response:
+    """``{"status": "assessed" | "listed" | "withdrawn", "comment": "..."}`` (regulator)."""
+    principal = web.require_principal(services.WRITE_SCOPE)
+    body = web.json_body()
+    if not isinstance(body, dict):
+        raise ValidationFailed("send a JSON object")
+    try:
+        status = RuleStatus(str(body.get("status")))
+    except ValueError as exc:
+        raise ValidationFailed(
+            "status is assessed, listed or withdrawn",
+            details=[{"field": "status", "message": "assessed, listed or withdrawn"}],
+        ) from exc
+    comment = body.get("comment", "")
+    if not isinstance(comment, str):
+        raise ValidationFailed(
+            "comment is a string", details=[{"field": "comment", "message": "a string"}]
+        )
+    session = web.session()
+    rule = services.transition(
+        session, principal, code, status=status, comment=comment, append_to_log=append_entries
+    )
+    session.commit()
+    return _rule_with_decisions(rule)
