@@ -31,6 +31,8 @@ from exchange import signing
 from exchange.client.api import ExchangeAPIError, ExchangeClient
 from exchange.client.keys import LocalKey
 from exchange.db import transaction
+from exchange.factors import services as factors
+from exchange.log.services import append_entries
 from exchange.partners import services as partners
 from exchange.partners.models import Organisation, Role
 from exchange.partners.uscc import check_character
@@ -196,6 +198,11 @@ def demo_command(port: int, once: bool) -> None:
                 "client_secret": issued.client_secret,
                 "company_ids": sorted(item.urn for item in organisation.company_ids),
             }
+        starter = factors.load_starter(session, append_to_log=append_entries)
+    _say(
+        f"the programme's starter factor database: {starter.count('created')} new, "
+        f"{starter.count('unchanged')} already there (grid factors, fuels, GWP tables)"
+    )
     credentials_file = demo_dir / "credentials.json"
     credentials_file.write_text(json.dumps(credentials, ensure_ascii=False, indent=2))
     credentials_file.chmod(0o600)
@@ -336,6 +343,15 @@ class _Story:
             raise click.ClickException("a tampered envelope was accepted")
 
         self._request_in_the_hub(brand_id)
+
+        grid = self.clients["brand"].request(
+            "GET", "/api/v1/factors?category=electricity&region=CN-HI&year=2023"
+        )["data"]
+        for factor in grid:
+            _say(
+                f"factor database: {factor['name']} = {factor['value']} kg CO2e/{factor['unit']} "
+                f"({factor['scope']}, {factor['source'][:40]}...)"
+            )
 
         name, ids = self.company("brand")
         drink = demo_footprint(
