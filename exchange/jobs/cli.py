@@ -17,7 +17,7 @@ from exchange.jobs.services import Backoff, Handler, JobContext, run_due_jobs
 @click.command("worker")
 @click.option("--once", is_flag=True, help="run every job that is due now, then stop")
 @click.option("--poll", default=1.0, show_default=True, help="seconds between looks at the queue")
-@click.option("--batch", default=20, show_default=True, help="jobs claimed at a time")
+@click.option("--batch", default=10, show_default=True, help="jobs claimed at a time")
 @with_appcontext
 def worker_command(once: bool, poll: float, batch: int) -> None:
     """Run queued work (PACT event deliveries, ...) with retries; survives restarts."""

@@ -27,7 +27,8 @@ from exchange.keyring import ExchangeKey
 logger = logging.getLogger(__name__)
 
 DEFAULT_DEADLINE: Final = dt.timedelta(hours=72)
-DEFAULT_LEASE: Final = dt.timedelta(minutes=5)
+# Long enough for a whole claimed batch of slow peers (10 jobs × two 15 s requests).
+DEFAULT_LEASE: Final = dt.timedelta(minutes=10)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -150,7 +151,7 @@ def run_due_jobs(
     context: JobContext,
     handlers: Mapping[str, Handler],
     *,
-    limit: int = 20,
+    limit: int = 10,
     backoff: Backoff | None = None,
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> RunReport:

@@ -215,8 +215,10 @@ def register_endpoint(
     base = normalise_base_url(base_url)
     parts = urlsplit(base)
     errors: list[dict[str, str]] = []
-    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query:
-        errors.append({"field": "baseUrl", "message": "an absolute http(s) URL without query"})
+    if parts.scheme != "https" or not parts.hostname or parts.query:
+        # PACT hosts answer over HTTPS only, and a plain-HTTP target would send the
+        # credentials we hold for it in clear.
+        errors.append({"field": "baseUrl", "message": "an absolute https URL without query"})
     if not client_id.strip():
         errors.append({"field": "clientId", "message": "required"})
     if not client_secret:

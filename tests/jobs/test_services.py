@@ -11,6 +11,7 @@ from flask import Flask
 from exchange.db import transaction
 from exchange.jobs.models import Job, JobStatus
 from exchange.jobs.services import (
+    DEFAULT_LEASE,
     Backoff,
     JobContext,
     JobFailed,
@@ -63,12 +64,11 @@ def test_a_leased_job_is_invisible_until_its_lease_ends(app: Flask) -> None:
     sessions = app.extensions["exchange.sessions"]
     with transaction(sessions) as session:
         assert [j.id for j in claim_due(session, limit=5, now=START)] == [job_id]
+    almost = START + DEFAULT_LEASE - dt.timedelta(seconds=1)
     with transaction(sessions) as session:
-        assert claim_due(session, limit=5, now=START + dt.timedelta(minutes=4)) == []
+        assert claim_due(session, limit=5, now=almost) == []
     with transaction(sessions) as session:  # the worker died: the job comes back
-        assert [j.id for j in claim_due(session, limit=5, now=START + dt.timedelta(minutes=6))] == [
-            job_id
-        ]
+        assert [j.id for j in claim_due(session, limit=5, now=START + DEFAULT_LEASE)] == [job_id]
 
 
 def test_failures_are_retried_with_backoff_then_succeed(app: Flask) -> None:

@@ -464,6 +464,19 @@ def test_a_request_nobody_can_answer_is_rejected_with_not_found(
     assert answer["data"]["error"]["code"] == "NotFound"
 
 
+def test_an_events_endpoint_must_be_https(app: Flask, client: FlaskClient) -> None:
+    member = add_member(app)
+    for url in ("http://buyer.example", "ftp://buyer.example", "https://", "not a url"):
+        response = client.put(
+            "/api/v1/events-endpoint",
+            json={"baseUrl": url, "clientId": "c", "clientSecret": "s"},
+            headers=member.headers,
+        )
+        assert response.status_code == 400, url
+        assert response.get_json()["details"][0]["field"] == "baseUrl"
+    assert client.get("/api/v1/events-endpoint", headers=member.headers).status_code == 404
+
+
 def test_a_request_needs_a_registered_host_named_as_its_source(
     app: Flask, client: FlaskClient
 ) -> None:
