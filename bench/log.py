@@ -69,8 +69,10 @@ def main() -> None:
         append_seconds = time.perf_counter() - started
         append_rate = args.entries / append_seconds
         size_mb = (Path(directory) / "log.db").stat().st_size / 1e6
-        print(f"appended {args.entries:,} entries of {ENTRY_BYTES} bytes in "
-              f"{append_seconds:.1f} s: {append_rate:,.0f} entries/s (database {size_mb:,.0f} MB)")
+        print(
+            f"appended {args.entries:,} entries of {ENTRY_BYTES} bytes in "
+            f"{append_seconds:.1f} s: {append_rate:,.0f} entries/s (database {size_mb:,.0f} MB)"
+        )
 
         # -- proofs at the full size, at random indexes and sizes -------------------------
         size = args.entries
@@ -111,17 +113,25 @@ def main() -> None:
     repeats = 200_000
     hash_us = (
         timeit.timeit(lambda: hashlib.sha256(b"\x00" + sample).digest(), number=repeats)
-        / repeats * 1e6
+        / repeats
+        * 1e6
     )
     print(f"one SHA-256 leaf hash of {ENTRY_BYTES} bytes: {hash_us:.2f} µs")
-    print(f"inclusion proof at {size:,}: mean {inclusion_ms:.3f} ms, p99 {inclusion_p99:.3f} ms "
-          f"= {inclusion_ms * 1000 / hash_us:,.0f} leaf hashes")
-    print(f"consistency proof to {size:,}: mean {consistency_ms:.3f} ms, "
-          f"p99 {consistency_p99:.3f} ms = {consistency_ms * 1000 / hash_us:,.0f} leaf hashes")
-    print(f"{len(receipt_indexes):,} signed receipts of the newest entries: "
-          f"{receipts_seconds:.2f} s")
-    print(f"RESULT append_per_s={append_rate:.0f} inclusion_ms={inclusion_ms:.3f} "
-          f"consistency_ms={consistency_ms:.3f} hash_us={hash_us:.3f}")
+    print(
+        f"inclusion proof at {size:,}: mean {inclusion_ms:.3f} ms, p99 {inclusion_p99:.3f} ms "
+        f"= {inclusion_ms * 1000 / hash_us:,.0f} leaf hashes"
+    )
+    print(
+        f"consistency proof to {size:,}: mean {consistency_ms:.3f} ms, "
+        f"p99 {consistency_p99:.3f} ms = {consistency_ms * 1000 / hash_us:,.0f} leaf hashes"
+    )
+    print(
+        f"{len(receipt_indexes):,} signed receipts of the newest entries: {receipts_seconds:.2f} s"
+    )
+    print(
+        f"RESULT append_per_s={append_rate:.0f} inclusion_ms={inclusion_ms:.3f} "
+        f"consistency_ms={consistency_ms:.3f} hash_us={hash_us:.3f}"
+    )
 
 
 if __name__ == "__main__":

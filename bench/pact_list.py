@@ -46,8 +46,6 @@ from exchange import create_app
 from exchange.client.keys import LocalKey
 from exchange.db import transaction
 from exchange.footprints import services as footprints
-from exchange.footprints.models import FootprintRecord
-from exchange.footprints.services import _criteria_clauses, _visible_clause
 from exchange.log.services import append_entries
 from exchange.pact.filters import criteria_from_query
 from exchange.partners import services as partners
@@ -403,28 +401,26 @@ def print_table(title: str, rows: list[tuple[str, float, float]], base: float) -
 
 
 def explain(app: Flask, member: Member, query: str) -> str:
-    """The database's plan of the list query for ``query`` (limit=1), with the values bound
-    as the exchange binds them (EXPLAIN ANALYZE on PostgreSQL)."""
+    """The database's plan of the page query the exchange sends for ``query`` (limit=1),
+    captured as the driver gets it (EXPLAIN ANALYZE on PostgreSQL)."""
     criteria = criteria_from_query(urllib.parse.parse_qsl(query))
-    statement = (
-        sa.select(FootprintRecord)
-        .where(_visible_clause(member.principal), *_criteria_clauses(criteria))
-        .order_by(FootprintRecord.received_at.desc(), FootprintRecord.id.desc())
-        .limit(2)
-    )
     engine = app.extensions["exchange.engine"]
     sent: list[tuple[str, Any]] = []
 
     def capture(*args: Any) -> None:
         sent.append((args[2], args[3]))  # statement and parameters as the driver gets them
 
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with transaction(app.extensions["exchange.sessions"]) as session:
+            footprints.list_records(session, member.principal, limit=1, criteria=criteria)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+    page_query = next((text, params) for text, params in sent if "ORDER BY" in text)
+    sqlite = engine.dialect.name == "sqlite"
+    prefix = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN (ANALYZE, COSTS OFF) "
     with engine.connect() as connection:
-        sa.event.listen(connection, "before_cursor_execute", capture)
-        connection.execute(statement).all()
-        sa.event.remove(connection, "before_cursor_execute", capture)
-        sqlite = engine.dialect.name == "sqlite"
-        prefix = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN (ANALYZE, COSTS OFF) "
-        rows = connection.exec_driver_sql(prefix + sent[-1][0], sent[-1][1]).all()
+        rows = connection.exec_driver_sql(prefix + page_query[0], page_query[1]).all()
     return "\n".join(f"    {row[-1] if sqlite else row[0]}" for row in rows)
 
 

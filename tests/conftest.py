@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,27 +30,32 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 PACT_DIR = SHARED / "pact"
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A database of this test run, built by running the migrations."""
+@contextmanager
+def fresh_database(directory: Path) -> Iterator[str]:
+    """An empty database of its own: a SQLite file in ``directory``, or a new database on the
+    server EXCHANGE_TEST_DATABASE_URL names, dropped afterwards."""
     server_url = os.environ.get("EXCHANGE_TEST_DATABASE_URL")
     if not server_url:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'exchange.db'}"
-        upgrade_database(url)
-        yield url
+        yield f"sqlite:///{directory / 'exchange.db'}"
         return
     name = f"fx_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
     try:
-        upgrade_database(url)
-        yield url
+        yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of this test run, built by running the migrations."""
+    with fresh_database(tmp_path_factory.mktemp("db")) as url:
+        upgrade_database(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

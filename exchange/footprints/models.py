@@ -41,7 +41,18 @@ class FootprintRecord(Base):
 
     __tablename__ = "footprint_records"
     __table_args__ = (
-        sa.Index(None, "received_at", "id"),
+        # Lists run newest first; the index carries every column their filters and the
+        # visibility check read, so a long scan for rare matches never touches the rows.
+        sa.Index(
+            None,
+            "received_at",
+            "id",
+            "owner_id",
+            "disclosure",
+            "status",
+            "valid_from",
+            "valid_until",
+        ),
         sa.CheckConstraint("(signature_kid IS NULL) = (signature IS NULL)", name="signed_or_not"),
     )
 
@@ -69,48 +80,51 @@ class FootprintRecord(Base):
         return self.signature is not None
 
 
-class FootprintProduct(Base):
-    """A product id named by a record, lower-cased, for sharing and filtering by product."""
+class RecordTerm:
+    """A value a record is found by, lower-cased, with the record's ``received_at`` copied:
+    a list filtered by one value reads the ``(value, received_at, record_id)`` index in list
+    order and stops at the end of the page, with no sort of every match."""
+
+    record_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("footprint_records.id", ondelete="CASCADE"), primary_key=True, sort_order=-1
+    )
+    received_at: Mapped[dt.datetime] = mapped_column(sort_order=1)
+
+
+class FootprintProduct(RecordTerm, Base):
+    """A product id of a record, for sharing by product and the ``productId`` filter."""
 
     __tablename__ = "footprint_products"
+    __table_args__ = (sa.Index(None, "product_id", "received_at", "record_id"),)
 
-    record_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("footprint_records.id", ondelete="CASCADE"), primary_key=True
-    )
-    product_id: Mapped[str] = mapped_column(sa.String(300), primary_key=True, index=True)
+    product_id: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
 
 
-class FootprintCompany(Base):
-    """A company id named by a record, lower-cased, for the PACT ``companyId`` filter."""
+class FootprintCompany(RecordTerm, Base):
+    """A company id of a record, for the ``companyId`` filter."""
 
     __tablename__ = "footprint_companies"
+    __table_args__ = (sa.Index(None, "company_id", "received_at", "record_id"),)
 
-    record_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("footprint_records.id", ondelete="CASCADE"), primary_key=True
-    )
-    company_id: Mapped[str] = mapped_column(sa.String(300), primary_key=True, index=True)
+    company_id: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
 
 
-class FootprintClassification(Base):
-    """A product classification named by a record, lower-cased, for ``classification``."""
+class FootprintClassification(RecordTerm, Base):
+    """A product classification of a record, for the ``classification`` filter."""
 
     __tablename__ = "footprint_classifications"
+    __table_args__ = (sa.Index(None, "classification", "received_at", "record_id"),)
 
-    record_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("footprint_records.id", ondelete="CASCADE"), primary_key=True
-    )
-    classification: Mapped[str] = mapped_column(sa.String(300), primary_key=True, index=True)
+    classification: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
 
 
-class FootprintGeography(Base):
-    """The region, country or subdivision of a record, lower-cased, for ``geography``."""
+class FootprintGeography(RecordTerm, Base):
+    """The region, country or subdivision of a record, for the ``geography`` filter."""
 
     __tablename__ = "footprint_geographies"
+    __table_args__ = (sa.Index(None, "geography", "received_at", "record_id"),)
 
-    record_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("footprint_records.id", ondelete="CASCADE"), primary_key=True
-    )
-    geography: Mapped[str] = mapped_column(sa.String(64), primary_key=True, index=True)
+    geography: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
 
 
 class Share(Base):

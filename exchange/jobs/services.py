@@ -27,7 +27,7 @@ from exchange.keyring import ExchangeKey
 logger = logging.getLogger(__name__)
 
 DEFAULT_DEADLINE: Final = dt.timedelta(hours=72)
-# Long enough for a whole claimed batch of slow peers (10 jobs × two 15 s requests).
+# Long enough for a whole claimed batch of slow peers (10 jobs, two 15 s requests each).
 DEFAULT_LEASE: Final = dt.timedelta(minutes=10)
 
 

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
+from exchange.db import UTCDateTime, make_engine
 from exchange.models import metadata
+from exchange.system.services import alembic_config, upgrade_database
+from tests.conftest import fresh_database
+from tests.factories import pact_example
 
 
 def test_models_and_migrations_do_not_drift(engine: Engine) -> None:
@@ -14,3 +26,97 @@ def test_models_and_migrations_do_not_drift(engine: Engine) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, metadata)
     assert differences == []
+
+
+def test_0004_indexes_the_records_already_stored(tmp_path: Path) -> None:
+    """Records stored before the PACT host get their validity and filter terms on upgrade."""
+    footprint = pact_example()
+    del footprint["validityPeriodStart"], footprint["validityPeriodEnd"]
+    received = dt.datetime(2025, 3, 1, 8, 30, tzinfo=dt.UTC)
+    with fresh_database(tmp_path) as url:
+        upgrade_database(url, "0003")
+        engine = make_engine(url)
+        try:
+            with engine.begin() as connection:
+                _store_a_0003_record(connection, footprint, received)
+            upgrade_database(url)
+            with engine.connect() as connection:
+                records = sa.table(
+                    "footprint_records",
+                    sa.column("valid_from", UTCDateTime()),
+                    sa.column("valid_until", UTCDateTime()),
+                )
+                record = connection.execute(
+                    sa.select(records.c.valid_from, records.c.valid_until)
+                ).one()
+                terms = {}
+                for name, column in (
+                    ("footprint_products", "product_id"),
+                    ("footprint_companies", "company_id"),
+                    ("footprint_classifications", "classification"),
+                    ("footprint_geographies", "geography"),
+                ):
+                    table = sa.table(
+                        name, sa.column(column), sa.column("received_at", UTCDateTime())
+                    )
+                    terms[name] = connection.execute(sa.select(table)).all()
+            command.downgrade(alembic_config(url), "0003")
+        finally:
+            engine.dispose()
+    assert tuple(record) == (
+        dt.datetime(2024, 12, 31, tzinfo=dt.UTC),
+        dt.datetime(2027, 12, 31, tzinfo=dt.UTC),
+    )
+    values = {table: [row[0] for row in rows] for table, rows in terms.items()}
+    assert values == {
+        "footprint_products": ["urn:gtin:5695872369587"],
+        "footprint_companies": ["urn:company:example:company1"],
+        "footprint_classifications": ["urn:pact:productclassification:cas:1456"],
+        "footprint_geographies": ["us-tx"],
+    }
+    stamps = {
+        UTCDateTime().process_result_value(row[1], engine.dialect)
+        for rows in terms.values()
+        for row in rows
+    }
+    assert stamps == {received}
+
+
+def _store_a_0003_record(
+    connection: sa.Connection, footprint: dict[str, Any], received: dt.datetime
+) -> None:
+    organisation = str(uuid.uuid4())
+    connection.execute(
+        sa.text(
+            "INSERT INTO organisations (id, name, country, created_at) "
+            "VALUES (:id, 'Old Co', 'US', :at)"
+        ),
+        {"id": organisation, "at": received},
+    )
+    connection.execute(
+        sa.text(
+            "INSERT INTO signing_keys (kid, organisation_id, public_key, not_before, created_at) "
+            "VALUES (:kid, :org, :key, :at, :at)"
+        ),
+        {"kid": "k" * 43, "org": organisation, "key": b"\0" * 32, "at": received},
+    )
+    connection.execute(
+        sa.text(
+            "INSERT INTO footprint_records (id, owner_id, status, disclosure, footprint_json, "
+            "signature_kid, signature, envelope_digest, received_at, log_index) VALUES "
+            "(:id, :org, 'Active', 'private', :json, :kid, :sig, :digest, :at, 0)"
+        ),
+        {
+            "id": footprint["id"],
+            "org": organisation,
+            "json": json.dumps(footprint),
+            "kid": "k" * 43,
+            "sig": "s" * 86,
+            "digest": "d" * 64,
+            "at": received,
+        },
+    )
+    connection.execute(
+        sa.text("INSERT INTO footprint_products (record_id, product_id) VALUES (:id, :product)"),
+        {"id": footprint["id"], "product": footprint["productIds"][0].lower()},
+    )

@@ -1,4 +1,5 @@
-"""PACT host: filter terms and validity of records, unsigned imports, requests, events, jobs
+"""PACT host: filter terms, validity and list indexes of records, unsigned imports, requests,
+events, jobs
 
 Revision ID: 0004
 Revises: 0003
@@ -22,6 +23,16 @@ depends_on = None
 
 # As in exchange.jobs.models: on SQLite an INTEGER primary key is the row id itself.
 JobId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# The newest-first list index covers every column a list filters on (exchange.footprints).
+_LISTING_COLUMNS = (
+    "received_at",
+    "id",
+    "owner_id",
+    "disclosure",
+    "status",
+    "valid_from",
+    "valid_until",
+)
 
 
 def _term_table(name: str, column: str, length: int) -> None:
@@ -29,6 +40,7 @@ def _term_table(name: str, column: str, length: int) -> None:
         name,
         sa.Column("record_id", sa.String(length=36), nullable=False),
         sa.Column(column, sa.String(length=length), nullable=False),
+        sa.Column("received_at", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["record_id"],
             ["footprint_records.id"],
@@ -38,7 +50,9 @@ def _term_table(name: str, column: str, length: int) -> None:
         sa.PrimaryKeyConstraint("record_id", column, name=op.f(f"pk_{name}")),
     )
     with op.batch_alter_table(name, schema=None) as batch_op:
-        batch_op.create_index(batch_op.f(f"ix_{name}_{column}"), [column], unique=False)
+        batch_op.create_index(
+            batch_op.f(f"ix_{name}_{column}"), [column, "received_at", "record_id"], unique=False
+        )
 
 
 def upgrade() -> None:
@@ -145,12 +159,28 @@ def upgrade() -> None:
     _term_table("footprint_companies", "company_id", 300)
     _term_table("footprint_geographies", "geography", 64)
 
-    # The validity columns start empty, are filled from each stored footprint, then required.
+    # New columns start empty, are filled from each stored footprint, then required.
     with op.batch_alter_table("footprint_records", schema=None) as batch_op:
         batch_op.add_column(sa.Column("valid_from", UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column("valid_until", UTCDateTime(), nullable=True))
+    with op.batch_alter_table("footprint_products", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("received_at", UTCDateTime(), nullable=True))
     _backfill_terms()
+    with op.batch_alter_table("footprint_products", schema=None) as batch_op:
+        batch_op.alter_column("received_at", existing_type=UTCDateTime(), nullable=False)
+        batch_op.drop_index(batch_op.f("ix_footprint_products_product_id"))
+        batch_op.create_index(
+            batch_op.f("ix_footprint_products_product_id"),
+            ["product_id", "received_at", "record_id"],
+            unique=False,
+        )
     with op.batch_alter_table("footprint_records", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_footprint_records_received_at"))
+        batch_op.create_index(
+            batch_op.f("ix_footprint_records_received_at"),
+            list(_LISTING_COLUMNS),
+            unique=False,
+        )
         batch_op.alter_column("valid_from", existing_type=UTCDateTime(), nullable=False)
         batch_op.alter_column("valid_until", existing_type=UTCDateTime(), nullable=False)
         batch_op.alter_column("signature_kid", existing_type=sa.String(length=43), nullable=True)
@@ -203,24 +233,43 @@ def _backfill_terms() -> None:
         "footprint_records",
         sa.column("id", sa.String),
         sa.column("footprint_json", sa.Text),
+        sa.column("received_at", UTCDateTime()),
         sa.column("valid_from", UTCDateTime()),
         sa.column("valid_until", UTCDateTime()),
     )
-    rows = connection.execute(sa.select(records.c.id, records.c.footprint_json)).all()
-    for record_id, footprint_json in rows:
+    products = sa.table(
+        "footprint_products", sa.column("record_id"), sa.column("received_at", UTCDateTime())
+    )
+    rows = connection.execute(
+        sa.select(records.c.id, records.c.footprint_json, records.c.received_at)
+    ).all()
+    for record_id, footprint_json, received_at in rows:
         terms = _terms(json.loads(footprint_json))
         connection.execute(
             records.update()
             .where(records.c.id == record_id)
             .values(valid_from=terms["valid_from"], valid_until=terms["valid_until"])
         )
+        connection.execute(
+            products.update()
+            .where(products.c.record_id == record_id)
+            .values(received_at=received_at)
+        )
         for table, column in (
             ("footprint_companies", "company_id"),
             ("footprint_classifications", "classification"),
             ("footprint_geographies", "geography"),
         ):
-            target = sa.table(table, sa.column("record_id"), sa.column(column))
-            values = [{"record_id": record_id, column: value} for value in sorted(terms[column])]
+            target = sa.table(
+                table,
+                sa.column("record_id"),
+                sa.column(column),
+                sa.column("received_at", UTCDateTime()),
+            )
+            values = [
+                {"record_id": record_id, column: value, "received_at": received_at}
+                for value in sorted(terms[column])
+            ]
             if values:
                 connection.execute(target.insert(), values)
 
@@ -228,7 +277,17 @@ def _backfill_terms() -> None:
 def downgrade() -> None:
     # Unsigned imports cannot be kept by the older schema, which requires a signature.
     op.execute("DELETE FROM footprint_records WHERE signature IS NULL")
+    with op.batch_alter_table("footprint_products", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_footprint_products_product_id"))
+        batch_op.create_index(
+            batch_op.f("ix_footprint_products_product_id"), ["product_id"], unique=False
+        )
+        batch_op.drop_column("received_at")
     with op.batch_alter_table("footprint_records", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_footprint_records_received_at"))
+        batch_op.create_index(
+            batch_op.f("ix_footprint_records_received_at"), ["received_at", "id"], unique=False
+        )
         batch_op.drop_index(batch_op.f("ix_footprint_records_valid_until"))
         batch_op.drop_index(batch_op.f("ix_footprint_records_valid_from"))
         batch_op.drop_constraint(op.f("ck_footprint_records_signed_or_not"), type_="check")
