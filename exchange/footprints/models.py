@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -41,23 +42,16 @@ class FootprintRecord(Base):
 
     __tablename__ = "footprint_records"
     __table_args__ = (
-        # Lists run newest first; the index carries every column their filters and the
-        # visibility check read, so a long scan for rare matches never touches the rows.
-        sa.Index(
-            None,
-            "received_at",
-            "id",
-            "owner_id",
-            "disclosure",
-            "status",
-            "valid_from",
-            "valid_until",
-        ),
+        sa.Index(None, "received_at", "id"),
+        # Newest-first runs of what a caller may see: its own records, and public ones (or,
+        # for the regulator, those disclosed to it).
+        sa.Index(None, "owner_id", "received_at", "id"),
+        sa.Index(None, "disclosure", "received_at", "id"),
         sa.CheckConstraint("(signature_kid IS NULL) = (signature IS NULL)", name="signed_or_not"),
     )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
-    owner_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    owner_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"))
     status: Mapped[RecordStatus] = mapped_column(_enum(RecordStatus))
     disclosure: Mapped[Disclosure] = mapped_column(_enum(Disclosure))
     # RFC 8785 canonical text of the footprint: the exact bytes the signature covers.
@@ -71,9 +65,9 @@ class FootprintRecord(Base):
     # Where the record was registered in the transparency log (its receipt names it too).
     log_index: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
     # The PACT validity period (validityPeriodStart/End, or three years from the end of the
-    # reference period), kept as columns so that validOn/validAfter/validBefore use indexes.
-    valid_from: Mapped[dt.datetime] = mapped_column(index=True)
-    valid_until: Mapped[dt.datetime] = mapped_column(index=True)
+    # reference period); lists find candidates by its years (FootprintValidityYear).
+    valid_from: Mapped[dt.datetime]
+    valid_until: Mapped[dt.datetime]
 
     @property
     def signed(self) -> bool:
@@ -125,6 +119,27 @@ class FootprintGeography(RecordTerm, Base):
     __table_args__ = (sa.Index(None, "geography", "received_at", "record_id"),)
 
     geography: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+
+
+# Each term table of a PACT filter, its value column, and the field of FilterTerms (and of
+# Criteria) holding its values; in the order a filtered list prefers to start from.
+TERM_TABLES: Final[tuple[tuple[type[RecordTerm], str, str], ...]] = (
+    (FootprintProduct, "product_id", "product_ids"),
+    (FootprintGeography, "geography", "geographies"),
+    (FootprintClassification, "classification", "classifications"),
+    (FootprintCompany, "company_id", "company_ids"),
+)
+
+
+class FootprintValidityYear(RecordTerm, Base):
+    """A calendar year (UTC) of a record's validity period: the year it starts in (``from``),
+    ends in (``until``), or one it covers (``on``), for validAfter / validBefore / validOn."""
+
+    __tablename__ = "footprint_validity_years"
+    __table_args__ = (sa.Index(None, "kind", "year", "received_at", "record_id"),)
+
+    kind: Mapped[str] = mapped_column(sa.String(5), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
 
 
 class Share(Base):

@@ -65,6 +65,20 @@ def terms_of(footprint: ProductFootprint) -> FilterTerms:
     )
 
 
+# Years whose "on" validity terms are kept: a period of centuries (a data error, or a
+# deliberate "forever") would otherwise write a row per year. validOn outside these years is
+# answered without the year index, by the record's own dates.
+VALIDITY_YEARS: Final = range(1900, 2201)
+
+
+def validity_years(terms: FilterTerms) -> list[tuple[str, int]]:
+    """``(kind, year)`` index terms of a validity period: the year it starts in (``from``),
+    ends in (``until``) and each year it covers (``on``), all in UTC."""
+    start, end = terms.valid_from.year, terms.valid_until.year
+    covered = range(max(start, VALIDITY_YEARS.start), min(end, VALIDITY_YEARS.stop - 1) + 1)
+    return [("from", start), ("until", end), *(("on", year) for year in covered)]
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Criteria:
     """A caller's filter. ``unsatisfiable`` marks a bogus value, which matches nothing."""

@@ -60,6 +60,10 @@ def test_0004_indexes_the_records_already_stored(tmp_path: Path) -> None:
                         name, sa.column(column), sa.column("received_at", UTCDateTime())
                     )
                     terms[name] = connection.execute(sa.select(table)).all()
+                years_table = sa.table(
+                    "footprint_validity_years", sa.column("kind"), sa.column("year")
+                )
+                years = sorted(connection.execute(sa.select(years_table)).all())
             command.downgrade(alembic_config(url), "0003")
         finally:
             engine.dispose()
@@ -74,12 +78,11 @@ def test_0004_indexes_the_records_already_stored(tmp_path: Path) -> None:
         "footprint_classifications": ["urn:pact:productclassification:cas:1456"],
         "footprint_geographies": ["us-tx"],
     }
-    stamps = {
-        UTCDateTime().process_result_value(row[1], engine.dialect)
-        for rows in terms.values()
-        for row in rows
-    }
-    assert stamps == {received}
+    assert {row[1] for rows in terms.values() for row in rows} == {received}
+    # valid 2024-12-31 to 2027-12-31: from 2024, until 2027, on each year between
+    assert years == [
+        ("from", 2024), ("on", 2024), ("on", 2025), ("on", 2026), ("on", 2027), ("until", 2027)
+    ]  # fmt: skip
 
 
 def _store_a_0003_record(

@@ -23,16 +23,6 @@ depends_on = None
 
 # As in exchange.jobs.models: on SQLite an INTEGER primary key is the row id itself.
 JobId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-# The newest-first list index covers every column a list filters on (exchange.footprints).
-_LISTING_COLUMNS = (
-    "received_at",
-    "id",
-    "owner_id",
-    "disclosure",
-    "status",
-    "valid_from",
-    "valid_until",
-)
 
 
 def _term_table(name: str, column: str, length: int) -> None:
@@ -158,6 +148,28 @@ def upgrade() -> None:
     _term_table("footprint_classifications", "classification", 300)
     _term_table("footprint_companies", "company_id", 300)
     _term_table("footprint_geographies", "geography", 64)
+    op.create_table(
+        "footprint_validity_years",
+        sa.Column("record_id", sa.String(length=36), nullable=False),
+        sa.Column("kind", sa.String(length=5), nullable=False),
+        sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("received_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["record_id"],
+            ["footprint_records.id"],
+            name=op.f("fk_footprint_validity_years_record_id_footprint_records"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "record_id", "kind", "year", name=op.f("pk_footprint_validity_years")
+        ),
+    )
+    with op.batch_alter_table("footprint_validity_years", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_footprint_validity_years_kind"),
+            ["kind", "year", "received_at", "record_id"],
+            unique=False,
+        )
 
     # New columns start empty, are filled from each stored footprint, then required.
     with op.batch_alter_table("footprint_records", schema=None) as batch_op:
@@ -175,12 +187,6 @@ def upgrade() -> None:
             unique=False,
         )
     with op.batch_alter_table("footprint_records", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_footprint_records_received_at"))
-        batch_op.create_index(
-            batch_op.f("ix_footprint_records_received_at"),
-            list(_LISTING_COLUMNS),
-            unique=False,
-        )
         batch_op.alter_column("valid_from", existing_type=UTCDateTime(), nullable=False)
         batch_op.alter_column("valid_until", existing_type=UTCDateTime(), nullable=False)
         batch_op.alter_column("signature_kid", existing_type=sa.String(length=43), nullable=True)
@@ -189,11 +195,17 @@ def upgrade() -> None:
             op.f("ck_footprint_records_signed_or_not"),
             "(signature_kid IS NULL) = (signature IS NULL)",
         )
+        # Newest-first runs of a caller's own records and of public (or regulator) ones.
+        batch_op.drop_index(batch_op.f("ix_footprint_records_owner_id"))
         batch_op.create_index(
-            batch_op.f("ix_footprint_records_valid_from"), ["valid_from"], unique=False
+            batch_op.f("ix_footprint_records_owner_id"),
+            ["owner_id", "received_at", "id"],
+            unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_footprint_records_valid_until"), ["valid_until"], unique=False
+            batch_op.f("ix_footprint_records_disclosure"),
+            ["disclosure", "received_at", "id"],
+            unique=False,
         )
 
 
@@ -227,6 +239,12 @@ def _terms(footprint: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _validity_years(start: dt.datetime, end: dt.datetime) -> list[tuple[str, int]]:
+    """As exchange.pact.filters.validity_years, frozen here as of this revision."""
+    covered = range(max(start.year, 1900), min(end.year, 2200) + 1)
+    return [("from", start.year), ("until", end.year), *(("on", year) for year in covered)]
+
+
 def _backfill_terms() -> None:
     connection = op.get_bind()
     records = sa.table(
@@ -254,6 +272,20 @@ def _backfill_terms() -> None:
             products.update()
             .where(products.c.record_id == record_id)
             .values(received_at=received_at)
+        )
+        years = sa.table(
+            "footprint_validity_years",
+            sa.column("record_id"),
+            sa.column("kind"),
+            sa.column("year"),
+            sa.column("received_at", UTCDateTime()),
+        )
+        connection.execute(
+            years.insert(),
+            [
+                {"record_id": record_id, "kind": kind, "year": year, "received_at": received_at}
+                for kind, year in _validity_years(terms["valid_from"], terms["valid_until"])
+            ],
         )
         for table, column in (
             ("footprint_companies", "company_id"),
@@ -284,18 +316,22 @@ def downgrade() -> None:
         )
         batch_op.drop_column("received_at")
     with op.batch_alter_table("footprint_records", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_footprint_records_received_at"))
+        batch_op.drop_index(batch_op.f("ix_footprint_records_disclosure"))
+        batch_op.drop_index(batch_op.f("ix_footprint_records_owner_id"))
         batch_op.create_index(
-            batch_op.f("ix_footprint_records_received_at"), ["received_at", "id"], unique=False
+            batch_op.f("ix_footprint_records_owner_id"), ["owner_id"], unique=False
         )
-        batch_op.drop_index(batch_op.f("ix_footprint_records_valid_until"))
-        batch_op.drop_index(batch_op.f("ix_footprint_records_valid_from"))
         batch_op.drop_constraint(op.f("ck_footprint_records_signed_or_not"), type_="check")
         batch_op.alter_column("signature", existing_type=sa.String(length=86), nullable=False)
         batch_op.alter_column("signature_kid", existing_type=sa.String(length=43), nullable=False)
         batch_op.drop_column("valid_until")
         batch_op.drop_column("valid_from")
-    for table in ("footprint_geographies", "footprint_companies", "footprint_classifications"):
+    for table in (
+        "footprint_validity_years",
+        "footprint_geographies",
+        "footprint_companies",
+        "footprint_classifications",
+    ):
         op.drop_table(table)
     op.drop_table("received_events")
     op.drop_table("footprint_requests")

@@ -1,4 +1,4 @@
-"""Submitting, reading and sharing signed footprint records.
+"""Submitting signed (and importing unsigned) footprint records.
 
 Submission works on whole batches: the pure checks (envelope, PACT schema, signature) run
 item by item, the database is asked once per batch for the keys, the existing records and
@@ -8,44 +8,37 @@ transaction, so a record is either stored, logged and acknowledged, or not at al
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
 import functools
 import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import QueryableAttribute, Session, aliased
+from sqlalchemy.orm import Session
 
 from exchange import signing
 from exchange.db import utcnow
 from exchange.errors import (
     AccessDenied,
-    BadRequest,
     Conflict,
     ExchangeError,
-    NotFound,
     SignatureInvalid,
     ValidationFailed,
 )
 from exchange.footprints.models import (
+    TERM_TABLES,
     Disclosure,
-    FootprintClassification,
-    FootprintCompany,
-    FootprintGeography,
-    FootprintProduct,
     FootprintRecord,
+    FootprintValidityYear,
     RecordStatus,
-    RecordTerm,
     Share,
 )
 from exchange.footprints.schemas import EnvelopeSignature, parse_envelope
-from exchange.pact.filters import Criteria, FilterTerms, terms_of
+from exchange.pact.filters import FilterTerms, terms_of, validity_years
 from exchange.pact.schemas import ProductFootprint, parse_product_footprint
-from exchange.partners.models import CompanyIdentifier, Organisation, Role, SigningKey
+from exchange.partners.models import CompanyIdentifier, SigningKey
 from exchange.partners.services import Principal, keys_by_kid
 from exchange.rules.services import check_footprints_against_rules
 
@@ -402,7 +395,7 @@ def _store(
     for record, log_index in zip(records, indexes, strict=True):
         record.log_index = log_index
     session.execute(sa.insert(FootprintRecord), [_row(record) for record in records])
-    for table, column, field in _TERM_TABLES:
+    for table, column, field in TERM_TABLES:
         rows = [
             {"record_id": item.record.id, column: value, "received_at": now}
             for item in created
@@ -410,20 +403,18 @@ def _store(
         ]
         if rows:
             session.execute(sa.insert(table), rows)
+    session.execute(
+        sa.insert(FootprintValidityYear),
+        [
+            {"record_id": item.record.id, "kind": kind, "year": year, "received_at": now}
+            for item in created
+            for kind, year in validity_years(item.terms)
+        ],
+    )
     session.flush()  # deprecations of stored records
     _carry_shares_forward(session, created)
     if on_accepted is not None:
         on_accepted(session, created)
-
-
-# Each term table, its value column, and the FilterTerms (and Criteria) field of its values;
-# in the order a filtered list prefers to start from: the usually most selective first.
-_TERM_TABLES: Final[tuple[tuple[type[RecordTerm], str, str], ...]] = (
-    (FootprintProduct, "product_id", "product_ids"),
-    (FootprintGeography, "geography", "geographies"),
-    (FootprintClassification, "classification", "classifications"),
-    (FootprintCompany, "company_id", "company_ids"),
-)
 
 
 def _carry_shares_forward(session: Session, created: Sequence[NewRecord]) -> None:
@@ -496,328 +487,6 @@ def _records_by_id(session: Session, ids: set[str]) -> dict[str, FootprintRecord
             )
         )
     return found
-
-
-# --- reading ---------------------------------------------------------------------------
-
-
-def _visible_clause(principal: Principal | None) -> sa.ColumnElement[bool]:
-    public = FootprintRecord.disclosure == Disclosure.PUBLIC
-    if principal is None:
-        return public
-    me = principal.organisation_id
-    # Its own alias, so that it never correlates with a list driven by the product table.
-    product = aliased(FootprintProduct)
-    clauses: list[sa.ColumnElement[bool]] = [
-        FootprintRecord.owner_id == me,
-        public,
-        sa.exists().where(Share.grantee_id == me, Share.record_id == FootprintRecord.id),
-        sa.exists().where(
-            Share.grantee_id == me,
-            Share.owner_id == FootprintRecord.owner_id,
-            Share.product_id == product.product_id,
-            product.record_id == FootprintRecord.id,
-        ),
-    ]
-    if Role.REGULATOR in principal.roles:
-        clauses.append(FootprintRecord.disclosure == Disclosure.REGULATOR)
-    return sa.or_(*clauses)
-
-
-def get_record(session: Session, principal: Principal | None, record_id: str) -> FootprintRecord:
-    """A record the caller may see; any other is "not found", never "forbidden"."""
-    if principal is not None:
-        principal.require_scope("footprints:read")
-    record = session.scalar(
-        sa.select(FootprintRecord).where(
-            FootprintRecord.id == record_id.lower(), _visible_clause(principal)
-        )
-    )
-    if record is None:
-        raise NotFound(f"no footprint {record_id}")
-    return record
-
-
-def get_record_or_deny(session: Session, principal: Principal, record_id: str) -> FootprintRecord:
-    """As :func:`get_record`, but "forbidden" where the caller already knows the id exists.
-
-    A caller knows a record exists when a record it may see names it as a predecessor
-    (PACT ``precedingPfIds``); for any other record it may not see, "not found" gives
-    nothing away.
-    """
-    try:
-        return get_record(session, principal, record_id)
-    except NotFound:
-        successor = sa.select(FootprintRecord.deprecated_by_id).where(
-            FootprintRecord.id == record_id.lower()
-        )
-        known = session.scalar(
-            sa.select(FootprintRecord.id).where(
-                FootprintRecord.id == successor.scalar_subquery(), _visible_clause(principal)
-            )
-        )
-        if known is not None:
-            raise AccessDenied(
-                f"footprint {record_id} has not been shared with you; ask its owner"
-            ) from None
-        raise
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Page:
-    records: list[FootprintRecord]
-    next_cursor: str | None
-
-
-def encode_cursor(record: FootprintRecord) -> str:
-    text = f"{record.received_at.isoformat()}|{record.id}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, record_id = text.split("|", 1)
-        return dt.datetime.fromisoformat(moment), record_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("the page cursor is not valid; start again without it") from exc
-
-
-def _term_clause(table: type[Any], column: str, wanted: frozenset[str]) -> sa.ColumnElement[bool]:
-    term = table.__table__.c
-    return FootprintRecord.id.in_(sa.select(term.record_id).where(term[column].in_(sorted(wanted))))
-
-
-def _record_clauses(criteria: Criteria) -> list[sa.ColumnElement[bool]]:
-    """The PACT filter's conditions on the record row itself: status and validity."""
-    clauses: list[sa.ColumnElement[bool]] = []
-    if criteria.statuses:
-        clauses.append(
-            FootprintRecord.status.in_(
-                [status for status in RecordStatus if status.value.lower() in criteria.statuses]
-            )
-        )
-    if criteria.valid_on is not None:
-        clauses += [
-            FootprintRecord.valid_from <= criteria.valid_on,
-            FootprintRecord.valid_until >= criteria.valid_on,
-        ]
-    if criteria.valid_after is not None:
-        clauses.append(FootprintRecord.valid_from > criteria.valid_after)
-    if criteria.valid_before is not None:
-        clauses.append(FootprintRecord.valid_until < criteria.valid_before)
-    return clauses
-
-
-def _before(
-    received_at: QueryableAttribute[dt.datetime],
-    record_id: QueryableAttribute[str],
-    cursor: str,
-) -> sa.ColumnElement[bool]:
-    """Rows after the cursor in newest-first order (the ``<=`` lets an index range apply)."""
-    moment, last_id = _decode_cursor(cursor)
-    return sa.and_(received_at <= moment, sa.or_(received_at < moment, record_id < last_id))
-
-
-def _page_ids(
-    session: Session,
-    conditions: list[sa.ColumnElement[bool]],
-    criteria: Criteria,
-    cursor: str | None,
-    limit: int,
-) -> list[str]:
-    """The ids of one page, newest first, read from indexes that are already in list order.
-
-    Without a term filter the covering index of records is scanned newest first. With one,
-    the list starts from that term's ``(value, received_at, record_id)`` index, one ordered
-    run per value merged by a union, so a page costs about its own size however many
-    records match; the other term filters are checked per candidate.
-    """
-    conditions = [*conditions, *_record_clauses(criteria)]
-    terms = [
-        (table, column, wanted)
-        for table, column, field in _TERM_TABLES
-        if (wanted := getattr(criteria, field))
-    ]
-    if not terms:
-        query = (
-            sa.select(FootprintRecord.id)
-            .where(*conditions)
-            .order_by(FootprintRecord.received_at.desc(), FootprintRecord.id.desc())
-            .limit(limit)
-        )
-        if cursor:
-            query = query.where(_before(FootprintRecord.received_at, FootprintRecord.id, cursor))
-        return list(session.scalars(query))
-    (table, column, wanted), *others = terms
-    conditions += [_term_clause(*other) for other in others]
-    driver = aliased(table)
-    runs = []
-    for value in sorted(wanted):
-        run = (
-            sa.select(driver.record_id.label("id"), driver.received_at.label("received_at"))
-            .join(FootprintRecord, FootprintRecord.id == driver.record_id)
-            .where(getattr(driver, column) == value, *conditions)
-            .order_by(driver.received_at.desc(), driver.record_id.desc())
-            .limit(limit)
-        )
-        if cursor:
-            run = run.where(_before(driver.received_at, driver.record_id, cursor))
-        runs.append(run)
-    if len(runs) == 1:
-        return [row.id for row in session.execute(runs[0])]
-    merged = sa.union_all(*(sa.select(run.subquery()) for run in runs)).subquery()
-    query = (
-        sa.select(merged.c.id)
-        .group_by(merged.c.id, merged.c.received_at)
-        .order_by(merged.c.received_at.desc(), merged.c.id.desc())
-        .limit(limit)
-    )
-    return list(session.scalars(query))
-
-
-def list_records(
-    session: Session,
-    principal: Principal | None,
-    *,
-    limit: int,
-    cursor: str | None = None,
-    criteria: Criteria | None = None,
-    owned_only: bool = False,
-) -> Page:
-    """Records the caller may see that meet the criteria, newest first, in pages.
-
-    :meth:`Criteria.matches` is the same filter in Python; a test holds the two equal.
-    """
-    if principal is not None:
-        principal.require_scope("footprints:read")
-    criteria = criteria or Criteria()
-    if criteria.unsatisfiable:
-        return Page(records=[], next_cursor=None)
-    conditions = [_visible_clause(principal)]
-    if owned_only and principal is not None:
-        conditions.append(FootprintRecord.owner_id == principal.organisation_id)
-    ids = _page_ids(session, conditions, criteria, cursor, limit + 1)
-    by_id = {
-        record.id: record
-        for record in session.scalars(sa.select(FootprintRecord).where(FootprintRecord.id.in_(ids)))
-    }
-    records = [by_id[record_id] for record_id in ids]
-    more = len(records) > limit
-    records = records[:limit]
-    return Page(records=records, next_cursor=encode_cursor(records[-1]) if more else None)
-
-
-def matching_records(
-    session: Session, principal: Principal, criteria: Criteria, *, limit: int
-) -> list[FootprintRecord]:
-    """Up to ``limit`` records the caller may see that meet the criteria, newest first."""
-    return list_records(session, principal, limit=limit, criteria=criteria).records
-
-
-# --- sharing and disclosure ------------------------------------------------------------
-
-
-def own_record(session: Session, principal: Principal, record_id: str) -> FootprintRecord:
-    record = session.get(FootprintRecord, record_id.lower())
-    if record is None or record.owner_id != principal.organisation_id:
-        raise NotFound(f"you have no footprint {record_id}")
-    return record
-
-
-def grant_record(session: Session, record: FootprintRecord, *, grantee_id: str) -> None:
-    """Let ``grantee_id`` read ``record`` (an answered request), unless it can already."""
-    if record.disclosure == Disclosure.PUBLIC or record.owner_id == grantee_id:
-        return
-    existing = session.scalar(
-        sa.select(Share.id).where(Share.grantee_id == grantee_id, Share.record_id == record.id)
-    )
-    if existing is None:
-        session.add(
-            Share(
-                owner_id=record.owner_id,
-                grantee_id=grantee_id,
-                record_id=record.id,
-                product_id=None,
-            )
-        )
-        session.flush()
-
-
-def terms_of_record(record: FootprintRecord) -> FilterTerms:
-    return terms_of(parse_product_footprint(json.loads(record.footprint_json)))
-
-
-def share(
-    session: Session,
-    principal: Principal,
-    *,
-    grantee_id: str,
-    record_id: str | None = None,
-    product_id: str | None = None,
-) -> Share:
-    """Grant one record, or every record of one of the owner's products, to an organisation."""
-    principal.require_scope("footprints:write")
-    if (record_id is None) == (product_id is None):
-        raise ValidationFailed(
-            "share either one record or one product",
-            details=[{"field": "recordId|productId", "message": "give exactly one"}],
-        )
-    if session.get(Organisation, grantee_id) is None:
-        raise NotFound(f"no organisation {grantee_id}")
-    if grantee_id == principal.organisation_id:
-        raise ValidationFailed("you always see your own records")
-    query = sa.select(Share).where(
-        Share.owner_id == principal.organisation_id, Share.grantee_id == grantee_id
-    )
-    if record_id is not None:
-        record_id = own_record(session, principal, record_id).id
-        query = query.where(Share.record_id == record_id)
-    else:
-        assert product_id is not None
-        product_id = product_id.lower()
-        query = query.where(Share.product_id == product_id)
-    existing = session.scalar(query)
-    if existing is not None:
-        return existing
-    grant = Share(
-        owner_id=principal.organisation_id,
-        grantee_id=grantee_id,
-        record_id=record_id,
-        product_id=product_id,
-    )
-    session.add(grant)
-    session.flush()
-    return grant
-
-
-def unshare(session: Session, principal: Principal, *, share_id: int) -> None:
-    principal.require_scope("footprints:write")
-    grant = session.get(Share, share_id)
-    if grant is None or grant.owner_id != principal.organisation_id:
-        raise NotFound(f"you have no share {share_id}")
-    session.delete(grant)
-    session.flush()
-
-
-def shares_of(session: Session, principal: Principal) -> list[Share]:
-    principal.require_scope("footprints:read")
-    return list(
-        session.scalars(
-            sa.select(Share).where(Share.owner_id == principal.organisation_id).order_by(Share.id)
-        )
-    )
-
-
-def set_disclosure(
-    session: Session, principal: Principal, *, record_id: str, disclosure: Disclosure
-) -> FootprintRecord:
-    """Publish a record, or narrow it again (what was public may have been copied already)."""
-    principal.require_scope("footprints:write")
-    record = own_record(session, principal, record_id)
-    record.disclosure = disclosure
-    session.flush()
-    return record
 
 
 def log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:

@@ -1,0 +1,57 @@
+"""Footprint records: submission and import, reading and listing, sharing and disclosure."""
+
+from exchange.footprints.services.reading import (
+    Page,
+    encode_cursor,
+    get_record,
+    get_record_or_deny,
+    list_records,
+    matching_records,
+)
+from exchange.footprints.services.sharing import (
+    grant_record,
+    own_record,
+    set_disclosure,
+    share,
+    shares_of,
+    terms_of_record,
+    unshare,
+)
+from exchange.footprints.services.submission import (
+    LOG_KIND,
+    LogAppender,
+    NewRecord,
+    Outcome,
+    RecordsAccepted,
+    entry_bytes,
+    import_unsigned,
+    log_sources,
+    signature_of,
+    submit,
+)
+
+__all__ = [
+    "LOG_KIND",
+    "LogAppender",
+    "NewRecord",
+    "Outcome",
+    "Page",
+    "RecordsAccepted",
+    "encode_cursor",
+    "entry_bytes",
+    "get_record",
+    "get_record_or_deny",
+    "grant_record",
+    "import_unsigned",
+    "list_records",
+    "log_sources",
+    "matching_records",
+    "own_record",
+    "set_disclosure",
+    "share",
+    "shares_of",
+    "signature_of",
+    "submit",
+    "terms_of_record",
+    "unshare",
+]

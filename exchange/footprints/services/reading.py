@@ -1,0 +1,399 @@
+"""Reading records: what a caller may see, one record, and newest-first pages of a filter.
+
+A page is read from *runs*: index ranges already in list order (newest first), such as
+the records of one product id, of one validity year, or of the caller itself. The runs of
+one *source* together hold every record of the page: the runs of one filter criterion
+(one per value), or the runs of what the caller may see (its own records, public ones,
+shares). A page takes the first rows of each run of one source, checks every other
+condition on each of them, and merges the runs. It therefore costs about the page size
+per run, plus the candidates the checks turn away, however many records the exchange
+holds. The source is the one with the fewest candidates, counted from the same indexes up
+to a small cap; sources that would take too many runs are not offered, and the last resort
+is a newest-first scan that checks everything.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, aliased
+
+from exchange.errors import AccessDenied, BadRequest, NotFound
+from exchange.footprints.models import (
+    TERM_TABLES,
+    Disclosure,
+    FootprintProduct,
+    FootprintRecord,
+    FootprintValidityYear,
+    RecordStatus,
+    Share,
+)
+from exchange.pact.filters import VALIDITY_YEARS, Criteria
+from exchange.partners.models import Role
+from exchange.partners.services import Principal
+
+# SQLite allows 500 selects in a compound one; beyond this a source is not used.
+MAX_RUNS: Final = 200
+# Candidates are counted up to this many per run when choosing where a page starts.
+COUNT_CAP: Final = 2000
+
+
+# --- who may see what -----------------------------------------------------------------------
+
+
+def _visible_clause(principal: Principal | None) -> sa.ColumnElement[bool]:
+    public = FootprintRecord.disclosure == Disclosure.PUBLIC
+    if principal is None:
+        return public
+    me = principal.organisation_id
+    # Its own alias, so that it never correlates with a list driven by the product table.
+    product = aliased(FootprintProduct)
+    clauses: list[sa.ColumnElement[bool]] = [
+        FootprintRecord.owner_id == me,
+        public,
+        sa.exists().where(Share.grantee_id == me, Share.record_id == FootprintRecord.id),
+        sa.exists().where(
+            Share.grantee_id == me,
+            Share.owner_id == FootprintRecord.owner_id,
+            Share.product_id == product.product_id,
+            product.record_id == FootprintRecord.id,
+        ),
+    ]
+    if Role.REGULATOR in principal.roles:
+        clauses.append(FootprintRecord.disclosure == Disclosure.REGULATOR)
+    return sa.or_(*clauses)
+
+
+def get_record(session: Session, principal: Principal | None, record_id: str) -> FootprintRecord:
+    """A record the caller may see; any other is "not found", never "forbidden"."""
+    if principal is not None:
+        principal.require_scope("footprints:read")
+    record = session.scalar(
+        sa.select(FootprintRecord).where(
+            FootprintRecord.id == record_id.lower(), _visible_clause(principal)
+        )
+    )
+    if record is None:
+        raise NotFound(f"no footprint {record_id}")
+    return record
+
+
+def get_record_or_deny(session: Session, principal: Principal, record_id: str) -> FootprintRecord:
+    """As :func:`get_record`, but "forbidden" where the caller already knows the id exists.
+
+    A caller knows a record exists when a record it may see names it as a predecessor
+    (PACT ``precedingPfIds``); for any other record it may not see, "not found" gives
+    nothing away.
+    """
+    try:
+        return get_record(session, principal, record_id)
+    except NotFound:
+        successor = sa.select(FootprintRecord.deprecated_by_id).where(
+            FootprintRecord.id == record_id.lower()
+        )
+        known = session.scalar(
+            sa.select(FootprintRecord.id).where(
+                FootprintRecord.id == successor.scalar_subquery(), _visible_clause(principal)
+            )
+        )
+        if known is not None:
+            raise AccessDenied(
+                f"footprint {record_id} has not been shared with you; ask its owner"
+            ) from None
+        raise
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Page:
+    records: list[FootprintRecord]
+    next_cursor: str | None
+
+
+def encode_cursor(record: FootprintRecord) -> str:
+    text = f"{record.received_at.isoformat()}|{record.id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, record_id = text.split("|", 1)
+        return dt.datetime.fromisoformat(moment), record_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("the page cursor is not valid; start again without it") from exc
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Run:
+    """Records in list order: ``table`` ordered by ``received_at`` then ``record_id`` where
+    ``where`` holds (on an index of ``table``); ``joined`` conditions need the record row."""
+
+    table: Any
+    record_id: Any
+    received_at: Any
+    where: tuple[sa.ColumnElement[bool], ...]
+    joined: tuple[sa.ColumnElement[bool], ...] = ()
+
+    @property
+    def is_record_table(self) -> bool:
+        return self.table is FootprintRecord
+
+    def base(self) -> sa.Select[Any]:
+        query = sa.select(self.record_id.label("id"), self.received_at.label("received_at"))
+        if self.is_record_table:
+            return query.where(*self.where)
+        return (
+            query.select_from(self.table)
+            .join(FootprintRecord, FootprintRecord.id == self.record_id)
+            .where(*self.where)
+        )
+
+    def count(self) -> sa.ScalarSelect[int]:
+        """How many records the run holds, up to COUNT_CAP, read from its index alone."""
+        capped = sa.select(sa.literal(1)).select_from(self.table).where(*self.where)
+        inner = capped.limit(COUNT_CAP).subquery()
+        return sa.select(sa.func.count()).select_from(inner).scalar_subquery()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Source:
+    """Runs that together hold every record the page may show."""
+
+    runs: list[_Run]
+    # Conditions the runs already guarantee, which candidates need not be checked against.
+    guarantees_visibility: bool = False
+    term_table: Any = None
+
+
+def _term_run(table: Any, column: str, value: str) -> _Run:
+    term = aliased(table)
+    return _Run(term, term.record_id, term.received_at, (getattr(term, column) == value,))
+
+
+def _year_run(kind: str, year: int) -> _Run:
+    term = aliased(FootprintValidityYear)
+    where = (term.kind == kind, term.year == year)
+    return _Run(term, term.record_id, term.received_at, where)
+
+
+def _record_run(*where: sa.ColumnElement[bool]) -> _Run:
+    return _Run(FootprintRecord, FootprintRecord.id, FootprintRecord.received_at, where)
+
+
+def _validity_source(session: Session, criteria: Criteria) -> _Source | None:
+    """The runs of the validity years a validOn, validBefore or validAfter needs."""
+    if criteria.valid_on is not None:
+        year = criteria.valid_on.year
+        return _Source([_year_run("on", year)]) if year in VALIDITY_YEARS else None
+    if criteria.valid_before is None and criteria.valid_after is None:
+        return None
+    kind = "until" if criteria.valid_before is not None else "from"
+    bound = sa.func.min if kind == "until" else sa.func.max
+    stored = session.scalar(
+        sa.select(bound(FootprintValidityYear.year)).where(FootprintValidityYear.kind == kind)
+    )
+    if stored is None:
+        return _Source([])
+    if criteria.valid_before is not None:
+        years = range(stored, criteria.valid_before.year + 1)
+    else:
+        assert criteria.valid_after is not None
+        years = range(criteria.valid_after.year, stored + 1)
+    if len(years) > MAX_RUNS:
+        return None
+    return _Source([_year_run(kind, year) for year in years])
+
+
+def _visibility_source(
+    session: Session, principal: Principal | None, *, owned_only: bool
+) -> _Source | None:
+    """The runs of what the caller may see: its own, public and shared records."""
+    if principal is None:
+        return _Source([_record_run(FootprintRecord.disclosure == Disclosure.PUBLIC)], True)
+    me = principal.organisation_id
+    owned = _record_run(FootprintRecord.owner_id == me)
+    if owned_only:
+        return _Source([owned], True)
+    runs = [owned, _record_run(FootprintRecord.disclosure == Disclosure.PUBLIC)]
+    if Role.REGULATOR in principal.roles:
+        runs.append(_record_run(FootprintRecord.disclosure == Disclosure.REGULATOR))
+    by_record = aliased(Share)
+    runs.append(
+        _Run(
+            by_record,
+            by_record.record_id,
+            FootprintRecord.received_at,
+            (by_record.grantee_id == me, by_record.record_id.is_not(None)),
+        )
+    )
+    by_product = session.execute(
+        sa.select(Share.owner_id, Share.product_id)
+        .where(Share.grantee_id == me, Share.product_id.is_not(None))
+        .distinct()
+        .limit(MAX_RUNS)
+    ).all()
+    if len(runs) + len(by_product) > MAX_RUNS:
+        return None
+    for owner_id, product_id in by_product:
+        assert product_id is not None
+        run = _term_run(FootprintProduct, "product_id", product_id)
+        runs.append(dataclasses.replace(run, joined=(FootprintRecord.owner_id == owner_id,)))
+    return _Source(runs, guarantees_visibility=True)
+
+
+def _candidate_sources(
+    session: Session, principal: Principal | None, criteria: Criteria, *, owned_only: bool
+) -> list[_Source]:
+    """Every source a page may start from, criteria first (they win ties)."""
+    sources = [
+        _Source([_term_run(table, column, value) for value in sorted(wanted)], term_table=table)
+        for table, column, field in TERM_TABLES
+        if (wanted := getattr(criteria, field)) and len(wanted) <= MAX_RUNS
+    ]
+    validity = _validity_source(session, criteria)
+    if validity is not None:
+        sources.append(validity)
+    visibility = _visibility_source(session, principal, owned_only=owned_only)
+    if visibility is not None:
+        sources.append(visibility)
+    return sources
+
+
+def _cheapest(session: Session, sources: list[_Source]) -> _Source | None:
+    if len(sources) <= 1:
+        return sources[0] if sources else None
+    counts = [sum((run.count() for run in source.runs), sa.literal(0)) for source in sources]
+    sizes = session.execute(sa.select(*counts)).one()
+    return min(zip(sources, sizes, strict=True), key=lambda pair: pair[1])[0]
+
+
+def _record_clauses(criteria: Criteria) -> list[sa.ColumnElement[bool]]:
+    """The filter's conditions on the record row itself: status and the exact validity."""
+    clauses: list[sa.ColumnElement[bool]] = []
+    if criteria.statuses:
+        clauses.append(
+            FootprintRecord.status.in_(
+                [status for status in RecordStatus if status.value.lower() in criteria.statuses]
+            )
+        )
+    if criteria.valid_on is not None:
+        clauses += [
+            FootprintRecord.valid_from <= criteria.valid_on,
+            FootprintRecord.valid_until >= criteria.valid_on,
+        ]
+    if criteria.valid_after is not None:
+        clauses.append(FootprintRecord.valid_from > criteria.valid_after)
+    if criteria.valid_before is not None:
+        clauses.append(FootprintRecord.valid_until < criteria.valid_before)
+    return clauses
+
+
+def _term_clauses(criteria: Criteria, skip: Any) -> list[sa.ColumnElement[bool]]:
+    """The term criteria as checks on a candidate record, but for the one it came from."""
+    clauses: list[sa.ColumnElement[bool]] = []
+    for table, column, field in TERM_TABLES:
+        wanted: frozenset[str] = getattr(criteria, field)
+        if wanted and table is not skip:
+            term = table.__table__.c  # type: ignore[attr-defined]
+            matching = sa.select(term.record_id).where(term[column].in_(sorted(wanted)))
+            clauses.append(FootprintRecord.id.in_(matching))
+    return clauses
+
+
+def _after_cursor(run: _Run, cursor: str) -> sa.ColumnElement[bool]:
+    """Rows past the cursor in list order (the ``<=`` lets an index range apply)."""
+    moment, last_id = _decode_cursor(cursor)
+    return sa.and_(
+        run.received_at <= moment,
+        sa.or_(run.received_at < moment, run.record_id < last_id),
+    )
+
+
+def _page_ids(
+    session: Session,
+    principal: Principal | None,
+    criteria: Criteria,
+    *,
+    cursor: str | None,
+    limit: int,
+    owned_only: bool,
+) -> list[str]:
+    """Up to ``limit`` ids of the page, newest first."""
+    sources = _candidate_sources(session, principal, criteria, owned_only=owned_only)
+    source = _cheapest(session, sources)
+    if source is None:  # too many runs everywhere: scan newest first, checking everything
+        source = _Source([_record_run()])
+    checks = [*_record_clauses(criteria), *_term_clauses(criteria, source.term_table)]
+    if not source.guarantees_visibility:
+        checks.append(_visible_clause(principal))
+        if owned_only and principal is not None:
+            checks.append(FootprintRecord.owner_id == principal.organisation_id)
+    pages = []
+    for run in source.runs:
+        query = (
+            run.base()
+            .where(*run.joined, *checks)
+            .order_by(run.received_at.desc(), run.record_id.desc())
+            .limit(limit)
+        )
+        if cursor:
+            query = query.where(_after_cursor(run, cursor))
+        pages.append(query)
+    if not pages:
+        return []
+    if len(pages) == 1:
+        return [row.id for row in session.execute(pages[0])]
+    merged = sa.union_all(*(sa.select(page.subquery()) for page in pages)).subquery()
+    query = (
+        sa.select(merged.c.id)
+        .group_by(merged.c.id, merged.c.received_at)
+        .order_by(merged.c.received_at.desc(), merged.c.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def list_records(
+    session: Session,
+    principal: Principal | None,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    criteria: Criteria | None = None,
+    owned_only: bool = False,
+) -> Page:
+    """Records the caller may see that meet the criteria, newest first, in pages.
+
+    :meth:`Criteria.matches` is the same filter in Python; a test holds the two equal.
+    """
+    if principal is not None:
+        principal.require_scope("footprints:read")
+    criteria = criteria or Criteria()
+    if criteria.unsatisfiable:
+        return Page(records=[], next_cursor=None)
+    ids = _page_ids(
+        session, principal, criteria, cursor=cursor, limit=limit + 1, owned_only=owned_only
+    )
+    by_id = {
+        record.id: record
+        for record in session.scalars(sa.select(FootprintRecord).where(FootprintRecord.id.in_(ids)))
+    }
+    records = [by_id[record_id] for record_id in ids]
+    more = len(records) > limit
+    records = records[:limit]
+    return Page(records=records, next_cursor=encode_cursor(records[-1]) if more else None)
+
+
+def matching_records(
+    session: Session, principal: Principal, criteria: Criteria, *, limit: int
+) -> Sequence[FootprintRecord]:
+    """Up to ``limit`` records the caller may see that meet the criteria, newest first."""
+    return list_records(session, principal, limit=limit, criteria=criteria).records

@@ -1,0 +1,124 @@
+"""Sharing records with customers and setting who else may read them."""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from exchange.errors import (
+    NotFound,
+    ValidationFailed,
+)
+from exchange.footprints.models import (
+    Disclosure,
+    FootprintRecord,
+    Share,
+)
+from exchange.pact.filters import FilterTerms, terms_of
+from exchange.pact.schemas import parse_product_footprint
+from exchange.partners.models import Organisation
+from exchange.partners.services import Principal
+
+
+def own_record(session: Session, principal: Principal, record_id: str) -> FootprintRecord:
+    record = session.get(FootprintRecord, record_id.lower())
+    if record is None or record.owner_id != principal.organisation_id:
+        raise NotFound(f"you have no footprint {record_id}")
+    return record
+
+
+def grant_record(session: Session, record: FootprintRecord, *, grantee_id: str) -> None:
+    """Let ``grantee_id`` read ``record`` (an answered request), unless it can already."""
+    if record.disclosure == Disclosure.PUBLIC or record.owner_id == grantee_id:
+        return
+    existing = session.scalar(
+        sa.select(Share.id).where(Share.grantee_id == grantee_id, Share.record_id == record.id)
+    )
+    if existing is None:
+        session.add(
+            Share(
+                owner_id=record.owner_id,
+                grantee_id=grantee_id,
+                record_id=record.id,
+                product_id=None,
+            )
+        )
+        session.flush()
+
+
+def terms_of_record(record: FootprintRecord) -> FilterTerms:
+    return terms_of(parse_product_footprint(json.loads(record.footprint_json)))
+
+
+def share(
+    session: Session,
+    principal: Principal,
+    *,
+    grantee_id: str,
+    record_id: str | None = None,
+    product_id: str | None = None,
+) -> Share:
+    """Grant one record, or every record of one of the owner's products, to an organisation."""
+    principal.require_scope("footprints:write")
+    if (record_id is None) == (product_id is None):
+        raise ValidationFailed(
+            "share either one record or one product",
+            details=[{"field": "recordId|productId", "message": "give exactly one"}],
+        )
+    if session.get(Organisation, grantee_id) is None:
+        raise NotFound(f"no organisation {grantee_id}")
+    if grantee_id == principal.organisation_id:
+        raise ValidationFailed("you always see your own records")
+    query = sa.select(Share).where(
+        Share.owner_id == principal.organisation_id, Share.grantee_id == grantee_id
+    )
+    if record_id is not None:
+        record_id = own_record(session, principal, record_id).id
+        query = query.where(Share.record_id == record_id)
+    else:
+        assert product_id is not None
+        product_id = product_id.lower()
+        query = query.where(Share.product_id == product_id)
+    existing = session.scalar(query)
+    if existing is not None:
+        return existing
+    grant = Share(
+        owner_id=principal.organisation_id,
+        grantee_id=grantee_id,
+        record_id=record_id,
+        product_id=product_id,
+    )
+    session.add(grant)
+    session.flush()
+    return grant
+
+
+def unshare(session: Session, principal: Principal, *, share_id: int) -> None:
+    principal.require_scope("footprints:write")
+    grant = session.get(Share, share_id)
+    if grant is None or grant.owner_id != principal.organisation_id:
+        raise NotFound(f"you have no share {share_id}")
+    session.delete(grant)
+    session.flush()
+
+
+def shares_of(session: Session, principal: Principal) -> list[Share]:
+    principal.require_scope("footprints:read")
+    return list(
+        session.scalars(
+            sa.select(Share).where(Share.owner_id == principal.organisation_id).order_by(Share.id)
+        )
+    )
+
+
+def set_disclosure(
+    session: Session, principal: Principal, *, record_id: str, disclosure: Disclosure
+) -> FootprintRecord:
+    """Publish a record, or narrow it again (what was public may have been copied already)."""
+    principal.require_scope("footprints:write")
+    record = own_record(session, principal, record_id)
+    record.disclosure = disclosure
+    session.flush()
+    return record

@@ -1,0 +1,148 @@
+"""Pages of records agree with the filter and visibility rules written out in Python,
+whichever index a page starts from (term, validity year, or the caller's own view)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from exchange.db import transaction
+from exchange.footprints import services
+from exchange.footprints.services import reading
+from exchange.pact.filters import Criteria, criteria_from_query, terms_of
+from exchange.pact.schemas import parse_product_footprint
+from exchange.partners.models import Role
+from exchange.partners.services import Principal, authenticate
+from tests.factories import Member, add_member, pact_example
+
+
+def pcf(**changes: Any) -> dict[str, Any]:
+    value: dict[str, Any] = dict(pact_example()["pcf"])
+    for name in ("geographyCountry", "geographyCountrySubdivision", "geographyRegionOrSubregion"):
+        value.pop(name, None)
+    return value | changes
+
+
+def push(client: FlaskClient, member: Member, n: int) -> dict[str, Any]:
+    """The n-th record of a varied population: products, places and periods cycle."""
+    footprint = member.footprint(
+        productIds=[f"urn:gtin:0690123450{n % 5:04d}"],
+        productClassifications=[f"urn:pact:productclassification:un-cpc:{n % 3}"],
+        pcf=pcf(
+            **{
+                ("geographyCountry", "geographyCountrySubdivision")[n % 2]: ("CN", "CN-HI")[n % 2],
+                "referencePeriodEnd": f"{2016 + n % 9}-06-30T00:00:00Z",
+            }
+        ),
+    )
+    del footprint["validityPeriodStart"], footprint["validityPeriodEnd"]
+    envelope = member.key.sign_footprint(footprint)
+    response = client.post("/api/v1/footprints", json=envelope, headers=member.headers)
+    assert response.status_code == 201, response.get_json()
+    return footprint
+
+
+QUERIES = [
+    "",
+    "productId=urn:gtin:06901234500001",
+    "productId=urn:gtin:06901234500001&productId=urn:gtin:06901234500003",
+    "geography=cn-hi",
+    "classification=urn:pact:productclassification:un-cpc:2&geography=CN",
+    "validOn=2021-01-01T00:00:00Z",
+    "validOn=2021-01-01T00:00:00Z&productId=urn:gtin:06901234500002",
+    "validBefore=2022-01-01T00:00:00Z",
+    "validAfter=2023-01-01T00:00:00Z",
+    "validAfter=2023-01-01T00:00:00Z&geography=CN",
+    "validOn=1990-01-01T00:00:00Z",
+    "validOn=2500-01-01T00:00:00Z",
+    "status=Active&validBefore=2030-01-01T00:00:00Z",
+]
+
+
+@pytest.fixture
+def world(app: Flask, client: FlaskClient) -> dict[str, Any]:
+    supplier, other, brand, regulator = (
+        add_member(app),
+        add_member(app),
+        add_member(app, Role.CHAIN_OWNER),
+        add_member(app, Role.REGULATOR),
+    )
+    mine = [push(client, supplier, n) for n in range(18)]
+    theirs = [push(client, other, n) for n in range(9)]
+    # the brand sees one product of the supplier, one record of the other, one public record
+    assert (
+        client.post(
+            "/api/v1/shares",
+            json={"organisationId": brand.organisation_id, "productId": "urn:gtin:06901234500001"},
+            headers=supplier.headers,
+        ).status_code
+        == 201
+    )
+    assert (
+        client.post(
+            "/api/v1/shares",
+            json={"organisationId": brand.organisation_id, "recordId": theirs[4]["id"]},
+            headers=other.headers,
+        ).status_code
+        == 201
+    )
+    for record, disclosure in ((theirs[7], "public"), (mine[3], "regulator")):
+        owner = other if record in theirs else supplier
+        assert (
+            client.put(
+                f"/api/v1/footprints/{record['id']}/disclosure",
+                json={"disclosure": disclosure},
+                headers=owner.headers,
+            ).status_code
+            == 200
+        )
+    visible = {
+        "supplier": {f["id"] for f in mine} | {theirs[7]["id"]},
+        "brand": {f["id"] for f in mine if f["productIds"] == ["urn:gtin:06901234500001"]}
+        | {theirs[4]["id"], theirs[7]["id"]},
+        "regulator": {theirs[7]["id"], mine[3]["id"]},
+    }
+    members = {"supplier": supplier, "brand": brand, "regulator": regulator}
+    return {"records": mine + theirs, "visible": visible, "members": members}
+
+
+def walk(app: Flask, principal: Principal, criteria: Criteria, limit: int) -> list[str]:
+    seen: list[str] = []
+    cursor = None
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        while True:
+            page = services.list_records(
+                session, principal, limit=limit, cursor=cursor, criteria=criteria
+            )
+            assert len(page.records) <= limit
+            seen += [record.id for record in page.records]
+            if page.next_cursor is None:
+                return seen
+            cursor = page.next_cursor
+
+
+@pytest.mark.parametrize("max_runs", [reading.MAX_RUNS, 1])
+@pytest.mark.parametrize("caller", ["supplier", "brand", "regulator"])
+def test_every_page_agrees_with_the_rules_in_python(
+    app: Flask, world: dict[str, Any], caller: str, max_runs: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one run allowed, most pages fall back to scanning; they must agree all the same."""
+    monkeypatch.setattr(reading, "MAX_RUNS", max_runs)
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        principal = authenticate(session, world["members"][caller].token)
+    order = {record["id"]: n for n, record in enumerate(world["records"])}
+    for query, limit in itertools.product(QUERIES, (1, 4, 100)):
+        pairs = [tuple(part.split("=", 1)) for part in query.split("&") if part]
+        criteria = criteria_from_query(pairs)  # type: ignore[arg-type]
+        expected = [
+            record["id"]
+            for record in reversed(world["records"])  # newest first
+            if record["id"] in world["visible"][caller]
+            and criteria.matches(terms_of(parse_product_footprint(record)), "Active")
+        ]
+        found = walk(app, principal, criteria, limit)
+        assert found == expected, (caller, query, limit, [order[i] for i in found])
