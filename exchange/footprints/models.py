@@ -133,13 +133,20 @@ TERM_TABLES: Final[tuple[tuple[type[RecordTerm], str, str], ...]] = (
 
 class FootprintValidityYear(RecordTerm, Base):
     """A calendar year (UTC) of a record's validity period: the year it starts in (``from``),
-    ends in (``until``), or one it covers (``on``), for validAfter / validBefore / validOn."""
+    ends in (``until``), or one it covers (``on``), for validAfter / validBefore / validOn.
+
+    The period itself is copied into the index too, so that a year only partly inside the
+    asked range is sifted in the index, without reading the records."""
 
     __tablename__ = "footprint_validity_years"
-    __table_args__ = (sa.Index(None, "kind", "year", "received_at", "record_id"),)
+    __table_args__ = (
+        sa.Index(None, "kind", "year", "received_at", "record_id", "valid_from", "valid_until"),
+    )
 
     kind: Mapped[str] = mapped_column(sa.String(5), primary_key=True)
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    valid_from: Mapped[dt.datetime] = mapped_column(sort_order=2)
+    valid_until: Mapped[dt.datetime] = mapped_column(sort_order=3)
 
 
 class Share(Base):
@@ -148,11 +155,13 @@ class Share(Base):
     __tablename__ = "shares"
     __table_args__ = (
         sa.CheckConstraint("(record_id IS NULL) <> (product_id IS NULL)", name="record_or_product"),
+        # Whether a grantee may see a record through one of its products: one probe.
+        sa.Index(None, "grantee_id", "owner_id", "product_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     owner_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
-    grantee_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
+    grantee_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"))
     record_id: Mapped[str | None] = mapped_column(sa.ForeignKey("footprint_records.id"), index=True)
     product_id: Mapped[str | None] = mapped_column(sa.String(300))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

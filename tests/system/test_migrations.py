@@ -61,7 +61,10 @@ def test_0004_indexes_the_records_already_stored(tmp_path: Path) -> None:
                     )
                     terms[name] = connection.execute(sa.select(table)).all()
                 years_table = sa.table(
-                    "footprint_validity_years", sa.column("kind"), sa.column("year")
+                    "footprint_validity_years",
+                    sa.column("kind"),
+                    sa.column("year"),
+                    sa.column("valid_until", UTCDateTime()),
                 )
                 years = sorted(connection.execute(sa.select(years_table)).all())
             command.downgrade(alembic_config(url), "0003")
@@ -80,8 +83,10 @@ def test_0004_indexes_the_records_already_stored(tmp_path: Path) -> None:
     }
     assert {row[1] for rows in terms.values() for row in rows} == {received}
     # valid 2024-12-31 to 2027-12-31: from 2024, until 2027, on each year between
+    end = dt.datetime(2027, 12, 31, tzinfo=dt.UTC)
     assert years == [
-        ("from", 2024), ("on", 2024), ("on", 2025), ("on", 2026), ("on", 2027), ("until", 2027)
+        ("from", 2024, end), ("on", 2024, end), ("on", 2025, end), ("on", 2026, end),
+        ("on", 2027, end), ("until", 2027, end),
     ]  # fmt: skip
 
 

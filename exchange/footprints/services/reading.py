@@ -39,8 +39,9 @@ from exchange.partners.services import Principal
 
 # SQLite allows 500 selects in a compound one; beyond this a source is not used.
 MAX_RUNS: Final = 200
-# Candidates are counted up to this many per run when choosing where a page starts.
-COUNT_CAP: Final = 2000
+# Candidates are counted up to this many per source when choosing where a page starts:
+# enough to tell a small source from a large one, cheap enough to count on every call.
+COUNT_CAP: Final = 500
 
 
 # --- who may see what -----------------------------------------------------------------------
@@ -51,18 +52,24 @@ def _visible_clause(principal: Principal | None) -> sa.ColumnElement[bool]:
     if principal is None:
         return public
     me = principal.organisation_id
-    # Its own alias, so that it never correlates with a list driven by the product table.
+    # Its own alias, so that it never correlates with a list driven by the product table;
+    # nested so that the record's few products are probed against the grantee's shares,
+    # never the other way round.
     product = aliased(FootprintProduct)
+    by_product = (
+        sa.exists()
+        .where(
+            Share.grantee_id == me,
+            Share.owner_id == FootprintRecord.owner_id,
+            Share.product_id == product.product_id,
+        )
+        .correlate_except(Share)
+    )
     clauses: list[sa.ColumnElement[bool]] = [
         FootprintRecord.owner_id == me,
         public,
         sa.exists().where(Share.grantee_id == me, Share.record_id == FootprintRecord.id),
-        sa.exists().where(
-            Share.grantee_id == me,
-            Share.owner_id == FootprintRecord.owner_id,
-            Share.product_id == product.product_id,
-            product.record_id == FootprintRecord.id,
-        ),
+        sa.exists().where(product.record_id == FootprintRecord.id, by_product),
     ]
     if Role.REGULATOR in principal.roles:
         clauses.append(FootprintRecord.disclosure == Disclosure.REGULATOR)
@@ -178,10 +185,17 @@ def _term_run(table: Any, column: str, value: str) -> _Run:
     return _Run(term, term.record_id, term.received_at, (getattr(term, column) == value,))
 
 
-def _year_run(kind: str, year: int) -> _Run:
+def _year_run(kind: str, year: int, criteria: Criteria) -> _Run:
+    """A validity year, sifted by the exact period the index carries."""
     term = aliased(FootprintValidityYear)
-    where = (term.kind == kind, term.year == year)
-    return _Run(term, term.record_id, term.received_at, where)
+    where = [term.kind == kind, term.year == year]
+    if criteria.valid_on is not None:
+        where += [term.valid_from <= criteria.valid_on, term.valid_until >= criteria.valid_on]
+    if criteria.valid_after is not None:
+        where.append(term.valid_from > criteria.valid_after)
+    if criteria.valid_before is not None:
+        where.append(term.valid_until < criteria.valid_before)
+    return _Run(term, term.record_id, term.received_at, tuple(where))
 
 
 def _record_run(*where: sa.ColumnElement[bool]) -> _Run:
@@ -192,7 +206,7 @@ def _validity_source(session: Session, criteria: Criteria) -> _Source | None:
     """The runs of the validity years a validOn, validBefore or validAfter needs."""
     if criteria.valid_on is not None:
         year = criteria.valid_on.year
-        return _Source([_year_run("on", year)]) if year in VALIDITY_YEARS else None
+        return _Source([_year_run("on", year, criteria)]) if year in VALIDITY_YEARS else None
     if criteria.valid_before is None and criteria.valid_after is None:
         return None
     kind = "until" if criteria.valid_before is not None else "from"
@@ -209,7 +223,7 @@ def _validity_source(session: Session, criteria: Criteria) -> _Source | None:
         years = range(criteria.valid_after.year, stored + 1)
     if len(years) > MAX_RUNS:
         return None
-    return _Source([_year_run(kind, year) for year in years])
+    return _Source([_year_run(kind, year, criteria) for year in years])
 
 
 def _visibility_source(
@@ -268,10 +282,12 @@ def _candidate_sources(
 
 
 def _cheapest(session: Session, sources: list[_Source]) -> _Source | None:
+    """The source with the fewest candidates; all large ones count alike (COUNT_CAP), and a
+    tie goes to the earlier, so a criterion wins over the caller's whole view."""
     if len(sources) <= 1:
         return sources[0] if sources else None
     counts = [sum((run.count() for run in source.runs), sa.literal(0)) for source in sources]
-    sizes = session.execute(sa.select(*counts)).one()
+    sizes = [min(size, COUNT_CAP) for size in session.execute(sa.select(*counts)).one()]
     return min(zip(sources, sizes, strict=True), key=lambda pair: pair[1])[0]
 
 

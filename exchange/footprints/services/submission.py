@@ -406,7 +406,14 @@ def _store(
     session.execute(
         sa.insert(FootprintValidityYear),
         [
-            {"record_id": item.record.id, "kind": kind, "year": year, "received_at": now}
+            {
+                "record_id": item.record.id,
+                "kind": kind,
+                "year": year,
+                "received_at": now,
+                "valid_from": item.terms.valid_from,
+                "valid_until": item.terms.valid_until,
+            }
             for item in created
             for kind, year in validity_years(item.terms)
         ],

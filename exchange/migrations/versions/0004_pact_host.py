@@ -154,6 +154,8 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=5), nullable=False),
         sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("received_at", UTCDateTime(), nullable=False),
+        sa.Column("valid_from", UTCDateTime(), nullable=False),
+        sa.Column("valid_until", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["record_id"],
             ["footprint_records.id"],
@@ -167,7 +169,7 @@ def upgrade() -> None:
     with op.batch_alter_table("footprint_validity_years", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_footprint_validity_years_kind"),
-            ["kind", "year", "received_at", "record_id"],
+            ["kind", "year", "received_at", "record_id", "valid_from", "valid_until"],
             unique=False,
         )
 
@@ -205,6 +207,13 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_footprint_records_disclosure"),
             ["disclosure", "received_at", "id"],
+            unique=False,
+        )
+    with op.batch_alter_table("shares", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_shares_grantee_id"))
+        batch_op.create_index(
+            batch_op.f("ix_shares_grantee_id"),
+            ["grantee_id", "owner_id", "product_id"],
             unique=False,
         )
 
@@ -279,11 +288,15 @@ def _backfill_terms() -> None:
             sa.column("kind"),
             sa.column("year"),
             sa.column("received_at", UTCDateTime()),
+            sa.column("valid_from", UTCDateTime()),
+            sa.column("valid_until", UTCDateTime()),
         )
+        period = {"valid_from": terms["valid_from"], "valid_until": terms["valid_until"]}
         connection.execute(
             years.insert(),
             [
                 {"record_id": record_id, "kind": kind, "year": year, "received_at": received_at}
+                | period
                 for kind, year in _validity_years(terms["valid_from"], terms["valid_until"])
             ],
         )
@@ -315,6 +328,9 @@ def downgrade() -> None:
             batch_op.f("ix_footprint_products_product_id"), ["product_id"], unique=False
         )
         batch_op.drop_column("received_at")
+    with op.batch_alter_table("shares", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_shares_grantee_id"))
+        batch_op.create_index(batch_op.f("ix_shares_grantee_id"), ["grantee_id"], unique=False)
     with op.batch_alter_table("footprint_records", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_footprint_records_disclosure"))
         batch_op.drop_index(batch_op.f("ix_footprint_records_owner_id"))
