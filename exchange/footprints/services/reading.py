@@ -318,9 +318,17 @@ def _term_clauses(criteria: Criteria, skip: Any) -> list[sa.ColumnElement[bool]]
     for table, column, field in TERM_TABLES:
         wanted: frozenset[str] = getattr(criteria, field)
         if wanted and table is not skip:
-            term = table.__table__.c  # type: ignore[attr-defined]
-            matching = sa.select(term.record_id).where(term[column].in_(sorted(wanted)))
-            clauses.append(FootprintRecord.id.in_(matching))
+            term = aliased(table)
+            # Probes the (record_id, value) key of each candidate; an IN over all the
+            # matching ids would first gather every one of them.
+            clauses.append(
+                sa.exists()
+                .where(
+                    term.record_id == FootprintRecord.id,
+                    getattr(term, column).in_(sorted(wanted)),
+                )
+                .correlate(FootprintRecord)
+            )
     return clauses
 
 
