@@ -181,8 +181,29 @@ def test_the_pact_conformance_walk(
     assert len(client.get(f"/3/footprints?{both}").json()["data"]) == 2
     company = supplier.company_ids[0]
     assert len(client.get(f"/3/footprints?companyId={company}").json()["data"]) == 3
-    for bogus in ("geography=XX", "status=BogusStatusXXXX", "validOn=1900-01-01T00:00:00Z"):
-        assert client.get(f"/3/footprints?{bogus}").json() == {"data": []}
+    # every footprint here is example-1's US-TX, CAS 1456 record, valid 2024-12-31..2027-12-31
+    for alone in (
+        "geography=US-TX",
+        "classification=urn:pact:productclassification:cas:1456",
+        "validOn=2025-06-01T00:00:00Z",
+        "validAfter=2024-12-01T00:00:00Z",
+        "validBefore=2028-01-01T00:00:00Z",
+        "status=Active",
+        f"companyId={company}&companyId=urn:pact:null",
+    ):
+        assert len(client.get(f"/3/footprints?{alone}").json()["data"]) == 3, alone
+    for bogus in (
+        "productId=urn:pact:null",
+        "companyId=urn:pact:null",
+        "geography=XX",
+        "classification=urn:pact:null",
+        "validOn=1900-01-01T00:00:00Z",
+        "validAfter=2099-01-01T00:00:00Z",
+        "validBefore=1900-01-01T00:00:00Z",
+        "status=BogusStatusXXXX",
+        "geography=XX&status=Active",
+    ):
+        assert client.get(f"/3/footprints?{bogus}").json() == {"data": []}, bogus
 
     # events: the buyer's PACT host is registered, then it asks for footprints
     register_partner(tls_server, buyer, partner, partner.client_secret)
