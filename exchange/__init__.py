@@ -46,10 +46,16 @@ def create_app(
 def _log_sources() -> dict[str, Any]:
     """How the audit rebuilds each kind of log entry from the tables that hold its object."""
     from exchange.footprints import services as footprints
+    from exchange.labels import services as labels
     from exchange.partners import services as partners
 
     return {
         footprints.LOG_KIND: footprints.log_sources,
+        labels.ACCREDITATION_LOG_KIND: labels.accreditation_log_sources,
+        labels.CERTIFICATE_LOG_KIND: labels.certificate_log_sources,
+        labels.CERTIFICATE_STATUS_LOG_KIND: labels.certificate_status_log_sources,
+        labels.SCHEME_LOG_KIND: labels.scheme_log_sources,
+        labels.LABEL_LOG_KIND: labels.label_log_sources,
         partners.KEY_LOG_KIND: partners.key_log_sources,
         partners.KEY_REVOCATION_LOG_KIND: partners.key_revocation_log_sources,
     }
@@ -64,6 +70,7 @@ def _job_handlers() -> dict[str, Any]:
 
 def _register_blueprints(app: Flask) -> None:
     from exchange.footprints.views import bp as footprints_bp
+    from exchange.labels.views import bp as labels_bp
     from exchange.log.views import bp as log_bp
     from exchange.pact.views import bp as pact_bp
     from exchange.partners.views import bp as partners_bp
@@ -74,11 +81,13 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(footprints_bp)
     app.register_blueprint(log_bp)
     app.register_blueprint(pact_bp)
+    app.register_blueprint(labels_bp)
 
 
 def _register_commands(app: Flask) -> None:
     from exchange.demo import demo_command
     from exchange.jobs.cli import worker_command
+    from exchange.labels.cli import labels_cli
     from exchange.log.cli import audit_command
     from exchange.partners.cli import client_cli, org_cli
     from exchange.system.cli import init_db_command, serve_command
@@ -91,5 +100,6 @@ def _register_commands(app: Flask) -> None:
         demo_command,
         audit_command,
         worker_command,
+        labels_cli,
     ):
         app.cli.add_command(command)

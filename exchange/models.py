@@ -5,6 +5,7 @@ from __future__ import annotations
 from exchange.db import Base
 from exchange.footprints import models as footprints_models
 from exchange.jobs import models as jobs_models
+from exchange.labels import models as labels_models
 from exchange.log import models as log_models
 from exchange.pact import models as pact_models
 from exchange.partners import models as partners_models
@@ -12,6 +13,7 @@ from exchange.partners import models as partners_models
 __all__ = [
     "footprints_models",
     "jobs_models",
+    "labels_models",
     "log_models",
     "metadata",
     "pact_models",
