@@ -193,7 +193,7 @@ def _check(claims: Claims) -> None:
         raise LabelFormatError("; ".join(problems))
 
 
-def _payload(claims: Claims, signature: bytes) -> bytes:
+def _payload(claims: Claims, signature: bytes, prefix: bytes | None = None) -> bytes:
     _check(claims)
     mantissa, exponent = _mantissa_exponent(claims.value)
     return (
@@ -203,7 +203,7 @@ def _payload(claims: Claims, signature: bytes) -> bytes:
         + (claims.issued - EPOCH).days.to_bytes(2, "big")
         + (claims.expires - claims.issued).days.to_bytes(2, "big")
         + bytes([(UNITS.index(claims.unit) + 1) << 4 | (claims.grade or 0)])
-        + kid_prefix(claims.kid)
+        + (kid_prefix(claims.kid) if prefix is None else prefix)
         + exponent.to_bytes(1, "big", signed=True)
         + _zigzag(mantissa)
         + signature
@@ -264,6 +264,12 @@ class Scanned:
     expires: dt.date
     kid_prefix: bytes
     signature: str
+    signature_bytes: bytes
+
+    @property
+    def kid_hint(self) -> str:
+        """The key-id prefix as the start of a kid (6 bytes are exactly 8 base64url letters)."""
+        return signing.b64url_encode(self.kid_prefix)
 
     def claims(self, kid: str) -> Claims:
         return Claims(
@@ -311,6 +317,7 @@ def decode(text: str) -> Scanned:
         value = Decimal(value_text(mantissa, exponent))
     except InvalidOperation as exc:  # pragma: no cover - value_text always gives a numeral
         raise LabelFormatError("bad value") from exc
+    signature = bytes(data[-signing.SIGNATURE_BYTES :])
     scanned = Scanned(
         origin=parts.netloc.lower(),
         gtin=gtin,
@@ -323,14 +330,17 @@ def decode(text: str) -> Scanned:
         issued=issued,
         expires=issued + dt.timedelta(days=int.from_bytes(data[11:13], "big")),
         kid_prefix=bytes(data[14:_FIXED]),
-        signature=signing.b64url_encode(bytes(data[-signing.SIGNATURE_BYTES :])),
+        signature=signing.b64url_encode(signature),
+        signature_bytes=signature,
     )
-    # Re-encode with a stand-in kid of the same prefix: only the canonical spelling passes.
-    stand_in = signing.b64url_encode(scanned.kid_prefix + bytes(32 - KID_PREFIX_BYTES))
+    # Only the canonical spelling passes: upper-case scheme and host, nothing after the
+    # digits, and bytes that re-encode to themselves (the path was checked as it was read).
+    if url != f"HTTPS://{parts.netloc.upper()}{parts.path}?{parts.query}":
+        raise LabelFormatError("the label is not in its canonical form")
     try:
-        again = encode(scanned.claims(stand_in), scanned.signature)
+        again = _payload(scanned.claims(""), signature, scanned.kid_prefix)
     except (LabelFormatError, gs1.GS1Error) as exc:
         raise LabelFormatError(str(exc)) from exc
-    if again != url:
+    if again != data:
         raise LabelFormatError("the label is not in its canonical form")
     return scanned

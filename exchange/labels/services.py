@@ -47,7 +47,7 @@ from exchange.labels.models import (
     Label,
 )
 from exchange.labels.schemas import CertificateDocument, parse_certificate_envelope
-from exchange.labels.verify import Reason, TrustedKey, Verdict, verify_label
+from exchange.labels.verify import Reason, TrustedKey, Verdict, verify_scanned
 from exchange.pact.schemas import parse_product_footprint
 from exchange.partners.models import Organisation, Role, SigningKey
 from exchange.partners.services import Principal, keys_of
@@ -491,13 +491,22 @@ def effective_status(
     certificate: Certificate, body_status: AccreditationStatus | None, now: dt.datetime
 ) -> str:
     """What a certificate counts as now: a body's decision, its body's accreditation, expiry."""
-    if certificate.status == CertificateStatus.REVOKED:
+    return _effective(certificate.status, certificate.valid_until, body_status, now)
+
+
+def _effective(
+    status: CertificateStatus,
+    valid_until: dt.datetime,
+    body_status: AccreditationStatus | None,
+    now: dt.datetime,
+) -> str:
+    if status == CertificateStatus.REVOKED:
         return "revoked"
     if body_status == AccreditationStatus.WITHDRAWN:
         return "accreditation-withdrawn"
-    if certificate.status == CertificateStatus.SUSPENDED:
+    if status == CertificateStatus.SUSPENDED:
         return "suspended"
-    if now >= certificate.valid_until:
+    if now >= valid_until:
         return "expired"
     return "active"
 
@@ -799,16 +808,17 @@ def revoke_issuer_key(
     return key
 
 
-def trusted_keys(session: Session) -> list[TrustedKey]:
-    return [
-        TrustedKey(
-            kid=key.kid,
-            public_key=key.public_key,
-            not_before=key.not_before,
-            revoked_at=key.revoked_at,
-        )
-        for key in session.scalars(sa.select(IssuerKey).order_by(IssuerKey.not_before))
-    ]
+_TRUSTED_KEYS: Final = sa.select(
+    IssuerKey.__table__.c.kid,
+    IssuerKey.__table__.c.public_key,
+    IssuerKey.__table__.c.not_before,
+    IssuerKey.__table__.c.revoked_at,
+).order_by(IssuerKey.__table__.c.not_before)
+
+
+def trusted_keys(session: Session | sa.Connection) -> list[TrustedKey]:
+    """Every label key the exchange ever had, with its revocation, as verifiers see them."""
+    return [TrustedKey(*row) for row in session.execute(_TRUSTED_KEYS)]
 
 
 # --- labels ------------------------------------------------------------------------------
@@ -944,30 +954,68 @@ def label_status(session: Session, label_id: int, now: dt.datetime | None = None
     return LabelStatus(label, entry, reasons, entry.grade)
 
 
+# One statement for the verifier's common case: the label, the key it names, its
+# certificate and the certifying body's accreditation (Core columns, compiled once).
+_LABELS = Label.__table__.c
+_KEYS = IssuerKey.__table__.c
+_CERTIFICATES = Certificate.__table__.c
+_ACCREDITATIONS = Accreditation.__table__.c
+_LABEL_CHECK: Final = (
+    sa.select(
+        _LABELS.signature,
+        _LABELS.kid,
+        _KEYS.public_key,
+        _KEYS.not_before,
+        _KEYS.revoked_at,
+        _CERTIFICATES.status,
+        _CERTIFICATES.valid_until,
+        _ACCREDITATIONS.status.label("body_status"),
+    )
+    .select_from(
+        Label.__table__.join(IssuerKey.__table__, _KEYS.kid == _LABELS.kid)
+        .join(Certificate.__table__, _CERTIFICATES.id == _LABELS.certificate_id)
+        .outerjoin(Accreditation.__table__, _ACCREDITATIONS.body_id == _CERTIFICATES.body_id)
+    )
+    .where(_LABELS.id == sa.bindparam("label_id"))
+)
+
+
 def verify_text(
-    session: Session, text: str, *, origin: str, now: dt.datetime | None = None
+    session: Session | sa.Connection, text: str, *, origin: str, now: dt.datetime | None = None
 ) -> tuple[Verdict, str | None]:
     """The server's verdict on scanned text: the offline checks, then what the exchange knows.
 
-    Two queries (the label keys; the label with its certificate and body), so that partners'
-    apps can verify at the rate they scan. Also the certificate's effective status.
+    The label's number is read before its signature is checked, so one query usually brings
+    the key, the stored label and its certificate's status; only a label naming another key,
+    or failing, is checked against every label key (the same verdict, found the long way).
+    Also returns the certificate's effective status. Core statements only, so that the
+    verifier can run on a bare connection (it reads, and is called for every scan).
     """
     now = now or utcnow()
-    verdict = verify_label(text, origin=origin, keys=trusted_keys(session), today=now.date())
-    if verdict.claims is None or verdict.scanned is None:
+    today = now.date()
+    try:
+        scanned = label_claims.decode(text)
+    except label_claims.LabelFormatError as exc:
+        return Verdict([Reason("malformed", f"not a label of this programme: {exc}")]), None
+    row = None
+    if 0 < scanned.label < 2**31:
+        row = session.execute(_LABEL_CHECK, {"label_id": scanned.label}).first()
+    verdict = None
+    if row is not None and row.kid.startswith(scanned.kid_hint):
+        key = TrustedKey(row.kid, row.public_key, row.not_before, row.revoked_at)
+        verdict = verify_scanned(scanned, origin=origin, keys=[key], today=today)
+        if verdict.claims is None:
+            verdict = None
+    if verdict is None:
+        verdict = verify_scanned(scanned, origin=origin, keys=trusted_keys(session), today=today)
+    if verdict.claims is None:
         return verdict, None
-    row = session.execute(
-        sa.select(Label.signature, Certificate, Accreditation.status)
-        .join(Certificate, Certificate.id == Label.certificate_id)
-        .outerjoin(Accreditation, Accreditation.body_id == Certificate.body_id)
-        .where(Label.id == verdict.claims.label)
-    ).first()
     reasons = list(verdict.reasons)
-    if row is None or row[0] != verdict.scanned.signature:
+    if row is None or row.signature != scanned.signature:
         reasons.append(Reason("unknown-label", "the exchange issued no such label"))
         return Verdict(reasons, verdict.claims, verdict.scanned), None
-    state = effective_status(row[1], row[2], now)
-    if state != "active" and state != "expired":
+    state = _effective(row.status, row.valid_until, row.body_status, now)
+    if state not in ("active", "expired"):
         reasons.append(Reason(f"certificate-{state}", f"the certificate is {state}"))
     elif state == "expired" and not any(reason.code == "expired" for reason in reasons):
         reasons.append(Reason("certificate-expired", "the certificate has expired"))

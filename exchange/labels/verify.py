@@ -59,14 +59,20 @@ def verify_label(text: str, *, origin: str, keys: Sequence[TrustedKey], today: d
         scanned = label_claims.decode(text)
     except label_claims.LabelFormatError as exc:
         return Verdict([Reason("malformed", f"not a label of this programme: {exc}")])
+    return verify_scanned(scanned, origin=origin, keys=keys, today=today)
+
+
+def verify_scanned(
+    scanned: label_claims.Scanned, *, origin: str, keys: Sequence[TrustedKey], today: dt.date
+) -> Verdict:
+    """:func:`verify_label` of a label already taken apart."""
     if scanned.origin != origin.lower():
         return Verdict(
             [Reason("wrong-origin", f"issued for {scanned.origin}, not {origin}")],
             scanned=scanned,
         )
-    candidates = [
-        key for key in keys if signing.b64url_decode(key.kid).startswith(scanned.kid_prefix)
-    ]
+    hint = scanned.kid_hint
+    candidates = [key for key in keys if key.kid.startswith(hint)]
     if not candidates:
         return Verdict(
             [Reason("unknown-key", "signed by a key the trust list does not name")],

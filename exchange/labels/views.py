@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 from sqlalchemy.orm import Session
 
@@ -383,9 +384,9 @@ def verify() -> Response:
         text = request.get_data(as_text=True)
     else:
         text = parse(VerifyRequest, web.json_body()).text
-    session = web.session()
-    verdict, certificate_status = services.verify_text(session, text, origin=_origin())
-    session.rollback()
+    engine: sa.Engine = current_app.extensions["exchange.engine"]
+    with engine.connect() as connection:
+        verdict, certificate_status = services.verify_text(connection, text, origin=_origin())
     return jsonify(
         {
             "verdict": "valid" if verdict.valid else "invalid",
