@@ -989,7 +989,8 @@ def verify_text(
     the key, the stored label and its certificate's status; only a label naming another key,
     or failing, is checked against every label key (the same verdict, found the long way).
     Also returns the certificate's effective status. Core statements only, so that the
-    verifier can run on a bare connection (it reads, and is called for every scan).
+    verifier can run on a bare connection (it reads, and is called for every scan); it
+    ends its read transaction itself once it has read what it needs.
     """
     now = now or utcnow()
     today = now.date()
@@ -1000,14 +1001,24 @@ def verify_text(
     row = None
     if 0 < scanned.label < 2**31:
         row = session.execute(_LABEL_CHECK, {"label_id": scanned.label}).first()
+    fast = row is not None and row.kid.startswith(scanned.kid_hint)
+    keys = None if fast else trusted_keys(session)
+    # Everything is read: end the read transaction before the signature check, so that
+    # (on SQLite, where every transaction takes the write lock) workers do not queue
+    # behind one another's cryptography.
+    session.rollback()
     verdict = None
-    if row is not None and row.kid.startswith(scanned.kid_hint):
+    if fast:
+        assert row is not None
         key = TrustedKey(row.kid, row.public_key, row.not_before, row.revoked_at)
         verdict = verify_scanned(scanned, origin=origin, keys=[key], today=today)
         if verdict.claims is None:
             verdict = None
     if verdict is None:
-        verdict = verify_scanned(scanned, origin=origin, keys=trusted_keys(session), today=today)
+        if keys is None:
+            keys = trusted_keys(session)
+            session.rollback()
+        verdict = verify_scanned(scanned, origin=origin, keys=keys, today=today)
     if verdict.claims is None:
         return verdict, None
     reasons = list(verdict.reasons)

@@ -49,7 +49,7 @@ def test_every_single_character_change_is_refused(
     origin = app.config["EXCHANGE_ORIGIN"]
     changes = single_character_changes(url)
     assert len(changes) > 10_000
-    with transaction(app.extensions["exchange.sessions"]) as session:
+    with app.extensions["exchange.sessions"]() as session:
         verdict, _ = services.verify_text(session, url, origin=origin)
         assert verdict.valid
         accepted = [
@@ -126,7 +126,7 @@ def test_expired_labels(labelled: tuple[Programme, dict[str, object]], app: Flas
     _fx, label = labelled
     expires = dt.date.fromisoformat(label["claims"]["expires"])  # type: ignore[index]
     later = dt.datetime.combine(expires + dt.timedelta(days=1), dt.time(12), dt.UTC)
-    with transaction(app.extensions["exchange.sessions"]) as session:
+    with app.extensions["exchange.sessions"]() as session:
         verdict, state = services.verify_text(
             session, str(label["url"]), origin=app.config["EXCHANGE_ORIGIN"], now=later
         )
