@@ -30,6 +30,7 @@ from exchange.labels.schemas import (
 )
 from exchange.log.services import append_entries
 from exchange.partners.schemas import parse
+from exchange.partners.services import get_organisation
 
 STATIC: Final = Path(__file__).parent / "static"
 # The page runs no inline code, so the policy can forbid it (and everything from elsewhere).
@@ -137,9 +138,8 @@ def decide_accreditation(body_id: str) -> Response:
         append_to_log=append_entries,
     )
     session.commit()
-    organisation = services.accredited_bodies(session)
-    name = next((o.name for o, _ in organisation if o.id == body_id), "")
-    return jsonify(_body_json(session, body_id, name, body.status))
+    organisation = get_organisation(session, body_id)
+    return jsonify(_body_json(session, body_id, organisation.name, body.status))
 
 
 # --- certificates and the registry -------------------------------------------------------

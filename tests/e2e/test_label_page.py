@@ -220,3 +220,44 @@ def test_the_page_refuses_a_sample_of_single_character_changes(
     decode(label["url"])  # the original stays valid
     assert dt.date.fromisoformat(label["claims"]["expires"]) > dt.date.today()
     context.close()
+
+
+def _resigned(label_url: str, key: Any, **changes: Any) -> str:
+    import dataclasses
+
+    from exchange import signing
+    from exchange.labels import claims as label_claims
+
+    scanned = decode(label_url)
+    claims = dataclasses.replace(scanned.claims(key.kid), **changes)
+    signature = signing.sign_bytes(
+        message=label_claims.signed_message(claims), private_key=key.private_key
+    )
+    return label_claims.encode(claims, signature)
+
+
+def test_unknown_key_and_expired_labels_are_red(
+    app: Flask, browser: Browser, live_server: str, tmp_path: Path
+) -> None:
+    from exchange.keyring import load_or_create_exchange_key
+    from exchange.signing import KeyPair
+
+    label, _body, _as_body = issue(app, live_server)
+    context = browser.new_context()
+    page = context.new_page()
+    stranger = _resigned(label["url"], KeyPair.generate())
+    page.goto(page_url(live_server, stranger))
+    assert verdict_of(page) == "invalid"
+    assert page.get_attribute("#reasons li", "data-code") == "unknown-key"
+
+    # Signed with the server's own key, but long expired.
+    server_key = load_or_create_exchange_key(tmp_path / "server-instance")
+    old = _resigned(
+        label["url"], server_key, issued=dt.date(2021, 1, 4), expires=dt.date(2023, 1, 3)
+    )
+    page.goto(page_url(live_server, old))
+    assert verdict_of(page) == "invalid"
+    codes = [item.get_attribute("data-code") for item in page.locator("#reasons li").all()]
+    assert "expired" in codes
+    assert page.text_content("#value") == "-9.22"  # shown, but never green
+    context.close()
