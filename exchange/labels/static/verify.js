@@ -295,6 +295,7 @@
     set('value', claims.value);
     set('unit', 'kg CO₂e / ' + (UNIT_SHORT[claims.unit] || claims.unit));
     set('grade', claims.grade);
+    $('grade').dataset.grade = claims.grade === null ? 'none' : String(claims.grade);
     set('gtin', claims.gtin);
     set('lot', claims.lot);
     set('certificate', claims.certificate);
