@@ -8,7 +8,7 @@ import enum
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from exchange.db import Base, utcnow
 
@@ -135,6 +135,8 @@ class Grade(Base):
     population_digest: Mapped[str | None] = mapped_column(sa.String(64))
     graded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     superseded_at: Mapped[dt.datetime | None]
+
+    scheme: Mapped[GradingScheme] = relationship(lazy="joined")
 
 
 class IssuerKey(Base):

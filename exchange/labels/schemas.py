@@ -132,23 +132,24 @@ def scheme_json(scheme: GradingScheme) -> dict[str, Any]:
     }
 
 
-def grade_json(grade: Grade | None, scheme: GradingScheme | None = None) -> dict[str, Any] | None:
+def grade_json(grade: Grade | None) -> dict[str, Any] | None:
+    """A grade with the scheme version it was computed under and, for percentiles, the
+    population (size and SHA-256 of its sorted values)."""
     if grade is None:
         return None
-    document: dict[str, Any] = {
+    scheme = grade.scheme
+    return {
         "grade": grade.grade,
-        "schemeId": grade.scheme_id,
-        "value": str(grade.value.normalize()) if grade.value is not None else None,
+        "scheme": {
+            "id": scheme.id,
+            "category": scheme.category,
+            "version": scheme.version,
+            "method": scheme.method.value,
+        },
+        "value": str(grade.value.normalize()),
         "population": None
         if grade.population_size is None
         else {"size": grade.population_size, "sha256": grade.population_digest},
         "gradedAt": _iso(grade.graded_at),
         "supersededAt": _iso(grade.superseded_at),
     }
-    if scheme is not None:
-        document["scheme"] = {
-            "category": scheme.category,
-            "version": scheme.version,
-            "method": scheme.method.value,
-        }
-    return document

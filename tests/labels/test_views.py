@@ -247,6 +247,8 @@ def test_grading_benchmark_regrading_keeps_history(fx: Programme) -> None:
     assert scheme["version"] == 2 and scheme["regraded"] == [{"certificate": number, "grade": 3}]
     entry = fx.client.get(f"/api/v1/certificates/{number}").get_json()
     assert entry["grade"]["grade"] == 3
+    assert entry["grade"]["scheme"]["version"] == 2
+    assert [g["scheme"]["version"] for g in entry["grades"]] == [1, 2]
     assert [(g["grade"], g["supersededAt"] is None) for g in entry["grades"]] == [
         (1, False),
         (3, True),
