@@ -28,7 +28,7 @@ from exchange.labels.schemas import (
     grade_json,
     scheme_json,
 )
-from exchange.log.services import append_entries
+from exchange.log.services import append_entries, issue_receipts
 from exchange.partners.schemas import parse
 from exchange.partners.services import get_organisation
 
@@ -193,9 +193,10 @@ def certify() -> Response:
     certificate, created = services.certify(
         session, principal, web.json_body(), append_to_log=append_entries
     )
+    [receipt] = issue_receipts(session, web.exchange_key(), _origin(), [certificate.log_index])
     session.commit()
     entry = services.registry_entry(session, certificate.id)
-    return _created(certificate_json(session, entry, detail=True), created)
+    return _created({**certificate_json(session, entry, detail=True), "receipt": receipt}, created)
 
 
 @bp.get("/api/v1/certificates/<int:certificate_id>")
@@ -309,8 +310,10 @@ def issue_label() -> Response:
         origin=_origin(),
         append_to_log=append_entries,
     )
+    assert label.log_index is not None
+    [receipt] = issue_receipts(session, web.exchange_key(), _origin(), [label.log_index])
     session.commit()
-    return _created(label_json(label))
+    return _created({**label_json(label), "receipt": receipt})
 
 
 @bp.get("/api/v1/labels/<int:label_id>")

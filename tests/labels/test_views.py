@@ -29,6 +29,7 @@ def test_certify_label_verify_the_whole_path(fx: Programme) -> None:
     assert certificate["unit"] == "kilogram"
     assert certificate["product"]["gtin"] == GTIN
     assert [event["status"] for event in certificate["history"]] == ["active"]
+    assert certificate["receipt"]["receipt"]["logIndex"] == certificate["logIndex"]
     label = fx.label(certificate["number"], lot="LOT2026A")
     assert label["url"].startswith(
         f"HTTPS://FOOTPRINT-EXCHANGE.HAINAN.EXAMPLE/01/{GTIN}/10/LOT2026A?L="
@@ -36,6 +37,7 @@ def test_certify_label_verify_the_whole_path(fx: Programme) -> None:
     assert label["claims"]["value"] == "-9.22"
     assert label["claims"]["grade"] is None
     assert label["qrVersion"] <= 9
+    assert label["receipt"]["receipt"]["logIndex"] == label["logIndex"]
     verdict = fx.verify(label["url"])
     assert verdict["verdict"] == "valid", verdict
     assert verdict["claims"]["certificate"] == certificate["number"]
