@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test test-sqlite test-postgresql lint bench clean
+# What the label tests need from Debian: a browser for the verification page, the zbar QR
+# decoder, and a CJK font for the PNG labels' Chinese text. Installed only when missing.
+DEBIAN_PACKAGES := chromium chromium-driver libzbar0 zbar-tools fonts-wqy-zenhei
+
+.PHONY: demo test test-sqlite test-postgresql lint bench clean system-packages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +22,25 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/exchange demo
 
+## Debian packages the tests use, installed with apt-get only when some are absent.
+system-packages:
+	@missing=""; \
+	for package in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "install ok installed" \
+			|| missing="$$missing $$package"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+		echo "== not Debian: install$$missing yourself (the browser and QR tests need them) =="; \
+		exit 0; \
+	fi; \
+	echo "== installing Debian packages:$$missing =="; \
+	if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	$$sudo apt-get update && \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $$missing
+
 ## Set up and run the whole suite on SQLite and, when it answers, on PostgreSQL.
-test: $(VENV)/.installed
+test: $(VENV)/.installed system-packages
 	@echo "== lint (ruff) =="
 	$(BIN)/ruff check exchange tests bench
 	@echo "== tests on SQLite =="
@@ -39,6 +60,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/log.py
 	$(BIN)/python bench/pact_list.py
+	$(BIN)/python bench/labels.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

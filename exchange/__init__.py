@@ -47,12 +47,18 @@ def _log_sources() -> dict[str, Any]:
     """How the audit rebuilds each kind of log entry from the tables that hold its object."""
     from exchange.factors import services as factors
     from exchange.footprints import services as footprints
+    from exchange.labels import services as labels
     from exchange.partners import services as partners
     from exchange.rules import services as rules
 
     return {
         factors.LOG_KIND: factors.log_sources,
         footprints.LOG_KIND: footprints.log_sources,
+        labels.ACCREDITATION_LOG_KIND: labels.accreditation_log_sources,
+        labels.CERTIFICATE_LOG_KIND: labels.certificate_log_sources,
+        labels.CERTIFICATE_STATUS_LOG_KIND: labels.certificate_status_log_sources,
+        labels.SCHEME_LOG_KIND: labels.scheme_log_sources,
+        labels.LABEL_LOG_KIND: labels.label_log_sources,
         partners.KEY_LOG_KIND: partners.key_log_sources,
         partners.KEY_REVOCATION_LOG_KIND: partners.key_revocation_log_sources,
         rules.LOG_KIND: rules.log_sources,
@@ -69,6 +75,7 @@ def _job_handlers() -> dict[str, Any]:
 def _register_blueprints(app: Flask) -> None:
     from exchange.factors.views import bp as factors_bp
     from exchange.footprints.views import bp as footprints_bp
+    from exchange.labels.views import bp as labels_bp
     from exchange.log.views import bp as log_bp
     from exchange.pact.views import bp as pact_bp
     from exchange.partners.views import bp as partners_bp
@@ -82,12 +89,14 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(pact_bp)
     app.register_blueprint(factors_bp)
     app.register_blueprint(rules_bp)
+    app.register_blueprint(labels_bp)
 
 
 def _register_commands(app: Flask) -> None:
     from exchange.demo import demo_command
     from exchange.factors.cli import factors_cli
     from exchange.jobs.cli import worker_command
+    from exchange.labels.cli import labels_cli
     from exchange.log.cli import audit_command
     from exchange.partners.cli import client_cli, org_cli
     from exchange.rules.cli import rules_cli
@@ -103,5 +112,6 @@ def _register_commands(app: Flask) -> None:
         worker_command,
         factors_cli,
         rules_cli,
+        labels_cli,
     ):
         app.cli.add_command(command)

@@ -10,6 +10,7 @@ from flask.cli import FlaskGroup
 
 from exchange import create_app
 from exchange.client.cli import keys_cli, push_command, sign_command
+from exchange.client.label_cli import certificate_cli, label_cli
 
 main = FlaskGroup(
     name="exchange",
@@ -21,6 +22,8 @@ main = FlaskGroup(
 main.add_command(keys_cli)
 main.add_command(sign_command)
 main.add_command(push_command)
+main.add_command(certificate_cli)
+main.add_command(label_cli)
 
 
 if __name__ == "__main__":

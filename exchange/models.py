@@ -6,6 +6,7 @@ from exchange.db import Base
 from exchange.factors import models as factors_models
 from exchange.footprints import models as footprints_models
 from exchange.jobs import models as jobs_models
+from exchange.labels import models as labels_models
 from exchange.log import models as log_models
 from exchange.pact import models as pact_models
 from exchange.partners import models as partners_models
@@ -15,6 +16,7 @@ __all__ = [
     "factors_models",
     "footprints_models",
     "jobs_models",
+    "labels_models",
     "log_models",
     "metadata",
     "pact_models",

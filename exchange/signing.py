@@ -20,6 +20,7 @@ import rfc8785
 
 FOOTPRINT_CONTEXT: Final = "footprint-exchange:footprint:v1"
 CERTIFICATE_CONTEXT: Final = "footprint-exchange:certificate:v1"
+LABEL_CONTEXT: Final = "footprint-exchange:label:v1"
 RECOGNITION_CONTEXT: Final = "footprint-exchange:recognition:v1"
 TRUST_LIST_CONTEXT: Final = "footprint-exchange:trust-list:v1"
 RECEIPT_CONTEXT: Final = "footprint-exchange:receipt:v1"

@@ -97,6 +97,30 @@ class ExchangeClient:
             path = next_url.removeprefix(self.base_url.rstrip("/")) if next_url else None
             query = None
 
+    # --- certification and labels ---
+
+    def certify(self, envelope: dict[str, Any]) -> Any:
+        """Register a certificate signed with :func:`exchange.client.labels.sign_certificate`."""
+        return self.request("POST", "/api/v1/certificates", json=envelope)
+
+    def change_certificate(self, number: int, action: str, reason: str) -> Any:
+        """``action``: suspend, reinstate or revoke."""
+        return self.request(
+            "POST", f"/api/v1/certificates/{number}/{action}", json={"reason": reason}
+        )
+
+    def issue_label(self, certificate: int, lot: str | None = None) -> Any:
+        body: dict[str, Any] = {"certificate": certificate}
+        if lot is not None:
+            body["lot"] = lot
+        return self.request("POST", "/api/v1/labels", json=body)
+
+    def verify_label(self, text: str) -> Any:
+        return self.request("POST", "/api/v1/labels/verify", json={"text": text})
+
+    def trust_list(self) -> Any:
+        return self.request("GET", "/.well-known/trust-list.json")
+
 
 def _json(response: requests.Response) -> Any:
     try:

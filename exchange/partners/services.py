@@ -38,7 +38,7 @@ KEY_LOG_KIND = "key"
 KEY_REVOCATION_LOG_KIND = "key-revocation"
 LogAppender = Callable[[Session, Sequence[tuple[str, str, bytes]]], list[int]]
 
-SCOPES = frozenset({"footprints:read", "footprints:write", "keys:write"})
+SCOPES = frozenset({"footprints:read", "footprints:write", "keys:write", "labels:write"})
 DEFAULT_TOKEN_LIFETIME = dt.timedelta(hours=1)
 
 

@@ -1,0 +1,363 @@
+// Label verification in the browser: the same rules as exchange/labels/verify.py.
+// 1. Take the GS1 Digital Link URL apart (canonical form only).
+// 2. Check the exchange's signed trust list against the pinned exchange key (pinned on the
+//    first visit, kept in localStorage; the service worker keeps the list for offline use).
+// 3. Verify the label's Ed25519 signature with WebCrypto over the RFC 8785 claims.
+// 4. Online, ask /api/v1/labels/<id>/status whether the certificate is still good.
+'use strict';
+
+(function () {
+  const LABEL_CONTEXT = 'footprint-exchange:label:v1';
+  const TRUST_CONTEXT = 'footprint-exchange:trust-list:v1';
+  const PIN_KEY = 'fx-pinned-exchange-keys';
+  const UNITS = ['liter', 'kilogram', 'cubic meter', 'kilowatt hour', 'megajoule',
+    'ton kilometer', 'square meter', 'piece', 'hour', 'megabit second'];
+  const UNIT_SHORT = { liter: 'L', kilogram: 'kg', 'cubic meter': 'm³', 'kilowatt hour': 'kWh',
+    megajoule: 'MJ', 'ton kilometer': 't·km', 'square meter': 'm²', piece: 'piece', hour: 'h',
+    'megabit second': 'Mbit·s' };
+  const EPOCH_MS = Date.UTC(2020, 0, 1);
+  const DAY_MS = 86400000;
+  const GROUP_BYTES = 7;
+  const DIGITS_FOR = { 1: 3, 2: 5, 3: 8, 4: 10, 5: 13, 6: 15, 7: 17 };
+  const BYTES_FOR = { 3: 1, 5: 2, 8: 3, 10: 4, 13: 5, 15: 6, 17: 7 };
+  const UNRESERVED = /^[A-Za-z0-9._-]$/;
+  const CSET82 = /^[!"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$/;
+  const SIGNATURE_BYTES = 64;
+  const FIXED = 20;
+
+  const MESSAGES = {
+    malformed: ['不是本计划的有效标识', 'Not a valid label of this programme'],
+    'unknown-key': ['签名密钥不在信任列表中', 'Signed by a key the trust list does not name'],
+    'key-revoked': ['签名密钥已被吊销', 'The signing key was revoked'],
+    'key-not-valid': ['签名密钥在签发日无效', 'The signing key was not valid on the issue date'],
+    'bad-signature': ['签名与标识内容不符（已被篡改）', 'The signature does not match (altered)'],
+    expired: ['标识已过期', 'The label has expired'],
+    'not-yet-valid': ['签发日期在未来', 'Issued in the future'],
+    'trust-list': ['无法验证信任列表', 'The trust list could not be verified'],
+    'no-trust-list': ['无法获取信任列表（请先联网打开一次）', 'No trust list (open once while online)'],
+    'no-webcrypto': ['此浏览器无法验证 Ed25519 签名', 'This browser cannot verify Ed25519'],
+    'certificate-suspended': ['证书已暂停', 'The certificate is suspended'],
+    'certificate-revoked': ['证书已撤销', 'The certificate is revoked'],
+    'certificate-expired': ['证书已过期', 'The certificate has expired'],
+    'certificate-accreditation-withdrawn': ['认证机构资质已被撤销', "The body's accreditation was withdrawn"],
+    'unknown-label': ['交易所未签发此标识', 'The exchange issued no such label'],
+  };
+
+  class LabelError extends Error {
+    constructor(code, detail) { super(detail || code); this.code = code; }
+  }
+
+  // --- encodings -------------------------------------------------------------------------
+
+  function b64urlDecode(text) {
+    if (typeof text !== 'string' || !/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) {
+      throw new LabelError('malformed', 'not base64url');
+    }
+    const padded = text.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((text.length + 3) % 4);
+    const binary = atob(padded);
+    const out = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+    return out;
+  }
+
+  function b64urlEncode(bytes) {
+    let binary = '';
+    for (const byte of bytes) binary += String.fromCharCode(byte);
+    return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  // RFC 8785 for the values signed here (strings, integers, booleans, null, objects, arrays):
+  // JavaScript sorts keys by UTF-16 code units and prints strings and numbers as RFC 8785 says.
+  function canonical(value) {
+    if (value === null || typeof value !== 'object') return JSON.stringify(value);
+    if (Array.isArray(value)) return '[' + value.map(canonical).join(',') + ']';
+    return '{' + Object.keys(value).sort()
+      .map((key) => JSON.stringify(key) + ':' + canonical(value[key])).join(',') + '}';
+  }
+
+  function checkDigit(digits) {
+    let total = 0;
+    for (let i = 0; i < digits.length; i++) {
+      const digit = digits.charCodeAt(digits.length - 1 - i) - 48;
+      total += digit * (i % 2 === 0 ? 3 : 1);
+    }
+    return (10 - (total % 10)) % 10;
+  }
+
+  function encodeSegment(text) {
+    let out = '';
+    for (const ch of text) {
+      out += UNRESERVED.test(ch) ? ch : '%' + ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0');
+    }
+    return out;
+  }
+
+  function decodeSegment(segment) {
+    const text = segment.replace(/%([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+    if (encodeSegment(text) !== segment) throw new LabelError('malformed', 'non-canonical lot');
+    return text;
+  }
+
+  function fromDigits(text) {
+    if (!/^[0-9]+$/.test(text)) throw new LabelError('malformed', 'label data is digits');
+    const out = [];
+    for (let start = 0; start < text.length; start += DIGITS_FOR[GROUP_BYTES]) {
+      const group = text.slice(start, start + DIGITS_FOR[GROUP_BYTES]);
+      const size = BYTES_FOR[group.length];
+      if (!size) throw new LabelError('malformed', 'label data has a wrong length');
+      let number = BigInt(group);
+      if (number >= (1n << BigInt(8 * size))) throw new LabelError('malformed', 'out of range');
+      const bytes = new Array(size);
+      for (let i = size - 1; i >= 0; i--) { bytes[i] = Number(number & 255n); number >>= 8n; }
+      out.push(...bytes);
+    }
+    return new Uint8Array(out);
+  }
+
+  function isoDay(days) {
+    return new Date(EPOCH_MS + days * DAY_MS).toISOString().slice(0, 10);
+  }
+
+  function valueText(mantissa, exponent) {
+    const sign = mantissa < 0 ? '-' : '';
+    let digits = String(Math.abs(mantissa));
+    if (exponent >= 0) return mantissa === 0 ? '0' : sign + digits + '0'.repeat(exponent);
+    digits = digits.padStart(-exponent + 1, '0');
+    return sign + digits.slice(0, exponent) + '.' + digits.slice(exponent);
+  }
+
+  // Take a label URL's path and query apart (the host is the trust list's origin).
+  function decodeLabel(pathname, search) {
+    const match = /^\/01\/([0-9]{14})(?:\/10\/([^/]+))?$/.exec(pathname);
+    if (!match) throw new LabelError('malformed', 'not /01/<GTIN-14>[/10/<lot>]');
+    const gtin = match[1];
+    if (checkDigit(gtin.slice(0, 13)) !== Number(gtin[13])) throw new LabelError('malformed', 'GTIN check digit');
+    let lot = null;
+    if (match[2] !== undefined) {
+      lot = decodeSegment(match[2]);
+      if (!CSET82.test(lot)) throw new LabelError('malformed', 'lot');
+    }
+    const query = /^\?L=([0-9]+)$/.exec(search);
+    if (!query) throw new LabelError('malformed', 'the URL ends in ?L=<digits>');
+    const data = fromDigits(query[1]);
+    if (data.length < FIXED + 2 + SIGNATURE_BYTES || data[0] !== 1) throw new LabelError('malformed', 'format');
+    const word = (a, b) => (data[a] << 8) | data[b];
+    const label = ((data[1] << 24) >>> 0) + (data[2] << 16) + (data[3] << 8) + data[4];
+    const certificate = ((data[5] << 24) >>> 0) + (data[6] << 16) + (data[7] << 8) + data[8];
+    const issuedDays = word(9, 10);
+    const validity = word(11, 12);
+    const unitCode = data[13] >> 4;
+    const grade = data[13] & 15;
+    if (unitCode < 1 || unitCode > UNITS.length || grade > 9 || label === 0 || certificate === 0) {
+      throw new LabelError('malformed', 'fields out of range');
+    }
+    const exponent = data[FIXED] > 127 ? data[FIXED] - 256 : data[FIXED];
+    const varint = data.slice(FIXED + 1, data.length - SIGNATURE_BYTES);
+    if (varint.length > 3 || (varint.length > 1 && varint[varint.length - 1] === 0)) {
+      throw new LabelError('malformed', 'value');
+    }
+    let encoded = 0;
+    for (let i = 0; i < varint.length; i++) {
+      const last = i === varint.length - 1;
+      if (((varint[i] & 128) === 0) !== last) throw new LabelError('malformed', 'value');
+      encoded += (varint[i] & 127) * 2 ** (7 * i);
+    }
+    const mantissa = encoded % 2 === 0 ? encoded / 2 : -(encoded + 1) / 2;
+    if (Math.abs(mantissa) >= 10000 || exponent < -100 || exponent > 100 ||
+        (mantissa === 0 ? exponent !== 0 : mantissa % 10 === 0)) {
+      throw new LabelError('malformed', 'value not canonical');
+    }
+    return {
+      gtin, lot, label, certificate, grade: grade || null,
+      unit: UNITS[unitCode - 1],
+      value: valueText(mantissa, exponent),
+      issued: isoDay(issuedDays),
+      expires: isoDay(issuedDays + validity),
+      kidPrefix: data.slice(14, FIXED),
+      signature: data.slice(data.length - SIGNATURE_BYTES),
+    };
+  }
+
+  // --- trust list ------------------------------------------------------------------------
+
+  async function ed25519Verify(publicKey, signature, message) {
+    const key = await crypto.subtle.importKey('raw', publicKey, { name: 'Ed25519' }, false, ['verify']);
+    return crypto.subtle.verify({ name: 'Ed25519' }, key, signature, message);
+  }
+
+  async function thumbprint(x) {
+    const input = new TextEncoder().encode('{"crv":"Ed25519","kty":"OKP","x":"' + x + '"}');
+    return b64urlEncode(new Uint8Array(await crypto.subtle.digest('SHA-256', input)));
+  }
+
+  function pinnedKeys() {
+    try { return JSON.parse(localStorage.getItem(PIN_KEY) || '[]'); } catch (e) { return []; }
+  }
+
+  async function fetchJSON(url) {
+    const response = await fetch(url, { cache: 'no-store' });
+    if (!response.ok) throw new Error('HTTP ' + response.status);
+    return { body: await response.json(), offline: response.headers.get('X-FX-Offline') === '1' };
+  }
+
+  async function loadTrustList() {
+    let fetched;
+    try { fetched = await fetchJSON('/.well-known/trust-list.json'); } catch (e) {
+      throw new LabelError('no-trust-list', String(e));
+    }
+    const document = fetched.body;
+    const payload = document && document.trustList;
+    const signature = document && document.signature;
+    if (!payload || !signature || !payload.exchange || !payload.exchange.jwk) {
+      throw new LabelError('trust-list', 'malformed');
+    }
+    let pinned = pinnedKeys();
+    const first = pinned.length === 0;
+    if (first) {
+      // Trust on first use: pin the key that signs the list, as its thumbprint names it.
+      const jwk = payload.exchange.jwk;
+      if (await thumbprint(jwk.x) !== jwk.kid) throw new LabelError('trust-list', 'kid');
+      pinned = [{ kid: jwk.kid, x: jwk.x }];
+    }
+    const signer = pinned.find((key) => key.kid === signature.kid);
+    if (!signer) throw new LabelError('trust-list', 'not signed by the pinned exchange key');
+    const message = new TextEncoder().encode(TRUST_CONTEXT + '\n' + canonical(payload));
+    if (!await ed25519Verify(b64urlDecode(signer.x), b64urlDecode(signature.value), message)) {
+      throw new LabelError('trust-list', 'signature');
+    }
+    if (first) localStorage.setItem(PIN_KEY, JSON.stringify(pinned));
+    return payload;
+  }
+
+  // --- verification ----------------------------------------------------------------------
+
+  function startsWith(bytes, prefix) {
+    return prefix.every((byte, i) => bytes[i] === byte);
+  }
+
+  async function verifyLabel(scanned, trust) {
+    const today = new Date().toISOString().slice(0, 10);
+    const prefix = Array.from(scanned.kidPrefix);
+    const candidates = trust.exchange.labelKeys.filter((key) => startsWith(b64urlDecode(key.kid), prefix));
+    if (candidates.length === 0) return { reasons: ['unknown-key'] };
+    for (const key of candidates) {
+      const claims = {
+        certificate: scanned.certificate, expires: scanned.expires, grade: scanned.grade,
+        gtin: scanned.gtin, issued: scanned.issued, kid: key.kid, label: scanned.label,
+        lot: scanned.lot, origin: trust.origin, unit: scanned.unit, value: scanned.value,
+      };
+      const message = new TextEncoder().encode(LABEL_CONTEXT + '\n' + canonical(claims));
+      if (await thumbprint(key.x) !== key.kid) continue;
+      if (!await ed25519Verify(b64urlDecode(key.x), scanned.signature, message)) continue;
+      const reasons = [];
+      const notBefore = key.notBefore.slice(0, 10);
+      if (scanned.issued < notBefore || (key.revokedAt && scanned.issued >= key.revokedAt.slice(0, 10))) {
+        reasons.push(key.revokedAt ? 'key-revoked' : 'key-not-valid');
+      }
+      if (today > scanned.expires) reasons.push('expired');
+      const tomorrow = new Date(Date.now() + DAY_MS).toISOString().slice(0, 10);
+      if (scanned.issued > tomorrow) reasons.push('not-yet-valid');
+      return { reasons, claims };
+    }
+    return { reasons: ['bad-signature'] };
+  }
+
+  // --- page ------------------------------------------------------------------------------
+
+  function $(id) { return document.getElementById(id); }
+
+  function set(id, text) { $(id).textContent = text === null || text === undefined || text === '' ? '–' : String(text); }
+
+  function show(state, zh, en, reasons) {
+    const box = $('verdict');
+    box.className = 'verdict ' + (state === 'invalid' ? 'bad' : state === 'pending' ? 'pending' : 'ok');
+    box.dataset.verdict = state;
+    box.querySelector('.verdict-icon').textContent = state === 'invalid' ? '✕' : '✓';
+    set('verdict-zh', zh);
+    set('verdict-en', en);
+    const list = $('reasons');
+    list.textContent = '';
+    for (const code of reasons || []) {
+      const item = document.createElement('li');
+      const [reasonZh, reasonEn] = MESSAGES[code] || [code, code];
+      item.textContent = reasonZh + ' · ' + reasonEn;
+      item.dataset.code = code;
+      list.appendChild(item);
+    }
+  }
+
+  function fail(reasons) {
+    show('invalid', '验证失败：请勿信任此标识', 'Verification failed: do not trust this label', reasons);
+  }
+
+  function showClaims(claims) {
+    $('facts').hidden = false;
+    set('value', claims.value);
+    set('unit', 'kg CO₂e / ' + (UNIT_SHORT[claims.unit] || claims.unit));
+    set('grade', claims.grade);
+    $('grade').dataset.grade = claims.grade === null ? 'none' : String(claims.grade);
+    set('gtin', claims.gtin);
+    set('lot', claims.lot);
+    set('certificate', claims.certificate);
+    set('issued', claims.issued);
+    set('expires', claims.expires);
+    set('kid', claims.kid);
+  }
+
+  function showStatus(status) {
+    set('product', status.product && status.product.name);
+    set('company', status.company && status.company.name);
+    set('body', status.certificate && status.certificate.body);
+    set('certificate-status', status.certificate && status.certificate.status);
+  }
+
+  function registerServiceWorker() {
+    if (!('serviceWorker' in navigator)) return;
+    navigator.serviceWorker.register('/01/sw.js', { scope: '/01/' }).catch(() => {});
+  }
+
+  async function main() {
+    registerServiceWorker();
+    if (!crypto.subtle) return fail(['no-webcrypto']);
+    let scanned;
+    try {
+      scanned = decodeLabel(location.pathname, location.search);
+    } catch (error) {
+      return fail([error.code || 'malformed']);
+    }
+    let trust;
+    try {
+      trust = await loadTrustList();
+    } catch (error) {
+      return fail([error.code || 'trust-list']);
+    }
+    let result;
+    try {
+      result = await verifyLabel(scanned, trust);
+    } catch (error) {
+      return fail([error.code || 'no-webcrypto']);
+    }
+    if (result.claims) showClaims(result.claims);
+    if (result.reasons.length) return fail(result.reasons);
+    let status = null;
+    let offline = false;
+    try {
+      const fetched = await fetchJSON('/api/v1/labels/' + scanned.label + '/status');
+      status = fetched.body;
+      offline = fetched.offline;
+    } catch (error) {
+      offline = true;
+    }
+    if (status) showStatus(status);
+    if (status && status.status !== 'valid') {
+      return fail((status.reasons || []).map((reason) => reason.code));
+    }
+    if (offline) {
+      $('notice').hidden = false;
+      return show('valid-offline', '签名有效（离线验证）', 'Genuine signature (checked offline)', []);
+    }
+    show('valid', '真实有效的碳足迹标识', 'Genuine, valid carbon label', []);
+  }
+
+  document.addEventListener('DOMContentLoaded', () => { main(); });
+})();

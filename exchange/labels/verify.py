@@ -1,0 +1,163 @@
+"""Offline verification of a label URL and of the signed trust list. Pure.
+
+The server verifier, the Python client and the browser page (``static/verify/verify.js``)
+apply the same rules: the URL must be in canonical form; its key-id prefix must name a
+label key of the trust list; that key must have been valid on the issue date (a label
+issued on or after the day of a key's revocation is refused); the Ed25519 signature must
+cover the claims with the trust list's origin; and the label must not have expired.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from exchange import signing
+from exchange.labels import claims as label_claims
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TrustedKey:
+    kid: str
+    public_key: bytes
+    not_before: dt.datetime
+    revoked_at: dt.datetime | None = None
+
+    def valid_on(self, day: dt.date) -> bool:
+        if day < self.not_before.date():
+            return False
+        return self.revoked_at is None or day < self.revoked_at.date()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reason:
+    code: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Verdict:
+    """``claims`` are set once the signature checked out, even if the label is expired."""
+
+    reasons: list[Reason]
+    claims: label_claims.Claims | None = None
+    scanned: label_claims.Scanned | None = None
+
+    @property
+    def valid(self) -> bool:
+        return not self.reasons
+
+
+def verify_label(text: str, *, origin: str, keys: Sequence[TrustedKey], today: dt.date) -> Verdict:
+    """Check a scanned label against the trust list's origin and label keys."""
+    try:
+        scanned = label_claims.decode(text)
+    except label_claims.LabelFormatError as exc:
+        return Verdict([Reason("malformed", f"not a label of this programme: {exc}")])
+    return verify_scanned(scanned, origin=origin, keys=keys, today=today)
+
+
+def verify_scanned(
+    scanned: label_claims.Scanned, *, origin: str, keys: Sequence[TrustedKey], today: dt.date
+) -> Verdict:
+    """:func:`verify_label` of a label already taken apart."""
+    if scanned.origin != origin.lower():
+        return Verdict(
+            [Reason("wrong-origin", f"issued for {scanned.origin}, not {origin}")],
+            scanned=scanned,
+        )
+    hint = scanned.kid_hint
+    candidates = [key for key in keys if key.kid.startswith(hint)]
+    if not candidates:
+        return Verdict(
+            [Reason("unknown-key", "signed by a key the trust list does not name")],
+            scanned=scanned,
+        )
+    for key in candidates:
+        claims = scanned.claims(key.kid)
+        try:
+            signing.verify_bytes(
+                message=label_claims.signed_message(claims),
+                signature=scanned.signature,
+                public_key=key.public_key,
+            )
+        except signing.SigningError:
+            continue
+        reasons: list[Reason] = []
+        if not key.valid_on(scanned.issued):
+            reasons.append(
+                Reason(
+                    "key-revoked" if key.revoked_at is not None else "key-not-valid",
+                    f"key {key.kid} could not sign on {scanned.issued.isoformat()}",
+                )
+            )
+        if today > scanned.expires:
+            reasons.append(Reason("expired", f"expired on {scanned.expires.isoformat()}"))
+        if scanned.issued > today + dt.timedelta(days=1):
+            reasons.append(Reason("not-yet-valid", f"issued in the future ({scanned.issued})"))
+        return Verdict(reasons, claims=claims, scanned=scanned)
+    return Verdict(
+        [Reason("bad-signature", "the signature does not match the label's contents")],
+        scanned=scanned,
+    )
+
+
+class TrustListError(Exception):
+    """A trust list that is malformed or not signed by a pinned exchange key."""
+
+
+def _moment(value: Any) -> dt.datetime:
+    if not isinstance(value, str):
+        raise TrustListError("a time is an ISO 8601 string")
+    moment = dt.datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise TrustListError("times carry a zone")
+    return moment
+
+
+def open_trust_list(
+    document: Any, *, pinned: Sequence[bytes]
+) -> tuple[str, list[TrustedKey], dict[str, Any]]:
+    """Check a trust list's signature under a pinned exchange key; origin, label keys, payload."""
+    if not isinstance(document, dict) or set(document) != {"trustList", "signature"}:
+        raise TrustListError('a trust list is {"trustList": ..., "signature": ...}')
+    payload, signature = document["trustList"], document["signature"]
+    if not isinstance(signature, dict) or not isinstance(payload, dict):
+        raise TrustListError("malformed trust list")
+    by_kid = {signing.key_id(key): key for key in pinned}
+    public_key = by_kid.get(signature.get("kid", ""))
+    if public_key is None:
+        raise TrustListError("the trust list is not signed by a pinned exchange key")
+    try:
+        signing.verify(
+            context=signing.TRUST_LIST_CONTEXT,
+            payload=payload,
+            signature=str(signature.get("value", "")),
+            public_key=public_key,
+        )
+    except signing.SigningError as exc:
+        raise TrustListError(f"the trust list's signature does not verify: {exc}") from exc
+    try:
+        keys = [
+            TrustedKey(
+                kid=item["kid"],
+                public_key=signing.public_key_from_jwk(item),
+                not_before=_moment(item["notBefore"]),
+                revoked_at=_moment(item["revokedAt"]) if item.get("revokedAt") else None,
+            )
+            for item in payload["exchange"]["labelKeys"]
+        ]
+        origin = payload["origin"]
+    except (KeyError, TypeError, ValueError, signing.SigningError) as exc:
+        raise TrustListError(f"malformed trust list: {exc}") from exc
+    for key in keys:
+        if signing.key_id(key.public_key) != key.kid:
+            raise TrustListError(f"key {key.kid} does not match its thumbprint")
+    if not isinstance(origin, str):
+        raise TrustListError("the trust list names no origin")
+    return origin, keys, payload

@@ -1,0 +1,403 @@
+"""HTTP API of certification, grading and labels; the trust list; the label landing page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
+from sqlalchemy.orm import Session
+
+from exchange import web
+from exchange.db import utcnow
+from exchange.errors import BadRequest
+from exchange.labels import claims as label_claims
+from exchange.labels import qr, services
+from exchange.labels.models import AccreditationStatus, Label
+from exchange.labels.schemas import (
+    AccreditationChange,
+    CertificateChange,
+    LabelRequest,
+    SchemeRequest,
+    VerifyRequest,
+    accreditation_event_json,
+    certificate_event_json,
+    grade_json,
+    scheme_json,
+)
+from exchange.log.services import append_entries, issue_receipts
+from exchange.partners.schemas import parse
+from exchange.partners.services import get_organisation
+
+STATIC: Final = Path(__file__).parent / "static"
+# The page runs no inline code, so the policy can forbid it (and everything from elsewhere).
+PAGE_POLICY: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; manifest-src 'self'; worker-src 'self'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+
+bp = Blueprint("labels", __name__, static_folder="static", static_url_path="/static/labels")
+
+
+def _origin() -> str:
+    return str(current_app.config["EXCHANGE_ORIGIN"])
+
+
+def _created(body: dict[str, Any], created: bool = True) -> Response:
+    response = jsonify(body)
+    response.status_code = 201 if created else 200
+    return response
+
+
+# --- trust list and landing page ----------------------------------------------------------
+
+
+@bp.get("/.well-known/trust-list.json")
+def trust_list() -> Response:
+    session = web.session()
+    document = services.trust_list(session, web.exchange_key(), origin=_origin())
+    session.commit()
+    response = jsonify(document)
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+def _page() -> Response:
+    response = send_from_directory(STATIC, "verify.html", max_age=0)
+    response.headers["Content-Security-Policy"] = PAGE_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.get("/01/<gtin>")
+def landing(gtin: str) -> Response:
+    """The GS1 Digital Link landing: the verification page (it reads the URL itself)."""
+    return _page()
+
+
+@bp.get("/01/<gtin>/10/<path:lot>")
+def landing_lot(gtin: str, lot: str) -> Response:
+    return _page()
+
+
+@bp.get("/01/sw.js")
+def service_worker() -> Response:
+    """The page's service worker, served under /01/ so that its scope covers every label."""
+    response = send_from_directory(STATIC, "sw.js", max_age=0)
+    response.headers["Content-Type"] = "text/javascript; charset=utf-8"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+# --- accreditation -----------------------------------------------------------------------
+
+
+def _body_json(
+    session: Session, body_id: str, name: str, status: AccreditationStatus | None
+) -> dict[str, Any]:
+    return {
+        "body": body_id,
+        "name": name,
+        "status": status.value if status else None,
+        "history": [
+            accreditation_event_json(event)
+            for event in services.accreditation_history(session, body_id)
+        ],
+    }
+
+
+@bp.get("/api/v1/accreditations")
+def accreditations() -> Response:
+    session = web.session()
+    return jsonify(
+        {
+            "data": [
+                _body_json(session, organisation.id, organisation.name, accreditation.status)
+                for organisation, accreditation in services.accredited_bodies(session)
+            ]
+        }
+    )
+
+
+@bp.post("/api/v1/accreditations/<body_id>")
+def decide_accreditation(body_id: str) -> Response:
+    principal = web.require_principal(services.SCOPE)
+    body = parse(AccreditationChange, web.json_body())
+    session = web.session()
+    services.set_accreditation(
+        session,
+        principal,
+        body_id=body_id,
+        status=body.status,
+        reason=body.reason,
+        append_to_log=append_entries,
+    )
+    session.commit()
+    organisation = get_organisation(session, body_id)
+    return jsonify(_body_json(session, body_id, organisation.name, body.status))
+
+
+# --- certificates and the registry -------------------------------------------------------
+
+
+def certificate_json(
+    session: Session, entry: services.RegistryEntry, *, detail: bool = False
+) -> dict[str, Any]:
+    certificate = entry.certificate
+    document: dict[str, Any] = {
+        "number": certificate.id,
+        "id": certificate.uid,
+        "status": entry.status,
+        "decidedStatus": certificate.status.value,
+        "body": {
+            "id": certificate.body_id,
+            "name": entry.body_name,
+            "accreditation": entry.body_status.value if entry.body_status else None,
+        },
+        "company": {"id": certificate.owner_id, "name": certificate.company_name},
+        "product": {"name": certificate.product_name, "gtin": certificate.gtin},
+        "record": certificate.record_id,
+        "category": certificate.category,
+        "value": str(certificate.value.normalize()),
+        "unit": certificate.unit,
+        "valueIsPer": f"1 {certificate.unit}",
+        "issuedAt": certificate.issued_at.isoformat(),
+        "validUntil": certificate.valid_until.isoformat(),
+        "logIndex": certificate.log_index,
+        "grade": grade_json(entry.grade),
+    }
+    if detail:
+        document["history"] = [
+            certificate_event_json(event)
+            for event in services.certificate_history(session, certificate.id)
+        ]
+        document["grades"] = [
+            grade_json(grade) for grade in services.grade_history(session, certificate.id)
+        ]
+        document["signed"] = {
+            "certificate": json.loads(certificate.document_json),
+            "signature": {"alg": "Ed25519", "kid": certificate.kid, "value": certificate.signature},
+        }
+    return document
+
+
+@bp.post("/api/v1/certificates")
+def certify() -> Response:
+    principal = web.require_principal(services.SCOPE)
+    session = web.session()
+    certificate, created = services.certify(
+        session, principal, web.json_body(), append_to_log=append_entries
+    )
+    [receipt] = issue_receipts(session, web.exchange_key(), _origin(), [certificate.log_index])
+    session.commit()
+    entry = services.registry_entry(session, certificate.id)
+    return _created({**certificate_json(session, entry, detail=True), "receipt": receipt}, created)
+
+
+@bp.get("/api/v1/certificates/<int:certificate_id>")
+def certificate(certificate_id: int) -> Response:
+    session = web.session()
+    return jsonify(
+        certificate_json(session, services.registry_entry(session, certificate_id), detail=True)
+    )
+
+
+@bp.post("/api/v1/certificates/<int:certificate_id>/<action>")
+def change_certificate(certificate_id: int, action: str) -> Response:
+    principal = web.require_principal(services.SCOPE)
+    body = parse(CertificateChange, web.json_body())
+    session = web.session()
+    services.change_certificate(
+        session,
+        principal,
+        certificate_id=certificate_id,
+        action=action,
+        reason=body.reason,
+        append_to_log=append_entries,
+    )
+    session.commit()
+    entry = services.registry_entry(session, certificate_id)
+    return jsonify(certificate_json(session, entry, detail=True))
+
+
+@bp.get("/api/v1/registry")
+def registry() -> Response:
+    """Certified products (建档入库): ``q`` (product, company, body), category, gtin, status."""
+    session = web.session()
+    status = request.args.get("status")
+    allowed = {"active", "suspended", "revoked", "expired", "accreditation-withdrawn"}
+    if status is not None and status not in allowed:
+        raise BadRequest(f"status is one of {', '.join(sorted(allowed))}")
+    entries = services.registry(
+        session,
+        query=request.args.get("q") or None,
+        category=request.args.get("category") or None,
+        gtin=request.args.get("gtin") or None,
+        status=status,
+        limit=web.page_limit(),
+    )
+    return jsonify({"data": [certificate_json(session, entry) for entry in entries]})
+
+
+# --- grading -----------------------------------------------------------------------------
+
+
+@bp.get("/api/v1/grading-schemes")
+def grading_schemes() -> Response:
+    session = web.session()
+    found = services.schemes(session, request.args.get("category") or None)
+    return jsonify({"data": [scheme_json(scheme) for scheme in found]})
+
+
+@bp.post("/api/v1/grading-schemes")
+def publish_scheme() -> Response:
+    principal = web.require_principal(services.SCOPE)
+    body = parse(SchemeRequest, web.json_body())
+    session = web.session()
+    scheme, regraded = services.publish_scheme(
+        session,
+        principal,
+        category=body.category,
+        method=body.method,
+        unit=body.unit,
+        parameters=body.parameters,
+        append_to_log=append_entries,
+    )
+    session.commit()
+    return _created(
+        {
+            **scheme_json(scheme),
+            "regraded": [
+                {"certificate": grade.certificate_id, "grade": grade.grade} for grade in regraded
+            ],
+        }
+    )
+
+
+# --- labels ------------------------------------------------------------------------------
+
+
+def label_json(label: Label) -> dict[str, Any]:
+    claims = services.label_claims_of(label, _origin())
+    return {
+        "id": label.id,
+        "url": label.url,
+        "claims": label_claims.claims_document(claims),
+        "signature": {"alg": "Ed25519", "kid": label.kid, "value": label.signature},
+        "qrVersion": qr.symbol(label.url).version,
+        "logIndex": label.log_index,
+        "png": f"/api/v1/labels/{label.id}.png",
+        "svg": f"/api/v1/labels/{label.id}.svg",
+    }
+
+
+@bp.post("/api/v1/labels")
+def issue_label() -> Response:
+    principal = web.require_principal(services.SCOPE)
+    body = parse(LabelRequest, web.json_body())
+    session = web.session()
+    label = services.issue_label(
+        session,
+        principal,
+        certificate_id=body.certificate,
+        lot=body.lot,
+        key=web.exchange_key(),
+        origin=_origin(),
+        append_to_log=append_entries,
+    )
+    assert label.log_index is not None
+    [receipt] = issue_receipts(session, web.exchange_key(), _origin(), [label.log_index])
+    session.commit()
+    return _created({**label_json(label), "receipt": receipt})
+
+
+@bp.get("/api/v1/labels/<int:label_id>")
+def label(label_id: int) -> Response:
+    return jsonify(label_json(services.get_label(web.session(), label_id)))
+
+
+def _art(label: Label) -> qr.LabelArt:
+    value = label_claims.claims_document(services.label_claims_of(label, _origin()))["value"]
+    return qr.LabelArt(url=label.url, value=value, unit=label.unit, grade=label.grade)
+
+
+@bp.get("/api/v1/labels/<int:label_id>.svg")
+def label_svg(label_id: int) -> Response:
+    art = _art(services.get_label(web.session(), label_id))
+    response = Response(qr.svg(art), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@bp.get("/api/v1/labels/<int:label_id>.png")
+def label_png(label_id: int) -> Response:
+    art = _art(services.get_label(web.session(), label_id))
+    response = Response(qr.png(art), mimetype="image/png")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@bp.get("/api/v1/labels/<int:label_id>/status")
+def label_status(label_id: int) -> Response:
+    """What the page asks when online: is the label's certificate still good?"""
+    session = web.session()
+    status = services.label_status(session, label_id)
+    label = status.label
+    entry = status.entry
+    response = jsonify(
+        {
+            "label": label.id,
+            "status": "valid" if status.valid else "invalid",
+            "reasons": [reason.to_json() for reason in status.reasons],
+            "checkedAt": utcnow().isoformat(),
+            "certificate": {
+                "number": entry.certificate.id,
+                "status": entry.status,
+                "body": entry.body_name,
+                "validUntil": entry.certificate.valid_until.isoformat(),
+                "history": [
+                    certificate_event_json(event)
+                    for event in services.certificate_history(session, entry.certificate.id)
+                ],
+            },
+            "product": {
+                "name": entry.certificate.product_name,
+                "gtin": label.gtin,
+                "lot": label.lot,
+            },
+            "company": {"name": entry.certificate.company_name},
+            "category": entry.certificate.category,
+            "grade": label.grade,
+            "currentGrade": grade_json(status.current),
+        }
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.post("/api/v1/labels/verify")
+def verify() -> Response:
+    """Scanned text (JSON ``{"text": ...}`` or text/plain) → the page's verdict, with reasons."""
+    if request.mimetype == "text/plain":
+        text = request.get_data(as_text=True)
+    else:
+        text = parse(VerifyRequest, web.json_body()).text
+    engine: sa.Engine = current_app.extensions["exchange.engine"]
+    with engine.connect() as connection:
+        verdict, certificate_status = services.verify_text(connection, text, origin=_origin())
+    return jsonify(
+        {
+            "verdict": "valid" if verdict.valid else "invalid",
+            "reasons": [reason.to_json() for reason in verdict.reasons],
+            "claims": None
+            if verdict.claims is None
+            else label_claims.claims_document(verdict.claims),
+            "certificateStatus": certificate_status,
+            "checkedAt": dt.datetime.now(dt.UTC).isoformat(),
+        }
+    )
