@@ -30,6 +30,7 @@ from flask.cli import with_appcontext
 from exchange import signing
 from exchange.client.api import ExchangeAPIError, ExchangeClient
 from exchange.client.keys import LocalKey
+from exchange.client.labels import certificate_document, sign_certificate
 from exchange.db import transaction
 from exchange.factors import services as factors
 from exchange.log.services import append_entries
@@ -43,6 +44,10 @@ def _uscc(first_17: str) -> str:
     # Demo companies get well-formed codes: the check character is computed, not made up.
     return first_17 + check_character(first_17)
 
+
+DRINK_GTIN = "06901234500035"
+# UN CPC 2449: other non-alcoholic beverages.
+DRINK_CATEGORY = "urn:pact:productclassification:un-cpc:2449"
 
 COMPANIES: dict[str, dict[str, Any]] = {
     "cooperative": {
@@ -59,6 +64,11 @@ COMPANIES: dict[str, dict[str, Any]] = {
         "name": "Hainan Coconut Water Co., Ltd. 海南椰子水有限公司",
         "uscc": _uscc("91460000MA5T00003"),
         "roles": [Role.CHAIN_OWNER, Role.SUPPLIER],
+    },
+    "certifier": {
+        "name": "Hainan Carbon Label Certification Centre 海南碳标识认证中心",
+        "uscc": _uscc("12460000MB1D00005"),
+        "roles": [Role.CERTIFICATION_BODY],
     },
     "regulator": {
         "name": "Department of Ecology and Environment of Hainan Province 海南省生态环境厅",
@@ -235,6 +245,8 @@ class _Story:
             for slug, c in credentials.items()
         }
         self.record_ids: dict[str, str] = {}
+        self.base_url = base_url
+        self.label_page = ""
 
     def key_of(self, slug: str) -> LocalKey:
         # The company's own machine: its private key is a file only it holds.
@@ -266,7 +278,7 @@ class _Story:
         coconut = demo_footprint(
             company_name=name,
             company_ids=ids,
-            product_id="urn:gtin:06901234500017",
+            product_id="urn:gtin:06901234500011",
             name="Fresh green coconut, Wenchang",
             description="Whole green coconut, farm gate, per kg",
             unit="kilogram",
@@ -276,14 +288,14 @@ class _Story:
             biogenic_uptake="-0.35",
         )
         self.record_ids["coconut"] = self.sign_and_push("cooperative", coconut)["id"]
-        self.clients["cooperative"].share(brand_id, product_id="urn:gtin:06901234500017")
+        self.clients["cooperative"].share(brand_id, product_id="urn:gtin:06901234500011")
         _say("the cooperative shares every record of its coconut with the juice brand")
 
         name, ids = self.company("bottler")
         bottle = demo_footprint(
             company_name=name,
             company_ids=ids,
-            product_id="urn:gtin:06901234500024",
+            product_id="urn:gtin:06901234500028",
             name="PET bottle 330 ml",
             description="Clear PET bottle with cap, 330 ml, per 1000 pieces",
             unit="piece",
@@ -322,7 +334,7 @@ class _Story:
             demo_footprint(
                 company_name=self.company("bottler")[0],
                 company_ids=self.company("bottler")[1],
-                product_id="urn:gtin:06901234500024",
+                product_id="urn:gtin:06901234500028",
                 name="PET bottle 330 ml",
                 description="tampered",
                 unit="piece",
@@ -357,7 +369,7 @@ class _Story:
         drink = demo_footprint(
             company_name=name,
             company_ids=ids,
-            product_id="urn:gtin:06901234500031",
+            product_id=f"urn:gtin:{DRINK_GTIN}",
             name="Coconut water 330 ml",
             description="100% coconut water, PET bottle 330 ml",
             unit="liter",
@@ -366,13 +378,65 @@ class _Story:
             fossil="0.148",
             biogenic_uptake="-0.05",
         )
+        drink["productClassifications"] = [DRINK_CATEGORY]
         self.record_ids["drink"] = self.sign_and_push("brand", drink)["id"]
         brand.publish(self.record_ids["drink"])
         _say("the juice brand publishes its coconut water footprint")
+        self._certify_and_label(drink)
+
+    def _certify_and_label(self, drink: dict[str, Any]) -> None:
+        """Accreditation, a body-signed certificate, a grade, and a label a shopper scans."""
+        certifier_id = self.credentials["certifier"]["organisation_id"]
+        regulator = self.clients["regulator"]
+        regulator.request(
+            "POST",
+            f"/api/v1/accreditations/{certifier_id}",
+            json={"status": "granted", "reason": "accredited for carbon labels, 2026"},
+        )
+        _say("the regulator accredits the certification centre")
+        regulator.request(
+            "POST",
+            "/api/v1/grading-schemes",
+            json={
+                "category": DRINK_CATEGORY,
+                "method": "benchmark-ratio",
+                "unit": "liter",
+                "parameters": {"benchmark": "0.45", "cutPoints": ["0.6", "0.8", "1.2", "2.0"]},
+            },
+        )
+        _say("the regulator sets the grading scheme for bottled drinks: benchmark 0.45 kg/L")
+        certificate = self.clients["certifier"].certify(
+            sign_certificate(
+                self.key_of("certifier"),
+                certificate_document(
+                    body_id=certifier_id,
+                    record_id=drink["id"],
+                    footprint=drink,
+                    gtin=DRINK_GTIN,
+                    category=DRINK_CATEGORY,
+                ),
+            )
+        )
+        _say(
+            f"the certification centre certifies it: certificate {certificate['number']}, "
+            f"{certificate['value']} kg CO2e per {certificate['unit']}, "
+            f"grade {certificate['grade']['grade']}"
+        )
+        label = self.clients["brand"].issue_label(certificate["number"], lot="L2026A")
+        verdict = self.clients["brand"].verify_label(label["url"])
+        # The printed label names the programme's domain; this demo serves it locally.
+        self.label_page = f"{self.base_url}/{label['url'].split('/', 3)[3]}"
+        (self.demo_dir / "label.png").write_bytes(
+            requests.get(f"{self.base_url}/api/v1/labels/{label['id']}.png", timeout=30).content
+        )
+        _say(
+            f"the brand prints a QR label (version {label['qrVersion']}, "
+            f"{self.demo_dir / 'label.png'}); the exchange verifies it: {verdict['verdict']}"
+        )
 
     def _request_in_the_hub(self, brand_id: str) -> None:
         """The brand asks for a footprint the bottle maker has not pushed; pushing answers it."""
-        cap_gtin = "urn:gtin:06901234500048"
+        cap_gtin = "urn:gtin:06901234500042"
         bottler_id = self.credentials["bottler"]["organisation_id"]
         asked = self.clients["brand"].request(
             "POST",
@@ -432,6 +496,8 @@ def _print_tour(
     cooperative = credentials["cooperative"]
     click.echo(f"""
 What to open
+  {story.label_page}
+      the coconut water label's verification page, as a shopper's phone opens it
   {base_url}/api/v1/footprints/{story.record_ids["drink"]}   the published coconut water record
   {base_url}/.well-known/jwks.json                            the exchange's public key
   {base_url}/api/v1/organisations                             the organisation directory
