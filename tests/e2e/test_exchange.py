@@ -145,6 +145,9 @@ def test_the_demo_tells_its_story(tmp_path: Path) -> None:
     assert "a tampered envelope is refused: HTTP 400 SignatureInvalid" in result.stdout
     assert "the first record is now Deprecated" in result.stdout
     assert "Deprecated" in result.stdout and "curl" in result.stdout
+    assert "the request is now fulfilled" in result.stdout
+    assert "the exchange verifies it: valid" in result.stdout
+    assert (tmp_path / "demo-instance" / "demo" / "label.png").read_bytes()[:4] == b"\x89PNG"
     # Running it again reuses the companies instead of failing on their codes.
     again = subprocess.run(
         [sys.executable, "-m", "exchange.cli", "demo", "--once", "--port", str(free_port())],
@@ -155,3 +158,4 @@ def test_the_demo_tells_its_story(tmp_path: Path) -> None:
         check=False,
     )
     assert again.returncode == 0, again.stdout + again.stderr
+    assert "the exchange verifies it: valid" in again.stdout
