@@ -67,6 +67,7 @@ def _job_handlers() -> dict[str, Any]:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from exchange.aggregation.views import bp as aggregation_bp
     from exchange.factors.views import bp as factors_bp
     from exchange.footprints.views import bp as footprints_bp
     from exchange.log.views import bp as log_bp
@@ -82,6 +83,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(pact_bp)
     app.register_blueprint(factors_bp)
     app.register_blueprint(rules_bp)
+    app.register_blueprint(aggregation_bp)
 
 
 def _register_commands(app: Flask) -> None:

@@ -432,11 +432,7 @@ def line_json(item: LineResult) -> dict[str, Any]:
         "unit": line.unit,
         "kind": source.kind.value,
         "secondary": source.kind == SourceKind.FACTOR,
-        "input": dict(source.reference)
-        if source.kind != SourceKind.PRODUCT
-        else {
-            "productId": source.key,
-        },
+        "input": dict(source.reference) if source.reference else {"productId": source.key},
         "declaredUnit": source.declared_unit,
         "declaredAmount": text(source.declared_amount),
         "convertedQuantity": text(item.converted_quantity),
