@@ -50,9 +50,7 @@ class BomLine(Base):
     __table_args__ = (sa.UniqueConstraint("product_id", "position"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    product_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("agg_products.id", ondelete="CASCADE")
-    )
+    product_id: Mapped[str] = mapped_column(sa.ForeignKey("agg_products.id", ondelete="CASCADE"))
     position: Mapped[int]
     category: Mapped[str] = mapped_column(sa.String(32))
     label: Mapped[str] = mapped_column(sa.String(300))
@@ -99,9 +97,7 @@ class StaleNotice(Base):
     __tablename__ = "agg_notices"
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    organisation_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("organisations.id"), index=True
-    )
+    organisation_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
     product_id: Mapped[str] = mapped_column(sa.ForeignKey("agg_products.id", ondelete="CASCADE"))
     reason: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -112,9 +108,7 @@ class DerivedRecord(Base):
 
     __tablename__ = "agg_derived_records"
 
-    record_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("footprint_records.id"), primary_key=True
-    )
+    record_id: Mapped[str] = mapped_column(sa.ForeignKey("footprint_records.id"), primary_key=True)
     product_id: Mapped[str] = mapped_column(
         sa.ForeignKey("agg_products.id", ondelete="CASCADE"), index=True
     )

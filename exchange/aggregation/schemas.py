@@ -28,7 +28,7 @@ CSV_COLUMNS: Final = (
 
 def _decimal(value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError("give a decimal as a string, e.g. \"0.5\"")
+        raise ValueError('give a decimal as a string, e.g. "0.5"')
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation as exc:
@@ -43,9 +43,9 @@ class LineInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
-    category: Literal[
-        "component", "electricity", "fuel", "transport", "waste", "packaging"
-    ] = "component"
+    category: Literal["component", "electricity", "fuel", "transport", "waste", "packaging"] = (
+        "component"
+    )
     label: str = Field(default="", max_length=300)
     quantity: Decimal
     unit: str = Field(min_length=1, max_length=32)

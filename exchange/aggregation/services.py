@@ -258,9 +258,7 @@ def replace_bom(
     cycle = _cycle_through(session, product.id, children)
     if cycle is not None:
         names = dict(
-            session.execute(sa.select(Product.id, Product.code).where(Product.id.in_(cycle)))
-            
-            .all()
+            session.execute(sa.select(Product.id, Product.code).where(Product.id.in_(cycle))).all()
         )
         error = engine.CycleError(cycle, names)
         raise ValidationFailed(error.message, details=error.details)
@@ -349,9 +347,7 @@ def _changed(session: Session, product_ids: Collection[str], reason: str) -> Non
         mark_products_stale(session, parents, reason)
 
 
-def mark_products_stale(
-    session: Session, product_ids: Collection[str], reason: str
-) -> list[str]:
+def mark_products_stale(session: Session, product_ids: Collection[str], reason: str) -> list[str]:
     """These products and every product above them, transitively, go stale.
 
     Each computed result that was fresh becomes stale and its owner gets a notice. The
@@ -501,8 +497,14 @@ class _Graph:
 
 
 def _product_rows(session: Session, ids: Collection[str] | None) -> dict[str, tuple[Any, ...]]:
-    columns = (_P.id, _P.owner_id, _P.code, _P.declared_unit, _P.declared_amount,
-               _P.mass_per_declared_unit)
+    columns = (
+        _P.id,
+        _P.owner_id,
+        _P.code,
+        _P.declared_unit,
+        _P.declared_amount,
+        _P.mass_per_declared_unit,
+    )
     found: dict[str, tuple[Any, ...]] = {}
     if ids is None:
         for row in session.execute(sa.select(*columns)):
@@ -591,8 +593,13 @@ def record_source(row: Sequence[Any]) -> Source:
 def factor_source(factor: Factor | Sequence[Any]) -> Source:
     if isinstance(factor, Factor):
         row: Sequence[Any] = (
-            factor.id, factor.code, factor.version, factor.value, factor.unit,
-            factor.gwp_set.value, factor.source,
+            factor.id,
+            factor.code,
+            factor.version,
+            factor.value,
+            factor.unit,
+            factor.gwp_set.value,
+            factor.source,
         )
     else:
         row = factor
@@ -642,7 +649,12 @@ def _factors_by_id(session: Session, ids: Collection[str]) -> dict[str, tuple[An
 
 _FR = FootprintRecord.__table__.c
 _RECORD_COLUMNS: Final = (
-    _FR.id, _FR.owner_id, _FR.signature_kid, _FR.signature, _FR.log_index, _FR.footprint_json
+    _FR.id,
+    _FR.owner_id,
+    _FR.signature_kid,
+    _FR.signature,
+    _FR.log_index,
+    _FR.footprint_json,
 )
 
 
@@ -734,9 +746,7 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
         resolved_records.update(_resolve_supplier_lines(session, line_owner, line_rows))
     sources: dict[str, Source] = dict(_records(session, set(resolved_records.values())))
     if pinned:
-        factor_rows = _factors_by_id(
-            session, {row[13] for row in line_rows if row[13] is not None}
-        )
+        factor_rows = _factors_by_id(session, {row[13] for row in line_rows if row[13] is not None})
         resolved_factors = {
             row[1]: row[13] for row in line_rows if row[13] is not None and row[13] in factor_rows
         }
@@ -760,8 +770,22 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
     grouped: dict[str, list[Line]] = {product_id: [] for product_id in products}
     problems: list[dict[str, Any]] = []
     for row in line_rows:
-        (product_id, line_id, position, category, label, quantity, unit, supplier_id,
-         supplier_product, record_id, child, factor_code, _, _) = row
+        (
+            product_id,
+            line_id,
+            position,
+            category,
+            label,
+            quantity,
+            unit,
+            supplier_id,
+            supplier_product,
+            record_id,
+            child,
+            factor_code,
+            _,
+            _,
+        ) = row
         missing = None
         if child is not None:
             line = Line(position, quantity, unit, child=child, category=category, label=label)
@@ -774,8 +798,14 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
                     }
                 )
         elif line_id in resolved_records:
-            line = Line(position, quantity, unit, source=resolved_records[line_id],
-                        category=category, label=label)
+            line = Line(
+                position,
+                quantity,
+                unit,
+                source=resolved_records[line_id],
+                category=category,
+                label=label,
+            )
         elif line_id in resolved_factors:
             if supplier_id is not None:
                 missing = {"supplierId": supplier_id}
@@ -783,8 +813,15 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
                     missing["productId"] = supplier_product
                 if record_id is not None:
                     missing["recordId"] = record_id
-            line = Line(position, quantity, unit, source=f"factor:{resolved_factors[line_id]}",
-                        category=category, label=label, missing=missing)
+            line = Line(
+                position,
+                quantity,
+                unit,
+                source=f"factor:{resolved_factors[line_id]}",
+                category=category,
+                label=label,
+                missing=missing,
+            )
         else:
             wanted = (
                 f"no shared record of {supplier_product or record_id} from {supplier_id}"
@@ -801,8 +838,10 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
     if problems:
         raise ValidationFailed(
             "some inputs cannot be resolved: "
-            + "; ".join(f"{names.get(p['product'], p['product'])} {p['field']}: {p['message']}"
-                        for p in problems[:10]),
+            + "; ".join(
+                f"{names.get(p['product'], p['product'])} {p['field']}: {p['message']}"
+                for p in problems[:10]
+            ),
             details=problems[:100],
         )
     nodes = {
@@ -824,8 +863,16 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
 
 
 _RESULT_COLUMNS: Final = (
-    _R.product_id, _R.total, _R.fossil, _R.biogenic, _R.land_use, _R.packaging,
-    _R.primary_data_share, _R.dqr_technological, _R.dqr_geographical, _R.dqr_temporal,
+    _R.product_id,
+    _R.total,
+    _R.fossil,
+    _R.biogenic,
+    _R.land_use,
+    _R.packaging,
+    _R.primary_data_share,
+    _R.dqr_technological,
+    _R.dqr_geographical,
+    _R.dqr_temporal,
     _R.coverage,
 )
 
@@ -835,8 +882,14 @@ def _stored_sources(session: Session, product_ids: Collection[str]) -> dict[str,
     found: dict[str, Source] = {}
     for chunk in _chunks(product_ids):
         query = (
-            sa.select(*_RESULT_COLUMNS, _P.owner_id, _P.declared_unit, _P.declared_amount,
-                      _P.mass_per_declared_unit, _R.stale)
+            sa.select(
+                *_RESULT_COLUMNS,
+                _P.owner_id,
+                _P.declared_unit,
+                _P.declared_amount,
+                _P.mass_per_declared_unit,
+                _R.stale,
+            )
             .join_from(Result.__table__, Product.__table__, _P.id == _R.product_id)
             .where(_R.product_id.in_(chunk))
         )
@@ -1081,9 +1134,7 @@ def _document_digest_or_none(session: Session, product: Product) -> str | None:
 
 def _withhold_unshared(session: Session, viewer_id: str, inputs: list[dict[str, Any]]) -> None:
     """Record inputs the viewer may no longer see keep their figures but lose their identity."""
-    ids = {
-        item["input"]["recordId"] for item in inputs if item["kind"] == SourceKind.RECORD.value
-    }
+    ids = {item["input"]["recordId"] for item in inputs if item["kind"] == SourceKind.RECORD.value}
     visible = visible_record_ids(session, viewer_id, ids)
     for item in inputs:
         if item["kind"] == SourceKind.RECORD.value and item["input"]["recordId"] not in visible:
@@ -1133,8 +1184,13 @@ def _explain_node(
         child = session.get(Product, child_id) if child_id else None
         if child is not None and child.owner_id == viewer_id and child.id not in path:
             item["breakdown"] = _explain_node(
-                session, viewer_id, child, tier + 1,
-                engine.CONTEXT.multiply(factor, scale), by_tier, [*path, product.id],
+                session,
+                viewer_id,
+                child,
+                tier + 1,
+                engine.CONTEXT.multiply(factor, scale),
+                by_tier,
+                [*path, product.id],
             )
         else:
             by_tier[tier + 1] = by_tier.get(tier + 1, engine.ZERO) + share
@@ -1272,7 +1328,11 @@ def derived_draft(
     ) or [f"urn:uuid:{organisation.id}"]
     year = reference_year or stored.computed_at.year
     total, fossil, biogenic, land_use, packaging = (
-        stored.total, stored.fossil, stored.biogenic, stored.land_use, stored.packaging,
+        stored.total,
+        stored.fossil,
+        stored.biogenic,
+        stored.land_use,
+        stored.packaging,
     )
     pcf: dict[str, Any] = {
         "declaredUnitOfMeasurement": pact_unit(product.declared_unit),

@@ -143,8 +143,12 @@ class Chain:
                     "supplierProduct": SUGAR_URN,
                     "factorCode": "test.sugar",
                 },
-                {"category": "electricity", "quantity": "3.6", "unit": "MJ",
-                 "factorCode": "test.grid"},
+                {
+                    "category": "electricity",
+                    "quantity": "3.6",
+                    "unit": "MJ",
+                    "factorCode": "test.grid",
+                },
             ],
         )
         self.drink = define(
@@ -155,8 +159,7 @@ class Chain:
             declaredUnit="piece",
             declaredAmount="1",
             lines=[
-                {"label": "syrup", "quantity": "330", "unit": "mL",
-                 "productId": self.syrup["id"]},
+                {"label": "syrup", "quantity": "330", "unit": "mL", "productId": self.syrup["id"]},
                 {
                     "category": "packaging",
                     "quantity": "1",
@@ -164,8 +167,12 @@ class Chain:
                     "supplierId": self.bottle_co.organisation_id,
                     "supplierProduct": BOTTLE_URN,
                 },
-                {"category": "transport", "quantity": "50", "unit": "kg·km",
-                 "factorCode": "test.truck"},
+                {
+                    "category": "transport",
+                    "quantity": "50",
+                    "unit": "kg·km",
+                    "factorCode": "test.truck",
+                },
             ],
         )
 
@@ -215,7 +222,10 @@ def test_three_tiers_hand_computed_with_provenance(
     assert sugar_line["input"]["recordId"] == chain.sugar["footprint"]["id"]
     assert sugar_line["input"]["signature"] == chain.sugar["signature"]["value"]
     assert sugar_line["contribution"] == {
-        "total": "-0.125", "fossil": "0.16", "biogenic": "-0.325", "landUse": "0.04",
+        "total": "-0.125",
+        "fossil": "0.16",
+        "biogenic": "-0.325",
+        "landUse": "0.04",
         "packaging": "0",
     }
 
@@ -247,20 +257,39 @@ def test_superseding_marks_exactly_the_affected_ancestors_stale(
     app: Flask, client: FlaskClient, chain: Chain
 ) -> None:
     gift = define(
-        client, chain.owner, code="GIFT", name="Gift box", declaredUnit="piece",
+        client,
+        chain.owner,
+        code="GIFT",
+        name="Gift box",
+        declaredUnit="piece",
         lines=[{"quantity": "6", "unit": "piece", "productId": chain.drink["id"]}],
     )
     water = define(
-        client, chain.owner, code="WATER", name="Water", declaredUnit="piece",
-        lines=[{"quantity": "1", "unit": "piece", "supplierId": chain.bottle_co.organisation_id,
-                "supplierProduct": BOTTLE_URN}],
+        client,
+        chain.owner,
+        code="WATER",
+        name="Water",
+        declaredUnit="piece",
+        lines=[
+            {
+                "quantity": "1",
+                "unit": "piece",
+                "supplierId": chain.bottle_co.organisation_id,
+                "supplierProduct": BOTTLE_URN,
+            }
+        ],
     )
     compute(client, chain.owner, gift["id"])
     compute(client, chain.owner, water["id"])
 
     newer = copy.deepcopy(SUGAR_PCF) | {"pcfIncludingBiogenicUptake": "-1.5"}
-    push(client, chain.sugar_co, productIds=[SUGAR_URN], pcf=newer,
-         precedingPfIds=[chain.sugar["footprint"]["id"]])
+    push(
+        client,
+        chain.sugar_co,
+        productIds=[SUGAR_URN],
+        pcf=newer,
+        precedingPfIds=[chain.sugar["footprint"]["id"]],
+    )
 
     listed = client.get("/api/v1/products", headers=chain.owner.headers).get_json()["data"]
     stale = {item["code"]: item["result"]["stale"] for item in listed}
@@ -295,17 +324,31 @@ def test_missing_supplier_data_falls_back_to_a_factor_and_requests_it(
     app: Flask, client: FlaskClient, chain: Chain
 ) -> None:
     cane_co = add_member(app)
-    secret = push(client, cane_co, productIds=["urn:gtin:00000000000017"],
-                  pcf=copy.deepcopy(SUGAR_PCF))
+    secret = push(
+        client, cane_co, productIds=["urn:gtin:00000000000017"], pcf=copy.deepcopy(SUGAR_PCF)
+    )
     candy = define(
-        client, chain.owner, code="CANDY", name="Candy", declaredUnit="kilogram",
-        lines=[{"quantity": "1", "unit": "kg", "supplierId": cane_co.organisation_id,
-                "supplierProduct": "urn:gtin:00000000000017", "factorCode": "test.sugar"}],
+        client,
+        chain.owner,
+        code="CANDY",
+        name="Candy",
+        declaredUnit="kilogram",
+        lines=[
+            {
+                "quantity": "1",
+                "unit": "kg",
+                "supplierId": cane_co.organisation_id,
+                "supplierProduct": "urn:gtin:00000000000017",
+                "factorCode": "test.sugar",
+            }
+        ],
     )
     body = compute(client, chain.owner, candy["id"])
     (line,) = body["result"]["inputs"]
     assert (line["kind"], line["secondary"], line["contribution"]["total"]) == (
-        "factor", True, "0.9",
+        "factor",
+        True,
+        "0.9",
     )
     assert body["result"]["missingSupplierData"] == [
         {"supplierId": cane_co.organisation_id, "productId": "urn:gtin:00000000000017"}
@@ -323,8 +366,13 @@ def test_missing_supplier_data_falls_back_to_a_factor_and_requests_it(
 
     # The supplier shares its record: the candy goes stale and now uses it.
     share_product(client, cane_co, chain.owner, "urn:gtin:00000000000017")
-    push(client, cane_co, productIds=["urn:gtin:00000000000017"], pcf=copy.deepcopy(SUGAR_PCF),
-         precedingPfIds=[secret["footprint"]["id"]])
+    push(
+        client,
+        cane_co,
+        productIds=["urn:gtin:00000000000017"],
+        pcf=copy.deepcopy(SUGAR_PCF),
+        precedingPfIds=[secret["footprint"]["id"]],
+    )
     body = compute(client, chain.owner, candy["id"])
     assert body["result"]["inputs"][0]["kind"] == "record"
     assert body["result"]["pcf"]["total"] == "-0.25"  # a negative total is kept
@@ -333,10 +381,22 @@ def test_missing_supplier_data_falls_back_to_a_factor_and_requests_it(
 def test_a_cycle_is_refused_naming_it(client: FlaskClient, app: Flask) -> None:
     load_factors(app)
     owner = add_member(app, Role.CHAIN_OWNER)
-    a = define(client, owner, code="A", name="A", declaredUnit="kg",
-               lines=[{"quantity": "1", "unit": "kg", "factorCode": "test.sugar"}])
-    b = define(client, owner, code="B", name="B", declaredUnit="kg",
-               lines=[{"quantity": "1", "unit": "kg", "productId": a["id"]}])
+    a = define(
+        client,
+        owner,
+        code="A",
+        name="A",
+        declaredUnit="kg",
+        lines=[{"quantity": "1", "unit": "kg", "factorCode": "test.sugar"}],
+    )
+    b = define(
+        client,
+        owner,
+        code="B",
+        name="B",
+        declaredUnit="kg",
+        lines=[{"quantity": "1", "unit": "kg", "productId": a["id"]}],
+    )
     response = client.put(
         f"/api/v1/products/{a['id']}/bom",
         json={"lines": [{"quantity": "1", "unit": "kg", "productId": b["id"]}]},
@@ -349,8 +409,14 @@ def test_a_cycle_is_refused_naming_it(client: FlaskClient, app: Flask) -> None:
 def test_an_incompatible_unit_names_both(client: FlaskClient, app: Flask) -> None:
     load_factors(app)
     owner = add_member(app, Role.CHAIN_OWNER)
-    product = define(client, owner, code="X", name="X", declaredUnit="kg",
-                     lines=[{"quantity": "1", "unit": "kWh", "factorCode": "test.sugar"}])
+    product = define(
+        client,
+        owner,
+        code="X",
+        name="X",
+        declaredUnit="kg",
+        lines=[{"quantity": "1", "unit": "kWh", "factorCode": "test.sugar"}],
+    )
     response = client.post(f"/api/v1/products/{product['id']}/compute", headers=owner.headers)
     assert response.status_code == 400
     message = response.get_json()["message"]
@@ -367,7 +433,9 @@ def test_csv_upload(client: FlaskClient, app: Flask) -> None:
         "electricity,power,2,kWh,test.grid\n"
     )
     response = client.put(
-        f"/api/v1/products/{product['id']}/bom", data=text, content_type="text/csv",
+        f"/api/v1/products/{product['id']}/bom",
+        data=text,
+        content_type="text/csv",
         headers=owner.headers,
     )
     assert response.status_code == 200, response.get_json()
@@ -384,28 +452,41 @@ def test_a_chain_owner_never_sees_unshared_inputs(
     # Another chain-owner makes a concentrate from its own, unshared supplier record.
     other = add_member(app, Role.CHAIN_OWNER)
     juice_co = add_member(app)
-    juice = push(client, juice_co, productIds=["urn:gtin:00000000000024"],
-                 pcf=copy.deepcopy(SUGAR_PCF))
+    juice = push(
+        client, juice_co, productIds=["urn:gtin:00000000000024"], pcf=copy.deepcopy(SUGAR_PCF)
+    )
     share_product(client, juice_co, other, "urn:gtin:00000000000024")
     concentrate = define(
-        client, other, code="CONC", name="Concentrate", declaredUnit="kg",
+        client,
+        other,
+        code="CONC",
+        name="Concentrate",
+        declaredUnit="kg",
         productUrn="urn:gtin:00000000000031",
-        lines=[{"quantity": "2", "unit": "kg", "supplierId": juice_co.organisation_id,
-                "supplierProduct": "urn:gtin:00000000000024"}],
+        lines=[
+            {
+                "quantity": "2",
+                "unit": "kg",
+                "supplierId": juice_co.organisation_id,
+                "supplierProduct": "urn:gtin:00000000000024",
+            }
+        ],
     )
     compute(client, other, concentrate["id"])
 
     # Not shared yet: our chain-owner can neither use nor read it, nor pin the record.
     mix = {"code": "MIX", "name": "Mix", "declaredUnit": "kg"}
     response = client.post(
-        "/api/v1/products", headers=chain.owner.headers,
+        "/api/v1/products",
+        headers=chain.owner.headers,
         json=mix | {"lines": [{"quantity": "1", "unit": "kg", "productId": concentrate["id"]}]},
     )
     assert response.status_code == 400
     response = client.post(
-        "/api/v1/products", headers=chain.owner.headers,
-        json=mix | {"lines": [{"quantity": "1", "unit": "kg",
-                               "recordId": juice["footprint"]["id"]}]},
+        "/api/v1/products",
+        headers=chain.owner.headers,
+        json=mix
+        | {"lines": [{"quantity": "1", "unit": "kg", "recordId": juice["footprint"]["id"]}]},
     )
     assert response.status_code == 400
     for path in ("", "/result", "/explain", "/export"):
@@ -415,7 +496,9 @@ def test_a_chain_owner_never_sees_unshared_inputs(
     # Shared as a product: usable, but opaque, even in the explanation and the export.
     share_product(client, other, chain.owner, "urn:gtin:00000000000031")
     product = define(
-        client, chain.owner, **mix,
+        client,
+        chain.owner,
+        **mix,
         lines=[{"quantity": "1", "unit": "kg", "productId": concentrate["id"]}],
     )
     body = compute(client, chain.owner, product["id"])
@@ -426,8 +509,9 @@ def test_a_chain_owner_never_sees_unshared_inputs(
     ).get_json()
     texts.append(json.dumps(explanation))
     texts.append(
-        client.get(f"/api/v1/products/{product['id']}/export", headers=chain.owner.headers)
-        .get_data(as_text=True)
+        client.get(
+            f"/api/v1/products/{product['id']}/export", headers=chain.owner.headers
+        ).get_data(as_text=True)
     )
     component = explanation["tree"]["components"][0]
     assert component["opaque"] is True and "breakdown" not in component
@@ -477,16 +561,17 @@ def test_a_derived_footprint_is_signed_submitted_linked_and_verified(
         headers=chain.owner.headers,
     )
     served = client.get(f"/api/v1/footprints/{record_id}", headers=partner.headers).get_json()
-    keys = client.get(
-        f"/api/v1/organisations/{chain.owner.organisation_id}/jwks.json"
-    ).get_json()["keys"]
+    keys = client.get(f"/api/v1/organisations/{chain.owner.organisation_id}/jwks.json").get_json()[
+        "keys"
+    ]
     (jwk,) = [key for key in keys if key["kid"] == served["signature"]["kid"]]
     signing.verify(
         context=signing.FOOTPRINT_CONTEXT,
         payload=served["footprint"],
         signature=served["signature"]["value"],
-        public_key=signing.public_key_from_jwk({k: v for k, v in jwk.items() if k != "kid"}
-                                               | {"kty": "OKP", "crv": "Ed25519"}),
+        public_key=signing.public_key_from_jwk(
+            {k: v for k, v in jwk.items() if k != "kid"} | {"kty": "OKP", "crv": "Ed25519"}
+        ),
     )
     (extension,) = served["footprint"]["extensions"]
     provenance = extension["data"]
