@@ -30,13 +30,13 @@ coverage (the share backed by supplier-specific records rather than secondary fa
 
 from __future__ import annotations
 
-import dataclasses
 import decimal
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Final
+from types import MappingProxyType
+from typing import Any, Final, NamedTuple
 
 from exchange.factors import units
 
@@ -51,6 +51,7 @@ RESULT_SCHEMA: Final = "footprint-exchange:aggregation-result:v1"
 
 Vector = tuple[Decimal, Decimal, Decimal, Decimal, Decimal]
 ZERO_VECTOR: Final[Vector] = (ZERO, ZERO, ZERO, ZERO, ZERO)
+NO_REFERENCE: Final[Mapping[str, Any]] = MappingProxyType({})
 
 
 class AggregationError(ValueError):
@@ -82,7 +83,7 @@ class SourceKind(enum.StrEnum):
 
 def q12(value: Decimal) -> Decimal:
     """Round half-even to the 12 fractional digits the database keeps."""
-    return value.quantize(QUANTUM, rounding=decimal.ROUND_HALF_EVEN, context=CONTEXT)
+    return value.quantize(QUANTUM, context=CONTEXT)
 
 
 def text(value: Decimal) -> str:
@@ -93,8 +94,7 @@ def text(value: Decimal) -> str:
     return "0" if rendered in ("-0", "") else rendered
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Quality:
+class Quality(NamedTuple):
     """Roll-up figures of a source or a node; None where nothing stated them."""
 
     primary_data_share: Decimal | None = None
@@ -102,8 +102,7 @@ class Quality:
     coverage: Decimal | None = None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Source:
+class Source(NamedTuple):
     """A footprint the graph consumes: values per ``declared_amount`` x ``declared_unit``."""
 
     key: str
@@ -114,11 +113,10 @@ class Source:
     quality: Quality
     mass_per_declared_unit: Decimal | None = None
     # Identification for provenance (record id/owner/kid/log index, factor id/code/version).
-    reference: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    reference: Mapping[str, Any] = NO_REFERENCE
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
     """``quantity`` ``unit`` of a child node or a source, per declared unit of the parent."""
 
     position: int
@@ -132,8 +130,7 @@ class Line:
     missing: Mapping[str, str] | None = None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Node:
+class Node(NamedTuple):
     id: str
     declared_unit: str
     declared_amount: Decimal
@@ -142,16 +139,14 @@ class Node:
     name: str = ""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class LineResult:
+class LineResult(NamedTuple):
     line: Line
     source: Source
     converted_quantity: Decimal
     contribution: Vector
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class NodeResult:
+class NodeResult(NamedTuple):
     node_id: str
     values: Vector
     quality: Quality
@@ -232,7 +227,9 @@ def topological_order(
 
 # --- units ---------------------------------------------------------------------------------
 
-_ratio_cache: dict[tuple[str, str], Decimal | None] = {}
+# (unit, target) -> the exact ratio, None where it does not terminate in decimal, or
+# False between dimensions (pieces and mass convert through a mass per piece).
+_ratio_cache: dict[tuple[str, str], Decimal | None | bool] = {}
 
 
 def _terminating(value: Fraction) -> bool:
@@ -243,34 +240,60 @@ def _terminating(value: Fraction) -> bool:
     return rest == 1
 
 
+def _ratio(unit: str, target: str) -> Decimal | None | bool:
+    key = (unit, target)
+    found = _ratio_cache.get(key, True)
+    if found is True:
+        source, goal = units.unit(unit), units.unit(target)
+        if source.dimension == goal.dimension:
+            ratio = source.to_base / goal.to_base
+            found = units.to_decimal(ratio) if _terminating(ratio) else None
+            if found is not None and found == ONE:
+                found = ONE
+        else:
+            found = False
+        _ratio_cache[key] = found
+    return found
+
+
 def convert_quantity(
     quantity: Decimal, unit: str, target: str, *, mass_per_piece: Decimal | None = None
 ) -> Decimal:
-    """``quantity`` ``unit`` in ``target`` units, exactly where the ratio is a finite decimal."""
+    """``quantity`` ``unit`` in ``target`` units, exactly where the ratio is a finite decimal.
+
+    An unknown unit, or units of different dimensions (pieces and mass aside, given the
+    mass per piece), is a :class:`~exchange.factors.units.UnitError` naming both.
+    """
     if unit == target:
         return quantity
-    if mass_per_piece is None:
-        key = (unit, target)
-        if key not in _ratio_cache:
-            source, goal = units.unit(unit), units.unit(target)
-            if source.dimension == goal.dimension:
-                ratio = source.to_base / goal.to_base
-                _ratio_cache[key] = units.to_decimal(ratio) if _terminating(ratio) else None
-            else:
-                units.convert(ONE, unit, target)  # raises the UnitError naming both
-        cached = _ratio_cache[key]
-        if cached is not None:
-            return CONTEXT.multiply(quantity, cached)
+    ratio = _ratio(unit, target)
+    if ratio is ONE:
+        return quantity
+    if isinstance(ratio, Decimal):
+        return CONTEXT.multiply(quantity, ratio)
     return units.convert(quantity, unit, target, mass_per_piece=mass_per_piece)
+
+
+_counted: dict[str, bool] = {}
+
+
+def _is_count(symbol: str) -> bool:
+    found = _counted.get(symbol)
+    if found is None:
+        try:
+            found = units.unit(symbol).dimension == units.Dimension.COUNT
+        except units.UnitError:
+            found = False
+        _counted[symbol] = found
+    return found
 
 
 def _mass_per_piece(source: Source) -> Decimal | None:
     """kg per piece of a source declared in pieces that states its mass, else None."""
-    if source.mass_per_declared_unit is None or source.mass_per_declared_unit <= 0:
+    mass = source.mass_per_declared_unit
+    if mass is None or mass <= 0 or not _is_count(source.declared_unit):
         return None
-    if units.unit(source.declared_unit).dimension != units.Dimension.COUNT:
-        return None
-    return CONTEXT.divide(source.mass_per_declared_unit, source.declared_amount)
+    return CONTEXT.divide(mass, source.declared_amount)
 
 
 # --- computation ---------------------------------------------------------------------------
@@ -286,7 +309,12 @@ def _line_error(node: Node, line: Line, message: str) -> AggregationError:
 
 def compute_node(node: Node, resolve: Mapping[str, Source], *, detail: bool = False) -> NodeResult:
     """One node from its lines; ``resolve`` maps child node ids and source keys to sources."""
-    mul = CONTEXT.multiply
+    with decimal.localcontext(CONTEXT):
+        return _compute_node(node, resolve, detail)
+
+
+def _compute_node(node: Node, resolve: Mapping[str, Source], detail: bool) -> NodeResult:
+    # Runs under CONTEXT (see compute_node, compute): plain operators are exact here.
     total = fossil = biogenic = land_use = packaging = ZERO
     weight = pds_weighted = coverage_weighted = ZERO
     pds_weight = dqr_weight = ZERO
@@ -312,59 +340,53 @@ def compute_node(node: Node, resolve: Mapping[str, Source], *, detail: bool = Fa
                 f"{line.unit} cannot be used for a footprint declared per "
                 f"{source.declared_unit}: {exc}",
             ) from exc
-        scale = (
-            amount
-            if source.declared_amount == ONE
-            else CONTEXT.divide(amount, source.declared_amount)
-        )
+        declared = source.declared_amount
+        scale = amount if declared == ONE else amount / declared
         values = source.values
-        contribution: Vector = (
-            mul(values[0], scale),
-            mul(values[1], scale),
-            mul(values[2], scale),
-            mul(values[3], scale),
-            mul(values[4], scale),
-        )
-        total += contribution[0]
-        fossil += contribution[1]
-        biogenic += contribution[2]
-        land_use += contribution[3]
-        packaging += contribution[4]
-        size = abs(contribution[0])
+        part = values[0] * scale
+        total += part
+        fossil += values[1] * scale
+        biogenic += values[2] * scale
+        land_use += values[3] * scale
+        packaging += values[4] * scale
+        size = abs(part)
         weight += size
         quality = source.quality
-        if quality.coverage is not None:
-            coverage_weighted += mul(size, quality.coverage)
+        if quality.coverage:
+            coverage_weighted += size * quality.coverage
         if quality.primary_data_share is not None:
-            pds_weighted += mul(size, quality.primary_data_share)
+            pds_weighted += size * quality.primary_data_share
             pds_weight += size
         if quality.dqr is not None:
-            dqr_t += mul(size, quality.dqr[0])
-            dqr_g += mul(size, quality.dqr[1])
-            dqr_p += mul(size, quality.dqr[2])
+            dqr_t += size * quality.dqr[0]
+            dqr_g += size * quality.dqr[1]
+            dqr_p += size * quality.dqr[2]
             dqr_weight += size
         if detail:
+            contribution: Vector = (
+                part,
+                values[1] * scale,
+                values[2] * scale,
+                values[3] * scale,
+                values[4] * scale,
+            )
             line_results.append(LineResult(line, source, amount, contribution))
-    if weight:
-        coverage: Decimal | None = q12(CONTEXT.divide(coverage_weighted, weight))
-    else:
-        coverage = None
-    pds = q12(CONTEXT.divide(pds_weighted, pds_weight)) if pds_weight else None
+    coverage = q12(coverage_weighted / weight) if weight else None
+    pds = q12(pds_weighted / pds_weight) if pds_weight else None
     dqr = (
         (
-            q12(CONTEXT.divide(dqr_t, dqr_weight)),
-            q12(CONTEXT.divide(dqr_g, dqr_weight)),
-            q12(CONTEXT.divide(dqr_p, dqr_weight)),
+            q12(dqr_t / dqr_weight),
+            q12(dqr_g / dqr_weight),
+            q12(dqr_p / dqr_weight),
         )
         if dqr_weight
         else None
     )
-    values_out: Vector = (q12(total), q12(fossil), q12(biogenic), q12(land_use), q12(packaging))
     return NodeResult(
-        node_id=node.id,
-        values=values_out,
-        quality=Quality(primary_data_share=pds, dqr=dqr, coverage=coverage),
-        lines=tuple(line_results),
+        node.id,
+        (q12(total), q12(fossil), q12(biogenic), q12(land_use), q12(packaging)),
+        Quality(pds, dqr, coverage),
+        tuple(line_results),
     )
 
 
@@ -391,11 +413,12 @@ def compute(
     if known:
         resolve.update(known)
     results: dict[str, NodeResult] = {}
-    for node_id in order:
-        node = nodes[node_id]
-        result = compute_node(node, resolve)
-        results[node_id] = result
-        resolve[node_id] = result.as_source(node)
+    with decimal.localcontext(CONTEXT):
+        for node_id in order:
+            node = nodes[node_id]
+            result = _compute_node(node, resolve, False)
+            results[node_id] = result
+            resolve[node_id] = result.as_source(node)
     return results
 
 

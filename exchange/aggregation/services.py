@@ -289,7 +289,11 @@ def _cycle_through(session: Session, product_id: str, children: set[str]) -> lis
         for node in frontier:
             graph.setdefault(node, [])
         frontier = {child for kids in graph.values() for child in kids} - set(graph)
-    return engine.find_cycle(graph)
+    cycle = engine.find_cycle(graph)
+    if cycle is not None and product_id in cycle[:-1]:
+        start = cycle.index(product_id)
+        cycle = [*cycle[start:-1], *cycle[:start], product_id]
+    return cycle
 
 
 def own_product(session: Session, principal: Principal, product_id: str) -> Product:
@@ -977,12 +981,26 @@ def _write_results(
 
 def _write_resolutions(session: Session, loaded: _Loaded) -> None:
     changes = [
-        {"id": line_id, "resolved_record_id": record, "resolved_factor_id": factor}
+        {"line_id": line_id, "record": record, "factor": factor}
         for line_id, (record, factor) in loaded.resolved.items()
         if loaded.previous.get(line_id) != (record, factor)
     ]
     if changes:
-        session.execute(sa.update(BomLine), changes)
+        table = sa.table(
+            "agg_lines",
+            sa.column("id"),
+            sa.column("resolved_record_id"),
+            sa.column("resolved_factor_id"),
+        )
+        session.execute(
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("line_id"))
+            .values(
+                resolved_record_id=sa.bindparam("record"),
+                resolved_factor_id=sa.bindparam("factor"),
+            ),
+            changes,
+        )
 
 
 def recompute(session: Session, targets: Collection[str] | None = None) -> Recomputation:
