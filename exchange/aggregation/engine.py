@@ -229,7 +229,7 @@ def topological_order(
 
 # (unit, target) -> the exact ratio, None where it does not terminate in decimal, or
 # False between dimensions (pieces and mass convert through a mass per piece).
-_ratio_cache: dict[tuple[str, str], Decimal | None | bool] = {}
+_ratio_cache: dict[tuple[str, str], Decimal | bool | None] = {}
 
 
 def _terminating(value: Fraction) -> bool:
@@ -240,7 +240,7 @@ def _terminating(value: Fraction) -> bool:
     return rest == 1
 
 
-def _ratio(unit: str, target: str) -> Decimal | None | bool:
+def _ratio(unit: str, target: str) -> Decimal | bool | None:
     key = (unit, target)
     found = _ratio_cache.get(key, True)
     if found is True:

@@ -116,3 +116,29 @@ class DerivedRecord(Base):
     # Whether the digest named the product's result as stored when the record arrived.
     matched_result: Mapped[bool]
     linked_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RecordValues(Base):
+    """The figures of a footprint record that aggregation reads, extracted once.
+
+    Records never change, so neither does this row; it spares every recomputation the
+    parsing of the whole PACT document. Values are per ``declared_amount`` x unit.
+    """
+
+    __tablename__ = "agg_record_values"
+
+    record_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("footprint_records.id", ondelete="CASCADE"), primary_key=True
+    )
+    declared_unit: Mapped[str] = mapped_column(sa.String(32))
+    declared_amount: Mapped[Decimal]
+    mass_per_declared_unit: Mapped[Decimal | None]
+    total: Mapped[Decimal]
+    fossil: Mapped[Decimal]
+    biogenic: Mapped[Decimal]
+    land_use: Mapped[Decimal]
+    packaging: Mapped[Decimal]
+    primary_data_share: Mapped[Decimal | None]
+    dqr_technological: Mapped[Decimal | None]
+    dqr_geographical: Mapped[Decimal | None]
+    dqr_temporal: Mapped[Decimal | None]

@@ -29,7 +29,14 @@ from sqlalchemy.orm import Session
 from exchange import signing
 from exchange.aggregation import engine
 from exchange.aggregation.engine import Line, Node, Quality, Source, SourceKind
-from exchange.aggregation.models import BomLine, DerivedRecord, Product, Result, StaleNotice
+from exchange.aggregation.models import (
+    BomLine,
+    DerivedRecord,
+    Product,
+    RecordValues,
+    Result,
+    StaleNotice,
+)
 from exchange.aggregation.schemas import LineInput, ProductInput
 from exchange.db import utcnow
 from exchange.errors import Conflict, NotFound, ValidationFailed
@@ -488,125 +495,173 @@ def notices(session: Session, principal: Principal, *, limit: int = 100) -> list
 
 
 # --- loading the graph -----------------------------------------------------------------------
-
-_L = BomLine.__table__.c
-_P = Product.__table__.c
-_R = Result.__table__.c
-
-
-@dataclasses.dataclass(slots=True)
-class _Graph:
-    products: dict[str, tuple[str, str, str, Decimal, Decimal | None]]  # owner, code, unit, ...
-    lines: dict[str, list[tuple[Any, ...]]]
+#
+# The bulk paths read through Core with untyped ("lightweight") columns and convert the
+# few decimal columns themselves, and write with DBAPI executemany: at 100,000 products
+# the per-value type processing of typed columns would cost more than the computation.
 
 
-def _product_rows(session: Session, ids: Collection[str] | None) -> dict[str, tuple[Any, ...]]:
-    columns = (
-        _P.id,
-        _P.owner_id,
-        _P.code,
-        _P.declared_unit,
-        _P.declared_amount,
-        _P.mass_per_declared_unit,
-    )
-    found: dict[str, tuple[Any, ...]] = {}
-    if ids is None:
-        for row in session.execute(sa.select(*columns)):
-            found[row[0]] = row[1:]
-        return found
-    for chunk in _chunks(ids):
-        for row in session.execute(sa.select(*columns).where(_P.id.in_(chunk))):
-            found[row[0]] = row[1:]
-    return found
+def _light(name: str, *columns: str) -> sa.TableClause:
+    return sa.table(name, *(sa.column(column) for column in columns))
 
 
-_LINE_COLUMNS: Final = (
-    _L.product_id,
-    _L.id,
-    _L.position,
-    _L.category,
-    _L.label,
-    _L.quantity,
-    _L.unit,
-    _L.supplier_id,
-    _L.supplier_product,
-    _L.record_id,
-    _L.child_product_id,
-    _L.factor_code,
-    _L.resolved_record_id,
-    _L.resolved_factor_id,
+_PRODUCTS = _light(
+    "agg_products",
+    "id",
+    "owner_id",
+    "code",
+    "declared_unit",
+    "declared_amount",
+    "mass_per_declared_unit",
 )
+_LINES = _light(
+    "agg_lines",
+    "product_id",
+    "id",
+    "position",
+    "category",
+    "label",
+    "quantity",
+    "unit",
+    "supplier_id",
+    "supplier_product",
+    "record_id",
+    "child_product_id",
+    "factor_code",
+    "resolved_record_id",
+    "resolved_factor_id",
+)
+_RESULT_COLUMNS: Final = (
+    "product_id",
+    "total",
+    "fossil",
+    "biogenic",
+    "land_use",
+    "packaging",
+    "primary_data_share",
+    "dqr_technological",
+    "dqr_geographical",
+    "dqr_temporal",
+    "coverage",
+)
+_RESULTS = _light("agg_results", *_RESULT_COLUMNS, "stale")
+_VALUE_COLUMNS: Final = (
+    "record_id",
+    "declared_unit",
+    "declared_amount",
+    "mass_per_declared_unit",
+    "total",
+    "fossil",
+    "biogenic",
+    "land_use",
+    "packaging",
+    "primary_data_share",
+    "dqr_technological",
+    "dqr_geographical",
+    "dqr_temporal",
+)
+_VALUES = _light("agg_record_values", *_VALUE_COLUMNS)
+_F = Factor.__table__.c
+_FACTOR_COLUMNS: Final = (_F.id, _F.code, _F.version, _F.value, _F.unit, _F.gwp_set, _F.source)
+_FR = FootprintRecord.__table__.c
 
 
-def _line_rows(session: Session, ids: Collection[str] | None) -> list[tuple[Any, ...]]:
-    query = sa.select(*_LINE_COLUMNS)
+def _dec(value: Any) -> Decimal | None:
+    """A decimal read from an untyped column (text on SQLite, Decimal on PostgreSQL)."""
+    return None if value is None else Decimal(value)
+
+
+def _rows(session: Session, query: Any, column: Any, ids: Collection[str] | None) -> list[Any]:
+    """Rows of ``query``, all of them or those whose ``column`` is in ``ids`` (in chunks)."""
+    connection = session.connection()
     if ids is None:
-        return list(session.execute(query))
-    rows: list[tuple[Any, ...]] = []
+        return list(connection.execute(query).all())
+    rows: list[Any] = []
     for chunk in _chunks(ids):
-        rows += session.execute(query.where(_L.product_id.in_(chunk)))
+        rows += connection.execute(query.where(column.in_(chunk))).all()
     return rows
 
 
-def record_source(row: Sequence[Any]) -> Source:
-    """A stored record (id, owner, kid, signature, log index, canonical JSON) as a source."""
-    record_id, owner_id, kid, signature, log_index, footprint_json = row
-    footprint = json.loads(footprint_json)
+def record_values(footprint: Mapping[str, Any]) -> dict[str, Any]:
+    """The figures aggregation reads from a PACT footprint (see :class:`RecordValues`)."""
     pcf = footprint["pcf"]
     total = Decimal(pcf["pcfIncludingBiogenicUptake"])
     excluding = Decimal(pcf["pcfExcludingBiogenicUptake"])
-    dqi = pcf.get("dqi")
-    pds = pcf.get("primaryDataShare")
+    dqi = pcf.get("dqi") or {}
     mass = pcf.get("productMassPerDeclaredUnit")
-    return Source(
-        key=record_id,
-        kind=SourceKind.RECORD,
-        declared_unit=pcf["declaredUnitOfMeasurement"],
-        declared_amount=Decimal(pcf["declaredUnitAmount"]),
-        values=(
-            total,
-            Decimal(pcf["fossilGhgEmissions"]),
-            engine.CONTEXT.subtract(total, excluding),
-            Decimal(pcf.get("landUseChangeGhgEmissions", "0")),
-            Decimal(pcf.get("packagingGhgEmissions", "0")),
-        ),
-        quality=Quality(
-            primary_data_share=None if pds is None else Decimal(pds),
-            dqr=None
-            if not dqi
-            else (
-                Decimal(dqi["technologicalDQR"]),
-                Decimal(dqi["geographicalDQR"]),
-                Decimal(dqi["temporalDQR"]),
-            ),
-            coverage=engine.ONE,
-        ),
-        mass_per_declared_unit=None if mass is None else Decimal(mass),
-        reference={
-            "recordId": record_id,
-            "owner": owner_id,
-            "signed": kid is not None,
-            "kid": kid,
-            "signature": signature,
-            "logIndex": log_index,
-            "productIds": footprint.get("productIds", []),
-        },
-    )
+    pds = pcf.get("primaryDataShare")
+    return {
+        "declared_unit": pcf["declaredUnitOfMeasurement"],
+        "declared_amount": Decimal(pcf["declaredUnitAmount"]),
+        "mass_per_declared_unit": None if mass is None else Decimal(mass),
+        "total": total,
+        "fossil": Decimal(pcf["fossilGhgEmissions"]),
+        "biogenic": engine.CONTEXT.subtract(total, excluding),
+        "land_use": Decimal(pcf.get("landUseChangeGhgEmissions", "0")),
+        "packaging": Decimal(pcf.get("packagingGhgEmissions", "0")),
+        "primary_data_share": None if pds is None else Decimal(pds),
+        "dqr_technological": _dec(dqi.get("technologicalDQR")),
+        "dqr_geographical": _dec(dqi.get("geographicalDQR")),
+        "dqr_temporal": _dec(dqi.get("temporalDQR")),
+    }
 
 
-def factor_source(factor: Factor | Sequence[Any]) -> Source:
-    if isinstance(factor, Factor):
-        row: Sequence[Any] = (
-            factor.id,
-            factor.code,
-            factor.version,
-            factor.value,
-            factor.unit,
-            factor.gwp_set.value,
-            factor.source,
+def _fits(value: Decimal | None) -> bool:
+    return value is None or value == engine.q12(value)
+
+
+def _record_sources(session: Session, ids: Collection[str], *, detail: bool) -> dict[str, Source]:
+    """Records as sources: their figures from ``agg_record_values``, extracted on first use.
+
+    A record whose figures have more than 12 decimal places is read from its document
+    every time (the table keeps 12 places), so no figure is ever rounded.
+    """
+    found: dict[str, tuple[Any, ...]] = {
+        row[0]: tuple(row) for row in _rows(session, sa.select(_VALUES), _VALUES.c.record_id, ids)
+    }
+    missing = set(ids) - set(found)
+    if missing:
+        fresh = []
+        for record_id, footprint_json in _rows(
+            session, sa.select(_FR.id, _FR.footprint_json), _FR.id, missing
+        ):
+            values = record_values(json.loads(footprint_json))
+            row = (record_id, *(values[name] for name in _VALUE_COLUMNS[1:]))
+            found[record_id] = row
+            if all(_fits(value) for value in row[2:] if not isinstance(value, str)):
+                fresh.append({"record_id": record_id, **values})
+        if fresh:
+            session.execute(sa.insert(RecordValues), fresh)
+    references: dict[str, dict[str, Any]] = {}
+    if detail:
+        query = sa.select(_FR.id, _FR.owner_id, _FR.signature_kid, _FR.signature, _FR.log_index)
+        for record_id, owner, kid, signature, log_index in _rows(session, query, _FR.id, ids):
+            references[record_id] = {
+                "recordId": record_id,
+                "owner": owner,
+                "signed": kid is not None,
+                "kid": kid,
+                "signature": signature,
+                "logIndex": log_index,
+            }
+    sources: dict[str, Source] = {}
+    one = engine.ONE
+    for record_id, row in found.items():
+        dqr = None if row[10] is None else (_dec(row[10]), _dec(row[11]), _dec(row[12]))
+        sources[record_id] = Source(
+            record_id,
+            SourceKind.RECORD,
+            row[1],
+            Decimal(row[2]),
+            (Decimal(row[4]), Decimal(row[5]), Decimal(row[6]), Decimal(row[7]), Decimal(row[8])),
+            Quality(_dec(row[9]), dqr, one),  # type: ignore[arg-type]
+            _dec(row[3]),
+            references.get(record_id, engine.NO_REFERENCE),
         )
-    else:
-        row = factor
+    return sources
+
+
+def factor_source(row: Sequence[Any]) -> Source:
     factor_id, code, version, value, unit, gwp_set, source_text = row
     return Source(
         key=f"factor:{factor_id}",
@@ -625,89 +680,103 @@ def factor_source(factor: Factor | Sequence[Any]) -> Source:
     )
 
 
-_F = Factor.__table__.c
-_FACTOR_COLUMNS: Final = (_F.id, _F.code, _F.version, _F.value, _F.unit, _F.gwp_set, _F.source)
-
-
 def _approved_factors(session: Session, codes: Collection[str]) -> dict[str, tuple[Any, ...]]:
     """The newest approved version of each code."""
     found: dict[str, tuple[Any, ...]] = {}
-    for chunk in _chunks(codes):
-        rows = session.execute(
-            sa.select(*_FACTOR_COLUMNS)
-            .where(_F.code.in_(chunk), _F.status == FactorStatus.APPROVED.value)
-            .order_by(_F.code, _F.version)
-        )
-        for row in rows:
-            found[row[1]] = row
+    query = (
+        sa.select(*_FACTOR_COLUMNS)
+        .where(_F.status == FactorStatus.APPROVED.value)
+        .order_by(_F.code, _F.version)
+    )
+    for row in _rows(session, query, _F.code, codes):
+        found[row[1]] = tuple(row)
     return found
 
 
 def _factors_by_id(session: Session, ids: Collection[str]) -> dict[str, tuple[Any, ...]]:
-    found: dict[str, tuple[Any, ...]] = {}
-    for chunk in _chunks(ids):
-        for row in session.execute(sa.select(*_FACTOR_COLUMNS).where(_F.id.in_(chunk))):
-            found[row[0]] = row
-    return found
+    return {row[0]: tuple(row) for row in _rows(session, sa.select(*_FACTOR_COLUMNS), _F.id, ids)}
 
 
-_FR = FootprintRecord.__table__.c
-_RECORD_COLUMNS: Final = (
-    _FR.id,
-    _FR.owner_id,
-    _FR.signature_kid,
-    _FR.signature,
-    _FR.log_index,
-    _FR.footprint_json,
-)
+class _Visibility:
+    """Which records each organisation may use, decided in memory from the shares table;
+    rare cases (a record shared through another of its products) ask the database."""
 
+    def __init__(self, session: Session, grantees: Collection[str]) -> None:
+        self.session = session
+        self.records: set[tuple[str, str]] = set()
+        self.products: set[tuple[str, str, str]] = set()
+        query = sa.select(Share.grantee_id, Share.owner_id, Share.record_id, Share.product_id)
+        for grantee, owner, record_id, product in _rows(session, query, Share.grantee_id, grantees):
+            if record_id is not None:
+                self.records.add((grantee, record_id))
+            else:
+                self.products.add((grantee, owner, product))
+        self.asked: dict[str, dict[str, bool]] = {}
 
-def _records(session: Session, ids: Collection[str]) -> dict[str, Source]:
-    found: dict[str, Source] = {}
-    for chunk in _chunks(ids):
-        for row in session.execute(sa.select(*_RECORD_COLUMNS).where(_FR.id.in_(chunk))):
-            found[row[0]] = record_source(row)
-    return found
+    def visible(
+        self, grantee: str, record_id: str, owner: str, product: str, disclosure: str
+    ) -> bool:
+        if disclosure == Disclosure.PUBLIC.value or owner == grantee:
+            return True
+        if (grantee, record_id) in self.records or (grantee, owner, product) in self.products:
+            return True
+        asked = self.asked.setdefault(grantee, {})
+        if record_id not in asked:
+            asked[record_id] = bool(visible_record_ids(self.session, grantee, [record_id]))
+        return asked[record_id]
 
 
 def _resolve_supplier_lines(
-    session: Session, line_owner: Mapping[int, str], lines: Sequence[tuple[Any, ...]]
+    session: Session,
+    line_owner: Mapping[int, str],
+    lines: Sequence[Any],
+    *,
+    everything: bool,
 ) -> dict[int, str]:
     """Line id -> the supplier's latest Active record of the product its owner may see."""
     wanted = [row for row in lines if row[7] is not None and row[8] is not None and row[9] is None]
     if not wanted:
         return {}
-    pairs = sorted({(row[7], row[8]) for row in wanted})
-    candidates: dict[tuple[str, str], list[tuple[dt.datetime, str]]] = {}
-    for start in range(0, len(pairs), 400):
-        part = pairs[start : start + 400]
-        query = (
-            sa.select(
-                FootprintRecord.owner_id,
-                FootprintProduct.product_id,
-                FootprintRecord.received_at,
-                FootprintRecord.id,
-            )
-            .join(FootprintProduct, FootprintProduct.record_id == FootprintRecord.id)
-            .where(
-                FootprintRecord.status == RecordStatus.ACTIVE,
-                sa.tuple_(FootprintRecord.owner_id, FootprintProduct.product_id).in_(part),
-            )
+    pairs = {(row[7], row[8]) for row in wanted}
+    query = (
+        sa.select(
+            FootprintRecord.owner_id,
+            FootprintProduct.product_id,
+            FootprintRecord.received_at,
+            FootprintRecord.id,
+            FootprintRecord.disclosure,
         )
-        for owner, product, received, record_id in session.execute(query):
-            candidates.setdefault((owner, product), []).append((received, record_id))
-    all_ids = {record_id for items in candidates.values() for _, record_id in items}
-    visible_for: dict[str, set[str]] = {}
+        .join(FootprintProduct, FootprintProduct.record_id == FootprintRecord.id)
+        .where(FootprintRecord.status == RecordStatus.ACTIVE)
+    )
+    rows: list[Any] = []
+    if everything:
+        rows = list(session.execute(query).all())
+    else:
+        ordered = sorted(pairs)
+        for start in range(0, len(ordered), 400):
+            part = ordered[start : start + 400]
+            rows += session.execute(
+                query.where(
+                    sa.tuple_(FootprintRecord.owner_id, FootprintProduct.product_id).in_(part)
+                )
+            ).all()
+    candidates: dict[tuple[str, str], list[tuple[Any, str, str]]] = {}
+    for owner, product, received, record_id, disclosure in rows:
+        if (owner, product) in pairs:
+            candidates.setdefault((owner, product), []).append(
+                (received, record_id, str(disclosure))
+            )
+    for options in candidates.values():
+        options.sort(reverse=True)
+    visibility = _Visibility(session, set(line_owner.values()))
     resolved: dict[int, str] = {}
     for row in wanted:
-        owner = line_owner[row[1]]
-        if owner not in visible_for:
-            visible_for[owner] = visible_record_ids(session, owner, all_ids)
-        options = [
-            item for item in candidates.get((row[7], row[8]), ()) if item[1] in visible_for[owner]
-        ]
-        if options:
-            resolved[row[1]] = max(options)[1]
+        grantee = line_owner[row[1]]
+        for _, record_id, disclosure in candidates.get((row[7], row[8]), ()):
+            if visibility.visible(grantee, record_id, row[7], row[8], disclosure):
+                resolved[row[1]] = record_id
+                break
     return resolved
 
 
@@ -724,31 +793,31 @@ class _Loaded:
 def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) -> _Loaded:
     """The nodes to compute with their sources and stored children.
 
-    ``pinned``: use what the last computation resolved (an explanation) instead of
-    resolving supplier records and factors again (a computation).
+    ``pinned``: use what the last computation resolved (an explanation, with provenance
+    detail) instead of resolving supplier records and factors again (a computation).
     """
-    products = _product_rows(session, targets)
-    line_rows = _line_rows(session, targets)
+    products = {
+        row[0]: tuple(row[1:])
+        for row in _rows(session, sa.select(_PRODUCTS), _PRODUCTS.c.id, targets)
+    }
+    line_rows = _rows(session, sa.select(_LINES), _LINES.c.product_id, targets)
     line_owner = {row[1]: products[row[0]][0] for row in line_rows}
     children = {row[10] for row in line_rows if row[10] is not None} - set(products)
     if pinned:
         resolved_records = {row[1]: row[12] for row in line_rows if row[12] is not None}
     else:
         pins = {row[1]: row[9] for row in line_rows if row[9] is not None}
-        visible_pins: dict[str, set[str]] = {}
-        for line_id in pins:
-            owner = line_owner[line_id]
-            if owner not in visible_pins:
-                visible_pins[owner] = visible_record_ids(
-                    session, owner, {r for i, r in pins.items() if line_owner[i] == owner}
-                )
         resolved_records = {
             line_id: record_id
             for line_id, record_id in pins.items()
-            if record_id in visible_pins[line_owner[line_id]]
+            if visible_record_ids(session, line_owner[line_id], [record_id])
         }
-        resolved_records.update(_resolve_supplier_lines(session, line_owner, line_rows))
-    sources: dict[str, Source] = dict(_records(session, set(resolved_records.values())))
+        resolved_records.update(
+            _resolve_supplier_lines(session, line_owner, line_rows, everything=targets is None)
+        )
+    sources: dict[str, Source] = _record_sources(
+        session, set(resolved_records.values()), detail=pinned
+    )
     if pinned:
         factor_rows = _factors_by_id(session, {row[13] for row in line_rows if row[13] is not None})
         resolved_factors = {
@@ -769,30 +838,16 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
         }
     for factor_id, row in factor_rows.items():
         sources[f"factor:{factor_id}"] = factor_source(row)
-    known = _stored_sources(session, children)
+    known = _stored_sources(session, children) if children else {}
     names = {product_id: row[1] for product_id, row in products.items()}
     grouped: dict[str, list[Line]] = {product_id: [] for product_id in products}
     problems: list[dict[str, Any]] = []
     for row in line_rows:
-        (
-            product_id,
-            line_id,
-            position,
-            category,
-            label,
-            quantity,
-            unit,
-            supplier_id,
-            supplier_product,
-            record_id,
-            child,
-            factor_code,
-            _,
-            _,
-        ) = row
-        missing = None
+        (product_id, line_id, position, category, label, quantity, unit, supplier_id,
+         supplier_product, record_id, child, factor_code, _, _) = row  # fmt: skip
+        quantity = Decimal(quantity)
         if child is not None:
-            line = Line(position, quantity, unit, child=child, category=category, label=label)
+            line = Line(position, quantity, unit, child, None, category, label)
             if child not in products and child not in known:
                 problems.append(
                     {
@@ -802,15 +857,9 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
                     }
                 )
         elif line_id in resolved_records:
-            line = Line(
-                position,
-                quantity,
-                unit,
-                source=resolved_records[line_id],
-                category=category,
-                label=label,
-            )
+            line = Line(position, quantity, unit, None, resolved_records[line_id], category, label)
         elif line_id in resolved_factors:
+            missing = None
             if supplier_id is not None:
                 missing = {"supplierId": supplier_id}
                 if supplier_product is not None:
@@ -821,10 +870,11 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
                 position,
                 quantity,
                 unit,
-                source=f"factor:{resolved_factors[line_id]}",
-                category=category,
-                label=label,
-                missing=missing,
+                None,
+                f"factor:{resolved_factors[line_id]}",
+                category,
+                label,
+                missing,
             )
         else:
             wanted = (
@@ -834,9 +884,8 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
             )
             if factor_code is not None:
                 wanted += f" and no approved factor {factor_code}"
-            problems.append(
-                {"field": f"lines.{position}", "product": product_id, "message": wanted}
-            )
+            problems.append({"field": f"lines.{position}", "product": product_id,
+                             "message": wanted})  # fmt: skip
             continue
         grouped[product_id].append(line)
     if problems:
@@ -850,12 +899,12 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
         )
     nodes = {
         product_id: Node(
-            id=product_id,
-            declared_unit=row[2],
-            declared_amount=row[3],
-            mass_per_declared_unit=row[4],
-            lines=tuple(grouped[product_id]),
-            name=row[1],
+            product_id,
+            row[2],
+            Decimal(row[3]),
+            tuple(sorted(grouped[product_id])),
+            _dec(row[4]),
+            row[1],
         )
         for product_id, row in products.items()
     }
@@ -866,50 +915,35 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
     return _Loaded(nodes, sources, known, names, resolved, previous)
 
 
-_RESULT_COLUMNS: Final = (
-    _R.product_id,
-    _R.total,
-    _R.fossil,
-    _R.biogenic,
-    _R.land_use,
-    _R.packaging,
-    _R.primary_data_share,
-    _R.dqr_technological,
-    _R.dqr_geographical,
-    _R.dqr_temporal,
-    _R.coverage,
-)
-
-
 def _stored_sources(session: Session, product_ids: Collection[str]) -> dict[str, Source]:
     """Stored results of products outside the computation, as sources."""
     found: dict[str, Source] = {}
-    for chunk in _chunks(product_ids):
-        query = (
-            sa.select(
-                *_RESULT_COLUMNS,
-                _P.owner_id,
-                _P.declared_unit,
-                _P.declared_amount,
-                _P.mass_per_declared_unit,
-                _R.stale,
-            )
-            .join_from(Result.__table__, Product.__table__, _P.id == _R.product_id)
-            .where(_R.product_id.in_(chunk))
+    query = sa.select(
+        *(_RESULTS.c[name] for name in _RESULT_COLUMNS),
+        _PRODUCTS.c.owner_id,
+        _PRODUCTS.c.declared_unit,
+        _PRODUCTS.c.declared_amount,
+        _PRODUCTS.c.mass_per_declared_unit,
+    ).join_from(_RESULTS, _PRODUCTS, _PRODUCTS.c.id == _RESULTS.c.product_id)
+    for row in _rows(session, query, _RESULTS.c.product_id, product_ids):
+        product_id = row[0]
+        dqr = None if row[7] is None else (_dec(row[7]), _dec(row[8]), _dec(row[9]))
+        found[product_id] = Source(
+            key=product_id,
+            kind=SourceKind.PRODUCT,
+            declared_unit=row[12],
+            declared_amount=Decimal(row[13]),
+            values=(
+                Decimal(row[1]),
+                Decimal(row[2]),
+                Decimal(row[3]),
+                Decimal(row[4]),
+                Decimal(row[5]),
+            ),
+            quality=Quality(_dec(row[6]), dqr, _dec(row[10])),  # type: ignore[arg-type]
+            mass_per_declared_unit=_dec(row[14]),
+            reference={"productId": product_id, "owner": row[11]},
         )
-        for row in session.execute(query):
-            product_id = row[0]
-            dqr = None if row[7] is None else (row[7], row[8], row[9])
-            found[product_id] = Source(
-                key=product_id,
-                kind=SourceKind.PRODUCT,
-                declared_unit=row[12],
-                declared_amount=row[13],
-                values=(row[1], row[2], row[3], row[4], row[5]),
-                quality=Quality(primary_data_share=row[6], dqr=dqr, coverage=row[10]),
-                mass_per_declared_unit=row[14],
-                reference={"productId": product_id, "owner": row[11]},
-            )
     return found
 
 
@@ -923,11 +957,28 @@ class Recomputation:
     newly_stale: tuple[str, ...]
 
 
-def _decimal_param(session: Session) -> Any:
-    """How a 12-place Decimal is bound in bulk writes (SQLite keeps ExactDecimal's text)."""
-    if session.get_bind().dialect.name == "sqlite":
-        return lambda value: None if value is None else format(value, "f")
-    return lambda value: value
+def _executemany(session: Session, table: str, columns: Sequence[str], rows: list[Any]) -> None:
+    """One DBAPI executemany of positional rows (no per-value processing)."""
+    connection = session.connection()
+    style = connection.dialect.paramstyle
+    marker = "?" if style == "qmark" else "%s"
+    statement = (
+        f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - fixed names only
+        f"VALUES ({', '.join(marker for _ in columns)})"
+    )
+    connection.exec_driver_sql(statement, rows)
+
+
+def _update_many(
+    session: Session, table: str, sets: Sequence[str], key: str, rows: list[Any]
+) -> None:
+    connection = session.connection()
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    statement = (
+        f"UPDATE {table} SET {', '.join(f'{c} = {marker}' for c in sets)} "  # noqa: S608
+        f"WHERE {key} = {marker}"
+    )
+    connection.exec_driver_sql(statement, rows)
 
 
 def _write_results(
@@ -937,15 +988,18 @@ def _write_results(
     everything: bool,
     now: dt.datetime,
 ) -> None:
-    put = _decimal_param(session)
-    table = sa.table(
-        "agg_results",
-        *(sa.column(c.key) for c in _RESULT_COLUMNS),
-        sa.column("computed_at", _R.computed_at.type),
-        sa.column("stale"),
-        sa.column("stale_since"),
-        sa.column("stale_reason"),
-    )
+    dialect = session.get_bind().dialect
+    if dialect.name == "sqlite":
+        # ExactDecimal's text form: engine figures are rounded to 12 places already.
+        def put(value: Decimal | None) -> Any:
+            return None if value is None else format(value, "f")
+    else:
+
+        def put(value: Decimal | None) -> Any:
+            return value
+
+    moment_processor = Result.__table__.c.computed_at.type.bind_processor(dialect)
+    moment = moment_processor(now) if moment_processor else now
     if everything:
         session.execute(sa.delete(Result))
     else:
@@ -957,49 +1011,35 @@ def _write_results(
         quality = result.quality
         dqr = quality.dqr or (None, None, None)
         rows.append(
-            {
-                "product_id": product_id,
-                "total": put(values[0]),
-                "fossil": put(values[1]),
-                "biogenic": put(values[2]),
-                "land_use": put(values[3]),
-                "packaging": put(values[4]),
-                "primary_data_share": put(quality.primary_data_share),
-                "dqr_technological": put(dqr[0]),
-                "dqr_geographical": put(dqr[1]),
-                "dqr_temporal": put(dqr[2]),
-                "coverage": put(quality.coverage),
-                "computed_at": now,
-                "stale": False,
-                "stale_since": None,
-                "stale_reason": None,
-            }
+            (
+                product_id,
+                put(values[0]),
+                put(values[1]),
+                put(values[2]),
+                put(values[3]),
+                put(values[4]),
+                put(quality.primary_data_share),
+                put(dqr[0]),
+                put(dqr[1]),
+                put(dqr[2]),
+                put(quality.coverage),
+                moment,
+                False,
+            )
         )
     if rows:
-        session.execute(sa.insert(table), rows)
+        _executemany(session, "agg_results", [*_RESULT_COLUMNS, "computed_at", "stale"], rows)
 
 
 def _write_resolutions(session: Session, loaded: _Loaded) -> None:
     changes = [
-        {"line_id": line_id, "record": record, "factor": factor}
+        (record, factor, line_id)
         for line_id, (record, factor) in loaded.resolved.items()
         if loaded.previous.get(line_id) != (record, factor)
     ]
     if changes:
-        table = sa.table(
-            "agg_lines",
-            sa.column("id"),
-            sa.column("resolved_record_id"),
-            sa.column("resolved_factor_id"),
-        )
-        session.execute(
-            sa.update(table)
-            .where(table.c.id == sa.bindparam("line_id"))
-            .values(
-                resolved_record_id=sa.bindparam("record"),
-                resolved_factor_id=sa.bindparam("factor"),
-            ),
-            changes,
+        _update_many(
+            session, "agg_lines", ["resolved_record_id", "resolved_factor_id"], "id", changes
         )
 
 
@@ -1009,6 +1049,7 @@ def recompute(session: Session, targets: Collection[str] | None = None) -> Recom
     Children outside ``targets`` are read as stored. A parent outside ``targets`` of a
     product whose figures changed goes stale.
     """
+    session.flush()
     before = _stored_sources(session, targets) if targets is not None else {}
     loaded = _load(session, targets, pinned=False)
     try:

@@ -163,7 +163,38 @@ def upgrade() -> None:
             batch_op.f("ix_agg_derived_records_product_id"), ["product_id"], unique=False
         )
 
+    op.create_table(
+        "agg_record_values",
+        sa.Column("record_id", sa.String(length=36), nullable=False),
+        sa.Column("declared_unit", sa.String(length=32), nullable=False),
+        sa.Column("declared_amount", ExactDecimal(), nullable=False),
+        sa.Column("mass_per_declared_unit", ExactDecimal(), nullable=True),
+        sa.Column("total", ExactDecimal(), nullable=False),
+        sa.Column("fossil", ExactDecimal(), nullable=False),
+        sa.Column("biogenic", ExactDecimal(), nullable=False),
+        sa.Column("land_use", ExactDecimal(), nullable=False),
+        sa.Column("packaging", ExactDecimal(), nullable=False),
+        sa.Column("primary_data_share", ExactDecimal(), nullable=True),
+        sa.Column("dqr_technological", ExactDecimal(), nullable=True),
+        sa.Column("dqr_geographical", ExactDecimal(), nullable=True),
+        sa.Column("dqr_temporal", ExactDecimal(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["record_id"],
+            ["footprint_records.id"],
+            name=op.f("fk_agg_record_values_record_id_footprint_records"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("record_id", name=op.f("pk_agg_record_values")),
+    )
+
 
 def downgrade() -> None:
-    for table in ("agg_derived_records", "agg_notices", "agg_results", "agg_lines", "agg_products"):
+    for table in (
+        "agg_record_values",
+        "agg_derived_records",
+        "agg_notices",
+        "agg_results",
+        "agg_lines",
+        "agg_products",
+    ):
         op.drop_table(table)
