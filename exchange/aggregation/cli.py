@@ -65,9 +65,7 @@ def define_command(file: Path, url: str, client_id: str, client_secret: str) -> 
 @click.argument("product_id")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @server_options
-def bom_command(
-    product_id: str, file: Path, url: str, client_id: str, client_secret: str
-) -> None:
+def bom_command(product_id: str, file: Path, url: str, client_id: str, client_secret: str) -> None:
     """Replace a product's bill of materials from a CSV or JSON FILE."""
     client = _client(url, client_id, client_secret)
     text = file.read_text("utf-8-sig")
@@ -129,9 +127,7 @@ def export_command(
 @products_cli.command("request-missing")
 @click.argument("product_id")
 @server_options
-def request_missing_command(
-    product_id: str, url: str, client_id: str, client_secret: str
-) -> None:
+def request_missing_command(product_id: str, url: str, client_id: str, client_secret: str) -> None:
     """Send a footprint request to every supplier whose data the result lacks."""
     body = _call(_client(url, client_id, client_secret).request_missing, product_id)
     for item in body["data"]:

@@ -200,15 +200,18 @@ def topological_order(
 
     Children not in ``children`` are outside the set (computed already) and ignored.
     """
-    pending = {node: 0 for node in children}
+    pending = dict.fromkeys(children, 0)
     parents: dict[str, list[str]] = {}
     for node, kids in children.items():
-        for kid in set(kids):
+        # A child named twice is counted twice and released twice: no need for a set.
+        for kid in kids:
             if kid in pending:
                 pending[node] += 1
-                parents.setdefault(kid, []).append(node)
+                if kid in parents:
+                    parents[kid].append(node)
+                else:
+                    parents[kid] = [node]
     ready = [node for node, count in pending.items() if count == 0]
-    ready.sort(reverse=True)
     order: list[str] = []
     while ready:
         node = ready.pop()
@@ -313,80 +316,98 @@ def compute_node(node: Node, resolve: Mapping[str, Source], *, detail: bool = Fa
         return _compute_node(node, resolve, detail)
 
 
+def _amount(node: Node, line: Line, source: Source) -> Decimal:
+    """The line's quantity in the source's declared unit (pieces and mass via its mass)."""
+    unit, target = line[2], source.declared_unit
+    ratio = _ratio_cache.get((unit, target), True)
+    try:
+        if ratio is True:
+            ratio = _ratio(unit, target)
+        if ratio is ONE:
+            return line[1]
+        if ratio.__class__ is Decimal:
+            return line[1] * ratio
+        return units.convert(line[1], unit, target, mass_per_piece=_mass_per_piece(source))
+    except units.UnitError as exc:
+        raise _line_error(
+            node,
+            line,
+            f"{unit} cannot be used for a footprint declared per {target}: {exc}",
+        ) from exc
+
+
 def _compute_node(node: Node, resolve: Mapping[str, Source], detail: bool) -> NodeResult:
     # Runs under CONTEXT (see compute_node, compute): plain operators are exact here.
+    # Lines are read by position (quantity 1, unit 2, child 3, source 4): this is the loop
+    # every product of a full recomputation goes through.
     total = fossil = biogenic = land_use = packaging = ZERO
     weight = pds_weighted = coverage_weighted = ZERO
     pds_weight = dqr_weight = ZERO
     dqr_t = dqr_g = dqr_p = ZERO
     line_results: list[LineResult] = []
     for line in node.lines:
-        ref = line.child if line.child is not None else line.source
-        assert ref is not None
-        source = resolve.get(ref)
+        ref = line[3] or line[4]
+        source = resolve.get(ref)  # type: ignore[arg-type]
         if source is None:
             raise _line_error(node, line, f"no footprint for {ref}")
-        try:
-            amount = convert_quantity(
-                line.quantity,
-                line.unit,
-                source.declared_unit,
-                mass_per_piece=_mass_per_piece(source),
-            )
-        except units.UnitError as exc:
-            raise _line_error(
-                node,
-                line,
-                f"{line.unit} cannot be used for a footprint declared per "
-                f"{source.declared_unit}: {exc}",
-            ) from exc
+        amount = line[1] if line[2] == source.declared_unit else _amount(node, line, source)
         declared = source.declared_amount
-        scale = amount if declared == ONE else amount / declared
-        values = source.values
-        part = values[0] * scale
+        scale = amount if declared is ONE or declared == ONE else amount / declared
+        v0, v1, v2, v3, v4 = source.values
+        part = v0 * scale
         total += part
-        fossil += values[1] * scale
-        biogenic += values[2] * scale
-        land_use += values[3] * scale
-        packaging += values[4] * scale
+        if v1:
+            fossil += v1 * scale
+        if v2:
+            biogenic += v2 * scale
+        if v3:
+            land_use += v3 * scale
+        if v4:
+            packaging += v4 * scale
         size = abs(part)
         weight += size
-        quality = source.quality
-        if quality.coverage:
-            coverage_weighted += size * quality.coverage
-        if quality.primary_data_share is not None:
-            pds_weighted += size * quality.primary_data_share
+        pds, dqr, coverage = source.quality
+        if coverage:
+            coverage_weighted += size * coverage
+        if pds is not None:
+            pds_weighted += size * pds
             pds_weight += size
-        if quality.dqr is not None:
-            dqr_t += size * quality.dqr[0]
-            dqr_g += size * quality.dqr[1]
-            dqr_p += size * quality.dqr[2]
+        if dqr is not None:
+            dqr_t += size * dqr[0]
+            dqr_g += size * dqr[1]
+            dqr_p += size * dqr[2]
             dqr_weight += size
         if detail:
-            contribution: Vector = (
-                part,
-                values[1] * scale,
-                values[2] * scale,
-                values[3] * scale,
-                values[4] * scale,
-            )
+            contribution: Vector = (part, v1 * scale, v2 * scale, v3 * scale, v4 * scale)
             line_results.append(LineResult(line, source, amount, contribution))
-    coverage = q12(coverage_weighted / weight) if weight else None
-    pds = q12(pds_weighted / pds_weight) if pds_weight else None
-    dqr = (
+    quantum = QUANTUM
+    return tuple.__new__(
+        NodeResult,
         (
-            q12(dqr_t / dqr_weight),
-            q12(dqr_g / dqr_weight),
-            q12(dqr_p / dqr_weight),
-        )
-        if dqr_weight
-        else None
-    )
-    return NodeResult(
-        node.id,
-        (q12(total), q12(fossil), q12(biogenic), q12(land_use), q12(packaging)),
-        Quality(pds, dqr, coverage),
-        tuple(line_results),
+            node.id,
+            (
+                total.quantize(quantum),
+                fossil.quantize(quantum),
+                biogenic.quantize(quantum),
+                land_use.quantize(quantum),
+                packaging.quantize(quantum),
+            ),
+            tuple.__new__(
+                Quality,
+                (
+                    (pds_weighted / pds_weight).quantize(quantum) if pds_weight else None,
+                    (
+                        (dqr_t / dqr_weight).quantize(quantum),
+                        (dqr_g / dqr_weight).quantize(quantum),
+                        (dqr_p / dqr_weight).quantize(quantum),
+                    )
+                    if dqr_weight
+                    else None,
+                    (coverage_weighted / weight).quantize(quantum) if weight else None,
+                ),
+            ),
+            tuple(line_results),
+        ),
     )
 
 
@@ -404,7 +425,7 @@ def compute(
     """
     order = topological_order(
         {
-            node_id: [line.child for line in node.lines if line.child]
+            node_id: [line[3] for line in node.lines if line[3] is not None]
             for node_id, node in nodes.items()
         },
         names,
@@ -413,12 +434,26 @@ def compute(
     if known:
         resolve.update(known)
     results: dict[str, NodeResult] = {}
+    product = SourceKind.PRODUCT
+    new = tuple.__new__
     with decimal.localcontext(CONTEXT):
         for node_id in order:
             node = nodes[node_id]
             result = _compute_node(node, resolve, False)
             results[node_id] = result
-            resolve[node_id] = result.as_source(node)
+            resolve[node_id] = new(
+                Source,
+                (
+                    node_id,
+                    product,
+                    node.declared_unit,
+                    node.declared_amount,
+                    result.values,
+                    result.quality,
+                    node.mass_per_declared_unit,
+                    NO_REFERENCE,
+                ),
+            )
     return results
 
 

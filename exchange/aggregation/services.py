@@ -801,7 +801,9 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
         for row in _rows(session, sa.select(_PRODUCTS), _PRODUCTS.c.id, targets)
     }
     line_rows = _rows(session, sa.select(_LINES), _LINES.c.product_id, targets)
-    line_owner = {row[1]: products[row[0]][0] for row in line_rows}
+    line_owner = {
+        row[1]: products[row[0]][0] for row in line_rows if row[7] is not None or row[9] is not None
+    }
     children = {row[10] for row in line_rows if row[10] is not None} - set(products)
     if pinned:
         resolved_records = {row[1]: row[12] for row in line_rows if row[12] is not None}
@@ -842,12 +844,13 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
     names = {product_id: row[1] for product_id, row in products.items()}
     grouped: dict[str, list[Line]] = {product_id: [] for product_id in products}
     problems: list[dict[str, Any]] = []
+    new = tuple.__new__
     for row in line_rows:
         (product_id, line_id, position, category, label, quantity, unit, supplier_id,
          supplier_product, record_id, child, factor_code, _, _) = row  # fmt: skip
         quantity = Decimal(quantity)
         if child is not None:
-            line = Line(position, quantity, unit, child, None, category, label)
+            line = new(Line, (position, quantity, unit, child, None, category, label, None))
             if child not in products and child not in known:
                 problems.append(
                     {
@@ -857,7 +860,10 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
                     }
                 )
         elif line_id in resolved_records:
-            line = Line(position, quantity, unit, None, resolved_records[line_id], category, label)
+            line = new(
+                Line,
+                (position, quantity, unit, None, resolved_records[line_id], category, label, None),
+            )
         elif line_id in resolved_factors:
             missing = None
             if supplier_id is not None:
@@ -909,9 +915,11 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
         for product_id, row in products.items()
     }
     resolved = {
-        row[1]: (resolved_records.get(row[1]), resolved_factors.get(row[1])) for row in line_rows
+        row[1]: (resolved_records.get(row[1]), resolved_factors.get(row[1]))
+        for row in line_rows
+        if row[10] is None
     }
-    previous = {row[1]: (row[12], row[13]) for row in line_rows}
+    previous = {row[1]: (row[12], row[13]) for row in line_rows if row[10] is None}
     return _Loaded(nodes, sources, known, names, resolved, previous)
 
 
@@ -989,15 +997,6 @@ def _write_results(
     now: dt.datetime,
 ) -> None:
     dialect = session.get_bind().dialect
-    if dialect.name == "sqlite":
-        # ExactDecimal's text form: engine figures are rounded to 12 places already.
-        def put(value: Decimal | None) -> Any:
-            return None if value is None else format(value, "f")
-    else:
-
-        def put(value: Decimal | None) -> Any:
-            return value
-
     moment_processor = Result.__table__.c.computed_at.type.bind_processor(dialect)
     moment = moment_processor(now) if moment_processor else now
     if everything:
@@ -1005,28 +1004,15 @@ def _write_results(
     else:
         for chunk in _chunks(results):
             session.execute(sa.delete(Result).where(Result.product_id.in_(chunk)))
+    # SQLite keeps ExactDecimal's fixed-point text; the engine's figures have 12 places.
+    as_text = dialect.name == "sqlite"
     rows = []
-    for product_id, result in results.items():
-        values = result.values
-        quality = result.quality
-        dqr = quality.dqr or (None, None, None)
-        rows.append(
-            (
-                product_id,
-                put(values[0]),
-                put(values[1]),
-                put(values[2]),
-                put(values[3]),
-                put(values[4]),
-                put(quality.primary_data_share),
-                put(dqr[0]),
-                put(dqr[1]),
-                put(dqr[2]),
-                put(quality.coverage),
-                moment,
-                False,
-            )
-        )
+    for product_id, (_, values, quality, _) in results.items():
+        pds, dqr, coverage = quality
+        figures = (*values, pds, *(dqr or (None, None, None)), coverage)
+        if as_text:
+            figures = tuple(None if v is None else format(v, "f") for v in figures)
+        rows.append((product_id, *figures, moment, False))
     if rows:
         _executemany(session, "agg_results", [*_RESULT_COLUMNS, "computed_at", "stale"], rows)
 
