@@ -379,11 +379,17 @@ def mark_products_stale(session: Session, product_ids: Collection[str], reason: 
         frontier = parents - seen
     newly: list[tuple[str, str]] = []
     for chunk in _chunks(seen):
-        newly += session.execute(
-            sa.select(Result.product_id, Product.owner_id)
-            .join(Product, Product.id == Result.product_id)
-            .where(Result.product_id.in_(chunk), Result.stale.is_(False))
-        )
+        # Filtered on ``stale`` here rather than in SQL, where SQLite would pick the
+        # ``stale`` index (every fresh row) over the primary key.
+        newly += [
+            (product_id, owner)
+            for product_id, owner, stale in session.execute(
+                sa.select(Result.product_id, Product.owner_id, Result.stale)
+                .join(Product, Product.id == Result.product_id)
+                .where(Result.product_id.in_(chunk))
+            )
+            if not stale
+        ]
     if not newly:
         return []
     ids = [product_id for product_id, _ in newly]
@@ -753,14 +759,9 @@ def _resolve_supplier_lines(
     if everything:
         rows = list(session.execute(query).all())
     else:
-        ordered = sorted(pairs)
-        for start in range(0, len(ordered), 400):
-            part = ordered[start : start + 400]
-            rows += session.execute(
-                query.where(
-                    sa.tuple_(FootprintRecord.owner_id, FootprintProduct.product_id).in_(part)
-                )
-            ).all()
+        # By product id (indexed); the owner is checked below.
+        for chunk in _chunks({product for _, product in pairs}):
+            rows += session.execute(query.where(FootprintProduct.product_id.in_(chunk))).all()
     candidates: dict[tuple[str, str], list[tuple[Any, str, str]]] = {}
     for owner, product, received, record_id, disclosure in rows:
         if (owner, product) in pairs:
