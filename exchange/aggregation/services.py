@@ -904,17 +904,22 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
             ),
             details=problems[:100],
         )
-    nodes = {
-        product_id: Node(
-            product_id,
-            row[2],
-            Decimal(row[3]),
-            tuple(sorted(grouped[product_id])),
-            _dec(row[4]),
-            row[1],
+    nodes: dict[str, Node] = {}
+    for product_id, (_, code, unit, amount, mass) in products.items():
+        lines = grouped[product_id]
+        if len(lines) > 1:
+            lines.sort()
+        nodes[product_id] = new(
+            Node,
+            (
+                product_id,
+                unit,
+                Decimal(amount),
+                tuple(lines),
+                None if mass is None else Decimal(mass),
+                code,
+            ),
         )
-        for product_id, row in products.items()
-    }
     resolved = {
         row[1]: (resolved_records.get(row[1]), resolved_factors.get(row[1]))
         for row in line_rows
@@ -998,8 +1003,10 @@ def _write_results(
     now: dt.datetime,
 ) -> None:
     dialect = session.get_bind().dialect
-    moment_processor = Result.__table__.c.computed_at.type.bind_processor(dialect)
-    moment = moment_processor(now) if moment_processor else now
+    processor = Result.__table__.c.computed_at.type.bind_processor(dialect)
+    moment: Any = processor(now) if processor else now
+    if dialect.name == "sqlite" and isinstance(moment, dt.datetime):
+        moment = moment.isoformat(" ")  # what the sqlite3 module stores for a datetime
     if everything:
         session.execute(sa.delete(Result))
     else:
