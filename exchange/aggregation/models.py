@@ -56,7 +56,7 @@ class BomLine(Base):
     label: Mapped[str] = mapped_column(sa.String(300))
     quantity: Mapped[Decimal]
     unit: Mapped[str] = mapped_column(sa.String(32))
-    supplier_id: Mapped[str | None] = mapped_column(sa.ForeignKey("organisations.id"))
+    supplier_id: Mapped[str | None] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
     supplier_product: Mapped[str | None] = mapped_column(sa.String(300))
     record_id: Mapped[str | None] = mapped_column(sa.String(36))
     child_product_id: Mapped[str | None] = mapped_column(

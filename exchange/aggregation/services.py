@@ -437,32 +437,44 @@ def mark_inputs_stale(
 
 
 def records_accepted(session: Session, created: Sequence[NewRecord]) -> None:
-    """Submission hook: superseded inputs make results stale; derived records are linked."""
-    superseded = {pid: item.record.id for item in created for pid in item.preceding_ids}
-    for old, new in sorted(superseded.items()):
-        mark_inputs_stale(session, [old], f"input record {old} was superseded by {new}")
-    arrived: list[tuple[str, str, str]] = []
+    """Submission hook: superseded inputs make results stale; derived records are linked.
+
+    A few queries per batch, whatever its size: this runs inside every submission.
+    """
+    if not created:
+        return
+    superseded = sorted((pid, item.record.id) for item in created for pid in item.preceding_ids)
+    if superseded:
+        old, new = superseded[0]
+        reason = f"input record {old} was superseded by {new}"
+        if len(superseded) > 1:
+            reason = f"{len(superseded)} input records were superseded ({old} by {new}, ...)"
+        mark_inputs_stale(session, [pid for pid, _ in superseded], reason)
+    arrived: dict[tuple[str, str], str] = {}
     for item in created:
         if not item.preceding_ids:
-            owner = item.record.owner_id
-            arrived += [(owner, pid, item.record.id) for pid in sorted(item.terms.product_ids)]
-    for supplier_id, supplier_product, record_id in arrived:
-        waiting = set(
-            session.scalars(
-                sa.select(BomLine.product_id).where(
-                    BomLine.supplier_id == supplier_id,
-                    BomLine.supplier_product == supplier_product,
-                    BomLine.record_id.is_(None),
-                    BomLine.resolved_record_id.is_(None),
-                )
+            for pid in item.terms.product_ids:
+                arrived.setdefault((item.record.owner_id, pid), item.record.id)
+    if arrived:
+        # Lines that fell back to a factor for want of this supplier's data.
+        owners = sorted({owner for owner, _ in arrived})
+        waiting: dict[str, str] = {}
+        for product_id, supplier_id, supplier_product in session.execute(
+            sa.select(BomLine.product_id, BomLine.supplier_id, BomLine.supplier_product).where(
+                BomLine.supplier_id.in_(owners),
+                BomLine.record_id.is_(None),
+                BomLine.resolved_record_id.is_(None),
             )
-        )
-        if waiting:
-            mark_products_stale(
-                session, waiting, f"supplier data arrived for {supplier_product}: {record_id}"
-            )
+        ):
+            key = (str(supplier_id), str(supplier_product))
+            if key in arrived:
+                waiting.setdefault(product_id, f"supplier data arrived: {arrived[key]}")
+        for product_id, reason in sorted(waiting.items()):
+            mark_products_stale(session, [product_id], reason)
     for item in created:
-        _link_derived(session, item.record)
+        # Cheap test first: only a footprint naming our provenance schema is parsed.
+        if PROVENANCE_EXTENSION_PATH in item.record.footprint_json:
+            _link_derived(session, item.record)
 
 
 def _link_derived(session: Session, record: FootprintRecord) -> None:

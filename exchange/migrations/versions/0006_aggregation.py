@@ -84,6 +84,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_agg_lines_resolved_record_id"), ["resolved_record_id"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_agg_lines_supplier_id"), ["supplier_id"], unique=False)
 
     op.create_table(
         "agg_results",
