@@ -6,12 +6,14 @@ materials lines; each line takes a quantity of either another node (a tier below
 node. PACT v3 semantics throughout: a source's values are per its ``declared_amount`` x
 ``declared_unit``, and so is every node's result.
 
-Arithmetic is Decimal with 50 significant digits (products and sums of 12-place values
-are exact at that precision; a division by a declared amount that does not terminate is
-the only place a rounding can happen), and every stored figure is rounded half-even to
-12 fractional digits, the precision of the database. A parent is always computed from
-its children's *rounded* figures, so a full recomputation and an incremental one give
-the same numbers, byte for byte.
+Arithmetic is Decimal with 50 significant digits: products and sums of 12-place values
+are exact at that precision. Two steps can round, both deterministically: a division by a
+declared amount whose quotient does not terminate (at the 50th digit), and a unit ratio
+that does not terminate in decimal (1 MJ = 1/3.6 kWh: the quantity is rounded half-even
+to 12 places, as :mod:`exchange.factors.units` does). Every stored figure is rounded
+half-even to 12 fractional digits, the precision of the database, and a parent is always
+computed from its children's *rounded* figures, so a full recomputation and an
+incremental one give the same numbers, byte for byte.
 
 Parts kept apart (all per declared unit, kg CO2e):
 

@@ -59,6 +59,7 @@ READ_SCOPE: Final = "footprints:read"
 WRITE_SCOPE: Final = "footprints:write"
 PROVENANCE_EXTENSION_PATH: Final = "/api/v1/aggregation/extensions/provenance/1.0.0/schema.json"
 CHUNK: Final = 900
+OTHER_COMPONENT_CHANGED: Final = "a component from another organisation changed"
 # PACT's declaredUnitOfMeasurement for each unit symbol a product may be declared in.
 PACT_UNITS: Final = {
     "kg": "kilogram",
@@ -392,26 +393,38 @@ def mark_products_stale(session: Session, product_ids: Collection[str], reason: 
         ]
     if not newly:
         return []
-    ids = [product_id for product_id, _ in newly]
-    for chunk in _chunks(ids):
-        session.execute(
-            sa.update(Result)
-            .where(Result.product_id.in_(chunk))
-            .values(stale=True, stale_since=now, stale_reason=reason)
+    # The reason may name inputs only their user may see: another organisation's product
+    # higher up learns that a component changed, never which input.
+    first_owners: set[str] = set()
+    for chunk in _chunks(product_ids):
+        first_owners.update(
+            session.scalars(sa.select(Product.owner_id).where(Product.id.in_(chunk)))
         )
+    reasons = {
+        product_id: reason if owner in first_owners else OTHER_COMPONENT_CHANGED
+        for product_id, owner in newly
+    }
+    for text_of_reason in sorted(set(reasons.values())):
+        ids_with = [product_id for product_id, why in reasons.items() if why == text_of_reason]
+        for chunk in _chunks(ids_with):
+            session.execute(
+                sa.update(Result)
+                .where(Result.product_id.in_(chunk))
+                .values(stale=True, stale_since=now, stale_reason=text_of_reason)
+            )
     session.execute(
         sa.insert(StaleNotice),
         [
             {
                 "organisation_id": owner,
                 "product_id": product_id,
-                "reason": reason,
+                "reason": reasons[product_id],
                 "created_at": now,
             }
             for product_id, owner in sorted(newly)
         ],
     )
-    return sorted(ids)
+    return sorted(reasons)
 
 
 def mark_inputs_stale(
@@ -784,12 +797,21 @@ def _resolve_supplier_lines(
         options.sort(reverse=True)
     visibility = _Visibility(session, set(line_owner.values()))
     resolved: dict[int, str] = {}
+    chosen: dict[tuple[str, str, str], str | None] = {}
     for row in wanted:
-        grantee = line_owner[row[1]]
-        for _, record_id, disclosure in candidates.get((row[7], row[8]), ()):
-            if visibility.visible(grantee, record_id, row[7], row[8], disclosure):
-                resolved[row[1]] = record_id
-                break
+        key = (line_owner[row[1]], row[7], row[8])
+        if key not in chosen:
+            chosen[key] = next(
+                (
+                    record_id
+                    for _, record_id, disclosure in candidates.get((row[7], row[8]), ())
+                    if visibility.visible(key[0], record_id, row[7], row[8], disclosure)
+                ),
+                None,
+            )
+        record = chosen[key]
+        if record is not None:
+            resolved[row[1]] = record
     return resolved
 
 

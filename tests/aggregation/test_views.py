@@ -519,6 +519,20 @@ def test_a_chain_owner_never_sees_unshared_inputs(
         assert juice["footprint"]["id"] not in text
         assert juice_co.organisation_id not in text
 
+    # The juice supplier supersedes its record: both chain-owners' products go stale, and
+    # ours is told that a component changed, not which input.
+    push(client, juice_co, productIds=["urn:gtin:00000000000024"], pcf=copy.deepcopy(SUGAR_PCF),
+         precedingPfIds=[juice["footprint"]["id"]])  # fmt: skip
+    for member, product_id in ((other, concentrate["id"]), (chain.owner, product["id"])):
+        seen = client.get(f"/api/v1/products/{product_id}", headers=member.headers).get_json()
+        assert seen["result"]["stale"] is True
+    ours = client.get("/api/v1/products/notices", headers=chain.owner.headers).get_json()
+    (notice,) = [n for n in ours["data"] if n["productId"] == product["id"]]
+    assert notice["reason"] == services.OTHER_COMPONENT_CHANGED
+    theirs = client.get("/api/v1/products/notices", headers=other.headers).get_json()
+    assert juice["footprint"]["id"] in theirs["data"][0]["reason"]
+    assert juice["footprint"]["id"] not in json.dumps(ours)
+
     # A record shared and then unshared is withheld from the explanation.
     shares = client.get("/api/v1/shares", headers=chain.bottle_co.headers).get_json()["data"]
     compute(client, chain.owner, chain.drink["id"])
