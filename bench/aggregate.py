@@ -132,7 +132,7 @@ def build(url: str, products: int, edges: int, records: int, seed: int) -> tuple
                     "kind": "activity",
                     "name": code,
                     "category": "bench",
-                    "value": signing_value,
+                    "value": value,
                     "unit": unit,
                     "region": "CN",
                     "year": 2025,
@@ -149,7 +149,7 @@ def build(url: str, products: int, edges: int, records: int, seed: int) -> tuple
                     "content_digest": "0" * 64,
                     "created_at": dt.datetime.now(dt.UTC),
                 }
-                for code, unit, signing_value in zip(
+                for code, unit, value in zip(
                     FACTORS,
                     FACTOR_UNITS,
                     map(Decimal, ("0.5306", "0.1", "0.07", "0.02")),

@@ -12,6 +12,7 @@ from exchange import signing, web
 from exchange.aggregation import engine, schemas, services
 from exchange.aggregation.models import BomLine, Product, Result
 from exchange.errors import BadRequest
+from exchange.partners.services import Principal
 
 bp = Blueprint("aggregation", __name__, url_prefix="/api/v1")
 
@@ -164,11 +165,11 @@ def compute(product_id: str) -> Response:
     session = web.session()
     services.compute_product(session, principal, product_id)
     session.commit()
-    return _result_response(product_id)
+    return _result_response(principal, product_id)
 
 
-def _result_response(product_id: str) -> Response:
-    principal = web.require_principal("footprints:read")
+def _result_response(principal: Principal, product_id: str) -> Response:
+    principal.require_scope("footprints:read")
     session = web.session()
     document = services.result_document(session, principal, product_id)
     stored = services.result_of(session, product_id)
@@ -186,7 +187,7 @@ def _result_response(product_id: str) -> Response:
 @bp.get("/products/<product_id>/result")
 def get_result(product_id: str) -> Response:
     """The reproducible result with every input and its contribution (JSON export)."""
-    return _result_response(product_id)
+    return _result_response(web.require_principal("footprints:read"), product_id)
 
 
 @bp.get("/products/<product_id>/explain")
