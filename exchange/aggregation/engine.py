@@ -349,9 +349,10 @@ def _compute_node(node: Node, resolve: Mapping[str, Source], detail: bool) -> No
     line_results: list[LineResult] = []
     for line in node.lines:
         ref = line[3] or line[4]
-        source = resolve.get(ref)  # type: ignore[arg-type]
-        if source is None:
-            raise _line_error(node, line, f"no footprint for {ref}")
+        try:
+            source = resolve[ref]  # type: ignore[index]
+        except KeyError:
+            raise _line_error(node, line, f"no footprint for {ref}") from None
         amount = line[1] if line[2] == source.declared_unit else _amount(node, line, source)
         declared = source.declared_amount
         scale = amount if declared is ONE or declared == ONE else amount / declared
@@ -425,13 +426,6 @@ def compute(
     ``sources`` are the leaf inputs; ``known`` are the rounded results of child nodes
     outside ``nodes`` (computed earlier). A child found in neither is an error.
     """
-    order = topological_order(
-        {
-            node_id: [line[3] for line in node.lines if line[3] is not None]
-            for node_id, node in nodes.items()
-        },
-        names,
-    )
     resolve: dict[str, Source] = dict(sources)
     if known:
         resolve.update(known)
@@ -439,23 +433,45 @@ def compute(
     product = SourceKind.PRODUCT
     new = tuple.__new__
     with decimal.localcontext(CONTEXT):
-        for node_id in order:
-            node = nodes[node_id]
-            result = _compute_node(node, resolve, False)
-            results[node_id] = result
-            resolve[node_id] = new(
-                Source,
-                (
-                    node_id,
-                    product,
-                    node.declared_unit,
-                    node.declared_amount,
-                    result.values,
-                    result.quality,
-                    node.mass_per_declared_unit,
-                    NO_REFERENCE,
-                ),
-            )
+        # Depth first, children before parents: one pass, no separate topological sort.
+        for root in nodes:
+            if root in results:
+                continue
+            stack = [root]
+            on_stack = {root}
+            while stack:
+                node_id = stack[-1]
+                node = nodes[node_id]
+                waiting = None
+                for line in node.lines:
+                    child = line[3]
+                    if child is not None and child not in resolve and child in nodes:
+                        waiting = child
+                        break
+                if waiting is not None:
+                    if waiting in on_stack:
+                        cycle = [*stack[stack.index(waiting) :], waiting]
+                        raise CycleError(cycle, names)
+                    stack.append(waiting)
+                    on_stack.add(waiting)
+                    continue
+                stack.pop()
+                on_stack.discard(node_id)
+                result = _compute_node(node, resolve, False)
+                results[node_id] = result
+                resolve[node_id] = new(
+                    Source,
+                    (
+                        node_id,
+                        product,
+                        node.declared_unit,
+                        node.declared_amount,
+                        result.values,
+                        result.quality,
+                        node.mass_per_declared_unit,
+                        NO_REFERENCE,
+                    ),
+                )
     return results
 
 

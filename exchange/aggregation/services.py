@@ -597,6 +597,25 @@ _FACTOR_COLUMNS: Final = (_F.id, _F.code, _F.version, _F.value, _F.unit, _F.gwp_
 _FR = FootprintRecord.__table__.c
 
 
+_canonical_units: dict[str, str] = {}
+
+
+def canonical_unit(name: str) -> str:
+    """The unit system's symbol for a unit name (``kilogram`` is ``kg``), else the name.
+
+    Units in their canonical spelling compare equal without a conversion; an unknown name
+    is kept for the engine to report.
+    """
+    found = _canonical_units.get(name)
+    if found is None:
+        try:
+            found = units.unit(name).symbol
+        except units.UnitError:
+            found = name
+        _canonical_units[name] = found
+    return found
+
+
 def _dec(value: Any) -> Decimal | None:
     """A decimal read from an untyped column (text on SQLite, Decimal on PostgreSQL)."""
     return None if value is None else Decimal(value)
@@ -682,7 +701,7 @@ def _record_sources(session: Session, ids: Collection[str], *, detail: bool) -> 
         sources[record_id] = Source(
             record_id,
             SourceKind.RECORD,
-            row[1],
+            canonical_unit(row[1]),
             Decimal(row[2]),
             (Decimal(row[4]), Decimal(row[5]), Decimal(row[6]), Decimal(row[7]), Decimal(row[8])),
             Quality(_dec(row[9]), dqr, one),  # type: ignore[arg-type]
@@ -697,7 +716,7 @@ def factor_source(row: Sequence[Any]) -> Source:
     return Source(
         key=f"factor:{factor_id}",
         kind=SourceKind.FACTOR,
-        declared_unit=unit,
+        declared_unit=canonical_unit(unit),
         declared_amount=engine.ONE,
         values=(value, value, engine.ZERO, engine.ZERO, engine.ZERO),
         quality=Quality(primary_data_share=engine.ZERO, coverage=engine.ZERO),
@@ -884,6 +903,7 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
         (product_id, line_id, position, category, label, quantity, unit, supplier_id,
          supplier_product, record_id, child, factor_code, _, _) = row  # fmt: skip
         quantity = Decimal(quantity)
+        unit = canonical_unit(unit)
         if child is not None:
             line = new(Line, (position, quantity, unit, child, None, category, label, None))
             if child not in products and child not in known:
@@ -947,7 +967,7 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
             Node,
             (
                 product_id,
-                unit,
+                canonical_unit(unit),
                 Decimal(amount),
                 tuple(lines),
                 None if mass is None else Decimal(mass),
@@ -979,7 +999,7 @@ def _stored_sources(session: Session, product_ids: Collection[str]) -> dict[str,
         found[product_id] = Source(
             key=product_id,
             kind=SourceKind.PRODUCT,
-            declared_unit=row[12],
+            declared_unit=canonical_unit(row[12]),
             declared_amount=Decimal(row[13]),
             values=(
                 Decimal(row[1]),
