@@ -899,11 +899,12 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
     grouped: dict[str, list[Line]] = {product_id: [] for product_id in products}
     problems: list[dict[str, Any]] = []
     new = tuple.__new__
+    spelled = _canonical_units
     for row in line_rows:
         (product_id, line_id, position, category, label, quantity, unit, supplier_id,
          supplier_product, record_id, child, factor_code, _, _) = row  # fmt: skip
         quantity = Decimal(quantity)
-        unit = canonical_unit(unit)
+        unit = spelled.get(unit) or canonical_unit(unit)
         if child is not None:
             line = new(Line, (position, quantity, unit, child, None, category, label, None))
             if child not in products and child not in known:
