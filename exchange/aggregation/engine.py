@@ -261,24 +261,6 @@ def _ratio(unit: str, target: str) -> Decimal | bool | None:
     return found
 
 
-def convert_quantity(
-    quantity: Decimal, unit: str, target: str, *, mass_per_piece: Decimal | None = None
-) -> Decimal:
-    """``quantity`` ``unit`` in ``target`` units, exactly where the ratio is a finite decimal.
-
-    An unknown unit, or units of different dimensions (pieces and mass aside, given the
-    mass per piece), is a :class:`~exchange.factors.units.UnitError` naming both.
-    """
-    if unit == target:
-        return quantity
-    ratio = _ratio(unit, target)
-    if ratio is ONE:
-        return quantity
-    if isinstance(ratio, Decimal):
-        return CONTEXT.multiply(quantity, ratio)
-    return units.convert(quantity, unit, target, mass_per_piece=mass_per_piece)
-
-
 _counted: dict[str, bool] = {}
 
 

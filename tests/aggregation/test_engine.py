@@ -161,3 +161,19 @@ def test_full_and_incremental_results_are_identical_and_documents_byte_identical
     parsed = signing.canonical_json(json.loads(first))
     assert parsed == first
     assert b'"secondary":true' in first and b'"total":"0.191924"' in first
+
+
+def test_pieces_convert_through_the_mass_per_piece_and_a_non_terminating_ratio_rounds() -> None:
+    # A crate record declared per 4 pieces of 0.5 kg each (2 kg per declared unit): 3 kg of
+    # crates are 6 pieces, 1.5 declared units of 8 kg CO2e: 12.
+    crate = Source(
+        "crate", SourceKind.RECORD, "piece", D(4), (D(8), D(8), D(0), D(0), D(0)),
+        Quality(coverage=D(1)), mass_per_declared_unit=D(2),
+    )  # fmt: skip
+    # 1 MJ is 1/3.6 kWh = 0.277777777778 kWh (rounded half-even to 12 places), x 0.5306.
+    node = Node(
+        "n", "kg", D(1),
+        (Line(0, D(3), "kg", source="crate"), Line(1, D(1), "MJ", source="grid")),
+    )  # fmt: skip
+    result = engine.compute({"n": node}, {"crate": crate, "grid": GRID})["n"]
+    assert result.values[0] == D("12.147388888889")  # 12 + 0.1473888888890068
