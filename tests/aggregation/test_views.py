@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from exchange import signing
 from exchange.aggregation import services
+from exchange.aggregation.cli import products_cli
 from exchange.db import transaction
 from exchange.factors import services as factor_services
 from exchange.log.services import append_entries
@@ -602,3 +603,96 @@ def test_a_derived_footprint_is_signed_submitted_linked_and_verified(
 
     # The record is a normal one: it can be superseded, and it is a PACT footprint.
     assert served["footprint"]["pcf"]["primaryDataShare"] == "53.344049497221"
+
+
+def test_definitions_are_validated_field_by_field(client: FlaskClient, app: Flask) -> None:
+    load_factors(app)
+    owner = add_member(app, Role.CHAIN_OWNER)
+    response = client.post(
+        "/api/v1/products",
+        json={"code": "X", "name": "X", "declaredUnit": "hour"},
+        headers=owner.headers,
+    )
+    assert response.status_code == 400
+    assert response.get_json()["details"][0]["field"] == "declaredUnit"
+    response = client.post(
+        "/api/v1/products",
+        json={
+            "code": "X",
+            "name": "X",
+            "declaredUnit": "kg",
+            "lines": [
+                {"quantity": "1", "unit": "kg", "factorCode": "test.sugar", "productId": "x"},
+                {"quantity": "one", "unit": "kg", "factorCode": "test.sugar"},
+            ],
+        },
+        headers=owner.headers,
+    )
+    assert response.status_code == 400
+    assert [d["field"] for d in response.get_json()["details"]] == ["lines.1.quantity"]
+    response = client.post(
+        "/api/v1/products",
+        json={
+            "code": "X",
+            "name": "X",
+            "declaredUnit": "kg",
+            "lines": [{"quantity": "1", "unit": "furlong", "factorCode": "test.sugar"}],
+        },
+        headers=owner.headers,
+    )
+    assert response.status_code == 400
+    assert response.get_json()["details"][0]["field"] == "lines.0.unit"
+    # A product of the graph that does not exist, or a line naming two kinds of input.
+    for line in (
+        {"quantity": "1", "unit": "kg", "productId": "no-such-product"},
+        {"quantity": "1", "unit": "kg", "productId": "p", "recordId": "r"},
+    ):
+        response = client.post(
+            "/api/v1/products",
+            json={"code": "Y", "name": "Y", "declaredUnit": "kg", "lines": [line]},
+            headers=owner.headers,
+        )
+        assert response.status_code == 400, response.get_json()
+        assert response.get_json()["details"][0]["field"].startswith("lines.0")
+    assert client.get("/api/v1/products", headers=owner.headers).get_json()["data"] == []
+
+
+def test_a_draft_computed_before_a_change_is_linked_but_not_matched(
+    app: Flask, client: FlaskClient, chain: Chain
+) -> None:
+    compute(client, chain.owner, chain.syrup["id"])
+    draft = client.get(
+        f"/api/v1/products/{chain.syrup['id']}/derived-footprint", headers=chain.owner.headers
+    ).get_json()
+    # The bill of materials changes and is recomputed before the old draft is submitted.
+    client.put(
+        f"/api/v1/products/{chain.syrup['id']}/bom",
+        json={"lines": [{"quantity": "1", "unit": "kWh", "factorCode": "test.grid"}]},
+        headers=chain.owner.headers,
+    )
+    stale_draft = client.get(
+        f"/api/v1/products/{chain.syrup['id']}/derived-footprint", headers=chain.owner.headers
+    )
+    assert stale_draft.status_code == 409  # not computed since the change
+    compute(client, chain.owner, chain.syrup["id"])
+    envelope = chain.owner.key.sign_footprint(draft)
+    response = client.post("/api/v1/footprints", json=envelope, headers=chain.owner.headers)
+    assert response.status_code == 201, response.get_json()
+    product = client.get(f"/api/v1/products/{chain.syrup['id']}", headers=chain.owner.headers)
+    (link,) = product.get_json()["derivedRecords"]
+    assert link["matchedResult"] is False
+
+
+def test_the_operator_recomputes_every_stale_product(
+    app: Flask, client: FlaskClient, chain: Chain
+) -> None:
+    compute(client, chain.owner, chain.drink["id"])
+    push(client, chain.bottle_co, productIds=[BOTTLE_URN], pcf=copy.deepcopy(BOTTLE_PCF),
+         precedingPfIds=[chain.bottle["footprint"]["id"]])  # fmt: skip
+    result = app.test_cli_runner().invoke(products_cli, ["recompute-stale"])
+    assert result.exit_code == 0, result.output
+    assert "1 recomputed, 0 changed" in result.output  # the drink; same figures, new record
+    drink = client.get(f"/api/v1/products/{chain.drink['id']}", headers=chain.owner.headers)
+    body = drink.get_json()
+    assert body["result"]["stale"] is False
+    assert body["lines"][1]["resolvedRecordId"] != chain.bottle["footprint"]["id"]
