@@ -1062,22 +1062,34 @@ def _write_results(
     moment: Any = processor(now) if processor else now
     if dialect.name == "sqlite" and isinstance(moment, dt.datetime):
         moment = moment.isoformat(" ")  # what the sqlite3 module stores for a datetime
-    if everything:
-        session.execute(sa.delete(Result))
-    else:
-        for chunk in _chunks(results):
-            session.execute(sa.delete(Result).where(Result.product_id.in_(chunk)))
+    # Rows already there are updated in place (cheaper than deleting and inserting them).
+    stored = {
+        row[0]
+        for row in _rows(
+            session,
+            sa.select(_RESULTS.c.product_id),
+            _RESULTS.c.product_id,
+            None if everything else results,
+        )
+    }
     # SQLite keeps ExactDecimal's fixed-point text; the engine's figures have 12 places.
     as_text = dialect.name == "sqlite"
-    rows = []
+    updates = []
+    inserts = []
     for product_id, (_, values, quality, _) in results.items():
         pds, dqr, coverage = quality
         figures = (*values, pds, *(dqr or (None, None, None)), coverage)
         if as_text:
             figures = tuple(None if v is None else format(v, "f") for v in figures)
-        rows.append((product_id, *figures, moment, False))
-    if rows:
-        _executemany(session, "agg_results", [*_RESULT_COLUMNS, "computed_at", "stale"], rows)
+        if product_id in stored:
+            updates.append((*figures, moment, False, None, None, product_id))
+        else:
+            inserts.append((product_id, *figures, moment, False))
+    if updates:
+        columns = [*_RESULT_COLUMNS[1:], "computed_at", "stale", "stale_since", "stale_reason"]
+        _update_many(session, "agg_results", columns, "product_id", updates)
+    if inserts:
+        _executemany(session, "agg_results", [*_RESULT_COLUMNS, "computed_at", "stale"], inserts)
 
 
 def _write_resolutions(session: Session, loaded: _Loaded) -> None:
