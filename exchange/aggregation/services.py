@@ -621,14 +621,30 @@ def _dec(value: Any) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
-def _rows(session: Session, query: Any, column: Any, ids: Collection[str] | None) -> list[Any]:
-    """Rows of ``query``, all of them or those whose ``column`` is in ``ids`` (in chunks)."""
+def _rows(
+    session: Session, query: Any, column: Any, ids: Collection[str] | None, *, raw: bool = False
+) -> list[Any]:
+    """Rows of ``query``, all of them or those whose ``column`` is in ``ids`` (in chunks).
+
+    ``raw``: the query's columns have no type processing (the lightweight tables above),
+    so its rows are taken from the DBAPI cursor as they come, without building a Row each.
+    """
     connection = session.connection()
+
+    def fetch(statement: Any) -> list[Any]:
+        result = connection.execute(statement)
+        if not raw:
+            return list(result.all())
+        try:
+            return list(result.cursor.fetchall())
+        finally:
+            result.close()
+
     if ids is None:
-        return list(connection.execute(query).all())
+        return fetch(query)
     rows: list[Any] = []
     for chunk in _chunks(ids):
-        rows += connection.execute(query.where(column.in_(chunk))).all()
+        rows += fetch(query.where(column.in_(chunk)))
     return rows
 
 
@@ -667,7 +683,8 @@ def _record_sources(session: Session, ids: Collection[str], *, detail: bool) -> 
     every time (the table keeps 12 places), so no figure is ever rounded.
     """
     found: dict[str, tuple[Any, ...]] = {
-        row[0]: tuple(row) for row in _rows(session, sa.select(_VALUES), _VALUES.c.record_id, ids)
+        row[0]: tuple(row)
+        for row in _rows(session, sa.select(_VALUES), _VALUES.c.record_id, ids, raw=True)
     }
     missing = set(ids) - set(found)
     if missing:
@@ -852,9 +869,9 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
     """
     products = {
         row[0]: tuple(row[1:])
-        for row in _rows(session, sa.select(_PRODUCTS), _PRODUCTS.c.id, targets)
+        for row in _rows(session, sa.select(_PRODUCTS), _PRODUCTS.c.id, targets, raw=True)
     }
-    line_rows = _rows(session, sa.select(_LINES), _LINES.c.product_id, targets)
+    line_rows = _rows(session, sa.select(_LINES), _LINES.c.product_id, targets, raw=True)
     line_owner = {
         row[1]: products[row[0]][0] for row in line_rows if row[7] is not None or row[9] is not None
     }
@@ -994,7 +1011,7 @@ def _stored_sources(session: Session, product_ids: Collection[str]) -> dict[str,
         _PRODUCTS.c.declared_amount,
         _PRODUCTS.c.mass_per_declared_unit,
     ).join_from(_RESULTS, _PRODUCTS, _PRODUCTS.c.id == _RESULTS.c.product_id)
-    for row in _rows(session, query, _RESULTS.c.product_id, product_ids):
+    for row in _rows(session, query, _RESULTS.c.product_id, product_ids, raw=True):
         product_id = row[0]
         dqr = None if row[7] is None else (_dec(row[7]), _dec(row[8]), _dec(row[9]))
         found[product_id] = Source(
@@ -1070,6 +1087,7 @@ def _write_results(
             sa.select(_RESULTS.c.product_id),
             _RESULTS.c.product_id,
             None if everything else results,
+            raw=True,
         )
     }
     # SQLite keeps ExactDecimal's fixed-point text; the engine's figures have 12 places.
