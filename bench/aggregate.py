@@ -267,7 +267,8 @@ def main() -> None:
             f"({time.process_time() - cpu:.3f} s of CPU in this process)"
         )
 
-        # A supplier supersedes one leaf record (stored as the submission path stores it).
+        # A supplier supersedes one leaf record (stored as the submission path stores it;
+        # the submission hook then calls mark_inputs_stale, timed below).
         with engine.begin() as connection:
             old_id = connection.execute(
                 sa.select(FootprintProduct.record_id).where(
@@ -304,7 +305,13 @@ def main() -> None:
             left = connection.execute(
                 sa.select(sa.func.count()).select_from(Result).where(Result.stale.is_(True))
             ).scalar_one()
+            moved = connection.execute(
+                sa.select(BomLine.resolved_record_id, sa.func.count())
+                .where(BomLine.resolved_record_id.in_([old_id, row["id"]]))
+                .group_by(BomLine.resolved_record_id)
+            ).all()
         assert left == 0 and incremental.computed == len(stale)
+        assert [record_id for record_id, _ in moved] == [row["id"]]  # the new record is used
         engine.dispose()
 
     speedup = full_s / incremental_s
