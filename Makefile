@@ -61,6 +61,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/log.py
 	$(BIN)/python bench/pact_list.py
 	$(BIN)/python bench/labels.py
+	$(BIN)/python bench/aggregate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

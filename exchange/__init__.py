@@ -73,6 +73,7 @@ def _job_handlers() -> dict[str, Any]:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from exchange.aggregation.views import bp as aggregation_bp
     from exchange.factors.views import bp as factors_bp
     from exchange.footprints.views import bp as footprints_bp
     from exchange.labels.views import bp as labels_bp
@@ -90,6 +91,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(factors_bp)
     app.register_blueprint(rules_bp)
     app.register_blueprint(labels_bp)
+    app.register_blueprint(aggregation_bp)
 
 
 def _register_commands(app: Flask) -> None:

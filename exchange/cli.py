@@ -1,7 +1,8 @@
 """The ``exchange`` console script.
 
-Company-side commands (``keys``, ``sign``, ``push``) work without a server; administration
-commands (``init-db``, ``org``, ``client``, ``serve``, ``demo``, ``audit``) load the app.
+Company-side commands (``keys``, ``sign``, ``push``, ``products``) work without a server;
+administration commands (``init-db``, ``org``, ``client``, ``serve``, ``demo``, ``audit``,
+``products recompute-stale``) load the app.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from flask.cli import FlaskGroup
 
 from exchange import create_app
+from exchange.aggregation.cli import products_cli
 from exchange.client.cli import keys_cli, push_command, sign_command
 from exchange.client.label_cli import certificate_cli, label_cli
 
@@ -24,6 +26,7 @@ main.add_command(sign_command)
 main.add_command(push_command)
 main.add_command(certificate_cli)
 main.add_command(label_cli)
+main.add_command(products_cli)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from exchange.aggregation import models as aggregation_models
 from exchange.db import Base
 from exchange.factors import models as factors_models
 from exchange.footprints import models as footprints_models
@@ -13,6 +14,7 @@ from exchange.partners import models as partners_models
 from exchange.rules import models as rules_models
 
 __all__ = [
+    "aggregation_models",
     "factors_models",
     "footprints_models",
     "jobs_models",

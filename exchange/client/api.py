@@ -48,11 +48,13 @@ class ExchangeClient:
             self._token_expires = time.monotonic() + float(body["expires_in"])
         return self._token
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def request(
+        self, method: str, path: str, *, headers_extra: dict[str, str] | None = None, **kwargs: Any
+    ) -> Any:
         response = self.http.request(
             method,
             self._url(path),
-            headers={"Authorization": f"Bearer {self.token()}"},
+            headers={"Authorization": f"Bearer {self.token()}", **(headers_extra or {})},
             timeout=self.timeout,
             **kwargs,
         )
@@ -86,6 +88,53 @@ class ExchangeClient:
         return self.request(
             "PUT", f"/api/v1/footprints/{record_id}/disclosure", json={"disclosure": "public"}
         )
+
+    # --- chain-owner aggregation ---------------------------------------------------------
+
+    def define_product(self, document: dict[str, Any]) -> Any:
+        return self.request("POST", "/api/v1/products", json=document)
+
+    def upload_bom(
+        self,
+        product_id: str,
+        *,
+        csv_text: str | None = None,
+        lines: Sequence[dict[str, Any]] | None = None,
+    ) -> Any:
+        path = f"/api/v1/products/{product_id}/bom"
+        if csv_text is not None:
+            return self.request(
+                "PUT",
+                path,
+                data=csv_text.encode("utf-8"),
+                headers_extra={"Content-Type": "text/csv"},
+            )
+        return self.request("PUT", path, json={"lines": list(lines or ())})
+
+    def compute_product(self, product_id: str) -> Any:
+        return self.request("POST", f"/api/v1/products/{product_id}/compute")
+
+    def explain_product(self, product_id: str) -> Any:
+        return self.request("GET", f"/api/v1/products/{product_id}/explain")
+
+    def product_result(self, product_id: str) -> Any:
+        return self.request("GET", f"/api/v1/products/{product_id}/result")
+
+    def request_missing(self, product_id: str) -> Any:
+        return self.request("POST", f"/api/v1/products/{product_id}/requests")
+
+    def derived_draft(self, product_id: str, reference_year: int | None = None) -> Any:
+        params = {"referenceYear": str(reference_year)} if reference_year else None
+        return self.request(
+            "GET", f"/api/v1/products/{product_id}/derived-footprint", params=params
+        )
+
+    def submit_derived(
+        self, product_id: str, key: Any, *, reference_year: int | None = None
+    ) -> Any:
+        """Fetch the draft, sign it here with ``key`` (a LocalKey) and submit it as a record."""
+        draft = self.derived_draft(product_id, reference_year)
+        return self.push(key.sign_footprint(draft))
 
     def iter_footprints(self, **params: str) -> Iterator[dict[str, Any]]:
         path: str | None = "/api/v1/footprints"

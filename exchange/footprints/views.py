@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from sqlalchemy.orm import Session
 
 from exchange import web
+from exchange.aggregation import services as aggregation_services
 from exchange.errors import BadRequest, ValidationFailed
 from exchange.footprints import services
 from exchange.footprints.models import Disclosure, FootprintRecord, Share
@@ -50,6 +52,16 @@ def _batch_items(body: Any) -> list[Any]:
     return items
 
 
+def _on_accepted(host: pact_services.Host) -> services.RecordsAccepted:
+    """What new records set off: PACT requests and notifications, then aggregation staleness."""
+
+    def told(session: Session, created: Sequence[services.NewRecord]) -> None:
+        pact_services.records_accepted(session, created, host=host)
+        aggregation_services.records_accepted(session, created)
+
+    return told
+
+
 def _store_and_answer(items: list[Any], *, is_batch: bool, signed: bool) -> Response:
     """Store the items, commit them with their log entries, answer with receipts."""
     principal = web.require_principal("footprints:write")
@@ -60,7 +72,7 @@ def _store_and_answer(items: list[Any], *, is_batch: bool, signed: bool) -> Resp
         principal=principal,
         items=items,
         append_to_log=append_entries,
-        on_accepted=functools.partial(pact_services.records_accepted, host=web.pact_host()),
+        on_accepted=_on_accepted(web.pact_host()),
     )
     accepted = [outcome for outcome in outcomes if outcome.accepted]
     receipts = (

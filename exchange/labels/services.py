@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal, DivisionByZero, InvalidOperation
 from typing import Any, Final
 
@@ -458,8 +458,13 @@ def change_certificate(
     action: str,
     reason: str,
     append_to_log: LogAppender,
+    on_revoked: Callable[[Session, Collection[str], str], object] | None = None,
 ) -> CertificateEvent:
-    """Suspend (reversible), reinstate or revoke (final) one of the body's own certificates."""
+    """Suspend (reversible), reinstate or revoke (final) one of the body's own certificates.
+
+    ``on_revoked`` hears of the certified record when a revocation makes it untrustworthy
+    (derived footprints built on it go stale).
+    """
     _require(principal, Role.CERTIFICATION_BODY, "change certificates")
     if action not in _CERTIFICATE_MOVES:
         raise NotFound(f"no certificate action {action!r}")
@@ -477,9 +482,12 @@ def change_certificate(
     ):
         raise AccessDenied("only an accredited body may reinstate a certificate")
     certificate.status = status
-    return _record_event(
+    event = _record_event(
         session, certificate, status, reason, principal.organisation_id, utcnow(), append_to_log
     )
+    if status == CertificateStatus.REVOKED and on_revoked is not None:
+        on_revoked(session, [certificate.record_id], f"certificate {certificate.id} revoked")
+    return event
 
 
 def certificate_history(session: Session, certificate_id: int) -> list[CertificateEvent]:

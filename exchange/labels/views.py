@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_from_
 from sqlalchemy.orm import Session
 
 from exchange import web
+from exchange.aggregation import services as aggregation_services
 from exchange.db import utcnow
 from exchange.errors import BadRequest
 from exchange.labels import claims as label_claims
@@ -219,6 +220,7 @@ def change_certificate(certificate_id: int, action: str) -> Response:
         action=action,
         reason=body.reason,
         append_to_log=append_entries,
+        on_revoked=aggregation_services.mark_inputs_stale,
     )
     session.commit()
     entry = services.registry_entry(session, certificate_id)

@@ -1,0 +1,1 @@
+"""Chain-owner aggregation: product footprints computed from signed supplier data."""

@@ -1,0 +1,72 @@
+"""A chain-owner's workflow from its own machine, with ``exchange products`` against a
+real server: define, upload a CSV bill of materials, compute, derive, sign, submit."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from flask import Flask
+
+from exchange.partners.models import Role
+from tests.aggregation.test_views import load_factors
+from tests.e2e.conftest import running_server
+from tests.e2e.test_exchange import run_cli
+from tests.factories import add_member
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[str]:
+    with running_server(database_url, tmp_path / "instance", tmp_path / "server.log") as url:
+        yield url
+
+
+def test_a_chain_owner_uses_the_cli(app: Flask, server: str, tmp_path: Path) -> None:
+    load_factors(app)
+    owner = add_member(app, Role.CHAIN_OWNER, register_key=False)
+    env = {
+        **os.environ,
+        "EXCHANGE_URL": server,
+        "EXCHANGE_CLIENT_ID": owner.client_id,
+        "EXCHANGE_CLIENT_SECRET": owner.client_secret,
+        "EXCHANGE_INSTANCE_PATH": str(tmp_path / "cli-instance"),
+    }
+    assert run_cli("keys", "generate", "--out", "key.jwk", env=env, cwd=tmp_path).returncode == 0
+    assert run_cli("keys", "register", "--key", "key.jwk", env=env, cwd=tmp_path).returncode == 0
+    (tmp_path / "jam.json").write_text(
+        json.dumps({"code": "JAM", "name": "Mango jam", "declaredUnit": "kilogram"})
+    )
+    defined = run_cli("products", "define", "jam.json", env=env, cwd=tmp_path)
+    assert defined.returncode == 0, defined.stderr
+    product_id = defined.stdout.split()[-1]
+    (tmp_path / "jam.csv").write_text(
+        "category,label,quantity,unit,factorCode\n"
+        "component,sugar,600,g,test.sugar\n"
+        "electricity,cooking,0.5,kWh,test.grid\n"
+    )
+    uploaded = run_cli("products", "bom", product_id, "jam.csv", env=env, cwd=tmp_path)
+    assert uploaded.returncode == 0, uploaded.stderr
+    computed = run_cli("products", "compute", product_id, env=env, cwd=tmp_path)
+    assert computed.returncode == 0, computed.stderr
+    assert "JAM: 0.8053 kg CO2e per 1 kilogram" in computed.stdout  # 0.6 x 0.9 + 0.5 x 0.5306
+
+    derived = run_cli(
+        "products", "derive", product_id, "--key", "key.jwk", "--yes", env=env, cwd=tmp_path
+    )
+    assert derived.returncode == 0, derived.stderr
+    record_id = derived.stdout.split()[1].rstrip(",")
+    served = requests.get(
+        f"{server}/api/v1/footprints/{record_id}", headers=owner.headers, timeout=30
+    ).json()
+    assert served["footprint"]["pcf"]["pcfIncludingBiogenicUptake"] == "0.8053"
+    product = requests.get(
+        f"{server}/api/v1/products/{product_id}", headers=owner.headers, timeout=30
+    ).json()
+    assert product["derivedRecords"][0]["recordId"] == record_id
+    assert product["derivedRecords"][0]["matchedResult"] is True
