@@ -130,7 +130,7 @@ def walk(app: Flask, principal: Principal, criteria: Criteria, limit: int) -> li
 def test_every_page_agrees_with_the_rules_in_python(
     app: Flask, world: dict[str, Any], caller: str, max_runs: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With one run allowed, most pages fall back to scanning; they must agree all the same."""
+    """With one run allowed, most pages start from the caller's own view; they agree alike."""
     monkeypatch.setattr(reading, "MAX_RUNS", max_runs)
     with transaction(app.extensions["exchange.sessions"]) as session:
         principal = authenticate(session, world["members"][caller].token)

@@ -8,8 +8,8 @@ shares). A page takes the first rows of each run of one source, checks every oth
 condition on each of them, and merges the runs. It therefore costs about the page size
 per run, plus the candidates the checks turn away, however many records the exchange
 holds. The source is the one with the fewest candidates, counted from the same indexes up
-to a small cap; sources that would take too many runs are not offered, and the last resort
-is a newest-first scan that checks everything.
+to a small cap; a criterion that would take too many runs is not offered, and the caller's
+own view (its records, public ones, shares: a handful of runs) always is.
 """
 
 from __future__ import annotations
@@ -216,19 +216,19 @@ def _validity_source(session: Session, criteria: Criteria) -> _Source | None:
     )
     if stored is None:
         return _Source([])
+    # A bound on the stroke of a new year excludes that year: "before 2024" is up to 2023.
+    instant = dt.timedelta(microseconds=1)
     if criteria.valid_before is not None:
-        years = range(stored, criteria.valid_before.year + 1)
+        years = range(stored, (criteria.valid_before - instant).year + 1)
     else:
         assert criteria.valid_after is not None
-        years = range(criteria.valid_after.year, stored + 1)
+        years = range((criteria.valid_after + instant).year, stored + 1)
     if len(years) > MAX_RUNS:
         return None
     return _Source([_year_run(kind, year, criteria) for year in years])
 
 
-def _visibility_source(
-    session: Session, principal: Principal | None, *, owned_only: bool
-) -> _Source | None:
+def _visibility_source(principal: Principal | None, *, owned_only: bool) -> _Source:
     """The runs of what the caller may see: its own, public and shared records."""
     if principal is None:
         return _Source([_record_run(FootprintRecord.disclosure == Disclosure.PUBLIC)], True)
@@ -248,18 +248,31 @@ def _visibility_source(
             (by_record.grantee_id == me, by_record.record_id.is_not(None)),
         )
     )
-    by_product = session.execute(
-        sa.select(Share.owner_id, Share.product_id)
-        .where(Share.grantee_id == me, Share.product_id.is_not(None))
-        .distinct()
-        .limit(MAX_RUNS)
-    ).all()
-    if len(runs) + len(by_product) > MAX_RUNS:
-        return None
-    for owner_id, product_id in by_product:
-        assert product_id is not None
-        run = _term_run(FootprintProduct, "product_id", product_id)
-        runs.append(dataclasses.replace(run, joined=(FootprintRecord.owner_id == owner_id,)))
+    # Every record of a product shared with the caller, by its owner, in one run: the
+    # shared products' index ranges are gathered and sorted, which costs what the caller
+    # may see that way (one run per product would cost a query plan per product).
+    product = aliased(FootprintProduct)
+    shared_products = sa.select(Share.product_id).where(
+        Share.grantee_id == me, Share.product_id.is_not(None)
+    )
+    granted = (
+        sa.exists()
+        .where(
+            Share.grantee_id == me,
+            Share.owner_id == FootprintRecord.owner_id,
+            Share.product_id == product.product_id,
+        )
+        .correlate_except(Share)
+    )
+    runs.append(
+        _Run(
+            product,
+            product.record_id,
+            product.received_at,
+            (product.product_id.in_(shared_products),),
+            joined=(granted,),
+        )
+    )
     return _Source(runs, guarantees_visibility=True)
 
 
@@ -275,17 +288,15 @@ def _candidate_sources(
     validity = _validity_source(session, criteria)
     if validity is not None:
         sources.append(validity)
-    visibility = _visibility_source(session, principal, owned_only=owned_only)
-    if visibility is not None:
-        sources.append(visibility)
+    sources.append(_visibility_source(principal, owned_only=owned_only))
     return sources
 
 
-def _cheapest(session: Session, sources: list[_Source]) -> _Source | None:
+def _cheapest(session: Session, sources: list[_Source]) -> _Source:
     """The source with the fewest candidates; all large ones count alike (COUNT_CAP), and a
     tie goes to the earlier, so a criterion wins over the caller's whole view."""
-    if len(sources) <= 1:
-        return sources[0] if sources else None
+    if len(sources) == 1:
+        return sources[0]
     counts = [sum((run.count() for run in source.runs), sa.literal(0)) for source in sources]
     sizes = [min(size, COUNT_CAP) for size in session.execute(sa.select(*counts)).one()]
     return min(zip(sources, sizes, strict=True), key=lambda pair: pair[1])[0]
@@ -353,8 +364,6 @@ def _page_ids(
     """Up to ``limit`` ids of the page, newest first."""
     sources = _candidate_sources(session, principal, criteria, owned_only=owned_only)
     source = _cheapest(session, sources)
-    if source is None:  # too many runs everywhere: scan newest first, checking everything
-        source = _Source([_record_run()])
     checks = [*_record_clauses(criteria), *_term_clauses(criteria, source.term_table)]
     if not source.guarantees_visibility:
         checks.append(_visible_clause(principal))
