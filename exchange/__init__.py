@@ -37,6 +37,7 @@ def create_app(
     app.extensions["exchange.job_handlers"] = _job_handlers()
 
     web.register_error_handlers(app)
+    app.url_map.converters["rowid"] = web.RowIdConverter
     app.before_request(web.refuse_plain_http)
     _register_blueprints(app)
     _register_commands(app)

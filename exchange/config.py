@@ -21,6 +21,9 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         # PACT forbids plain HTTP: behind a TLS proxy, refuse requests that did not come
         # over HTTPS (the proxy sets X-Forwarded-Proto) instead of answering them.
         "REQUIRE_HTTPS": os.environ.get("EXCHANGE_REQUIRE_HTTPS", "") in {"1", "true", "yes"},
+        # Partners' PACT hosts on loopback or private networks (tests; a partner on site).
+        "EVENTS_ALLOW_PRIVATE_HOSTS": os.environ.get("EXCHANGE_EVENTS_ALLOW_PRIVATE_HOSTS", "")
+        in {"1", "true", "yes"},
         # Base URL PACT peers reach this exchange at (behind a proxy); else the request's.
         "PUBLIC_URL": os.environ.get("EXCHANGE_PUBLIC_URL") or None,
         # First retry of a failed delivery after about this long, doubling up to an hour.

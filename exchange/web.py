@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, jsonify, request
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.routing import IntegerConverter, Map
 
 from exchange.errors import (
     AccessDenied,
@@ -94,14 +95,32 @@ def require_principal(scope: str) -> Principal:
     return principal
 
 
-def page_limit(default: int = 100) -> int:
-    text = request.args.get("limit")
+def int_arg(name: str, *, minimum: int, maximum: int, message: str) -> int | None:
+    """A whole-number query parameter within bounds, None when absent, else BadRequest.
+
+    ASCII digits only: ``str.isdigit`` also takes "²", which ``int`` then refuses.
+    """
+    text = request.args.get(name)
     if text is None:
-        return default
-    maximum: int = current_app.config["PAGE_SIZE_MAX"]
-    if not text.isdigit() or not 1 <= int(text) <= maximum:
-        raise BadRequest(f"limit must be an integer from 1 to {maximum}")
+        return None
+    if not (text.isascii() and text.isdecimal()) or not minimum <= int(text) <= maximum:
+        raise BadRequest(message)
     return int(text)
+
+
+def page_limit(default: int = 100) -> int:
+    maximum: int = current_app.config["PAGE_SIZE_MAX"]
+    limit = int_arg(
+        "limit", minimum=1, maximum=maximum, message=f"limit must be an integer from 1 to {maximum}"
+    )
+    return default if limit is None else limit
+
+
+class RowIdConverter(IntegerConverter):
+    """``<rowid:...>``: an integer key no larger than the databases' 64-bit integers."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, max=2**63 - 1)
 
 
 def error_response(error: ExchangeError) -> Response:

@@ -226,15 +226,15 @@ def request_missing(product_id: str) -> Response:
 def derived_footprint(product_id: str) -> Response:
     """The PACT footprint draft to review, sign locally and submit to ``/api/v1/footprints``."""
     principal = web.require_principal("footprints:read")
-    year = request.args.get("referenceYear")
-    if year is not None and not (year.isdigit() and 1900 < int(year) < 3000):
-        raise BadRequest("referenceYear is a year such as 2025")
+    year = web.int_arg(
+        "referenceYear", minimum=1901, maximum=2999, message="referenceYear is a year such as 2025"
+    )
     draft = services.derived_draft(
         web.session(),
         principal,
         product_id,
         host=web.pact_host(),
-        reference_year=int(year) if year else None,
+        reference_year=year,
     )
     return jsonify(draft)
 

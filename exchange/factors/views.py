@@ -29,9 +29,9 @@ def _choice(name: str, kind: Any) -> Any:
 
 
 def _filters() -> services.Filters:
-    year_text = request.args.get("year")
-    if year_text is not None and not year_text.isdigit():
-        raise BadRequest("year is a whole number such as 2023")
+    year = web.int_arg(
+        "year", minimum=0, maximum=9999, message="year is a whole number such as 2023"
+    )
     set_text = request.args.get("gwpSet")
     try:
         gwp_set = gwp.gwp_set(set_text) if set_text else None
@@ -41,7 +41,7 @@ def _filters() -> services.Filters:
         text=request.args.get("q") or None,
         code=request.args.get("code") or None,
         region=request.args.get("region") or None,
-        year=int(year_text) if year_text else None,
+        year=year,
         category=request.args.get("category") or None,
         kind=_choice("kind", FactorKind),
         status=_choice("status", FactorStatus),
@@ -50,10 +50,8 @@ def _filters() -> services.Filters:
 
 
 def _offset() -> int:
-    text = request.args.get("offset", "0")
-    if not text.isdigit():
-        raise BadRequest("offset is a whole number")
-    return int(text)
+    offset = web.int_arg("offset", minimum=0, maximum=2**63 - 1, message="offset is a whole number")
+    return offset or 0
 
 
 @bp.get("/factors")

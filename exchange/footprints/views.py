@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from exchange import web
 from exchange.aggregation import services as aggregation_services
-from exchange.errors import BadRequest, ValidationFailed
+from exchange.errors import BadRequest, Unauthenticated, ValidationFailed
 from exchange.footprints import services
 from exchange.footprints.models import Disclosure, FootprintRecord, Share
 from exchange.footprints.schemas import envelope_json
@@ -171,13 +171,16 @@ def get_footprint(record_id: str) -> Response:
 def list_footprints() -> Response:
     """Newest first; takes the PACT filters (productId, status, validOn, ...) too."""
     principal = web.optional_principal()
+    owned_only = request.args.get("owner") == "me"
+    if owned_only and principal is None:
+        raise Unauthenticated("owner=me lists your own records: send your bearer token")
     page = services.list_records(
         web.session(),
         principal,
         limit=web.page_limit(),
         cursor=request.args.get("cursor"),
         criteria=criteria_from_query(request.args.items(multi=True)),
-        owned_only=request.args.get("owner") == "me",
+        owned_only=owned_only,
     )
     body = '{"data":[' + ",".join(_envelope_text(record) for record in page.records) + "]"
     headers = {}
@@ -249,7 +252,7 @@ def list_shares() -> Response:
     )
 
 
-@bp.delete("/shares/<int:share_id>")
+@bp.delete("/shares/<rowid:share_id>")
 def delete_share(share_id: int) -> Response:
     principal = web.require_principal("footprints:write")
     session = web.session()

@@ -314,9 +314,10 @@ def _check_document(
         gtin = gs1.normalise_gtin(document.gtin)
     except gs1.GS1Error as exc:
         raise _certificate_error("gtin", str(exc)) from exc
-    record_gtins = _record_gtins(record.footprint_json)
-    if record_gtins and gtin not in record_gtins:
-        raise _certificate_error("gtin", "is not among the record's productIds")
+    # A certificate may only name a product the record itself names: anything else would
+    # let a label vouch for another company's GTIN.
+    if gtin not in _record_gtins(record.footprint_json):
+        raise _certificate_error("gtin", "is not among the record's productIds (urn:gtin:...)")
     if not now - ISSUE_WINDOW <= document.issued <= now + CLOCK_SKEW:
         raise _certificate_error("issued", "must be within the last day")
     if document.valid_until <= document.issued:

@@ -200,7 +200,7 @@ def certify() -> Response:
     return _created({**certificate_json(session, entry, detail=True), "receipt": receipt}, created)
 
 
-@bp.get("/api/v1/certificates/<int:certificate_id>")
+@bp.get("/api/v1/certificates/<rowid:certificate_id>")
 def certificate(certificate_id: int) -> Response:
     session = web.session()
     return jsonify(
@@ -208,7 +208,7 @@ def certificate(certificate_id: int) -> Response:
     )
 
 
-@bp.post("/api/v1/certificates/<int:certificate_id>/<action>")
+@bp.post("/api/v1/certificates/<rowid:certificate_id>/<action>")
 def change_certificate(certificate_id: int, action: str) -> Response:
     principal = web.require_principal(services.SCOPE)
     body = parse(CertificateChange, web.json_body())
@@ -318,7 +318,7 @@ def issue_label() -> Response:
     return _created({**label_json(label), "receipt": receipt})
 
 
-@bp.get("/api/v1/labels/<int:label_id>")
+@bp.get("/api/v1/labels/<rowid:label_id>")
 def label(label_id: int) -> Response:
     return jsonify(label_json(services.get_label(web.session(), label_id)))
 
@@ -328,7 +328,7 @@ def _art(label: Label) -> qr.LabelArt:
     return qr.LabelArt(url=label.url, value=value, unit=label.unit, grade=label.grade)
 
 
-@bp.get("/api/v1/labels/<int:label_id>.svg")
+@bp.get("/api/v1/labels/<rowid:label_id>.svg")
 def label_svg(label_id: int) -> Response:
     art = _art(services.get_label(web.session(), label_id))
     response = Response(qr.svg(art), mimetype="image/svg+xml")
@@ -336,7 +336,7 @@ def label_svg(label_id: int) -> Response:
     return response
 
 
-@bp.get("/api/v1/labels/<int:label_id>.png")
+@bp.get("/api/v1/labels/<rowid:label_id>.png")
 def label_png(label_id: int) -> Response:
     art = _art(services.get_label(web.session(), label_id))
     response = Response(qr.png(art), mimetype="image/png")
@@ -344,7 +344,7 @@ def label_png(label_id: int) -> Response:
     return response
 
 
-@bp.get("/api/v1/labels/<int:label_id>/status")
+@bp.get("/api/v1/labels/<rowid:label_id>/status")
 def label_status(label_id: int) -> Response:
     """What the page asks when online: is the label's certificate still good?"""
     session = web.session()

@@ -33,6 +33,8 @@ class FilterTerms:
 
 
 def _years_later(moment: dt.datetime, years: int) -> dt.datetime:
+    if moment.year + years > dt.MAXYEAR:
+        return dt.datetime.max.replace(tzinfo=dt.UTC)
     try:
         return moment.replace(year=moment.year + years)
     except ValueError:  # 29 February into a year without one

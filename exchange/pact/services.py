@@ -10,8 +10,10 @@ and delivered by ``exchange worker`` (see :func:`deliver_event`).
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import logging
+import socket
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
@@ -41,6 +43,7 @@ SIGNATURE_EXTENSION_PATH: Final = "/pact/extensions/signature/1.0.0/schema.json"
 # Footprints sent in one RequestFulfilledEvent at most; a wider request should be narrowed.
 MAX_FULFILLED: Final = 1000
 HTTP_TIMEOUT: Final = 15.0
+BASE_URL_LENGTH: Final = 500  # the events_endpoints.base_url column
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -163,11 +166,21 @@ def deliver_event(context: JobContext, payload: dict[str, Any]) -> None:
         base_url, client_id = endpoint.base_url, endpoint.client_id
         secret = open_secret(context.exchange_key, endpoint.sealed_secret)
     try:
+        # Checked again now: a name may resolve elsewhere than when it was registered.
+        _check_public_host(
+            urlsplit(base_url).hostname or "",
+            allow_private=context.config["EVENTS_ALLOW_PRIVATE_HOSTS"],
+            resolve=True,
+        )
+    except ValidationFailed as exc:
+        raise JobFailed(f"{base_url}: {exc.message}") from exc
+    try:
         token_response = requests.post(
             f"{base_url}/auth/token",
             data={"grant_type": "client_credentials"},
             auth=(client_id, secret),
             timeout=HTTP_TIMEOUT,
+            allow_redirects=False,
         )
         if token_response.status_code != 200:
             raise JobFailed(f"token request answered {token_response.status_code}")
@@ -180,11 +193,34 @@ def deliver_event(context: JobContext, payload: dict[str, Any]) -> None:
                 "Content-Type": "application/cloudevents+json; charset=UTF-8",
             },
             timeout=HTTP_TIMEOUT,
+            allow_redirects=False,
         )
     except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
         raise JobFailed(f"{base_url}: {type(exc).__name__}: {exc}") from exc
     if not 200 <= response.status_code < 300:
         raise JobFailed(f"{base_url}/3/events answered {response.status_code}")
+
+
+def _check_public_host(host: str, *, allow_private: bool, resolve: bool) -> None:
+    """Refuse hosts inside this network (loopback, private, link-local, cloud metadata): the
+    exchange must not be made to post the credentials it holds to its own neighbours."""
+    if allow_private:
+        return
+    try:
+        addresses = {ipaddress.ip_address(host)}
+    except ValueError:
+        if not resolve:
+            return  # a name: resolved and checked each time an event is delivered
+        try:
+            infos = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
+        except OSError as exc:
+            raise ValidationFailed(f"{host} does not resolve: {exc}") from exc
+        addresses = {ipaddress.ip_address(info[4][0]) for info in infos}
+    if any(not address.is_global for address in addresses):
+        raise ValidationFailed(
+            f"{host} is not a public address",
+            details=[{"field": "baseUrl", "message": "must be a public host"}],
+        )
 
 
 # --- events endpoints of other hosts ------------------------------------------------------
@@ -209,18 +245,45 @@ def register_endpoint(
     client_id: str,
     client_secret: str,
     key: ExchangeKey,
+    allow_private: bool = False,
 ) -> EventEndpoint:
-    """Where the caller's own PACT host takes events, and the credentials it gave us."""
+    """Where the caller's own PACT host takes events, and the credentials it gave us.
+
+    ``allow_private`` admits hosts on loopback and private networks (tests, a partner on
+    the same site); a production exchange keeps it off.
+    """
     principal.require_scope("footprints:write")
     base = normalise_base_url(base_url)
-    parts = urlsplit(base)
     errors: list[dict[str, str]] = []
-    if parts.scheme != "https" or not parts.hostname or parts.query:
+    try:
+        parts = urlsplit(base)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = urlsplit(""), False
+    if (
+        parts.scheme != "https"
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+        or not port_ok
+        or len(base) > BASE_URL_LENGTH
+    ):
         # PACT hosts answer over HTTPS only, and a plain-HTTP target would send the
         # credentials we hold for it in clear.
-        errors.append({"field": "baseUrl", "message": "an absolute https URL without query"})
-    if not client_id.strip():
-        errors.append({"field": "clientId", "message": "required"})
+        errors.append(
+            {
+                "field": "baseUrl",
+                "message": "an absolute https URL without user, query or fragment",
+            }
+        )
+    else:
+        try:
+            _check_public_host(parts.hostname, allow_private=allow_private, resolve=False)
+        except ValidationFailed as exc:
+            errors += exc.details
+    if not client_id.strip() or len(client_id.strip()) > 300:
+        errors.append({"field": "clientId", "message": "required, at most 300 characters"})
     if not client_secret:
         errors.append({"field": "clientSecret", "message": "required"})
     if errors:
@@ -248,26 +311,20 @@ def endpoint_of(session: Session, principal: Principal) -> EventEndpoint:
 
 
 def _supplier_for(session: Session, criteria: Criteria) -> str | None:
-    """The one organisation a request is addressed to, when the criteria name just one."""
-    if criteria.company_ids:
-        owners = set(
-            session.scalars(
-                sa.select(CompanyIdentifier.organisation_id).where(
-                    sa.func.lower(CompanyIdentifier.urn).in_(sorted(criteria.company_ids))
-                )
-            )
-        )
-    elif criteria.product_ids:
-        owners = set(
-            session.scalars(
-                sa.select(FootprintRecord.owner_id)
-                .join(FootprintProduct, FootprintProduct.record_id == FootprintRecord.id)
-                .where(FootprintProduct.product_id.in_(sorted(criteria.product_ids)))
-                .distinct()
-            )
-        )
-    else:
+    """The one organisation a request names by its company ids (a public fact), if any.
+
+    Never inferred from product ids: that would tell the requester who holds a product it
+    may not see, and route it a supplier's future records unasked.
+    """
+    if not criteria.company_ids:
         return None
+    owners = set(
+        session.scalars(
+            sa.select(CompanyIdentifier.organisation_id).where(
+                sa.func.lower(CompanyIdentifier.urn).in_(sorted(criteria.company_ids))
+            )
+        )
+    )
     return owners.pop() if len(owners) == 1 else None
 
 
@@ -276,13 +333,19 @@ def _fulfil(
     request: FootprintRequest,
     records: Sequence[FootprintRecord],
     host: Host,
+    *,
+    grant: bool,
 ) -> None:
-    """Answer with ``records``: share them with the requester, tell its host if it has one."""
+    """Answer with ``records``, tell the requester's host if it has one.
+
+    ``grant``: the supplier answers with records of its own (by pushing or naming them), which
+    the requester is given; records it could already see are sent as they are, no more.
+    """
     request.status = RequestStatus.FULFILLED
     request.answered_at = utcnow()
     request.answer = {"pfIds": [record.id for record in records]}
-    for record in records:
-        if record.owner_id != request.requester_id:
+    if grant:
+        for record in records:
             footprints.grant_record(session, record, grantee_id=request.requester_id)
     if request.event_id is not None:
         data = {
@@ -336,7 +399,7 @@ def _open_request(
     if supplier_id is not None:
         visible = [record for record in visible if record.owner_id == supplier_id]
     if visible:
-        _fulfil(session, request, visible, host)
+        _fulfil(session, request, visible, host, grant=False)
     elif supplier_id is None:
         _reject(
             session, request, "NotFound", "no footprint matches the request on this exchange", host
@@ -443,7 +506,7 @@ def fulfil_request(
         records.append(record)
     if errors:
         raise ValidationFailed("these records cannot answer the request", details=errors)
-    _fulfil(session, request, records, host)
+    _fulfil(session, request, records, host, grant=True)
     return request
 
 
@@ -469,7 +532,7 @@ def records_accepted(
             if criteria.matches(item.terms, item.record.status.value)
         ]
         if matching:
-            _fulfil(session, request, matching, host)
+            _fulfil(session, request, matching, host, grant=True)
             answered.add(request.requester_id)
     _notify_grantees(session, owner_id, [item.record.id for item in created], host, answered)
 

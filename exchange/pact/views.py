@@ -31,13 +31,11 @@ def _json(document: Any, status: int = 200, headers: dict[str, str] | None = Non
 
 def _pact_limit() -> int:
     """``limit`` as PACT reads it: a host may return fewer, so a large one is capped."""
-    text = request.args.get("limit")
-    if text is None:
-        return DEFAULT_PAGE
-    if not text.isdigit() or int(text) < 1:
-        raise BadRequest("limit must be a positive integer")
+    limit = web.int_arg(
+        "limit", minimum=1, maximum=2**63 - 1, message="limit must be a positive integer"
+    )
     maximum: int = current_app.config["PAGE_SIZE_MAX"]
-    return min(int(text), maximum)
+    return DEFAULT_PAGE if limit is None else min(limit, maximum)
 
 
 @bp.get("/3/footprints")
@@ -144,6 +142,7 @@ def put_events_endpoint() -> Response:
         client_id=str(fields["clientId"]),
         client_secret=str(fields["clientSecret"]),
         key=web.exchange_key(),
+        allow_private=current_app.config["EVENTS_ALLOW_PRIVATE_HOSTS"],
     )
     session.commit()
     return jsonify(_endpoint_json(endpoint))

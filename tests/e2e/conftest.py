@@ -29,6 +29,8 @@ def server_environment(instance: Path, database_url: str | None) -> dict[str, st
     if database_url:
         environment["EXCHANGE_DATABASE_URL"] = database_url
     environment["EXCHANGE_ACCESS_LOG"] = str(instance / "access.log")
+    # The partner PACT hosts of these tests listen on loopback.
+    environment["EXCHANGE_EVENTS_ALLOW_PRIVATE_HOSTS"] = "1"
     return environment
 
 

@@ -18,6 +18,7 @@ from exchange.jobs.models import Job
 from exchange.log import services as log_services
 from exchange.pact import schemas, services
 from exchange.pact.filters import criteria_from_query, terms_of
+from exchange.pact.models import ReceivedEvent
 from exchange.pact.schemas import parse_product_footprint
 from exchange.partners.models import Role
 from tests.factories import Member, add_member, cloud_event, pact_example
@@ -67,6 +68,12 @@ def queued_events(app: Flask) -> list[dict[str, Any]]:
             sa.select(Job).where(Job.kind == services.DELIVER_EVENT).order_by(Job.id)
         )
         return [dict(job.payload) for job in jobs]
+
+
+def received_events(app: Flask) -> list[tuple[str, str]]:
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        rows = session.execute(sa.select(ReceivedEvent.source, ReceivedEvent.event_id))
+        return [(source, event_id) for source, event_id in rows]
 
 
 def register_endpoint(client: FlaskClient, member: Member, base_url: str) -> None:
@@ -386,9 +393,15 @@ def test_limit_must_be_a_positive_integer(app: Flask, client: FlaskClient) -> No
     for value in ("0", "-1", "ten"):
         response = client.get(f"/3/footprints?limit={value}", headers=member.headers)
         assert response.status_code == 400 and response.get_json()["code"] == "BadRequest"
-    assert client.get("/3/footprints?limit=100000", headers=member.headers).get_json() == {
-        "data": []
-    }
+    push(client, member)
+    assert len(client.get("/3/footprints?limit=100000", headers=member.headers).json["data"]) == 1
+    for extreme in (
+        "validBefore=0001-01-01T00:00:00%2B05:00",
+        "validAfter=9999-12-31T23:59:59.999999Z",
+        "validOn=9999-12-31T23:59:59-05:00",
+    ):
+        found = client.get(f"/3/footprints?{extreme}", headers=member.headers)
+        assert found.status_code == 200 and found.json == {"data": []}, extreme
 
 
 # --- events ---------------------------------------------------------------------------------
@@ -415,6 +428,7 @@ def test_malformed_events_are_400_and_change_nothing(
     assert response.status_code == 400, response.get_json()
     assert response.get_json()["code"] == "BadRequest"
     assert queued_events(app) == []
+    assert received_events(app) == []
 
 
 def test_published_events_are_accepted_once(app: Flask, client: FlaskClient) -> None:
@@ -423,6 +437,7 @@ def test_published_events_are_accepted_once(app: Flask, client: FlaskClient) -> 
     for _ in range(2):
         response = post_event(client, member, body)
         assert response.status_code == 200 and response.data == b""
+    assert received_events(app) == [(body["source"], body["id"])]
 
 
 def test_a_request_is_answered_with_one_fulfilled_event(app: Flask, client: FlaskClient) -> None:
@@ -466,7 +481,20 @@ def test_a_request_nobody_can_answer_is_rejected_with_not_found(
 
 def test_an_events_endpoint_must_be_https(app: Flask, client: FlaskClient) -> None:
     member = add_member(app)
-    for url in ("http://buyer.example", "ftp://buyer.example", "https://", "not a url"):
+    for url in (
+        "http://buyer.example",
+        "ftp://buyer.example",
+        "https://",
+        "not a url",
+        "https://127.0.0.1:8443",
+        "https://[::1]",
+        "https://10.0.0.5",
+        "https://169.254.169.254/latest",
+        "https://user:pw@buyer.example",
+        "https://buyer.example#fragment",
+        "https://buyer.example:99999",
+        "https://" + "b" * 500 + ".example",
+    ):
         response = client.put(
             "/api/v1/events-endpoint",
             json={"baseUrl": url, "clientId": "c", "clientSecret": "s"},
@@ -525,6 +553,42 @@ def test_an_in_hub_request_is_answered_by_the_suppliers_next_matching_push(
     assert client.get(f"/3/footprints/{footprint['id']}", headers=brand.headers).status_code == 200
     # no PACT host registered: nothing to send
     assert queued_events(app) == []
+
+
+def test_a_request_by_product_alone_never_reaches_into_private_records(
+    app: Flask, client: FlaskClient
+) -> None:
+    supplier, stranger = add_member(app), add_member(app, Role.CHAIN_OWNER)
+    push(client, supplier, productIds=["urn:gtin:06901234500011"])
+    register_endpoint(client, stranger, "https://buyer.example")
+    request = event(schemas.REQUEST_CREATED, {"productId": ["urn:gtin:06901234500011"]})
+    assert post_event(client, stranger, request).status_code == 200
+    (mine,) = client.get("/api/v1/requests", headers=stranger.headers).get_json()["data"]
+    # rejected like a product nobody holds: no supplier named, nothing left open
+    assert (mine["status"], mine["supplier"]) == ("rejected", None)
+    newer = push(client, supplier, productIds=["urn:gtin:06901234500011"])
+    assert client.get(f"/3/footprints/{newer['id']}", headers=stranger.headers).status_code == 404
+
+
+def test_answers_from_what_the_requester_sees_grant_nothing_more(
+    app: Flask, client: FlaskClient
+) -> None:
+    supplier, brand = add_member(app), add_member(app, Role.CHAIN_OWNER)
+    seen = push(client, supplier, productIds=["urn:gtin:06901234500011"])
+    share_product(client, supplier, brand, "urn:gtin:06901234500011")
+    asked = client.post(
+        "/api/v1/requests",
+        json={
+            "supplierId": supplier.organisation_id,
+            "criteria": {"productId": ["urn:gtin:06901234500011"]},
+        },
+        headers=brand.headers,
+    )
+    assert asked.get_json()["answer"] == {"pfIds": [seen["id"]]}
+    shares = client.get("/api/v1/shares", headers=supplier.headers).get_json()["data"]
+    assert [(grant["recordId"], grant["productId"]) for grant in shares] == [
+        (None, "urn:gtin:06901234500011")
+    ]
 
 
 def test_a_supplier_rejects_or_answers_with_records_it_holds(

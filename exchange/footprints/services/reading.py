@@ -133,9 +133,12 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, record_id = text.split("|", 1)
-        return dt.datetime.fromisoformat(moment), record_id
+        position = dt.datetime.fromisoformat(moment)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("the page cursor is not valid; start again without it") from exc
+    if position.tzinfo is None:
+        raise BadRequest("the page cursor is not valid; start again without it")
+    return position, record_id
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -218,11 +221,14 @@ def _validity_source(session: Session, criteria: Criteria) -> _Source | None:
         return _Source([])
     # A bound on the stroke of a new year excludes that year: "before 2024" is up to 2023.
     instant = dt.timedelta(microseconds=1)
-    if criteria.valid_before is not None:
-        years = range(stored, (criteria.valid_before - instant).year + 1)
-    else:
-        assert criteria.valid_after is not None
-        years = range((criteria.valid_after + instant).year, stored + 1)
+    try:
+        if criteria.valid_before is not None:
+            years = range(stored, (criteria.valid_before - instant).year + 1)
+        else:
+            assert criteria.valid_after is not None
+            years = range((criteria.valid_after + instant).year, stored + 1)
+    except OverflowError:  # before the year 1 or after 9999: nothing is valid there
+        return _Source([])
     if len(years) > MAX_RUNS:
         return None
     return _Source([_year_run(kind, year, criteria) for year in years])

@@ -320,7 +320,18 @@ def _backfill_terms() -> None:
 
 
 def downgrade() -> None:
-    # Unsigned imports cannot be kept by the older schema, which requires a signature.
+    # Unsigned imports cannot be kept by the older schema, which requires a signature; what
+    # refers to them goes first (foreign keys are not enforced while migrating on SQLite).
+    unsigned = "SELECT id FROM footprint_records WHERE signature IS NULL"
+    for table in (
+        "shares",
+        "footprint_products",
+        "footprint_companies",
+        "footprint_classifications",
+        "footprint_geographies",
+        "footprint_validity_years",
+    ):
+        op.execute(f"DELETE FROM {table} WHERE record_id IN ({unsigned})")  # noqa: S608
     op.execute("DELETE FROM footprint_records WHERE signature IS NULL")
     with op.batch_alter_table("footprint_products", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_footprint_products_product_id"))

@@ -170,13 +170,16 @@ def parse_date_time(text: str) -> datetime | None:
         offset = timezone(sign * timedelta(hours=hours, minutes=minutes))
     fraction = (part["fraction"] or "")[:6].ljust(6, "0")
     try:
-        return datetime(
+        moment = datetime(
             int(part["year"]), int(part["month"]), int(part["day"]),
             int(part["hour"]), int(part["minute"]), int(part["second"]),
             int(fraction), tzinfo=offset,
         )  # fmt: skip
-    except ValueError:  # day 31 of a 30-day month, hour 24, second 60, year 0 ...
+        # An instant that has no UTC time (9999-12-31T23:00-05:00) cannot be compared.
+        moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # day 31 of a 30-day month, hour 24, second 60 ...
         return None
+    return moment
 
 
 def _validate_date_time(value: object, info: ValidationInfo) -> datetime:
