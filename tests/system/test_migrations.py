@@ -14,11 +14,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
+from exchange import create_app
 from exchange.db import UTCDateTime, make_engine
 from exchange.models import metadata
 from exchange.system.services import alembic_config, upgrade_database
 from tests.conftest import fresh_database
-from tests.factories import pact_example
+from tests.factories import add_member, pact_example
 
 
 def test_models_and_migrations_do_not_drift(engine: Engine) -> None:
@@ -128,3 +129,45 @@ def _store_a_0003_record(
         sa.text("INSERT INTO footprint_products (record_id, product_id) VALUES (:id, :product)"),
         {"id": footprint["id"], "product": footprint["productIds"][0].lower()},
     )
+
+
+def test_0004_downgrade_drops_unsigned_imports_with_what_refers_to_them(
+    tmp_path: Path,
+) -> None:
+    with fresh_database(tmp_path) as url:
+        upgrade_database(url)
+        app = create_app({"DATABASE_URL": url, "TESTING": True}, instance_path=str(tmp_path / "i"))
+        try:
+            document = pact_example()
+            importer, customer = (
+                add_member(app, company_ids=document["companyIds"]),
+                add_member(app),
+            )
+            client = app.test_client()
+            imported = client.post(
+                "/api/v1/footprints/import", json=document, headers=importer.headers
+            )
+            assert imported.status_code == 201
+            signed = client.post(
+                "/api/v1/footprints", json=importer.envelope(), headers=importer.headers
+            )
+            assert signed.status_code == 201
+            for record_id in (document["id"], signed.get_json()["id"]):
+                shared = client.post(
+                    "/api/v1/shares",
+                    json={"organisationId": customer.organisation_id, "recordId": record_id},
+                    headers=importer.headers,
+                )
+                assert shared.status_code == 201
+        finally:
+            app.extensions["exchange.engine"].dispose()
+        command.downgrade(alembic_config(url), "0003")
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                records = connection.execute(sa.text("SELECT id FROM footprint_records")).all()
+                shares = connection.execute(sa.text("SELECT record_id FROM shares")).all()
+        finally:
+            engine.dispose()
+    assert records == [(signed.get_json()["id"],)]
+    assert shares == [(signed.get_json()["id"],)]
