@@ -456,13 +456,13 @@ def records_accepted(session: Session, created: Sequence[NewRecord]) -> None:
     """
     if not created:
         return
-    superseded = sorted((pid, item.record.id) for item in created for pid in item.preceding_ids)
+    superseded = sorted(pid for item in created for pid in item.preceding_ids)
     if superseded:
-        old, new = superseded[0]
-        reason = f"input record {old} was superseded by {new}"
+        # Only the record the owner used is named: its successor may not be shared with it.
+        reason = f"input record {superseded[0]} was superseded"
         if len(superseded) > 1:
-            reason = f"{len(superseded)} input records were superseded ({old} by {new}, ...)"
-        mark_inputs_stale(session, [pid for pid, _ in superseded], reason)
+            reason = f"{len(superseded)} input records were superseded ({superseded[0]}, ...)"
+        mark_inputs_stale(session, superseded, reason)
     arrived: dict[tuple[str, str], str] = {}
     for item in created:
         if not item.preceding_ids:
@@ -481,7 +481,8 @@ def records_accepted(session: Session, created: Sequence[NewRecord]) -> None:
         ):
             key = (str(supplier_id), str(supplier_product))
             if key in arrived:
-                waiting.setdefault(product_id, f"supplier data arrived: {arrived[key]}")
+                # The line's own product id, never the record: it may not be shared yet.
+                waiting.setdefault(product_id, f"new supplier data for {supplier_product}")
         for product_id, reason in sorted(waiting.items()):
             mark_products_stale(session, [product_id], reason)
     for item in created:

@@ -416,6 +416,16 @@ def test_missing_supplier_data_falls_back_to_a_factor_and_requests_it(
     incoming = client.get("/api/v1/requests?direction=incoming", headers=cane_co.headers)
     assert [item["id"] for item in incoming.get_json()["data"]] == [request["requestId"]]
 
+    # Another record the supplier keeps to itself stales the candy, but the notice does not
+    # name it: the chain-owner may not know it exists.
+    compute(client, chain.owner, candy["id"])
+    private = push(
+        client, cane_co, productIds=["urn:gtin:00000000000017"], pcf=copy.deepcopy(SUGAR_PCF)
+    )
+    notices = client.get("/api/v1/products/notices", headers=chain.owner.headers).get_json()
+    reasons = [n["reason"] for n in notices["data"] if n["productId"] == candy["id"]]
+    assert reasons and not any(private["footprint"]["id"] in reason for reason in reasons)
+
     # The supplier shares its record: the candy goes stale and now uses it.
     share_product(client, cane_co, chain.owner, "urn:gtin:00000000000017")
     push(
