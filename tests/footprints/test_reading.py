@@ -29,8 +29,12 @@ def pcf(**changes: Any) -> dict[str, Any]:
 
 def push(client: FlaskClient, member: Member, n: int) -> dict[str, Any]:
     """The n-th record of a varied population: products, places and periods cycle."""
+    # Every third record names a second product, so some records are found twice over.
+    products = [f"urn:gtin:0690123450{n % 5:04d}"] + (
+        [f"urn:gtin:0690123450{(n + 1) % 5:04d}"] if n % 3 == 0 else []
+    )
     footprint = member.footprint(
-        productIds=[f"urn:gtin:0690123450{n % 5:04d}"],
+        productIds=products,
         productClassifications=[f"urn:pact:productclassification:un-cpc:{n % 3}"],
         pcf=pcf(
             **{
@@ -73,15 +77,16 @@ def world(app: Flask, client: FlaskClient) -> dict[str, Any]:
     )
     mine = [push(client, supplier, n) for n in range(18)]
     theirs = [push(client, other, n) for n in range(9)]
-    # the brand sees one product of the supplier, one record of the other, one public record
-    assert (
-        client.post(
-            "/api/v1/shares",
-            json={"organisationId": brand.organisation_id, "productId": "urn:gtin:06901234500001"},
-            headers=supplier.headers,
-        ).status_code
-        == 201
-    )
+    # the brand sees two products of the supplier, one record of the other, one public record
+    for product in ("urn:gtin:06901234500001", "urn:gtin:06901234500002"):
+        assert (
+            client.post(
+                "/api/v1/shares",
+                json={"organisationId": brand.organisation_id, "productId": product},
+                headers=supplier.headers,
+            ).status_code
+            == 201
+        )
     assert (
         client.post(
             "/api/v1/shares",
@@ -102,7 +107,11 @@ def world(app: Flask, client: FlaskClient) -> dict[str, Any]:
         )
     visible = {
         "supplier": {f["id"] for f in mine} | {theirs[7]["id"]},
-        "brand": {f["id"] for f in mine if f["productIds"] == ["urn:gtin:06901234500001"]}
+        "brand": {
+            f["id"]
+            for f in mine
+            if {"urn:gtin:06901234500001", "urn:gtin:06901234500002"} & set(f["productIds"])
+        }
         | {theirs[4]["id"], theirs[7]["id"]},
         "regulator": {theirs[7]["id"], mine[3]["id"]},
     }

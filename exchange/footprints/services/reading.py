@@ -151,6 +151,9 @@ class _Run:
     received_at: Any
     where: tuple[sa.ColumnElement[bool], ...]
     joined: tuple[sa.ColumnElement[bool], ...] = ()
+    # A range over several values may hold a record more than once (two of its products);
+    # then the page's limit must count records, not rows.
+    repeats: bool = False
 
     @property
     def is_record_table(self) -> bool:
@@ -158,6 +161,8 @@ class _Run:
 
     def base(self) -> sa.Select[Any]:
         query = sa.select(self.record_id.label("id"), self.received_at.label("received_at"))
+        if self.repeats:
+            query = query.distinct()
         if self.is_record_table:
             return query.where(*self.where)
         return (
@@ -252,6 +257,7 @@ def _visibility_source(principal: Principal | None, *, owned_only: bool) -> _Sou
             by_record.record_id,
             FootprintRecord.received_at,
             (by_record.grantee_id == me, by_record.record_id.is_not(None)),
+            repeats=True,  # a successor inherits the grants of each record it replaces
         )
     )
     # Every record of a product shared with the caller, by its owner, in one run: the
@@ -277,6 +283,7 @@ def _visibility_source(principal: Principal | None, *, owned_only: bool) -> _Sou
             product.received_at,
             (product.product_id.in_(shared_products),),
             joined=(granted,),
+            repeats=True,
         )
     )
     return _Source(runs, guarantees_visibility=True)
