@@ -325,6 +325,24 @@ def p99(times: Sequence[float]) -> float:
     return statistics.quantiles(times, n=100, method="inclusive")[98]
 
 
+VISIBLE_COUNT = sa.text(
+    """
+    SELECT count(*) FROM footprint_records r
+    WHERE r.owner_id = :me OR r.disclosure = 'public'
+       OR EXISTS (SELECT 1 FROM shares s WHERE s.grantee_id = :me AND s.record_id = r.id)
+       OR EXISTS (SELECT 1 FROM shares s JOIN footprint_products p ON p.product_id = s.product_id
+                  WHERE s.grantee_id = :me AND s.owner_id = r.owner_id AND p.record_id = r.id)
+    """
+)
+
+
+def check_walk(app: Flask, member: Member, seen: int) -> None:
+    """A walk must meet every record the caller may see, counted here in plain SQL."""
+    with app.extensions["exchange.engine"].connect() as connection:
+        expected = connection.execute(VISIBLE_COUNT, {"me": member.id}).scalar_one()
+    assert seen == expected, f"the walk met {seen:,} records of the {expected:,} visible"
+
+
 def walk(
     client: FlaskClient, query: str, headers: dict[str, str]
 ) -> tuple[float, list[float], int]:
@@ -496,6 +514,7 @@ def main() -> None:
         )
         print("records matched:", "; ".join(f"{k} {v:,}" for k, v in matched.items()))
         total, pages, seen = walk(client, "limit=1000", owner.headers)
+        check_walk(app, owner, seen)
         print(
             f"\nfull walk, limit=1000: {seen:,} records in {len(pages)} pages, "
             f"{total:.2f} s; per page p50 {statistics.median(pages):.1f} ms, "
@@ -518,6 +537,7 @@ def main() -> None:
                 chain_base,
             )
             total, pages, seen = walk(client, "limit=1000", chain.headers)
+            check_walk(app, chain, seen)
             print(
                 f"chain owner full walk, limit=1000: {seen:,} records in {len(pages)} pages, "
                 f"{total:.2f} s; per page p50 {statistics.median(pages):.1f} ms"
