@@ -42,6 +42,7 @@ from exchange.db import utcnow
 from exchange.errors import Conflict, NotFound, ValidationFailed
 from exchange.factors import units
 from exchange.factors.models import Factor, FactorStatus
+from exchange.footprints import services as footprints
 from exchange.footprints.models import (
     Disclosure,
     FootprintProduct,
@@ -99,18 +100,8 @@ def pact_unit(symbol: str) -> str:
 
 
 def _visible_records(owner_id: str) -> sa.ColumnElement[bool]:
-    """Records an organisation may use: public, its own, or shared with it."""
-    return sa.or_(
-        FootprintRecord.disclosure == Disclosure.PUBLIC,
-        FootprintRecord.owner_id == owner_id,
-        sa.exists().where(Share.grantee_id == owner_id, Share.record_id == FootprintRecord.id),
-        sa.exists().where(
-            Share.grantee_id == owner_id,
-            Share.owner_id == FootprintRecord.owner_id,
-            Share.product_id == FootprintProduct.product_id,
-            FootprintProduct.record_id == FootprintRecord.id,
-        ),
-    )
+    """Records an organisation may use: the same rule as every read of a record."""
+    return footprints.visible_to(owner_id)
 
 
 def visible_record_ids(session: Session, owner_id: str, record_ids: Collection[str]) -> set[str]:

@@ -7,6 +7,7 @@ from exchange.footprints.services.reading import (
     get_record_or_deny,
     list_records,
     matching_records,
+    visible_to,
 )
 from exchange.footprints.services.sharing import (
     grant_record,
@@ -54,4 +55,5 @@ __all__ = [
     "submit",
     "terms_of_record",
     "unshare",
+    "visible_to",
 ]

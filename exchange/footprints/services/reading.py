@@ -47,11 +47,11 @@ COUNT_CAP: Final = 500
 # --- who may see what -----------------------------------------------------------------------
 
 
-def _visible_clause(principal: Principal | None) -> sa.ColumnElement[bool]:
+def visible_to(organisation_id: str, *, regulator: bool = False) -> sa.ColumnElement[bool]:
+    """The records an organisation may read: its own, public ones, those shared with it (one
+    by one or by product), and, for the regulator, those disclosed to the regulator."""
+    me = organisation_id
     public = FootprintRecord.disclosure == Disclosure.PUBLIC
-    if principal is None:
-        return public
-    me = principal.organisation_id
     # Its own alias, so that it never correlates with a list driven by the product table;
     # nested so that the record's few products are probed against the grantee's shares,
     # never the other way round.
@@ -71,9 +71,15 @@ def _visible_clause(principal: Principal | None) -> sa.ColumnElement[bool]:
         sa.exists().where(Share.grantee_id == me, Share.record_id == FootprintRecord.id),
         sa.exists().where(product.record_id == FootprintRecord.id, by_product),
     ]
-    if Role.REGULATOR in principal.roles:
+    if regulator:
         clauses.append(FootprintRecord.disclosure == Disclosure.REGULATOR)
     return sa.or_(*clauses)
+
+
+def _visible_clause(principal: Principal | None) -> sa.ColumnElement[bool]:
+    if principal is None:
+        return FootprintRecord.disclosure == Disclosure.PUBLIC
+    return visible_to(principal.organisation_id, regulator=Role.REGULATOR in principal.roles)
 
 
 def get_record(session: Session, principal: Principal | None, record_id: str) -> FootprintRecord:
