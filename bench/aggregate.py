@@ -86,7 +86,8 @@ def record_row(
         "valid_from": moment,
         "valid_until": moment.replace(year=2028),
     }
-    return row, {"record_id": record_id, "product_id": urn}
+    # A term row copies its record's received_at (the list indexes are ordered by it).
+    return row, {"record_id": record_id, "product_id": urn, "received_at": row["received_at"]}
 
 
 def build(url: str, products: int, edges: int, records: int, seed: int) -> tuple[str, str]:

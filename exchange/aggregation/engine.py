@@ -416,44 +416,43 @@ def compute(
     new = tuple.__new__
     with decimal.localcontext(CONTEXT):
         # Depth first, children before parents: one pass, no separate topological sort.
+        # Each stack entry keeps an iterator over its node's lines, so a line is looked
+        # at once however many of its siblings had to be computed first.
         for root in nodes:
             if root in results:
                 continue
-            stack = [root]
+            stack = [(root, iter(nodes[root].lines))]
             on_stack = {root}
             while stack:
-                node_id = stack[-1]
-                node = nodes[node_id]
-                waiting = None
-                for line in node.lines:
+                node_id, pending = stack[-1]
+                for line in pending:
                     child = line[3]
                     if child is not None and child not in resolve and child in nodes:
-                        waiting = child
+                        if child in on_stack:
+                            path = [entry[0] for entry in stack]
+                            raise CycleError([*path[path.index(child) :], child], names)
+                        stack.append((child, iter(nodes[child].lines)))
+                        on_stack.add(child)
                         break
-                if waiting is not None:
-                    if waiting in on_stack:
-                        cycle = [*stack[stack.index(waiting) :], waiting]
-                        raise CycleError(cycle, names)
-                    stack.append(waiting)
-                    on_stack.add(waiting)
-                    continue
-                stack.pop()
-                on_stack.discard(node_id)
-                result = _compute_node(node, resolve, False)
-                results[node_id] = result
-                resolve[node_id] = new(
-                    Source,
-                    (
-                        node_id,
-                        product,
-                        node.declared_unit,
-                        node.declared_amount,
-                        result.values,
-                        result.quality,
-                        node.mass_per_declared_unit,
-                        NO_REFERENCE,
-                    ),
-                )
+                else:
+                    stack.pop()
+                    on_stack.discard(node_id)
+                    node = nodes[node_id]
+                    result = _compute_node(node, resolve, False)
+                    results[node_id] = result
+                    resolve[node_id] = new(
+                        Source,
+                        (
+                            node_id,
+                            product,
+                            node.declared_unit,
+                            node.declared_amount,
+                            result.values,
+                            result.quality,
+                            node.mass_per_declared_unit,
+                            NO_REFERENCE,
+                        ),
+                    )
     return results
 
 
