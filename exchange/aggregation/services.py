@@ -1099,12 +1099,15 @@ def _write_results(
     moment: Any = processor(now) if processor else now
     if dialect.name == "sqlite" and isinstance(moment, dt.datetime):
         moment = moment.isoformat(" ")  # what the sqlite3 module stores for a datetime
-    # Rows already there are updated in place (cheaper than deleting and inserting them).
+    # Rows already there are updated in place (cheaper than deleting and inserting them),
+    # and on a full recomputation only where a figure changed: the stored figures are
+    # read back (as the cursor gives them: text on SQLite, Decimal on PostgreSQL) and
+    # compared with what would be written.
     stored = {
-        row[0]
+        row[0]: tuple(row[1:])
         for row in _rows(
             session,
-            sa.select(_RESULTS.c.product_id),
+            sa.select(*(_RESULTS.c[name] for name in _RESULT_COLUMNS)),
             _RESULTS.c.product_id,
             None if everything else results,
             raw=True,
@@ -1126,11 +1129,30 @@ def _write_results(
                     for v in figures
                 ]
             )
-        if product_id in stored:
-            updates.append((*figures, moment, False, None, None, product_id))
-        else:
+        before = stored.get(product_id)
+        if before is None:
             inserts.append((product_id, *figures, moment, False))
-    if updates:
+        elif not everything:
+            updates.append((*figures, moment, False, None, None, product_id))
+        elif before != figures:
+            updates.append((*figures, product_id))
+    connection = session.connection()
+    if everything and stored:
+        # Every stored row was computed again just now: its time and freshness are set by
+        # two set-wide statements, and only changed figures are written row by row below.
+        marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        connection.exec_driver_sql(
+            f"UPDATE agg_results SET computed_at = {marker}",  # noqa: S608 - fixed names only
+            (moment,),
+        )
+        connection.exec_driver_sql(
+            f"UPDATE agg_results SET stale = {marker}, stale_since = NULL, "  # noqa: S608
+            f"stale_reason = NULL WHERE stale = {marker}",
+            (False, True),
+        )
+        if updates:
+            _update_many(session, "agg_results", _RESULT_COLUMNS[1:], "product_id", updates)
+    elif updates:
         columns = [*_RESULT_COLUMNS[1:], "computed_at", "stale", "stale_since", "stale_reason"]
         _update_many(session, "agg_results", columns, "product_id", updates)
     if inserts:
