@@ -874,18 +874,38 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
         for row in _rows(session, sa.select(_PRODUCTS), _PRODUCTS.c.id, targets, raw=True)
     }
     line_rows = _rows(session, sa.select(_LINES), _LINES.c.product_id, targets, raw=True)
-    line_owner = {
-        row[1]: products[row[0]][0] for row in line_rows if row[7] is not None or row[9] is not None
-    }
-    children = {row[10] for row in line_rows if row[10] is not None} - set(products)
+    # One pass sorts the lines out: their owners (for visibility), the children outside
+    # the set, pinned records and factor codes.
+    line_owner: dict[int, str] = {}
+    children: set[str] = set()
+    pins: dict[int, str] = {}
+    factor_lines: list[tuple[int, str]] = []
+    for row in line_rows:
+        if row[7] is not None or row[9] is not None:
+            line_owner[row[1]] = products[row[0]][0]
+        if row[9] is not None:
+            pins[row[1]] = row[9]
+        if row[10] is not None:
+            if row[10] not in products:
+                children.add(row[10])
+            continue
+        if row[11] is not None:
+            factor_lines.append((row[1], row[11]))
     if pinned:
         resolved_records = {row[1]: row[12] for row in line_rows if row[12] is not None}
     else:
-        pins = {row[1]: row[9] for row in line_rows if row[9] is not None}
+        # One visibility query per owner of pinned lines, not one per line.
+        pinned_by_owner: dict[str, set[str]] = {}
+        for line_id, record_id in pins.items():
+            pinned_by_owner.setdefault(line_owner[line_id], set()).add(record_id)
+        visible = {
+            owner: visible_record_ids(session, owner, record_ids)
+            for owner, record_ids in pinned_by_owner.items()
+        }
         resolved_records = {
             line_id: record_id
             for line_id, record_id in pins.items()
-            if visible_record_ids(session, line_owner[line_id], [record_id])
+            if record_id in visible[line_owner[line_id]]
         }
         resolved_records.update(
             _resolve_supplier_lines(session, line_owner, line_rows, everything=targets is None)
@@ -899,17 +919,13 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
             row[1]: row[13] for row in line_rows if row[13] is not None and row[13] in factor_rows
         }
     else:
-        codes = {
-            row[11]
-            for row in line_rows
-            if row[11] is not None and row[10] is None and row[1] not in resolved_records
-        }
+        codes = {code for line_id, code in factor_lines if line_id not in resolved_records}
         by_code = _approved_factors(session, codes)
         factor_rows = {row[0]: row for row in by_code.values()}
         resolved_factors = {
-            row[1]: by_code[row[11]][0]
-            for row in line_rows
-            if row[1] not in resolved_records and row[10] is None and row[11] in by_code
+            line_id: by_code[code][0]
+            for line_id, code in factor_lines
+            if line_id not in resolved_records and code in by_code
         }
     for factor_id, row in factor_rows.items():
         sources[f"factor:{factor_id}"] = factor_source(row)
