@@ -335,10 +335,10 @@ def _compute_node(node: Node, resolve: Mapping[str, Source], detail: bool) -> No
             source = resolve[ref]  # type: ignore[index]
         except KeyError:
             raise _line_error(node, line, f"no footprint for {ref}") from None
-        amount = line[1] if line[2] == source.declared_unit else _amount(node, line, source)
-        declared = source.declared_amount
+        # One unpacking instead of four attribute look-ups.
+        _, _, declared_unit, declared, (v0, v1, v2, v3, v4), quality, _, _ = source
+        amount = line[1] if line[2] == declared_unit else _amount(node, line, source)
         scale = amount if declared is ONE or declared == ONE else amount / declared
-        v0, v1, v2, v3, v4 = source.values
         part = v0 * scale
         total += part
         if v1:
@@ -351,16 +351,20 @@ def _compute_node(node: Node, resolve: Mapping[str, Source], detail: bool) -> No
             packaging += v4 * scale
         size = abs(part)
         weight += size
-        pds, dqr, coverage = source.quality
-        if coverage:
+        pds, dqr, coverage = quality
+        if coverage is ONE:
+            # A supplier record's coverage: size x 1 is size itself, same digits and exponent.
+            coverage_weighted += size
+        elif coverage:
             coverage_weighted += size * coverage
         if pds is not None:
             pds_weighted += size * pds
             pds_weight += size
         if dqr is not None:
-            dqr_t += size * dqr[0]
-            dqr_g += size * dqr[1]
-            dqr_p += size * dqr[2]
+            technological, geographical, temporal = dqr
+            dqr_t += size * technological
+            dqr_g += size * geographical
+            dqr_p += size * temporal
             dqr_weight += size
         if detail:
             contribution: Vector = (part, v1 * scale, v2 * scale, v3 * scale, v4 * scale)
@@ -416,44 +420,43 @@ def compute(
     new = tuple.__new__
     with decimal.localcontext(CONTEXT):
         # Depth first, children before parents: one pass, no separate topological sort.
+        # Each stack entry keeps an iterator over its node's lines, so a line is looked
+        # at once however many of its siblings had to be computed first.
         for root in nodes:
             if root in results:
                 continue
-            stack = [root]
+            stack = [(root, iter(nodes[root].lines))]
             on_stack = {root}
             while stack:
-                node_id = stack[-1]
-                node = nodes[node_id]
-                waiting = None
-                for line in node.lines:
+                node_id, pending = stack[-1]
+                for line in pending:
                     child = line[3]
                     if child is not None and child not in resolve and child in nodes:
-                        waiting = child
+                        if child in on_stack:
+                            path = [entry[0] for entry in stack]
+                            raise CycleError([*path[path.index(child) :], child], names)
+                        stack.append((child, iter(nodes[child].lines)))
+                        on_stack.add(child)
                         break
-                if waiting is not None:
-                    if waiting in on_stack:
-                        cycle = [*stack[stack.index(waiting) :], waiting]
-                        raise CycleError(cycle, names)
-                    stack.append(waiting)
-                    on_stack.add(waiting)
-                    continue
-                stack.pop()
-                on_stack.discard(node_id)
-                result = _compute_node(node, resolve, False)
-                results[node_id] = result
-                resolve[node_id] = new(
-                    Source,
-                    (
-                        node_id,
-                        product,
-                        node.declared_unit,
-                        node.declared_amount,
-                        result.values,
-                        result.quality,
-                        node.mass_per_declared_unit,
-                        NO_REFERENCE,
-                    ),
-                )
+                else:
+                    stack.pop()
+                    on_stack.discard(node_id)
+                    node = nodes[node_id]
+                    result = _compute_node(node, resolve, False)
+                    results[node_id] = result
+                    resolve[node_id] = new(
+                        Source,
+                        (
+                            node_id,
+                            product,
+                            node.declared_unit,
+                            node.declared_amount,
+                            result.values,
+                            result.quality,
+                            node.mass_per_declared_unit,
+                            NO_REFERENCE,
+                        ),
+                    )
     return results
 
 

@@ -757,3 +757,30 @@ def test_the_operator_recomputes_every_stale_product(
     body = drink.get_json()
     assert body["result"]["stale"] is False
     assert body["lines"][1]["resolvedRecordId"] != chain.bottle["footprint"]["id"]
+
+
+def test_pinned_records_resolve_like_supplier_lines(
+    app: Flask, client: FlaskClient, chain: Chain
+) -> None:
+    # Two pinned lines of one owner, computed both by the product's own path and by a full
+    # recomputation (which checks the pins' visibility per owner, not per line).
+    sugar_id, bottle_id = chain.sugar["footprint"]["id"], chain.bottle["footprint"]["id"]
+    pinned = define(
+        client,
+        chain.owner,
+        code="PINNED",
+        name="Pinned",
+        declaredUnit="kilogram",
+        lines=[
+            {"label": "sugar", "quantity": "0.5", "unit": "kg", "recordId": sugar_id},
+            {"label": "bottle", "quantity": "1", "unit": "piece", "recordId": bottle_id},
+        ],
+    )
+    first = compute(client, chain.owner, pinned["id"])["result"]
+    assert [line["input"]["recordId"] for line in first["inputs"]] == [sugar_id, bottle_id]
+    assert first["inputs"][0]["contribution"]["total"] == "-0.125"  # as the supplier line
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        services.recompute(session)
+    url = f"/api/v1/products/{pinned['id']}/result"
+    again = client.get(url, headers=chain.owner.headers).get_json()["result"]
+    assert signing.canonical_json(again) == signing.canonical_json(first)
