@@ -855,6 +855,42 @@ class _Loaded:
     previous: dict[int, tuple[str | None, str | None]]
 
 
+def _withdrawn_children(
+    session: Session, products: Mapping[str, tuple[Any, ...]], line_rows: Sequence[Any]
+) -> set[tuple[str, str]]:
+    """``(parent owner, child product)`` pairs where the child belongs to another
+    organisation that no longer shares it: its figures may not be used any more."""
+    wanted = {(products[row[0]][0], row[10]) for row in line_rows if row[10] is not None}
+    if not wanted:
+        return set()
+    children = session.execute(
+        sa.select(Product.id, Product.owner_id, Product.product_urn).where(
+            Product.id.in_(sorted({child for _, child in wanted}))
+        )
+    ).all()
+    child_of = {child_id: (owner_id, urn.lower()) for child_id, owner_id, urn in children}
+    foreign = {
+        (owner, child)
+        for owner, child in wanted
+        if child in child_of and child_of[child][0] != owner
+    }
+    if not foreign:
+        return set()
+    granted = set(
+        session.execute(
+            sa.select(Share.grantee_id, Share.owner_id, Share.product_id).where(
+                Share.grantee_id.in_(sorted({owner for owner, _ in foreign})),
+                Share.product_id.is_not(None),
+            )
+        ).all()
+    )
+    return {
+        (owner, child)
+        for owner, child in foreign
+        if (owner, child_of[child][0], child_of[child][1]) not in granted
+    }
+
+
 def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) -> _Loaded:
     """The nodes to compute with their sources and stored children.
 
@@ -922,6 +958,7 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
     for factor_id, row in factor_rows.items():
         sources[f"factor:{factor_id}"] = factor_source(row)
     known = _stored_sources(session, children) if children else {}
+    withdrawn = _withdrawn_children(session, products, line_rows)
     names = {product_id: row[1] for product_id, row in products.items()}
     grouped: dict[str, list[Line]] = {product_id: [] for product_id in products}
     problems: list[dict[str, Any]] = []
@@ -948,6 +985,15 @@ def _load(session: Session, targets: Collection[str] | None, *, pinned: bool) ->
         unit = spelled.get(unit) or canonical_unit(unit)
         if child is not None:
             line = new(Line, (position, quantity, unit, child, None, category, label, None))
+            if (products[product_id][0], child) in withdrawn:
+                problems.append(
+                    {
+                        "field": f"lines.{position}",
+                        "product": product_id,
+                        "message": f"product {child} is no longer shared with you",
+                    }
+                )
+                continue
             if child not in products and child not in known:
                 problems.append(
                     {

@@ -595,6 +595,16 @@ def test_a_chain_owner_never_sees_unshared_inputs(
     assert juice["footprint"]["id"] in theirs["data"][0]["reason"]
     assert juice["footprint"]["id"] not in json.dumps(ours)
 
+    # The other chain-owner stops sharing its concentrate: ours may no longer use it.
+    grants = client.get("/api/v1/shares", headers=other.headers).get_json()["data"]
+    (concentrate_grant,) = [g for g in grants if g["productId"] == "urn:gtin:00000000000031"]
+    client.delete(f"/api/v1/shares/{concentrate_grant['id']}", headers=other.headers)
+    refused = client.post(
+        f"/api/v1/products/{product['id']}/compute", headers=chain.owner.headers
+    )
+    assert refused.status_code == 400
+    assert "no longer shared" in refused.get_json()["message"]
+
     # A record shared and then unshared is withheld from the explanation.
     shares = client.get("/api/v1/shares", headers=chain.bottle_co.headers).get_json()["data"]
     compute(client, chain.owner, chain.drink["id"])
