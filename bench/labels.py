@@ -1,14 +1,16 @@
 """Label verification benchmark (issue 7): ``POST /api/v1/labels/verify`` against ``/healthz``.
 
-    python bench/labels.py [--seconds 3] [--rounds 2] [--clients 4] [--workers 2]
+    python bench/labels.py [--seconds 2] [--rounds 4] [--clients 4] [--workers 2]
 
 A real label is issued on a fresh SQLite exchange (accredited body, body-signed certificate,
 benchmark grading scheme), then ``exchange serve`` (gunicorn) serves it and a load generator
 of ``--clients`` processes, each sending one request at a time on a new connection, drives
-the trivial endpoint and the verifier in alternating phases of the same run (trivial, verify,
-trivial, verify, …), so both see the same load and drift cancels out. The rate of an
-endpoint is its completed requests over its phases' time; every verify answer is checked
-to say "valid".
+the trivial endpoint and the verifier in alternating phases of the same run, after a warm-up
+of both. The order flips every round (trivial, verify, verify, trivial, …), so that with an
+even number of rounds a steady drift of the machine's speed (other load on shared cores)
+weighs on both alike. The rate of an endpoint is its completed requests over its phases'
+time; every phase's rate is printed, so that noise shows. Every verify answer is checked to
+say "valid".
 
 Also prints the QR version and module count of a typical label (GTIN, an 8-character lot)
 beside the SMART Health Card limit (version 22). Ends with
@@ -219,8 +221,10 @@ def phase(port: int, kind: str, body: bytes, seconds: float, clients: int) -> tu
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=3.0, help="length of one phase")
-    parser.add_argument("--rounds", type=int, default=2, help="trivial+verify phase pairs")
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of one phase")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="trivial+verify phase pairs (even: balanced order)"
+    )
     parser.add_argument("--clients", type=int, default=4, help="load-generator processes")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     args = parser.parse_args()
@@ -232,11 +236,18 @@ def main() -> None:
         with server(instance, args.workers) as port:
             phase(port, "trivial", body, 1.0, args.clients)  # warm every worker
             phase(port, "verify", body, 1.0, args.clients)
-            for _ in range(args.rounds):
-                for kind in ("trivial", "verify"):
+            for number in range(args.rounds):
+                rates = {}
+                for kind in ("trivial", "verify") if number % 2 == 0 else ("verify", "trivial"):
                     count, seconds = phase(port, kind, body, args.seconds, args.clients)
                     totals[kind][0] += count
                     totals[kind][1] += seconds
+                    rates[kind] = count / seconds
+                print(
+                    f"round {number + 1}: trivial {rates['trivial']:6.0f}/s, "
+                    f"verify {rates['verify']:6.0f}/s ({rates['verify'] / rates['trivial']:.2f})",
+                    flush=True,
+                )
     trivial_per_s = totals["trivial"][0] / totals["trivial"][1]
     verify_per_s = totals["verify"][0] / totals["verify"][1]
     ratio = verify_per_s / trivial_per_s

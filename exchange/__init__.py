@@ -30,6 +30,9 @@ def create_app(
 
     engine = db.make_engine(app.config["DATABASE_URL"])
     app.extensions["exchange.engine"] = engine
+    # The same pool, for the hot read-only paths (label verification) that must not take
+    # SQLite's write lock.
+    app.extensions["exchange.reader"] = db.reader(engine)
     app.extensions["exchange.sessions"] = db.make_session_factory(engine)
     app.extensions["exchange.key"] = load_or_create_exchange_key(Path(app.instance_path))
     app.teardown_appcontext(web.close_session)

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect, Engine
@@ -100,7 +100,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _configure_sqlite)
-        sa.event.listen(engine, "begin", _begin_immediate)
+        sa.event.listen(engine, "begin", _begin)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
 
@@ -115,11 +115,35 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _begin_immediate(connection: sa.Connection) -> None:
+# Execution option of connections that only read (see :func:`reader`).
+READ_ONLY: Final = "exchange_read_only"
+
+
+def _begin(connection: sa.Connection) -> None:
     # A deferred SQLite transaction that reads and then writes can fail with "database is
     # locked" when another worker wrote in between; taking the write lock at BEGIN makes
-    # concurrent workers wait their turn instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # concurrent workers wait their turn instead. A connection that only reads has no
+    # such upgrade to fail, and in WAL mode a deferred transaction reads a snapshot without
+    # taking the one write lock: readers then neither queue behind one another (SQLite's
+    # busy handler sleeps a millisecond or more at each collision) nor behind writers.
+    if connection.get_execution_options().get(READ_ONLY):
+        # Straight to the driver: a read path (label verification) runs this on every
+        # request, and a full SQLAlchemy execution costs as much as its query.
+        driver = connection.connection.driver_connection
+        assert driver is not None  # a checked-out connection always has one
+        driver.execute("BEGIN DEFERRED")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def reader(engine: Engine) -> Engine:
+    """The engine's pool, for connections that only read: on SQLite their transactions
+    begin deferred (above); elsewhere nothing changes. Writes are not prevented, but one
+    through such a connection could fail with "database is locked" under concurrency.
+
+    Made once per app: each connection it hands out carries the option from the start.
+    """
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -47,7 +47,8 @@ _FIXED: Final = 20
 _GROUP_BYTES: Final = 7
 # Decimal digits of a group of k bytes: the length of 2**(8k) - 1.
 _DIGITS_FOR: Final = {k: len(str(2 ** (8 * k) - 1)) for k in range(1, _GROUP_BYTES + 1)}
-_BYTES_FOR: Final = {digits: k for k, digits in _DIGITS_FOR.items()}
+# Per group length in digits: its byte count and the first number too large for them.
+_GROUP_OF_DIGITS: Final = {digits: (k, 2 ** (8 * k)) for k, digits in _DIGITS_FOR.items()}
 
 # PACT v3 declared units, in the order of the specification; the code is the index + 1.
 UNITS: Final = (
@@ -102,7 +103,9 @@ def round_value(value: Decimal) -> Decimal:
 def _mantissa_exponent(value: Decimal) -> tuple[int, int]:
     sign, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)
-    mantissa = int("".join(map(str, digits)) or "0")
+    mantissa = 0
+    for digit in digits:  # a label value has a few digits: cheaper than int(str(...))
+        mantissa = mantissa * 10 + digit
     if mantissa == 0:
         return 0, 0
     while mantissa % 10 == 0:
@@ -171,7 +174,7 @@ def _unzigzag(data: bytes) -> int:
     raise LabelFormatError("the value is cut short")
 
 
-def _check(claims: Claims) -> None:
+def _check(claims: Claims, mantissa: int, exponent: int) -> None:
     problems = []
     if claims.unit not in UNITS:
         problems.append(f"unit {claims.unit!r} is not a PACT declared unit")
@@ -184,7 +187,6 @@ def _check(claims: Claims) -> None:
     validity = (claims.expires - claims.issued).days
     if not 0 <= days < 2**16 or not 0 <= validity < 2**16:
         problems.append("the dates are out of range")
-    mantissa, exponent = _mantissa_exponent(claims.value)
     if not -100 <= exponent <= 100 or abs(mantissa) >= 10**SIGNIFICANT_DIGITS:
         problems.append("the value must be rounded with round_value")
     if claims.origin != claims.origin.lower() or "/" in claims.origin or not claims.origin:
@@ -194,8 +196,8 @@ def _check(claims: Claims) -> None:
 
 
 def _payload(claims: Claims, signature: bytes, prefix: bytes | None = None) -> bytes:
-    _check(claims)
     mantissa, exponent = _mantissa_exponent(claims.value)
+    _check(claims, mantissa, exponent)
     return (
         bytes([FORMAT_VERSION])
         + claims.label.to_bytes(4, "big")
@@ -225,14 +227,14 @@ def from_digits(text: str) -> bytes:
     if not text.isascii() or not text.isdigit():
         raise LabelFormatError("the label data is decimal digits")
     full = _DIGITS_FOR[_GROUP_BYTES]
-    groups = [text[start : start + full] for start in range(0, len(text), full)]
     out = bytearray()
-    for group in groups:
-        size = _BYTES_FOR.get(len(group))
-        if size is None:
+    for start in range(0, len(text), full):
+        group = text[start : start + full]
+        size, limit = _GROUP_OF_DIGITS.get(len(group), (0, 0))
+        if not size:
             raise LabelFormatError("the label data has a wrong length")
         number = int(group)
-        if number >= 2 ** (8 * size):
+        if number >= limit:
             raise LabelFormatError("the label data is out of range")
         out += number.to_bytes(size, "big")
     return bytes(out)

@@ -23,7 +23,8 @@ def check_digit(digits: str) -> int:
     """The GS1 mod-10 check digit of a key's leading digits (weights 3,1,3,… from the right)."""
     if not digits.isascii() or not digits.isdigit():
         raise GS1Error("a GS1 key holds digits only")
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    # Slices instead of a per-digit loop: every scanned label's GTIN passes through here.
+    total = 3 * sum(map(int, digits[-1::-2])) + sum(map(int, digits[-2::-2]))
     return (10 - total % 10) % 10
 
 
@@ -43,8 +44,8 @@ def check_lot(lot: str) -> str:
     """A batch/lot number (AI 10): 1 to 20 characters of CSET 82."""
     if not 1 <= len(lot) <= LOT_MAX_LENGTH:
         raise GS1Error(f"a lot has 1 to {LOT_MAX_LENGTH} characters")
-    bad = sorted(set(lot) - _CSET82)
-    if bad:
+    if not _CSET82.issuperset(lot):
+        bad = sorted(set(lot) - _CSET82)
         raise GS1Error(f"a lot may not contain {''.join(bad)!r}")
     return lot
 
@@ -56,6 +57,8 @@ def encode_segment(value: str) -> str:
 
 def decode_segment(segment: str) -> str:
     """The inverse of :func:`encode_segment`; only upper-case ``%XX`` escapes are accepted."""
+    if _UNRESERVED.issuperset(segment):  # the usual lot: nothing escaped, nothing to escape
+        return segment
     text = _PERCENT.sub(lambda match: chr(int(match.group(1), 16)), segment)
     if encode_segment(text) != segment:
         raise GS1Error("the path segment is not in canonical percent-encoding")

@@ -1017,9 +1017,10 @@ def verify_text(
         row = session.execute(_LABEL_CHECK, {"label_id": scanned.label}).first()
     fast = row is not None and row.kid.startswith(scanned.kid_hint)
     keys = None if fast else trusted_keys(session)
-    # Everything is read: end the read transaction before the signature check, so that
-    # (on SQLite, where every transaction takes the write lock) workers do not queue
-    # behind one another's cryptography.
+    # Everything is read: end the read transaction before the signature check. The view's
+    # connection is a reader (db.reader), which on SQLite takes no lock; a caller's session
+    # or writing connection holds SQLite's write lock until here, and other workers would
+    # otherwise queue behind this one's cryptography.
     session.rollback()
     verdict = None
     if fast:

@@ -389,8 +389,8 @@ def verify() -> Response:
         text = request.get_data(as_text=True)
     else:
         text = parse(VerifyRequest, web.json_body()).text
-    engine: sa.Engine = current_app.extensions["exchange.engine"]
-    with engine.connect() as connection:
+    reader: sa.Engine = current_app.extensions["exchange.reader"]
+    with reader.connect() as connection:
         verdict, certificate_status = services.verify_text(connection, text, origin=_origin())
     return jsonify(
         {

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -334,6 +336,21 @@ def test_verify_takes_text_plain_and_reports_garbage(fx: Programme) -> None:
     body = response.get_json()
     assert body["verdict"] == "invalid" and body["reasons"][0]["code"] == "malformed"
     assert json.dumps(body)
+
+
+def test_verifying_does_not_queue_behind_a_writer(fx: Programme, app: Flask) -> None:
+    """The verifier only reads: on SQLite it takes no write lock, so a transaction that
+    holds one (BEGIN IMMEDIATE) does not make scans wait for it (up to the 30 s timeout)."""
+    if not app.config["DATABASE_URL"].startswith("sqlite"):
+        pytest.skip("SQLite's single write lock")
+    fx.accredit()
+    label = fx.label(fx.certify()["number"])
+    with app.extensions["exchange.engine"].connect() as writer:
+        writer.execute(sa.text("SELECT 1"))  # its transaction began with BEGIN IMMEDIATE
+        started = time.monotonic()
+        verdict = fx.verify(label["url"])
+        assert time.monotonic() - started < 5
+    assert verdict["verdict"] == "valid", verdict
 
 
 def test_the_log_audit_rebuilds_every_label_entry(fx: Programme, app: Flask) -> None:
