@@ -150,6 +150,23 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+def insert_unless_present(
+    session: Session, table: sa.Table, rows: dict[str, Any] | list[dict[str, Any]]
+) -> None:
+    """Insert rows, skipping any whose key is already there (a concurrent writer's, say)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(table).on_conflict_do_nothing(), rows)
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        session.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)
+    else:
+        session.execute(sa.insert(table), rows)
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits on success and rolls back on any exception."""

@@ -23,7 +23,7 @@ import json
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -40,7 +40,7 @@ from exchange.aggregation.models import (
     StaleNotice,
 )
 from exchange.aggregation.schemas import LineInput, ProductInput
-from exchange.db import utcnow
+from exchange.db import insert_unless_present, utcnow
 from exchange.errors import Conflict, NotFound, ValidationFailed
 from exchange.factors import units
 from exchange.factors.models import Factor, FactorStatus
@@ -586,6 +586,7 @@ _VALUE_COLUMNS: Final = (
     "dqr_temporal",
 )
 _VALUES = _light("agg_record_values", *_VALUE_COLUMNS)
+_VALUES_TABLE: Final = cast(sa.Table, RecordValues.__table__)
 _F = Factor.__table__.c
 _FACTOR_COLUMNS: Final = (_F.id, _F.code, _F.version, _F.value, _F.unit, _F.gwp_set, _F.source)
 _FR = FootprintRecord.__table__.c
@@ -692,7 +693,8 @@ def _record_sources(session: Session, ids: Collection[str], *, detail: bool) -> 
             if all(_fits(value) for value in row[2:] if not isinstance(value, str)):
                 fresh.append({"record_id": record_id, **values})
         if fresh:
-            session.execute(sa.insert(RecordValues), fresh)
+            # Two computations may meet the same new record at once: the first one keeps it.
+            insert_unless_present(session, _VALUES_TABLE, fresh)
     references: dict[str, dict[str, Any]] = {}
     if detail:
         query = sa.select(_FR.id, _FR.owner_id, _FR.signature_kid, _FR.signature, _FR.log_index)

@@ -17,13 +17,13 @@ import base64
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from typing import Any, Final, NamedTuple, cast
+from typing import Final, NamedTuple, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import utcnow
+from exchange.db import insert_unless_present, utcnow
 from exchange.errors import BadRequest, NotFound
 from exchange.keyring import ExchangeKey
 from exchange.log import merkle, note
@@ -163,22 +163,8 @@ def _lock_head(session: Session) -> int:
     if size is not None:
         return size
     # A fresh (or emptied) database: create the row; a concurrent creator wins quietly.
-    _insert_unless_present(session, _HEAD, {"id": 1, "tree_size": 0})
+    insert_unless_present(session, _HEAD, {"id": 1, "tree_size": 0})
     return session.execute(locked).scalar_one()
-
-
-def _insert_unless_present(session: Session, table: sa.Table, values: dict[str, Any]) -> None:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        session.execute(pg_insert(table).values(values).on_conflict_do_nothing())
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        session.execute(sqlite_insert(table).values(values).on_conflict_do_nothing())
-    else:
-        session.execute(sa.insert(table).values(values))
 
 
 # --- tree nodes ---------------------------------------------------------------------------
@@ -340,7 +326,7 @@ def ensure_checkpoint(session: Session, key: ExchangeKey, origin: str) -> LogChe
         note.Checkpoint(origin, size, root), name=origin, private_key=key.private_key
     )
     # Another worker may sign the same size at the same moment; either note will do.
-    _insert_unless_present(
+    insert_unless_present(
         session,
         _CHECKPOINTS,
         {"tree_size": size, "root_hash": root, "note": text, "created_at": utcnow()},
