@@ -7,7 +7,7 @@ schema itself is owned by the Alembic migrations in ``exchange/migrations``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, Final
@@ -148,6 +148,17 @@ def reader(engine: Engine) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+IN_LIST_CHUNK = 5000
+
+
+def chunked(values: Iterable[str], size: int = IN_LIST_CHUNK) -> Iterator[list[str]]:
+    """Distinct values in sorted runs of ``size``: one ``IN (...)`` list each, kept under the
+    databases' limits on bound parameters."""
+    ordered = sorted(set(values))
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
 
 
 def insert_unless_present(

@@ -3,8 +3,10 @@ and the rendering of every error as one JSON body."""
 
 from __future__ import annotations
 
+import enum
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, jsonify, request
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +21,7 @@ from exchange.errors import (
     PayloadTooLarge,
     Unauthenticated,
     UnsupportedMediaType,
+    ValidationFailed,
 )
 from exchange.keyring import ExchangeKey
 from exchange.pact.services import Host
@@ -41,6 +44,38 @@ def close_session(_exc: BaseException | None) -> None:
 
 def exchange_key() -> ExchangeKey:
     return current_app.extensions["exchange.key"]  # type: ignore[no-any-return]
+
+
+_Choice = TypeVar("_Choice", bound=enum.Enum)
+
+
+def json_object() -> dict[str, Any]:
+    """The request's JSON body, which must be an object."""
+    body = json_body()
+    if not isinstance(body, dict):
+        raise ValidationFailed("send a JSON object")
+    return body
+
+
+def choice_field(body: Mapping[str, Any], name: str, kind: type[_Choice]) -> _Choice:
+    """A member ``name`` naming one value of ``kind``; a clear error lists them all."""
+    try:
+        return kind(str(body.get(name)))
+    except ValueError as exc:
+        allowed = ", ".join(str(member.value) for member in kind)
+        raise ValidationFailed(
+            f"{name} is one of {allowed}", details=[{"field": name, "message": allowed}]
+        ) from exc
+
+
+def text_field(body: Mapping[str, Any], name: str, default: str = "") -> str:
+    """An optional string member ``name``."""
+    value = body.get(name, default)
+    if not isinstance(value, str):
+        raise ValidationFailed(
+            f"{name} is a string", details=[{"field": name, "message": "a string"}]
+        )
+    return value
 
 
 def pact_host() -> Host:

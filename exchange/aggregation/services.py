@@ -40,7 +40,7 @@ from exchange.aggregation.models import (
     StaleNotice,
 )
 from exchange.aggregation.schemas import LineInput, ProductInput
-from exchange.db import insert_unless_present, utcnow
+from exchange.db import chunked, insert_unless_present, utcnow
 from exchange.errors import Conflict, NotFound, ValidationFailed
 from exchange.factors import units
 from exchange.factors.models import Factor, FactorStatus
@@ -77,9 +77,7 @@ PACT_UNITS: Final = {
 
 
 def _chunks(values: Collection[str]) -> Iterable[list[str]]:
-    ordered = sorted(values)
-    for start in range(0, len(ordered), CHUNK):
-        yield ordered[start : start + CHUNK]
+    return chunked(values, CHUNK)
 
 
 def pact_unit(symbol: str) -> str:

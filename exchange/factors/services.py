@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import utcnow
+from exchange.db import chunked, utcnow
 from exchange.errors import AccessDenied, Conflict, ExchangeError, NotFound, ValidationFailed
 from exchange.factors import gwp, schemas, units
 from exchange.factors.models import (
@@ -89,13 +89,12 @@ def log_ref(review: FactorReview) -> str:
 
 def log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:
     """Entry bytes of decisions rebuilt from the tables, for the log's audit."""
-    ids = sorted({ref.partition("/")[0] for ref in refs})
     found: dict[str, bytes] = {}
-    for start in range(0, len(ids), 5000):
+    for ids in chunked(ref.partition("/")[0] for ref in refs):
         rows = session.execute(
             sa.select(FactorReview, Factor)
             .join(Factor, Factor.id == FactorReview.factor_id)
-            .where(FactorReview.factor_id.in_(ids[start : start + 5000]))
+            .where(FactorReview.factor_id.in_(ids))
         )
         for review, factor in rows:
             found[log_ref(review)] = review_entry(review, factor)

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from exchange import web
-from exchange.errors import AccessDenied, BadRequest, ValidationFailed
+from exchange.errors import AccessDenied, BadRequest
 from exchange.factors import gwp, schemas, services, units
 from exchange.factors.models import Decision, FactorKind, FactorStatus
 from exchange.log.services import append_entries
@@ -141,21 +141,9 @@ def declare_factor() -> Response:
 def review_factor(factor_id: str) -> Response:
     """``{"decision": "approve" | "return" | "reject" | "retire", "comment": "..."}``."""
     principal = web.require_principal(services.WRITE_SCOPE)
-    body = web.json_body()
-    if not isinstance(body, dict):
-        raise ValidationFailed("send a JSON object")
-    try:
-        decision = Decision(str(body.get("decision")))
-    except ValueError as exc:
-        raise ValidationFailed(
-            "decision is approve, return, reject or retire",
-            details=[{"field": "decision", "message": "approve, return, reject or retire"}],
-        ) from exc
-    comment = body.get("comment", "")
-    if not isinstance(comment, str):
-        raise ValidationFailed(
-            "comment is a string", details=[{"field": "comment", "message": "a string"}]
-        )
+    body = web.json_object()
+    decision = web.choice_field(body, "decision", Decision)
+    comment = web.text_field(body, "comment")
     session = web.session()
     factor = services.review(
         session,

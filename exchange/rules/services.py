@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import utcnow
+from exchange.db import chunked, utcnow
 from exchange.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from exchange.pact.schemas import ProductFootprint
 from exchange.partners.models import Role
@@ -70,13 +70,12 @@ def log_ref(decision: RuleDecision) -> str:
 
 def log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:
     """Entry bytes of rule decisions rebuilt from the tables, for the log's audit."""
-    codes = sorted({ref.rpartition("/")[0] for ref in refs})
     found: dict[str, bytes] = {}
-    for start in range(0, len(codes), 5000):
+    for codes in chunked(ref.rpartition("/")[0] for ref in refs):
         rows = session.execute(
             sa.select(RuleDecision, AccountingRule)
             .join(AccountingRule, AccountingRule.code == RuleDecision.rule_code)
-            .where(RuleDecision.rule_code.in_(codes[start : start + 5000]))
+            .where(RuleDecision.rule_code.in_(codes))
         )
         for decision, rule in rows:
             found[log_ref(decision)] = decision_entry(decision, rule)

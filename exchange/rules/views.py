@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from exchange import web
-from exchange.errors import BadRequest, ValidationFailed
+from exchange.errors import BadRequest
 from exchange.log.services import append_entries
 from exchange.rules import schemas, services
 from exchange.rules.models import AccountingRule, RuleStatus
@@ -83,21 +83,9 @@ def get_rule(code: str) -> Response:
 def transition_rule(code: str) -> Response:
     """``{"status": "assessed" | "listed" | "withdrawn", "comment": "..."}`` (regulator)."""
     principal = web.require_principal(services.WRITE_SCOPE)
-    body = web.json_body()
-    if not isinstance(body, dict):
-        raise ValidationFailed("send a JSON object")
-    try:
-        status = RuleStatus(str(body.get("status")))
-    except ValueError as exc:
-        raise ValidationFailed(
-            "status is assessed, listed or withdrawn",
-            details=[{"field": "status", "message": "assessed, listed or withdrawn"}],
-        ) from exc
-    comment = body.get("comment", "")
-    if not isinstance(comment, str):
-        raise ValidationFailed(
-            "comment is a string", details=[{"field": "comment", "message": "a string"}]
-        )
+    body = web.json_object()
+    status = web.choice_field(body, "status", RuleStatus)
+    comment = web.text_field(body, "comment")
     session = web.session()
     rule = services.transition(
         session, principal, code, status=status, comment=comment, append_to_log=append_entries

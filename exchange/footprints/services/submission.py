@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import utcnow
+from exchange.db import chunked, utcnow
 from exchange.errors import (
     AccessDenied,
     Conflict,
@@ -484,9 +484,7 @@ def _check_predecessors(
 
 def _records_by_id(session: Session, ids: set[str]) -> dict[str, FootprintRecord]:
     found: dict[str, FootprintRecord] = {}
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), 5000):
-        chunk = ordered[start : start + 5000]
+    for chunk in chunked(ids):
         found.update(
             (record.id, record)
             for record in session.scalars(
