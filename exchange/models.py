@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from exchange.aggregation import models as aggregation_models
 from exchange.db import Base
+from exchange.disclosure import models as disclosure_models
 from exchange.factors import models as factors_models
 from exchange.footprints import models as footprints_models
 from exchange.jobs import models as jobs_models
@@ -12,9 +13,11 @@ from exchange.log import models as log_models
 from exchange.pact import models as pact_models
 from exchange.partners import models as partners_models
 from exchange.rules import models as rules_models
+from exchange.sites import models as sites_models
 
 __all__ = [
     "aggregation_models",
+    "disclosure_models",
     "factors_models",
     "footprints_models",
     "jobs_models",
@@ -24,6 +27,7 @@ __all__ = [
     "pact_models",
     "partners_models",
     "rules_models",
+    "sites_models",
 ]
 
 metadata = Base.metadata
