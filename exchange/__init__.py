@@ -86,6 +86,7 @@ def _register_blueprints(app: Flask) -> None:
     from exchange.partners.views import bp as partners_bp
     from exchange.rules.views import bp as rules_bp
     from exchange.system.views import bp as system_bp
+    from exchange.trade.views import bp as trade_bp
 
     app.register_blueprint(system_bp)
     app.register_blueprint(partners_bp)
@@ -96,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(rules_bp)
     app.register_blueprint(labels_bp)
     app.register_blueprint(aggregation_bp)
+    app.register_blueprint(trade_bp)
 
 
 def _register_commands(app: Flask) -> None:
@@ -107,6 +109,7 @@ def _register_commands(app: Flask) -> None:
     from exchange.partners.cli import client_cli, org_cli
     from exchange.rules.cli import rules_cli
     from exchange.system.cli import init_db_command, serve_command
+    from exchange.trade.cli import trade_cli
 
     for command in (
         init_db_command,
@@ -119,5 +122,6 @@ def _register_commands(app: Flask) -> None:
         factors_cli,
         rules_cli,
         labels_cli,
+        trade_cli,
     ):
         app.cli.add_command(command)
