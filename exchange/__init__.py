@@ -85,6 +85,7 @@ def _register_blueprints(app: Flask) -> None:
     from exchange.pact.views import bp as pact_bp
     from exchange.partners.views import bp as partners_bp
     from exchange.rules.views import bp as rules_bp
+    from exchange.sites.views import bp as sites_bp
     from exchange.system.views import bp as system_bp
     from exchange.trade.views import bp as trade_bp
 
@@ -98,6 +99,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(labels_bp)
     app.register_blueprint(aggregation_bp)
     app.register_blueprint(trade_bp)
+    app.register_blueprint(sites_bp)
 
 
 def _register_commands(app: Flask) -> None:
@@ -108,6 +110,7 @@ def _register_commands(app: Flask) -> None:
     from exchange.log.cli import audit_command
     from exchange.partners.cli import client_cli, org_cli
     from exchange.rules.cli import rules_cli
+    from exchange.sites.cli import sites_cli
     from exchange.system.cli import init_db_command, serve_command
     from exchange.trade.cli import trade_cli
 
@@ -123,5 +126,6 @@ def _register_commands(app: Flask) -> None:
         rules_cli,
         labels_cli,
         trade_cli,
+        sites_cli,
     ):
         app.cli.add_command(command)

@@ -1,0 +1,135 @@
+"""Wire formats of sites, their output and their roll-ups."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from exchange.sites import services
+from exchange.sites.models import Site, SiteKind, SiteProduction
+
+DECIMAL_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
+
+
+class SiteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: SiteKind
+    name: str = Field(min_length=1, max_length=300)
+    region: str = Field(min_length=2, max_length=16)
+    location: str = Field(default="", max_length=300)
+    park_id: str | None = Field(default=None, alias="parkId", max_length=36)
+
+    def to_new(self) -> services.NewSite:
+        return services.NewSite(
+            kind=self.kind,
+            name=self.name,
+            region=self.region,
+            location=self.location,
+            park_id=self.park_id,
+        )
+
+
+class ProductionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    record_id: str = Field(alias="recordId", min_length=1, max_length=36)
+    period_start: AwareDatetime = Field(alias="periodStart")
+    period_end: AwareDatetime = Field(alias="periodEnd")
+    # A string, like every PACT decimal: a JSON number would pass through a binary float.
+    quantity: str = Field(pattern=DECIMAL_PATTERN, max_length=40)
+
+    def to_new(self) -> services.NewProduction:
+        return services.NewProduction(
+            record_id=self.record_id,
+            period_start=self.period_start.astimezone(dt.UTC),
+            period_end=self.period_end.astimezone(dt.UTC),
+            quantity=Decimal(self.quantity),
+        )
+
+
+def site_json(site: Site) -> dict[str, Any]:
+    return {
+        "id": site.id,
+        "kind": site.kind.value,
+        "name": site.name,
+        "owner": site.owner_id,
+        "parkId": site.park_id,
+        "region": site.region,
+        "location": site.location,
+        "createdAt": site.created_at.isoformat(),
+    }
+
+
+def production_json(production: SiteProduction) -> dict[str, Any]:
+    return {
+        "id": production.id,
+        "siteId": production.site_id,
+        "recordId": production.record_id,
+        "periodStart": production.period_start.isoformat(),
+        "periodEnd": production.period_end.isoformat(),
+        "quantity": services.text(production.quantity),
+    }
+
+
+def _group_json(group: services.UnitGroup) -> dict[str, Any]:
+    ordered = sorted(group.grades.items(), key=lambda item: (item[0] is None, item[0] or 0))
+    return {
+        "unit": group.unit,
+        "quantity": services.text(group.quantity),
+        "emissions": services.text(group.emissions),
+        "footprintPerUnit": services.text(group.footprint_per_unit),
+        "records": group.records,
+        "certifiedQuantity": services.text(group.certified_quantity),
+        "certifiedShare": services.text(group.certified_share),
+        "grades": [
+            {"grade": grade, "quantity": services.text(quantity), "outputs": count}
+            for grade, (quantity, count) in ordered
+        ],
+    }
+
+
+def rollup_json(rollup: services.Rollup) -> dict[str, Any]:
+    return {
+        "units": [_group_json(group) for group in rollup.groups],
+        "withheld": rollup.withheld,
+        "outputs": [
+            {
+                **production_json(output.production),
+                "unit": output.unit,
+                "footprintPerUnit": services.text(output.per_unit),
+                "emissions": services.text(output.emissions),
+                "certificate": output.certificate_id,
+                "grade": output.grade,
+            }
+            for output in rollup.outputs
+        ],
+    }
+
+
+def site_rollup_json(
+    site: Site,
+    whole: services.Rollup,
+    factories: list[services.Rollup],
+    *,
+    now: dt.datetime,
+    period_from: dt.datetime | None,
+    period_to: dt.datetime | None,
+) -> dict[str, Any]:
+    document = {
+        "site": site_json(site),
+        "asOf": now.isoformat(),
+        "period": {
+            "from": period_from.isoformat() if period_from else None,
+            "to": period_to.isoformat() if period_to else None,
+        },
+        **rollup_json(whole),
+    }
+    if site.kind is SiteKind.PARK:
+        document["factories"] = [
+            {"site": site_json(part.sites[0]), **rollup_json(part)} for part in factories
+        ]
+    return document
