@@ -78,6 +78,7 @@ def _job_handlers() -> dict[str, Any]:
 
 def _register_blueprints(app: Flask) -> None:
     from exchange.aggregation.views import bp as aggregation_bp
+    from exchange.disclosure.views import bp as disclosure_bp
     from exchange.factors.views import bp as factors_bp
     from exchange.footprints.views import bp as footprints_bp
     from exchange.labels.views import bp as labels_bp
@@ -100,10 +101,12 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(aggregation_bp)
     app.register_blueprint(trade_bp)
     app.register_blueprint(sites_bp)
+    app.register_blueprint(disclosure_bp)
 
 
 def _register_commands(app: Flask) -> None:
     from exchange.demo import demo_command
+    from exchange.disclosure.cli import disclosure_cli
     from exchange.factors.cli import factors_cli
     from exchange.jobs.cli import worker_command
     from exchange.labels.cli import labels_cli
@@ -127,5 +130,6 @@ def _register_commands(app: Flask) -> None:
         labels_cli,
         trade_cli,
         sites_cli,
+        disclosure_cli,
     ):
         app.cli.add_command(command)
