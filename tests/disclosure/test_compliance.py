@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -400,3 +401,15 @@ def test_reminders_once_per_state_change(world: World) -> None:
     b_list = world.client.get("/api/v1/disclosure/reminders", headers=world.b.headers).get_json()
     assert [r["state"] for r in b_list["data"]] == ["due-soon"]
     assert len(reminder_jobs()) == 2
+
+
+def test_overview_command(world: World) -> None:
+    world.require()
+    world.push(world.a, A_TEA, received=utc(2026, 3, 1))
+    result = world.app.test_cli_runner().invoke(
+        args=["disclosure", "overview", "--now", "2026-07-02T00:00:00"]
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["counts"] == {"overdue": 1}
+    assert document["data"][0]["organisationId"] == world.a.organisation_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import pytest
@@ -246,3 +247,16 @@ def test_an_expired_certificate_no_longer_covers_output(park: Park) -> None:
     assert doc["units"][0]["certifiedShare"] == "0"
     assert doc["asOf"] == "2031-01-01T00:00:00+00:00"
     assert utcnow().year < 2031
+
+
+def test_rollup_command_shows_the_regulators_view(app: Flask, park: Park) -> None:
+    _linked(park)
+    result = app.test_cli_runner().invoke(
+        args=["sites", "rollup", park.park, "--from", "2026-01-01", "--to", "2026-04-01"]
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["units"][0]["footprintPerUnit"] == "5.666666666667"
+    assert document["withheld"] == 3
+    missing = app.test_cli_runner().invoke(args=["sites", "rollup", "no-such-site"])
+    assert missing.exit_code == 1 and "no site" in missing.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from typing import Any
 
 import pytest
@@ -346,3 +348,23 @@ def test_extension_schema_is_served(client: FlaskClient) -> None:
     schema = client.get("/api/v1/trade/extensions/trade-data/1.0.0/schema.json").get_json()
     assert schema["$id"].endswith(TRADE_EXTENSION_PATH)
     assert set(schema["properties"]) == {"lifeCycleStages", "battery", "embeddedEmissions"}
+
+
+def test_export_command(app: Flask, client: FlaskClient, maker: Member) -> None:
+    complete = push(
+        client,
+        maker,
+        unit="kilogram",
+        amount="1000",
+        total="2170.5",
+        extension={"embeddedEmissions": CBAM_DATA},
+    )
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["trade", "export", "cbam-report", complete["id"]])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["specificEmbeddedEmissions"]["total"] == "2.1705"
+    result = runner.invoke(args=["trade", "export", "battery-declaration", complete["id"]])
+    assert result.exit_code == 1
+    assert json.loads(result.output)["code"] == "MissingData"
+    result = runner.invoke(args=["trade", "export", "cbam-report", str(uuid.uuid4())])
+    assert result.exit_code == 1 and "no footprint" in result.output
