@@ -68,6 +68,7 @@ from exchange.footprints.services import visible_to
 from exchange.jobs.services import enqueue
 from exchange.pact import services as pact
 from exchange.pact.models import EventEndpoint
+from exchange.pact.schemas import CarbonFootprint
 from exchange.partners.models import Organisation, Role
 from exchange.partners.services import Principal
 from exchange.trade.services import lifecycle_stages
@@ -76,6 +77,8 @@ REMINDER_EVENT: Final = "org.footprint-exchange.disclosure.ReminderEvent.1"
 REMINDED_STATES: Final = frozenset({ComplianceState.DUE_SOON, ComplianceState.OVERDUE})
 NO_PRODUCT: Final = ""
 _LEVELS: Final = list(ContentLevel)
+# The members a requirement may name in ``fields``: those of PACT v3 CarbonFootprint.
+PCF_MEMBERS: Final = frozenset(str(field.alias) for field in CarbonFootprint.model_fields.values())
 
 
 def _require_regulator(principal: Principal) -> None:
@@ -131,6 +134,9 @@ def define_requirement(
         errors.append(
             {"field": "scope", "message": "name a category, product ids or a company group"}
         )
+    for index, name in enumerate(new.fields):
+        if name not in PCF_MEMBERS:
+            errors.append({"field": f"content.fields.{index}", "message": "not a PACT pcf member"})
     for index, urn in enumerate(new.product_ids):
         if not urn.lower().startswith("urn:"):
             errors.append({"field": f"scope.productIds.{index}", "message": "a URN"})

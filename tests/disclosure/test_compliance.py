@@ -299,6 +299,7 @@ def _count_requirements(app: Flask) -> int:
         ({"basis": " "}, "basis"),
         ({"manner": "newspaper"}, "manner"),
         ({"content": {"level": "everything"}}, "content.level"),
+        ({"content": {"level": "total", "fields": ["colour"]}}, "content.fields.0"),
     ],
 )
 def test_bad_requirements_are_refused_and_change_nothing(
