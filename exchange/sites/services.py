@@ -40,7 +40,7 @@ from exchange.footprints.services import own_record, visible_to
 from exchange.labels import services as labels
 from exchange.labels.models import Certificate
 from exchange.partners.models import Role
-from exchange.partners.services import Principal, get_organisation
+from exchange.partners.services import Principal
 from exchange.sites.models import Site, SiteKind, SiteProduction
 
 QUANTUM: Final = Decimal("1e-12")
@@ -399,7 +399,3 @@ def site_rollup(
         return over([site]), []
     factories = factories_of(session, site)
     return over([site, *factories]), [over([factory]) for factory in factories]
-
-
-def owner_name(session: Session, organisation_id: str) -> str:
-    return get_organisation(session, organisation_id).name
