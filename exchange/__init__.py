@@ -85,6 +85,7 @@ def _register_blueprints(app: Flask) -> None:
     from exchange.pact.views import bp as pact_bp
     from exchange.partners.views import bp as partners_bp
     from exchange.rules.views import bp as rules_bp
+    from exchange.scenarios.views import bp as scenarios_bp
     from exchange.system.views import bp as system_bp
 
     app.register_blueprint(system_bp)
@@ -96,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(rules_bp)
     app.register_blueprint(labels_bp)
     app.register_blueprint(aggregation_bp)
+    app.register_blueprint(scenarios_bp)
 
 
 def _register_commands(app: Flask) -> None:
@@ -106,6 +108,7 @@ def _register_commands(app: Flask) -> None:
     from exchange.log.cli import audit_command
     from exchange.partners.cli import client_cli, org_cli
     from exchange.rules.cli import rules_cli
+    from exchange.scenarios.cli import scenarios_cli
     from exchange.system.cli import init_db_command, serve_command
 
     for command in (
@@ -119,5 +122,6 @@ def _register_commands(app: Flask) -> None:
         factors_cli,
         rules_cli,
         labels_cli,
+        scenarios_cli,
     ):
         app.cli.add_command(command)
