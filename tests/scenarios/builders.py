@@ -71,12 +71,15 @@ class Programme:
         rule: str | None = None,
         category: str = CATEGORY,
         extensions: list[dict[str, Any]] | None = None,
+        preceding: str | None = None,
     ) -> dict[str, Any]:
         """A signed record of ``supplier`` pushed (and published unless told otherwise)."""
         footprint = supplier.footprint(
             productIds=[f"urn:gtin:{gtin(number)}"], productNameCompany=product
         )
         footprint.pop("precedingPfIds", None)
+        if preceding is not None:
+            footprint["precedingPfIds"] = [preceding]
         footprint["productClassifications"] = [category]
         pcf = footprint["pcf"]
         pcf["declaredUnitOfMeasurement"] = unit

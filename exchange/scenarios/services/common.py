@@ -15,6 +15,7 @@ from exchange.errors import ValidationFailed
 from exchange.factors import units
 from exchange.factors.schemas import decimal_text
 from exchange.log.models import LogEntry
+from exchange.log.schemas import b64
 
 
 def field_error(field: str, message: str) -> ValidationFailed:
@@ -43,7 +44,7 @@ class Figure:
 
 
 def leaf_hashes(session: Session, indexes: Iterable[int]) -> dict[int, str]:
-    """The log's leaf hash (hex) of each index, for a reader to check an inclusion proof."""
+    """The log's leaf hash of each index (base64, as the log's own proofs give it)."""
     wanted = sorted(set(indexes))
     found: dict[int, str] = {}
     for start in range(0, len(wanted), 500):
@@ -51,7 +52,7 @@ def leaf_hashes(session: Session, indexes: Iterable[int]) -> dict[int, str]:
         for index, leaf in session.execute(
             sa.select(LogEntry.log_index, LogEntry.leaf_hash).where(LogEntry.log_index.in_(chunk))
         ):
-            found[index] = bytes(leaf).hex()
+            found[index] = b64(bytes(leaf))
     return found
 
 
