@@ -35,7 +35,9 @@ class Company:
         self.for_regulator = fx.push(
             self.a, number=3, product="Pepper for the regulator", value="4", disclosure="regulator"
         )
-        self.for_b = fx.push(self.a, number=4, product="Shared with B only", value="5", disclosure=None)
+        self.for_b = fx.push(
+            self.a, number=4, product="Shared with B only", value="5", disclosure=None
+        )
         shared = fx.client.post(
             "/api/v1/shares",
             json={"organisationId": self.b.organisation_id, "recordId": self.for_b["id"]},
@@ -244,7 +246,9 @@ def test_csv_has_a_row_per_record_and_certificate(company: Company) -> None:
 def test_a_certificate_of_an_unlisted_record_gets_its_own_row(company: Company) -> None:
     # A private record, certified: the registry shows the certificate to everyone.
     fx = company.fx
-    private = fx.push(company.a, number=8, product="Private but certified", value="6", disclosure=None)
+    private = fx.push(
+        company.a, number=8, product="Private but certified", value="6", disclosure=None
+    )
     certificate = fx.certify(company.a, private, number=8)
     response = company.report(None, format="csv")
     table = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))

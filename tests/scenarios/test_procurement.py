@@ -202,13 +202,18 @@ def test_a_bad_token_is_refused_and_no_token_reads_the_public_list(fx: Programme
     signed_in = fx.client.get(
         URL, query_string={"category": CATEGORY, "grade": "1"}, headers=fx.suppliers[1].headers
     )
-    assert signed_in.get_json() == {**_list(fx, grade="1"), "filters": signed_in.get_json()["filters"]}
+    assert signed_in.get_json() == {
+        **_list(fx, grade="1"),
+        "filters": signed_in.get_json()["filters"],
+    }
 
 
 def test_csv_has_one_row_per_product_and_fixed_columns(fx: Programme) -> None:
     _certified(fx)
     fx.product(fx.suppliers[1], number=10, product="=HYPERLINK(1)", value="1")
-    response = fx.client.get(URL, query_string={"category": CATEGORY, "grade": "2", "format": "csv"})
+    response = fx.client.get(
+        URL, query_string={"category": CATEGORY, "grade": "2", "format": "csv"}
+    )
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
@@ -232,7 +237,9 @@ def test_csv_has_one_row_per_product_and_fixed_columns(fx: Programme) -> None:
 
 def test_the_printable_page_is_bilingual_and_runs_no_script(fx: Programme) -> None:
     _certified(fx)
-    response = fx.client.get(URL, query_string={"category": CATEGORY, "grade": "2", "format": "html"})
+    response = fx.client.get(
+        URL, query_string={"category": CATEGORY, "grade": "2", "format": "html"}
+    )
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "绿色采购清单" in page and "Green-procurement list" in page
