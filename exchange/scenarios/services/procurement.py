@@ -181,7 +181,9 @@ def _in_region(regions: list[str], wanted: str) -> bool:
     return any(region == wanted or region.startswith(wanted + "-") for region in regions)
 
 
-def _cites(footprint_json: str, code: str) -> bool:
+def _cites(footprint_json: str | None, code: str) -> bool:
+    if footprint_json is None:
+        return False
     footprint = parse_product_footprint(json.loads(footprint_json))
     return any(cited == code for _, cited in rule_check.cited_codes(footprint))
 
@@ -197,8 +199,10 @@ def procurement_list(session: Session, query: ProcurementQuery) -> ProcurementLi
     grades = _grades(session, query.category, as_of)
     regions = _regions(session, query.category)
     body = aliased(Organisation)
+    # The record's document is read only when a rule filter needs its citations.
+    document = FootprintRecord.footprint_json if rule is not None else sa.null()
     rows = session.execute(
-        sa.select(Certificate, body.name, FootprintRecord.status, FootprintRecord.footprint_json)
+        sa.select(Certificate, body.name, FootprintRecord.status, document)
         .join(body, body.id == Certificate.body_id)
         .join(FootprintRecord, FootprintRecord.id == Certificate.record_id)
         .where(
