@@ -86,6 +86,7 @@ def _register_blueprints(app: Flask) -> None:
     from exchange.pact.views import bp as pact_bp
     from exchange.partners.views import bp as partners_bp
     from exchange.rules.views import bp as rules_bp
+    from exchange.scenarios.views import bp as scenarios_bp
     from exchange.sites.views import bp as sites_bp
     from exchange.system.views import bp as system_bp
     from exchange.trade.views import bp as trade_bp
@@ -102,6 +103,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(trade_bp)
     app.register_blueprint(sites_bp)
     app.register_blueprint(disclosure_bp)
+    app.register_blueprint(scenarios_bp)
 
 
 def _register_commands(app: Flask) -> None:
@@ -113,6 +115,7 @@ def _register_commands(app: Flask) -> None:
     from exchange.log.cli import audit_command
     from exchange.partners.cli import client_cli, org_cli
     from exchange.rules.cli import rules_cli
+    from exchange.scenarios.cli import scenarios_cli
     from exchange.sites.cli import sites_cli
     from exchange.system.cli import init_db_command, serve_command
     from exchange.trade.cli import trade_cli
@@ -131,5 +134,6 @@ def _register_commands(app: Flask) -> None:
         trade_cli,
         sites_cli,
         disclosure_cli,
+        scenarios_cli,
     ):
         app.cli.add_command(command)

@@ -508,6 +508,17 @@ def effective_status(
     return _effective(certificate.status, certificate.valid_until, body_status, now)
 
 
+def effective_status_at(
+    status: CertificateStatus,
+    valid_until: dt.datetime,
+    body_status: AccreditationStatus | None,
+    at: dt.datetime,
+) -> str:
+    """What a certificate counted as at ``at``, given the body's decision and the body's
+    accreditation as they stood then (a history read back, not the current rows)."""
+    return _effective(status, valid_until, body_status, at)
+
+
 def _effective(
     status: CertificateStatus,
     valid_until: dt.datetime,

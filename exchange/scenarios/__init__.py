@@ -1,0 +1,1 @@
+"""Application scenarios of the programme: green procurement, disclosure, carbon inclusion."""
