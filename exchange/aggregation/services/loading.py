@@ -364,27 +364,28 @@ class LoadedGraph:
     sources: dict[str, Source]
     known: dict[str, Source]
     names: dict[str, str]
-    resolved: dict[int, tuple[str | None, str | None]]  # line id -> (record id, factor id)
-    previous: dict[int, tuple[str | None, str | None]]
+    # (record id, factor id, line id) of each line that resolves to something other than
+    # what the last computation stored.
+    resolution_changes: list[tuple[str | None, str | None, int]]
 
 
 def _withdrawn_children(
-    session: Session, products: Mapping[str, tuple[Any, ...]], line_rows: Sequence[Any]
+    session: Session, candidates: Collection[tuple[str, str]]
 ) -> set[tuple[str, str]]:
-    """``(parent owner, child product)`` pairs where the child belongs to another
-    organisation that no longer shares it: its figures may not be used any more."""
-    wanted = {(products[row[0]][0], row[10]) for row in line_rows if row[10] is not None}
-    if not wanted:
+    """Of ``(parent owner, child product)`` pairs whose child may belong to another
+    organisation, those where it does and that organisation no longer shares it: its
+    figures may not be used any more."""
+    if not candidates:
         return set()
-    children = session.execute(
-        sa.select(Product.id, Product.owner_id, Product.product_urn).where(
-            Product.id.in_(sorted({child for _, child in wanted}))
-        )
-    ).all()
-    child_of = {child_id: (owner_id, urn.lower()) for child_id, owner_id, urn in children}
+    child_of: dict[str, tuple[str, str]] = {}
+    query = sa.select(Product.id, Product.owner_id, Product.product_urn)
+    for child_id, owner_id, urn in fetch_rows(
+        session, query, Product.id, {child for _, child in candidates}
+    ):
+        child_of[child_id] = (owner_id, urn.lower())
     foreign = {
         (owner, child)
-        for owner, child in wanted
+        for owner, child in candidates
         if child in child_of and child_of[child][0] != owner
     }
     if not foreign:
@@ -410,26 +411,34 @@ def load_graph(session: Session, targets: Collection[str] | None, *, pinned: boo
     ``pinned``: use what the last computation resolved (an explanation, with provenance
     detail) instead of resolving supplier records and factors again (a computation).
     """
+    # Product rows: id, owner, code, declared unit, declared amount, mass per declared unit.
     products = {
-        row[0]: tuple(row[1:])
+        row[0]: row
         for row in fetch_rows(session, sa.select(_PRODUCTS), _PRODUCTS.c.id, targets, raw=True)
     }
     line_rows = fetch_rows(session, sa.select(_LINES), _LINES.c.product_id, targets, raw=True)
     # One pass sorts the lines out: their owners (for visibility), the children outside
-    # the set, pinned records and factor codes.
+    # the set or of another owner, pinned records and factor codes.
     line_owner: dict[int, str] = {}
     children: set[str] = set()
+    maybe_foreign: set[tuple[str, str]] = set()
     pins: dict[int, str] = {}
     factor_lines: list[tuple[int, str]] = []
     for row in line_rows:
-        if row[7] is not None or row[9] is not None:
-            line_owner[row[1]] = products[row[0]][0]
-        if row[9] is not None:
-            pins[row[1]] = row[9]
-        if row[10] is not None:
-            if row[10] not in products:
-                children.add(row[10])
+        child = row[10]
+        if child is not None:
+            owner = products[row[0]][1]
+            inside = products.get(child)
+            if inside is None:
+                children.add(child)
+                maybe_foreign.add((owner, child))
+            elif inside[1] != owner:
+                maybe_foreign.add((owner, child))
             continue
+        if row[7] is not None or row[9] is not None:
+            line_owner[row[1]] = products[row[0]][1]
+            if row[9] is not None:
+                pins[row[1]] = row[9]
         if row[11] is not None:
             factor_lines.append((row[1], row[11]))
     if pinned:
@@ -471,14 +480,11 @@ def load_graph(session: Session, targets: Collection[str] | None, *, pinned: boo
     for factor_id, row in factor_rows.items():
         sources[f"factor:{factor_id}"] = factor_source(row)
     known = stored_sources(session, children) if children else {}
-    withdrawn = _withdrawn_children(session, products, line_rows)
-    names = {product_id: row[1] for product_id, row in products.items()}
+    withdrawn = _withdrawn_children(session, maybe_foreign)
+    names = {product_id: row[2] for product_id, row in products.items()}
     grouped: dict[str, list[Line]] = {product_id: [] for product_id in products}
     problems: list[dict[str, Any]] = []
-    # What each non-product line resolves to now and what the last computation stored,
-    # for _write_resolutions; gathered in the one pass below rather than in two more.
-    resolved: dict[int, tuple[str | None, str | None]] = {}
-    previous: dict[int, tuple[str | None, str | None]] = {}
+    changes: list[tuple[str | None, str | None, int]] = []
     new = tuple.__new__
     spelled = _canonical_units
     # Quantities repeat across a graph: one Decimal per distinct stored text (SQLite keeps
@@ -497,8 +503,7 @@ def load_graph(session: Session, targets: Collection[str] | None, *, pinned: boo
             quantity = Decimal(quantity)
         unit = spelled.get(unit) or canonical_unit(unit)
         if child is not None:
-            line = new(Line, (position, quantity, unit, child, None, category, label, None))
-            if (products[product_id][0], child) in withdrawn:
+            if withdrawn and (products[product_id][1], child) in withdrawn:
                 problems.append(
                     {
                         "field": f"lines.{position}",
@@ -515,12 +520,14 @@ def load_graph(session: Session, targets: Collection[str] | None, *, pinned: boo
                         "message": f"product {child} has not been computed by its owner",
                     }
                 )
-            grouped[product_id].append(line)
+            grouped[product_id].append(
+                new(Line, (position, quantity, unit, child, None, category, label, None))
+            )
             continue
         chosen_record = resolved_records.get(line_id)
         chosen_factor = resolved_factors.get(line_id)
-        resolved[line_id] = (chosen_record, chosen_factor)
-        previous[line_id] = (was_record, was_factor)
+        if chosen_record != was_record or chosen_factor != was_factor:
+            changes.append((chosen_record, chosen_factor, line_id))
         if chosen_record is not None:
             line = new(
                 Line,
@@ -567,7 +574,7 @@ def load_graph(session: Session, targets: Collection[str] | None, *, pinned: boo
         )
     nodes: dict[str, Node] = {}
     amounts: dict[Any, Decimal] = {}
-    for product_id, (_, code, unit, amount, mass) in products.items():
+    for product_id, (_, _, code, unit, amount, mass) in products.items():
         lines = grouped[product_id]
         if len(lines) > 1:
             lines.sort()
@@ -585,7 +592,7 @@ def load_graph(session: Session, targets: Collection[str] | None, *, pinned: boo
                 code,
             ),
         )
-    return LoadedGraph(nodes, sources, known, names, resolved, previous)
+    return LoadedGraph(nodes, sources, known, names, changes)
 
 
 def stored_sources(session: Session, product_ids: Collection[str]) -> dict[str, Source]:

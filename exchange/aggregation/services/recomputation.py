@@ -136,14 +136,13 @@ def _write_results(
 
 
 def _write_resolutions(session: Session, loaded: LoadedGraph) -> None:
-    changes = [
-        (record, factor, line_id)
-        for line_id, (record, factor) in loaded.resolved.items()
-        if loaded.previous.get(line_id) != (record, factor)
-    ]
-    if changes:
+    if loaded.resolution_changes:
         _update_many(
-            session, "agg_lines", ["resolved_record_id", "resolved_factor_id"], "id", changes
+            session,
+            "agg_lines",
+            ["resolved_record_id", "resolved_factor_id"],
+            "id",
+            loaded.resolution_changes,
         )
 
 
