@@ -26,7 +26,6 @@ from exchange.factors import units
 from exchange.factors.models import Factor, FactorStatus
 from exchange.footprints.models import (
     Disclosure,
-    FootprintProduct,
     FootprintRecord,
     RecordStatus,
     Share,
@@ -93,6 +92,8 @@ _VALUE_COLUMNS: Final = (
     "dqr_temporal",
 )
 _VALUES = _light("agg_record_values", *_VALUE_COLUMNS)
+_RECORDS = _light("footprint_records", "id", "owner_id", "status", "disclosure", "received_at")
+_RECORD_PRODUCTS = _light("footprint_products", "record_id", "product_id")
 _VALUES_TABLE: Final = cast(sa.Table, RecordValues.__table__)
 _F = Factor.__table__.c
 _FACTOR_COLUMNS: Final = (_F.id, _F.code, _F.version, _F.value, _F.unit, _F.gwp_set, _F.source)
@@ -216,16 +217,26 @@ def _record_sources(session: Session, ids: Collection[str], *, detail: bool) -> 
             }
     sources: dict[str, Source] = {}
     one = engine.ONE
+    # Records' figures repeat (a supplier's products often share a declared amount, a
+    # DQR, a primary-data share): one Decimal per distinct stored value.
+    numbers: dict[Any, Decimal | None] = {None: None}
+
+    def number(value: Any) -> Any:
+        if value in numbers:
+            return numbers[value]
+        found = numbers[value] = Decimal(value)
+        return found
+
     for record_id, row in found.items():
-        dqr = None if row[10] is None else (_dec(row[10]), _dec(row[11]), _dec(row[12]))
+        dqr = None if row[10] is None else (number(row[10]), number(row[11]), number(row[12]))
         sources[record_id] = Source(
             record_id,
             SourceKind.RECORD,
             canonical_unit(row[1]),
-            Decimal(row[2]),
-            (Decimal(row[4]), Decimal(row[5]), Decimal(row[6]), Decimal(row[7]), Decimal(row[8])),
-            Quality(_dec(row[9]), dqr, one),  # type: ignore[arg-type]
-            _dec(row[3]),
+            number(row[2]),
+            (number(row[4]), number(row[5]), number(row[6]), number(row[7]), number(row[8])),
+            Quality(number(row[9]), dqr, one),
+            number(row[3]),
             references.get(record_id, engine.NO_REFERENCE),
         )
     return sources
@@ -312,30 +323,31 @@ def _resolve_supplier_lines(
     if not wanted:
         return {}
     pairs = {(row[7], row[8]) for row in wanted}
+    # Untyped columns: the receipt times come as the database keeps them (fixed-width UTC
+    # text on SQLite, timestamps on PostgreSQL), which order the same as the times.
     query = (
         sa.select(
-            FootprintRecord.owner_id,
-            FootprintProduct.product_id,
-            FootprintRecord.received_at,
-            FootprintRecord.id,
-            FootprintRecord.disclosure,
+            _RECORDS.c.owner_id,
+            _RECORD_PRODUCTS.c.product_id,
+            _RECORDS.c.received_at,
+            _RECORDS.c.id,
+            _RECORDS.c.disclosure,
         )
-        .join(FootprintProduct, FootprintProduct.record_id == FootprintRecord.id)
-        .where(FootprintRecord.status == RecordStatus.ACTIVE)
+        .join_from(_RECORDS, _RECORD_PRODUCTS, _RECORD_PRODUCTS.c.record_id == _RECORDS.c.id)
+        .where(_RECORDS.c.status == RecordStatus.ACTIVE.value)
     )
-    rows: list[Any] = []
-    if everything:
-        rows = list(session.execute(query).all())
-    else:
-        # By product id (indexed); the owner is checked below.
-        for chunk in chunked({product for _, product in pairs}):
-            rows += session.execute(query.where(FootprintProduct.product_id.in_(chunk))).all()
+    # By product id (indexed) unless every line is wanted; the owner is checked below.
+    rows = fetch_rows(
+        session,
+        query,
+        _RECORD_PRODUCTS.c.product_id,
+        None if everything else {product for _, product in pairs},
+        raw=True,
+    )
     candidates: dict[tuple[str, str], list[tuple[Any, str, str]]] = {}
     for owner, product, received, record_id, disclosure in rows:
         if (owner, product) in pairs:
-            candidates.setdefault((owner, product), []).append(
-                (received, record_id, str(disclosure))
-            )
+            candidates.setdefault((owner, product), []).append((received, record_id, disclosure))
     for options in candidates.values():
         options.sort(reverse=True)
     visibility = _Visibility(session, set(line_owner.values()))

@@ -7,8 +7,10 @@ import contextlib
 import dataclasses
 import datetime as dt
 import gc
+import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from typing import Any
+from decimal import Decimal
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -63,6 +65,48 @@ def _update_many(
     connection.exec_driver_sql(statement, rows)
 
 
+_SCIENTIFIC: Final = re.compile(r"-?\d(?:\.\d+)?E[-+]\d+")
+
+
+def _figures(
+    results: Mapping[str, engine.NodeResult], *, as_text: bool
+) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """Each result's figures in column order, as they are written.
+
+    ``as_text``: as SQLite keeps them (ExactDecimal's fixed-point text). The engine's
+    figures have exactly 12 places, so str() already gives that text except below 1e-6
+    (scientific: "E", zero included); all of them are converted in one run of str() and
+    the few scientific ones mended after, rather than looked at one by one.
+    """
+    if not as_text:
+        for product_id, (_, values, (pds, dqr, coverage), _) in results.items():
+            yield product_id, (*values, pds, *(dqr or (None, None, None)), coverage)
+        return
+    ids: list[str] = []
+    flat: list[Decimal] = []
+    for product_id, (_, values, (pds, dqr, coverage), _) in results.items():
+        if pds is None or dqr is None or coverage is None:
+            yield (
+                product_id,
+                tuple(
+                    None if value is None else format(value, "f")
+                    for value in (*values, pds, *(dqr or (None, None, None)), coverage)
+                ),
+            )
+        else:
+            ids.append(product_id)
+            flat += (*values, pds, *dqr, coverage)
+    if not ids:
+        return
+    text = "\n" + "\n".join(map(str, flat))
+    if "E" in text:
+        text = text.replace("\n0E-12", "\n0.000000000000").replace("\n-0E-12", "\n-0.000000000000")
+        if "E" in text:
+            text = _SCIENTIFIC.sub(lambda match: format(Decimal(match.group()), "f"), text)
+    texts = iter(text[1:].split("\n"))
+    yield from zip(ids, zip(*[texts] * len(RESULT_COLUMNS[1:]), strict=True), strict=True)
+
+
 def _write_results(
     session: Session,
     results: Mapping[str, engine.NodeResult],
@@ -89,45 +133,35 @@ def _write_results(
             raw=True,
         )
     }
-    # SQLite keeps ExactDecimal's fixed-point text; the engine's figures have 12 places.
-    as_text = dialect.name == "sqlite"
     updates = []
     inserts = []
-    for product_id, (_, values, quality, _) in results.items():
-        pds, dqr, coverage = quality
-        figures = (*values, pds, *(dqr or (None, None, None)), coverage)
-        if as_text:
-            # The engine's figures have exactly 12 places, so str() is already the fixed-point
-            # text format() gives, at half its cost, except below 1e-6 (scientific: "E").
-            figures = tuple(
-                [
-                    None if v is None else shown if "E" not in (shown := str(v)) else format(v, "f")
-                    for v in figures
-                ]
-            )
+    for product_id, figures in _figures(results, as_text=dialect.name == "sqlite"):
         before = stored.get(product_id)
         if before is None:
             inserts.append((product_id, *figures, moment, False))
         elif not everything:
             updates.append((*figures, moment, False, None, None, product_id))
         elif before != figures:
-            updates.append((*figures, product_id))
+            updates.append((*figures, moment, product_id))
     connection = session.connection()
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     if everything and stored:
-        # Every stored row was computed again just now: its time and freshness are set by
-        # two set-wide statements, and only changed figures are written row by row below.
-        marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        # Every stored row was computed again just now: changed figures are written row by
+        # row with their time, then set-wide statements give the unchanged rows their time
+        # and make every row fresh (rows written just now already have this time).
+        if updates:
+            columns = [*RESULT_COLUMNS[1:], "computed_at"]
+            _update_many(session, "agg_results", columns, "product_id", updates)
         connection.exec_driver_sql(
-            f"UPDATE agg_results SET computed_at = {marker}",  # noqa: S608 - fixed names only
-            (moment,),
+            f"UPDATE agg_results SET computed_at = {marker} "  # noqa: S608 - fixed names only
+            f"WHERE computed_at <> {marker}",
+            (moment, moment),
         )
         connection.exec_driver_sql(
             f"UPDATE agg_results SET stale = {marker}, stale_since = NULL, "  # noqa: S608
             f"stale_reason = NULL WHERE stale = {marker}",
             (False, True),
         )
-        if updates:
-            _update_many(session, "agg_results", RESULT_COLUMNS[1:], "product_id", updates)
     elif updates:
         columns = [*RESULT_COLUMNS[1:], "computed_at", "stale", "stale_since", "stale_reason"]
         _update_many(session, "agg_results", columns, "product_id", updates)
