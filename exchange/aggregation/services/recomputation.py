@@ -65,6 +65,8 @@ def _update_many(
     connection.exec_driver_sql(statement, rows)
 
 
+# SQLite's page cache for a whole-graph computation, in KiB (negative: a size, not pages).
+LARGE_PAGE_CACHE_KIB: Final = -262144
 _SCIENTIFIC: Final = re.compile(r"-?\d(?:\.\d+)?E[-+]\d+")
 
 
@@ -134,15 +136,16 @@ def _write_results(
         )
     }
     updates = []
-    inserts = []
-    for product_id, figures in _figures(results, as_text=dialect.name == "sqlite"):
-        before = stored.get(product_id)
-        if before is None:
-            inserts.append((product_id, *figures, moment, False))
-        elif not everything:
+    # Rows are updated in the order the table keeps them (the order they were read in):
+    # at random positions each update would touch another page of the table.
+    figures_of = dict(_figures(results, as_text=dialect.name == "sqlite"))
+    for product_id, before in stored.items():
+        figures = figures_of.pop(product_id)
+        if not everything:
             updates.append((*figures, moment, False, None, None, product_id))
         elif before != figures:
             updates.append((*figures, moment, product_id))
+    inserts = [(product_id, *figures, moment, False) for product_id, figures in figures_of.items()]
     connection = session.connection()
     marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     if everything and stored:
@@ -205,8 +208,28 @@ def recompute(session: Session, targets: Collection[str] | None = None) -> Recom
     Children outside ``targets`` are read as stored. A parent outside ``targets`` of a
     product whose figures changed goes stale.
     """
-    with _without_cyclic_gc():
+    with _without_cyclic_gc(), _page_cache(session, large=targets is None):
         return _recompute(session, targets)
+
+
+@contextlib.contextmanager
+def _page_cache(session: Session, *, large: bool) -> Iterator[None]:
+    """On SQLite, a page cache that holds the results table for a whole-graph computation.
+
+    Its 100,000 row updates would otherwise spill dirty pages out of SQLite's default
+    2 MiB cache in the middle of the transaction and read them back again. The
+    connection's own setting is restored after.
+    """
+    connection = session.connection()
+    if not large or connection.dialect.name != "sqlite":
+        yield
+        return
+    before = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    connection.exec_driver_sql(f"PRAGMA cache_size = {LARGE_PAGE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
 
 
 def _recompute(session: Session, targets: Collection[str] | None) -> Recomputation:
