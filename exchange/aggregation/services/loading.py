@@ -312,17 +312,15 @@ class _Visibility:
 
 
 def _resolve_supplier_lines(
-    session: Session,
-    line_owner: Mapping[int, str],
-    lines: Sequence[Any],
-    *,
-    everything: bool,
+    session: Session, wanted: Sequence[tuple[str, Any]], *, everything: bool
 ) -> dict[int, str]:
-    """Line id -> the supplier's latest Active record of the product its owner may see."""
-    wanted = [row for row in lines if row[7] is not None and row[8] is not None and row[9] is None]
+    """Line id -> the supplier's latest Active record of the product its owner may see.
+
+    ``wanted``: (owner, line row) of each line naming a supplier's product.
+    """
     if not wanted:
         return {}
-    pairs = {(row[7], row[8]) for row in wanted}
+    pairs = {(row[7], row[8]) for _, row in wanted}
     # Untyped columns: the receipt times come as the database keeps them (fixed-width UTC
     # text on SQLite, timestamps on PostgreSQL), which order the same as the times.
     query = (
@@ -350,17 +348,17 @@ def _resolve_supplier_lines(
             candidates.setdefault((owner, product), []).append((received, record_id, disclosure))
     for options in candidates.values():
         options.sort(reverse=True)
-    visibility = _Visibility(session, set(line_owner.values()))
+    visibility = _Visibility(session, {owner for owner, _ in wanted})
     resolved: dict[int, str] = {}
     chosen: dict[tuple[str, str, str], str | None] = {}
-    for row in wanted:
-        key = (line_owner[row[1]], row[7], row[8])
+    for owner, row in wanted:
+        key = (owner, row[7], row[8])
         if key not in chosen:
             chosen[key] = next(
                 (
                     record_id
                     for _, record_id, disclosure in candidates.get((row[7], row[8]), ())
-                    if visibility.visible(key[0], record_id, row[7], row[8], disclosure)
+                    if visibility.visible(owner, record_id, row[7], row[8], disclosure)
                 ),
                 None,
             )
@@ -432,6 +430,7 @@ def load_graph(session: Session, targets: Collection[str] | None, *, pinned: boo
     # One pass sorts the lines out: their owners (for visibility), the children outside
     # the set or of another owner, pinned records and factor codes.
     line_owner: dict[int, str] = {}
+    supplier_lines: list[tuple[str, Any]] = []
     children: set[str] = set()
     maybe_foreign: set[tuple[str, str]] = set()
     pins: dict[int, str] = {}
@@ -447,10 +446,11 @@ def load_graph(session: Session, targets: Collection[str] | None, *, pinned: boo
             elif inside[1] != owner:
                 maybe_foreign.add((owner, child))
             continue
-        if row[7] is not None or row[9] is not None:
+        if row[9] is not None:
             line_owner[row[1]] = products[row[0]][1]
-            if row[9] is not None:
-                pins[row[1]] = row[9]
+            pins[row[1]] = row[9]
+        elif row[7] is not None and row[8] is not None:
+            supplier_lines.append((products[row[0]][1], row))
         if row[11] is not None:
             factor_lines.append((row[1], row[11]))
     if pinned:
@@ -470,7 +470,7 @@ def load_graph(session: Session, targets: Collection[str] | None, *, pinned: boo
             if record_id in visible[line_owner[line_id]]
         }
         resolved_records.update(
-            _resolve_supplier_lines(session, line_owner, line_rows, everything=targets is None)
+            _resolve_supplier_lines(session, supplier_lines, everything=targets is None)
         )
     sources: dict[str, Source] = _record_sources(
         session, set(resolved_records.values()), detail=pinned
@@ -553,16 +553,11 @@ def load_graph(session: Session, targets: Collection[str] | None, *, pinned: boo
                     missing["productId"] = supplier_product
                 if record_id is not None:
                     missing["recordId"] = record_id
-            line = Line(
-                position,
-                quantity,
-                unit,
-                None,
-                f"factor:{chosen_factor}",
-                category,
-                label,
-                missing,
-            )
+            line = new(
+                Line,
+                (position, quantity, unit, None, f"factor:{chosen_factor}", category, label,
+                 missing),
+            )  # fmt: skip
         else:
             wanted = (
                 f"no shared record of {supplier_product or record_id} from {supplier_id}"
