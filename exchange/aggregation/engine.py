@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import decimal
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
 from types import MappingProxyType
@@ -421,12 +421,15 @@ def compute(
     with decimal.localcontext(CONTEXT):
         # Depth first, children before parents: one pass, no separate topological sort.
         # Each stack entry keeps an iterator over its node's lines, so a line is looked
-        # at once however many of its siblings had to be computed first.
+        # at once however many of its siblings had to be computed first. The stack is
+        # empty again after each root: one list and one set serve them all.
+        stack: list[tuple[str, Iterator[Line]]] = []
+        on_stack: set[str] = set()
         for root in nodes:
             if root in results:
                 continue
-            stack = [(root, iter(nodes[root].lines))]
-            on_stack = {root}
+            stack.append((root, iter(nodes[root].lines)))
+            on_stack.add(root)
             while stack:
                 node_id, pending = stack[-1]
                 for line in pending:

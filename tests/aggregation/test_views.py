@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import copy
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from exchange import signing
 from exchange.aggregation import services
 from exchange.aggregation.cli import products_cli
+from exchange.aggregation.models import Result
 from exchange.client.labels import certificate_document, sign_certificate
 from exchange.db import transaction
 from exchange.factors import services as factor_services
@@ -253,6 +256,46 @@ def test_recomputation_is_byte_identical(app: Flask, client: FlaskClient, chain:
     assert signing.canonical_json(first["result"]) == signing.canonical_json(second["result"])
     assert first["digest"] == second["digest"]
     assert first["computedAt"] != second["computedAt"]
+
+
+def test_a_full_recomputation_rewrites_exactly_what_differs(
+    app: Flask, client: FlaskClient, chain: Chain
+) -> None:
+    compute(client, chain.owner, chain.drink["id"])
+    columns = ", ".join(["product_id", *services.loading.RESULT_COLUMNS[1:]])
+    engine = app.extensions["exchange.engine"]
+    with engine.begin() as connection:
+        stored = connection.exec_driver_sql(
+            f"SELECT {columns} FROM agg_results ORDER BY product_id"
+        ).all()
+        # One figure spoiled, one result stale: what a full recomputation must mend.
+        connection.execute(
+            sa.update(Result)
+            .where(Result.product_id == chain.syrup["id"])
+            .values(total=Decimal("-1"))
+        )
+        connection.execute(
+            sa.update(Result)
+            .where(Result.product_id == chain.drink["id"])
+            .values(stale=True, stale_reason="test")
+        )
+        earlier = connection.execute(sa.select(sa.func.max(Result.computed_at))).scalar_one()
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        outcome = services.recompute(session)
+    assert outcome.computed == 2
+    with engine.connect() as connection:
+        assert (
+            connection.exec_driver_sql(
+                f"SELECT {columns} FROM agg_results ORDER BY product_id"
+            ).all()
+            == stored
+        )
+        rows = connection.execute(
+            sa.select(Result.computed_at, Result.stale, Result.stale_reason)
+        ).all()
+    assert len({computed_at for computed_at, _, _ in rows}) == 1  # one time, spoiled or not
+    assert rows[0][0] > earlier
+    assert {(stale, reason) for _, stale, reason in rows} == {(False, None)}
 
 
 def test_superseding_marks_exactly_the_affected_ancestors_stale(
@@ -599,9 +642,7 @@ def test_a_chain_owner_never_sees_unshared_inputs(
     grants = client.get("/api/v1/shares", headers=other.headers).get_json()["data"]
     (concentrate_grant,) = [g for g in grants if g["productId"] == "urn:gtin:00000000000031"]
     client.delete(f"/api/v1/shares/{concentrate_grant['id']}", headers=other.headers)
-    refused = client.post(
-        f"/api/v1/products/{product['id']}/compute", headers=chain.owner.headers
-    )
+    refused = client.post(f"/api/v1/products/{product['id']}/compute", headers=chain.owner.headers)
     assert refused.status_code == 400
     assert "no longer shared" in refused.get_json()["message"]
 
