@@ -12,6 +12,7 @@ pinned key. Every problem found is reported; an empty list means the bundle hold
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -19,7 +20,6 @@ from typing import Any
 from exchange import signing
 from exchange.log import note
 from exchange.log.verify import verify_inclusion_proof
-from exchange.pact.schemas.footprint import parse_date_time
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -72,6 +72,16 @@ def _signed_by(
         public_key=public_key,
     )
     return payload
+
+
+def _moment(value: object) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _leaf_check(entry: bytes, proof: Any, checkpoint: str, key: bytes, origin: str) -> int:
@@ -138,13 +148,17 @@ def verify_bundle(
             )
         except (signing.SigningError, KeyError, TypeError) as exc:
             problems.append(f"the owner's signature does not verify: {exc}")
-        created = parse_date_time(str(footprint.get("created", "")))
+        # The exchange checked the key when it received the record: a revocation after
+        # that leaves the signature good, one before (or a window missed) does not.
+        received = _moment(record.get("receivedAt"))
         for bound, after in (("revokedAt", True), ("notAfter", True), ("notBefore", False)):
-            moment = parse_date_time(str(signer.get(bound) or ""))
-            if moment is None or created is None:
+            moment = _moment(signer.get(bound))
+            if moment is None or received is None:
                 continue
-            if (after and created >= moment) or (not after and created < moment):
-                problems.append(f"the key signed at {created.isoformat()}, outside its {bound}")
+            if (after and received >= moment) or (not after and received < moment):
+                problems.append(
+                    f"the record was received at {received.isoformat()}, outside the key's {bound}"
+                )
 
     found_log = bundle.get("log")
     log_part: dict[str, Any] = found_log if isinstance(found_log, dict) else {}
