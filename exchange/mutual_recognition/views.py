@@ -23,6 +23,7 @@ from exchange.mutual_recognition.services.federation import (
     inbound_of_upload,
     records_accepted_hook,
 )
+from exchange.mutual_recognition.services.recognition import footprint_digest, previous_decision
 from exchange.partners.services import Principal
 
 bp = Blueprint("mutual_recognition", __name__, template_folder="templates")
@@ -158,6 +159,18 @@ def upload_records(partner_id: str) -> Response:
     results = []
     for index, item in enumerate(items):
         inbound = inbound_of_upload(session, partner, item, index)
+        footprint = inbound.envelope.get("footprint")
+        earlier = (
+            previous_decision(
+                session, partner.id, str(footprint.get("id", "")), footprint_digest(footprint)
+            )
+            if isinstance(footprint, dict)
+            else None
+        )
+        if earlier is not None and earlier.decision == Decision.RECOGNISED:
+            # Recognised already; a refused record handed over again is decided anew.
+            results.append(schemas.recognition_json(earlier))
+            continue
         recognition = services.decide(
             session,
             partner,

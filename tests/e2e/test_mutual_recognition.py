@@ -67,7 +67,9 @@ class Exchange:
 
 
 @pytest.fixture
-def exchanges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Exchange, Exchange]]:
+def exchanges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Exchange, Exchange]]:
     with fresh_database(tmp_path / "a") as url_a, fresh_database(tmp_path / "b") as url_b:
         pass_a, pass_b = tmp_path / "a", tmp_path / "b"
         pass_a.mkdir(exist_ok=True)

@@ -14,7 +14,7 @@ def agreement_body(partner_id: str, **changes: Any) -> dict[str, Any]:
     """An agreement the PACT example record meets (12.9 % primary data, DQR ≤ 3.2)."""
     body: dict[str, Any] = {
         "partnerId": partner_id,
-        "title": "Hainan – Laos mutual recognition of product carbon footprints",
+        "title": "Hainan-Laos mutual recognition of product carbon footprints",
         "scope": [SCOPE],
         "acceptedStandards": ["GHGP-Product", "ISO14067"],
         "acceptedGwpSets": ["AR5", "AR6"],
