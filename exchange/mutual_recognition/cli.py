@@ -267,6 +267,7 @@ def sync_command(partner_ids: tuple[str, ...], max_pages: int | None) -> None:
             key=current_app.extensions["exchange.key"],
             origin=current_app.config["EXCHANGE_ORIGIN"],
             max_pages=max_pages,
+            allow_private=current_app.config["EVENTS_ALLOW_PRIVATE_HOSTS"],
             on_accepted=services.records_accepted_hook(
                 current_app.config.get("PUBLIC_URL")
                 or f"https://{current_app.config['EXCHANGE_ORIGIN']}"

@@ -171,7 +171,7 @@ def verify_bundle(
         ).size
     except signing.SigningError as exc:
         problems.append(f"the checkpoint is not signed by the pinned exchange key: {exc}")
-    if tree_size is not None and isinstance(signature, dict):
+    if tree_size is not None:
         try:
             log_index = _leaf_check(
                 signing.canonical_json({"footprint": footprint, "signature": signature}),
@@ -184,7 +184,7 @@ def verify_bundle(
                 problems.append("the inclusion proof is for another log index than the record's")
         except signing.SigningError as exc:
             problems.append(f"the record is not in the exchange's log as it stands: {exc}")
-        if isinstance(signer, dict):
+        if isinstance(signer, dict) and isinstance(signature, dict):
             registration = signer.get("registration")
             if not isinstance(registration, dict) or registration.get("kid") != kid:
                 problems.append("the bundle does not show the signer key's registration")

@@ -132,6 +132,7 @@ def sync_partner(partner_id: str) -> Response:
         key=web.exchange_key(),
         origin=_origin(),
         on_accepted=_on_accepted(),
+        allow_private=current_app.config["EVENTS_ALLOW_PRIVATE_HOSTS"],
     )
     return jsonify(report.to_json())
 

@@ -18,12 +18,13 @@ import base64
 import binascii
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 import sqlalchemy as sa
@@ -59,7 +60,7 @@ from exchange.mutual_recognition.services.recognition import (
     footprint_digest,
     previous_decision,
 )
-from exchange.pact.services import SIGNATURE_EXTENSION_PATH, Host
+from exchange.pact.services import SIGNATURE_EXTENSION_PATH, Host, _check_public_host
 from exchange.pact.services import records_accepted as pact_records_accepted
 
 logger = logging.getLogger(__name__)
@@ -231,13 +232,25 @@ class PartnerClient:
 ClientFactory = Callable[[PartnerProgramme, ExchangeKey], PartnerClient]
 
 
-def default_client(partner: PartnerProgramme, key: ExchangeKey) -> PartnerClient:
-    secret = None
-    if partner.sealed_secret is not None:
-        try:
-            secret = open_secret(key, partner.sealed_secret)
-        except SealedSecretError as exc:
-            raise SyncError(str(exc)) from exc
+def default_client(
+    partner: PartnerProgramme, key: ExchangeKey, *, allow_private: bool = False
+) -> PartnerClient:
+    """The HTTP client of a partner's host, refused before any request when it cannot work."""
+    if partner.client_id is None or partner.sealed_secret is None:
+        raise SyncError("no client credentials for the partner's host are registered")
+    try:
+        secret = open_secret(key, partner.sealed_secret)
+    except SealedSecretError as exc:
+        raise SyncError(str(exc)) from exc
+    try:
+        # Checked at each sync: a name may resolve elsewhere than when it was registered.
+        _check_public_host(
+            urlsplit(partner.pact_base_url).hostname or "",
+            allow_private=allow_private,
+            resolve=True,
+        )
+    except ValidationFailed as exc:
+        raise SyncError(f"{partner.pact_base_url}: {exc.message}") from exc
     return PartnerClient(partner.pact_base_url, partner.client_id, secret)
 
 
@@ -473,7 +486,8 @@ def sync_partner(
     *,
     key: ExchangeKey,
     origin: str,
-    client_factory: ClientFactory = default_client,
+    client_factory: ClientFactory | None = None,
+    allow_private: bool = False,
     max_pages: int | None = None,
     on_accepted: RecordsAccepted | None = None,
 ) -> SyncReport:
@@ -488,7 +502,10 @@ def sync_partner(
             if partner.status != PartnerStatus.ACTIVE:
                 report.error = f"the partner is {partner.status.value}: nothing is pulled"
                 return report
-            client = client_factory(partner, key)
+            factory = client_factory or functools.partial(
+                default_client, allow_private=allow_private
+            )
+            client = factory(partner, key)
             try:
                 document = client.trust_list()
                 if document is not None:
@@ -676,6 +693,7 @@ def sync_all(context: JobContext, payload: dict[str, Any]) -> None:
             key=context.exchange_key,
             origin=str(context.config["EXCHANGE_ORIGIN"]),
             on_accepted=records_accepted_hook(_public_url(context.config)),
+            allow_private=bool(context.config["EVENTS_ALLOW_PRIVATE_HOSTS"]),
         )
         if report.error is not None:
             logger.warning("partner %s: sync failed: %s", partner_id, report.error)
