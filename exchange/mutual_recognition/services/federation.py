@@ -42,6 +42,7 @@ from exchange.log import merkle, note
 from exchange.log.services import append_entries
 from exchange.mutual_recognition.models import (
     Agreement,
+    Decision,
     PartnerCheckpoint,
     PartnerFork,
     PartnerProgramme,
@@ -315,13 +316,26 @@ def verify_partner_checkpoint(
     raise signing.SigningError("the checkpoint is not signed by a trust anchor of the partner")
 
 
-def _latest_checkpoint(session: Session, partner_id: str) -> PartnerCheckpoint | None:
-    return session.scalars(
+@dataclasses.dataclass(slots=True)
+class _LogState:
+    """The partner's log as last verified: its checkpoint, and whether to keep a new one."""
+
+    checkpoint: note.Checkpoint
+    note: str
+    new: bool = True
+
+
+def _kept_checkpoint(session: Session, partner_id: str, origin: str) -> _LogState | None:
+    kept = session.scalars(
         sa.select(PartnerCheckpoint)
         .where(PartnerCheckpoint.partner_id == partner_id)
         .order_by(PartnerCheckpoint.tree_size.desc())
         .limit(1)
     ).first()
+    if kept is None:
+        return None
+    checkpoint = note.Checkpoint(origin, kept.tree_size, kept.root_hash)
+    return _LogState(checkpoint, kept.note, new=False)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -332,60 +346,66 @@ class Fork:
     problem: str
 
 
-def check_log(
-    session: Session, partner: PartnerProgramme, client: PartnerClient
-) -> tuple[note.Checkpoint, str] | Fork:
-    """Fetch and verify the partner's current checkpoint against the last one we kept."""
-    assert partner.log_origin is not None
+def fetch_checkpoint(
+    client: PartnerClient, *, origin: str, anchors: Mapping[str, bytes], kept: _LogState | None
+) -> _LogState | Fork:
+    """The partner's current checkpoint, signed by an anchor and consistent with ``kept``.
+
+    Network and pure checks only: nothing here holds a database transaction open.
+    """
     text = client.checkpoint()
     try:
-        current = verify_partner_checkpoint(
-            text, origin=partner.log_origin, anchors=valid_anchors(session, partner.id)
-        )
+        current = verify_partner_checkpoint(text, origin=origin, anchors=anchors)
     except signing.SigningError as exc:
         raise SyncError(f"the partner's checkpoint does not verify: {exc}") from exc
-    stored = _latest_checkpoint(session, partner.id)
-    if stored is not None:
-        if stored.tree_size == current.size:
-            if stored.root_hash != current.root_hash:
-                return Fork(stored.note, text, None, "two checkpoints of one size with two roots")
-        else:
-            if stored.tree_size < current.size:
-                small, small_root, large, large_root = (
-                    stored.tree_size,
-                    stored.root_hash,
-                    current.size,
-                    current.root_hash,
-                )
-                earlier, later = stored.note, text
-            else:
-                small, small_root, large, large_root = (
-                    current.size,
-                    current.root_hash,
-                    stored.tree_size,
-                    stored.root_hash,
-                )
-                earlier, later = text, stored.note
-            if small > 0:  # the empty tree is a prefix of every tree
-                proof = client.consistency(small, large)
-                try:
-                    merkle.verify_consistency(
-                        small, large, small_root, large_root, _hashes(proof.get("proof"))
-                    )
-                except signing.SigningError as exc:
-                    return Fork(earlier, later, proof, f"the consistency proof fails: {exc}")
-    if current.size > (stored.tree_size if stored is not None else -1):
+    if kept is None:
+        return _LogState(current, text)
+    before = kept.checkpoint
+    if before.size == current.size:
+        if before.root_hash != current.root_hash:
+            return Fork(kept.note, text, None, "two checkpoints of one size with two roots")
+        return _LogState(current, text, new=False)
+    if before.size < current.size:
+        small, large, earlier, later = before, current, kept.note, text
+    else:
+        small, large, earlier, later = current, before, text, kept.note
+    if small.size > 0:  # the empty tree is a prefix of every tree
+        proof = client.consistency(small.size, large.size)
+        try:
+            merkle.verify_consistency(
+                small.size,
+                large.size,
+                small.root_hash,
+                large.root_hash,
+                _hashes(proof.get("proof")),
+            )
+        except signing.SigningError as exc:
+            return Fork(earlier, later, proof, f"the consistency proof fails: {exc}")
+    # A smaller (older) checkpoint that the kept one extends is no news: keep the larger.
+    return _LogState(current, text) if current.size > before.size else kept
+
+
+def _keep(session: Session, partner_id: str, state: _LogState | None) -> None:
+    if state is None or not state.new:
+        return
+    exists = session.scalar(
+        sa.select(PartnerCheckpoint.id).where(
+            PartnerCheckpoint.partner_id == partner_id,
+            PartnerCheckpoint.tree_size == state.checkpoint.size,
+        )
+    )
+    if exists is None:
         session.add(
             PartnerCheckpoint(
-                partner_id=partner.id,
-                tree_size=current.size,
-                root_hash=current.root_hash,
-                note=text,
+                partner_id=partner_id,
+                tree_size=state.checkpoint.size,
+                root_hash=state.checkpoint.root_hash,
+                note=state.note,
                 seen_at=utcnow(),
             )
         )
         session.flush()
-    return current, text
+    state.new = False
 
 
 def record_fork(
@@ -414,59 +434,64 @@ def record_fork(
     return evidence
 
 
-# --- the sync ------------------------------------------------------------------------------------
+# --- the sync -------------------------------------------------------------------------------
 
 
-def _inbound(
-    session: Session,
-    partner: PartnerProgramme,
-    client: PartnerClient,
-    served: Any,
-    log_state: list[Any],
-    jwks_cache: dict[str, dict[str, Any]],
-) -> Inbound | Fork | None:
-    """The served footprint with its evidence; None for one to leave undecided."""
+@dataclasses.dataclass(slots=True)
+class _Walk:
+    """What a sync needs between its short transactions: the partner as it was read."""
+
+    client: PartnerClient
+    origin: str | None
+    anchors: dict[str, bytes]
+    stop_id: str | None
+    log: _LogState | None = None
+    jwks: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+
+def _gather(walk: _Walk, served: Any) -> Inbound | Fork | None:
+    """A served footprint with its evidence from the partner's host (network only); None
+    for one that is not a signed record of this software's kind."""
     if not isinstance(served, dict):
         return None
     try:
         envelope, data = envelope_of_served(served)
     except ValueError as exc:
-        logger.info("partner %s: footprint %s left: %s", partner.id, served.get("id"), exc)
+        logger.info("a partner's footprint %s left: %s", served.get("id"), exc)
         return None
     problems: list[Reason] = []
     kid = str(data["kid"])
     signer_jwk = None
     owner = data.get("owner")
-    if kid not in valid_anchors(session, partner.id) and isinstance(owner, str):
-        keys = jwks_cache.get(owner)
+    if kid not in walk.anchors and isinstance(owner, str):
+        keys = walk.jwks.get(owner)
         if keys is None:
             try:
-                keys = jwks_cache[owner] = client.organisation_jwks(owner)
+                keys = walk.jwks[owner] = walk.client.organisation_jwks(owner)
             except SyncError as exc:
-                keys = jwks_cache[owner] = {}
+                keys = walk.jwks[owner] = {}
                 problems.append(Reason("partner-keys-unavailable", str(exc)))
         signer_jwk = next(
-            (
-                jwk
-                for jwk in keys.get("keys", [])
-                if isinstance(jwk, dict) and jwk.get("kid") == kid
-            ),
+            (j for j in keys.get("keys", []) if isinstance(j, dict) and j.get("kid") == kid),
             None,
         )
     evidence = None
     index = data.get("logIndex")
-    if partner.log_origin is not None and isinstance(index, int) and index >= 0:
-        checkpoint = log_state[0]
-        if index >= checkpoint.size:
-            refreshed = check_log(session, partner, client)
+    if walk.origin is not None and walk.log is not None and isinstance(index, int) and index >= 0:
+        if index >= walk.log.checkpoint.size:  # logged after the checkpoint we hold
+            refreshed = fetch_checkpoint(
+                walk.client, origin=walk.origin, anchors=walk.anchors, kept=walk.log
+            )
             if isinstance(refreshed, Fork):
                 return refreshed
-            log_state[:] = list(refreshed)
-            checkpoint = log_state[0]
-        if index < checkpoint.size:
+            walk.log = refreshed
+        size = walk.log.checkpoint.size
+        if index < size:
             try:
-                proof = client.inclusion(index, checkpoint.size)
-                evidence = LogEvidence(checkpoint, log_state[1], index, _hashes(proof.get("proof")))
+                proof = walk.client.inclusion(index, size)
+                evidence = LogEvidence(
+                    walk.log.checkpoint, walk.log.note, index, _hashes(proof.get("proof"))
+                )
             except (SyncError, signing.SigningError) as exc:
                 problems.append(Reason("partner-log-unavailable", f"no inclusion proof: {exc}"))
     return Inbound(envelope=envelope, signer_jwk=signer_jwk, log=evidence, problems=tuple(problems))
@@ -491,7 +516,11 @@ def sync_partner(
     max_pages: int | None = None,
     on_accepted: RecordsAccepted | None = None,
 ) -> SyncReport:
-    """Pull, verify and decide the partner's new records; resumable, one page at a time."""
+    """Pull, verify and decide the partner's new records; resumable, one page at a time.
+
+    Requests to the partner run outside any transaction (on SQLite every transaction
+    holds the write lock); each page is then decided in one short transaction.
+    """
     report = SyncReport(partner_id=partner_id)
     try:
         with transaction(sessions) as session:
@@ -505,35 +534,72 @@ def sync_partner(
             factory = client_factory or functools.partial(
                 default_client, allow_private=allow_private
             )
-            client = factory(partner, key)
-            try:
-                document = client.trust_list()
-                if document is not None:
+            walk = _Walk(
+                client=factory(partner, key),
+                origin=partner.log_origin,
+                anchors=valid_anchors(session, partner.id),
+                stop_id=partner.sync_stop_id,
+            )
+            kept = _kept_checkpoint(session, partner.id, partner.log_origin or "")
+            url = partner.sync_next_url or walk.client.first_page_url(partner.sync_filters)
+        try:
+            document = walk.client.trust_list()
+        except SyncError as exc:
+            document = None
+            logger.info("partner %s: no trust list: %s", partner_id, exc)
+        if document is not None:
+            with transaction(sessions) as session:
+                partner = session.get(PartnerProgramme, partner_id)
+                assert partner is not None
+                try:
                     report.anchors_added = accept_trust_list(
                         session, partner, document, append_to_log=append_entries
                     )
-            except (SyncError, signing.SigningError) as exc:
-                logger.info("partner %s: trust list not taken: %s", partner_id, exc)
-            log_state: list[Any] = []
-            if partner.log_origin is not None:
-                checked = check_log(session, partner, client)
+                except signing.SigningError as exc:
+                    logger.info("partner %s: trust list not taken: %s", partner_id, exc)
+                walk.anchors = valid_anchors(session, partner_id)
+        if walk.origin is not None:
+            checked = fetch_checkpoint(
+                walk.client, origin=walk.origin, anchors=walk.anchors, kept=kept
+            )
+            with transaction(sessions) as session:
+                partner = session.get(PartnerProgramme, partner_id)
+                assert partner is not None
                 if isinstance(checked, Fork):
                     record_fork(session, partner, checked, append_to_log=append_entries)
                     report.fork = checked.problem
                     return report
-                log_state = list(checked)
-            url = partner.sync_next_url or client.first_page_url(partner.sync_filters)
+                _keep(session, partner_id, checked)
+            walk.log = checked
         while max_pages is None or report.pages < max_pages:
+            data, next_url = walk.client.page(url)
+            report.pages += 1
+            finished = False
+            for position, served in enumerate(data):
+                if (
+                    isinstance(served, dict)
+                    and walk.stop_id is not None
+                    and (str(served.get("id", "")).lower() == walk.stop_id)
+                ):
+                    data, finished = data[:position], True
+                    break
+            gathered: list[Inbound | None] = []
+            fork: Fork | None = None
+            for served in data:
+                item = _gather(walk, served)
+                if isinstance(item, Fork):
+                    fork = item
+                    break
+                gathered.append(item)
             with transaction(sessions) as session:
                 partner = session.get(PartnerProgramme, partner_id, with_for_update=True)
                 assert partner is not None
-                data, next_url = client.page(url)
-                report.pages += 1
-                finished = _decide_page(
-                    session, partner, client, data, log_state, report, key, origin, on_accepted
-                )
-                if report.fork is not None:
+                if fork is not None:
+                    record_fork(session, partner, fork, append_to_log=append_entries)
+                    report.fork = fork.problem
                     return report
+                _keep(session, partner_id, walk.log)
+                _decide_page(session, partner, gathered, report, key, origin, on_accepted)
                 if partner.sync_walk_head is None and data and isinstance(data[0], dict):
                     partner.sync_walk_head = str(data[0].get("id", ""))[:36].lower() or None
                 if finished or next_url is None:
@@ -558,29 +624,16 @@ def sync_partner(
 def _decide_page(
     session: Session,
     partner: PartnerProgramme,
-    client: PartnerClient,
-    data: list[Any],
-    log_state: list[Any],
+    gathered: list[Inbound | None],
     report: SyncReport,
     key: ExchangeKey,
     origin: str,
     on_accepted: RecordsAccepted | None,
-) -> bool:
-    """Decide a page's records; True when the walk met the last walk's newest record."""
-    jwks_cache: dict[str, dict[str, Any]] = {}
+) -> None:
+    """Decide a page's records, each once: a record decided before is left alone."""
     agreements = _agreements(session, partner.id)
-    for served in data:
-        if (
-            isinstance(served, dict)
-            and partner.sync_stop_id is not None
-            and (str(served.get("id", "")).lower() == partner.sync_stop_id)
-        ):
-            return True
-        inbound = _inbound(session, partner, client, served, log_state, jwks_cache)
-        if isinstance(inbound, Fork):
-            record_fork(session, partner, inbound, append_to_log=append_entries)
-            report.fork = inbound.problem
-            return True
+    anchors = valid_anchors(session, partner.id)
+    for inbound in gathered:
         if inbound is None:
             report.skipped += 1
             continue
@@ -596,7 +649,7 @@ def _decide_page(
                 inbound,
                 key=key,
                 origin=origin,
-                anchors=valid_anchors(session, partner.id),
+                anchors=anchors,
                 agreements=agreements,
                 source="sync",
                 append_to_log=append_entries,
@@ -606,11 +659,10 @@ def _decide_page(
             logger.info("partner %s: footprint %s left: %s", partner.id, record_id, exc)
             report.skipped += 1
             continue
-        if recognition.decision.value == "recognised":
+        if recognition.decision == Decision.RECOGNISED:
             report.recognised += 1
         else:
             report.refused += 1
-    return False
 
 
 def inbound_of_upload(
