@@ -38,6 +38,7 @@ def create_app(
     app.teardown_appcontext(web.close_session)
     app.extensions["exchange.log_sources"] = _log_sources()
     app.extensions["exchange.job_handlers"] = _job_handlers()
+    app.extensions["exchange.schedules"] = _schedules()
 
     web.register_error_handlers(app)
     app.url_map.converters["rowid"] = web.RowIdConverter
@@ -52,6 +53,7 @@ def _log_sources() -> dict[str, Any]:
     from exchange.factors import services as factors
     from exchange.footprints import services as footprints
     from exchange.labels import services as labels
+    from exchange.mutual_recognition import services as recognition
     from exchange.partners import services as partners
     from exchange.rules import services as rules
 
@@ -63,6 +65,9 @@ def _log_sources() -> dict[str, Any]:
         labels.CERTIFICATE_STATUS_LOG_KIND: labels.certificate_status_log_sources,
         labels.SCHEME_LOG_KIND: labels.scheme_log_sources,
         labels.LABEL_LOG_KIND: labels.label_log_sources,
+        recognition.AGREEMENT_LOG_KIND: recognition.agreement_log_sources,
+        recognition.PARTNER_LOG_KIND: recognition.partner_log_sources,
+        recognition.RECOGNITION_LOG_KIND: recognition.recognition_log_sources,
         partners.KEY_LOG_KIND: partners.key_log_sources,
         partners.KEY_REVOCATION_LOG_KIND: partners.key_revocation_log_sources,
         rules.LOG_KIND: rules.log_sources,
@@ -71,9 +76,17 @@ def _log_sources() -> dict[str, Any]:
 
 def _job_handlers() -> dict[str, Any]:
     """What ``exchange worker`` runs for each kind of queued job."""
+    from exchange.mutual_recognition import services as recognition
     from exchange.pact import services as pact
 
-    return {pact.DELIVER_EVENT: pact.deliver_event}
+    return {pact.DELIVER_EVENT: pact.deliver_event, recognition.SYNC_JOB: recognition.sync_all}
+
+
+def _schedules() -> list[Any]:
+    """What ``exchange worker`` queues by itself, looked at on each round of the queue."""
+    from exchange.mutual_recognition import services as recognition
+
+    return [recognition.schedule_sync]
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -83,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
     from exchange.footprints.views import bp as footprints_bp
     from exchange.labels.views import bp as labels_bp
     from exchange.log.views import bp as log_bp
+    from exchange.mutual_recognition.views import bp as mutual_recognition_bp
     from exchange.pact.views import bp as pact_bp
     from exchange.partners.views import bp as partners_bp
     from exchange.rules.views import bp as rules_bp
@@ -104,6 +118,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(sites_bp)
     app.register_blueprint(disclosure_bp)
     app.register_blueprint(scenarios_bp)
+    app.register_blueprint(mutual_recognition_bp)
 
 
 def _register_commands(app: Flask) -> None:
@@ -113,6 +128,7 @@ def _register_commands(app: Flask) -> None:
     from exchange.jobs.cli import worker_command
     from exchange.labels.cli import labels_cli
     from exchange.log.cli import audit_command
+    from exchange.mutual_recognition.cli import partners_cli
     from exchange.partners.cli import client_cli, org_cli
     from exchange.rules.cli import rules_cli
     from exchange.scenarios.cli import scenarios_cli
@@ -135,5 +151,6 @@ def _register_commands(app: Flask) -> None:
         sites_cli,
         disclosure_cli,
         scenarios_cli,
+        partners_cli,
     ):
         app.cli.add_command(command)

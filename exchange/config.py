@@ -28,4 +28,6 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "PUBLIC_URL": os.environ.get("EXCHANGE_PUBLIC_URL") or None,
         # First retry of a failed delivery after about this long, doubling up to an hour.
         "RETRY_BASE_SECONDS": float(os.environ.get("EXCHANGE_RETRY_BASE_SECONDS", "10")),
+        # The worker pulls new records from every active partner programme this often.
+        "PARTNER_SYNC_SECONDS": float(os.environ.get("EXCHANGE_PARTNER_SYNC_SECONDS", "3600")),
     }

@@ -34,6 +34,7 @@ from exchange.client.labels import certificate_document, sign_certificate
 from exchange.db import transaction
 from exchange.factors import services as factors
 from exchange.log.services import append_entries
+from exchange.mutual_recognition.verify import verify_bundle
 from exchange.partners import services as partners
 from exchange.partners.models import Organisation, Role
 from exchange.partners.uscc import check_character
@@ -383,6 +384,7 @@ class _Story:
         brand.publish(self.record_ids["drink"])
         _say("the juice brand publishes its coconut water footprint")
         self._certify_and_label(drink)
+        self._verify_as_partner()
 
     def _certify_and_label(self, drink: dict[str, Any]) -> None:
         """Accreditation, a body-signed certificate, a grade, and a label a shopper scans."""
@@ -482,6 +484,22 @@ class _Story:
             f"its signature by key {extension['data']['kid']} in a DataModelExtension"
         )
 
+    def _verify_as_partner(self) -> None:
+        """A foreign programme checks the certified drink offline, pinning our key alone."""
+        jwks = requests.get(f"{self.base_url}/.well-known/jwks.json", timeout=30).json()
+        record_id = self.record_ids["drink"]
+        bundle = requests.get(
+            f"{self.base_url}/api/v1/footprints/{record_id}/verification", timeout=30
+        ).json()
+        verdict = verify_bundle(bundle, pinned=jwks)
+        if not verdict.ok:
+            raise click.ClickException(f"the verification bundle failed: {verdict.problems}")
+        _say(
+            "a partner programme verifies the coconut water offline from its verification "
+            f"bundle alone: signature, log index {verdict.log_index} of {verdict.tree_size}, "
+            f"certificates {[status for _, status in verdict.certificates]}"
+        )
+
     def _verify_as_reader(self, envelope: dict[str, Any]) -> None:
         owner = envelope["exchange"]["owner"]
         keys = self.clients["brand"].request("GET", f"/api/v1/organisations/{owner}/jwks.json")
@@ -504,6 +522,8 @@ What to open
   {story.label_page}
       the coconut water label's verification page, as a shopper's phone opens it
   {base_url}/api/v1/footprints/{story.record_ids["drink"]}   the published coconut water record
+  {base_url}/api/v1/footprints/{story.record_ids["drink"]}/verification   its verification bundle
+  {base_url}/mutual-recognition                               mutual-recognition agreements in force
   {base_url}/.well-known/jwks.json                            the exchange's public key
   {base_url}/api/v1/organisations                             the organisation directory
   {base_url}/.well-known/openid-configuration                 PACT token endpoint discovery

@@ -10,6 +10,7 @@ from exchange.footprints import models as footprints_models
 from exchange.jobs import models as jobs_models
 from exchange.labels import models as labels_models
 from exchange.log import models as log_models
+from exchange.mutual_recognition import models as mutual_recognition_models
 from exchange.pact import models as pact_models
 from exchange.partners import models as partners_models
 from exchange.rules import models as rules_models
@@ -24,6 +25,7 @@ __all__ = [
     "labels_models",
     "log_models",
     "metadata",
+    "mutual_recognition_models",
     "pact_models",
     "partners_models",
     "rules_models",

@@ -11,7 +11,14 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from exchange.jobs.services import Backoff, Handler, JobContext, run_due_jobs
+from exchange.jobs.services import (
+    Backoff,
+    Handler,
+    JobContext,
+    Schedule,
+    run_due_jobs,
+    run_schedules,
+)
 
 
 @click.command("worker")
@@ -20,7 +27,8 @@ from exchange.jobs.services import Backoff, Handler, JobContext, run_due_jobs
 @click.option("--batch", default=10, show_default=True, help="jobs claimed at a time")
 @with_appcontext
 def worker_command(once: bool, poll: float, batch: int) -> None:
-    """Run queued work (PACT event deliveries, ...) with retries; survives restarts."""
+    """Run queued work (PACT event deliveries, partner syncs on a schedule, ...) with retries;
+    survives restarts."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     context = JobContext(
         sessions=app.extensions["exchange.sessions"],
@@ -28,6 +36,7 @@ def worker_command(once: bool, poll: float, batch: int) -> None:
         config=app.config,
     )
     handlers: dict[str, Handler] = app.extensions["exchange.job_handlers"]
+    schedules: list[Schedule] = app.extensions.get("exchange.schedules", [])
     backoff = Backoff(base=dt.timedelta(seconds=app.config["RETRY_BASE_SECONDS"]))
     stopping = threading.Event()
 
@@ -38,6 +47,7 @@ def worker_command(once: bool, poll: float, batch: int) -> None:
     signal.signal(signal.SIGINT, stop)
     total = 0
     while not stopping.is_set():
+        run_schedules(context, schedules)
         report = run_due_jobs(context, handlers, limit=batch, backoff=backoff)
         total += report.claimed
         if report.claimed:

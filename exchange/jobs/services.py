@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -53,6 +53,8 @@ class JobContext:
 
 
 Handler = Callable[[JobContext, dict[str, Any]], None]
+Schedule = Callable[[Session, dt.datetime, Mapping[str, Any]], None]
+"""Queues recurring work (a partner sync) when it is due and not queued yet."""
 
 
 class JobFailed(Exception):
@@ -145,6 +147,17 @@ def record_failure(
     else:
         job.next_attempt_at = next_attempt
     return job.status
+
+
+def run_schedules(
+    context: JobContext, schedules: Sequence[Schedule], *, now: dt.datetime | None = None
+) -> None:
+    """Let each schedule queue its recurring job, in one short transaction."""
+    if not schedules:
+        return
+    with transaction(context.sessions) as session:
+        for schedule in schedules:
+            schedule(session, now or utcnow(), context.config)
 
 
 def run_due_jobs(

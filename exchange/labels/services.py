@@ -1065,10 +1065,11 @@ def verify_text(
 def trust_list(
     session: Session, key: ExchangeKey, *, origin: str, now: dt.datetime | None = None
 ) -> dict[str, Any]:
-    """The signed list of signers the exchange trusts, for offline verifiers to pin.
+    """The signed list of signers the exchange trusts, for offline verifiers to pin: its
+    keys, the accredited bodies and the partner programmes, each with its history."""
+    # Imported here: mutual recognition builds on labels (its bundles carry certificates).
+    from exchange.mutual_recognition.services.programmes import trust_list_entries
 
-    ``partnerProgrammes`` is filled by the mutual-recognition area when it exists.
-    """
     now = now or utcnow()
     ensure_issuer_key(session, key)
     bodies = []
@@ -1106,7 +1107,7 @@ def trust_list(
             ],
         },
         "certificationBodies": bodies,
-        "partnerProgrammes": [],
+        "partnerProgrammes": trust_list_entries(session),
     }
     return {
         "trustList": payload,

@@ -147,6 +147,7 @@ def test_the_demo_tells_its_story(tmp_path: Path) -> None:
     assert "Deprecated" in result.stdout and "curl" in result.stdout
     assert "the request is now fulfilled" in result.stdout
     assert "the exchange verifies it: valid" in result.stdout
+    assert "a partner programme verifies the coconut water offline" in result.stdout
     assert (tmp_path / "demo-instance" / "demo" / "label.png").read_bytes()[:4] == b"\x89PNG"
     # Running it again reuses the companies instead of failing on their codes.
     again = subprocess.run(

@@ -28,6 +28,7 @@ from exchange.footprints.services.submission import (
     import_unsigned,
     log_sources,
     signature_of,
+    store_recognised,
     submit,
 )
 
@@ -52,6 +53,7 @@ __all__ = [
     "share",
     "shares_of",
     "signature_of",
+    "store_recognised",
     "submit",
     "terms_of_record",
     "unshare",

@@ -75,6 +75,8 @@ class _Candidate:
     signature: EnvelopeSignature | None
     canonical: str
     digest: str
+    # Predecessors this exchange does not hold are ignored (imports, partners' records).
+    lenient_predecessors: bool = False
 
 
 def entry_bytes(footprint_json: str, signature: EnvelopeSignature | None) -> bytes:
@@ -176,7 +178,20 @@ def _check_unsigned_item(
     assert isinstance(value, dict)
     text = _canonical(value).decode("utf-8")
     _check_company(footprint, organisation_urns)
-    return _Candidate(index, footprint, None, text, _digest(text, None))
+    return _Candidate(index, footprint, None, text, _digest(text, None), True)
+
+
+def _check_recognised_item(index: int, value: object) -> _Candidate:
+    envelope = parse_envelope(value)
+    footprint = parse_product_footprint(envelope.footprint)
+    if footprint.status != RecordStatus.ACTIVE.value:
+        raise ValidationFailed(
+            "a new record must be Active; a successor deprecates it",
+            details=[{"field": "status", "message": "must be Active"}],
+        )
+    text = _canonical(envelope.footprint).decode("utf-8")
+    signature = envelope.signature
+    return _Candidate(index, footprint, signature, text, _digest(text, signature), True)
 
 
 def _organisation_urns(session: Session, organisation_id: str) -> frozenset[str]:
@@ -262,6 +277,34 @@ def import_unsigned(
     )
 
 
+def store_recognised(
+    session: Session,
+    *,
+    organisation_id: str,
+    envelopes: Sequence[object],
+    disclosure: Disclosure,
+    append_to_log: LogAppender,
+    on_accepted: RecordsAccepted | None = None,
+) -> list[Outcome]:
+    """Store partner records the exchange has recognised (mutual recognition).
+
+    Their signatures were checked against the partner's trust anchors before, and their
+    signing keys registered to ``organisation_id``, the organisation standing for the
+    partner here; their company ids name the partner's companies, so no company check
+    applies. A predecessor this exchange does not hold is ignored, as for imports.
+    """
+    return _accept(
+        session,
+        organisation_id,
+        envelopes,
+        _check_recognised_item,
+        now=utcnow(),
+        disclosure=disclosure,
+        append_to_log=append_to_log,
+        on_accepted=on_accepted,
+    )
+
+
 def _accept(
     session: Session,
     organisation_id: str,
@@ -342,7 +385,7 @@ def _store(
                     "a change is a new record whose precedingPfIds names the old one",
                     details=[{"field": "id", "message": "already used"}],
                 )
-            if candidate.signature is None:
+            if candidate.lenient_predecessors:
                 preceding = [
                     pid
                     for pid in preceding

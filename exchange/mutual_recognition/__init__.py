@@ -1,0 +1,1 @@
+"""Mutual recognition with foreign partner programmes (see :mod:`.services`)."""

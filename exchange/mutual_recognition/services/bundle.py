@@ -1,0 +1,187 @@
+"""Outbound verification: everything a partner needs to verify one of our records offline.
+
+The bundle holds the envelope, the signer's key with its status, the certificates of the
+record with their grades, inclusion proofs of the record and of the signer key's
+registration under one signed checkpoint, our recognitions of the record (when it is a
+partner's), and the signed trust list; the exchange signs the whole bundle
+(``footprint-exchange:verification:v1``) so the statuses it states are attributable.
+:func:`exchange.mutual_recognition.verify.verify_bundle` checks it with nothing else
+than the pinned exchange key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from exchange import signing
+from exchange.db import utcnow
+from exchange.footprints import services as footprints
+from exchange.keyring import ExchangeKey
+from exchange.labels import services as labels
+from exchange.labels.models import Certificate
+from exchange.log import services as log
+from exchange.log.models import LogEntry
+from exchange.log.schemas import b64
+from exchange.mutual_recognition.services.recognition import recognitions_of_record
+from exchange.partners.models import Organisation, SigningKey
+from exchange.partners.services import KEY_LOG_KIND, Principal, key_entry
+
+BUNDLE_FORMAT: Final = "footprint-exchange:verification-bundle:v1"
+
+
+def key_status(key: SigningKey, now: dt.datetime) -> str:
+    if key.revoked_at is not None and key.revoked_at <= now:
+        return "revoked"
+    if now < key.not_before:
+        return "not-yet-valid"
+    if key.not_after is not None and now >= key.not_after:
+        return "expired"
+    return "valid"
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _proof(session: Session, index: int, size: int) -> dict[str, Any]:
+    proof = log.inclusion_proof(session, index, size)
+    return {
+        "index": proof.index,
+        "size": proof.size,
+        "leafHash": b64(proof.leaf_hash),
+        "proof": [b64(value) for value in proof.proof],
+        "rootHash": b64(proof.root_hash),
+    }
+
+
+def _signer(session: Session, kid: str, size: int, now: dt.datetime) -> dict[str, Any] | None:
+    key = session.get(SigningKey, kid)
+    if key is None:
+        return None
+    organisation = session.get(Organisation, key.organisation_id)
+    assert organisation is not None
+    key_index = session.scalar(
+        sa.select(LogEntry.log_index)
+        .where(LogEntry.kind == KEY_LOG_KIND, LogEntry.ref == kid)
+        .order_by(LogEntry.log_index)
+        .limit(1)
+    )
+    return {
+        "jwk": {**signing.public_jwk(key.public_key), "kid": key.kid},
+        "organisation": {
+            "id": organisation.id,
+            "name": organisation.name,
+            "country": organisation.country,
+        },
+        "notBefore": key.not_before.isoformat(),
+        "notAfter": _iso(key.not_after),
+        "revokedAt": _iso(key.revoked_at),
+        "revocationReason": key.revocation_reason,
+        "status": key_status(key, now),
+        # The registration's log entry (the organisation, the JWK and the window), so that
+        # a verifier sees the key was registered in the log the checkpoint signs.
+        "registration": json.loads(key_entry(key)),
+        "registrationProof": None
+        if key_index is None or key_index >= size
+        else _proof(session, key_index, size),
+    }
+
+
+def _certificates(session: Session, record_id: str, now: dt.datetime) -> list[dict[str, Any]]:
+    found = []
+    for certificate in session.scalars(
+        sa.select(Certificate).where(Certificate.record_id == record_id).order_by(Certificate.id)
+    ):
+        grade = labels.current_grade(session, certificate.id)
+        body_status = labels.accreditation_status(session, certificate.body_id)
+        found.append(
+            {
+                "id": certificate.id,
+                "certificate": json.loads(certificate.document_json),
+                "signature": {
+                    "alg": signing.ALGORITHM,
+                    "kid": certificate.kid,
+                    "value": certificate.signature,
+                },
+                "status": labels.effective_status(certificate, body_status, now),
+                "grade": None
+                if grade is None
+                else {
+                    "grade": grade.grade,
+                    "schemeId": grade.scheme_id,
+                    "schemeVersion": grade.scheme.version,
+                    "gradedAt": grade.graded_at.isoformat(),
+                },
+            }
+        )
+    return found
+
+
+def verification_bundle(
+    session: Session,
+    principal: Principal | None,
+    record_id: str,
+    *,
+    key: ExchangeKey,
+    origin: str,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The signed bundle of a record the caller may read (the one visibility rule)."""
+    now = now or utcnow()
+    record = footprints.get_record(session, principal, record_id)
+    checkpoint = log.ensure_checkpoint(session, key, origin)
+    size = checkpoint.tree_size
+    signature = footprints.signature_of(record)
+    payload: dict[str, Any] = {
+        "format": BUNDLE_FORMAT,
+        "origin": origin,
+        "issuedAt": now.isoformat(),
+        "envelope": {
+            "footprint": json.loads(record.footprint_json),
+            "signature": None if signature is None else signature.model_dump(),
+        },
+        "record": {
+            "id": record.id,
+            "owner": record.owner_id,
+            "status": record.status.value,
+            "disclosure": record.disclosure.value,
+            "receivedAt": record.received_at.isoformat(),
+            "logIndex": record.log_index,
+            "deprecatedBy": record.deprecated_by_id,
+        },
+        "signer": None
+        if record.signature_kid is None
+        else _signer(session, record.signature_kid, size, now),
+        "certificates": _certificates(session, record.id, now),
+        "log": {
+            "checkpoint": checkpoint.note,
+            "inclusionProof": _proof(session, record.log_index, size),
+        },
+        "recognitions": [
+            {
+                "recognition": json.loads(item.document_json),
+                "signature": {"alg": signing.ALGORITHM, "kid": item.kid, "value": item.signature},
+                "status": "flagged" if item.flagged_at is not None else "standing",
+                "flagReason": item.flag_reason,
+                "logIndex": item.log_index,
+                "inclusionProof": _proof(session, item.log_index, size)
+                if item.log_index < size
+                else None,
+            }
+            for item in recognitions_of_record(session, record.id)
+        ],
+        "trustList": labels.trust_list(session, key, origin=origin, now=now),
+    }
+    return {
+        "bundle": payload,
+        "signature": {
+            "alg": signing.ALGORITHM,
+            "kid": key.kid,
+            "value": key.sign(context=signing.VERIFICATION_CONTEXT, payload=payload),
+        },
+    }

@@ -1,0 +1,690 @@
+"""Partner programmes and agreements: onboarding, trust anchors, status flows, and what a
+change of status does to the recognitions that depend on it.
+
+Only the regulator changes partners and agreements; every change is an event with a
+snapshot, logged in the exchange's transparency log in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from exchange import signing
+from exchange.aggregation.services import mark_inputs_stale
+from exchange.db import utcnow
+from exchange.errors import AccessDenied, Conflict, NotFound, ValidationFailed
+from exchange.footprints.models import Disclosure, FootprintRecord
+from exchange.keyring import ExchangeKey, seal_secret
+from exchange.mutual_recognition.models import (
+    Agreement,
+    AgreementEvent,
+    AgreementStatus,
+    Decision,
+    PartnerEvent,
+    PartnerFork,
+    PartnerKey,
+    PartnerProgramme,
+    PartnerStatus,
+    Recognition,
+)
+from exchange.mutual_recognition.schemas import (
+    AgreementInput,
+    PartnerInput,
+    agreement_terms,
+    anchor_json,
+)
+from exchange.pact.services import _check_public_host, normalise_base_url
+from exchange.partners.models import Role
+from exchange.partners.services import Principal, create_organisation
+
+PARTNER_LOG_KIND: Final = "partner"
+AGREEMENT_LOG_KIND: Final = "agreement"
+WRITE_SCOPE: Final = "footprints:write"
+LogAppender = Callable[[Session, Sequence[tuple[str, str, bytes]]], list[int]]
+
+_PARTNER_MOVES: Final = {
+    PartnerStatus.ACTIVE: {PartnerStatus.SUSPENDED, PartnerStatus.WITHDRAWN},
+    PartnerStatus.SUSPENDED: {PartnerStatus.ACTIVE, PartnerStatus.WITHDRAWN},
+    PartnerStatus.WITHDRAWN: set(),
+}
+_AGREEMENT_MOVES: Final = {
+    AgreementStatus.DRAFT: {AgreementStatus.GRANTED, AgreementStatus.WITHDRAWN},
+    AgreementStatus.GRANTED: {AgreementStatus.SUSPENDED, AgreementStatus.WITHDRAWN},
+    AgreementStatus.SUSPENDED: {AgreementStatus.GRANTED, AgreementStatus.WITHDRAWN},
+    AgreementStatus.WITHDRAWN: set(),
+}
+
+
+def require_regulator(principal: Principal, what: str) -> None:
+    principal.require_scope(WRITE_SCOPE)
+    if Role.REGULATOR not in principal.roles:
+        raise AccessDenied(f"only the regulator may {what}")
+
+
+def _reason(reason: str) -> str:
+    text = reason.strip()
+    if not text or len(text) > 2000:
+        raise ValidationFailed(
+            "give a reason", details=[{"field": "reason", "message": "1 to 2000 characters"}]
+        )
+    return text
+
+
+# --- partners -------------------------------------------------------------------------------
+
+
+def _check_base_url(url: str, *, allow_private: bool) -> str:
+    base = normalise_base_url(url)
+    try:
+        parts = urlsplit(base)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = urlsplit(""), False
+    # Plain HTTP only for a host on this network (a partner on site, tests): anywhere else
+    # the credentials we hold for it would cross the network in clear.
+    schemes = {"https", "http"} if allow_private else {"https"}
+    if (
+        parts.scheme not in schemes
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+        or not port_ok
+    ):
+        raise ValidationFailed(
+            "the PACT base URL is not valid",
+            details=[{"field": "pactBaseUrl", "message": "an absolute https URL"}],
+        )
+    _check_public_host(parts.hostname, allow_private=allow_private, resolve=False)
+    return base
+
+
+def pinned_keys(jwks: Any) -> dict[str, bytes]:
+    """The Ed25519 keys of a JWK Set by their RFC 7638 kid; anything else is an error."""
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(keys, list) or not keys:
+        raise ValidationFailed(
+            "the trust anchors are a JWK Set with at least one key",
+            details=[{"field": "jwks", "message": '{"keys": [...]}'}],
+        )
+    found: dict[str, bytes] = {}
+    for index, jwk in enumerate(keys):
+        try:
+            public_key = signing.public_key_from_jwk(
+                {name: value for name, value in jwk.items() if name in ("kty", "crv", "x", "d")}
+                if isinstance(jwk, dict)
+                else jwk
+            )
+        except signing.SigningError as exc:
+            raise ValidationFailed(
+                "a trust anchor is not an Ed25519 public key",
+                details=[{"field": f"jwks.keys.{index}", "message": str(exc)}],
+            ) from exc
+        kid = signing.key_id(public_key)
+        if isinstance(jwk, dict) and "kid" in jwk and jwk["kid"] != kid:
+            raise ValidationFailed(
+                "a trust anchor's kid is not its RFC 7638 thumbprint",
+                details=[{"field": f"jwks.keys.{index}.kid", "message": f"expected {kid}"}],
+            )
+        found[kid] = public_key
+    return found
+
+
+def anchors_of(session: Session, partner_id: str) -> list[PartnerKey]:
+    return list(
+        session.scalars(
+            sa.select(PartnerKey)
+            .where(PartnerKey.partner_id == partner_id)
+            .order_by(PartnerKey.added_at, PartnerKey.kid)
+        )
+    )
+
+
+def valid_anchors(session: Session, partner_id: str) -> dict[str, bytes]:
+    now = utcnow()
+    return {
+        key.kid: key.public_key
+        for key in anchors_of(session, partner_id)
+        if key.revoked_at is None or key.revoked_at > now
+    }
+
+
+def _snapshot(session: Session, partner: PartnerProgramme) -> str:
+    return signing.canonical_json(
+        {
+            "id": partner.id,
+            "name": partner.name,
+            "country": partner.country,
+            "operator": partner.operator,
+            "contact": partner.contact,
+            "pactBaseUrl": partner.pact_base_url,
+            "logOrigin": partner.log_origin,
+            "status": partner.status.value,
+            "trustAnchors": [anchor_json(key) for key in anchors_of(session, partner.id)],
+        }
+    ).decode("utf-8")
+
+
+def partner_entry(event: PartnerEvent) -> bytes:
+    return signing.canonical_json(
+        {
+            "partnerEvent": event.id,
+            "partner": event.partner_id,
+            "status": event.status.value,
+            "reason": event.reason,
+            "decidedBy": event.decided_by,
+            "decidedAt": event.decided_at.isoformat(),
+            "snapshot": json.loads(event.snapshot_json),
+        }
+    )
+
+
+def partner_log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:
+    ids = [int(ref) for ref in refs]
+    events = session.scalars(sa.select(PartnerEvent).where(PartnerEvent.id.in_(ids)))
+    return {str(event.id): partner_entry(event) for event in events}
+
+
+def _partner_event(
+    session: Session,
+    partner: PartnerProgramme,
+    reason: str,
+    decided_by: str | None,
+    append_to_log: LogAppender,
+) -> PartnerEvent:
+    session.flush()
+    event = PartnerEvent(
+        partner_id=partner.id,
+        status=partner.status,
+        reason=reason,
+        decided_by=decided_by,
+        decided_at=utcnow(),
+        snapshot_json=_snapshot(session, partner),
+    )
+    session.add(event)
+    session.flush()
+    append_to_log(session, [(PARTNER_LOG_KIND, str(event.id), partner_entry(event))])
+    return event
+
+
+def register_partner(
+    session: Session,
+    principal: Principal,
+    data: PartnerInput,
+    *,
+    key: ExchangeKey,
+    append_to_log: LogAppender,
+    allow_private: bool = False,
+) -> PartnerProgramme:
+    """Onboard a partner programme, pinning its JWK Set as its trust anchors."""
+    require_regulator(principal, "register partner programmes")
+    if data.country == "CN":
+        raise ValidationFailed(
+            "a partner programme is a foreign one",
+            details=[{"field": "country", "message": "not CN"}],
+        )
+    base = _check_base_url(data.pact_base_url, allow_private=allow_private)
+    anchors = pinned_keys(data.jwks)
+    if session.scalar(sa.select(PartnerProgramme.id).where(PartnerProgramme.pact_base_url == base)):
+        raise Conflict(f"a partner programme at {base} is registered already")
+    organisation = create_organisation(
+        session, name=data.name, country=data.country, roles=[Role.PARTNER_PROGRAMME]
+    )
+    partner = PartnerProgramme(
+        id=str(uuid.uuid4()),
+        organisation_id=organisation.id,
+        name=data.name,
+        country=data.country,
+        operator=data.operator,
+        contact=data.contact,
+        pact_base_url=base,
+        log_origin=data.log_origin,
+        client_id=data.client_id,
+        sealed_secret=seal_secret(key, data.client_secret) if data.client_secret else None,
+        sync_filters=data.sync_filters,
+        recognised_disclosure=data.recognised_disclosure,
+        status=PartnerStatus.ACTIVE,
+        sync_next_url=None,
+        sync_walk_head=None,
+        sync_stop_id=None,
+        last_synced_at=None,
+        last_sync_error=None,
+        created_at=utcnow(),
+    )
+    session.add(partner)
+    session.flush()
+    for kid, public_key in anchors.items():
+        session.add(
+            PartnerKey(
+                partner_id=partner.id,
+                kid=kid,
+                public_key=public_key,
+                source="pinned",
+                added_at=partner.created_at,
+                revoked_at=None,
+            )
+        )
+    _partner_event(session, partner, "onboarded", principal.organisation_id, append_to_log)
+    return partner
+
+
+def get_partner(session: Session, partner_id: str) -> PartnerProgramme:
+    partner = session.get(PartnerProgramme, partner_id)
+    if partner is None:
+        raise NotFound(f"no partner programme {partner_id}")
+    return partner
+
+
+def list_partners(session: Session) -> list[PartnerProgramme]:
+    return list(session.scalars(sa.select(PartnerProgramme).order_by(PartnerProgramme.name)))
+
+
+def partner_history(session: Session, partner_id: str) -> list[PartnerEvent]:
+    return list(
+        session.scalars(
+            sa.select(PartnerEvent)
+            .where(PartnerEvent.partner_id == partner_id)
+            .order_by(PartnerEvent.id)
+        )
+    )
+
+
+def forks_of(session: Session, partner_id: str) -> list[PartnerFork]:
+    return list(
+        session.scalars(
+            sa.select(PartnerFork)
+            .where(PartnerFork.partner_id == partner_id)
+            .order_by(PartnerFork.id)
+        )
+    )
+
+
+def change_partner_status(
+    session: Session,
+    partner: PartnerProgramme,
+    status: PartnerStatus,
+    reason: str,
+    *,
+    decided_by: str | None,
+    append_to_log: LogAppender,
+) -> PartnerEvent:
+    """Move a partner along active → suspended ↔ active → withdrawn (final)."""
+    reason = _reason(reason)
+    session.refresh(partner, with_for_update=True)
+    if status not in _PARTNER_MOVES[partner.status]:
+        raise Conflict(f"a partner cannot go from {partner.status.value} to {status.value}")
+    partner.status = status
+    event = _partner_event(session, partner, reason, decided_by, append_to_log)
+    refresh_recognitions(session, partner_id=partner.id, reason=f"partner {status.value}: {reason}")
+    return event
+
+
+def set_partner_status(
+    session: Session,
+    principal: Principal,
+    partner_id: str,
+    status: PartnerStatus,
+    reason: str,
+    *,
+    append_to_log: LogAppender,
+) -> PartnerEvent:
+    require_regulator(principal, "change partner programmes")
+    return change_partner_status(
+        session,
+        get_partner(session, partner_id),
+        status,
+        reason,
+        decided_by=principal.organisation_id,
+        append_to_log=append_to_log,
+    )
+
+
+def accept_trust_list(
+    session: Session,
+    partner: PartnerProgramme,
+    document: Mapping[str, Any],
+    *,
+    append_to_log: LogAppender,
+) -> list[str]:
+    """New trust anchors announced in the partner's own trust list, signed by a key we
+    already pin; the kids added. Keys are never learnt any other way after onboarding."""
+    payload, signature = document.get("trustList"), document.get("signature")
+    if not isinstance(payload, dict) or not isinstance(signature, dict):
+        raise signing.SigningError('a trust list has "trustList" and "signature"')
+    anchors = valid_anchors(session, partner.id)
+    public_key = anchors.get(str(signature.get("kid")))
+    if public_key is None:
+        raise signing.SigningError("the trust list is not signed by a pinned key of the partner")
+    signing.verify(
+        context=signing.TRUST_LIST_CONTEXT,
+        payload=payload,
+        signature=str(signature.get("value")),
+        public_key=public_key,
+    )
+    exchange = payload.get("exchange")
+    announced: list[Any] = []
+    if isinstance(exchange, dict):
+        announced = [exchange.get("jwk"), *(exchange.get("keys") or [])]
+    added: list[str] = []
+    for jwk in announced:
+        if not isinstance(jwk, dict):
+            continue
+        try:
+            new_key = signing.public_key_from_jwk(
+                {name: jwk[name] for name in ("kty", "crv", "x") if name in jwk}
+            )
+        except signing.SigningError:
+            continue
+        kid = signing.key_id(new_key)
+        if session.get(PartnerKey, (partner.id, kid)) is None:
+            session.add(
+                PartnerKey(
+                    partner_id=partner.id,
+                    kid=kid,
+                    public_key=new_key,
+                    source="trust-list",
+                    added_at=utcnow(),
+                    revoked_at=None,
+                )
+            )
+            added.append(kid)
+    if added:
+        _partner_event(
+            session,
+            partner,
+            f"trust anchors added from the partner's signed trust list: {', '.join(added)}",
+            None,
+            append_to_log,
+        )
+    return added
+
+
+# --- agreements ---------------------------------------------------------------------------------
+
+
+def agreement_entry(event: AgreementEvent) -> bytes:
+    return signing.canonical_json(
+        {
+            "agreementEvent": event.id,
+            "agreement": event.agreement_id,
+            "status": event.status.value,
+            "reason": event.reason,
+            "decidedBy": event.decided_by,
+            "decidedAt": event.decided_at.isoformat(),
+            "terms": json.loads(event.terms_json),
+        }
+    )
+
+
+def agreement_log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:
+    ids = [int(ref) for ref in refs]
+    events = session.scalars(sa.select(AgreementEvent).where(AgreementEvent.id.in_(ids)))
+    return {str(event.id): agreement_entry(event) for event in events}
+
+
+def _agreement_event(
+    session: Session,
+    agreement: Agreement,
+    reason: str,
+    decided_by: str,
+    append_to_log: LogAppender,
+) -> AgreementEvent:
+    session.flush()
+    event = AgreementEvent(
+        agreement_id=agreement.id,
+        status=agreement.status,
+        reason=reason,
+        decided_by=decided_by,
+        decided_at=utcnow(),
+        terms_json=signing.canonical_json(agreement_terms(agreement)).decode("utf-8"),
+    )
+    session.add(event)
+    session.flush()
+    append_to_log(session, [(AGREEMENT_LOG_KIND, str(event.id), agreement_entry(event))])
+    return event
+
+
+def _apply_terms(agreement: Agreement, data: AgreementInput) -> None:
+    agreement.title = data.title
+    agreement.scope = data.scope
+    agreement.accepted_standards = data.accepted_standards
+    agreement.accepted_rules = data.accepted_rules
+    agreement.accepted_gwp_sets = data.accepted_gwp_sets
+    agreement.min_primary_data_share = data.min_primary_data_share
+    agreement.max_dqr = data.max_dqr
+    agreement.max_exempted_share = data.max_exempted_share
+    agreement.max_reference_age_days = data.max_reference_age_days
+    agreement.required_verification = data.required_verification
+    agreement.valid_from = data.valid_from
+    agreement.valid_until = data.valid_until
+    agreement.review_date = data.review_date
+    agreement.texts = data.texts
+
+
+def create_agreement(
+    session: Session, principal: Principal, data: AgreementInput, *, append_to_log: LogAppender
+) -> Agreement:
+    """A draft agreement with a partner; it takes effect when the regulator grants it."""
+    require_regulator(principal, "make agreements")
+    partner = session.get(PartnerProgramme, data.partner_id)
+    if partner is None:
+        raise ValidationFailed(
+            f"no partner programme {data.partner_id}",
+            details=[{"field": "partnerId", "message": "unknown partner"}],
+        )
+    if partner.status == PartnerStatus.WITHDRAWN:
+        raise Conflict(f"partner {partner.id} is withdrawn")
+    agreement = Agreement(partner_id=partner.id, status=AgreementStatus.DRAFT, created_at=utcnow())
+    _apply_terms(agreement, data)
+    session.add(agreement)
+    _agreement_event(session, agreement, "drafted", principal.organisation_id, append_to_log)
+    return agreement
+
+
+def amend_agreement(
+    session: Session,
+    principal: Principal,
+    agreement_id: int,
+    data: AgreementInput,
+    *,
+    append_to_log: LogAppender,
+) -> Agreement:
+    """New terms for a draft; a granted agreement is never rewritten (withdraw, make anew)."""
+    require_regulator(principal, "amend agreements")
+    agreement = get_agreement(session, agreement_id)
+    session.refresh(agreement, with_for_update=True)
+    if agreement.status != AgreementStatus.DRAFT:
+        raise Conflict(
+            f"agreement {agreement_id} is {agreement.status.value}: only a draft is amended"
+        )
+    if data.partner_id != agreement.partner_id:
+        raise ValidationFailed(
+            "an agreement stays with its partner",
+            details=[{"field": "partnerId", "message": "cannot change"}],
+        )
+    _apply_terms(agreement, data)
+    _agreement_event(session, agreement, "amended", principal.organisation_id, append_to_log)
+    return agreement
+
+
+def set_agreement_status(
+    session: Session,
+    principal: Principal,
+    agreement_id: int,
+    status: AgreementStatus,
+    reason: str,
+    *,
+    append_to_log: LogAppender,
+) -> AgreementEvent:
+    """draft → granted → suspended ↔ granted → withdrawn (final), each with a reason."""
+    require_regulator(principal, "decide agreements")
+    reason = _reason(reason)
+    agreement = get_agreement(session, agreement_id)
+    session.refresh(agreement, with_for_update=True)
+    if status not in _AGREEMENT_MOVES[agreement.status]:
+        raise Conflict(f"an agreement cannot go from {agreement.status.value} to {status.value}")
+    if status == AgreementStatus.GRANTED and agreement.valid_until <= utcnow():
+        raise Conflict(f"agreement {agreement_id} expired on {agreement.valid_until.isoformat()}")
+    agreement.status = status
+    event = _agreement_event(session, agreement, reason, principal.organisation_id, append_to_log)
+    refresh_recognitions(
+        session, agreement_id=agreement.id, reason=f"agreement {status.value}: {reason}"
+    )
+    return event
+
+
+def get_agreement(session: Session, agreement_id: int) -> Agreement:
+    agreement = session.get(Agreement, agreement_id)
+    if agreement is None:
+        raise NotFound(f"no agreement {agreement_id}")
+    return agreement
+
+
+def visible_agreement(
+    session: Session, principal: Principal | None, agreement_id: int
+) -> Agreement:
+    """An agreement as a caller may see it: drafts are the regulator's alone."""
+    agreement = session.get(Agreement, agreement_id)
+    regulator = principal is not None and Role.REGULATOR in principal.roles
+    if agreement is None or (agreement.status == AgreementStatus.DRAFT and not regulator):
+        raise NotFound(f"no agreement {agreement_id}")
+    return agreement
+
+
+def list_agreements(
+    session: Session,
+    principal: Principal | None,
+    *,
+    status: AgreementStatus | None = None,
+    partner_id: str | None = None,
+) -> list[Agreement]:
+    query = sa.select(Agreement).order_by(Agreement.id)
+    if principal is None or Role.REGULATOR not in principal.roles:
+        query = query.where(Agreement.status != AgreementStatus.DRAFT)
+    if status is not None:
+        query = query.where(Agreement.status == status)
+    if partner_id is not None:
+        query = query.where(Agreement.partner_id == partner_id)
+    return list(session.scalars(query))
+
+
+def agreements_in_force(session: Session, now: dt.datetime | None = None) -> list[Agreement]:
+    """Granted agreements inside their validity, with partners in good standing."""
+    now = now or utcnow()
+    return list(
+        session.scalars(
+            sa.select(Agreement)
+            .join(PartnerProgramme, PartnerProgramme.id == Agreement.partner_id)
+            .where(
+                Agreement.status == AgreementStatus.GRANTED,
+                Agreement.valid_from <= now,
+                Agreement.valid_until > now,
+                PartnerProgramme.status == PartnerStatus.ACTIVE,
+            )
+            .order_by(PartnerProgramme.name, Agreement.id)
+        )
+    )
+
+
+def agreement_history(session: Session, agreement_id: int) -> list[AgreementEvent]:
+    return list(
+        session.scalars(
+            sa.select(AgreementEvent)
+            .where(AgreementEvent.agreement_id == agreement_id)
+            .order_by(AgreementEvent.id)
+        )
+    )
+
+
+# --- what a status change does to recognitions ----------------------------------------------------
+
+
+def refresh_recognitions(
+    session: Session,
+    *,
+    partner_id: str | None = None,
+    agreement_id: int | None = None,
+    reason: str,
+) -> list[str]:
+    """Flag the recognitions that no longer stand (their agreement is not granted, or their
+    partner not active) and restore those that stand again; the record ids flagged.
+
+    A flagged record is hidden (private to the partner's organisation), so nothing new
+    can use it, and every derived footprint that used it goes stale.
+    """
+    query = (
+        sa.select(Recognition, Agreement.status, PartnerProgramme)
+        .join(Agreement, Agreement.id == Recognition.agreement_id)
+        .join(PartnerProgramme, PartnerProgramme.id == Recognition.partner_id)
+        .where(Recognition.decision == Decision.RECOGNISED)
+    )
+    if partner_id is not None:
+        query = query.where(Recognition.partner_id == partner_id)
+    if agreement_id is not None:
+        query = query.where(Recognition.agreement_id == agreement_id)
+    now = utcnow()
+    flagged: list[str] = []
+    for recognition, agreement_status, partner in session.execute(query).all():
+        stands = (
+            agreement_status == AgreementStatus.GRANTED and partner.status == PartnerStatus.ACTIVE
+        )
+        record = session.get(FootprintRecord, recognition.record_id)
+        if not stands and recognition.flagged_at is None:
+            recognition.flagged_at = now
+            recognition.flag_reason = reason[:2000]
+            if record is not None:
+                record.disclosure = Disclosure.PRIVATE
+            flagged.append(recognition.record_id)
+        elif stands and recognition.flagged_at is not None:
+            recognition.flagged_at = None
+            recognition.flag_reason = None
+            if record is not None:
+                record.disclosure = Disclosure(partner.recognised_disclosure)
+    session.flush()
+    if flagged:
+        mark_inputs_stale(
+            session, flagged, f"a partner record's recognition was flagged ({reason[:200]})"
+        )
+    return flagged
+
+
+def trust_list_entries(session: Session) -> list[dict[str, Any]]:
+    """The partner programmes as the signed trust list names them."""
+    entries = []
+    for partner in list_partners(session):
+        entries.append(
+            {
+                "id": partner.id,
+                "name": partner.name,
+                "country": partner.country,
+                "operator": partner.operator,
+                "pactBaseUrl": partner.pact_base_url,
+                "logOrigin": partner.log_origin,
+                "status": partner.status.value,
+                "history": [
+                    {"status": e.status.value, "at": e.decided_at.isoformat(), "reason": e.reason}
+                    for e in partner_history(session, partner.id)
+                ],
+                "keys": [anchor_json(key) for key in anchors_of(session, partner.id)],
+                "agreements": [
+                    {
+                        "id": agreement.id,
+                        "title": agreement.title,
+                        "status": agreement.status.value,
+                        "scope": agreement.scope,
+                        "validFrom": agreement.valid_from.isoformat(),
+                        "validUntil": agreement.valid_until.isoformat(),
+                    }
+                    for agreement in list_agreements(session, None, partner_id=partner.id)
+                ],
+            }
+        )
+    return entries

@@ -1,0 +1,274 @@
+"""Offline verification of a verification bundle: pure Python, no database, no network.
+
+A partner pins this exchange's public key (from ``/.well-known/jwks.json`` at onboarding,
+or its signed trust list) and checks a bundle from ``GET /api/v1/footprints/<id>/verification``
+with :func:`verify_bundle`: the exchange's signature over the bundle, the owner's signature
+over the footprint under the key the bundle names (whose registration must be in the log),
+the record's inclusion in the log under a checkpoint the pinned key signed, each
+certificate under its body's key from the signed trust list, and each recognition under the
+pinned key. Every problem found is reported; an empty list means the bundle holds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from exchange import signing
+from exchange.log import note
+from exchange.log.verify import verify_inclusion_proof
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BundleVerdict:
+    """What a bundle proves, and every problem that stops it from proving it."""
+
+    problems: tuple[str, ...]
+    record_id: str | None = None
+    signer_kid: str | None = None
+    key_status: str | None = None
+    log_index: int | None = None
+    tree_size: int | None = None
+    certificates: tuple[tuple[Any, str], ...] = ()
+    recognitions: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _keys(pinned: Sequence[bytes] | Mapping[str, Any]) -> dict[str, bytes]:
+    """Pinned keys by kid: raw Ed25519 public keys, or a JWK Set."""
+    if isinstance(pinned, Mapping):
+        found = {}
+        for jwk in pinned.get("keys", []):
+            public_key = signing.public_key_from_jwk(
+                {name: jwk[name] for name in ("kty", "crv", "x") if name in jwk}
+            )
+            found[signing.key_id(public_key)] = public_key
+        return found
+    return {signing.key_id(public_key): public_key for public_key in pinned}
+
+
+def _signed_by(
+    document: Any, context: str, keys: Mapping[str, bytes], member: str
+) -> dict[str, Any]:
+    """The signed payload ``document[member]`` if ``document["signature"]`` is a pinned key's."""
+    if not isinstance(document, Mapping):
+        raise signing.SigningError("not a signed JSON object")
+    payload, signature = document.get(member), document.get("signature")
+    if not isinstance(payload, dict) or not isinstance(signature, Mapping):
+        raise signing.SigningError(f'no "{member}" with a "signature"')
+    public_key = keys.get(str(signature.get("kid")))
+    if public_key is None:
+        raise signing.SigningError("signed by a key that is not pinned")
+    signing.verify(
+        context=context,
+        payload=payload,
+        signature=str(signature.get("value")),
+        public_key=public_key,
+    )
+    return payload
+
+
+def _moment(value: object) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _leaf_check(entry: bytes, proof: Any, checkpoint: str, key: bytes, origin: str) -> int:
+    return verify_inclusion_proof(proof, checkpoint, public_key=key, origin=origin, entry=entry)
+
+
+def verify_bundle(
+    document: Any,
+    *,
+    pinned: Sequence[bytes] | Mapping[str, Any],
+    origin: str | None = None,
+    trust_list: Mapping[str, Any] | None = None,
+) -> BundleVerdict:
+    """Check a verification bundle against the pinned exchange key(s); see the module doc.
+
+    ``origin``: the exchange's log origin, when the verifier pinned it too (else the
+    bundle's own, which the checkpoint signature still binds to the pinned key).
+    ``trust_list``: a signed trust list the verifier holds, used instead of the bundle's.
+    """
+    problems: list[str] = []
+    try:
+        keys = _keys(pinned)
+    except signing.SigningError as exc:
+        return BundleVerdict((f"the pinned keys are not valid: {exc}",))
+    try:
+        bundle = _signed_by(document, signing.VERIFICATION_CONTEXT, keys, "bundle")
+    except signing.SigningError as exc:
+        return BundleVerdict((f"the bundle is not signed by the pinned exchange key: {exc}",))
+    origin = origin or str(bundle.get("origin", ""))
+    exchange_key = keys[str(document["signature"]["kid"])]
+
+    envelope = bundle.get("envelope")
+    found_record = bundle.get("record")
+    record: dict[str, Any] = found_record if isinstance(found_record, dict) else {}
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("footprint"), dict):
+        return BundleVerdict(("the bundle holds no envelope",))
+    footprint = envelope["footprint"]
+    signature = envelope.get("signature")
+    record_id = str(footprint.get("id", "")).lower()
+    if str(record.get("id", "")).lower() != record_id:
+        problems.append("the bundle's record is not the envelope's footprint")
+    digest = hashlib.sha256(signing.canonical_json(footprint)).hexdigest()
+
+    # The owner's signature, under the key the bundle names.
+    signer = bundle.get("signer")
+    kid = None
+    key_status = None
+    if not isinstance(signature, dict) or not isinstance(signer, dict):
+        problems.append("the record is not signed by its owner")
+    else:
+        kid = str(signature.get("kid"))
+        key_status = str(signer.get("status"))
+        try:
+            public_key = signing.public_key_from_jwk(
+                {n: signer["jwk"][n] for n in ("kty", "crv", "x") if n in signer.get("jwk", {})}
+            )
+            if signing.key_id(public_key) != kid:
+                problems.append("the signer key in the bundle is not the key that signed")
+            signing.verify(
+                context=signing.FOOTPRINT_CONTEXT,
+                payload=footprint,
+                signature=str(signature.get("value")),
+                public_key=public_key,
+            )
+        except (signing.SigningError, KeyError, TypeError) as exc:
+            problems.append(f"the owner's signature does not verify: {exc}")
+        # The exchange checked the key when it received the record: a revocation after
+        # that leaves the signature good, one before (or a window missed) does not.
+        received = _moment(record.get("receivedAt"))
+        for bound, after in (("revokedAt", True), ("notAfter", True), ("notBefore", False)):
+            moment = _moment(signer.get(bound))
+            if moment is None or received is None:
+                continue
+            if (after and received >= moment) or (not after and received < moment):
+                problems.append(
+                    f"the record was received at {received.isoformat()}, outside the key's {bound}"
+                )
+
+    found_log = bundle.get("log")
+    log_part: dict[str, Any] = found_log if isinstance(found_log, dict) else {}
+    checkpoint_text = str(log_part.get("checkpoint", ""))
+    tree_size = None
+    log_index = None
+    try:
+        tree_size = note.verify_checkpoint(
+            checkpoint_text, origin=origin, public_key=exchange_key
+        ).size
+    except signing.SigningError as exc:
+        problems.append(f"the checkpoint is not signed by the pinned exchange key: {exc}")
+    if tree_size is not None:
+        try:
+            log_index = _leaf_check(
+                signing.canonical_json({"footprint": footprint, "signature": signature}),
+                log_part.get("inclusionProof"),
+                checkpoint_text,
+                exchange_key,
+                origin,
+            )
+            if log_index != record.get("logIndex"):
+                problems.append("the inclusion proof is for another log index than the record's")
+        except signing.SigningError as exc:
+            problems.append(f"the record is not in the exchange's log as it stands: {exc}")
+        if isinstance(signer, dict) and isinstance(signature, dict):
+            registration = signer.get("registration")
+            if not isinstance(registration, dict) or registration.get("kid") != kid:
+                problems.append("the bundle does not show the signer key's registration")
+            else:
+                try:
+                    _leaf_check(
+                        signing.canonical_json(registration),
+                        signer.get("registrationProof"),
+                        checkpoint_text,
+                        exchange_key,
+                        origin,
+                    )
+                except signing.SigningError as exc:
+                    problems.append(f"the signer key's registration is not in the log: {exc}")
+
+    # Certificates, under their bodies' keys from the signed trust list.
+    try:
+        listed = _signed_by(
+            trust_list if trust_list is not None else bundle.get("trustList"),
+            signing.TRUST_LIST_CONTEXT,
+            keys,
+            "trustList",
+        )
+    except signing.SigningError as exc:
+        problems.append(f"the trust list is not signed by the pinned exchange key: {exc}")
+        listed = {}
+    body_keys: dict[str, dict[str, bytes]] = {}
+    for body in listed.get("certificationBodies", []):
+        if isinstance(body, dict):
+            try:
+                body_keys[str(body.get("id"))] = _keys({"keys": body.get("keys", [])})
+            except signing.SigningError:
+                continue
+    certificates: list[tuple[Any, str]] = []
+    for position, item in enumerate(bundle.get("certificates", [])):
+        try:
+            certificate = _signed_by(
+                item,
+                signing.CERTIFICATE_CONTEXT,
+                body_keys.get(str(item.get("certificate", {}).get("body")), {}),
+                "certificate",
+            )
+        except (signing.SigningError, AttributeError) as exc:
+            problems.append(f"certificate {position} does not verify under its body's key: {exc}")
+            continue
+        if str(certificate.get("record", "")).lower() != record_id or (
+            certificate.get("footprintDigest") != digest
+        ):
+            problems.append(f"certificate {position} is about another record")
+            continue
+        certificates.append((item.get("id"), str(item.get("status"))))
+
+    recognitions: list[str] = []
+    for position, item in enumerate(bundle.get("recognitions", [])):
+        try:
+            recognition = _signed_by(item, signing.RECOGNITION_CONTEXT, keys, "recognition")
+        except signing.SigningError as exc:
+            problems.append(f"recognition {position} is not signed by the exchange: {exc}")
+            continue
+        if recognition.get("record") != record_id or recognition.get("footprintDigest") != digest:
+            problems.append(f"recognition {position} is about another record")
+            continue
+        proof = item.get("inclusionProof")
+        if proof is not None and tree_size is not None:
+            entry = signing.canonical_json(
+                {"recognition": recognition, "signature": item["signature"]}
+            )
+            try:
+                _leaf_check(entry, proof, checkpoint_text, exchange_key, origin)
+            except signing.SigningError as exc:
+                problems.append(f"recognition {position} is not in the log: {exc}")
+                continue
+        recognitions.append(str(item.get("status")))
+
+    return BundleVerdict(
+        problems=tuple(problems),
+        record_id=record_id,
+        signer_kid=kid,
+        key_status=key_status,
+        log_index=log_index,
+        tree_size=tree_size,
+        certificates=tuple(certificates),
+        recognitions=tuple(recognitions),
+    )
+
+
+__all__ = ["BundleVerdict", "verify_bundle"]
