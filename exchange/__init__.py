@@ -39,12 +39,29 @@ def create_app(
     app.extensions["exchange.log_sources"] = _log_sources()
     app.extensions["exchange.job_handlers"] = _job_handlers()
 
+    _configure_portal_sessions(app)
     web.register_error_handlers(app)
     app.url_map.converters["rowid"] = web.RowIdConverter
     app.before_request(web.refuse_plain_http)
     _register_blueprints(app)
     _register_commands(app)
     return app
+
+
+def _configure_portal_sessions(app: Flask) -> None:
+    """Signed session cookies of the portal, keyed from the exchange key (instance folder)."""
+    import datetime as dt
+
+    from exchange.portal.security import session_secret
+
+    app.config.setdefault("SECRET_KEY", session_secret(app.extensions["exchange.key"]))
+    app.config.update(
+        SESSION_COOKIE_NAME="fx_portal",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(app.config["REQUIRE_HTTPS"]),
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=8),
+    )
 
 
 def _log_sources() -> dict[str, Any]:
@@ -84,6 +101,7 @@ def _register_blueprints(app: Flask) -> None:
     from exchange.log.views import bp as log_bp
     from exchange.pact.views import bp as pact_bp
     from exchange.partners.views import bp as partners_bp
+    from exchange.portal.views import bp as portal_bp
     from exchange.rules.views import bp as rules_bp
     from exchange.system.views import bp as system_bp
 
@@ -96,6 +114,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(rules_bp)
     app.register_blueprint(labels_bp)
     app.register_blueprint(aggregation_bp)
+    app.register_blueprint(portal_bp)
 
 
 def _register_commands(app: Flask) -> None:
@@ -105,6 +124,7 @@ def _register_commands(app: Flask) -> None:
     from exchange.labels.cli import labels_cli
     from exchange.log.cli import audit_command
     from exchange.partners.cli import client_cli, org_cli
+    from exchange.portal.cli import portal_cli
     from exchange.rules.cli import rules_cli
     from exchange.system.cli import init_db_command, serve_command
 
@@ -119,5 +139,6 @@ def _register_commands(app: Flask) -> None:
         factors_cli,
         rules_cli,
         labels_cli,
+        portal_cli,
     ):
         app.cli.add_command(command)

@@ -11,6 +11,7 @@ from exchange.labels import models as labels_models
 from exchange.log import models as log_models
 from exchange.pact import models as pact_models
 from exchange.partners import models as partners_models
+from exchange.portal import models as portal_models
 from exchange.rules import models as rules_models
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "metadata",
     "pact_models",
     "partners_models",
+    "portal_models",
     "rules_models",
 ]
 
