@@ -54,7 +54,8 @@ def _configure_portal_sessions(app: Flask) -> None:
 
     from exchange.portal.security import session_secret
 
-    app.config.setdefault("SECRET_KEY", session_secret(app.extensions["exchange.key"]))
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = session_secret(app.extensions["exchange.key"])
     app.config.update(
         SESSION_COOKIE_NAME="fx_portal",
         SESSION_COOKIE_HTTPONLY=True,

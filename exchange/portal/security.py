@@ -14,7 +14,8 @@ import secrets
 from collections.abc import Callable
 from typing import Final, ParamSpec, TypeVar
 
-from flask import Response, abort, g, request, session
+from flask import abort, g, request, session
+from werkzeug.wrappers import Response
 
 from exchange.keyring import ExchangeKey
 from exchange.partners.models import Role
@@ -53,9 +54,7 @@ def check_csrf() -> None:
         return
     expected = session.get(CSRF_FIELD)
     sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
-    if not isinstance(expected, str) or not hmac.compare_digest(
-        expected.encode(), sent.encode()
-    ):
+    if not isinstance(expected, str) or not hmac.compare_digest(expected.encode(), sent.encode()):
         abort(403, description="csrf")
 
 

@@ -39,7 +39,7 @@ from exchange.portal.models import PortalUser, SigningDraft
 
 LANGUAGES: Final = ("zh", "en")
 MIN_PASSWORD_LENGTH: Final = 10
-PASSWORD_METHOD: Final = "scrypt"
+PASSWORD_METHOD: Final = "scrypt"  # noqa: S105 (the hashing method, not a password)
 DRAFT_KINDS: Final = {
     "footprint": signing.FOOTPRINT_CONTEXT,
     "certificate": signing.CERTIFICATE_CONTEXT,
@@ -329,7 +329,7 @@ class Dashboard:
     checkpoint: LogCheckpoint | None
 
 
-def _month(moment: sa.ColumnElement[Any]) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
+def _month(moment: Any) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
     return sa.extract("year", moment), sa.extract("month", moment)
 
 

@@ -8,14 +8,14 @@ from typing import Final
 from PIL import Image
 
 DPI: Final = 300
-A4_PIXELS: Final = (2480, 3508)  # 210 × 297 mm at 300 dpi
+A4_PIXELS: Final = (2480, 3508)  # 210 x 297 mm at 300 dpi
 MARGIN: Final = 118  # 10 mm
 COLUMNS: Final = 3
 ROWS: Final = 4
 
 
 def label_sheet_pdf(png: bytes, *, title: str) -> bytes:
-    """``COLUMNS`` × ``ROWS`` copies of a label image, each scaled to fit its cell."""
+    """``COLUMNS`` x ``ROWS`` copies of a label image, each scaled to fit its cell."""
     label = Image.open(io.BytesIO(png)).convert("RGB")
     page = Image.new("RGB", A4_PIXELS, "white")
     cell_width = (A4_PIXELS[0] - 2 * MARGIN) // COLUMNS

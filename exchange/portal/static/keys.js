@@ -96,7 +96,7 @@
       if (!file) {
         say(state, state.dataset.none || "No key in this browser.");
       } else {
-        say(state, `kid ${file.kid}${registered(file.kid) ? "" : " (not registered)"}`);
+        say(state, `kid ${file.kid}${registered(file.kid) ? "" : ` (${state.dataset.unregistered})`}`);
       }
       section.dataset.kid = file ? file.kid : "";
     };
@@ -150,12 +150,12 @@
     const button = document.getElementById("browser-sign");
     section.hidden = false;
     if (!(await supported())) {
-      say(state, "This browser cannot sign with Ed25519: paste the CLI's signature below.");
+      say(state, state.dataset.unsupported);
       return;
     }
     const file = storedKey(org);
     if (!file) {
-      say(state, "No key in this browser yet: create or restore one under Signing keys.");
+      say(state, state.dataset.none);
       return;
     }
     say(state, `kid ${file.kid}`);

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Response, flash, g, redirect, request, session, url_for
+from flask import flash, g, redirect, request, session, url_for
+from werkzeug.wrappers import Response
 
 from exchange.errors import Unauthenticated
 from exchange.partners.models import Role
@@ -73,7 +74,5 @@ def language() -> Response:
         g.portal_user.language = chosen
         db().commit()
     response = redirect(safe_next(request.form.get("next"), url_for("portal.home")), code=303)
-    response.set_cookie(
-        LANGUAGE_COOKIE, chosen, max_age=365 * 86400, samesite="Lax", httponly=True
-    )
+    response.set_cookie(LANGUAGE_COOKIE, chosen, max_age=365 * 86400, samesite="Lax", httponly=True)
     return response

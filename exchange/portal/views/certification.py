@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, current_app, g
+from flask import current_app, g
+from werkzeug.wrappers import Response
 
 from exchange.aggregation import services as aggregation
 from exchange.client.labels import certificate_document

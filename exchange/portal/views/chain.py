@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, request
+from flask import request
+from werkzeug.wrappers import Response
 
 from exchange.aggregation import schemas, services
 from exchange.aggregation.models import Product

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    Response,
     flash,
     g,
     redirect,
@@ -20,6 +19,7 @@ from flask import (
 )
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from exchange import web
 from exchange.errors import ExchangeError
@@ -81,8 +81,8 @@ def user() -> PortalUser:
     return found
 
 
-def render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
-    return render_template(f"portal/{template}", **context), status
+def render(template: str, code: int = 200, /, **context: Any) -> tuple[str, int]:
+    return render_template(f"portal/{template}", **context), code
 
 
 def done(message: str, endpoint: str, **values: Any) -> Response:

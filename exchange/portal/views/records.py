@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, current_app, request
+from flask import current_app, request
+from werkzeug.wrappers import Response
 
 from exchange import signing
 from exchange.errors import ValidationFailed
@@ -184,7 +185,9 @@ def upload_submit() -> Response:
 def draft(draft_id: str) -> tuple[str, int]:
     found = services.get_draft(db(), principal(), draft_id)
     message = services.draft_message(found)
-    keys = [key for key in partners.keys_of(db(), principal().organisation_id) if not key.revoked_at]
+    keys = [
+        key for key in partners.keys_of(db(), principal().organisation_id) if not key.revoked_at
+    ]
     return render(
         "draft.html",
         draft=found,

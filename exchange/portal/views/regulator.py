@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response
+from werkzeug.wrappers import Response
 
 from exchange.errors import ValidationFailed
 from exchange.factors import services as factors
