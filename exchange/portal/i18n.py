@@ -99,6 +99,7 @@ ZH: Final[dict[str, str]] = {
     "Lot (optional)": "批次（可选）",
     "Main": "主导航",
     "Manage this browser's key": "管理本浏览器的密钥",
+    "Mass per declared unit (kg; blank for kilogram)": "每声明单位质量（kg；单位为千克时可留空）",
     "Method": "方法",
     "Missing supplier data": "缺少的供应商数据",
     "More": "更多",

@@ -215,6 +215,7 @@ class FootprintForm:
     biogenic_uptake: str
     reference_year: str
     geography: str
+    mass_per_unit: str = ""
     preceding_id: str = ""
 
 
@@ -247,9 +248,16 @@ def footprint_from_form(
     amount = _decimal_text(errors, "declaredAmount", form.declared_amount)
     if Decimal(amount) <= 0:
         errors.append({"field": "declaredAmount", "message": "more than zero"})
+    unit = form.declared_unit.strip() or "kilogram"
+    mass_text = form.mass_per_unit.strip() or ("1" if unit == "kilogram" else "")
+    if not mass_text:
+        errors.append({"field": "productMassPerDeclaredUnit", "message": "required for this unit"})
     pcf: dict[str, Any] = {
-        "declaredUnitOfMeasurement": form.declared_unit.strip() or "kilogram",
+        "declaredUnitOfMeasurement": unit,
         "declaredUnitAmount": amount,
+        "productMassPerDeclaredUnit": _decimal_text(
+            errors, "productMassPerDeclaredUnit", mass_text or "0"
+        ),
         "referencePeriodStart": f"{year_text}-01-01T00:00:00Z",
         "referencePeriodEnd": f"{int(year_text) + 1}-01-01T00:00:00Z",
         "pcfExcludingBiogenicUptake": _decimal_text(

@@ -169,6 +169,7 @@ def upload_submit() -> Response:
                 biogenic_uptake=form_text("biogenicCO2Uptake", 40) or "0",
                 reference_year=form_text("referenceYear", 8),
                 geography=form_text("geography", 8),
+                mass_per_unit=form_text("productMassPerDeclaredUnit", 40),
                 preceding_id=form_text("preceding", 64),
             ),
             organisation,
