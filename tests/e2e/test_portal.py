@@ -235,6 +235,8 @@ def test_chain_owner_models_a_product_and_asks_for_missing_data(
     assert walk.page.text_content("#total") == "0.19796 kg CO₂e"
     assert walk.page.locator("#breakdown svg").count() == 3
     assert walk.page.locator("#graph svg rect").count() == 3
+    # The wide editor scrolls inside its box; the page itself never scrolls sideways.
+    assert walk.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     walk.shot("computed")
     walk.page.click("#request-missing")
     walk.page.wait_for_selector(".flash")
