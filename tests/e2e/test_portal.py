@@ -299,12 +299,28 @@ def test_certification_body_certifies_labels_and_suspends(
 def test_regulator_reviews_accredits_grades_in_chinese(
     app: Flask, browser: Browser, live_server: str
 ) -> None:
+    # Something to show: a certified, graded product and a public record.
+    issue(app, live_server)
+    supplier = add_member(app, Role.SUPPLIER)
+    footprint = supplier.footprint()
+    api = app.test_client()
+    api.post(
+        "/api/v1/footprints", json=supplier.key.sign_footprint(footprint), headers=supplier.headers
+    )
+    api.put(
+        f"/api/v1/footprints/{footprint['id']}/disclosure",
+        json={"disclosure": "public"},
+        headers=supplier.headers,
+    )
     regulator = add_member(app, Role.REGULATOR)
     body = add_member(app, Role.CERTIFICATION_BODY)
     walk = Walk(browser, live_server, "regulator")
     walk.sign_in(add_user(app, regulator, "analyst@deeh.example"))
     walk.go("/portal/regulator")
-    assert walk.page.is_visible("#log-size")
+    assert int(str(walk.page.text_content("#log-size"))) > 5
+    assert "size" in str(walk.page.text_content("#checkpoint"))
+    for chart in ("#chart-category svg", "#chart-region svg", "#chart-grades svg"):
+        assert walk.page.is_visible(chart), chart
     walk.shot("dashboard")
     walk.go("/portal/regulator/accreditation")
     card = f"[data-body='{body.organisation_id}']"

@@ -369,3 +369,41 @@ def test_regulator_dashboard(app: Flask, client: FlaskClient) -> None:
     assert "hainan:public" in page
     assert "hainan:private" not in page  # counts follow the visibility rule
     assert re.search(r'id="log-size">(\d+)<', page)
+
+
+def test_regulator_decides_declarations_and_rule_proposals(app: Flask, client: FlaskClient) -> None:
+    from tests.factors.test_views import declaration
+    from tests.rules.test_views import proposal
+
+    regulator = add_member(app, Role.REGULATOR)
+    supplier = add_member(app, Role.SUPPLIER)
+    declared = client.post("/api/v1/factors", json=declaration(), headers=supplier.headers)
+    assert declared.status_code == 201, declared.get_json()
+    factor = declared.get_json()
+    proposed = client.post("/api/v1/rules", json=proposal(), headers=supplier.headers)
+    assert proposed.status_code == 201, proposed.get_json()
+    code = proposed.get_json()["code"]
+
+    sign_in(client, add_user(app, regulator, "reviewer@example.cn"))
+    page = text(client.get("/portal/regulator/factors"))
+    assert factor["id"] in page
+    # Returning needs a comment: refused, and the declaration stays pending.
+    refused = post(
+        client, f"/portal/regulator/factors/{factor['id']}/review", {"decision": "return"}
+    )
+    assert refused.status_code == 400
+    approved = post(
+        client,
+        f"/portal/regulator/factors/{factor['id']}/review",
+        {"decision": "approve", "comment": "sources checked"},
+    )
+    assert approved.status_code == 303
+    assert factor["id"] not in text(client.get("/portal/regulator/factors"))
+    assert client.get(f"/api/v1/factors/{factor['id']}").get_json()["status"] == "approved"
+
+    assert code in text(client.get("/portal/regulator/rules"))
+    moved = post(
+        client, f"/portal/regulator/rules/{code}/status", {"status": "assessed", "comment": "ok"}
+    )
+    assert moved.status_code == 303, text(moved)[:500]
+    assert client.get(f"/api/v1/rules/{code}").get_json()["status"] == "assessed"
