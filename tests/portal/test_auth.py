@@ -85,6 +85,17 @@ def test_sign_in_redirects_only_within_the_site(app: Flask, client: FlaskClient)
     assert response.headers["Location"] == "/portal/"
 
 
+@pytest.mark.parametrize(
+    "target",
+    ["https://evil.example/", "//evil.example/", "/\\evil.example/", "/portal/\r\nX: y", ""],
+)
+def test_safe_next_stays_on_the_site(target: str) -> None:
+    from exchange.portal.views.common import safe_next
+
+    assert safe_next(target, "/portal/") == "/portal/"
+    assert safe_next("/portal/records?view=visible", "/portal/") == "/portal/records?view=visible"
+
+
 def test_posts_without_or_with_a_wrong_token_are_refused_and_change_nothing(
     app: Flask, client: FlaskClient
 ) -> None:
