@@ -126,6 +126,7 @@ ZH: Final[dict[str, str]] = {
     "Not shared with anyone yet.": "尚未共享给任何机构。",
     "Nothing waits for review.": "没有待审核的申报。",
     "On your own machine:": "在您自己的电脑上：",
+    "Open the label's own verification page": "打开该标识的验证页面",
     "Or PACT JSON": "或 PACT JSON",
     "Or decline, saying why": "或拒绝并说明原因",
     "Or parameters as JSON (other methods)": "或以JSON给出参数（其他方法）",

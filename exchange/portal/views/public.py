@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import sqlalchemy as sa
 from flask import current_app, request
 
@@ -37,7 +39,7 @@ def registry() -> tuple[str, int]:
 
 @bp.get("/verify")
 def verify() -> tuple[str, int]:
-    return render("verify.html", verdict=None, text="")
+    return render("verify.html", verdict=None, text="", landing=None)
 
 
 @bp.post("/verify")
@@ -52,10 +54,15 @@ def verify_submit() -> tuple[str, int]:
             connection, text, origin=str(current_app.config["EXCHANGE_ORIGIN"])
         )
     claims = None if verdict.claims is None else label_claims.claims_document(verdict.claims)
+    # The label's own verification page (exchange/labels/static), served on this host: it
+    # checks the signature in the browser against the pinned trust list, and works offline.
+    parts = urlsplit(text)
+    landing = f"{parts.path}?{parts.query}" if parts.path.upper().startswith("/01/") else None
     return render(
         "verify.html",
         verdict=verdict,
         claims=claims,
         certificate_status=certificate_status,
         text=text,
+        landing=landing,
     )
