@@ -40,12 +40,30 @@ def create_app(
     app.extensions["exchange.job_handlers"] = _job_handlers()
     app.extensions["exchange.schedules"] = _schedules()
 
+    _configure_portal_sessions(app)
     web.register_error_handlers(app)
     app.url_map.converters["rowid"] = web.RowIdConverter
     app.before_request(web.refuse_plain_http)
     _register_blueprints(app)
     _register_commands(app)
     return app
+
+
+def _configure_portal_sessions(app: Flask) -> None:
+    """Signed session cookies of the portal, keyed from the exchange key (instance folder)."""
+    import datetime as dt
+
+    from exchange.portal.security import session_secret
+
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = session_secret(app.extensions["exchange.key"])
+    app.config.update(
+        SESSION_COOKIE_NAME="fx_portal",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(app.config["REQUIRE_HTTPS"]),
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=8),
+    )
 
 
 def _log_sources() -> dict[str, Any]:
@@ -99,6 +117,7 @@ def _register_blueprints(app: Flask) -> None:
     from exchange.mutual_recognition.views import bp as mutual_recognition_bp
     from exchange.pact.views import bp as pact_bp
     from exchange.partners.views import bp as partners_bp
+    from exchange.portal.views import bp as portal_bp
     from exchange.rules.views import bp as rules_bp
     from exchange.scenarios.views import bp as scenarios_bp
     from exchange.sites.views import bp as sites_bp
@@ -119,6 +138,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(disclosure_bp)
     app.register_blueprint(scenarios_bp)
     app.register_blueprint(mutual_recognition_bp)
+    app.register_blueprint(portal_bp)
 
 
 def _register_commands(app: Flask) -> None:
@@ -130,6 +150,7 @@ def _register_commands(app: Flask) -> None:
     from exchange.log.cli import audit_command
     from exchange.mutual_recognition.cli import partners_cli
     from exchange.partners.cli import client_cli, org_cli
+    from exchange.portal.cli import portal_cli
     from exchange.rules.cli import rules_cli
     from exchange.scenarios.cli import scenarios_cli
     from exchange.sites.cli import sites_cli
@@ -152,5 +173,6 @@ def _register_commands(app: Flask) -> None:
         disclosure_cli,
         scenarios_cli,
         partners_cli,
+        portal_cli,
     ):
         app.cli.add_command(command)

@@ -13,6 +13,7 @@ from exchange.log import models as log_models
 from exchange.mutual_recognition import models as mutual_recognition_models
 from exchange.pact import models as pact_models
 from exchange.partners import models as partners_models
+from exchange.portal import models as portal_models
 from exchange.rules import models as rules_models
 from exchange.sites import models as sites_models
 
@@ -28,6 +29,7 @@ __all__ = [
     "mutual_recognition_models",
     "pact_models",
     "partners_models",
+    "portal_models",
     "rules_models",
     "sites_models",
 ]

@@ -52,7 +52,7 @@ def _batch_items(body: Any) -> list[Any]:
     return items
 
 
-def _on_accepted(host: pact_services.Host) -> services.RecordsAccepted:
+def on_accepted(host: pact_services.Host) -> services.RecordsAccepted:
     """What new records set off: PACT requests and notifications, then aggregation staleness."""
 
     def told(session: Session, created: Sequence[services.NewRecord]) -> None:
@@ -72,7 +72,7 @@ def _store_and_answer(items: list[Any], *, is_batch: bool, signed: bool) -> Resp
         principal=principal,
         items=items,
         append_to_log=append_entries,
-        on_accepted=_on_accepted(web.pact_host()),
+        on_accepted=on_accepted(web.pact_host()),
     )
     accepted = [outcome for outcome in outcomes if outcome.accepted]
     receipts = (

@@ -12,7 +12,7 @@ from alembic import op
 from exchange.db import ExactDecimal, UTCDateTime
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,61 @@
+"""``exchange portal``: people who sign in to the web portal for an organisation."""
+
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import with_appcontext
+
+from exchange.db import transaction
+from exchange.errors import ExchangeError
+from exchange.portal import services
+from exchange.portal.models import PortalUser
+
+
+@click.group("portal")
+def portal_cli() -> None:
+    """Users of the web portal (API clients stay for machines)."""
+
+
+@portal_cli.command("add-user")
+@click.option("--org", "organisation_id", required=True, help="organisation id")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="EXCHANGE_PORTAL_PASSWORD",
+    help="asked for when not given (or set EXCHANGE_PORTAL_PASSWORD)",
+)
+@click.option("--language", type=click.Choice(services.LANGUAGES), default="zh", show_default=True)
+@with_appcontext
+def add_user(organisation_id: str, email: str, name: str, password: str, language: str) -> None:
+    """Let a person sign in for an organisation; its roles are the organisation's."""
+    try:
+        with transaction(current_app.extensions["exchange.sessions"]) as session:
+            user = services.create_user(
+                session,
+                organisation_id=organisation_id,
+                email=email,
+                name=name,
+                password=password,
+                language=language,
+            )
+            click.echo(f"user {user.id} <{user.email}> of organisation {user.organisation_id}")
+    except ExchangeError as exc:
+        lines = [exc.message]
+        lines += [f"  {item.get('field', '')}: {item.get('message', '')}" for item in exc.details]
+        raise click.ClickException("\n".join(lines)) from exc
+
+
+@portal_cli.command("list-users")
+@with_appcontext
+def list_users() -> None:
+    """Every portal user, one per line."""
+    with transaction(current_app.extensions["exchange.sessions"]) as session:
+        for user in session.scalars(sa.select(PortalUser).order_by(PortalUser.email)):
+            state = "disabled" if user.disabled_at else "active"
+            click.echo(f"{user.id}  {user.email}  {user.organisation_id}  {state}")

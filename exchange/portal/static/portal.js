@@ -1,0 +1,32 @@
+// Small conveniences; every page works without them.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  // Bill-of-materials editor: another empty row, copied from the last one.
+  const add = document.getElementById("add-line");
+  if (add) {
+    add.hidden = false;
+    add.addEventListener("click", () => {
+      const body = document.querySelector("#bom tbody");
+      const last = body.lastElementChild;
+      const row = last.cloneNode(true);
+      const index = body.children.length;
+      row.querySelectorAll("input, select").forEach((field) => {
+        if (field.tagName === "INPUT") field.value = "";
+        if (field.id) field.id = field.id.replace(/-\d+$/, `-${index}`);
+      });
+      row.querySelectorAll("label").forEach((label) => {
+        const target = label.getAttribute("for");
+        if (target) label.setAttribute("for", target.replace(/-\d+$/, `-${index}`));
+      });
+      body.appendChild(row);
+      row.querySelector("input, select").focus();
+    });
+  }
+  // Forms that ask before an irreversible step (data-confirm holds the question).
+  document.querySelectorAll("form[data-confirm]").forEach((form) => {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  });
+});

@@ -1,0 +1,180 @@
+"""The portal blueprint and what every page shares: who is signed in, the language, CSRF,
+security headers, navigation, and errors shown as pages rather than JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from exchange import web
+from exchange.errors import ExchangeError
+from exchange.partners.models import Organisation, Role
+from exchange.partners.services import Principal
+from exchange.portal import i18n, security, services
+from exchange.portal.models import PortalUser
+
+PACKAGE: Final = Path(__file__).resolve().parent.parent
+LANGUAGE_COOKIE: Final = "portal_lang"
+
+bp = Blueprint(
+    "portal",
+    __name__,
+    url_prefix="/portal",
+    root_path=str(PACKAGE),
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+# What each role finds in the menu: (endpoint, label). Labels are translated when shown.
+RECORD_ROLES: Final = (Role.SUPPLIER, Role.CHAIN_OWNER)
+NAVIGATION: Final[dict[Role, list[tuple[str, str]]]] = {
+    Role.SUPPLIER: [
+        ("portal.records", "Records"),
+        ("portal.upload", "Upload a footprint"),
+        ("portal.requests", "Requests"),
+    ],
+    Role.CHAIN_OWNER: [
+        ("portal.products", "Products"),
+        ("portal.records", "Records"),
+        ("portal.upload", "Upload a footprint"),
+    ],
+    Role.CERTIFICATION_BODY: [("portal.certification", "Certification")],
+    Role.REGULATOR: [
+        ("portal.regulator_dashboard", "Dashboard"),
+        ("portal.regulator_factors", "Factor declarations"),
+        ("portal.regulator_rules", "Rule proposals"),
+        ("portal.regulator_grading", "Grading schemes"),
+        ("portal.regulator_accreditation", "Accreditation"),
+        # PARTNER-AGREEMENTS (issue 8, mutual recognition): its agreement pages register
+        # their endpoint here, e.g. ("portal.regulator_agreements", "Partner agreements").
+    ],
+}
+
+
+def db() -> Session:
+    return web.session()
+
+
+def principal() -> Principal:
+    found: Principal = g.portal_principal
+    return found
+
+
+def user() -> PortalUser:
+    found: PortalUser = g.portal_user
+    return found
+
+
+def render(template: str, code: int = 200, /, **context: Any) -> tuple[str, int]:
+    return render_template(f"portal/{template}", **context), code
+
+
+def done(message: str, endpoint: str, **values: Any) -> Response:
+    """Flash a (translated) message and go to another page (post/redirect/get)."""
+    flash(i18n.translate(message, g.lang), "ok")
+    return redirect(url_for(endpoint, **values), code=303)
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """A redirect target on this site only: a path, never another host."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    # Browsers read "/\host" as "//host": a backslash anywhere is refused too.
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target or any(ord(character) < 32 for character in target):
+        return default
+    return target
+
+
+def form_text(name: str, limit: int = 20_000) -> str:
+    return request.form.get(name, "")[:limit]
+
+
+def _language() -> str:
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in services.LANGUAGES:
+        return chosen
+    signed_in: PortalUser | None = g.get("portal_user")
+    if signed_in is not None and signed_in.language in services.LANGUAGES:
+        return signed_in.language
+    best = request.accept_languages.best_match(services.LANGUAGES)
+    return best or "zh"
+
+
+@bp.before_request
+def _load_user() -> None:
+    g.portal_user = None
+    user_id = session.get("user_id")
+    if isinstance(user_id, int):
+        found = services.active_user(db(), user_id)
+        if found is None:
+            session.clear()
+        else:
+            g.portal_user = found
+            g.portal_principal = services.principal_of(db(), found)
+            g.portal_organisation = db().get(Organisation, found.organisation_id)
+    g.lang = _language()
+    security.check_csrf()
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    return security.add_headers(response)
+
+
+@bp.app_template_global("_")
+def _translate(text: str, **values: Any) -> str:
+    translated = i18n.translate(text, g.get("lang", "zh"))
+    return translated.format(**values) if values else translated
+
+
+@bp.context_processor
+def _context() -> dict[str, Any]:
+    menu: list[tuple[str, str]] = []
+    signed_in = g.get("portal_user")
+    if signed_in is not None:
+        for role in Role:
+            if role in g.portal_principal.roles:
+                menu += [item for item in NAVIGATION.get(role, []) if item not in menu]
+        menu.append(("portal.keys", "Signing keys"))
+    return {
+        "csrf_token": security.csrf_token,
+        "current_user": signed_in,
+        "organisation": g.get("portal_organisation"),
+        "lang": g.get("lang", "zh"),
+        "menu": menu,
+        "roles": g.portal_principal.roles if signed_in is not None else frozenset(),
+    }
+
+
+@bp.errorhandler(ExchangeError)
+def _domain_error(error: ExchangeError) -> tuple[str, int]:
+    db().rollback()
+    return render("error.html", error.status, error=error)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response | tuple[str, int]:
+    if error.code == 401:
+        flash(i18n.translate("Please sign in first.", g.get("lang", "zh")), "error")
+        return redirect(url_for("portal.login", next=request.full_path.rstrip("?")), code=303)
+    status = error.code or 500
+    return render("http_error.html", status, status=status, description=error.description)
