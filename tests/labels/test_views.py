@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal
 
 import pytest
@@ -340,16 +339,15 @@ def test_verify_takes_text_plain_and_reports_garbage(fx: Programme) -> None:
 
 def test_verifying_does_not_queue_behind_a_writer(fx: Programme, app: Flask) -> None:
     """The verifier only reads: on SQLite it takes no write lock, so a transaction that
-    holds one (BEGIN IMMEDIATE) does not make scans wait for it (up to the 30 s timeout)."""
+    holds one (BEGIN IMMEDIATE) does not make scans wait for it: a verifier that asked for
+    the lock would wait out the 30 s busy timeout and fail with "database is locked"."""
     if not app.config["DATABASE_URL"].startswith("sqlite"):
         pytest.skip("SQLite's single write lock")
     fx.accredit()
     label = fx.label(fx.certify()["number"])
     with app.extensions["exchange.engine"].connect() as writer:
         writer.execute(sa.text("SELECT 1"))  # its transaction began with BEGIN IMMEDIATE
-        started = time.monotonic()
         verdict = fx.verify(label["url"])
-        assert time.monotonic() - started < 5
     assert verdict["verdict"] == "valid", verdict
 
 

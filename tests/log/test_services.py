@@ -126,13 +126,10 @@ def test_receipts_for_ten_thousand_entries_take_a_few_queries(
     objects.add(db_session, [str(i) for i in range(37)])
     db_session.commit()
     indexes = objects.add(db_session, [str(i) for i in range(37, 10_037)])
-    started = time.perf_counter()
     with selects(engine) as seen:
         receipts = services.issue_receipts(db_session, KEY, ORIGIN, indexes)
-    elapsed = time.perf_counter() - started
     db_session.commit()
     assert len(seen) <= 8, seen
-    assert elapsed < 30
     assert len(receipts) == 10_000
     assert db_session.scalar(sa.select(sa.func.count()).select_from(LogCheckpoint)) == 1
     leaves = leaves_of(10_037)
