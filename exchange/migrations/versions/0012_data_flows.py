@@ -59,9 +59,7 @@ def upgrade() -> None:
         sa.Column("occurred_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_data_flows")),
     )
-    op.create_index(
-        op.f("ix_data_flows_owner_id"), "data_flows", ["owner_id", "id"], unique=False
-    )
+    op.create_index(op.f("ix_data_flows_owner_id"), "data_flows", ["owner_id", "id"], unique=False)
     op.create_index(op.f("ix_data_flows_occurred_at"), "data_flows", ["occurred_at"], unique=False)
     op.create_index(op.f("ix_data_flows_record_id"), "data_flows", ["record_id"], unique=False)
 
