@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -240,7 +241,8 @@ class _Answer:
 @pytest.fixture
 def fake_host(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHost]:
     host = FakeHost()
-    monkeypatch.setattr(pact_services.requests, "post", host.post)
+    # the outbox posts through requests: the recipient's host answers here instead
+    monkeypatch.setattr(requests, "post", host.post)
     app.config["EVENTS_ALLOW_PRIVATE_HOSTS"] = True
     yield host
 
