@@ -111,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from exchange.aggregation.views import bp as aggregation_bp
     from exchange.disclosure.views import bp as disclosure_bp
     from exchange.factors.views import bp as factors_bp
+    from exchange.flows.views import bp as flows_bp
     from exchange.footprints.views import bp as footprints_bp
     from exchange.labels.views import bp as labels_bp
     from exchange.log.views import bp as log_bp
@@ -139,12 +140,14 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(scenarios_bp)
     app.register_blueprint(mutual_recognition_bp)
     app.register_blueprint(portal_bp)
+    app.register_blueprint(flows_bp)
 
 
 def _register_commands(app: Flask) -> None:
     from exchange.demo import demo_command
     from exchange.disclosure.cli import disclosure_cli
     from exchange.factors.cli import factors_cli
+    from exchange.flows.cli import flows_cli
     from exchange.jobs.cli import worker_command
     from exchange.labels.cli import labels_cli
     from exchange.log.cli import audit_command
@@ -174,5 +177,6 @@ def _register_commands(app: Flask) -> None:
         scenarios_cli,
         partners_cli,
         portal_cli,
+        flows_cli,
     ):
         app.cli.add_command(command)

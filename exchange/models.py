@@ -6,6 +6,7 @@ from exchange.aggregation import models as aggregation_models
 from exchange.db import Base
 from exchange.disclosure import models as disclosure_models
 from exchange.factors import models as factors_models
+from exchange.flows import models as flows_models
 from exchange.footprints import models as footprints_models
 from exchange.jobs import models as jobs_models
 from exchange.labels import models as labels_models
@@ -21,6 +22,7 @@ __all__ = [
     "aggregation_models",
     "disclosure_models",
     "factors_models",
+    "flows_models",
     "footprints_models",
     "jobs_models",
     "labels_models",

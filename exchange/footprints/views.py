@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from exchange import web
 from exchange.aggregation import services as aggregation_services
 from exchange.errors import BadRequest, Unauthenticated, ValidationFailed
+from exchange.flows import services as flows
+from exchange.flows.models import FlowKind
 from exchange.footprints import services
 from exchange.footprints.models import Disclosure, FootprintRecord, Share
 from exchange.footprints.schemas import envelope_json
@@ -163,7 +165,11 @@ def import_unsigned() -> Response:
 
 @bp.get("/footprints/<record_id>")
 def get_footprint(record_id: str) -> Response:
-    record = services.get_record(web.session(), web.optional_principal(), record_id)
+    principal = web.optional_principal()
+    session = web.session()
+    record = services.get_record(session, principal, record_id)
+    if flows.record_reads(session, principal, [record], FlowKind.API_READ):
+        session.commit()
     return _json_text(_envelope_text(record))
 
 
@@ -174,14 +180,17 @@ def list_footprints() -> Response:
     owned_only = request.args.get("owner") == "me"
     if owned_only and principal is None:
         raise Unauthenticated("owner=me lists your own records: send your bearer token")
+    session = web.session()
     page = services.list_records(
-        web.session(),
+        session,
         principal,
         limit=web.page_limit(),
         cursor=request.args.get("cursor"),
         criteria=criteria_from_query(request.args.items(multi=True)),
         owned_only=owned_only,
     )
+    if flows.record_reads(session, principal, page.records, FlowKind.API_READ):
+        session.commit()
     body = '{"data":[' + ",".join(_envelope_text(record) for record in page.records) + "]"
     headers = {}
     if page.next_cursor:

@@ -24,16 +24,19 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import utcnow
+from exchange.db import transaction, utcnow
 from exchange.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from exchange.flows import services as flows
+from exchange.flows.models import FlowKind
 from exchange.footprints import services as footprints
 from exchange.footprints.models import FootprintProduct, FootprintRecord, Share
+from exchange.footprints.services import visible_to
 from exchange.jobs.services import JobContext, JobFailed, enqueue
 from exchange.keyring import ExchangeKey, open_secret, seal_secret
 from exchange.pact import schemas
 from exchange.pact.filters import Criteria, criteria_from_json, criteria_from_request
 from exchange.pact.models import EventEndpoint, FootprintRequest, ReceivedEvent, RequestStatus
-from exchange.partners.models import CompanyIdentifier, Organisation
+from exchange.partners.models import CompanyIdentifier, Organisation, OrganisationRole, Role
 from exchange.partners.services import Principal
 
 logger = logging.getLogger(__name__)
@@ -157,14 +160,80 @@ def _queue_event(session: Session, recipient_id: str, event: dict[str, Any]) -> 
     enqueue(session, kind=DELIVER_EVENT, payload={"recipient": recipient_id, "event": event})
 
 
+def _event_record_ids(event: dict[str, Any]) -> list[str] | None:
+    """The records an event carries or names, or None for one that carries none."""
+    data = event.get("data")
+    if not isinstance(data, dict):
+        return None
+    if event.get("type") == schemas.PUBLISHED and isinstance(data.get("pfIds"), list):
+        return [str(pf_id).lower() for pf_id in data["pfIds"]]
+    if event.get("type") == schemas.REQUEST_FULFILLED and isinstance(data.get("pfs"), list):
+        return [str(pf.get("id", "")).lower() for pf in data["pfs"] if isinstance(pf, dict)]
+    return None
+
+
+def _still_granted(
+    session: Session, recipient: flows.Recipient, event: dict[str, Any]
+) -> tuple[dict[str, Any] | None, list[FootprintRecord], list[FootprintRecord]]:
+    """The event as it may go out now, the records it delivers and those it may no longer.
+
+    A share withdrawn (or a record made private) after the event was queued must stop the
+    delivery: the grant is checked again when the outbox delivers, not only when it queued.
+    None: every record the event carried was withdrawn, so nothing is sent.
+    """
+    record_ids = _event_record_ids(event)
+    if not record_ids:
+        return event, [], []
+    visible = visible_to(recipient.organisation_id, regulator=recipient.regulator)
+    allowed = {
+        record.id: record
+        for record in session.scalars(
+            sa.select(FootprintRecord).where(FootprintRecord.id.in_(record_ids), visible)
+        )
+    }
+    refused = list(
+        session.scalars(
+            sa.select(FootprintRecord).where(
+                FootprintRecord.id.in_(sorted(set(record_ids) - set(allowed)))
+            )
+        )
+    )
+    if not allowed:
+        return None, [], refused
+    if len(allowed) == len(set(record_ids)):
+        return event, list(allowed.values()), refused
+    data = dict(event["data"])
+    if event["type"] == schemas.PUBLISHED:
+        data["pfIds"] = [pf_id for pf_id in data["pfIds"] if str(pf_id).lower() in allowed]
+    else:
+        data["pfs"] = [pf for pf in data["pfs"] if str(pf.get("id", "")).lower() in allowed]
+    return {**event, "data": data}, list(allowed.values()), refused
+
+
 def deliver_event(context: JobContext, payload: dict[str, Any]) -> None:
-    """Job handler: a token from the recipient's host, then the event to its ``/3/events``."""
-    with context.sessions() as session:
+    """Job handler: a token from the recipient's host, then the event to its ``/3/events``.
+
+    The records the event carries are checked against the recipient's grants again first;
+    withdrawn ones are left out and recorded as refused, and an event left with none of
+    its records is not sent at all. Each record delivered is recorded as a data flow.
+    """
+    with transaction(context.sessions) as session:
         endpoint = session.get(EventEndpoint, payload["recipient"])
         if endpoint is None:
             raise JobFailed("the recipient has no events endpoint registered any more")
         base_url, client_id = endpoint.base_url, endpoint.client_id
         secret = open_secret(context.exchange_key, endpoint.sealed_secret)
+        regulator = session.get(OrganisationRole, (payload["recipient"], Role.REGULATOR))
+        recipient = flows.Recipient(payload["recipient"], regulator=regulator is not None)
+        event, delivering, refused = _still_granted(session, recipient, payload["event"])
+        event_id = str(payload["event"].get("id", ""))[:100] or None
+        flows.record_flows(
+            session, recipient, refused, FlowKind.PACT_DELIVERY_REFUSED, reference=event_id
+        )
+        delivering_ids = [record.id for record in delivering]
+    if event is None:
+        logger.info("event %s not delivered: its records are no longer shared", event_id)
+        return
     try:
         # Checked again now: a name may resolve elsewhere than when it was registered.
         _check_public_host(
@@ -187,7 +256,7 @@ def deliver_event(context: JobContext, payload: dict[str, Any]) -> None:
         token = token_response.json()["access_token"]
         response = requests.post(
             f"{base_url}/3/events",
-            data=json.dumps(payload["event"], ensure_ascii=False).encode("utf-8"),
+            data=json.dumps(event, ensure_ascii=False).encode("utf-8"),
             headers={
                 "Authorization": f"Bearer {token}",
                 "Content-Type": "application/cloudevents+json; charset=UTF-8",
@@ -199,6 +268,14 @@ def deliver_event(context: JobContext, payload: dict[str, Any]) -> None:
         raise JobFailed(f"{base_url}: {type(exc).__name__}: {exc}") from exc
     if not 200 <= response.status_code < 300:
         raise JobFailed(f"{base_url}/3/events answered {response.status_code}")
+    if delivering_ids:
+        with transaction(context.sessions) as session:
+            records = session.scalars(
+                sa.select(FootprintRecord).where(FootprintRecord.id.in_(delivering_ids))
+            )
+            flows.record_flows(
+                session, recipient, records, FlowKind.PACT_DELIVERY, reference=event_id
+            )
 
 
 def _check_public_host(host: str, *, allow_private: bool, resolve: bool) -> None:

@@ -10,6 +10,8 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from exchange import web
 from exchange.errors import BadRequest, ValidationFailed
+from exchange.flows import services as flows
+from exchange.flows.models import FlowKind
 from exchange.footprints import services as footprints
 from exchange.pact import schemas, services
 from exchange.pact.filters import criteria_from_query, criteria_from_request
@@ -47,13 +49,16 @@ def list_footprints() -> Response:
     """
     principal = web.require_principal("footprints:read")
     host = web.pact_host()
+    session = web.session()
     page = footprints.list_records(
-        web.session(),
+        session,
         principal,
         limit=_pact_limit(),
         cursor=request.args.get("cursor"),
         criteria=criteria_from_query(request.args.items(multi=True)),
     )
+    if flows.record_reads(session, principal, page.records, FlowKind.PACT_LIST):
+        session.commit()
     headers = {}
     if page.next_cursor:
         args = request.args.copy()
@@ -72,7 +77,10 @@ def list_footprints() -> Response:
 def get_footprint(record_id: str) -> Response:
     """GetFootprint; 403 only for a record the caller knows of, 404 for any other."""
     principal = web.require_principal("footprints:read")
-    record = footprints.get_record_or_deny(web.session(), principal, record_id)
+    session = web.session()
+    record = footprints.get_record_or_deny(session, principal, record_id)
+    if flows.record_reads(session, principal, [record], FlowKind.PACT_GET):
+        session.commit()
     return _json({"data": services.pact_footprint(record, web.pact_host())})
 
 

@@ -11,6 +11,8 @@ from exchange.errors import (
     NotFound,
     ValidationFailed,
 )
+from exchange.flows import services as flows
+from exchange.flows.models import FlowKind
 from exchange.footprints.models import (
     Disclosure,
     FootprintRecord,
@@ -37,15 +39,15 @@ def grant_record(session: Session, record: FootprintRecord, *, grantee_id: str) 
         sa.select(Share.id).where(Share.grantee_id == grantee_id, Share.record_id == record.id)
     )
     if existing is None:
-        session.add(
-            Share(
-                owner_id=record.owner_id,
-                grantee_id=grantee_id,
-                record_id=record.id,
-                product_id=None,
-            )
+        grant = Share(
+            owner_id=record.owner_id,
+            grantee_id=grantee_id,
+            record_id=record.id,
+            product_id=None,
         )
+        session.add(grant)
         session.flush()
+        flows.record_share(session, grant, FlowKind.SHARE_GRANTED)
 
 
 def terms_of_record(record: FootprintRecord) -> FilterTerms:
@@ -92,14 +94,18 @@ def share(
     )
     session.add(grant)
     session.flush()
+    flows.record_share(session, grant, FlowKind.SHARE_GRANTED)
     return grant
 
 
 def unshare(session: Session, principal: Principal, *, share_id: int) -> None:
+    """Withdraw a share: the grantee's later reads, and deliveries still queued for it,
+    find the records no longer shared (the outbox checks again when it delivers)."""
     principal.require_scope("footprints:write")
     grant = session.get(Share, share_id)
     if grant is None or grant.owner_id != principal.organisation_id:
         raise NotFound(f"you have no share {share_id}")
+    flows.record_share(session, grant, FlowKind.SHARE_WITHDRAWN)
     session.delete(grant)
     session.flush()
 

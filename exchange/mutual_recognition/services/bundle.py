@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from exchange import signing
 from exchange.db import utcnow
+from exchange.flows import services as flows
+from exchange.flows.models import FlowKind
 from exchange.footprints import services as footprints
 from exchange.keyring import ExchangeKey
 from exchange.labels import services as labels
@@ -134,6 +136,7 @@ def verification_bundle(
     """The signed bundle of a record the caller may read (the one visibility rule)."""
     now = now or utcnow()
     record = footprints.get_record(session, principal, record_id)
+    flows.record_reads(session, principal, [record], FlowKind.VERIFICATION_BUNDLE, now=now)
     checkpoint = log.ensure_checkpoint(session, key, origin)
     size = checkpoint.tree_size
     signature = footprints.signature_of(record)

@@ -27,6 +27,7 @@ from exchange import signing
 from exchange.db import utcnow
 from exchange.errors import ExchangeError, ValidationFailed
 from exchange.factors.schemas import decimal_text
+from exchange.flows import services as flows
 from exchange.footprints import services as footprints
 from exchange.footprints.models import Disclosure
 from exchange.footprints.schemas import parse_envelope
@@ -486,6 +487,10 @@ def decide(
             if outcome.error is not None:
                 reasons.append(_storage_reason(outcome.error))
             stored = outcome.accepted
+            if outcome.created and outcome.record is not None:
+                flows.record_federation_in(
+                    session, outcome.record, partner=partner, agreement_id=agreement.id, now=now
+                )
     decision = Decision.RECOGNISED if stored and not reasons else Decision.REFUSED
     evidence = inbound.log
     document = {
