@@ -61,8 +61,9 @@ NAVIGATION: Final[dict[Role, list[tuple[str, str]]]] = {
         ("portal.regulator_rules", "Rule proposals"),
         ("portal.regulator_grading", "Grading schemes"),
         ("portal.regulator_accreditation", "Accreditation"),
-        # PARTNER-AGREEMENTS (issue 8, mutual recognition): its agreement pages register
-        # their endpoint here, e.g. ("portal.regulator_agreements", "Partner agreements").
+        ("portal.regulator_partners", "Partner programmes"),
+        ("portal.regulator_agreements", "Partner agreements"),
+        ("portal.regulator_recognitions", "Recognition decisions"),
     ],
 }
 
