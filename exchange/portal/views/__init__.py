@@ -4,6 +4,7 @@ from exchange.portal.views import (
     auth,
     certification,
     chain,
+    obligations,
     public,
     recognition,
     records,
@@ -11,4 +12,14 @@ from exchange.portal.views import (
 )
 from exchange.portal.views.common import bp
 
-__all__ = ["auth", "bp", "certification", "chain", "public", "recognition", "records", "regulator"]
+__all__ = [
+    "auth",
+    "bp",
+    "certification",
+    "chain",
+    "obligations",
+    "public",
+    "recognition",
+    "records",
+    "regulator",
+]

@@ -48,11 +48,13 @@ NAVIGATION: Final[dict[Role, list[tuple[str, str]]]] = {
         ("portal.records", "Records"),
         ("portal.upload", "Upload a footprint"),
         ("portal.requests", "Requests"),
+        ("portal.compliance", "What is required of us"),
     ],
     Role.CHAIN_OWNER: [
         ("portal.products", "Products"),
         ("portal.records", "Records"),
         ("portal.upload", "Upload a footprint"),
+        ("portal.compliance", "What is required of us"),
     ],
     Role.CERTIFICATION_BODY: [("portal.certification", "Certification")],
     Role.REGULATOR: [
@@ -64,6 +66,7 @@ NAVIGATION: Final[dict[Role, list[tuple[str, str]]]] = {
         ("portal.regulator_partners", "Partner programmes"),
         ("portal.regulator_agreements", "Partner agreements"),
         ("portal.regulator_recognitions", "Recognition decisions"),
+        ("portal.regulator_disclosure", "Disclosure compliance"),
     ],
 }
 
