@@ -416,6 +416,15 @@ ZH: Final[dict[str, str]] = {
     "pending": "待完成",
     "total": "总量",
     "with-data-quality": "含数据质量",
+    "Certified share": "认证产量占比",
+    "Emissions (kg CO₂e)": "排放量（kg CO₂e）",
+    "Location": "位置",
+    "No production recorded.": "尚无生产记录。",
+    "No sites yet.": "尚无场址。",
+    "Outputs withheld (not visible to you)": "未显示的产出（您无权查看）",
+    "Sites and parks": "场址与园区",
+    "factory": "工厂",
+    "park": "园区",
 }
 
 

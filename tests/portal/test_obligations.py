@@ -140,3 +140,26 @@ def test_green_procurement_is_public_with_a_csv_link(app: Flask, client: FlaskCl
     assert bad.status_code == 400
     client.set_cookie("portal_lang", "zh")
     assert "绿色采购" in text(client.get("/portal/procurement"))
+
+
+def test_sites_and_their_roll_up(app: Flask, client: FlaskClient) -> None:
+    supplier = signed_in(app, client, Role.SUPPLIER, "coop@example.cn")
+    created = app.test_client().post(
+        "/api/v1/sites",
+        json={"kind": "factory", "name": "Wenchang coconut plant", "region": "CN-HI"},
+        headers=supplier.headers,
+    )
+    assert created.status_code == 201, created.get_json()
+    site_id = created.get_json()["id"]
+    listing = text(client.get("/portal/sites"))
+    assert "Wenchang coconut plant" in listing and f"/portal/sites/{site_id}" in listing
+    page = client.get(f"/portal/sites/{site_id}")
+    assert page.status_code == 200 and "No production recorded." in text(page)
+    # Another company's factory is not found; a certification body has no sites page.
+    other = app.test_client()
+    sign_in(other, add_user(app, add_member(app, Role.SUPPLIER), "other@example.cn"))
+    assert "Wenchang coconut plant" not in text(other.get("/portal/sites"))
+    assert other.get(f"/portal/sites/{site_id}").status_code == 404
+    body = app.test_client()
+    sign_in(body, add_user(app, add_member(app, Role.CERTIFICATION_BODY), "body@example.cn"))
+    assert body.get("/portal/sites").status_code == 403

@@ -9,6 +9,7 @@ from exchange.portal.views import (
     recognition,
     records,
     regulator,
+    sites,
 )
 from exchange.portal.views.common import bp
 
@@ -22,4 +23,5 @@ __all__ = [
     "recognition",
     "records",
     "regulator",
+    "sites",
 ]

@@ -49,12 +49,14 @@ NAVIGATION: Final[dict[Role, list[tuple[str, str]]]] = {
         ("portal.upload", "Upload a footprint"),
         ("portal.requests", "Requests"),
         ("portal.compliance", "What is required of us"),
+        ("portal.site_list", "Sites and parks"),
     ],
     Role.CHAIN_OWNER: [
         ("portal.products", "Products"),
         ("portal.records", "Records"),
         ("portal.upload", "Upload a footprint"),
         ("portal.compliance", "What is required of us"),
+        ("portal.site_list", "Sites and parks"),
     ],
     Role.CERTIFICATION_BODY: [("portal.certification", "Certification")],
     Role.REGULATOR: [
