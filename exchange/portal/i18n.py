@@ -425,6 +425,12 @@ ZH: Final[dict[str, str]] = {
     "Sites and parks": "场址与园区",
     "factory": "工厂",
     "park": "园区",
+    "Certificates": "证书",
+    "Log size": "日志大小",
+    "Our disclosure report": "本企业披露报告",
+    "Public part as CSV": "公开部分（CSV）",
+    "Public part, printable": "公开部分（可打印）",
+    "Signed log checkpoint": "已签名的日志检查点",
 }
 
 

@@ -163,3 +163,20 @@ def test_sites_and_their_roll_up(app: Flask, client: FlaskClient) -> None:
     body = app.test_client()
     sign_in(body, add_user(app, add_member(app, Role.CERTIFICATION_BODY), "body@example.cn"))
     assert body.get("/portal/sites").status_code == 403
+
+
+def test_a_company_reads_its_own_disclosure_report(app: Flask, client: FlaskClient) -> None:
+    supplier = signed_in(app, client, Role.SUPPLIER, "coop@example.cn")
+    footprint = supplier.footprint()
+    app.test_client().post(
+        "/api/v1/footprints", json=supplier.key.sign_footprint(footprint), headers=supplier.headers
+    )
+    assert "/portal/disclosure-report" in text(client.get("/portal/compliance"))
+    page = client.get("/portal/disclosure-report")
+    assert page.status_code == 200, text(page)[-1500:]
+    # Its private record is in its own report, with the checkpoint the report cites.
+    assert f"/portal/records/{footprint['id']}" in text(page)
+    assert "Signed log checkpoint" in text(page)
+    regulator = app.test_client()
+    sign_in(regulator, add_user(app, add_member(app, Role.REGULATOR), "analyst@deeh.example"))
+    assert regulator.get("/portal/disclosure-report").status_code == 403

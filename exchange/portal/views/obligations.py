@@ -18,6 +18,7 @@ from exchange.disclosure import services as disclosure
 from exchange.disclosure.models import ComplianceState, ContentLevel, DeadlineKind, Manner
 from exchange.errors import ExchangeError
 from exchange.footprints import services as footprints
+from exchange.log.services import ensure_checkpoint
 from exchange.partners.models import Role
 from exchange.partners.schemas import parse
 from exchange.portal.security import roles_required
@@ -112,6 +113,26 @@ def compliance() -> tuple[str, int]:
         obligations=[disclosure_schemas.obligation_json(item) for item in obligations],
         reminders=[disclosure_schemas.reminder_json(item) for item in reminders],
     )
+
+
+@bp.get("/disclosure-report")
+@roles_required(*RECORD_ROLES)
+def disclosure_report() -> tuple[str, int]:
+    """Our own disclosure report, in full, citing a signed log checkpoint."""
+    session, viewer = db(), principal()
+    checkpoint = ensure_checkpoint(
+        session, web.exchange_key(), str(current_app.config["EXCHANGE_ORIGIN"])
+    )
+    report = scenarios.disclosure_report(
+        session, viewer, viewer.organisation_id, log_size=checkpoint.tree_size
+    )
+    indexes = [item.record.log_index for item in report.records]
+    indexes += [entry.certificate.log_index for entry in report.certificates]
+    document = scenario_schemas.disclosure_json(
+        report, scenarios.leaf_hashes(session, indexes), checkpoint.note
+    )
+    session.commit()  # the checkpoint it cites may be new
+    return render("disclosure_report.html", document=document)
 
 
 @bp.get("/records/<record_id>/exports/<any('battery-declaration', 'cbam-report'):kind>")
