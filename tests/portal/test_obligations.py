@@ -53,8 +53,8 @@ def test_regulator_defines_a_requirement_and_sees_the_overview(
     [requirement] = requirements(app)
     assert requirement["title"] == "Annual tea footprint disclosure"
     assert requirement["deadline"] == {"kind": "annual", "month": 6, "day": 30, "dueSoonDays": 30}
-    page = text(client.get("/portal/regulator/disclosure"))
-    assert "Annual tea footprint disclosure" in page and 'id="overview"' in page
+    overview = text(client.get("/portal/regulator/disclosure"))
+    assert "Annual tea footprint disclosure" in overview and 'id="overview"' in overview
     # An annual deadline on 31 February, or no title, defines nothing.
     bad = post(client, "/portal/regulator/disclosure", {**REQUIREMENT, "month": "2", "day": "31"})
     assert bad.status_code == 400
