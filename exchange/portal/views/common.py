@@ -48,11 +48,15 @@ NAVIGATION: Final[dict[Role, list[tuple[str, str]]]] = {
         ("portal.records", "Records"),
         ("portal.upload", "Upload a footprint"),
         ("portal.requests", "Requests"),
+        ("portal.compliance", "What is required of us"),
+        ("portal.site_list", "Sites and parks"),
     ],
     Role.CHAIN_OWNER: [
         ("portal.products", "Products"),
         ("portal.records", "Records"),
         ("portal.upload", "Upload a footprint"),
+        ("portal.compliance", "What is required of us"),
+        ("portal.site_list", "Sites and parks"),
     ],
     Role.CERTIFICATION_BODY: [("portal.certification", "Certification")],
     Role.REGULATOR: [
@@ -61,8 +65,10 @@ NAVIGATION: Final[dict[Role, list[tuple[str, str]]]] = {
         ("portal.regulator_rules", "Rule proposals"),
         ("portal.regulator_grading", "Grading schemes"),
         ("portal.regulator_accreditation", "Accreditation"),
-        # PARTNER-AGREEMENTS (issue 8, mutual recognition): its agreement pages register
-        # their endpoint here, e.g. ("portal.regulator_agreements", "Partner agreements").
+        ("portal.regulator_partners", "Partner programmes"),
+        ("portal.regulator_agreements", "Partner agreements"),
+        ("portal.regulator_recognitions", "Recognition decisions"),
+        ("portal.regulator_disclosure", "Disclosure compliance"),
     ],
 }
 
