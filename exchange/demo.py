@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -38,6 +39,8 @@ from exchange.mutual_recognition.verify import verify_bundle
 from exchange.partners import services as partners
 from exchange.partners.models import Organisation, Role
 from exchange.partners.uscc import check_character
+from exchange.portal import services as portal
+from exchange.portal.models import PortalUser
 from exchange.system.services import upgrade_database
 
 
@@ -139,6 +142,27 @@ def _organisation(session: Any, slug: str) -> Organisation:
     )
 
 
+def _portal_user(
+    session: Any, organisation: Organisation, slug: str, earlier: dict[str, Any]
+) -> dict[str, str]:
+    """A person of the company who signs in to the portal. Passwords are made afresh and
+    kept only in the instance folder; a rerun keeps the ones its credentials file holds."""
+    email = f"{slug}@demo.footprint.example"
+    if session.scalar(sa.select(PortalUser.id).where(PortalUser.email == email)) is not None:
+        return dict(
+            earlier.get("portal") or {"email": email, "password": "(set by an earlier run)"}
+        )
+    password = secrets.token_urlsafe(12)
+    portal.create_user(
+        session,
+        organisation_id=organisation.id,
+        email=email,
+        name=organisation.name,
+        password=password,
+    )
+    return {"email": email, "password": password}
+
+
 def _free_port(preferred: int) -> int:
     with socket.socket() as probe:
         try:
@@ -197,6 +221,8 @@ def demo_command(port: int, once: bool) -> None:
     demo_dir = Path(current_app.instance_path) / "demo"
     demo_dir.mkdir(exist_ok=True)
 
+    credentials_file = demo_dir / "credentials.json"
+    earlier = json.loads(credentials_file.read_text()) if credentials_file.exists() else {}
     credentials: dict[str, dict[str, Any]] = {}
     with transaction(current_app.extensions["exchange.sessions"]) as session:
         for slug in COMPANIES:
@@ -208,13 +234,13 @@ def demo_command(port: int, once: bool) -> None:
                 "client_id": issued.client_id,
                 "client_secret": issued.client_secret,
                 "company_ids": sorted(item.urn for item in organisation.company_ids),
+                "portal": _portal_user(session, organisation, slug, earlier.get(slug, {})),
             }
         starter = factors.load_starter(session, append_to_log=append_entries)
     _say(
         f"the programme's starter factor database: {starter.count('created')} new, "
         f"{starter.count('unchanged')} already there (grid factors, fuels, GWP tables)"
     )
-    credentials_file = demo_dir / "credentials.json"
     credentials_file.write_text(json.dumps(credentials, ensure_ascii=False, indent=2))
     credentials_file.chmod(0o600)
 
@@ -517,6 +543,7 @@ def _print_tour(
     base_url: str, credentials: dict[str, dict[str, Any]], credentials_file: Path, story: _Story
 ) -> None:
     cooperative = credentials["cooperative"]
+    sign_in = cooperative["portal"]
     click.echo(f"""
 What to open
   {story.label_page}
@@ -528,6 +555,10 @@ What to open
   {base_url}/api/v1/organisations                             the organisation directory
   {base_url}/.well-known/openid-configuration                 PACT token endpoint discovery
   {base_url}/healthz
+
+The web portal: {base_url}/portal/login
+  sign in as the cooperative with {sign_in["email"]} / {sign_in["password"]}
+  (every demo company has a portal user: see the "portal" entries of the credentials file)
 
 Commands to try (credentials of every demo company: {credentials_file})
   export EXCHANGE_URL={base_url}

@@ -15,7 +15,9 @@ import requests
 import rfc8785
 from flask import Flask
 
+from exchange.db import make_engine, make_session_factory
 from exchange.partners.models import Role
+from exchange.portal import services as portal
 from tests.e2e.conftest import free_port, server_environment
 from tests.factories import add_member, pact_example
 
@@ -160,3 +162,15 @@ def test_the_demo_tells_its_story(tmp_path: Path) -> None:
     )
     assert again.returncode == 0, again.stdout + again.stderr
     assert "the exchange verifies it: valid" in again.stdout
+    # Each company's portal user signs in with the password the run printed and kept.
+    credentials = json.loads((tmp_path / "demo-instance" / "demo" / "credentials.json").read_text())
+    cooperative = credentials["cooperative"]["portal"]
+    assert f"{cooperative['email']} / {cooperative['password']}" in again.stdout
+    engine = make_engine(f"sqlite:///{tmp_path / 'demo-instance' / 'exchange.db'}")
+    try:
+        with make_session_factory(engine)() as session:
+            for company in credentials.values():
+                user = portal.sign_in(session, **company["portal"])
+                assert user.organisation_id == company["organisation_id"]
+    finally:
+        engine.dispose()
