@@ -38,6 +38,7 @@ def worker_command(once: bool, poll: float, batch: int) -> None:
     handlers: dict[str, Handler] = app.extensions["exchange.job_handlers"]
     schedules: list[Schedule] = app.extensions.get("exchange.schedules", [])
     backoff = Backoff(base=dt.timedelta(seconds=app.config["RETRY_BASE_SECONDS"]))
+    lease = dt.timedelta(seconds=app.config["JOB_LEASE_SECONDS"])
     stopping = threading.Event()
 
     def stop(_signal: int, _frame: types.FrameType | None) -> None:
@@ -48,7 +49,7 @@ def worker_command(once: bool, poll: float, batch: int) -> None:
     total = 0
     while not stopping.is_set():
         run_schedules(context, schedules)
-        report = run_due_jobs(context, handlers, limit=batch, backoff=backoff)
+        report = run_due_jobs(context, handlers, limit=batch, backoff=backoff, lease=lease)
         total += report.claimed
         if report.claimed:
             click.echo(
