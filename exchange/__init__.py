@@ -157,12 +157,19 @@ def _register_commands(app: Flask) -> None:
     from exchange.rules.cli import rules_cli
     from exchange.scenarios.cli import scenarios_cli
     from exchange.sites.cli import sites_cli
-    from exchange.system.cli import init_db_command, serve_command
+    from exchange.system.cli import (
+        backup_command,
+        init_db_command,
+        restore_command,
+        serve_command,
+    )
     from exchange.trade.cli import trade_cli
 
     for command in (
         init_db_command,
         serve_command,
+        backup_command,
+        restore_command,
         org_cli,
         client_cli,
         demo_command,
