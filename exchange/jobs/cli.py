@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import signal
 import threading
@@ -47,7 +48,10 @@ def worker_command(once: bool, poll: float, batch: int) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     total = 0
+    keyring = app.extensions["exchange.keyring"]
     while not stopping.is_set():
+        # A rotation by `exchange keys rotate` reaches a running worker at its next round.
+        context = dataclasses.replace(context, exchange_key=keyring.current())
         run_schedules(context, schedules)
         report = run_due_jobs(context, handlers, limit=batch, backoff=backoff, lease=lease)
         total += report.claimed

@@ -31,7 +31,7 @@ def audit_command(chunk_size: int) -> None:
     with factory() as session:
         report = services.audit(
             session,
-            key.public_key,
+            key.public_keys(),
             current_app.config["EXCHANGE_ORIGIN"],
             sources,
             chunk_size=chunk_size,

@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, cast
 
 import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
@@ -162,11 +162,11 @@ def restore(engine: Engine, source: IO[str]) -> BackupReport:
                 f"{revision}: restore into a database of the same revision"
             )
         _check_tables(connection)
-        for table in metadata.sorted_tables:
-            if table.name in MIGRATION_SEEDED:
+        for each in metadata.sorted_tables:
+            if each.name in MIGRATION_SEEDED:
                 continue
-            if connection.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first():
-                raise Conflict(f"the database is not empty (table {table.name}): restore refused")
+            if connection.execute(sa.select(sa.literal(1)).select_from(each).limit(1)).first():
+                raise Conflict(f"the database is not empty (table {each.name}): restore refused")
         for name in MIGRATION_SEEDED:
             connection.execute(sa.delete(metadata.tables[name]))
         table: sa.Table | None = None
@@ -256,7 +256,7 @@ def _advance_sequences(connection: sa.Connection) -> None:
 
 def _open_text(path: Path, mode: str, *, compressed: bool) -> IO[str]:
     if compressed:
-        return gzip.open(path, mode + "t", encoding="utf-8")
+        return cast(IO[str], gzip.open(path, mode + "t", encoding="utf-8"))
     return path.open(mode, encoding="utf-8")
 
 

@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from exchange.errors import ExchangeError
+from exchange.keyring import rotate_exchange_key
 from exchange.system import backup
 from exchange.system.services import upgrade_database
 
@@ -89,3 +90,18 @@ def restore_command(file: Path) -> None:
     except ExchangeError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"restored {report.rows} rows of {report.tables} tables (schema {report.revision})")
+
+
+@click.command("rotate")
+@with_appcontext
+def rotate_key_command() -> None:
+    """(Operators) Retire the exchange's signing key and make a new current one.
+
+    The retired key is kept in the instance folder and published in the JWK Set and the
+    trust list, so everything it signed still verifies; secrets it sealed still open.
+    Running servers and workers take the new key at their next request or round.
+    """
+    key = rotate_exchange_key(Path(current_app.instance_path))
+    click.echo(f"the exchange now signs with {key.kid}")
+    for item in key.retired:
+        click.echo(f"retired {item.key.kid} at {item.retired_at.isoformat()}")
