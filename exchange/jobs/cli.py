@@ -33,7 +33,7 @@ def worker_command(once: bool, poll: float, batch: int) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     context = JobContext(
         sessions=app.extensions["exchange.sessions"],
-        exchange_key=app.extensions["exchange.key"],
+        exchange_key=app.extensions["exchange.keyring"].current(),
         config=app.config,
     )
     handlers: dict[str, Handler] = app.extensions["exchange.job_handlers"]
