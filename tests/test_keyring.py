@@ -4,6 +4,7 @@ and every process sharing the instance folder moves to the new key together."""
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ def _entry(envelope: dict[str, Any]) -> bytes:
 
 
 def test_everything_signed_before_a_rotation_still_verifies(
-    app: Flask, client: FlaskClient
+    app: Flask, client: FlaskClient, tmp_path: Path
 ) -> None:
     origin = app.config["EXCHANGE_ORIGIN"]
     fx = programme(app, client)
@@ -131,6 +132,25 @@ def test_everything_signed_before_a_rotation_still_verifies(
     assert fx.verify(label["url"])["verdict"] == "valid"
     assert verify_label_offline(label["url"], trust_list=old_trust_list, pinned=published).valid
     assert app.test_cli_runner().invoke(args=["audit"]).output.startswith("audit ok:")
+    old_size = old_checkpoint.splitlines()[1]
+    stored = client.get(f"/api/v1/log/checkpoint?size={old_size}&format=json").get_json()
+    assert stored["verifierKey"] == note.verifier_key(origin, old_key)
+    # the company-side command, pinning the exchange's JWK Set as published now
+    (tmp_path / "jwks.json").write_text(json.dumps(jwks))
+    (tmp_path / "trust-list.json").write_text(json.dumps(old_trust_list))
+    offline = CliRunner().invoke(
+        main,
+        [
+            "label",
+            "verify",
+            label["url"],
+            "--trust-list",
+            str(tmp_path / "trust-list.json"),
+            "--pin",
+            str(tmp_path / "jwks.json"),
+        ],
+    )
+    assert offline.exit_code == 0 and "valid (offline" in offline.output, offline.output
 
     # new things are signed with the new key, and verify with it alone
     envelope = fx.supplier.envelope()
