@@ -12,8 +12,10 @@ import pytest
 from flask import Flask
 
 from exchange import create_app
+from exchange.db import make_engine
 from exchange.keyring import KEY_FILE_NAME
 from exchange.system.backup import FORMAT
+from exchange.system.services import database_answers
 from tests.conftest import fresh_database
 from tests.sites.test_views import Park, _linked, park  # noqa: F401  (the fixture)
 
@@ -99,6 +101,42 @@ def test_a_backup_restores_into_a_fresh_database_with_the_same_bytes(
             refused = restored.test_cli_runner().invoke(args=["restore", str(dump)])
             assert refused.exit_code != 0 and "not empty" in refused.output
             assert _served(restored, populated) == before
+        finally:
+            restored.extensions["exchange.engine"].dispose()
+
+
+# Where `make test` finds PostgreSQL; a SQLite run restores into it when it answers.
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def test_a_sqlite_backup_restores_into_postgresql(
+    app: Flask, populated: Park, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if app.extensions["exchange.engine"].dialect.name != "sqlite":
+        pytest.skip("the suite runs on PostgreSQL: this test moves SQLite's data there")
+    probe = make_engine(POSTGRES_URL)
+    try:
+        if not database_answers(probe):
+            pytest.skip("no PostgreSQL server answers")
+    finally:
+        probe.dispose()
+    before = _served(app, populated)
+    dump = tmp_path / "exchange.jsonl"
+    _cli(app, "backup", str(dump))
+    instance = tmp_path / "restored-instance"
+    instance.mkdir()
+    shutil.copy2(Path(app.instance_path) / KEY_FILE_NAME, instance / KEY_FILE_NAME)
+    monkeypatch.setenv("EXCHANGE_TEST_DATABASE_URL", POSTGRES_URL)
+    with fresh_database(tmp_path) as url:
+        restored = create_app({"DATABASE_URL": url, "TESTING": True}, instance_path=str(instance))
+        try:
+            assert restored.extensions["exchange.engine"].dialect.name == "postgresql"
+            assert "restored" in _cli(restored, "restore", str(dump))
+            assert _cli(restored, "audit").startswith("audit ok:")
+            assert _served(restored, populated) == before
+            again = tmp_path / "again.jsonl"
+            _cli(restored, "backup", str(again))
+            assert sorted(_rows(again)) == sorted(_rows(dump))
         finally:
             restored.extensions["exchange.engine"].dispose()
 
