@@ -11,7 +11,7 @@ from flask import Flask
 
 from exchange import db, web
 from exchange.config import settings_from_environment
-from exchange.keyring import load_or_create_exchange_key
+from exchange.keyring import Keyring
 
 
 def create_app(
@@ -34,7 +34,11 @@ def create_app(
     # SQLite's write lock.
     app.extensions["exchange.reader"] = db.reader(engine)
     app.extensions["exchange.sessions"] = db.make_session_factory(engine)
-    app.extensions["exchange.key"] = load_or_create_exchange_key(Path(app.instance_path))
+    # Requests read the keyring (which follows rotations); commands, which run briefly, and
+    # tests use the key as it was at start.
+    keyring = Keyring(Path(app.instance_path))
+    app.extensions["exchange.keyring"] = keyring
+    app.extensions["exchange.key"] = keyring.current()
     app.teardown_appcontext(web.close_session)
     app.extensions["exchange.log_sources"] = _log_sources()
     app.extensions["exchange.job_handlers"] = _job_handlers()
@@ -53,10 +57,9 @@ def _configure_portal_sessions(app: Flask) -> None:
     """Signed session cookies of the portal, keyed from the exchange key (instance folder)."""
     import datetime as dt
 
-    from exchange.portal.security import session_secret
+    from exchange.portal.security import KeyringSessions
 
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = session_secret(app.extensions["exchange.key"])
+    app.session_interface = KeyringSessions()
     app.config.update(
         SESSION_COOKIE_NAME="fx_portal",
         SESSION_COOKIE_HTTPONLY=True,
@@ -157,12 +160,19 @@ def _register_commands(app: Flask) -> None:
     from exchange.rules.cli import rules_cli
     from exchange.scenarios.cli import scenarios_cli
     from exchange.sites.cli import sites_cli
-    from exchange.system.cli import init_db_command, serve_command
+    from exchange.system.cli import (
+        backup_command,
+        init_db_command,
+        restore_command,
+        serve_command,
+    )
     from exchange.trade.cli import trade_cli
 
     for command in (
         init_db_command,
         serve_command,
+        backup_command,
+        restore_command,
         org_cli,
         client_cli,
         demo_command,

@@ -13,6 +13,7 @@ from exchange import create_app
 from exchange.aggregation.cli import products_cli
 from exchange.client.cli import keys_cli, push_command, sign_command
 from exchange.client.label_cli import certificate_cli, label_cli
+from exchange.system.cli import rotate_key_command
 
 main = FlaskGroup(
     name="exchange",
@@ -21,6 +22,8 @@ main = FlaskGroup(
     set_debug_flag=False,
     help="Footprint Exchange: signed product carbon footprints.",
 )
+# `exchange keys` is the companies' group; `keys rotate` is the operators' (it loads the app).
+keys_cli.add_command(rotate_key_command)
 main.add_command(keys_cli)
 main.add_command(sign_command)
 main.add_command(push_command)

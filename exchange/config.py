@@ -28,6 +28,9 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "PUBLIC_URL": os.environ.get("EXCHANGE_PUBLIC_URL") or None,
         # First retry of a failed delivery after about this long, doubling up to an hour.
         "RETRY_BASE_SECONDS": float(os.environ.get("EXCHANGE_RETRY_BASE_SECONDS", "10")),
+        # A claimed job is another worker's to retry once its claimer has been silent this
+        # long (the claimer died); keep it above the time a batch of deliveries can take.
+        "JOB_LEASE_SECONDS": float(os.environ.get("EXCHANGE_JOB_LEASE_SECONDS", "600")),
         # The worker pulls new records from every active partner programme this often.
         "PARTNER_SYNC_SECONDS": float(os.environ.get("EXCHANGE_PARTNER_SYNC_SECONDS", "3600")),
     }

@@ -12,6 +12,7 @@ import base64
 import dataclasses
 import hashlib
 import json
+from collections.abc import Collection
 from typing import Any, Final, Self
 
 import nacl.exceptions
@@ -130,6 +131,19 @@ def public_key_from_jwk(jwk: Any) -> bytes:
     if len(raw) != PUBLIC_KEY_BYTES:
         raise SigningError("an Ed25519 public key has 32 bytes")
     return raw
+
+
+PublicKeys = bytes | Collection[bytes]
+"""One pinned public key, or several (an exchange's current and retired keys)."""
+
+
+def key_list(keys: PublicKeys) -> list[bytes]:
+    """The keys of ``keys`` as a list, one key or many."""
+    return [keys] if isinstance(keys, bytes) else list(keys)
+
+
+def keys_by_kid(keys: PublicKeys) -> dict[str, bytes]:
+    return {key_id(key): key for key in key_list(keys)}
 
 
 def generate_private_key() -> bytes:

@@ -43,7 +43,8 @@ def close_session(_exc: BaseException | None) -> None:
 
 
 def exchange_key() -> ExchangeKey:
-    return current_app.extensions["exchange.key"]  # type: ignore[no-any-return]
+    """The current exchange key, re-read after a rotation by any process."""
+    return current_app.extensions["exchange.keyring"].current()  # type: ignore[no-any-return]
 
 
 _Choice = TypeVar("_Choice", bound=enum.Enum)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import signal
 import threading
@@ -32,12 +33,13 @@ def worker_command(once: bool, poll: float, batch: int) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     context = JobContext(
         sessions=app.extensions["exchange.sessions"],
-        exchange_key=app.extensions["exchange.key"],
+        exchange_key=app.extensions["exchange.keyring"].current(),
         config=app.config,
     )
     handlers: dict[str, Handler] = app.extensions["exchange.job_handlers"]
     schedules: list[Schedule] = app.extensions.get("exchange.schedules", [])
     backoff = Backoff(base=dt.timedelta(seconds=app.config["RETRY_BASE_SECONDS"]))
+    lease = dt.timedelta(seconds=app.config["JOB_LEASE_SECONDS"])
     stopping = threading.Event()
 
     def stop(_signal: int, _frame: types.FrameType | None) -> None:
@@ -46,9 +48,12 @@ def worker_command(once: bool, poll: float, batch: int) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     total = 0
+    keyring = app.extensions["exchange.keyring"]
     while not stopping.is_set():
+        # A rotation by `exchange keys rotate` reaches a running worker at its next round.
+        context = dataclasses.replace(context, exchange_key=keyring.current())
         run_schedules(context, schedules)
-        report = run_due_jobs(context, handlers, limit=batch, backoff=backoff)
+        report = run_due_jobs(context, handlers, limit=batch, backoff=backoff, lease=lease)
         total += report.claimed
         if report.claimed:
             click.echo(

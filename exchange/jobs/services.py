@@ -166,6 +166,7 @@ def run_due_jobs(
     *,
     limit: int = 10,
     backoff: Backoff | None = None,
+    lease: dt.timedelta = DEFAULT_LEASE,
     clock: Callable[[], dt.datetime] = utcnow,
 ) -> RunReport:
     """Claim and run one round of due jobs; each ends done, rescheduled or abandoned."""
@@ -173,7 +174,7 @@ def run_due_jobs(
     with transaction(context.sessions) as session:
         claimed = [
             (job.id, job.kind, dict(job.payload))
-            for job in claim_due(session, limit=limit, now=clock())
+            for job in claim_due(session, limit=limit, now=clock(), lease=lease)
         ]
     done = retried = abandoned = 0
     for job_id, kind, payload in claimed:

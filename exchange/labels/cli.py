@@ -9,6 +9,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session, sessionmaker
 
+from exchange import web
 from exchange.db import transaction
 from exchange.errors import ExchangeError
 from exchange.keyring import ExchangeKey
@@ -28,7 +29,7 @@ def _sessions() -> sessionmaker[Session]:
 @with_appcontext
 def print_trust_list() -> None:
     """Print the signed trust list (what /.well-known/trust-list.json serves)."""
-    key: ExchangeKey = current_app.extensions["exchange.key"]
+    key: ExchangeKey = web.exchange_key()
     with transaction(_sessions()) as session:
         document = services.trust_list(session, key, origin=current_app.config["EXCHANGE_ORIGIN"])
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))

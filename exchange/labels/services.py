@@ -1096,6 +1096,9 @@ def trust_list(
         "issuedAt": now.isoformat(),
         "exchange": {
             "jwk": {**signing.public_jwk(key.public_key), "kid": key.kid},
+            # Every exchange key, current and retired, with its validity: what was signed
+            # before a rotation verifies by its kid.
+            "keys": key.published(),
             "labelKeys": [
                 {
                     **signing.public_jwk(item.public_key),

@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session, sessionmaker
 
+from exchange import web
 from exchange.keyring import ExchangeKey
 from exchange.log import services
 
@@ -26,12 +27,12 @@ from exchange.log import services
 def audit_command(chunk_size: int) -> None:
     """Recompute every leaf and root of the log; exit 1 naming the first bad index."""
     factory: sessionmaker[Session] = current_app.extensions["exchange.sessions"]
-    key: ExchangeKey = current_app.extensions["exchange.key"]
+    key: ExchangeKey = web.exchange_key()
     sources: Mapping[str, services.Source] = current_app.extensions.get("exchange.log_sources", {})
     with factory() as session:
         report = services.audit(
             session,
-            key.public_key,
+            key.public_keys(),
             current_app.config["EXCHANGE_ORIGIN"],
             sources,
             chunk_size=chunk_size,

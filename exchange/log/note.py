@@ -99,17 +99,18 @@ def sign_note(text: str, *, name: str, private_key: bytes) -> str:
     return f"{text}\n{SIGNATURE_PREFIX}{name} {blob}\n"
 
 
-def open_note(note: str, *, name: str, public_key: bytes) -> str:
-    """The text of ``note`` if it carries a valid signature by ``name``'s ``public_key``.
+def open_note(note: str, *, name: str, public_key: signing.PublicKeys) -> str:
+    """The text of ``note`` if it carries a valid signature by ``name``'s ``public_key`` (or
+    by one of several keys: an exchange's current and retired ones).
 
     Signatures by other keys (witness cosignatures, say) are ignored, as the format asks.
     """
     text, signature_lines = _split_note(note)
-    key_id = note_key_id(name, public_key)
+    key_ids = {note_key_id(name, key): key for key in signing.key_list(public_key)}
     found = False
     for line in signature_lines:
         signer, blob = _parse_signature_line(line)
-        if signer != name or blob[:4] != key_id:
+        if signer != name or blob[:4] not in key_ids:
             continue
         if len(blob) != 4 + signing.SIGNATURE_BYTES:
             raise NoteError(f"the signature by {name} does not have 64 bytes")
@@ -117,7 +118,7 @@ def open_note(note: str, *, name: str, public_key: bytes) -> str:
             signing.verify_bytes(
                 message=text.encode("utf-8"),
                 signature=signing.b64url_encode(blob[4:]),
-                public_key=public_key,
+                public_key=key_ids[blob[:4]],
             )
         except signing.SigningError as exc:
             raise NoteError(f"the signature by {name} does not verify") from exc
@@ -132,7 +133,7 @@ def sign_checkpoint(checkpoint: Checkpoint, *, name: str, private_key: bytes) ->
 
 
 def verify_checkpoint(
-    note: str, *, origin: str, public_key: bytes, name: str | None = None
+    note: str, *, origin: str, public_key: signing.PublicKeys, name: str | None = None
 ) -> Checkpoint:
     """The checkpoint of ``origin`` in ``note``, signed by ``public_key``.
 

@@ -385,7 +385,7 @@ def _b64(value: bytes) -> str:
 
 def audit(
     session: Session,
-    public_key: bytes,
+    public_key: signing.PublicKeys,
     origin: str,
     sources: Mapping[str, Source],
     *,
@@ -428,7 +428,11 @@ class _Auditor:
     """The state of one audit pass: the rebuilt tree's frontier and counts so far."""
 
     def __init__(
-        self, session: Session, public_key: bytes, origin: str, sources: Mapping[str, Source]
+        self,
+        session: Session,
+        public_key: signing.PublicKeys,
+        origin: str,
+        sources: Mapping[str, Source],
     ) -> None:
         self.session = session
         self.public_key = public_key

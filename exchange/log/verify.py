@@ -1,6 +1,7 @@
 """Offline checks of what the log hands out, against a pinned exchange public key.
 
-A partner or regulator pins the exchange's Ed25519 public key and the log's origin, then
+A partner or regulator pins the exchange's Ed25519 public key (or all of its keys, current
+and retired, from its JWK Set: each signature names its kid) and the log's origin, then
 checks a receipt, an inclusion proof or a consistency proof with these pure functions:
 no database, no network, no trust in the exchange's storage. Each raises
 :class:`exchange.signing.SigningError` (its subclasses :class:`~exchange.log.merkle.ProofError`
@@ -37,13 +38,17 @@ class VerifiedReceipt:
     issued_at: str
 
 
-def verify_checkpoint(text: str, *, public_key: bytes, origin: str) -> Checkpoint:
-    """The checkpoint in the signed note ``text``, signed by the pinned key for ``origin``."""
+def verify_checkpoint(text: str, *, public_key: signing.PublicKeys, origin: str) -> Checkpoint:
+    """The checkpoint in the signed note ``text``, signed by a pinned key for ``origin``."""
     return note.verify_checkpoint(text, origin=origin, public_key=public_key)
 
 
 def verify_receipt(
-    receipt: Mapping[str, Any], *, public_key: bytes, origin: str, entry: bytes | None = None
+    receipt: Mapping[str, Any],
+    *,
+    public_key: signing.PublicKeys,
+    origin: str,
+    entry: bytes | None = None,
 ) -> VerifiedReceipt:
     """Check a receipt: its signature, its checkpoint, and its entry's inclusion in it.
 
@@ -57,13 +62,14 @@ def verify_receipt(
         raise signing.SigningError('a receipt has a "receipt" and a "signature" object')
     if signature.get("alg") != signing.ALGORITHM:
         raise signing.SigningError("a receipt is signed with Ed25519")
-    if signature.get("kid") != signing.key_id(public_key):
-        raise signing.SigningError("the receipt is signed by another key than the pinned one")
+    signer = signing.keys_by_kid(public_key).get(str(signature.get("kid")))
+    if signer is None:
+        raise signing.SigningError("the receipt is signed by another key than the pinned ones")
     value = signature.get("value")
     if not isinstance(value, str):
         raise signing.SigningError("the receipt's signature value is missing")
     signing.verify(
-        context=signing.RECEIPT_CONTEXT, payload=dict(body), signature=value, public_key=public_key
+        context=signing.RECEIPT_CONTEXT, payload=dict(body), signature=value, public_key=signer
     )
 
     index = _integer(body, "logIndex")
@@ -94,7 +100,7 @@ def verify_inclusion_proof(
     proof: Mapping[str, Any],
     checkpoint: str,
     *,
-    public_key: bytes,
+    public_key: signing.PublicKeys,
     origin: str,
     entry: bytes | None = None,
 ) -> int:
@@ -124,7 +130,7 @@ def verify_consistency_proof(
     first_checkpoint: str,
     second_checkpoint: str,
     *,
-    public_key: bytes,
+    public_key: signing.PublicKeys,
     origin: str,
 ) -> None:
     """Check that the log of ``second_checkpoint`` extends the log of ``first_checkpoint``."""

@@ -6,7 +6,7 @@ import re
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from exchange import web
+from exchange import signing, web
 from exchange.errors import BadRequest
 from exchange.log import note, schemas, services
 
@@ -51,15 +51,32 @@ def checkpoint() -> Response:
         found = services.checkpoint_at(session, size)
         cache = _IMMUTABLE
     if output == "json":
+        # A checkpoint stored before a rotation is signed by a retired key: name that one.
+        signer = next(
+            (
+                public_key
+                for public_key in key.public_keys()
+                if _signed_by(found.note, origin, public_key)
+            ),
+            key.public_key,
+        )
         response = jsonify(
             schemas.checkpoint_json(
-                found, origin=origin, verifier_key=note.verifier_key(origin, key.public_key)
+                found, origin=origin, verifier_key=note.verifier_key(origin, signer)
             )
         )
     else:
         response = Response(found.note, mimetype="text/plain")
     response.headers["Cache-Control"] = cache
     return response
+
+
+def _signed_by(text: str, origin: str, public_key: bytes) -> bool:
+    try:
+        note.open_note(text, name=origin, public_key=public_key)
+    except signing.SigningError:
+        return False
+    return True
 
 
 @bp.get("/proof/inclusion")

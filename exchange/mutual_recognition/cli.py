@@ -17,6 +17,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session, sessionmaker
 
+from exchange import web
 from exchange.db import transaction
 from exchange.errors import ExchangeError
 from exchange.log.services import append_entries
@@ -139,7 +140,7 @@ def add_partner(
                 session,
                 _regulator(session, regulator_id),
                 schemas.parse_partner(body),
-                key=current_app.extensions["exchange.key"],
+                key=web.exchange_key(),
                 append_to_log=append_entries,
                 allow_private=current_app.config["EVENTS_ALLOW_PRIVATE_HOSTS"],
             )
@@ -264,7 +265,7 @@ def sync_command(partner_ids: tuple[str, ...], max_pages: int | None) -> None:
         report = services.sync_partner(
             sessions,
             partner_id,
-            key=current_app.extensions["exchange.key"],
+            key=web.exchange_key(),
             origin=current_app.config["EXCHANGE_ORIGIN"],
             max_pages=max_pages,
             allow_private=current_app.config["EVENTS_ALLOW_PRIVATE_HOSTS"],

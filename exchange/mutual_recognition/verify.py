@@ -84,7 +84,9 @@ def _moment(value: object) -> dt.datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
-def _leaf_check(entry: bytes, proof: Any, checkpoint: str, key: bytes, origin: str) -> int:
+def _leaf_check(
+    entry: bytes, proof: Any, checkpoint: str, key: signing.PublicKeys, origin: str
+) -> int:
     return verify_inclusion_proof(proof, checkpoint, public_key=key, origin=origin, entry=entry)
 
 
@@ -111,7 +113,8 @@ def verify_bundle(
     except signing.SigningError as exc:
         return BundleVerdict((f"the bundle is not signed by the pinned exchange key: {exc}",))
     origin = origin or str(bundle.get("origin", ""))
-    exchange_key = keys[str(document["signature"]["kid"])]
+    # The checkpoint may be older than the bundle, signed by a key since retired.
+    exchange_keys = list(keys.values())
 
     envelope = bundle.get("envelope")
     found_record = bundle.get("record")
@@ -167,7 +170,7 @@ def verify_bundle(
     log_index = None
     try:
         tree_size = note.verify_checkpoint(
-            checkpoint_text, origin=origin, public_key=exchange_key
+            checkpoint_text, origin=origin, public_key=exchange_keys
         ).size
     except signing.SigningError as exc:
         problems.append(f"the checkpoint is not signed by the pinned exchange key: {exc}")
@@ -177,7 +180,7 @@ def verify_bundle(
                 signing.canonical_json({"footprint": footprint, "signature": signature}),
                 log_part.get("inclusionProof"),
                 checkpoint_text,
-                exchange_key,
+                exchange_keys,
                 origin,
             )
             if log_index != record.get("logIndex"):
@@ -194,7 +197,7 @@ def verify_bundle(
                         signing.canonical_json(registration),
                         signer.get("registrationProof"),
                         checkpoint_text,
-                        exchange_key,
+                        exchange_keys,
                         origin,
                     )
                 except signing.SigningError as exc:
@@ -253,7 +256,7 @@ def verify_bundle(
                 {"recognition": recognition, "signature": item["signature"]}
             )
             try:
-                _leaf_check(entry, proof, checkpoint_text, exchange_key, origin)
+                _leaf_check(entry, proof, checkpoint_text, exchange_keys, origin)
             except signing.SigningError as exc:
                 problems.append(f"recognition {position} is not in the log: {exc}")
                 continue

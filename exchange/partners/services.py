@@ -241,8 +241,12 @@ def revoke_key(
     append_to_log: LogAppender,
     revoked_at: dt.datetime | None = None,
 ) -> SigningKey:
-    """Revoke a key from ``revoked_at`` (now by default, never in the future); final."""
-    key = session.get(SigningKey, kid)
+    """Revoke a key from ``revoked_at`` (now by default, never in the future); final.
+
+    The key row is locked first and "now" read after: submissions holding the key finish
+    before it (their records were received before the revocation), later ones see it.
+    """
+    key = session.get(SigningKey, kid, with_for_update=True, populate_existing=True)
     if key is None or key.organisation_id != organisation_id:
         raise NotFound(f"no key {kid} of yours")
     if not reason.strip():
@@ -275,14 +279,19 @@ def keys_of(session: Session, organisation_id: str) -> list[SigningKey]:
     )
 
 
-def keys_by_kid(session: Session, kids: Iterable[str]) -> dict[str, SigningKey]:
+def keys_by_kid(
+    session: Session, kids: Iterable[str], *, lock: bool = False
+) -> dict[str, SigningKey]:
+    """The keys of ``kids`` that exist. ``lock``: share-lock them until the transaction ends,
+    so that a revocation in progress is waited for and then seen (a submission must not
+    accept a key that is being revoked)."""
     wanted = sorted(set(kids))
     if not wanted:
         return {}
-    return {
-        key.kid: key
-        for key in session.scalars(sa.select(SigningKey).where(SigningKey.kid.in_(wanted)))
-    }
+    query = sa.select(SigningKey).where(SigningKey.kid.in_(wanted)).order_by(SigningKey.kid)
+    if lock:
+        query = query.with_for_update(read=True).execution_options(populate_existing=True)
+    return {key.kid: key for key in session.scalars(query)}
 
 
 def key_as_jwk(key: SigningKey) -> dict[str, object]:

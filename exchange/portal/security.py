@@ -14,9 +14,12 @@ import secrets
 from collections.abc import Callable
 from typing import Final, ParamSpec, TypeVar
 
-from flask import abort, g, request, session
+from flask import Flask, abort, g, request, session
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
+from exchange import signing
 from exchange.keyring import ExchangeKey
 from exchange.partners.models import Role
 
@@ -33,10 +36,32 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def session_secret(key: ExchangeKey) -> bytes:
+def session_secret(key: signing.KeyPair) -> bytes:
     """The key that signs session cookies, derived from the exchange key in the instance
     folder, so that every worker and machine sharing that key accepts the same sessions."""
     return hashlib.sha256(b"footprint-exchange:portal-session:v1\n" + key.private_key).digest()
+
+
+class KeyringSessions(SecureCookieSessionInterface):
+    """Session cookies signed with the current exchange key's secret, as each request finds
+    it: after ``exchange keys rotate`` every worker signs with the new one at once, and
+    cookies signed before still open (with the retired keys' secrets) until they expire."""
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        if app.config.get("SECRET_KEY"):  # set by the operator: Flask's own rules
+            return super().get_signing_serializer(app)
+        key: ExchangeKey = app.extensions["exchange.keyring"].current()
+        # itsdangerous signs with the last secret and accepts any of them.
+        secrets_newest_last = [session_secret(item) for item in reversed(key.all_keys())]
+        return URLSafeTimedSerializer(
+            secrets_newest_last,
+            salt=self.salt,
+            serializer=self.serializer,
+            signer_kwargs={
+                "key_derivation": self.key_derivation,
+                "digest_method": self.digest_method,
+            },
+        )
 
 
 def csrf_token() -> str:

@@ -17,6 +17,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session, sessionmaker
 
+from exchange import web
 from exchange.db import transaction
 from exchange.errors import ExchangeError
 from exchange.keyring import ExchangeKey
@@ -120,7 +121,7 @@ def disclosure_command(
     company_id: str, viewer_id: str | None, include_deprecated: bool, output: str
 ) -> None:
     """A company's disclosure report (full for the company and the regulator, else public)."""
-    key: ExchangeKey = current_app.extensions["exchange.key"]
+    key: ExchangeKey = web.exchange_key()
     origin = str(current_app.config["EXCHANGE_ORIGIN"])
 
     def work(session: Session) -> tuple[dict[str, Any], Sequence[str], list[dict[str, object]]]:

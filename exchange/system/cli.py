@@ -1,14 +1,18 @@
-"""Administration: migrate the database and run the server."""
+"""Administration: migrate the database, run the server, back up and restore."""
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from exchange.errors import ExchangeError
+from exchange.keyring import rotate_exchange_key
+from exchange.system import backup
 from exchange.system.services import upgrade_database
 
 
@@ -58,3 +62,46 @@ def serve_command(
     argv.append("exchange:create_app()")
     click.echo(f"serving on {'https' if certfile else 'http'}://{host}:{port}", err=True)
     os.execv(sys.executable, argv)
+
+
+@click.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@with_appcontext
+def backup_command(file: Path) -> None:
+    """Write every table to FILE (JSON lines; gzip if it ends in .gz), one consistent snapshot.
+
+    The instance folder's keys are not in the database: back them up separately.
+    """
+    report = backup.backup_to_file(current_app.extensions["exchange.engine"], file)
+    click.echo(
+        f"backup of schema {report.revision}: {report.rows} rows of {report.tables} tables "
+        f"in {file}"
+    )
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def restore_command(file: Path) -> None:
+    """Load a backup into this exchange's database, which must be empty; migrates it first."""
+    upgrade_database(current_app.config["DATABASE_URL"])
+    try:
+        report = backup.restore_from_file(current_app.extensions["exchange.engine"], file)
+    except ExchangeError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"restored {report.rows} rows of {report.tables} tables (schema {report.revision})")
+
+
+@click.command("rotate")
+@with_appcontext
+def rotate_key_command() -> None:
+    """(Operators) Retire the exchange's signing key and make a new current one.
+
+    The retired key is kept in the instance folder and published in the JWK Set and the
+    trust list, so everything it signed still verifies; secrets it sealed still open.
+    Running servers and workers take the new key at their next request or round.
+    """
+    key = rotate_exchange_key(Path(current_app.instance_path))
+    click.echo(f"the exchange now signs with {key.kid}")
+    for item in key.retired:
+        click.echo(f"retired {item.key.kid} at {item.retired_at.isoformat()}")

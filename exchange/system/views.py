@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from exchange import signing, web
+from exchange import web
 from exchange.system.services import database_answers
 
 bp = Blueprint("system", __name__)
@@ -20,8 +20,10 @@ def healthz() -> Response:
 
 @bp.get("/.well-known/jwks.json")
 def jwks() -> Response:
-    key = web.exchange_key()
-    jwk = {**signing.public_jwk(key.public_key), "kid": key.kid, "alg": "EdDSA", "use": "sig"}
-    response = jsonify({"keys": [jwk]})
+    """Every key the exchange has signed with: the current one first, then the retired ones,
+    each with its validity (``notBefore``, ``retiredAt``), so that what a retired key signed
+    still verifies by its kid."""
+    keys = [{**jwk, "alg": "EdDSA", "use": "sig"} for jwk in web.exchange_key().published()]
+    response = jsonify({"keys": keys})
     response.headers["Cache-Control"] = "public, max-age=300"
     return response

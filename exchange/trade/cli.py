@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from exchange import web
 from exchange.db import transaction
 from exchange.errors import NotFound
 from exchange.footprints.models import FootprintRecord
@@ -36,7 +37,7 @@ def export_command(kind: str, record_id: str) -> None:
             export = exporter(
                 session,
                 record,
-                key=current_app.extensions["exchange.key"],
+                key=web.exchange_key(),
                 origin=current_app.config["EXCHANGE_ORIGIN"],
             )
         except services.MissingData as missing:

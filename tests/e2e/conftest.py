@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -34,40 +36,70 @@ def server_environment(instance: Path, database_url: str | None) -> dict[str, st
     return environment
 
 
+@dataclasses.dataclass
+class ServerProcess:
+    """A started ``exchange serve``: gunicorn's master leads a process group of its own, so
+    that a test can kill the master and its workers at once (``os.killpg``)."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+
+
+def start_server(
+    database_url: str,
+    instance: Path,
+    log_path: Path,
+    *,
+    tls: tuple[Path, Path, Path] | None = None,
+    port: int | None = None,
+) -> ServerProcess:
+    """``exchange serve`` in a new session, once ``/healthz`` answers. ``tls``: cert, key, CA."""
+    port = port or free_port()
+    argv = [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port)]
+    if tls is not None:
+        argv += ["--certfile", str(tls[0]), "--keyfile", str(tls[1])]
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            argv,
+            env=server_environment(instance, database_url),
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
+    base_url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    verify: str | bool = str(tls[2]) if tls else True
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(log_path.read_text())
+        try:
+            if requests.get(f"{base_url}/healthz", timeout=5, verify=verify).status_code == 200:
+                return ServerProcess(process, base_url)
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            kill_group(process)
+            raise AssertionError("server did not start")
+        time.sleep(0.1)
+
+
+def kill_group(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
+    """Send ``sig`` to the process group ``process`` leads, and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+    process.wait(timeout=30)
+
+
 @contextmanager
 def running_server(
     database_url: str, instance: Path, log_path: Path, *, tls: tuple[Path, Path, Path] | None = None
 ) -> Iterator[str]:
     """``exchange serve`` until the block ends; its base URL. ``tls``: cert, key, CA file."""
-    port = free_port()
-    argv = [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port)]
-    if tls is not None:
-        argv += ["--certfile", str(tls[0]), "--keyfile", str(tls[1])]
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        argv,
-        env=server_environment(instance, database_url),
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    base_url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
-    verify: str | bool = str(tls[2]) if tls else True
+    server = start_server(database_url, instance, log_path, tls=tls)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            try:
-                if requests.get(f"{base_url}/healthz", timeout=5, verify=verify).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
-        yield base_url
+        yield server.base_url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+        kill_group(server.process, signal.SIGTERM)
 
 
 @pytest.fixture

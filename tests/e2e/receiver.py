@@ -30,16 +30,24 @@ class PartnerHost:
     client_secret: str
     events: list[Received]
     token_requests: int = 0
+    # With ``hold_at`` n, the n-th event is recorded and then left unanswered until
+    # ``release`` is set: the sender sees a delivery hang after the receiver took it.
+    hold_at: int | None = None
+    holding: threading.Event = dataclasses.field(default_factory=threading.Event)
+    release: threading.Event = dataclasses.field(default_factory=threading.Event)
 
 
 @contextmanager
-def partner_host(ssl_context: ssl.SSLContext) -> Iterator[PartnerHost]:
+def partner_host(
+    ssl_context: ssl.SSLContext, *, hold_at: int | None = None
+) -> Iterator[PartnerHost]:
     port = free_port()
     host = PartnerHost(
         base_url=f"https://127.0.0.1:{port}",
         client_id="the-exchange",
         client_secret=secrets.token_urlsafe(16),
         events=[],
+        hold_at=hold_at,
     )
     token = secrets.token_urlsafe(16)
     lock = threading.Lock()
@@ -66,6 +74,10 @@ def partner_host(ssl_context: ssl.SSLContext) -> Iterator[PartnerHost]:
                 return Response('{"code":"BadRequest","message":"token"}', 401)
             with lock:
                 host.events.append(Received(request.mimetype, request.get_json(force=True)))
+                hold = len(host.events) == host.hold_at
+            if hold:
+                host.holding.set()
+                host.release.wait(60)
             return Response(status=200)
         return Response(status=404)
 
@@ -75,5 +87,6 @@ def partner_host(ssl_context: ssl.SSLContext) -> Iterator[PartnerHost]:
     try:
         yield host
     finally:
+        host.release.set()
         server.shutdown()
         thread.join(timeout=10)

@@ -216,7 +216,6 @@ def submit(
 ) -> list[Outcome]:
     """Verify and store a batch of signed envelopes; each gets an outcome, good ones are kept."""
     principal.require_scope("footprints:write")
-    now = utcnow()
     keys = keys_by_kid(
         session,
         (
@@ -226,7 +225,11 @@ def submit(
             and isinstance(item.get("signature"), dict)
             and isinstance(item["signature"].get("kid"), str)
         ),
+        lock=True,
     )
+    # Read after the keys are locked: a revocation committed meanwhile is seen, and one
+    # waiting for the lock will be dated after these records were received.
+    now = utcnow()
     check = functools.partial(
         _check_item,
         organisation_urns=_organisation_urns(session, principal.organisation_id),

@@ -61,7 +61,9 @@ def _proof(session: Session, index: int, size: int) -> dict[str, Any]:
     }
 
 
-def _signer(session: Session, kid: str, size: int, now: dt.datetime) -> dict[str, Any] | None:
+def _signer(
+    session: Session, kid: str, size: int, now: dt.datetime, received_at: dt.datetime
+) -> dict[str, Any] | None:
     key = session.get(SigningKey, kid)
     if key is None:
         return None
@@ -85,6 +87,9 @@ def _signer(session: Session, kid: str, size: int, now: dt.datetime) -> dict[str
         "revokedAt": _iso(key.revoked_at),
         "revocationReason": key.revocation_reason,
         "status": key_status(key, now),
+        # What counts for this record: the key's status when the exchange received it. A
+        # key revoked later leaves the signature standing; one revoked before does not.
+        "statusAtReceipt": key_status(key, received_at),
         # The registration's log entry (the organisation, the JWK and the window), so that
         # a verifier sees the key was registered in the log the checkpoint signs.
         "registration": json.loads(key_entry(key)),
@@ -159,7 +164,7 @@ def verification_bundle(
         },
         "signer": None
         if record.signature_kid is None
-        else _signer(session, record.signature_kid, size, now),
+        else _signer(session, record.signature_kid, size, now, record.received_at),
         "certificates": _certificates(session, record.id, now),
         "log": {
             "checkpoint": checkpoint.note,
