@@ -1,10 +1,14 @@
-"""Liveness and the exchange's published keys."""
+"""Liveness, metrics and the exchange's published keys."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+import hmac
+
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from exchange import signing, web
+from exchange.errors import Unauthenticated
+from exchange.system.observability import Metrics
 from exchange.system.services import database_answers
 
 bp = Blueprint("system", __name__)
@@ -25,3 +29,18 @@ def jwks() -> Response:
     response = jsonify({"keys": [jwk]})
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus text exposition of request counts and latencies, summed over workers."""
+    token: str | None = current_app.config["METRICS_TOKEN"]
+    if token is not None:
+        scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            offered.strip().encode(), token.encode()
+        ):
+            raise Unauthenticated("/metrics needs Authorization: Bearer <metrics token>")
+    collected: Metrics = current_app.extensions["exchange.metrics"]
+    body, content_type = collected.exposition()
+    return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})
