@@ -1,7 +1,7 @@
 """Observability: one JSON log line per request with a request id, and Prometheus metrics.
 
-Every log record of the ``exchange`` loggers (and gunicorn's and Werkzeug's, through the same
-formatter) is one JSON object per line; records emitted while a request is handled carry its
+Every log record (the exchange's, gunicorn's, Werkzeug's, any library's) is written as one
+JSON object per line; records emitted while a request is handled carry its
 request id, method, path and, once the caller is known, its organisation. The request id comes
 from a valid ``X-Request-Id`` header or is made here, and is echoed in the response.
 
@@ -65,6 +65,8 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            # Which gunicorn worker: their lines interleave in one stream.
+            "pid": record.process,
         }
         context: dict[str, Any] | None = getattr(record, "request", None)
         if context is None and has_request_context():
@@ -129,12 +131,11 @@ def _install_handler(logger: logging.Logger, destination: str) -> None:
 
 
 def configure_logging(level: str, access_log: str | None) -> None:
-    """JSON lines on stderr for the exchange's loggers and Werkzeug's; the per-request lines
-    go to ``access_log`` instead when it names a file. Idempotent: apps made again in one
-    process (tests, the CLI) reuse the handlers."""
-    exchange_logger = logging.getLogger("exchange")
-    exchange_logger.setLevel(level.upper())
-    _install_handler(exchange_logger, "-")
+    """JSON lines on stderr for every logger (the root's handler), the exchange's from
+    ``level`` up; the per-request lines go to ``access_log`` instead when it names a file.
+    Idempotent: apps made again in one process (tests, the CLI) reuse the handlers."""
+    _install_handler(logging.getLogger(), "-")
+    logging.getLogger("exchange").setLevel(level.upper())
     access = logging.getLogger("exchange.access")
     if access_log and access_log != "-":
         _install_handler(access, access_log)
@@ -143,7 +144,6 @@ def configure_logging(level: str, access_log: str | None) -> None:
         _remove_handlers(access)
         access.propagate = True
     werkzeug_logger = logging.getLogger("werkzeug")
-    _install_handler(werkzeug_logger, "-")
     if not any(isinstance(f, _WerkzeugAccessFilter) for f in werkzeug_logger.filters):
         werkzeug_logger.addFilter(_WerkzeugAccessFilter())
     if werkzeug_logger.level == logging.NOTSET:
@@ -163,9 +163,12 @@ def gunicorn_log_config() -> dict[str, Any]:
                 "stream": "ext://sys.stderr",
             }
         },
+        # Each worker's app puts its own JSON handler on the root logger.
+        "root": {"level": "WARNING", "handlers": []},
         "loggers": {
             "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
-            "gunicorn.access": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+            # The app writes the access lines; gunicorn's would repeat them without the ids.
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
         },
     }
 
