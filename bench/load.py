@@ -447,6 +447,11 @@ def main() -> None:
         f"server RSS: {memory[0] / 2**20:.0f} MB at the start, {memory[-1] / 2**20:.0f} MB at "
         f"the end; growth (last third - first third) {growth_mb:.1f} MB"
     )
+    sixth = max(1, len(memory) // 6)
+    timeline = [
+        statistics.mean(memory[k : k + sixth]) / 2**20 for k in range(0, len(memory), sixth)
+    ]
+    print("server RSS by sixth of the run (MB): " + " ".join(f"{mb:.0f}" for mb in timeline))
     for message in [*baseline["messages"], *mixed["messages"]][:10]:
         print(f"error: {message}")
     print(

@@ -9,16 +9,20 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from exchange import signing, web
 from exchange.errors import Unauthenticated
 from exchange.system.observability import Metrics
-from exchange.system.services import database_answers
+from exchange.system.services import log_size
 
 bp = Blueprint("system", __name__)
 
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    healthy = database_answers(current_app.extensions["exchange.engine"])
-    response = jsonify({"status": "ok" if healthy else "unavailable", "database": healthy})
+    size = log_size(current_app.extensions["exchange.engine"])
+    healthy = size is not None
+    response = jsonify(
+        {"status": "ok" if healthy else "unavailable", "database": healthy, "logSize": size}
+    )
     response.status_code = 200 if healthy else 503
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
