@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
+from werkzeug.serving import make_server
 
 from exchange.partners.models import Role
 from exchange.system.observability import UNMATCHED_ROUTE
@@ -155,3 +158,27 @@ def test_metrics_token_when_configured(app: Flask, client: FlaskClient) -> None:
     wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"})
     assert (wrong.status_code, set(wrong.json or {})) == (401, {"code", "message", "details"})
     samples(client, "exchange_http_requests_total", Authorization="Bearer s3cret-scrape-token")
+
+
+def test_the_werkzeug_server_writes_json_lines_only(
+    app: Flask, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        capsys.readouterr()
+        response = requests.get(
+            f"http://127.0.0.1:{server.port}/healthz?secret=hunter2",
+            headers={"X-Request-Id": "werkzeug-1"},
+            timeout=10,
+        )
+        assert response.headers["X-Request-Id"] == "werkzeug-1"
+    finally:
+        server.shutdown()
+        thread.join()
+    captured = capsys.readouterr().err
+    # Werkzeug's own access line (with the query string) is replaced by the app's JSON one.
+    line = access_line(log_lines(captured), "werkzeug-1")
+    assert (line["path"], line["status"]) == ("/healthz", 200)
+    assert "hunter2" not in captured
