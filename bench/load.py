@@ -32,6 +32,7 @@ import argparse
 import base64
 import collections
 import contextlib
+import json
 import multiprocessing
 import os
 import random
@@ -356,6 +357,25 @@ def phase(
     return merged, elapsed, memory
 
 
+def problems_logged(instance: Path) -> list[str]:
+    """The server's warnings and errors, and the requests it answered with a 5xx."""
+    found = []
+    for name in ("server.log", "access.log"):
+        path = instance / name
+        for line in path.read_text("utf-8").splitlines() if path.exists() else []:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                found.append(f"{name}: not JSON: {line[:200]}")
+                continue
+            if (
+                entry.get("level") in ("WARNING", "ERROR", "CRITICAL")
+                or entry.get("status", 0) >= 500
+            ):
+                found.append(f"{name}: {entry.get('level')} {entry.get('message', '')[:200]}")
+    return found
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
@@ -412,7 +432,8 @@ def main() -> None:
             mixed, mixed_seconds, memory = phase(
                 url, seeded, mixed_kinds, args.clients, args.processes, args.seconds, master
             )
-        present = stored(database_url, mixed["pushed"])
+            present = stored(database_url, mixed["pushed"])
+        server_problems = problems_logged(instance)
     healthz_count = len(baseline["latencies"]["healthz"])
     healthz_per_s = healthz_count / baseline_seconds
     errors = sum(mixed["errors"].values()) + sum(baseline["errors"].values())
@@ -454,6 +475,9 @@ def main() -> None:
     print("server RSS by sixth of the run (MB): " + " ".join(f"{mb:.0f}" for mb in timeline))
     for message in [*baseline["messages"], *mixed["messages"]][:10]:
         print(f"error: {message}")
+    print(f"server log: {len(server_problems)} warnings, errors or 5xx answers")
+    for problem in server_problems[:10]:
+        print(f"  {problem}")
     print(
         f"RESULT clients={args.clients} requests_per_s={requests_per_s:.1f} errors={errors} "
         f"p99_ms={p99_ms:.0f} rss_growth_mb={growth_mb:.1f} healthz_per_s={healthz_per_s:.1f}"
