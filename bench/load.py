@@ -37,6 +37,7 @@ import multiprocessing
 import os
 import random
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -162,11 +163,25 @@ def server(instance: Path, database_url: str, workers: int) -> Iterator[tuple[st
             process.wait(timeout=60)
 
 
+def server_processes(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [master, *map(int, children)]
+
+
+def cpu_seconds(master: int) -> float:
+    """User and system CPU time of the gunicorn master and its live workers (Linux /proc)."""
+    total = 0
+    for pid in server_processes(master):
+        with contextlib.suppress(FileNotFoundError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def resident_bytes(master: int) -> int:
     """Resident memory of the gunicorn master and its workers (Linux /proc)."""
     total = 0
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    for pid in [master, *map(int, children)]:
+    for pid in server_processes(master):
         with contextlib.suppress(FileNotFoundError):
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -299,8 +314,10 @@ def generator(
         worker.start()
     for worker in workers:
         worker.join()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     results.put(
         {
+            "cpu": usage.ru_utime + usage.ru_stime,
             "latencies": dict(tally["latencies"]),
             "errors": dict(tally["errors"]),
             "messages": tally["messages"],
@@ -334,6 +351,7 @@ def phase(
     for child in children:
         child.start()
     memory: list[int] = []
+    server_cpu = cpu_seconds(master) if master is not None else 0.0
     while time.perf_counter() < deadline:
         if master is not None:
             memory.append(resident_bytes(master))
@@ -343,9 +361,12 @@ def phase(
         "errors": collections.Counter(),
         "messages": [],
         "pushed": [],
+        "cpu": 0.0,
+        "server_cpu": cpu_seconds(master) - server_cpu if master is not None else 0.0,
     }
     for _ in children:
         part = results.get(timeout=seconds + 300)
+        merged["cpu"] += part["cpu"]
         for kind, values in part["latencies"].items():
             merged["latencies"][kind].extend(values)
         merged["errors"].update(part["errors"])
@@ -463,15 +484,18 @@ def main() -> None:
         f"mixed: {requests_per_s:.1f} requests/s, {requests_per_s / healthz_per_s:.2f} of "
         f"/healthz alone ({healthz_per_s:.1f}/s)"
     )
+    print(
+        f"CPU during the mixed phase: server {mixed['server_cpu']:.0f} s, load generator "
+        f"{mixed['cpu']:.0f} s, of {os.cpu_count()} cores x {mixed_seconds:.0f} s (shared "
+        f"with whatever else runs)"
+    )
     print(f"pushes acknowledged {len(mixed['pushed'])}, stored {present}, missing {missing}")
     print(
         f"server RSS: {memory[0] / 2**20:.0f} MB at the start, {memory[-1] / 2**20:.0f} MB at "
         f"the end; growth (last third - first third) {growth_mb:.1f} MB"
     )
-    sixth = max(1, len(memory) // 6)
-    timeline = [
-        statistics.mean(memory[k : k + sixth]) / 2**20 for k in range(0, len(memory), sixth)
-    ]
+    parts = [memory[k * len(memory) // 6 : (k + 1) * len(memory) // 6] for k in range(6)]
+    timeline = [statistics.mean(part) / 2**20 for part in parts if part]
     print("server RSS by sixth of the run (MB): " + " ".join(f"{mb:.0f}" for mb in timeline))
     for message in [*baseline["messages"], *mixed["messages"]][:10]:
         print(f"error: {message}")
