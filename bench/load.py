@@ -402,10 +402,18 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
 
 
-def stored(database_url: str, ids: list[str]) -> int:
+def stored(database_url: str, ids: list[str]) -> tuple[int, int]:
+    """How many of ``ids`` are stored, and how many other connections the database has (the
+    server's pools: at most 5 + 10 overflow per worker, SQLAlchemy's default)."""
     engine = sa.create_engine(database_url)
     try:
         with engine.connect() as connection:
+            others = connection.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
             found = 0
             for start in range(0, len(ids), 1000):
                 chunk = ids[start : start + 1000]
@@ -414,7 +422,7 @@ def stored(database_url: str, ids: list[str]) -> int:
                     .select_from(FootprintRecord)
                     .where(FootprintRecord.id.in_(chunk))
                 ).scalar_one()
-            return int(found)
+            return int(found), int(others)
     finally:
         engine.dispose()
 
@@ -453,7 +461,7 @@ def main() -> None:
             mixed, mixed_seconds, memory = phase(
                 url, seeded, mixed_kinds, args.clients, args.processes, args.seconds, master
             )
-            present = stored(database_url, mixed["pushed"])
+            present, connections = stored(database_url, mixed["pushed"])
         server_problems = problems_logged(instance)
     healthz_count = len(baseline["latencies"]["healthz"])
     healthz_per_s = healthz_count / baseline_seconds
@@ -489,6 +497,7 @@ def main() -> None:
         f"{mixed['cpu']:.0f} s, of {os.cpu_count()} cores x {mixed_seconds:.0f} s (shared "
         f"with whatever else runs)"
     )
+    print(f"PostgreSQL connections held by the server's pools at the end: {connections}")
     print(f"pushes acknowledged {len(mixed['pushed'])}, stored {present}, missing {missing}")
     print(
         f"server RSS: {memory[0] / 2**20:.0f} MB at the start, {memory[-1] / 2**20:.0f} MB at "
