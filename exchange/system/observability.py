@@ -296,4 +296,3 @@ class Metrics:
         combined = CollectorRegistry()
         MultiProcessCollector(combined, path=str(self.directory))  # type: ignore[no-untyped-call]
         return generate_latest(combined), CONTENT_TYPE_LATEST
-

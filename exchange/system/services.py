@@ -36,9 +36,7 @@ def log_size(engine: Engine) -> int | None:
 
     try:
         with engine.connect() as connection:
-            size = connection.execute(
-                sa.select(LogHead.tree_size).where(LogHead.id == 1)
-            ).scalar()
+            size = connection.execute(sa.select(LogHead.tree_size).where(LogHead.id == 1)).scalar()
     except sa.exc.SQLAlchemyError:
         return None
     return int(size or 0)
