@@ -8,7 +8,7 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 # decoder, and a CJK font for the PNG labels' Chinese text. Installed only when missing.
 DEBIAN_PACKAGES := chromium chromium-driver libzbar0 zbar-tools fonts-wqy-zenhei
 
-.PHONY: demo test test-sqlite test-postgresql lint bench clean system-packages
+.PHONY: demo test test-sqlite test-postgresql lint bench bench-load clean system-packages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,15 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/pact_list.py
 	$(BIN)/python bench/labels.py
 	$(BIN)/python bench/aggregate.py
+	@if $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
+		$(BIN)/python bench/load.py; \
+	else \
+		echo "== PostgreSQL does not answer on 127.0.0.1:5432: bench/load.py skipped =="; \
+	fi
+
+## The load benchmark alone: gunicorn on PostgreSQL, 64 clients for 60 s.
+bench-load: $(VENV)/.installed
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

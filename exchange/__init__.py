@@ -12,6 +12,7 @@ from flask import Flask
 from exchange import db, web
 from exchange.config import settings_from_environment
 from exchange.keyring import Keyring
+from exchange.system import observability
 
 
 def create_app(
@@ -45,6 +46,7 @@ def create_app(
     app.extensions["exchange.schedules"] = _schedules()
 
     _configure_portal_sessions(app)
+    observability.init_app(app)
     web.register_error_handlers(app)
     app.url_map.converters["rowid"] = web.RowIdConverter
     app.before_request(web.refuse_plain_http)

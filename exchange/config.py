@@ -33,4 +33,14 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "JOB_LEASE_SECONDS": float(os.environ.get("EXCHANGE_JOB_LEASE_SECONDS", "600")),
         # The worker pulls new records from every active partner programme this often.
         "PARTNER_SYNC_SECONDS": float(os.environ.get("EXCHANGE_PARTNER_SYNC_SECONDS", "3600")),
+        "LOG_LEVEL": os.environ.get("EXCHANGE_LOG_LEVEL", "INFO"),
+        # One JSON line per request goes here when it names a file, else with the other logs
+        # on stderr.
+        "ACCESS_LOG": os.environ.get("EXCHANGE_ACCESS_LOG") or None,
+        # Set by gunicorn's settings: its workers sum their metrics through this directory.
+        "METRICS_DIRECTORY": Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        else None,
+        # When set, /metrics answers only to Authorization: Bearer <this token>.
+        "METRICS_TOKEN": os.environ.get("EXCHANGE_METRICS_TOKEN") or None,
     }

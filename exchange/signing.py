@@ -96,9 +96,33 @@ def canonical_json(value: Any) -> bytes:
             return json.dumps(
                 value, ensure_ascii=False, sort_keys=True, separators=(",", ":")
             ).encode("utf-8")
-        return rfc8785.dumps(value)
+        return rfc8785.dumps(_as_doubles(value))
     except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeEncodeError) as exc:
         raise SigningError(f"cannot canonicalise: {exc}") from exc
+
+
+def _as_doubles(value: Any) -> Any:
+    """``value`` with each integer beyond 2**53 that names a double exactly as RFC 8785
+    writes that double (``11668970130755854``) turned into the double.
+
+    JSON numbers are IEEE doubles to RFC 8785, and it writes an integral double below 1e21
+    without exponent, so the canonical form of ``1.1668970130755854e16`` reads back, through
+    ``json.loads``, as an integer that rfc8785 refuses: a record stored canonical and parsed
+    again could not be verified. Other large integers would lose digits, and stay refused.
+    """
+    kind = type(value)
+    if kind is dict:
+        return {key: _as_doubles(item) for key, item in value.items()}
+    if kind is list:
+        return [_as_doubles(item) for item in value]
+    if kind is int and not -_EXACT_INTEGER_LIMIT < value < _EXACT_INTEGER_LIMIT:
+        try:
+            double = float(value)
+        except OverflowError:
+            return value
+        if rfc8785.dumps(double) == str(value).encode("ascii"):
+            return double
+    return value
 
 
 def signed_message(*, context: str, payload: Any) -> bytes:

@@ -26,6 +26,7 @@ from exchange.errors import (
 from exchange.keyring import ExchangeKey
 from exchange.pact.services import Host
 from exchange.partners.services import Principal, authenticate
+from exchange.system.observability import request_id
 
 
 def session() -> Session:
@@ -119,14 +120,18 @@ def _bearer_token() -> str | None:
 def optional_principal() -> Principal | None:
     """The caller if a bearer token was sent (a bad one is an error), else anonymous."""
     token = _bearer_token()
-    return None if token is None else authenticate(session(), token)
+    if token is None:
+        return None
+    g.principal = authenticate(session(), token)
+    return g.principal  # type: ignore[no-any-return]
 
 
 def require_principal(scope: str) -> Principal:
     token = _bearer_token()
     if token is None:
         raise Unauthenticated("this endpoint needs Authorization: Bearer <access token>")
-    principal = authenticate(session(), token)
+    # Kept for the request's log lines, which name the caller's organisation.
+    g.principal = principal = authenticate(session(), token)
     principal.require_scope(scope)
     return principal
 
@@ -187,9 +192,15 @@ def _http_exception(exc: HTTPException) -> Response:
 
 
 def _internal_error(_exc: InternalServerError) -> Response:
-    # Flask has already logged the original exception with its traceback.
+    # Flask has already logged the original exception with its traceback and this request's
+    # id; the caller quotes the id to the operators, who find the traceback by it.
+    identifier = request_id()
     response = jsonify(
-        {"code": "InternalError", "message": "internal error; it has been logged", "details": []}
+        {
+            "code": "InternalError",
+            "message": f"internal error; it has been logged under request id {identifier}",
+            "details": [{"requestId": identifier}],
+        }
     )
     response.status_code = 500
     return response

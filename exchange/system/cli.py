@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -60,7 +61,9 @@ def serve_command(
     if certfile and keyfile:
         argv += ["--certfile", certfile, "--keyfile", keyfile]
     argv.append("exchange:create_app()")
-    click.echo(f"serving on {'https' if certfile else 'http'}://{host}:{port}", err=True)
+    logging.getLogger(__name__).info(
+        "serving on %s://%s:%s", "https" if certfile else "http", host, port
+    )
     os.execv(sys.executable, argv)
 
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from exchange.system.observability import gunicorn_log_config
 
 workers = int(os.environ.get("EXCHANGE_WORKERS", str(min(4, multiprocessing.cpu_count() * 2))))
 worker_class = "sync"
@@ -13,5 +18,31 @@ graceful_timeout = 30
 keepalive = 5
 # Each worker builds its own app (and database pool) after the fork.
 preload_app = False
-accesslog = os.environ.get("EXCHANGE_ACCESS_LOG", "-")
+# The app writes one JSON line per request itself (to EXCHANGE_ACCESS_LOG when set), with
+# the request id, route and caller gunicorn's access log cannot know.
+accesslog = None
+logconfig_dict = gunicorn_log_config()
 forwarded_allow_ips = os.environ.get("EXCHANGE_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def _instance_path() -> Path:
+    named = os.environ.get("EXCHANGE_INSTANCE_PATH")
+    if named:
+        return Path(named)
+    from flask import Flask
+
+    return Path(Flask("exchange", instance_relative_config=True).instance_path)
+
+
+# Every worker writes its metrics here and /metrics sums them. prometheus_client chooses
+# multiprocess mode when a worker first imports it, so the variable must be set before the
+# workers are forked; setting it in this settings module (read by the master) does that.
+METRICS_DIRECTORY = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", str(_instance_path() / "metrics")
+)
+
+
+def on_starting(_server: Any) -> None:
+    """A fresh start counts from zero: the last run's workers' files would add to this one's."""
+    shutil.rmtree(METRICS_DIRECTORY, ignore_errors=True)
+    Path(METRICS_DIRECTORY).mkdir(parents=True, exist_ok=True)

@@ -1,20 +1,28 @@
-"""Liveness and the exchange's published keys."""
+"""Liveness, metrics and the exchange's published keys."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+import hmac
+
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from exchange import web
-from exchange.system.services import database_answers
+from exchange.errors import Unauthenticated
+from exchange.system.observability import Metrics
+from exchange.system.services import log_size
 
 bp = Blueprint("system", __name__)
 
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    healthy = database_answers(current_app.extensions["exchange.engine"])
-    response = jsonify({"status": "ok" if healthy else "unavailable", "database": healthy})
+    size = log_size(current_app.extensions["exchange.engine"])
+    healthy = size is not None
+    response = jsonify(
+        {"status": "ok" if healthy else "unavailable", "database": healthy, "logSize": size}
+    )
     response.status_code = 200 if healthy else 503
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -27,3 +35,18 @@ def jwks() -> Response:
     response = jsonify({"keys": keys})
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus text exposition of request counts and latencies, summed over workers."""
+    token: str | None = current_app.config["METRICS_TOKEN"]
+    if token is not None:
+        scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            offered.strip().encode(), token.encode()
+        ):
+            raise Unauthenticated("/metrics needs Authorization: Bearer <metrics token>")
+    collected: Metrics = current_app.extensions["exchange.metrics"]
+    body, content_type = collected.exposition()
+    return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})

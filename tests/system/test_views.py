@@ -7,14 +7,29 @@ from pathlib import Path
 from flask import Flask
 from flask.testing import FlaskClient
 
-from exchange import signing
+from exchange import create_app, signing
 from exchange.keyring import KEY_FILE_NAME
+from tests.factories import add_member
 
 
-def test_healthz_checks_the_database(client: FlaskClient) -> None:
+def test_healthz_checks_the_database_and_names_the_log_size(
+    app: Flask, client: FlaskClient
+) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": True}
+    assert response.json == {"status": "ok", "database": True, "logSize": 0}
+    add_member(app)  # registering its key appends to the log
+    assert client.get("/healthz").json["logSize"] == 1
+
+
+def test_healthz_answers_503_when_the_database_does_not(tmp_path: Path) -> None:
+    app = create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'missing' / 'no.db'}"},
+        instance_path=str(tmp_path / "instance"),
+    )
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json == {"status": "unavailable", "database": False, "logSize": None}
 
 
 def test_jwks_publishes_the_key_created_on_first_start(app: Flask, client: FlaskClient) -> None:

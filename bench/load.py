@@ -1,0 +1,521 @@
+"""Load benchmark (issue 10): a gunicorn deployment on PostgreSQL under a mixed workload.
+
+    python bench/load.py [--clients 64] [--seconds 60] [--workers 4] [--records 2000]
+                         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+Creates a database of its own on the server (dropped afterwards), issues a real label there
+(accredited body, body-signed certificate, grading scheme: ``bench/labels.py``), seeds a
+supplier with ``--records`` signed footprints through the service layer (``bench/ingest.py``),
+then serves it with ``exchange serve`` (gunicorn, ``--workers`` sync workers). ``--clients``
+concurrent clients (threads with a ``requests`` session each, spread over ``--processes``
+load-generator processes apart from this one, which only samples memory) first drive the
+trivial ``/healthz`` for the baseline, then the mixed workload for ``--seconds``:
+
+- push: a freshly signed footprint to ``POST /api/v1/footprints``; must be 201 with its id
+  and a receipt, and every acknowledged id must be stored when the run ends;
+- list: ``GET /3/footprints?limit=50`` and the next page its ``Link`` names; 50 footprints
+  each, none twice;
+- verify: ``POST /api/v1/labels/verify`` of the label; the verdict must be "valid";
+- proof: ``GET /api/v1/log/proof/inclusion`` for a random index; the proof must lead to the
+  root it names (RFC 9162 verification).
+
+Any non-2xx answer, connection error or failed check is an error. The server's memory is the
+resident set of the gunicorn master and workers, sampled every second of the mixed phase;
+its growth is the mean of the last third minus the mean of the first. Ends with
+``RESULT clients=… requests_per_s=… errors=… p99_ms=… rss_growth_mb=… healthz_per_s=…``
+(goal: zero errors and no unbounded growth at 64 clients).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import collections
+import contextlib
+import json
+import multiprocessing
+import os
+import random
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import requests
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.ingest import COMPANY_ID, make_envelopes, setup_member
+from bench.labels import free_port, issue_label
+from exchange import create_app
+from exchange.client.keys import LocalKey
+from exchange.db import transaction
+from exchange.footprints import services as footprints
+from exchange.footprints.models import FootprintRecord
+from exchange.log import merkle
+from exchange.log.services import append_entries
+from exchange.partners import services as partners
+from tests.factories import pact_example
+
+DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# Shares of the mixed workload.
+MIX = {"push": 2, "list": 3, "verify": 3, "proof": 2}
+LIST_PAGE = 50
+NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
+
+
+# -- the deployment ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def private_database(server_url: str) -> Iterator[str]:
+    name = f"fx_load_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+class Seed:
+    """What the clients need: the pusher's key and token, the label URL, the log's size."""
+
+    def __init__(self, key: LocalKey, token: str, label_url: str, log_size: int) -> None:
+        self.key = key
+        self.token = token
+        self.label_url = label_url
+        self.log_size = log_size
+
+
+def seed(instance: Path, records: int, batch: int = 500) -> Seed:
+    label_url = issue_label(instance)
+    app = create_app(instance_path=str(instance))
+    key = LocalKey.generate()
+    principal, credentials = setup_member(app, key)
+    factory = app.extensions["exchange.sessions"]
+    envelopes = make_envelopes(key, COMPANY_ID, records)
+    for start in range(0, records, batch):
+        with transaction(factory) as session:
+            outcomes = footprints.submit(
+                session,
+                principal=principal,
+                items=envelopes[start : start + batch],
+                append_to_log=append_entries,
+            )
+            assert all(outcome.accepted for outcome in outcomes)
+    with transaction(factory) as session:
+        token = partners.issue_token(
+            session, client_id=credentials.client_id, client_secret=credentials.client_secret
+        ).access_token
+        log_size = footprints_log_size(session)
+    app.extensions["exchange.engine"].dispose()
+    return Seed(key, token, label_url, log_size)
+
+
+def footprints_log_size(session: Any) -> int:
+    from exchange.log.services import tree_size
+
+    return int(tree_size(session))
+
+
+@contextlib.contextmanager
+def server(instance: Path, database_url: str, workers: int) -> Iterator[tuple[str, int]]:
+    """``exchange serve`` on a free port: its URL and the gunicorn master's pid."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "EXCHANGE_INSTANCE_PATH": str(instance),
+        "EXCHANGE_DATABASE_URL": database_url,
+        "EXCHANGE_WORKERS": str(workers),
+        "EXCHANGE_ACCESS_LOG": str(instance / "access.log"),
+        "EXCHANGE_LOG_LEVEL": "INFO",
+    }
+    with (instance / "server.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "exchange.cli", "serve", "--port", str(port)],
+            env=env,
+            stderr=log,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(600):
+                assert process.poll() is None, "the server stopped; see server.log"
+                with contextlib.suppress(requests.RequestException):
+                    if requests.get(f"{url}/healthz", timeout=2).ok:
+                        break
+                time.sleep(0.1)
+            # ``exchange serve`` execs gunicorn: the same pid is the master.
+            yield url, process.pid
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+
+
+def server_processes(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [master, *map(int, children)]
+
+
+def cpu_seconds(master: int) -> float:
+    """User and system CPU time of the gunicorn master and its live workers (Linux /proc)."""
+    total = 0
+    for pid in server_processes(master):
+        with contextlib.suppress(FileNotFoundError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def resident_bytes(master: int) -> int:
+    """Resident memory of the gunicorn master and its workers (Linux /proc)."""
+    total = 0
+    for pid in server_processes(master):
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+    return total
+
+
+# -- the clients ------------------------------------------------------------------------------
+
+
+class Check(Exception):
+    """An answer that came back 2xx but is wrong."""
+
+
+def b64(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+def do_push(http: requests.Session, url: str, seed: Seed, pushed: list[str]) -> None:
+    footprint = {
+        **pact_example(),
+        "id": str(uuid.uuid4()),
+        "companyIds": [COMPANY_ID],
+        "productIds": [f"urn:gtin:{random.randrange(10**13):014d}"],
+    }
+    response = http.post(
+        f"{url}/api/v1/footprints",
+        json=seed.key.sign_footprint(footprint),
+        headers={"Authorization": f"Bearer {seed.token}"},
+        timeout=60,
+    )
+    response.raise_for_status()
+    body = response.json()
+    if response.status_code != 201 or body.get("id") != footprint["id"] or not body.get("receipt"):
+        raise Check(f"push not acknowledged: {response.status_code} {str(body)[:200]}")
+    pushed.append(footprint["id"])
+
+
+def do_list(http: requests.Session, url: str, seed: Seed, _pushed: list[str]) -> None:
+    headers = {"Authorization": f"Bearer {seed.token}"}
+    seen: set[str] = set()
+    target = f"{url}/3/footprints?limit={LIST_PAGE}"
+    for _page in range(2):
+        response = http.get(target, headers=headers, timeout=60)
+        response.raise_for_status()
+        data = response.json()["data"]
+        ids = {footprint["id"] for footprint in data}
+        if len(data) != LIST_PAGE or len(ids) != LIST_PAGE or ids & seen:
+            raise Check(f"a page of {len(data)} footprints, {len(ids & seen)} seen before")
+        seen |= ids
+        found = NEXT_LINK.search(response.headers.get("Link", ""))
+        if found is None:
+            raise Check("no Link to the next page")
+        target = found.group(1)
+
+
+def do_verify(http: requests.Session, url: str, seed: Seed, _pushed: list[str]) -> None:
+    response = http.post(f"{url}/api/v1/labels/verify", json={"text": seed.label_url}, timeout=60)
+    response.raise_for_status()
+    if response.json().get("verdict") != "valid":
+        raise Check(f"label verdict {response.json().get('verdict')!r}")
+
+
+def do_proof(http: requests.Session, url: str, seed: Seed, _pushed: list[str]) -> None:
+    index = random.randrange(seed.log_size)
+    response = http.get(f"{url}/api/v1/log/proof/inclusion", params={"index": index}, timeout=60)
+    response.raise_for_status()
+    proof = response.json()
+    if proof["index"] != index:
+        raise Check(f"a proof of index {proof['index']} for {index}")
+    merkle.verify_inclusion(
+        index,
+        proof["size"],
+        b64(proof["leafHash"]),
+        [b64(value) for value in proof["proof"]],
+        b64(proof["rootHash"]),
+    )
+
+
+def do_healthz(http: requests.Session, url: str, _seed: Seed, _pushed: list[str]) -> None:
+    response = http.get(f"{url}/healthz", timeout=60)
+    response.raise_for_status()
+    if response.json().get("status") != "ok":
+        raise Check(f"health {response.text[:100]}")
+
+
+ACTIONS = {
+    "push": do_push,
+    "list": do_list,
+    "verify": do_verify,
+    "proof": do_proof,
+    "healthz": do_healthz,
+}
+
+
+def client_thread(
+    url: str, seed: Seed, kinds: list[str], deadline: float, tally: dict[str, Any]
+) -> None:
+    rng = random.Random()
+    weights = [MIX.get(kind, 1) for kind in kinds]
+    with requests.Session() as http:
+        while time.perf_counter() < deadline:
+            kind = rng.choices(kinds, weights)[0]
+            started = time.perf_counter()
+            try:
+                ACTIONS[kind](http, url, seed, tally["pushed"])
+            except (requests.RequestException, Check, ValueError, KeyError) as exc:
+                tally["errors"][kind] += 1
+                if len(tally["messages"]) < 5:
+                    tally["messages"].append(f"{kind}: {type(exc).__name__}: {str(exc)[:300]}")
+            else:
+                tally["latencies"][kind].append(time.perf_counter() - started)
+
+
+def generator(
+    url: str, seed: Seed, kinds: list[str], threads: int, deadline: float, results: Any
+) -> None:
+    """One load-generator process: ``threads`` clients until the deadline."""
+    tally: dict[str, Any] = {
+        "latencies": collections.defaultdict(list),
+        "errors": collections.Counter(),
+        "messages": [],
+        "pushed": [],
+    }
+    workers = [
+        threading.Thread(target=client_thread, args=(url, seed, kinds, deadline, tally))
+        for _ in range(threads)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    results.put(
+        {
+            "cpu": usage.ru_utime + usage.ru_stime,
+            "latencies": dict(tally["latencies"]),
+            "errors": dict(tally["errors"]),
+            "messages": tally["messages"],
+            "pushed": tally["pushed"],
+        }
+    )
+
+
+def phase(
+    url: str,
+    seed: Seed,
+    kinds: list[str],
+    clients: int,
+    processes: int,
+    seconds: float,
+    master: int | None = None,
+) -> tuple[dict[str, Any], float, list[int]]:
+    """Run the clients for ``seconds``; their merged tallies, the time, memory samples."""
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    started = time.perf_counter()
+    deadline = started + seconds
+    shares = [
+        clients // processes + (1 if n < clients % processes else 0) for n in range(processes)
+    ]
+    children = [
+        context.Process(target=generator, args=(url, seed, kinds, share, deadline, results))
+        for share in shares
+        if share
+    ]
+    for child in children:
+        child.start()
+    memory: list[int] = []
+    server_cpu = cpu_seconds(master) if master is not None else 0.0
+    while time.perf_counter() < deadline:
+        if master is not None:
+            memory.append(resident_bytes(master))
+        time.sleep(min(1.0, max(0.0, deadline - time.perf_counter())))
+    merged: dict[str, Any] = {
+        "latencies": collections.defaultdict(list),
+        "errors": collections.Counter(),
+        "messages": [],
+        "pushed": [],
+        "cpu": 0.0,
+        "server_cpu": cpu_seconds(master) - server_cpu if master is not None else 0.0,
+    }
+    for _ in children:
+        part = results.get(timeout=seconds + 300)
+        merged["cpu"] += part["cpu"]
+        for kind, values in part["latencies"].items():
+            merged["latencies"][kind].extend(values)
+        merged["errors"].update(part["errors"])
+        merged["messages"].extend(part["messages"])
+        merged["pushed"].extend(part["pushed"])
+    elapsed = time.perf_counter() - started
+    for child in children:
+        child.join()
+    return merged, elapsed, memory
+
+
+def problems_logged(instance: Path) -> list[str]:
+    """The server's warnings and errors, and the requests it answered with a 5xx."""
+    found = []
+    for name in ("server.log", "access.log"):
+        path = instance / name
+        for line in path.read_text("utf-8").splitlines() if path.exists() else []:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                found.append(f"{name}: not JSON: {line[:200]}")
+                continue
+            if (
+                entry.get("level") in ("WARNING", "ERROR", "CRITICAL")
+                or entry.get("status", 0) >= 500
+            ):
+                found.append(f"{name}: {entry.get('level')} {entry.get('message', '')[:200]}")
+    return found
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+def stored(database_url: str, ids: list[str]) -> tuple[int, int]:
+    """How many of ``ids`` are stored, and how many other connections the database has (the
+    server's pools: at most 5 + 10 overflow per worker, SQLAlchemy's default)."""
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            others = connection.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+            found = 0
+            for start in range(0, len(ids), 1000):
+                chunk = ids[start : start + 1000]
+                found += connection.execute(
+                    sa.select(sa.func.count())
+                    .select_from(FootprintRecord)
+                    .where(FootprintRecord.id.in_(chunk))
+                ).scalar_one()
+            return int(found), int(others)
+    finally:
+        engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of the mixed phase")
+    parser.add_argument("--baseline-seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
+    parser.add_argument("--records", type=int, default=2000, help="footprints seeded")
+    parser.add_argument("--database-url", default=DEFAULT_SERVER, help="PostgreSQL server")
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory() as temporary,
+        private_database(args.database_url) as database_url,
+    ):
+        instance = Path(temporary) / "instance"
+        os.environ["EXCHANGE_DATABASE_URL"] = database_url
+        # The seeding apps here would log every request; the server's go to its access log.
+        os.environ["EXCHANGE_LOG_LEVEL"] = "WARNING"
+        started = time.perf_counter()
+        seeded = seed(instance, args.records)
+        print(
+            f"seeded {args.records} footprints, a certified label and a log of "
+            f"{seeded.log_size} entries in {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
+        with server(instance, database_url, args.workers) as (url, master):
+            mixed_kinds = list(MIX)
+            phase(url, seeded, [*mixed_kinds, "healthz"], args.clients, args.processes, 3.0)
+            baseline, baseline_seconds, _ = phase(
+                url, seeded, ["healthz"], args.clients, args.processes, args.baseline_seconds
+            )
+            mixed, mixed_seconds, memory = phase(
+                url, seeded, mixed_kinds, args.clients, args.processes, args.seconds, master
+            )
+            present, connections = stored(database_url, mixed["pushed"])
+        server_problems = problems_logged(instance)
+    healthz_count = len(baseline["latencies"]["healthz"])
+    healthz_per_s = healthz_count / baseline_seconds
+    errors = sum(mixed["errors"].values()) + sum(baseline["errors"].values())
+    missing = len(mixed["pushed"]) - present
+    errors += missing
+    total = sum(len(values) for values in mixed["latencies"].values())
+    requests_per_s = total / mixed_seconds
+    every = [value for values in mixed["latencies"].values() for value in values]
+    p99_ms = percentile(every, 0.99) * 1000
+    third = max(1, len(memory) // 3)
+    growth_mb = (statistics.mean(memory[-third:]) - statistics.mean(memory[:third])) / 2**20
+    print(
+        f"gunicorn: {args.workers} sync workers on PostgreSQL; {args.clients} clients in "
+        f"{args.processes} load-generator processes; mixed phase {mixed_seconds:.0f} s"
+    )
+    print(f"{'kind':8} {'requests':>9} {'per s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for kind in [*MIX, "healthz"]:
+        source = baseline if kind == "healthz" else mixed
+        values = source["latencies"].get(kind, [])
+        seconds = baseline_seconds if kind == "healthz" else mixed_seconds
+        print(
+            f"{kind:8} {len(values):9d} {len(values) / seconds:8.1f} "
+            f"{percentile(values, 0.5) * 1000:8.1f} {percentile(values, 0.99) * 1000:8.1f} "
+            f"{source['errors'].get(kind, 0):7d}"
+        )
+    print(
+        f"mixed: {requests_per_s:.1f} requests/s, {requests_per_s / healthz_per_s:.2f} of "
+        f"/healthz alone ({healthz_per_s:.1f}/s)"
+    )
+    print(
+        f"CPU during the mixed phase: server {mixed['server_cpu']:.0f} s, load generator "
+        f"{mixed['cpu']:.0f} s, of {os.cpu_count()} cores x {mixed_seconds:.0f} s (shared "
+        f"with whatever else runs)"
+    )
+    print(f"PostgreSQL connections held by the server's pools at the end: {connections}")
+    print(f"pushes acknowledged {len(mixed['pushed'])}, stored {present}, missing {missing}")
+    print(
+        f"server RSS: {memory[0] / 2**20:.0f} MB at the start, {memory[-1] / 2**20:.0f} MB at "
+        f"the end; growth (last third - first third) {growth_mb:.1f} MB"
+    )
+    parts = [memory[k * len(memory) // 6 : (k + 1) * len(memory) // 6] for k in range(6)]
+    timeline = [statistics.mean(part) / 2**20 for part in parts if part]
+    print("server RSS by sixth of the run (MB): " + " ".join(f"{mb:.0f}" for mb in timeline))
+    for message in [*baseline["messages"], *mixed["messages"]][:10]:
+        print(f"error: {message}")
+    print(f"server log: {len(server_problems)} warnings, errors or 5xx answers")
+    for problem in server_problems[:10]:
+        print(f"  {problem}")
+    print(
+        f"RESULT clients={args.clients} requests_per_s={requests_per_s:.1f} errors={errors} "
+        f"p99_ms={p99_ms:.0f} rss_growth_mb={growth_mb:.1f} healthz_per_s={healthz_per_s:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
