@@ -33,6 +33,8 @@ def settings_from_environment() -> dict[str, Any]:
         ),
         # Counters in Redis instead of the database.
         "REDIS_URL": os.environ.get("EXCHANGE_REDIS_URL") or None,
+        # Namespace of the counters' keys, for several exchanges on one Redis.
+        "REDIS_PREFIX": os.environ.get("EXCHANGE_REDIS_PREFIX", "fx:rate:"),
         # Proxies whose X-Forwarded-For names the client (as gunicorn's forwarded_allow_ips).
         "TRUSTED_PROXIES": frozenset(
             part.strip()
@@ -62,7 +64,7 @@ def install(app: Flask) -> None:
             app.config[name] = Rate.parse(app.config[name])
     redis_url = app.config["REDIS_URL"]
     counter = (
-        redis_counter(redis_url)
+        redis_counter(redis_url, app.config["REDIS_PREFIX"])
         if redis_url
         else DatabaseCounter(app.extensions["exchange.engine"])
     )

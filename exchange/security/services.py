@@ -123,13 +123,12 @@ class DatabaseCounter:
 class RedisCounter:
     """Counts in Redis: one key per limit key and window, expiring with the window."""
 
-    PREFIX = "fx:rate:"
-
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, prefix: str = "fx:rate:") -> None:
         self.client = client
+        self.prefix = prefix
 
     def add(self, key: str, window: int, seconds: int, amount: int) -> int:
-        name = f"{self.PREFIX}{key}:{window}"
+        name = f"{self.prefix}{key}:{window}"
         pipeline = self.client.pipeline(transaction=True)
         pipeline.incrby(name, amount)
         pipeline.expire(name, seconds + 1)
@@ -137,17 +136,18 @@ class RedisCounter:
         return int(hits)
 
     def get(self, key: str, window: int) -> int:
-        value = self.client.get(f"{self.PREFIX}{key}:{window}")
+        value = self.client.get(f"{self.prefix}{key}:{window}")
         return int(value or 0)
 
     def clear(self, key: str, window: int) -> None:
-        self.client.delete(f"{self.PREFIX}{key}:{window}", f"{self.PREFIX}{key}:{window - 1}")
+        self.client.delete(f"{self.prefix}{key}:{window}", f"{self.prefix}{key}:{window - 1}")
 
 
-def redis_counter(url: str) -> RedisCounter:
+def redis_counter(url: str, prefix: str = "fx:rate:") -> RedisCounter:
     import redis
 
-    return RedisCounter(redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5))
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    return RedisCounter(client, prefix)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -48,14 +48,13 @@ def database_counter(engine: Engine) -> Iterator[DatabaseCounter]:
 
 @pytest.fixture
 def redis_store() -> Iterator[RedisCounter]:
-    counter = redis_counter(REDIS_URL)
-    counter.PREFIX = f"fx:test:{uuid.uuid4().hex}:"  # type: ignore[misc]
+    counter = redis_counter(REDIS_URL, f"fx:test:{uuid.uuid4().hex}:")
     try:
         counter.client.ping()
     except redis.ConnectionError:
         pytest.fail(f"the tests expect Redis at {REDIS_URL}")
     yield counter
-    for name in counter.client.scan_iter(f"{counter.PREFIX}*"):
+    for name in counter.client.scan_iter(f"{counter.prefix}*"):
         counter.client.delete(name)
     counter.client.close()
 
@@ -168,11 +167,12 @@ def limited_app(
     }
     if request.param == "redis":
         config["REDIS_URL"] = REDIS_URL
+        config["REDIS_PREFIX"] = f"fx:test:{uuid.uuid4().hex}:"
     application = _app(tmp_path, database_url, **config)
     yield application
     limiter = application.extensions["exchange.limiter"]
     if isinstance(limiter.counter, RedisCounter):
-        for name in limiter.counter.client.scan_iter(f"{RedisCounter.PREFIX}*"):
+        for name in limiter.counter.client.scan_iter(f"{limiter.counter.prefix}*"):
             limiter.counter.client.delete(name)
     application.extensions["exchange.engine"].dispose()
     empty_all_tables(engine)
