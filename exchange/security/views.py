@@ -130,6 +130,23 @@ def add_headers(response: Response) -> Response:
     return response
 
 
+def refuse_oversized_streams() -> None:
+    """A chunked body (no Content-Length) over MAX_CONTENT_LENGTH is refused (413).
+
+    Werkzeug stops reading such a stream at the limit without a word, so a view would see
+    the body cut short (and call it malformed, or worse, take a prefix that parses). Read
+    it here up to the limit, kept for the view; anything past the limit is an error.
+    """
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is None or request.content_length is not None:
+        return
+    if "wsgi.input_terminated" not in request.environ:
+        return
+    if len(request.get_data(cache=True, parse_form_data=False)) >= limit:
+        request.stream.read(1)  # raises RequestEntityTooLarge when more follows
+
+
 def register(app: Flask) -> None:
+    app.before_request(refuse_oversized_streams)
     app.before_request(enforce_limits)
     app.after_request(add_headers)
