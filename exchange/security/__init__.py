@@ -56,6 +56,7 @@ _RATES = (
 def install(app: Flask) -> None:
     """Settings (test_config given to create_app wins), the shared limiter, the hooks."""
     from exchange.security import views
+    from exchange.security.cli import security_cli
 
     for name, value in settings_from_environment().items():
         app.config.setdefault(name, value)
@@ -70,3 +71,4 @@ def install(app: Flask) -> None:
     )
     app.extensions["exchange.limiter"] = Limiter(counter)
     views.register(app)
+    app.cli.add_command(security_cli)

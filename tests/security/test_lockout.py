@@ -98,3 +98,17 @@ def test_an_address_guessing_many_accounts_is_locked_out(portal: Flask) -> None:
         assert attempt(client, f"guess{number}@coop.example", "password123").status_code == 401
     assert attempt(client, real, PASSWORD).status_code == 429
     assert attempt(portal.test_client(), real, PASSWORD, "192.0.2.34").status_code == 303
+
+
+def test_the_operator_can_lift_a_lock(portal: Flask) -> None:
+    email = add_user(portal, add_member(portal, Role.SUPPLIER), "he@coop.example")
+    client = portal.test_client()
+    for _ in range(3):
+        attempt(client, email, "wrong password!")
+    assert attempt(client, email, PASSWORD).status_code == 429
+    runner = portal.test_cli_runner()
+    assert runner.invoke(args=["security", "unlock"]).exit_code == 2
+    result = runner.invoke(args=["security", "unlock", "--email", "HE@coop.example"])
+    assert result.exit_code == 0, result.output
+    assert "unlocked the account he@coop.example" in result.output
+    assert attempt(client, email, PASSWORD).status_code == 303
