@@ -150,6 +150,8 @@ def test_private_json_is_not_stored_by_caches(app: Flask, everyone: Member) -> N
 _INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
 _SCRIPT_BODY = re.compile(r"<script\b[^>]*>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
 _HANDLER = re.compile(r"<[a-z][^>]*\son[a-z]+\s*=", re.IGNORECASE)
+# No page's policy lets inline styles through either.
+_INLINE_STYLE = re.compile(r"<style\b|\sstyle\s*=", re.IGNORECASE)
 _JS_URL = re.compile(r"(href|src|action)\s*=\s*[\"']?\s*javascript:", re.IGNORECASE)
 
 
@@ -163,6 +165,7 @@ def test_no_page_or_template_runs_inline_script() -> None:
         assert all(not body.strip() for body in _SCRIPT_BODY.findall(text)), where
         assert not _HANDLER.search(text), where
         assert not _JS_URL.search(text), where
+        assert not _INLINE_STYLE.search(text), where
 
 
 def test_the_scan_finds_inline_script() -> None:
@@ -172,5 +175,19 @@ def test_the_scan_finds_inline_script() -> None:
     assert _HANDLER.search('<img src="x" onerror="alert(1)">')
     assert _HANDLER.search("<body\nonload=go()>")
     assert _JS_URL.search('<a href="javascript:go()">')
+    assert _INLINE_STYLE.search("<style>p { color: red }</style>")
+    assert _INLINE_STYLE.search('<p style="color: red">')
     assert not _INLINE_SCRIPT.search('<script src="/static/portal.js" defer></script>')
     assert not _HANDLER.search('<input name="only" data-one="1">')
+
+
+def test_the_agreements_page_takes_its_styles_from_a_file(client: FlaskClient) -> None:
+    page = client.get("/mutual-recognition")
+    assert page.status_code == 200
+    found = re.search(r'<link rel="stylesheet" href="([^"]+)"', page.get_data(as_text=True))
+    assert found is not None
+    stylesheet = client.get(found.group(1))
+    assert stylesheet.status_code == 200
+    assert stylesheet.mimetype == "text/css"
+    assert b"blockquote" in stylesheet.data
+    stylesheet.close()
