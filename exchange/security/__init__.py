@@ -4,11 +4,20 @@ the security headers of every answer. ``install(app)`` wires it all into the app
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.engine import Engine
 
-from exchange.security.services import DatabaseCounter, Limiter, Rate, redis_counter
+from exchange.db import make_engine
+from exchange.security.services import (
+    DatabaseCounter,
+    Limiter,
+    Rate,
+    counter_table,
+    redis_counter,
+)
 
 
 def settings_from_environment() -> dict[str, Any]:
@@ -53,6 +62,22 @@ _RATES = (
 )
 
 
+def _counter_engine(app: Flask) -> Engine:
+    """PostgreSQL: the exchange's database. SQLite: a file of its own beside it.
+
+    SQLite has one write lock per file, and label verification is built to never take the
+    exchange's (exchange.db.reader): counting its requests in the same file would make every
+    scan queue behind each submission. The counters are scratch data, so their file is made
+    here rather than by a migration; every worker on the machine opens the same one.
+    """
+    engine: Engine = app.extensions["exchange.engine"]
+    if engine.dialect.name != "sqlite":
+        return engine
+    counters = make_engine(f"sqlite:///{Path(app.instance_path) / 'rate-limits.db'}")
+    counter_table().create(counters, checkfirst=True)
+    return counters
+
+
 def install(app: Flask) -> None:
     """Settings (test_config given to create_app wins), the shared limiter, the hooks."""
     from exchange.security import views
@@ -67,7 +92,7 @@ def install(app: Flask) -> None:
     counter = (
         redis_counter(redis_url, app.config["REDIS_PREFIX"])
         if redis_url
-        else DatabaseCounter(app.extensions["exchange.engine"])
+        else DatabaseCounter(_counter_engine(app))
     )
     app.extensions["exchange.limiter"] = Limiter(counter)
     views.register(app)

@@ -70,6 +70,12 @@ class Counter(Protocol):
     def clear(self, key: str, window: int) -> None: ...
 
 
+def counter_table() -> sa.Table:
+    table = RateCounter.__table__
+    assert isinstance(table, sa.Table)
+    return table
+
+
 class DatabaseCounter:
     """Counts in ``rate_counters``, each change in a short transaction of its own."""
 
@@ -77,9 +83,7 @@ class DatabaseCounter:
         self.engine = engine
         # Reads take no write lock on SQLite (see exchange.db.reader).
         self.reader = reader(engine)
-        table = RateCounter.__table__
-        assert isinstance(table, sa.Table)
-        self.table = table
+        self.table = counter_table()
 
     def add(self, key: str, window: int, seconds: int, amount: int) -> int:
         now = dt.datetime.now(dt.UTC)

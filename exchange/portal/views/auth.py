@@ -46,9 +46,6 @@ def login_submit() -> Response | tuple[str, int]:
     email = form_text("email", 320)
     account, address = email.strip().lower(), security.client_address()
     limiter, lockout = security.limiter(), security.lockout()
-    # The counters commit on a connection of their own: on SQLite, a transaction of the
-    # request's session (which takes the write lock) must not be open meanwhile.
-    db().rollback()
     try:
         lockouts.check_sign_in(limiter, lockout, account=account, address=address)
     except TooManyRequests as exc:
@@ -62,21 +59,18 @@ def login_submit() -> Response | tuple[str, int]:
     try:
         user = services.sign_in(db(), email=email, password=form_text("password"))
     except Unauthenticated:
-        db().rollback()
         lockouts.sign_in_failed(limiter, lockout, account=account, address=address)
         flash(i18n.translate("Unknown e-mail or wrong password.", g.lang), "error")
         return render("login.html", 401, next=target, email=email)
-    user_id, user_language = user.id, user.language
-    db().rollback()
     lockouts.sign_in_succeeded(limiter, lockout, account=account)
     # A new session on sign-in: nothing an attacker planted before survives it.
     session.clear()
     session.permanent = True
-    session["user_id"] = user_id
+    session["user_id"] = user.id
     response = redirect(target, code=303)
     if LANGUAGE_COOKIE not in request.cookies:
         response.set_cookie(
-            LANGUAGE_COOKIE, user_language, max_age=365 * 86400, samesite="Lax", httponly=True
+            LANGUAGE_COOKIE, user.language, max_age=365 * 86400, samesite="Lax", httponly=True
         )
     return response
 
