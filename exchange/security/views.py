@@ -4,7 +4,7 @@ after it, and the client address both the limits and the sign-in lockout count b
 from __future__ import annotations
 
 import ipaddress
-from typing import Final
+from typing import Final, NoReturn
 
 from flask import Flask, current_app, g, request
 from werkzeug.wrappers import Response
@@ -73,7 +73,7 @@ def _token_client() -> str | None:
     return request.form.get("client_id", "")[:200] or None
 
 
-def _refuse(retry_after: int) -> None:
+def _refuse(retry_after: int) -> NoReturn:
     g.retry_after = retry_after
     raise TooManyRequests(
         "too many requests; slow down and retry later",
