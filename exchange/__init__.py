@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from exchange import db, web
+from exchange import db, security, web
 from exchange.config import settings_from_environment
 from exchange.keyring import Keyring
 from exchange.system import observability
@@ -50,6 +50,7 @@ def create_app(
     web.register_error_handlers(app)
     app.url_map.converters["rowid"] = web.RowIdConverter
     app.before_request(web.refuse_plain_http)
+    security.install(app)
     _register_blueprints(app)
     _register_commands(app)
     return app

@@ -77,6 +77,19 @@ class PayloadTooLarge(ExchangeError):
     code = "PayloadTooLarge"
 
 
+class TooManyRequests(ExchangeError):
+    """Over a rate limit; ``retry_after`` seconds until the caller may try again."""
+
+    status = 429
+    code = "TooManyRequests"
+
+    def __init__(
+        self, message: str, *, retry_after: int, details: list[dict[str, Any]] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = max(1, retry_after)
+
+
 class UnsupportedMediaType(ExchangeError):
     status = 415
     code = "UnsupportedMediaType"

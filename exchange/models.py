@@ -16,6 +16,7 @@ from exchange.pact import models as pact_models
 from exchange.partners import models as partners_models
 from exchange.portal import models as portal_models
 from exchange.rules import models as rules_models
+from exchange.security import models as security_models
 from exchange.sites import models as sites_models
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "partners_models",
     "portal_models",
     "rules_models",
+    "security_models",
     "sites_models",
 ]
 

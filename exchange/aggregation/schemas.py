@@ -87,11 +87,18 @@ def parse_product(data: object) -> ProductInput:
         raise ValidationFailed("not a product definition", details=field_errors(exc)) from exc
 
 
+# Each line is validated and then looked up: a bound on the work one request can ask for.
+MAX_LINES = 10_000
+
+
 def parse_lines(data: object) -> list[LineInput]:
     """``{"lines": [...]}`` or a bare list of lines."""
     items = data.get("lines") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise ValidationFailed('send {"lines": [...]}')
+    if len(items) > MAX_LINES:
+        message = f"a bill of materials has at most {MAX_LINES} lines"
+        raise ValidationFailed(message, details=[{"field": "lines", "message": message}])
     lines: list[LineInput] = []
     errors: list[dict[str, Any]] = []
     for index, item in enumerate(items):

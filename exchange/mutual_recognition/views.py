@@ -26,7 +26,13 @@ from exchange.mutual_recognition.services.federation import (
 from exchange.mutual_recognition.services.recognition import footprint_digest, previous_decision
 from exchange.partners.services import Principal
 
-bp = Blueprint("mutual_recognition", __name__, template_folder="templates")
+bp = Blueprint(
+    "mutual_recognition",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/mutual-recognition",
+)
 
 MAX_UPLOAD: Final = 1000
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any, Final, Literal
 
-from annotated_types import MinLen
+from annotated_types import MaxLen, MinLen
 from pydantic import BaseModel, ConfigDict
 
 from exchange.errors import ValidationFailed
@@ -30,6 +30,8 @@ REQUEST_FULFILLED: Final = _PREFIX + "RequestFulfilledEvent.3"
 REQUEST_REJECTED: Final = _PREFIX + "RequestRejectedEvent.3"
 PUBLISHED: Final = _PREFIX + "PublishedEvent.3"
 EVENT_INVALID: Final = "not a valid PACT v3 event"
+# Footprints (or ids) one event may carry: the bound of a batch submission.
+MAX_EVENT_ITEMS: Final = 10_000
 
 
 class CloudEvent(BaseModel):
@@ -72,12 +74,12 @@ class RequestRejectedData(PactModel):
 
 
 class PublishedData(PactModel):
-    pf_ids: Annotated[list[PactUuid], MinLen(1)]
+    pf_ids: Annotated[list[PactUuid], MinLen(1), MaxLen(MAX_EVENT_ITEMS)]
 
 
 class _FulfilledShape(PactModel):
     request_event_id: NonEmptyString
-    pfs: Annotated[list[dict[str, Any]], MinLen(1)]
+    pfs: Annotated[list[dict[str, Any]], MinLen(1), MaxLen(MAX_EVENT_ITEMS)]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import flash, g, redirect, request, session, url_for
+from flask import flash, g, make_response, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
-from exchange.errors import Unauthenticated
+from exchange.errors import TooManyRequests, Unauthenticated
 from exchange.partners.models import Role
 from exchange.portal import i18n, services
 from exchange.portal.views.common import (
@@ -19,6 +19,8 @@ from exchange.portal.views.common import (
     render,
     safe_next,
 )
+from exchange.security import services as lockouts
+from exchange.security import views as security
 
 SESSION_LIFETIME = dt.timedelta(hours=8)
 
@@ -41,11 +43,26 @@ def login() -> tuple[str, int]:
 @bp.post("/login")
 def login_submit() -> Response | tuple[str, int]:
     target = safe_next(request.form.get("next"), url_for("portal.home"))
+    email = form_text("email", 320)
+    account, address = email.strip().lower(), security.client_address()
+    limiter, lockout = security.limiter(), security.lockout()
     try:
-        user = services.sign_in(db(), email=form_text("email", 320), password=form_text("password"))
+        lockouts.check_sign_in(limiter, lockout, account=account, address=address)
+    except TooManyRequests as exc:
+        minutes = max(1, -(-exc.retry_after // 60))
+        flash(i18n.translate("Too many failed sign-in attempts.", g.lang), "error")
+        again = i18n.translate("Try again in {minutes} minutes.", g.lang)
+        flash(again.format(minutes=minutes), "error")
+        refused = make_response(render("login.html", 429, next=target, email=email))
+        refused.headers["Retry-After"] = str(exc.retry_after)
+        return refused
+    try:
+        user = services.sign_in(db(), email=email, password=form_text("password"))
     except Unauthenticated:
+        lockouts.sign_in_failed(limiter, lockout, account=account, address=address)
         flash(i18n.translate("Unknown e-mail or wrong password.", g.lang), "error")
-        return render("login.html", 401, next=target, email=form_text("email", 320))
+        return render("login.html", 401, next=target, email=email)
+    lockouts.sign_in_succeeded(limiter, lockout, account=account)
     # A new session on sign-in: nothing an attacker planted before survives it.
     session.clear()
     session.permanent = True

@@ -1,0 +1,279 @@
+"""Rate limits and sign-in lockouts, counted where every worker sees the same numbers.
+
+A limit is ``hits`` per ``seconds`` in fixed windows. Counts live in the database (table
+``rate_counters``, one atomic upsert per count on SQLite and PostgreSQL) or, when
+EXCHANGE_REDIS_URL is set, in Redis (``INCR`` in a ``MULTI``), so gunicorn workers and
+machines share them. Clients are kept only as hashes: no address or e-mail is stored.
+
+For large limits a worker takes a small share of the window's budget at once (a *lease*,
+1/50 of the limit) and spends it locally, so a busy public endpoint costs one write per
+fifty requests instead of one per request. A worker's unspent lease is lost when the window
+ends, so the deployment may refuse up to ``workers * limit / 50`` requests early; it never
+lets more than the limit through. Limits under 100 are counted one by one, exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from exchange.db import reader
+from exchange.errors import TooManyRequests
+from exchange.security.models import RateCounter
+
+logger = logging.getLogger("exchange.security")
+
+LEASE_FRACTION = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class Rate:
+    """At most ``hits`` in each window of ``seconds``."""
+
+    hits: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        """``"60/60"``: sixty per minute. Both numbers are positive integers."""
+        count, _, seconds = text.strip().partition("/")
+        try:
+            rate = cls(int(count), int(seconds))
+        except ValueError:
+            raise ValueError(f"a rate is HITS/SECONDS such as 60/60, not {text!r}") from None
+        if rate.hits < 1 or rate.seconds < 1:
+            raise ValueError(f"a rate is HITS/SECONDS with both positive, not {text!r}")
+        return rate
+
+    def __str__(self) -> str:
+        return f"{self.hits}/{self.seconds}"
+
+
+class Counter(Protocol):
+    """Where hits are counted: shared by every worker of the deployment."""
+
+    def add(self, key: str, window: int, seconds: int, amount: int) -> int:
+        """Add ``amount`` to the window's count atomically; the new count."""
+
+    def get(self, key: str, window: int) -> int: ...
+
+    def clear(self, key: str, window: int) -> None: ...
+
+
+def counter_table() -> sa.Table:
+    table = RateCounter.__table__
+    assert isinstance(table, sa.Table)
+    return table
+
+
+class DatabaseCounter:
+    """Counts in ``rate_counters``, each change in a short transaction of its own."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        # Reads take no write lock on SQLite (see exchange.db.reader).
+        self.reader = reader(engine)
+        self.table = counter_table()
+
+    def add(self, key: str, window: int, seconds: int, amount: int) -> int:
+        now = dt.datetime.now(dt.UTC)
+        expires_at = dt.datetime.fromtimestamp((window + 1) * seconds, dt.UTC)
+        insert: Any
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        statement = (
+            insert(self.table)
+            .values(key=key, window=window, hits=amount, expires_at=expires_at)
+            .on_conflict_do_update(
+                index_elements=["key", "window"], set_={"hits": self.table.c.hits + amount}
+            )
+            .returning(self.table.c.hits)
+        )
+        with self.engine.begin() as connection:
+            hits = int(connection.execute(statement).scalar_one())
+            if hits == amount:
+                # A new window of some key: sweep the windows that have ended since.
+                connection.execute(sa.delete(self.table).where(self.table.c.expires_at < now))
+        return hits
+
+    def get(self, key: str, window: int) -> int:
+        with self.reader.connect() as connection:
+            hits = connection.scalar(
+                sa.select(self.table.c.hits).where(
+                    self.table.c.key == key, self.table.c.window == window
+                )
+            )
+        return int(hits or 0)
+
+    def clear(self, key: str, window: int) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.delete(self.table).where(self.table.c.key == key, self.table.c.window <= window)
+            )
+
+
+class RedisCounter:
+    """Counts in Redis: one key per limit key and window, expiring with the window."""
+
+    def __init__(self, client: Any, prefix: str = "fx:rate:") -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def add(self, key: str, window: int, seconds: int, amount: int) -> int:
+        name = f"{self.prefix}{key}:{window}"
+        pipeline = self.client.pipeline(transaction=True)
+        pipeline.incrby(name, amount)
+        pipeline.expire(name, seconds + 1)
+        hits, _ = pipeline.execute()
+        return int(hits)
+
+    def get(self, key: str, window: int) -> int:
+        value = self.client.get(f"{self.prefix}{key}:{window}")
+        return int(value or 0)
+
+    def clear(self, key: str, window: int) -> None:
+        self.client.delete(f"{self.prefix}{key}:{window}", f"{self.prefix}{key}:{window - 1}")
+
+
+def redis_counter(url: str, prefix: str = "fx:rate:") -> RedisCounter:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    return RedisCounter(client, prefix)
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    retry_after: int
+
+
+class Limiter:
+    """Decides each hit against a shared :class:`Counter`, with leases for large limits."""
+
+    def __init__(self, counter: Counter, *, clock: Callable[[], float] = time.time) -> None:
+        self.counter = counter
+        self.clock = clock
+        self._lock = threading.Lock()
+        # (key, window) -> hits this process has taken from the shared count but not spent.
+        self._leases: dict[tuple[str, int], int] = {}
+
+    @staticmethod
+    def key(name: str, client: str) -> str:
+        return f"{name}:{hashlib.sha256(client.encode('utf-8')).hexdigest()[:40]}"
+
+    def _window(self, rate: Rate) -> tuple[int, int]:
+        now = self.clock()
+        window = int(now // rate.seconds)
+        return window, max(1, math.ceil((window + 1) * rate.seconds - now))
+
+    def hit(self, name: str, client: str, rate: Rate) -> Decision:
+        """Count one request of ``client`` under the limit ``name``; may it go ahead?"""
+        key = self.key(name, client)
+        window, retry_after = self._window(rate)
+        with self._lock:
+            left = self._leases.get((key, window), 0)
+            if left > 0:
+                self._leases[(key, window)] = left - 1
+                return Decision(True, retry_after)
+            lease = max(1, rate.hits // LEASE_FRACTION) if rate.hits >= 100 else 1
+            total = self.counter.add(key, window, rate.seconds, lease)
+            granted = min(lease, rate.hits - (total - lease))
+            if len(self._leases) > 10_000:
+                self._leases = {k: v for k, v in self._leases.items() if k[1] >= window}
+            if granted <= 0:
+                return Decision(False, retry_after)
+            self._leases[(key, window)] = granted - 1
+            return Decision(True, retry_after)
+
+    def record(self, name: str, client: str, rate: Rate) -> int:
+        """Count one event exactly (no lease); the window's count so far."""
+        window, _ = self._window(rate)
+        return self.counter.add(self.key(name, client), window, rate.seconds, 1)
+
+    def count(self, name: str, client: str, rate: Rate) -> tuple[int, int]:
+        """The window's count so far and the seconds until the window ends."""
+        window, retry_after = self._window(rate)
+        return self.counter.get(self.key(name, client), window), retry_after
+
+    def reset(self, name: str, client: str, rate: Rate) -> None:
+        window, _ = self._window(rate)
+        key = self.key(name, client)
+        with self._lock:
+            self._leases.pop((key, window), None)
+        self.counter.clear(key, window)
+
+
+# --- sign-in lockout ---------------------------------------------------------------------
+
+ACCOUNT_FAILURES = "signin-account"
+ADDRESS_FAILURES = "signin-address"
+
+
+@dataclasses.dataclass(frozen=True)
+class Lockout:
+    """Failed sign-ins allowed per account and per client address in a window."""
+
+    per_account: Rate
+    per_address: Rate
+
+
+def check_sign_in(limiter: Limiter, lockout: Lockout, *, account: str, address: str) -> None:
+    """Refuse (TooManyRequests) while the account or the address has failed too often,
+    before the password is even looked at: the right one is refused too."""
+    for name, client, rate in (
+        (ACCOUNT_FAILURES, account, lockout.per_account),
+        (ADDRESS_FAILURES, address, lockout.per_address),
+    ):
+        failures, retry_after = limiter.count(name, client, rate)
+        if failures >= rate.hits:
+            logger.warning(
+                "portal sign-in refused for %s from %s: the %s is locked for %d s more "
+                "(%d failed attempts)",
+                account,
+                address,
+                "account" if name == ACCOUNT_FAILURES else "address",
+                retry_after,
+                failures,
+            )
+            raise TooManyRequests(
+                "too many failed sign-in attempts; try again later", retry_after=retry_after
+            )
+
+
+def sign_in_failed(limiter: Limiter, lockout: Lockout, *, account: str, address: str) -> None:
+    account_failures = limiter.record(ACCOUNT_FAILURES, account, lockout.per_account)
+    address_failures = limiter.record(ADDRESS_FAILURES, address, lockout.per_address)
+    logger.warning(
+        "portal sign-in failed for %s from %s (%d of %d for the account, %d of %d for the address)",
+        account,
+        address,
+        account_failures,
+        lockout.per_account.hits,
+        address_failures,
+        lockout.per_address.hits,
+    )
+    if account_failures == lockout.per_account.hits:
+        logger.warning("portal account %s is locked after %d failures", account, account_failures)
+    if address_failures == lockout.per_address.hits:
+        logger.warning(
+            "portal sign-ins from %s are locked after %d failures", address, address_failures
+        )
+
+
+def sign_in_succeeded(limiter: Limiter, lockout: Lockout, *, account: str) -> None:
+    """A successful sign-in forgives the account's failures (not the address's: one good
+    account must not reset an address that is guessing others' passwords)."""
+    limiter.reset(ACCOUNT_FAILURES, account, lockout.per_account)
