@@ -141,6 +141,9 @@ def server(instance: Path, database_url: str, workers: int) -> Iterator[tuple[st
         "EXCHANGE_WORKERS": str(workers),
         "EXCHANGE_ACCESS_LOG": str(instance / "access.log"),
         "EXCHANGE_LOG_LEVEL": "INFO",
+        # The 64 clients all come from 127.0.0.1: the per-address verification limit stays
+        # on (its counting is part of what is measured) but is set out of this load's reach.
+        "EXCHANGE_RATE_LIMIT_VERIFY": f"{10**9}/60",
     }
     with (instance / "server.log").open("wb") as log:
         process = subprocess.Popen(
