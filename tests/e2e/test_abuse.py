@@ -55,8 +55,6 @@ def test_a_limit_holds_across_gunicorn_workers(
 ) -> None:
     monkeypatch.setenv("EXCHANGE_RATE_LIMIT_VERIFY", "10/3600")
     monkeypatch.setenv("EXCHANGE_WORKERS", "3")
-    # Each access log line names the worker (its pid) that answered.
-    monkeypatch.setenv("GUNICORN_CMD_ARGS", "--access-logformat '%(p)s %(s)s %(U)s'")
     instance = tmp_path / "server-instance"
     with running_server(database_url, instance, tmp_path / "server.log") as base_url:
         port = int(base_url.rsplit(":", 1)[1])
@@ -80,15 +78,16 @@ def test_a_limit_holds_across_gunicorn_workers(
     # Without a shared count, each worker would let ten through.
     assert sum(status != 429 for status in statuses) == 10, statuses
     assert statuses.count(429) == 20
+    # Each access log line (JSON) names the worker, by its pid, that answered.
     lines = [
-        line.split()
-        for line in (instance / "access.log").read_text().splitlines()
-        if line.endswith(" /api/v1/labels/verify")
+        entry
+        for entry in map(json.loads, (instance / "access.log").read_text().splitlines())
+        if entry.get("route") == "/api/v1/labels/verify"
     ]
     assert len(lines) == 30
-    workers = {pid for pid, _status, _path in lines}
+    workers = {entry["pid"] for entry in lines}
     assert len(workers) >= 2, "one worker took every request: the test proves nothing"
-    assert len({pid for pid, status, _path in lines if status != "429"}) >= 1
+    assert len({entry["pid"] for entry in lines if entry["status"] != 429}) >= 1
 
 
 def test_a_chunked_body_over_the_limit_is_refused_and_changes_nothing(
