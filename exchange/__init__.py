@@ -109,6 +109,7 @@ def _schedules() -> list[Any]:
 
 def _register_blueprints(app: Flask) -> None:
     from exchange.aggregation.views import bp as aggregation_bp
+    from exchange.apidoc.views import bp as apidoc_bp
     from exchange.disclosure.views import bp as disclosure_bp
     from exchange.factors.views import bp as factors_bp
     from exchange.flows.views import bp as flows_bp
@@ -141,6 +142,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(mutual_recognition_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(flows_bp)
+    app.register_blueprint(apidoc_bp)
 
 
 def _register_commands(app: Flask) -> None:
