@@ -51,14 +51,14 @@ class Op:
     )
     errors: frozenset[int] = frozenset()
     # error statuses whose body is not the exchange's Error (OAuth2's own)
-    raw_errors: Mapping[int, tuple[tuple[str, ...], Any]] = dataclasses.field(
-        default_factory=dict
-    )
+    raw_errors: Mapping[int, tuple[tuple[str, ...], Any]] = dataclasses.field(default_factory=dict)
     # "required" | "optional" | "none" | "basic"; empty: read from the view
     auth: str = ""
 
 
-def q(name: str, schema: Mapping[str, Any] | None = None, *, required: bool = False) -> dict[str, Any]:
+def q(
+    name: str, schema: Mapping[str, Any] | None = None, *, required: bool = False
+) -> dict[str, Any]:
     """A query parameter (a string unless said otherwise)."""
     parameter: dict[str, Any] = {"name": name, "in": "query", "schema": dict(schema or TEXT)}
     if required:
@@ -117,7 +117,11 @@ def _envelope_schema() -> dict[str, Any]:
 
 ENVELOPE: Final = _envelope_schema()
 _PF: Final = {"$ref": "#/components/schemas/ProductFootprint"}
-PACT_LIST: Final = {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": _PF}}}
+PACT_LIST: Final = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {"data": {"type": "array", "items": _PF}},
+}
 PACT_ONE: Final = {"type": "object", "required": ["data"], "properties": {"data": _PF}}
 _PACT_FILTERS: Final = (
     q("productId", {"type": "array", "items": {"type": "string"}}),
@@ -292,7 +296,9 @@ OPERATIONS: Final[dict[str, Op]] = {
     ),
     "rules.list_rules": Op(query=(q("status"), q("q")), ok=ok(schema=listed(OBJECT))),
     "rules.propose_rule": Op(body=OBJECT, ok=ok(201)),
-    "rules.list_demands": Op(query=(q("open", enum("true", "false")),), ok=ok(schema=listed(OBJECT))),
+    "rules.list_demands": Op(
+        query=(q("open", enum("true", "false")),), ok=ok(schema=listed(OBJECT))
+    ),
     "rules.add_demand": Op(body=OBJECT, ok=ok(201)),
     "rules.transition_rule": Op(body=OBJECT),
     # --- certification and labels ----------------------------------------------------------
@@ -300,9 +306,7 @@ OPERATIONS: Final[dict[str, Op]] = {
     "labels.decide_accreditation": Op(body=AccreditationChange, ok=created()),
     "labels.certify": Op(body=OBJECT, ok=created()),
     "labels.change_certificate": Op(body=CertificateChange),
-    "labels.registry": Op(
-        paged=True, query=(q("q"), q("category"), q("gtin"), q("status"))
-    ),
+    "labels.registry": Op(paged=True, query=(q("q"), q("category"), q("gtin"), q("status"))),
     "labels.grading_schemes": Op(query=(q("category"),)),
     "labels.publish_scheme": Op(body=SchemeRequest, ok=created()),
     "labels.issue_label": Op(body=LabelRequest, ok=created()),
@@ -376,9 +380,7 @@ OPERATIONS: Final[dict[str, Op]] = {
     "mutual_recognition.partner_status": Op(body=OBJECT),
     "mutual_recognition.sync_partner": Op(),
     "mutual_recognition.upload_records": Op(body=OBJECT),
-    "mutual_recognition.list_recognitions": Op(
-        paged=True, query=(q("decision"), q("partner"))
-    ),
+    "mutual_recognition.list_recognitions": Op(paged=True, query=(q("decision"), q("partner"))),
     "mutual_recognition.list_agreements": Op(
         query=(q("inForce", enum("true", "false")), q("status"), q("partner"))
     ),

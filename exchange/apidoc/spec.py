@@ -216,7 +216,10 @@ def _operation(
             content = _media(schemas, media_types, schema, "response")
         else:
             content = {"application/json": {"schema": ERROR_SCHEMA}}
-        responses[str(status)] = {"description": _ERROR_TEXT.get(status, "error"), "content": content}
+        responses[str(status)] = {
+            "description": _ERROR_TEXT.get(status, "error"),
+            "content": content,
+        }
     result["responses"] = responses
     return result
 
