@@ -155,7 +155,14 @@ class RowIdConverter(IntegerConverter):
     """``<rowid:...>``: an integer key no larger than the databases' 64-bit integers."""
 
     def __init__(self, url_map: Map) -> None:
-        super().__init__(url_map, max=2**63 - 1)
+        super().__init__(url_map)
+
+    def to_python(self, value: str) -> int:
+        # A larger number names no row: hand the view 0 (keys start at 1) so that it answers
+        # its own 404. Refusing it here instead makes werkzeug answer 405 to a PUT or POST
+        # when a GET rule shares the path.
+        number = int(value)
+        return number if number <= 2**63 - 1 else 0
 
 
 def error_response(error: ExchangeError) -> Response:

@@ -336,7 +336,12 @@ OPERATIONS: Final[dict[str, Op]] = {
     ),
     "disclosure.reminders": Op(paged=True),
     # --- trade, sites, scenarios, flows ----------------------------------------------------
-    "trade.export_page": Op(ok=ok(media=_HTML, schema=TEXT), errors=frozenset({404})),
+    "trade.export_json": Op(errors=frozenset({422})),
+    "trade.export_page": Op(
+        ok=ok(media=_HTML, schema=TEXT),
+        errors=frozenset({422}),
+        raw_errors={422: (_HTML, TEXT)},
+    ),
     "sites.register": Op(body=SiteRequest, ok=ok(201)),
     "sites.record_production": Op(body=ProductionRequest, ok=ok(201)),
     "sites.rollup": Op(query=(q("from", _TIME), q("to", _TIME))),

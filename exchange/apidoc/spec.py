@@ -39,6 +39,7 @@ _ERROR_TEXT: Final = {
     409: "contradicts what is stored",
     413: "the body is larger than the limit",
     415: "the body is not of a media type the operation takes",
+    422: "the record lacks data this answer needs (what is missing, field by field)",
 }
 
 
@@ -69,7 +70,8 @@ def _converter_schema(rule: Rule, name: str) -> dict[str, Any]:
     converter = rule._converters[name]  # the bound converter werkzeug built for this rule
     kind = type(converter).__name__
     if kind in ("IntegerConverter", "RowIdConverter"):
-        maximum = getattr(converter, "max", None)
+        # Row ids are the databases' 64-bit integers; a larger one is answered 404.
+        maximum = 2**63 - 1 if kind == "RowIdConverter" else getattr(converter, "max", None)
         schema: dict[str, Any] = {"type": "integer", "minimum": 0}
         if maximum is not None:
             schema["maximum"] = maximum
@@ -185,7 +187,8 @@ def _operation(
         result["description"] = doc
     if parameters:
         result["parameters"] = parameters
-    statuses: set[int] = {400, *op.errors}
+    # Any operation may name something that is not there (in its path, query or body).
+    statuses: set[int] = {400, 404, *op.errors}
     if auth == "required":
         result["security"] = [{"bearerAuth": []}]
         statuses |= {401, 403}
@@ -196,8 +199,6 @@ def _operation(
         result["security"] = [{"basicAuth": []}, {}]
     else:
         result["security"] = []
-    if path_parameters:
-        statuses.add(404)
     if op.body is not None:
         result["requestBody"] = {
             "required": True,
