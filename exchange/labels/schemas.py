@@ -88,7 +88,8 @@ class SchemeRequest(BaseModel):
 class LabelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    certificate: int = Field(gt=0)
+    # a row id: larger numbers would overflow the databases' 64-bit integers (500)
+    certificate: int = Field(gt=0, le=2**63 - 1)
     lot: str | None = Field(default=None, min_length=1, max_length=20)
 
 
