@@ -31,7 +31,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 # Small and derandomised: the same cases every run, a few minutes at most on a loaded machine.
-EXAMPLES = 15
+EXAMPLES = 10
 
 
 def _fuzz(
@@ -56,7 +56,7 @@ def _fuzz(
         phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
     )
     @given(case=operation.as_strategy(mode, path_parameters=known or None))
-    def run(case: schemathesis.Case) -> None:
+    def run(case: Any) -> None:
         response = case.call(base_url=base_url, headers=headers, timeout=30)
         case.validate_response(response, checks=CHECKS)
 

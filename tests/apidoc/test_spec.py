@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
