@@ -44,6 +44,7 @@ def create_app(
     web.register_error_handlers(app)
     app.url_map.converters["rowid"] = web.RowIdConverter
     app.before_request(web.refuse_plain_http)
+    app.before_request(web.refuse_nul_characters)
     _register_blueprints(app)
     _register_commands(app)
     return app

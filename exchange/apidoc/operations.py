@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
+from exchange.db import ROW_ID_MAX
 from exchange.disclosure.schemas import RequirementRequest
 from exchange.footprints.schemas import EnvelopeSignature, SignedEnvelope
 from exchange.labels.schemas import (
@@ -33,7 +34,7 @@ OBJECT: Final[dict[str, Any]] = {"type": "object"}
 TEXT: Final = {"type": "string"}
 _TIME: Final = {"type": "string", "format": "date-time"}
 _WHOLE: Final = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
-_ID: Final = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+_ID: Final = {"type": "integer", "minimum": 1, "maximum": ROW_ID_MAX}
 
 
 @dataclasses.dataclass(frozen=True)

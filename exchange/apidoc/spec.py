@@ -22,6 +22,7 @@ from werkzeug.routing import Rule
 
 from exchange.apidoc import operations
 from exchange.apidoc.operations import JSON, Op
+from exchange.db import ROW_ID_MAX
 
 # The prefixes the document covers; pages, the portal and static files are not API.
 PREFIXES: Final = ("/api/v1", "/auth", "/3", "/.well-known")
@@ -70,8 +71,8 @@ def _converter_schema(rule: Rule, name: str) -> dict[str, Any]:
     converter = rule._converters[name]  # the bound converter werkzeug built for this rule
     kind = type(converter).__name__
     if kind in ("IntegerConverter", "RowIdConverter"):
-        # Row ids are the databases' 64-bit integers; a larger one is answered 404.
-        maximum = 2**63 - 1 if kind == "RowIdConverter" else getattr(converter, "max", None)
+        # A larger row id is answered 404 (it names no row).
+        maximum = ROW_ID_MAX if kind == "RowIdConverter" else getattr(converter, "max", None)
         schema: dict[str, Any] = {"type": "integer", "minimum": 0}
         if maximum is not None:
             schema["maximum"] = maximum

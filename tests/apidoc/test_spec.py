@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
 from exchange.apidoc.spec import NOT_API, PREFIXES, documented_rules, openapi_path
+from exchange.db import ROW_ID_MAX
 from tests.conftest import PACT_DIR
 
 
@@ -59,7 +60,7 @@ def test_every_api_route_and_method_is_documented(app: Flask, client: FlaskClien
 def test_path_parameters_carry_their_types(client: FlaskClient) -> None:
     paths = _document(client)["paths"]
     certificate = paths["/api/v1/certificates/{certificate_id}"]["get"]["parameters"][0]
-    assert certificate["schema"] == {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+    assert certificate["schema"] == {"type": "integer", "minimum": 0, "maximum": ROW_ID_MAX}
     kind = paths["/api/v1/trade/records/{record_id}/{kind}"]["get"]["parameters"][1]
     assert kind["schema"]["enum"] == ["battery-declaration", "cbam-report"]
 
