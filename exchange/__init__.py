@@ -50,6 +50,7 @@ def create_app(
     web.register_error_handlers(app)
     app.url_map.converters["rowid"] = web.RowIdConverter
     app.before_request(web.refuse_plain_http)
+    app.before_request(web.refuse_nul_characters)
     security.install(app)
     _register_blueprints(app)
     _register_commands(app)
@@ -115,6 +116,7 @@ def _schedules() -> list[Any]:
 
 def _register_blueprints(app: Flask) -> None:
     from exchange.aggregation.views import bp as aggregation_bp
+    from exchange.apidoc.views import bp as apidoc_bp
     from exchange.disclosure.views import bp as disclosure_bp
     from exchange.factors.views import bp as factors_bp
     from exchange.flows.views import bp as flows_bp
@@ -147,6 +149,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(mutual_recognition_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(flows_bp)
+    app.register_blueprint(apidoc_bp)
 
 
 def _register_commands(app: Flask) -> None:

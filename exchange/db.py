@@ -84,6 +84,11 @@ class ExactDecimal(sa.types.TypeDecorator[Decimal]):
         return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
+# The largest row id: the tables' integer keys are PostgreSQL INTEGER (32 bits), so a larger
+# id in a request names no row and must never reach the database (it would fail there).
+ROW_ID_MAX: Final = 2**31 - 1
+
+
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
+import werkzeug.exceptions
 from flask import Flask, Response, current_app, g, jsonify, request
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter, Map
 
+from exchange.db import ROW_ID_MAX
 from exchange.errors import (
     AccessDenied,
     BadRequest,
@@ -50,6 +53,8 @@ def exchange_key() -> ExchangeKey:
 
 
 _Choice = TypeVar("_Choice", bound=enum.Enum)
+# \u0000 after an even number of backslashes (an odd number escapes the backslash itself)
+_JSON_NUL: Final = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def json_object() -> dict[str, Any]:
@@ -95,6 +100,8 @@ def json_body(*, mimetypes: frozenset[str] = frozenset({"application/json"})) ->
             f"(got {request.mimetype or 'none'!r})"
         )
     raw = request.get_data(cache=False)
+    if _JSON_NUL.search(raw):
+        raise BadRequest("JSON strings may not hold a NUL character (\\u0000)")
     try:
         return json.loads(raw)
     except UnicodeDecodeError as exc:
@@ -159,10 +166,19 @@ def page_limit(default: int = 100) -> int:
 
 
 class RowIdConverter(IntegerConverter):
-    """``<rowid:...>``: an integer key no larger than the databases' 64-bit integers."""
+    """``<rowid:...>``: an integer key; one beyond :data:`ROW_ID_MAX` names no row."""
 
     def __init__(self, url_map: Map) -> None:
-        super().__init__(url_map, max=2**63 - 1)
+        super().__init__(url_map)
+
+    def to_python(self, value: str) -> int:
+        # A larger number would overflow the database's integer (a 500 on PostgreSQL). It is
+        # a 404 here, for every method: a ValidationError would make werkzeug answer 405 to a
+        # PUT or POST when a GET rule shares the path.
+        number = int(value)
+        if number > ROW_ID_MAX:
+            raise werkzeug.exceptions.NotFound()
+        return number
 
 
 def error_response(error: ExchangeError) -> Response:
@@ -207,6 +223,16 @@ def _internal_error(_exc: InternalServerError) -> Response:
     )
     response.status_code = 500
     return response
+
+
+def refuse_nul_characters() -> Response | None:
+    """A NUL in the path or a query parameter is a 400: PostgreSQL text cannot hold one, so it
+    would otherwise reach the database and fail there (a 500)."""
+    if "\x00" in request.path or any(
+        "\x00" in name or "\x00" in value for name, value in request.args.items(multi=True)
+    ):
+        return error_response(BadRequest("the URL holds a NUL character"))
+    return None
 
 
 def refuse_plain_http() -> Response | None:

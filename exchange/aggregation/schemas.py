@@ -113,15 +113,26 @@ def parse_lines(data: object) -> list[LineInput]:
 
 def parse_csv(text: str) -> list[LineInput]:
     """A bill of materials as CSV with a header row naming :data:`CSV_COLUMNS`."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    unknown = sorted(set(reader.fieldnames or ()) - set(CSV_COLUMNS))
-    if unknown or not reader.fieldnames:
-        raise ValidationFailed(
-            f"CSV columns are {', '.join(CSV_COLUMNS)}",
-            details=[{"field": name, "message": "unknown column"} for name in unknown],
-        )
+    # newline="": the csv module reads line ends itself, a lone CR included.
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        unknown = sorted(set(reader.fieldnames or ()) - set(CSV_COLUMNS))
+        if unknown or not reader.fieldnames:
+            raise ValidationFailed(
+                f"CSV columns are {', '.join(CSV_COLUMNS)}",
+                details=[{"field": name, "message": "unknown column"} for name in unknown],
+            )
+        rows = list(reader)
+    except csv.Error as exc:
+        raise ValidationFailed(f"the CSV cannot be read: {exc}") from exc
+    for number, row in enumerate(rows, start=2):
+        if None in row:  # DictReader keeps the cells beyond the header under the key None
+            raise ValidationFailed(
+                f"line {number} has more cells than the header",
+                details=[{"field": f"line {number}", "message": "more cells than columns"}],
+            )
     items = [
         {key: value.strip() for key, value in row.items() if value and value.strip()}
-        for row in reader
+        for row in rows
     ]
     return parse_lines(items)

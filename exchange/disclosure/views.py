@@ -8,7 +8,7 @@ import datetime as dt
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from exchange import web
-from exchange.db import utcnow
+from exchange.db import ROW_ID_MAX, utcnow
 from exchange.disclosure import schemas, services
 from exchange.disclosure.models import ComplianceState
 from exchange.errors import BadRequest
@@ -109,7 +109,7 @@ def _overview() -> tuple[dt.datetime, dict[str, object]]:
         else web.choice_field({"state": state_text}, "state", ComplianceState)
     )
     requirement_id = web.int_arg(
-        "requirement", minimum=1, maximum=2**63 - 1, message="requirement is a requirement's id"
+        "requirement", minimum=1, maximum=ROW_ID_MAX, message="requirement is a requirement's id"
     )
     entries = services.overview(
         web.session(), principal, now=now, requirement_id=requirement_id, state=state

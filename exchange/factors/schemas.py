@@ -336,17 +336,21 @@ def read_rows(text: str, file_format: str) -> list[object]:
             raise ValidationFailed('a JSON factor file is an array, or {"factors": [...]}')
         return list(document)
     if file_format == "csv":
-        reader = csv.DictReader(io.StringIO(text))
-        missing = [
-            name
-            for name in ("code", "kind", "value", "unit", "year", "gwpSet")
-            if name not in (reader.fieldnames or ())
-        ]
-        if missing:
-            raise ValidationFailed(
-                f"the CSV header lacks {', '.join(missing)}",
-                details=[{"field": name, "message": "missing column"} for name in missing],
-            )
-        # Export-only columns (id, status, ...) are ignored, so an export imports back.
-        return [{key: value for key, value in row.items() if key in FIELDS} for row in reader]
+        # newline="": the csv module reads line ends itself, a lone CR included.
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        try:
+            missing = [
+                name
+                for name in ("code", "kind", "value", "unit", "year", "gwpSet")
+                if name not in (reader.fieldnames or ())
+            ]
+            if missing:
+                raise ValidationFailed(
+                    f"the CSV header lacks {', '.join(missing)}",
+                    details=[{"field": name, "message": "missing column"} for name in missing],
+                )
+            # Export-only columns (id, status, ...) are ignored, so an export imports back.
+            return [{key: value for key, value in row.items() if key in FIELDS} for row in reader]
+        except csv.Error as exc:
+            raise ValidationFailed(f"the CSV cannot be read: {exc}") from exc
     raise ValidationFailed(f"unknown file format {file_format!r}: csv or json")

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from exchange.db import ROW_ID_MAX
 from exchange.errors import ValidationFailed
 from exchange.footprints.schemas import EnvelopeSignature, field_errors
 from exchange.labels.models import (
@@ -88,7 +89,8 @@ class SchemeRequest(BaseModel):
 class LabelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    certificate: int = Field(gt=0)
+    # a row id: a larger number would overflow the database's integer (a 500)
+    certificate: int = Field(gt=0, le=ROW_ID_MAX)
     lot: str | None = Field(default=None, min_length=1, max_length=20)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
+from exchange.db import ROW_ID_MAX
 from exchange.factors.schemas import decimal_text, parse_decimal
 from exchange.footprints.models import FootprintRecord
 from exchange.labels import services as labels
@@ -120,7 +121,7 @@ def reduction_query(args: Mapping[str, str]) -> ReductionQuery:
         raise field_error("record", "a footprint record id (36 characters at most)")
     return ReductionQuery(
         record=record,
-        certificate=_whole(args, "certificate", low=1, high=2**63 - 1),
+        certificate=_whole(args, "certificate", low=1, high=ROW_ID_MAX),
         category=_text(args, "category"),
         quantity=quantity,
         quantity_unit=_text(args, "quantityUnit"),

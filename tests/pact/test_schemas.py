@@ -535,14 +535,19 @@ def test_literal_schema_patterns_are_misgrouped() -> None:
 
 
 def test_stock_jsonschema_quirks_the_oracle_corrects() -> None:
-    stock = Draft202012Validator(schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
-    for path, value in [
+    checker = Draft202012Validator.FORMAT_CHECKER
+    stock = Draft202012Validator(schema(), format_checker=checker)
+    quirks = [
         ("pcf.primaryDataShare", "12.9\n"),  # Python "$" matches before a final newline
         ("pcf.primaryDataShare", "\u0661\u0662"),  # Python "\d" matches Arabic-Indic digits
-        ("created", "yesterday"),  # date-time unchecked without rfc3339-validator
         ("id", "f4b1225a-bd44-4c8e-861d-079e4e1dfd69}"),  # uuid.UUID() strips braces
         ("id", "+2345678-9abc-def0-1234-567812345678"),  # and int(..., 16) takes a sign
-    ]:
+    ]
+    if "date-time" not in checker.checkers:
+        # date-time goes unchecked unless rfc3339-validator is installed (the OpenAPI
+        # validator of the dev dependencies brings it)
+        quirks.append(("created", "yesterday"))
+    for path, value in quirks:
         doc = _mutated(E1, {path: value})
         assert list(stock.iter_errors(doc)) == []
         details = model_errors(doc)

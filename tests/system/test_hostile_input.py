@@ -1,0 +1,78 @@
+"""Input that once reached the database or a parser and failed there (500s found by
+schemathesis): each is now a clear 4xx on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from exchange.db import ROW_ID_MAX
+from exchange.partners.models import Role
+from tests.factories import add_member
+
+
+def test_a_nul_character_in_the_url_is_a_bad_request(app: Flask, client: FlaskClient) -> None:
+    member = add_member(app, Role.SUPPLIER)
+    for url in (
+        "/api/v1/footprints/a%00b",
+        "/api/v1/footprints?classification=tea%00",
+        "/3/footprints?productId=urn%00",
+        "/api/v1/organisations?q=%00",
+    ):
+        response = client.get(url, headers=member.headers)
+        assert response.status_code == 400, url
+        assert response.json == {
+            "code": "BadRequest",
+            "message": "the URL holds a NUL character",
+            "details": [],
+        }
+
+
+def test_a_nul_character_in_a_json_string_is_a_bad_request(client: FlaskClient) -> None:
+    refused = client.post("/api/v1/labels/verify", json={"text": "HTTPS://X\u0000"})
+    assert refused.status_code == 400
+    assert "NUL" in refused.json["message"]
+    # A backslash followed by "u0000" is ordinary text.
+    taken = client.post("/api/v1/labels/verify", json={"text": "HTTPS://X\\u0000"})
+    assert taken.status_code == 200, taken.json
+
+
+def test_a_row_id_beyond_the_databases_integer_names_nothing(
+    app: Flask, client: FlaskClient
+) -> None:
+    member = add_member(app, Role.SUPPLIER)
+    for number in (ROW_ID_MAX + 1, 2**63, 10**30):
+        for method, url in (
+            ("GET", f"/api/v1/certificates/{number}"),
+            ("GET", f"/api/v1/labels/{number}/status"),
+            ("PUT", f"/api/v1/agreements/{number}"),
+            ("DELETE", f"/api/v1/shares/{number}"),
+        ):
+            response = client.open(url, method=method, json={}, headers=member.headers)
+            assert response.status_code == 404, (method, url, response.json)
+            assert response.json["code"] == "NotFound"
+    labelled = client.post(
+        "/api/v1/labels", json={"certificate": ROW_ID_MAX + 1}, headers=member.headers
+    )
+    assert labelled.status_code == 400, labelled.json
+
+
+def test_a_bill_of_materials_csv_that_cannot_be_read_is_a_bad_request(
+    app: Flask, client: FlaskClient
+) -> None:
+    owner = add_member(app, Role.CHAIN_OWNER)
+    product = client.post(
+        "/api/v1/products",
+        json={"code": "P1", "name": "Drink", "declaredUnit": "liter"},
+        headers=owner.headers,
+    )
+    assert product.status_code == 201, product.json
+    url = f"/api/v1/products/{product.json['id']}/bom"
+    for body in (
+        b'category,label\r\n"a\rb',  # a lone CR inside an unterminated quoted cell
+        b"\xf2\xb2\xbf\xa0B\xc2\xba\r\xc2\xa3",
+        b"category,quantity,unit\ncomponent,1,kg,surplus\n",  # more cells than columns
+    ):
+        response = client.put(url, data=body, headers={**owner.headers, "Content-Type": "text/csv"})
+        assert response.status_code == 400, (body, response.json)
+        assert set(response.json) == {"code", "message", "details"}
