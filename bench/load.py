@@ -63,6 +63,7 @@ from exchange.footprints.models import FootprintRecord
 from exchange.log import merkle
 from exchange.log.services import append_entries
 from exchange.partners import services as partners
+from tests.databases import scratch_postgresql_database
 from tests.factories import pact_example
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -73,20 +74,6 @@ NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
 
 
 # -- the deployment ---------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def private_database(server_url: str) -> Iterator[str]:
-    name = f"fx_load_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 class Seed:
@@ -442,7 +429,7 @@ def main() -> None:
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as temporary,
-        private_database(args.database_url) as database_url,
+        scratch_postgresql_database(args.database_url, "fx_load") as database_url,
     ):
         instance = Path(temporary) / "instance"
         os.environ["EXCHANGE_DATABASE_URL"] = database_url

@@ -4,13 +4,11 @@ EXCHANGE_TEST_DATABASE_URL names a server), a session, the app and its test clie
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import settings
@@ -21,6 +19,7 @@ from exchange import create_app
 from exchange.db import make_engine, make_session_factory
 from exchange.models import metadata
 from exchange.system.services import upgrade_database
+from tests.databases import scratch_postgresql_database
 
 # Timing belongs in bench/, not in tests: a loaded CI machine must not fail a property test.
 settings.register_profile("exchange", deadline=None)
@@ -38,16 +37,8 @@ def fresh_database(directory: Path) -> Iterator[str]:
     if not server_url:
         yield f"sqlite:///{directory / 'exchange.db'}"
         return
-    name = f"fx_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgresql_database(server_url, "fx_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
