@@ -31,11 +31,14 @@ PUBLIC_VALUES: dict[tuple[str, str], str] = {
         PUBLIC_DIGEST
     ),
     (
-        "labels/services.py",
+        "labels/services/certificates.py",
         "document.footprint_digest != footprint_digest(record.footprint_json)",
     ): PUBLIC_DIGEST,
-    ("labels/services.py", "row.signature != scanned.signature"): PUBLIC_SIGNATURE,
-    ("labels/services.py", "existing.signature == parsed.signature.value"): PUBLIC_SIGNATURE,
+    ("labels/services/issuing.py", "row.signature != scanned.signature"): PUBLIC_SIGNATURE,
+    (
+        "labels/services/certificates.py",
+        "existing.signature == parsed.signature.value",
+    ): PUBLIC_SIGNATURE,
     ("log/services.py", "signed.root_hash != rebuilt"): MERKLE,
     ("log/services.py", "leaf != row.leaf_hash"): MERKLE,
     ("log/services.py", "signed.root_hash != stored_root"): MERKLE,
