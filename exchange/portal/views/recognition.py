@@ -149,10 +149,7 @@ def regulator_create_agreement() -> Response:
 @bp.post("/regulator/agreements/<rowid:agreement_id>/status")
 @roles_required(Role.REGULATOR)
 def regulator_agreement_status(agreement_id: int) -> Response:
-    try:
-        status = AgreementStatus(form_text("status", 16))
-    except ValueError as exc:
-        raise ValidationFailed("status is granted, suspended or withdrawn") from exc
+    status = web.choice_field(request.form, "status", AgreementStatus)
     recognition.set_agreement_status(
         db(),
         principal(),

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import current_app, request
 from werkzeug.wrappers import Response
 
-from exchange import signing
+from exchange import signing, web
 from exchange.errors import ValidationFailed
 from exchange.footprints import services as footprints
 from exchange.footprints.models import Disclosure
@@ -124,10 +124,7 @@ def unshare(share_id: int) -> Response:
 @bp.post("/records/<record_id>/disclosure")
 @roles_required(*RECORD_ROLES)
 def disclosure(record_id: str) -> Response:
-    try:
-        chosen = Disclosure(form_text("disclosure", 16))
-    except ValueError as exc:
-        raise ValidationFailed("disclosure is private, regulator or public") from exc
+    chosen = web.choice_field(request.form, "disclosure", Disclosure)
     record = footprints.set_disclosure(
         db(), principal(), record_id=record_id[:64], disclosure=chosen
     )

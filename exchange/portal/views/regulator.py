@@ -8,8 +8,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
+from flask import request
 from werkzeug.wrappers import Response
 
+from exchange import web
 from exchange.errors import ValidationFailed
 from exchange.factors import services as factors
 from exchange.factors.models import Decision, FactorStatus
@@ -58,10 +60,7 @@ def regulator_factors() -> tuple[str, int]:
 @bp.post("/regulator/factors/<factor_id>/review")
 @roles_required(Role.REGULATOR)
 def regulator_review_factor(factor_id: str) -> Response:
-    try:
-        decision = Decision(form_text("decision", 16))
-    except ValueError as exc:
-        raise ValidationFailed("decision is approve, return, reject or retire") from exc
+    decision = web.choice_field(request.form, "decision", Decision)
     factors.review(
         db(),
         principal(),
@@ -88,10 +87,7 @@ def regulator_rules() -> tuple[str, int]:
 @bp.post("/regulator/rules/<code>/status")
 @roles_required(Role.REGULATOR)
 def regulator_rule_status(code: str) -> Response:
-    try:
-        status = RuleStatus(form_text("status", 16))
-    except ValueError as exc:
-        raise ValidationFailed("status is assessed, listed or withdrawn") from exc
+    status = web.choice_field(request.form, "status", RuleStatus)
     rules.transition(
         db(),
         principal(),
@@ -187,10 +183,7 @@ def regulator_accreditation() -> tuple[str, int]:
 @bp.post("/regulator/accreditation/<body_id>")
 @roles_required(Role.REGULATOR)
 def regulator_accredit(body_id: str) -> Response:
-    try:
-        status = AccreditationStatus(form_text("status", 16))
-    except ValueError as exc:
-        raise ValidationFailed("status is granted, suspended or withdrawn") from exc
+    status = web.choice_field(request.form, "status", AccreditationStatus)
     labels.set_accreditation(
         db(),
         principal(),
