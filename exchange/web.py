@@ -225,13 +225,21 @@ def _internal_error(_exc: InternalServerError) -> Response:
     return response
 
 
+_FORMS: Final = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
 def refuse_nul_characters() -> Response | None:
-    """A NUL in the path or a query parameter is a 400: PostgreSQL text cannot hold one, so it
-    would otherwise reach the database and fail there (a 500)."""
+    """A NUL in the path, a query parameter or a form field (the portal's) is a 400:
+    PostgreSQL text cannot hold one, so it would otherwise reach the database and fail
+    there (a 500)."""
     if "\x00" in request.path or any(
         "\x00" in name or "\x00" in value for name, value in request.args.items(multi=True)
     ):
         return error_response(BadRequest("the URL holds a NUL character"))
+    if request.mimetype in _FORMS and any(
+        "\x00" in name or "\x00" in value for name, value in request.form.items(multi=True)
+    ):
+        return error_response(BadRequest("a form field holds a NUL character"))
     return None
 
 

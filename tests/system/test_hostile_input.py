@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 from exchange.db import ROW_ID_MAX
 from exchange.partners.models import Role
 from tests.factories import add_member
+from tests.portal.helpers import add_user, csrf
 
 
 def test_a_nul_character_in_the_url_is_a_bad_request(app: Flask, client: FlaskClient) -> None:
@@ -76,3 +77,24 @@ def test_a_bill_of_materials_csv_that_cannot_be_read_is_a_bad_request(
         response = client.put(url, data=body, headers={**owner.headers, "Content-Type": "text/csv"})
         assert response.status_code == 400, (body, response.json)
         assert set(response.json) == {"code", "message", "details"}
+
+
+def test_a_nul_character_in_a_portal_form_is_a_bad_request(app: Flask, client: FlaskClient) -> None:
+    member = add_member(app, Role.SUPPLIER)
+    add_user(app, member, "clerk@example.com")
+    refused = client.post(
+        "/portal/login",
+        data={"csrf_token": csrf(client), "email": "clerk\x00@example.com", "password": "x"},
+    )
+    assert refused.status_code == 400
+    assert refused.json == {
+        "code": "BadRequest",
+        "message": "a form field holds a NUL character",
+        "details": [],
+    }
+    # The same form without the NUL is answered as usual (a wrong password: the page again).
+    answered = client.post(
+        "/portal/login",
+        data={"csrf_token": csrf(client), "email": "clerk@example.com", "password": "x"},
+    )
+    assert answered.status_code == 401
