@@ -13,7 +13,7 @@ import werkzeug.exceptions
 from flask import Flask, Response, current_app, g, jsonify, request
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException, InternalServerError
-from werkzeug.routing import IntegerConverter, Map
+from werkzeug.routing import IntegerConverter
 
 from exchange.db import ROW_ID_MAX
 from exchange.errors import (
@@ -167,9 +167,6 @@ def page_limit(default: int = 100) -> int:
 
 class RowIdConverter(IntegerConverter):
     """``<rowid:...>``: an integer key; one beyond :data:`ROW_ID_MAX` names no row."""
-
-    def __init__(self, url_map: Map) -> None:
-        super().__init__(url_map)
 
     def to_python(self, value: str) -> int:
         # A larger number would overflow the database's integer (a 500 on PostgreSQL). It is
