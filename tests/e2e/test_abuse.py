@@ -4,7 +4,6 @@ the limit refused even when chunked, HSTS only over TLS, and no secret in the se
 from __future__ import annotations
 
 import base64
-import concurrent.futures
 import json
 import re
 import socket
@@ -56,36 +55,49 @@ def test_a_limit_holds_across_gunicorn_workers(
     store: str, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EXCHANGE_RATE_LIMIT_VERIFY", "10/3600")
-    monkeypatch.setenv("EXCHANGE_WORKERS", "3")
     instance = tmp_path / "server-instance"
+    # The server has two sync workers (tests/e2e/conftest.py). A connection that has sent
+    # half a request keeps the worker that took it waiting; while one does, the other
+    # answers everything. So each phase stalls one connection, sends three requests (to the
+    # other worker), stalls a second connection (which only that other worker can take),
+    # releases the first, and sends three more: both workers answer within one phase.
     with running_server(database_url, instance, tmp_path / "server.log") as base_url:
         port = int(base_url.rsplit(":", 1)[1])
         statuses: list[int] = []
 
-        def verify(_: int) -> int:
-            response = requests.post(
-                f"{base_url}/api/v1/labels/verify", json={"text": "no label"}, timeout=60
-            )
-            if response.status_code == 429:
-                assert response.json()["code"] == "TooManyRequests"
-                assert int(response.headers["Retry-After"]) >= 1
-            return response.status_code
+        def stall() -> socket.socket:
+            stalled = socket.create_connection(("127.0.0.1", port), timeout=30)
+            stalled.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            time.sleep(0.2)  # not a timed assertion: it lets a worker take the connection
+            return stalled
 
-        # Phases go on until at least two workers have answered (which worker accepts a
-        # connection is up to the kernel), and for at least 30 requests. In each phase a
-        # connection that has sent half a request keeps one sync worker waiting, and three
-        # requests at once keep the others busy: one worker alone cannot take them all.
-        with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
-            for _phase in range(40):
-                with socket.create_connection(("127.0.0.1", port), timeout=30) as stalled:
-                    stalled.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-                    time.sleep(0.05)  # not a timed assertion: a worker takes the connection
-                    statuses += pool.map(verify, range(3))
-                    stalled.sendall(b"Connection: close\r\n\r\n")
-                    stalled.recv(1024)
-                answered = _verifications(instance / "access.log")
-                if len(statuses) >= 30 and len({entry["pid"] for entry in answered}) >= 2:
-                    break
+        def release(stalled: socket.socket) -> None:
+            stalled.sendall(b"Connection: close\r\n\r\n")
+            stalled.recv(1024)
+            stalled.close()
+
+        def verify() -> None:
+            for _ in range(3):
+                response = requests.post(
+                    f"{base_url}/api/v1/labels/verify", json={"text": "no label"}, timeout=60
+                )
+                if response.status_code == 429:
+                    assert response.json()["code"] == "TooManyRequests"
+                    assert int(response.headers["Retry-After"]) >= 1
+                statuses.append(response.status_code)
+
+        # Phases go on for at least 30 requests, and until both workers have answered (on a
+        # loaded machine a worker may take a stalled connection later than the pause).
+        for _phase in range(20):
+            first = stall()
+            verify()
+            second = stall()
+            release(first)
+            verify()
+            release(second)
+            answered = _verifications(instance / "access.log")
+            if len(statuses) >= 30 and len({entry["pid"] for entry in answered}) >= 2:
+                break
     # Without a shared count, each worker would let ten through.
     assert sum(status != 429 for status in statuses) == 10, statuses
     assert statuses.count(429) == len(statuses) - 10
