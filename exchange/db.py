@@ -101,6 +101,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def iso_or_none(moment: dt.datetime | dt.date | None) -> str | None:
+    """ISO 8601 text of an optional time, for JSON documents."""
+    return None if moment is None else moment.isoformat()
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30})

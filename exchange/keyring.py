@@ -31,6 +31,7 @@ import nacl.exceptions
 import nacl.secret
 
 from exchange import signing
+from exchange.db import iso_or_none
 
 KEY_FILE_NAME = "exchange-signing-key"
 RETIRED_DIRECTORY = "exchange-retired-keys"
@@ -65,22 +66,18 @@ class ExchangeKey(signing.KeyPair):
         current = {
             **signing.public_jwk(self.public_key),
             "kid": self.kid,
-            "notBefore": _iso(self.not_before),
+            "notBefore": iso_or_none(self.not_before),
             "retiredAt": None,
         }
         return [current] + [
             {
                 **signing.public_jwk(item.key.public_key),
                 "kid": item.key.kid,
-                "notBefore": _iso(item.not_before),
-                "retiredAt": _iso(item.retired_at),
+                "notBefore": iso_or_none(item.not_before),
+                "retiredAt": iso_or_none(item.retired_at),
             }
             for item in self.retired
         ]
-
-
-def _iso(moment: dt.datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
 
 
 def _check_private(path: Path) -> None:
@@ -185,7 +182,7 @@ def rotate_exchange_key(instance_path: Path, *, now: dt.datetime | None = None) 
         record = {
             "kid": old.kid,
             "privateKey": signing.b64url_encode(old.private_key),
-            "notBefore": _iso(old.not_before),
+            "notBefore": iso_or_none(old.not_before),
             "retiredAt": retired_at.isoformat(),
         }
         temporary = _write_new_file(directory, json.dumps(record).encode() + b"\n")

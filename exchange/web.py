@@ -115,7 +115,8 @@ def json_body(*, mimetypes: frozenset[str] = frozenset({"application/json"})) ->
         raise BadRequest("the JSON document is nested too deeply") from exc
 
 
-def _bearer_token() -> str | None:
+def bearer_token() -> str | None:
+    """The request's bearer token; None without an Authorization header, else an error."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if not header:
@@ -127,7 +128,7 @@ def _bearer_token() -> str | None:
 
 def optional_principal() -> Principal | None:
     """The caller if a bearer token was sent (a bad one is an error), else anonymous."""
-    token = _bearer_token()
+    token = bearer_token()
     if token is None:
         return None
     g.principal = authenticate(session(), token)
@@ -135,7 +136,7 @@ def optional_principal() -> Principal | None:
 
 
 def require_principal(scope: str) -> Principal:
-    token = _bearer_token()
+    token = bearer_token()
     if token is None:
         raise Unauthenticated("this endpoint needs Authorization: Bearer <access token>")
     # Kept for the request's log lines, which name the caller's organisation.

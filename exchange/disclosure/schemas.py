@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from exchange.db import iso_or_none
 from exchange.disclosure import services
 from exchange.disclosure.models import (
     ContentLevel,
@@ -69,10 +70,6 @@ class RequirementRequest(_Strict):
         )
 
 
-def _iso(moment: Any) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
 def requirement_json(requirement: DisclosureRequirement) -> dict[str, Any]:
     deadline: dict[str, Any] = {
         "kind": requirement.deadline_kind.value,
@@ -94,9 +91,9 @@ def requirement_json(requirement: DisclosureRequirement) -> dict[str, Any]:
         "content": {"level": requirement.content_level.value, "fields": requirement.fields},
         "manner": requirement.manner.value,
         "deadline": deadline,
-        "effectiveFrom": _iso(requirement.effective_from),
-        "withdrawnAt": _iso(requirement.withdrawn_at),
-        "createdAt": _iso(requirement.created_at),
+        "effectiveFrom": iso_or_none(requirement.effective_from),
+        "withdrawnAt": iso_or_none(requirement.withdrawn_at),
+        "createdAt": iso_or_none(requirement.created_at),
     }
 
 
@@ -106,7 +103,7 @@ def obligation_json(obligation: services.Obligation) -> dict[str, Any]:
         "organisationId": obligation.organisation_id,
         "productId": obligation.product_id,
         "state": obligation.state.value,
-        "dueAt": _iso(obligation.due_at),
+        "dueAt": iso_or_none(obligation.due_at),
         "recordId": obligation.record_id,
         "missing": obligation.missing,
     }
@@ -126,7 +123,7 @@ def overview_json(entries: list[services.OverviewEntry]) -> dict[str, Any]:
                 "organisationName": entry.organisation_name,
                 "productId": entry.obligation.product_id,
                 "state": entry.obligation.state.value,
-                "dueAt": _iso(entry.obligation.due_at),
+                "dueAt": iso_or_none(entry.obligation.due_at),
                 "recordId": entry.obligation.record_id,
                 "missing": entry.obligation.missing,
                 "redacted": entry.redacted,
@@ -142,8 +139,8 @@ def reminder_json(reminder: DisclosureReminder) -> dict[str, Any]:
         "requirement": reminder.requirement_id,
         "productId": reminder.product_id or None,
         "state": reminder.state.value,
-        "dueAt": _iso(reminder.due_at),
+        "dueAt": iso_or_none(reminder.due_at),
         "detail": reminder.detail,
         "eventId": reminder.event_id,
-        "createdAt": _iso(reminder.created_at),
+        "createdAt": iso_or_none(reminder.created_at),
     }

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from exchange.db import ROW_ID_MAX
+from exchange.db import ROW_ID_MAX, iso_or_none
 from exchange.errors import ValidationFailed
 from exchange.footprints.schemas import EnvelopeSignature, field_errors
 from exchange.labels.models import (
@@ -100,16 +99,12 @@ class VerifyRequest(BaseModel):
     text: str = Field(min_length=1, max_length=2000)
 
 
-def _iso(moment: dt.datetime | dt.date | None) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
 def accreditation_event_json(event: AccreditationEvent) -> dict[str, Any]:
     return {
         "status": event.status.value,
         "reason": event.reason,
         "decidedBy": event.decided_by,
-        "at": _iso(event.decided_at),
+        "at": iso_or_none(event.decided_at),
     }
 
 
@@ -118,7 +113,7 @@ def certificate_event_json(event: CertificateEvent) -> dict[str, Any]:
         "status": event.status.value,
         "reason": event.reason,
         "actor": event.actor_id,
-        "at": _iso(event.at),
+        "at": iso_or_none(event.at),
     }
 
 
@@ -130,7 +125,7 @@ def scheme_json(scheme: GradingScheme) -> dict[str, Any]:
         "method": scheme.method.value,
         "unit": scheme.unit,
         "parameters": json.loads(scheme.parameters_json),
-        "createdAt": _iso(scheme.created_at),
+        "createdAt": iso_or_none(scheme.created_at),
     }
 
 
@@ -152,6 +147,6 @@ def grade_json(grade: Grade | None) -> dict[str, Any] | None:
         "population": None
         if grade.population_size is None
         else {"size": grade.population_size, "sha256": grade.population_digest},
-        "gradedAt": _iso(grade.graded_at),
-        "supersededAt": _iso(grade.superseded_at),
+        "gradedAt": iso_or_none(grade.graded_at),
+        "supersededAt": iso_or_none(grade.superseded_at),
     }

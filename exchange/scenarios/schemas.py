@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
-from exchange.db import ROW_ID_MAX
+from exchange.db import ROW_ID_MAX, iso_or_none
 from exchange.factors.schemas import decimal_text, parse_decimal
 from exchange.footprints.models import FootprintRecord
 from exchange.labels import services as labels
@@ -132,10 +132,6 @@ def reduction_query(args: Mapping[str, str]) -> ReductionQuery:
 # --- shared pieces ---------------------------------------------------------------------------
 
 
-def _iso(moment: dt.datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
 def _number(value: Decimal | None) -> str | None:
     return None if value is None else decimal_text(Decimal(value))
 
@@ -164,7 +160,7 @@ def _grade_json(grade: Grade | None) -> dict[str, Any] | None:
         "grade": grade.grade,
         "schemeVersion": grade.scheme.version,
         "schemeId": grade.scheme.id,
-        "gradedAt": _iso(grade.graded_at),
+        "gradedAt": iso_or_none(grade.graded_at),
     }
 
 
@@ -236,8 +232,8 @@ def procurement_json(found: ProcurementList) -> dict[str, Any]:
                     "number": certificate.id,
                     "id": certificate.uid,
                     "status": "active",
-                    "issuedAt": _iso(certificate.issued_at),
-                    "validUntil": _iso(certificate.valid_until),
+                    "issuedAt": iso_or_none(certificate.issued_at),
+                    "validUntil": iso_or_none(certificate.valid_until),
                     "body": {"id": certificate.body_id, "name": item.body_name},
                     "logIndex": certificate.log_index,
                 },
@@ -252,7 +248,7 @@ def procurement_json(found: ProcurementList) -> dict[str, Any]:
             "grade": query.grade,
             "rule": query.rule,
             "region": query.region,
-            "asOf": _iso(found.as_of),
+            "asOf": iso_or_none(found.as_of),
         },
         "scheme": scheme_json(found.scheme),
         "rule": None
@@ -337,8 +333,8 @@ def _record_json(
             "per": f"1 {item.unit}",
         },
         "primaryDataShare": pcf.get("primaryDataShare"),
-        "validFrom": _iso(record.valid_from),
-        "validUntil": _iso(record.valid_until),
+        "validFrom": iso_or_none(record.valid_from),
+        "validUntil": iso_or_none(record.valid_until),
         "signed": record.signed,
         "signatureKid": record.signature_kid,
         "derived": item.derived is not None,
@@ -363,8 +359,8 @@ def _certificate_json(
         "per": f"1 {certificate.unit}",
         "grade": _grade_json(entry.grade),
         "body": {"id": certificate.body_id, "name": entry.body_name},
-        "issuedAt": _iso(certificate.issued_at),
-        "validUntil": _iso(certificate.valid_until),
+        "issuedAt": iso_or_none(certificate.issued_at),
+        "validUntil": iso_or_none(certificate.valid_until),
         "log": log_reference(certificate.log_index, leaves.get(certificate.log_index), size),
     }
 
@@ -410,7 +406,7 @@ def disclosure_json(
             "companyIds": sorted(item.urn for item in company.company_ids),
         },
         "scope": report.scope,
-        "generatedAt": _iso(report.generated_at),
+        "generatedAt": iso_or_none(report.generated_at),
         "log": {"treeSize": size, "checkpoint": checkpoint},
         "summary": {
             "records": len(report.records),

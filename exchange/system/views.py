@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 
 from exchange import web
 from exchange.errors import Unauthenticated
@@ -42,10 +42,8 @@ def metrics() -> Response:
     """Prometheus text exposition of request counts and latencies, summed over workers."""
     token: str | None = current_app.config["METRICS_TOKEN"]
     if token is not None:
-        scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            offered.strip().encode(), token.encode()
-        ):
+        offered = web.bearer_token() or ""
+        if not hmac.compare_digest(offered.encode(), token.encode()):
             raise Unauthenticated("/metrics needs Authorization: Bearer <metrics token>")
     collected: Metrics = current_app.extensions["exchange.metrics"]
     body, content_type = collected.exposition()

@@ -41,7 +41,3 @@ def given_reason(reason: str) -> str:
             "give a reason", details=[{"field": "reason", "message": "required"}]
         )
     return text
-
-
-def iso_time(moment: dt.datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()

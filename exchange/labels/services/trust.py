@@ -9,13 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import utcnow
+from exchange.db import iso_or_none, utcnow
 from exchange.keyring import ExchangeKey
 from exchange.labels.models import (
     IssuerKey,
 )
 from exchange.labels.services.accreditation import accreditation_history, accredited_bodies
-from exchange.labels.services.common import iso_time
 from exchange.labels.services.keys import ensure_issuer_key
 from exchange.partners.models import SigningKey
 from exchange.partners.services import keys_of
@@ -63,7 +62,7 @@ def trust_list(
                     **signing.public_jwk(item.public_key),
                     "kid": item.kid,
                     "notBefore": item.not_before.isoformat(),
-                    "revokedAt": iso_time(item.revoked_at),
+                    "revokedAt": iso_or_none(item.revoked_at),
                 }
                 for item in session.scalars(sa.select(IssuerKey).order_by(IssuerKey.not_before))
             ],
@@ -86,6 +85,6 @@ def _key_json(key: SigningKey) -> dict[str, Any]:
         **signing.public_jwk(key.public_key),
         "kid": key.kid,
         "notBefore": key.not_before.isoformat(),
-        "notAfter": iso_time(key.not_after),
-        "revokedAt": iso_time(key.revoked_at),
+        "notAfter": iso_or_none(key.not_after),
+        "revokedAt": iso_or_none(key.revoked_at),
     }
