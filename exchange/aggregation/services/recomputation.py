@@ -41,11 +41,29 @@ class Recomputation:
     newly_stale: tuple[str, ...]
 
 
+def _copy_in(
+    connection: sa.Connection, table: str, columns: Sequence[str], rows: list[Any]
+) -> None:
+    """PostgreSQL's COPY of positional rows into ``table``: one stream, no statement per row."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(
+            f"COPY {table} ({', '.join(columns)}) FROM STDIN"  # fixed names only
+        ) as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
 def _executemany(session: Session, table: str, columns: Sequence[str], rows: list[Any]) -> None:
-    """One DBAPI executemany of positional rows (no per-value processing)."""
+    """Insert positional rows in bulk, without per-value processing."""
     connection = session.connection()
-    style = connection.dialect.paramstyle
-    marker = "?" if style == "qmark" else "%s"
+    if connection.dialect.name == "postgresql":
+        _copy_in(connection, table, columns, rows)
+        return
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     statement = (
         f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - fixed names only
         f"VALUES ({', '.join(marker for _ in columns)})"
@@ -56,7 +74,26 @@ def _executemany(session: Session, table: str, columns: Sequence[str], rows: lis
 def _update_many(
     session: Session, table: str, sets: Sequence[str], key: str, rows: list[Any]
 ) -> None:
+    """Update rows by ``key``; each row holds the ``sets`` values, then the key."""
     connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # One UPDATE statement per row costs PostgreSQL a round trip and an execution
+        # each (about 40 s per million rows here); a COPY into a scratch table and one
+        # joined UPDATE write the same rows several times faster. The scratch table takes
+        # its column types from the target, so COPY parses each value as the column does.
+        scratch = f"bulk_{table}"
+        connection.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE {scratch} ON COMMIT DROP AS "  # noqa: S608 - fixed names
+            f"SELECT {', '.join(sets)}, {key} FROM {table} WITH NO DATA"
+        )
+        _copy_in(connection, scratch, [*sets, key], rows)
+        connection.exec_driver_sql(
+            f"UPDATE {table} AS target SET "  # noqa: S608 - fixed names only
+            f"{', '.join(f'{column} = source.{column}' for column in sets)} "
+            f"FROM {scratch} AS source WHERE target.{key} = source.{key}"
+        )
+        connection.exec_driver_sql(f"DROP TABLE {scratch}")
+        return
     marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     statement = (
         f"UPDATE {table} SET {', '.join(f'{c} = {marker}' for c in sets)} "  # noqa: S608
