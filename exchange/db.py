@@ -7,6 +7,7 @@ schema itself is owned by the Alembic migrations in ``exchange/migrations``.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -95,6 +96,14 @@ class Base(DeclarativeBase):
         dt.datetime: UTCDateTime(),
         Decimal: ExactDecimal(),
     }
+
+
+def text_enum(kind: type[enum.StrEnum], *, length: int) -> sa.Enum:
+    """A column of a string enum's values, kept as plain text rather than a database enum
+    type, so that a new member needs no migration (while it fits ``length``)."""
+    return sa.Enum(
+        kind, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
+    )
 
 
 def utcnow() -> dt.datetime:

@@ -10,13 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from exchange.db import Base, utcnow
-
-
-def _enum(kind: type[enum.StrEnum]) -> sa.Enum:
-    return sa.Enum(
-        kind, native_enum=False, length=24, values_callable=lambda e: [m.value for m in e]
-    )
+from exchange.db import Base, text_enum, utcnow
 
 
 class ContentLevel(enum.StrEnum):
@@ -61,11 +55,11 @@ class DisclosureRequirement(Base):
     # (or only the group's members when the requirement names any).
     category: Mapped[str | None] = mapped_column(sa.String(300))
     product_ids: Mapped[list[str]] = mapped_column(sa.JSON)
-    content_level: Mapped[ContentLevel] = mapped_column(_enum(ContentLevel))
+    content_level: Mapped[ContentLevel] = mapped_column(text_enum(ContentLevel, length=24))
     # PACT pcf member names that must be present besides what the level asks for.
     fields: Mapped[list[str]] = mapped_column(sa.JSON)
-    manner: Mapped[Manner] = mapped_column(_enum(Manner))
-    deadline_kind: Mapped[DeadlineKind] = mapped_column(_enum(DeadlineKind))
+    manner: Mapped[Manner] = mapped_column(text_enum(Manner, length=24))
+    deadline_kind: Mapped[DeadlineKind] = mapped_column(text_enum(DeadlineKind, length=24))
     annual_month: Mapped[int | None]
     annual_day: Mapped[int | None]
     within_days: Mapped[int | None]
@@ -106,7 +100,7 @@ class DisclosureState(Base):
         sa.ForeignKey("organisations.id"), primary_key=True
     )
     product_id: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
-    state: Mapped[ComplianceState] = mapped_column(_enum(ComplianceState))
+    state: Mapped[ComplianceState] = mapped_column(text_enum(ComplianceState, length=24))
     # The deadline the state is about: a new cycle's due-soon is a new reminder.
     due_at: Mapped[dt.datetime | None]
     changed_at: Mapped[dt.datetime]
@@ -124,7 +118,7 @@ class DisclosureReminder(Base):
     )
     organisation_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"))
     product_id: Mapped[str] = mapped_column(sa.String(300))
-    state: Mapped[ComplianceState] = mapped_column(_enum(ComplianceState))
+    state: Mapped[ComplianceState] = mapped_column(text_enum(ComplianceState, length=24))
     due_at: Mapped[dt.datetime | None]
     detail: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     # The CloudEvent id when one was queued to the company's events endpoint.

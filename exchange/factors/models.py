@@ -15,7 +15,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from exchange.db import Base, utcnow
+from exchange.db import Base, text_enum, utcnow
 from exchange.factors.gwp import GwpSet
 
 
@@ -46,12 +46,6 @@ class Decision(enum.StrEnum):
     RETIRE = "retire"
 
 
-def _enum(kind: type[enum.StrEnum], length: int = 16) -> sa.Enum:
-    return sa.Enum(
-        kind, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e]
-    )
-
-
 class Factor(Base):
     """One version of a factor: ``value`` kg CO2e per one ``unit``."""
 
@@ -61,17 +55,17 @@ class Factor(Base):
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(100))
     version: Mapped[int]
-    kind: Mapped[FactorKind] = mapped_column(_enum(FactorKind))
+    kind: Mapped[FactorKind] = mapped_column(text_enum(FactorKind, length=16))
     name: Mapped[str] = mapped_column(sa.String(300))
     category: Mapped[str] = mapped_column(sa.String(64), index=True)
     value: Mapped[Decimal]
     unit: Mapped[str] = mapped_column(sa.String(16))
     region: Mapped[str] = mapped_column(sa.String(64), index=True)
     year: Mapped[int]
-    gwp_set: Mapped[GwpSet] = mapped_column(_enum(GwpSet, 8))
+    gwp_set: Mapped[GwpSet] = mapped_column(text_enum(GwpSet, length=8))
     # {"gas": "kg of the gas per unit"} as canonical JSON with decimal strings, when known.
     gases_json: Mapped[str | None] = mapped_column(sa.Text)
-    scope: Mapped[FactorScope] = mapped_column(_enum(FactorScope))
+    scope: Mapped[FactorScope] = mapped_column(text_enum(FactorScope, length=16))
     source: Mapped[str] = mapped_column(sa.String(1000))
     licence: Mapped[str] = mapped_column(sa.String(300))
     # Relative uncertainty in percent (± at 95 % confidence) when the source states one.
@@ -83,7 +77,7 @@ class Factor(Base):
     declared_by_id: Mapped[str | None] = mapped_column(
         sa.ForeignKey("organisations.id"), index=True
     )
-    status: Mapped[FactorStatus] = mapped_column(_enum(FactorStatus), index=True)
+    status: Mapped[FactorStatus] = mapped_column(text_enum(FactorStatus, length=16), index=True)
     # SHA-256 of the canonical content: tells a re-import of the same row from a correction.
     content_digest: Mapped[str] = mapped_column(sa.String(64), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -101,7 +95,7 @@ class FactorReview(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     factor_id: Mapped[str] = mapped_column(sa.ForeignKey("factors.id"))
-    decision: Mapped[Decision] = mapped_column(_enum(Decision))
+    decision: Mapped[Decision] = mapped_column(text_enum(Decision, length=16))
     comment: Mapped[str] = mapped_column(sa.Text)
     # None: the programme's own data, approved as it was loaded.
     reviewer_id: Mapped[str | None] = mapped_column(sa.ForeignKey("organisations.id"))

@@ -8,7 +8,7 @@ import enum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from exchange.db import Base, utcnow
+from exchange.db import Base, text_enum, utcnow
 
 
 class FlowKind(enum.StrEnum):
@@ -36,12 +36,6 @@ class Grant(enum.StrEnum):
     NONE = "none"  # a refused delivery: the grant was gone
 
 
-def _enum(kind: type[enum.StrEnum]) -> sa.Enum:
-    return sa.Enum(
-        kind, native_enum=False, length=24, values_callable=lambda e: [m.value for m in e]
-    )
-
-
 class DataFlow(Base):
     """A transfer of one record: who got it (an organisation, a partner programme), when,
     by which channel and under which grant. Kept even when the share or record goes: this
@@ -57,7 +51,7 @@ class DataFlow(Base):
     id: Mapped[int] = mapped_column(
         sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
     )
-    kind: Mapped[FlowKind] = mapped_column(_enum(FlowKind))
+    kind: Mapped[FlowKind] = mapped_column(text_enum(FlowKind, length=24))
     record_id: Mapped[str] = mapped_column(sa.String(36), index=True)
     owner_id: Mapped[str] = mapped_column(sa.String(36))
     # The organisation that received it (for federation-in: the exchange's side, none).
@@ -65,7 +59,7 @@ class DataFlow(Base):
     partner_id: Mapped[str | None] = mapped_column(sa.String(36))
     # The recipient's (or partner programme's) country, copied: flows by partner country.
     country: Mapped[str | None] = mapped_column(sa.String(2))
-    grant: Mapped[Grant] = mapped_column(_enum(Grant))
+    grant: Mapped[Grant] = mapped_column(text_enum(Grant, length=24))
     share_id: Mapped[int | None]
     agreement_id: Mapped[int | None]
     # The delivered CloudEvent id, for a delivery.

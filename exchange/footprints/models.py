@@ -9,7 +9,7 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from exchange.db import Base, utcnow
+from exchange.db import Base, text_enum, utcnow
 
 
 class RecordStatus(enum.StrEnum):
@@ -25,12 +25,6 @@ class Disclosure(enum.StrEnum):
     PRIVATE = "private"
     REGULATOR = "regulator"
     PUBLIC = "public"
-
-
-def _enum(kind: type[enum.StrEnum]) -> sa.Enum:
-    return sa.Enum(
-        kind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
-    )
 
 
 class FootprintRecord(Base):
@@ -52,8 +46,8 @@ class FootprintRecord(Base):
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     owner_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"))
-    status: Mapped[RecordStatus] = mapped_column(_enum(RecordStatus))
-    disclosure: Mapped[Disclosure] = mapped_column(_enum(Disclosure))
+    status: Mapped[RecordStatus] = mapped_column(text_enum(RecordStatus, length=16))
+    disclosure: Mapped[Disclosure] = mapped_column(text_enum(Disclosure, length=16))
     # RFC 8785 canonical text of the footprint: the exact bytes the signature covers.
     footprint_json: Mapped[str] = mapped_column(sa.Text)
     signature_kid: Mapped[str | None] = mapped_column(sa.ForeignKey("signing_keys.kid"), index=True)

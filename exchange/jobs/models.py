@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from exchange.db import Base, utcnow
+from exchange.db import Base, text_enum, utcnow
 
 
 class JobStatus(enum.StrEnum):
@@ -30,11 +30,7 @@ class Job(Base):
     )
     kind: Mapped[str] = mapped_column(sa.String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    status: Mapped[JobStatus] = mapped_column(
-        sa.Enum(
-            JobStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
-        )
-    )
+    status: Mapped[JobStatus] = mapped_column(text_enum(JobStatus, length=16))
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime]
     # A claimed job is invisible to other workers until then; a crashed worker's job returns.

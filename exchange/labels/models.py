@@ -10,13 +10,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from exchange.db import Base, utcnow
-
-
-def _enum(kind: type[enum.StrEnum]) -> sa.Enum:
-    return sa.Enum(
-        kind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
-    )
+from exchange.db import Base, text_enum, utcnow
 
 
 class AccreditationStatus(enum.StrEnum):
@@ -45,7 +39,7 @@ class Accreditation(Base):
     __tablename__ = "accreditations"
 
     body_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"), primary_key=True)
-    status: Mapped[AccreditationStatus] = mapped_column(_enum(AccreditationStatus))
+    status: Mapped[AccreditationStatus] = mapped_column(text_enum(AccreditationStatus, length=16))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -56,7 +50,7 @@ class AccreditationEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     body_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
-    status: Mapped[AccreditationStatus] = mapped_column(_enum(AccreditationStatus))
+    status: Mapped[AccreditationStatus] = mapped_column(text_enum(AccreditationStatus, length=16))
     reason: Mapped[str] = mapped_column(sa.String(500))
     decided_by: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"))
     decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -85,7 +79,7 @@ class Certificate(Base):
     signature: Mapped[str] = mapped_column(sa.String(86))
     issued_at: Mapped[dt.datetime]
     valid_until: Mapped[dt.datetime] = mapped_column(index=True)
-    status: Mapped[CertificateStatus] = mapped_column(_enum(CertificateStatus))
+    status: Mapped[CertificateStatus] = mapped_column(text_enum(CertificateStatus, length=16))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     log_index: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
 
@@ -97,7 +91,7 @@ class CertificateEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     certificate_id: Mapped[int] = mapped_column(sa.ForeignKey("certificates.id"), index=True)
-    status: Mapped[CertificateStatus] = mapped_column(_enum(CertificateStatus))
+    status: Mapped[CertificateStatus] = mapped_column(text_enum(CertificateStatus, length=16))
     reason: Mapped[str] = mapped_column(sa.String(500))
     actor_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"))
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -112,7 +106,7 @@ class GradingScheme(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     category: Mapped[str] = mapped_column(sa.String(300), index=True)
     version: Mapped[int]
-    method: Mapped[GradingMethod] = mapped_column(_enum(GradingMethod))
+    method: Mapped[GradingMethod] = mapped_column(text_enum(GradingMethod, length=16))
     unit: Mapped[str] = mapped_column(sa.String(32))
     # RFC 8785 text of the method's parameters (benchmark and cut points, or bands).
     parameters_json: Mapped[str] = mapped_column(sa.Text)

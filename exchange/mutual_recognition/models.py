@@ -11,13 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from exchange.db import Base, utcnow
-
-
-def _enum(kind: type[enum.StrEnum]) -> sa.Enum:
-    return sa.Enum(
-        kind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
-    )
+from exchange.db import Base, text_enum, utcnow
 
 
 class PartnerStatus(enum.StrEnum):
@@ -71,7 +65,7 @@ class PartnerProgramme(Base):
     sync_filters: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     # Who may read a recognised record here: "public" or "regulator".
     recognised_disclosure: Mapped[str] = mapped_column(sa.String(16))
-    status: Mapped[PartnerStatus] = mapped_column(_enum(PartnerStatus))
+    status: Mapped[PartnerStatus] = mapped_column(text_enum(PartnerStatus, length=16))
     # Where an interrupted sync resumes (the next page's link), and where a sync stops: the
     # newest record of the last complete walk.
     sync_next_url: Mapped[str | None] = mapped_column(sa.Text)
@@ -89,7 +83,7 @@ class PartnerEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     partner_id: Mapped[str] = mapped_column(sa.ForeignKey("partner_programmes.id"), index=True)
-    status: Mapped[PartnerStatus] = mapped_column(_enum(PartnerStatus))
+    status: Mapped[PartnerStatus] = mapped_column(text_enum(PartnerStatus, length=16))
     reason: Mapped[str] = mapped_column(sa.String(2000))
     # The regulator's organisation; None when the exchange decided (a log fork).
     decided_by: Mapped[str | None] = mapped_column(sa.ForeignKey("organisations.id"))
@@ -128,13 +122,15 @@ class Agreement(Base):
     max_dqr: Mapped[Decimal | None]
     max_exempted_share: Mapped[Decimal | None]
     max_reference_age_days: Mapped[int | None]
-    required_verification: Mapped[VerificationLevel] = mapped_column(_enum(VerificationLevel))
+    required_verification: Mapped[VerificationLevel] = mapped_column(
+        text_enum(VerificationLevel, length=16)
+    )
     valid_from: Mapped[dt.datetime]
     valid_until: Mapped[dt.datetime]
     review_date: Mapped[dt.datetime | None]
     # {"zh": ..., "en": ..., "partner": {"language": ..., "text": ...}}
     texts: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    status: Mapped[AgreementStatus] = mapped_column(_enum(AgreementStatus))
+    status: Mapped[AgreementStatus] = mapped_column(text_enum(AgreementStatus, length=16))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -145,7 +141,7 @@ class AgreementEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     agreement_id: Mapped[int] = mapped_column(sa.ForeignKey("agreements.id"), index=True)
-    status: Mapped[AgreementStatus] = mapped_column(_enum(AgreementStatus))
+    status: Mapped[AgreementStatus] = mapped_column(text_enum(AgreementStatus, length=16))
     reason: Mapped[str] = mapped_column(sa.String(2000))
     decided_by: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"))
     decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -168,7 +164,7 @@ class Recognition(Base):
     agreement_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agreements.id"), index=True)
     record_id: Mapped[str] = mapped_column(sa.String(36), index=True)
     footprint_digest: Mapped[str] = mapped_column(sa.String(64))
-    decision: Mapped[Decision] = mapped_column(_enum(Decision))
+    decision: Mapped[Decision] = mapped_column(text_enum(Decision, length=16))
     reasons: Mapped[list[dict[str, str]]] = mapped_column(sa.JSON)
     # The envelope as the partner served it, kept as evidence of what was decided on.
     envelope_json: Mapped[str] = mapped_column(sa.Text)

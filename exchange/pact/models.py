@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from exchange.db import Base, utcnow
+from exchange.db import Base, text_enum, utcnow
 
 
 class RequestStatus(enum.StrEnum):
@@ -33,14 +33,7 @@ class FootprintRequest(Base):
     supplier_id: Mapped[str | None] = mapped_column(sa.ForeignKey("organisations.id"))
     criteria: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     comment: Mapped[str | None] = mapped_column(sa.Text)
-    status: Mapped[RequestStatus] = mapped_column(
-        sa.Enum(
-            RequestStatus,
-            native_enum=False,
-            length=16,
-            values_callable=lambda e: [m.value for m in e],
-        )
-    )
+    status: Mapped[RequestStatus] = mapped_column(text_enum(RequestStatus, length=16))
     event_id: Mapped[str | None] = mapped_column(sa.String(300))
     event_source: Mapped[str | None] = mapped_column(sa.String(500))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

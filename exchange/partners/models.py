@@ -8,7 +8,7 @@ import enum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from exchange.db import Base, utcnow
+from exchange.db import Base, text_enum, utcnow
 
 
 class Role(enum.StrEnum):
@@ -46,7 +46,7 @@ class OrganisationRole(Base):
         sa.ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
     )
     role: Mapped[Role] = mapped_column(
-        sa.Enum(Role, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]),
+        text_enum(Role, length=32),
         primary_key=True,
     )
 

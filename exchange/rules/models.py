@@ -9,7 +9,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from exchange.db import Base, utcnow
+from exchange.db import Base, text_enum, utcnow
 
 
 class RuleStatus(enum.StrEnum):
@@ -35,12 +35,6 @@ class Stage(enum.StrEnum):
     END_OF_LIFE = "end-of-life"
 
 
-def _enum(kind: type[enum.StrEnum]) -> sa.Enum:
-    return sa.Enum(
-        kind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
-    )
-
-
 class AccountingRule(Base):
     """A product-category rule: how a footprint of the category is counted."""
 
@@ -53,12 +47,12 @@ class AccountingRule(Base):
     standard_basis: Mapped[str] = mapped_column(sa.String(300))
     # A PACT declaredUnitOfMeasurement value ("kilogram", "piece", ...).
     declared_unit: Mapped[str] = mapped_column(sa.String(32))
-    system_boundary: Mapped[SystemBoundary] = mapped_column(_enum(SystemBoundary))
+    system_boundary: Mapped[SystemBoundary] = mapped_column(text_enum(SystemBoundary, length=16))
     required_stages_json: Mapped[str] = mapped_column(sa.Text)
     # Data-quality floors: primaryDataShare at least this (percent), each DQR at most this.
     min_primary_data_share: Mapped[Decimal | None]
     max_dqr: Mapped[Decimal | None]
-    status: Mapped[RuleStatus] = mapped_column(_enum(RuleStatus), index=True)
+    status: Mapped[RuleStatus] = mapped_column(text_enum(RuleStatus, length=16), index=True)
     proposed_by_id: Mapped[str | None] = mapped_column(sa.ForeignKey("organisations.id"))
     status_comment: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -92,7 +86,7 @@ class RuleDecision(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     rule_code: Mapped[str] = mapped_column(sa.ForeignKey("accounting_rules.code"))
-    status: Mapped[RuleStatus] = mapped_column(_enum(RuleStatus))
+    status: Mapped[RuleStatus] = mapped_column(text_enum(RuleStatus, length=16))
     comment: Mapped[str] = mapped_column(sa.Text)
     decided_by_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"))
     decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -9,7 +9,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from exchange.db import Base, utcnow
+from exchange.db import Base, text_enum, utcnow
 
 
 class SiteKind(enum.StrEnum):
@@ -23,11 +23,7 @@ class Site(Base):
     __tablename__ = "sites"
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
-    kind: Mapped[SiteKind] = mapped_column(
-        sa.Enum(
-            SiteKind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
-        )
-    )
+    kind: Mapped[SiteKind] = mapped_column(text_enum(SiteKind, length=16))
     name: Mapped[str] = mapped_column(sa.String(300))
     owner_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
     park_id: Mapped[str | None] = mapped_column(sa.ForeignKey("sites.id"), index=True)
