@@ -11,6 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 from exchange import signing, web
 from exchange.aggregation import engine, schemas, services
 from exchange.aggregation.models import BomLine, Product, Result
+from exchange.db import iso_or_none
 from exchange.errors import BadRequest
 from exchange.partners.services import Principal
 
@@ -41,7 +42,7 @@ def _result_json(result: Result | None) -> dict[str, Any] | None:
     return {
         "computedAt": result.computed_at.isoformat(),
         "stale": result.stale,
-        "staleSince": result.stale_since.isoformat() if result.stale_since else None,
+        "staleSince": iso_or_none(result.stale_since),
         "staleReason": result.stale_reason,
         "pcf": {
             "total": text(result.total),

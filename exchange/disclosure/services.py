@@ -46,6 +46,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from exchange.db import iso_or_none
 from exchange.disclosure.models import (
     ComplianceState,
     ContentLevel,
@@ -671,7 +672,7 @@ def reminder_detail(obligation: Obligation) -> dict[str, Any]:
         "title": requirement.title,
         "basis": requirement.basis,
         "state": obligation.state.value,
-        "dueAt": obligation.due_at.isoformat() if obligation.due_at else None,
+        "dueAt": iso_or_none(obligation.due_at),
         "productId": obligation.product_id,
         "recordId": obligation.record_id,
         "missing": obligation.missing,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from exchange.db import iso_or_none
 from exchange.errors import BadRequest
 from exchange.flows.models import DataFlow, FlowKind
 from exchange.flows.services import Summary
@@ -31,8 +32,8 @@ def flow_json(flow: DataFlow) -> dict[str, Any]:
 def summary_json(summary: Summary) -> dict[str, Any]:
     return {
         "period": summary.period,
-        "from": None if summary.since is None else summary.since.isoformat(),
-        "to": None if summary.until is None else summary.until.isoformat(),
+        "from": iso_or_none(summary.since),
+        "to": iso_or_none(summary.until),
         "byPair": summary.by_pair,
         "byCountry": summary.by_country,
     }

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from exchange import signing
+from exchange.db import iso_or_none
 from exchange.errors import ValidationFailed
 from exchange.factors.schemas import decimal_text, parse_decimal
 from exchange.mutual_recognition.models import (
@@ -169,7 +170,7 @@ def anchor_json(key: PartnerKey) -> dict[str, Any]:
         "kid": key.kid,
         "source": key.source,
         "addedAt": key.added_at.isoformat(),
-        "revokedAt": key.revoked_at.isoformat() if key.revoked_at else None,
+        "revokedAt": iso_or_none(key.revoked_at),
     }
 
 
@@ -215,7 +216,7 @@ def partner_json(
         "trustAnchors": [anchor_json(key) for key in anchors],
         "history": [partner_event_json(event) for event in history],
         "sync": {
-            "lastSyncedAt": partner.last_synced_at.isoformat() if partner.last_synced_at else None,
+            "lastSyncedAt": iso_or_none(partner.last_synced_at),
             "lastError": partner.last_sync_error,
             "resumesAt": partner.sync_next_url,
         },
@@ -352,7 +353,7 @@ def agreement_terms(agreement: Agreement) -> dict[str, Any]:
         "requiredVerification": agreement.required_verification.value,
         "validFrom": agreement.valid_from.isoformat(),
         "validUntil": agreement.valid_until.isoformat(),
-        "reviewDate": agreement.review_date.isoformat() if agreement.review_date else None,
+        "reviewDate": iso_or_none(agreement.review_date),
         "texts": agreement.texts,
     }
 
@@ -382,7 +383,7 @@ def recognition_json(recognition: Recognition) -> dict[str, Any]:
         "decision": recognition.decision.value,
         "reasons": recognition.reasons,
         "status": "flagged" if recognition.flagged_at is not None else "standing",
-        "flaggedAt": recognition.flagged_at.isoformat() if recognition.flagged_at else None,
+        "flaggedAt": iso_or_none(recognition.flagged_at),
         "flagReason": recognition.flag_reason,
         "source": recognition.source,
         "decidedAt": recognition.decided_at.isoformat(),

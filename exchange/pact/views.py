@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from exchange import web
+from exchange.db import iso_or_none
 from exchange.errors import BadRequest, ValidationFailed
 from exchange.flows import services as flows
 from exchange.flows.models import FlowKind
@@ -175,7 +176,7 @@ def _request_json(item: FootprintRequest) -> dict[str, Any]:
         "status": item.status.value,
         "viaPact": item.event_id is not None,
         "createdAt": item.created_at.isoformat(),
-        "answeredAt": item.answered_at.isoformat() if item.answered_at else None,
+        "answeredAt": iso_or_none(item.answered_at),
         "answer": item.answer,
     }
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -54,7 +53,3 @@ def parse_roles(values: list[str]) -> list[Role]:
     except ValueError as exc:
         allowed = ", ".join(role.value for role in Role)
         raise ValidationFailed(f"roles are among: {allowed}") from exc
-
-
-def iso(moment: dt.datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import utcnow
+from exchange.db import iso_or_none, utcnow
 from exchange.errors import (
     AccessDenied,
     Conflict,
@@ -164,7 +164,7 @@ def key_entry(key: SigningKey) -> bytes:
             "jwk": signing.public_jwk(key.public_key),
             "kid": key.kid,
             "notBefore": key.not_before.isoformat(),
-            "notAfter": key.not_after.isoformat() if key.not_after else None,
+            "notAfter": iso_or_none(key.not_after),
         }
     )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from exchange.db import iso_or_none
 from exchange.sites import services
 from exchange.sites.models import Site, SiteKind, SiteProduction
 
@@ -123,8 +124,8 @@ def site_rollup_json(
         "site": site_json(site),
         "asOf": now.isoformat(),
         "period": {
-            "from": period_from.isoformat() if period_from else None,
-            "to": period_to.isoformat() if period_to else None,
+            "from": iso_or_none(period_from),
+            "to": iso_or_none(period_to),
         },
         **rollup_json(whole),
     }

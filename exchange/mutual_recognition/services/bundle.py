@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import utcnow
+from exchange.db import iso_or_none, utcnow
 from exchange.flows import services as flows
 from exchange.flows.models import FlowKind
 from exchange.footprints import services as footprints
@@ -44,10 +44,6 @@ def key_status(key: SigningKey, now: dt.datetime) -> str:
     if key.not_after is not None and now >= key.not_after:
         return "expired"
     return "valid"
-
-
-def _iso(moment: dt.datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
 
 
 def _proof(session: Session, index: int, size: int) -> dict[str, Any]:
@@ -83,8 +79,8 @@ def _signer(
             "country": organisation.country,
         },
         "notBefore": key.not_before.isoformat(),
-        "notAfter": _iso(key.not_after),
-        "revokedAt": _iso(key.revoked_at),
+        "notAfter": iso_or_none(key.not_after),
+        "revokedAt": iso_or_none(key.revoked_at),
         "revocationReason": key.revocation_reason,
         "status": key_status(key, now),
         # What counts for this record: the key's status when the exchange received it. A
