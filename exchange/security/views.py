@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Final, NoReturn
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 from werkzeug.wrappers import Response
 
 from exchange.errors import TooManyRequests
@@ -74,7 +74,6 @@ def _token_client() -> str | None:
 
 
 def _refuse(retry_after: int) -> NoReturn:
-    g.retry_after = retry_after
     raise TooManyRequests(
         "too many requests; slow down and retry later",
         retry_after=retry_after,
@@ -95,6 +94,7 @@ def enforce_limits() -> None:
     elif endpoint in VERIFY_ENDPOINTS:
         checks.append(("verify-address", client_address(), current_app.config["RATE_LIMIT_VERIFY"]))
     for name, client, rate in checks:
+        # With Redis unreachable this raises ServiceUnavailable (503): see RedisCounter.
         decision = limiter().hit(name, client, rate)
         if not decision.allowed:
             _refuse(decision.retry_after)
@@ -111,8 +111,6 @@ def add_headers(response: Response) -> Response:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", HSTS)
-    if response.status_code == 429 and "retry_after" in g:
-        headers.setdefault("Retry-After", str(g.retry_after))
     if response.mimetype == "text/html":
         headers.setdefault("Content-Security-Policy", DEFAULT_PAGE_POLICY)
         headers.setdefault("Referrer-Policy", "same-origin")
