@@ -25,7 +25,8 @@ def settings_from_environment() -> dict[str, Any]:
     return {
         # "0" turns the request limits off (the sign-in lockout stays).
         "RATE_LIMITS": os.environ.get("EXCHANGE_RATE_LIMITS", "1") not in {"0", "off", "no"},
-        # POST /auth/token: per client address, and per client id named.
+        # POST /auth/token: every request per client address, and wrong secrets per client
+        # id named (the right secret is never refused by others' failures).
         "RATE_LIMIT_TOKEN": Rate.parse(os.environ.get("EXCHANGE_RATE_LIMIT_TOKEN", "300/60")),
         "RATE_LIMIT_TOKEN_CLIENT": Rate.parse(
             os.environ.get("EXCHANGE_RATE_LIMIT_TOKEN_CLIENT", "60/60")

@@ -290,12 +290,54 @@ class Limiter:
         window, retry_after = self._window(rate)
         return self.counter.get(self.key(name, client), window), retry_after
 
+    def seconds_left(self, rate: Rate) -> int:
+        """Seconds until the current window of ``rate`` ends."""
+        return self._window(rate)[1]
+
     def reset(self, name: str, client: str, rate: Rate) -> None:
         window, _ = self._window(rate)
         key = self.key(name, client)
         with self._lock:
             self._leases.pop((key, window), None)
         self.counter.clear(key, window)
+
+
+# --- wrong client secrets ----------------------------------------------------------------
+
+CLIENT_FAILURES = "token-client-failures"
+
+
+def token_secret_refused(limiter: Limiter, rate: Rate, *, client_id: str, address: str) -> None:
+    """Count a token request whose secret was wrong against the client id it named; past
+    ``rate``, refuse it with TooManyRequests (429) instead of the usual 401.
+
+    Only wrong secrets are counted, and only after the secret was checked, so the client's
+    owner presenting the right secret is never refused for what others sent (the limit per
+    address still applies to everyone). Checking first is affordable because a check is
+    cheap: one primary-key read and a SHA-256 of the presented secret (client secrets are
+    256-bit random values, so they need no slow hash; see exchange.partners.services), the
+    same work a 401 costs. A slow password hash would call for refusing before checking,
+    and then the owner would be locked out with the attacker, as portal accounts are.
+
+    What bounds guessing is the per-address limit, and the 2**256 secrets: a wrong secret
+    past this limit is still checked (the right one must pass), so this limit turns a flood
+    of wrong secrets into 429s and one WARNING line rather than capping the guesses.
+    """
+    failures = limiter.record(CLIENT_FAILURES, client_id, rate)
+    if failures == rate.hits:
+        logger.warning(
+            "token requests naming client %s with a wrong secret are refused (429) for %d s "
+            "after %d wrong secrets; the last came from %s",
+            client_id,
+            limiter.seconds_left(rate),
+            failures,
+            address,
+        )
+    if failures > rate.hits:
+        raise TooManyRequests(
+            "too many wrong secrets for this client id; retry later",
+            retry_after=limiter.seconds_left(rate),
+        )
 
 
 # --- sign-in lockout ---------------------------------------------------------------------
