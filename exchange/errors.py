@@ -77,17 +77,29 @@ class PayloadTooLarge(ExchangeError):
     code = "PayloadTooLarge"
 
 
-class TooManyRequests(ExchangeError):
-    """Over a rate limit; ``retry_after`` seconds until the caller may try again."""
-
-    status = 429
-    code = "TooManyRequests"
+class RetryLater(ExchangeError):
+    """A refusal that time lifts: ``retry_after`` seconds, sent as the Retry-After header."""
 
     def __init__(
         self, message: str, *, retry_after: int, details: list[dict[str, Any]] | None = None
     ) -> None:
         super().__init__(message, details=details)
         self.retry_after = max(1, retry_after)
+
+
+class TooManyRequests(RetryLater):
+    """Over a rate limit; ``retry_after`` seconds until the caller may try again."""
+
+    status = 429
+    code = "TooManyRequests"
+
+
+class ServiceUnavailable(RetryLater):
+    """A store the request depends on (the rate-limit counters in Redis) does not answer;
+    nothing was done, and the same request may succeed after ``retry_after`` seconds."""
+
+    status = 503
+    code = "ServiceUnavailable"
 
 
 class UnsupportedMediaType(ExchangeError):

@@ -22,7 +22,7 @@ from exchange.errors import (
     ExchangeError,
     NotFound,
     PayloadTooLarge,
-    TooManyRequests,
+    RetryLater,
     Unauthenticated,
     UnsupportedMediaType,
     ValidationFailed,
@@ -184,7 +184,7 @@ def error_response(error: ExchangeError) -> Response:
     response.status_code = error.status
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="footprint-exchange"'
-    if isinstance(error, TooManyRequests):
+    if isinstance(error, RetryLater):
         response.headers["Retry-After"] = str(error.retry_after)
     return response
 

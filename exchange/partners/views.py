@@ -13,6 +13,7 @@ from exchange.log.services import append_entries
 from exchange.partners import services
 from exchange.partners.models import Organisation
 from exchange.partners.schemas import KeyRegistration, KeyRevocation, organisation_json, parse
+from exchange.security import views as security
 
 bp = Blueprint("partners", __name__)
 
@@ -52,6 +53,8 @@ def token() -> Response:
             lifetime=dt.timedelta(seconds=current_app.config["TOKEN_LIFETIME_SECONDS"]),
         )
     except Unauthenticated:
+        # Past the limit of wrong secrets for this client id: TooManyRequests (429).
+        security.token_secret_refused(client_id)
         return _oauth_error("invalid_client", "unknown client or wrong secret", 401)
     except AccessDenied as exc:
         return _oauth_error("invalid_scope", exc.message, 400)

@@ -25,7 +25,8 @@ def settings_from_environment() -> dict[str, Any]:
     return {
         # "0" turns the request limits off (the sign-in lockout stays).
         "RATE_LIMITS": os.environ.get("EXCHANGE_RATE_LIMITS", "1") not in {"0", "off", "no"},
-        # POST /auth/token: per client address, and per client id named.
+        # POST /auth/token: every request per client address, and wrong secrets per client
+        # id named (the right secret is never refused by others' failures).
         "RATE_LIMIT_TOKEN": Rate.parse(os.environ.get("EXCHANGE_RATE_LIMIT_TOKEN", "300/60")),
         "RATE_LIMIT_TOKEN_CLIENT": Rate.parse(
             os.environ.get("EXCHANGE_RATE_LIMIT_TOKEN_CLIENT", "60/60")
@@ -44,6 +45,9 @@ def settings_from_environment() -> dict[str, Any]:
         "REDIS_URL": os.environ.get("EXCHANGE_REDIS_URL") or None,
         # Namespace of the counters' keys, for several exchanges on one Redis.
         "REDIS_PREFIX": os.environ.get("EXCHANGE_REDIS_PREFIX", "fx:rate:"),
+        # Seconds to connect to Redis and for each command. Redis answers in a millisecond;
+        # a limited request waits this long at most before its 503 when Redis is away.
+        "REDIS_TIMEOUT": os.environ.get("EXCHANGE_REDIS_TIMEOUT", "1"),
         # Proxies whose X-Forwarded-For names the client (as gunicorn's forwarded_allow_ips).
         "TRUSTED_PROXIES": frozenset(
             part.strip()
@@ -78,6 +82,16 @@ def _counter_engine(app: Flask) -> Engine:
     return counters
 
 
+def _seconds(value: str | float) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"EXCHANGE_REDIS_TIMEOUT is a number of seconds, not {value!r}") from None
+    if not 0 < seconds <= 60:
+        raise ValueError(f"EXCHANGE_REDIS_TIMEOUT is from 0 to 60 seconds, not {value!r}")
+    return seconds
+
+
 def install(app: Flask) -> None:
     """Settings (test_config given to create_app wins), the shared limiter, the hooks."""
     from exchange.security import views
@@ -88,9 +102,10 @@ def install(app: Flask) -> None:
     for name in _RATES:
         if isinstance(app.config[name], str):
             app.config[name] = Rate.parse(app.config[name])
+    app.config["REDIS_TIMEOUT"] = _seconds(app.config["REDIS_TIMEOUT"])
     redis_url = app.config["REDIS_URL"]
     counter = (
-        redis_counter(redis_url, app.config["REDIS_PREFIX"])
+        redis_counter(redis_url, app.config["REDIS_PREFIX"], timeout=app.config["REDIS_TIMEOUT"])
         if redis_url
         else DatabaseCounter(_counter_engine(app))
     )

@@ -6,6 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from exchange.errors import ServiceUnavailable
 from exchange.security import services
 
 
@@ -24,10 +25,15 @@ def unlock_command(email: str | None, address: str | None) -> None:
         raise click.UsageError("give --email, --address or both")
     limiter: services.Limiter = current_app.extensions["exchange.limiter"]
     config = current_app.config
-    if email:
-        account = email.strip().lower()
-        limiter.reset(services.ACCOUNT_FAILURES, account, config["LOGIN_LOCKOUT_ACCOUNT"])
-        click.echo(f"unlocked the account {account}")
-    if address:
-        limiter.reset(services.ADDRESS_FAILURES, address.strip(), config["LOGIN_LOCKOUT_ADDRESS"])
-        click.echo(f"unlocked the address {address.strip()}")
+    try:
+        if email:
+            account = email.strip().lower()
+            limiter.reset(services.ACCOUNT_FAILURES, account, config["LOGIN_LOCKOUT_ACCOUNT"])
+            click.echo(f"unlocked the account {account}")
+        if address:
+            address = address.strip()
+            limiter.reset(services.ADDRESS_FAILURES, address, config["LOGIN_LOCKOUT_ADDRESS"])
+            click.echo(f"unlocked the address {address}")
+    except ServiceUnavailable as exc:
+        # Redis is away (logged at ERROR by the counter): a message, not a traceback.
+        raise click.ClickException(exc.message) from exc

@@ -10,6 +10,9 @@ For large limits a worker takes a small share of the window's budget at once (a 
 fifty requests instead of one per request. A worker's unspent lease is lost when the window
 ends, so the deployment may refuse up to ``workers * limit / 50`` requests early; it never
 lets more than the limit through. Limits under 100 are counted one by one, exactly.
+
+When Redis does not answer, a limited request is refused with 503 (ServiceUnavailable) rather
+than let through uncounted; see :class:`RedisCounter`.
 """
 
 from __future__ import annotations
@@ -22,18 +25,23 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from exchange.db import reader
-from exchange.errors import TooManyRequests
+from exchange.errors import ServiceUnavailable, TooManyRequests
 from exchange.security.models import RateCounter
 
 logger = logging.getLogger("exchange.security")
 
 LEASE_FRACTION = 50
+# After Redis fails to answer, a process refuses limited requests at once for this long
+# (and tells callers to come back then) instead of trying again on every request.
+STORE_RETRY_SECONDS = 5
+
+_Result = TypeVar("_Result")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,32 +133,106 @@ class DatabaseCounter:
 
 
 class RedisCounter:
-    """Counts in Redis: one key per limit key and window, expiring with the window."""
+    """Counts in Redis: one key per limit key and window, expiring with the window.
 
-    def __init__(self, client: Any, prefix: str = "fx:rate:") -> None:
+    When Redis cannot be reached (refused, timed out, wrong password) the limited request is
+    refused with ServiceUnavailable, logged at ERROR. It fails closed on purpose: the limits
+    are what bound guessing client secrets and portal passwords, and an attacker able to
+    make Redis unreachable (or to wait for an outage) must not get unlimited tries. Only the
+    limited endpoints are refused; everything else never touches Redis and keeps working.
+
+    After a failure the counter does not try Redis again for ``retry_seconds``: gunicorn's
+    sync workers would otherwise each wait out a connect timeout per limited request, and
+    with every worker waiting, the endpoints that are not limited would starve too. It also
+    keeps an outage to one log line per process every ``retry_seconds``.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        prefix: str = "fx:rate:",
+        *,
+        retry_seconds: int = STORE_RETRY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.prefix = prefix
+        self.retry_seconds = retry_seconds
+        self.clock = clock
+        self._down_until = -math.inf
 
     def add(self, key: str, window: int, seconds: int, amount: int) -> int:
         name = f"{self.prefix}{key}:{window}"
-        pipeline = self.client.pipeline(transaction=True)
-        pipeline.incrby(name, amount)
-        pipeline.expire(name, seconds + 1)
-        hits, _ = pipeline.execute()
-        return int(hits)
+
+        def increment() -> int:
+            pipeline = self.client.pipeline(transaction=True)
+            pipeline.incrby(name, amount)
+            pipeline.expire(name, seconds + 1)
+            hits, _ = pipeline.execute()
+            return int(hits)
+
+        return self._call(increment)
 
     def get(self, key: str, window: int) -> int:
-        value = self.client.get(f"{self.prefix}{key}:{window}")
+        value = self._call(lambda: self.client.get(f"{self.prefix}{key}:{window}"))
         return int(value or 0)
 
     def clear(self, key: str, window: int) -> None:
-        self.client.delete(f"{self.prefix}{key}:{window}", f"{self.prefix}{key}:{window - 1}")
+        names = (f"{self.prefix}{key}:{window}", f"{self.prefix}{key}:{window - 1}")
+        self._call(lambda: self.client.delete(*names))
+
+    def _call(self, command: Callable[[], _Result]) -> _Result:
+        import redis
+
+        left = self._down_until - self.clock()
+        if left > 0:
+            raise self._unavailable(math.ceil(left))
+        try:
+            return command()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._down_until = self.clock() + self.retry_seconds
+            logger.error(
+                "the rate-limit store is unreachable (Redis at %s: %s: %s); rate-limited "
+                "requests are refused with 503 for the next %d s",
+                self.location(),
+                type(exc).__name__,
+                self._scrubbed(str(exc)),
+                self.retry_seconds,
+            )
+            raise self._unavailable(self.retry_seconds) from exc
+
+    @staticmethod
+    def _unavailable(retry_after: int) -> ServiceUnavailable:
+        return ServiceUnavailable(
+            "the rate-limit store is unreachable; retry later", retry_after=retry_after
+        )
+
+    def location(self) -> str:
+        """Where Redis is, for the operators' logs: host, port and database, no credentials."""
+        kwargs = self.client.connection_pool.connection_kwargs
+        if "path" in kwargs:
+            return f"unix:{kwargs['path']}"
+        return f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{kwargs.get('db', 0)}"
+
+    def _scrubbed(self, text: str) -> str:
+        # redis-py names host and port in its errors, not the password; this makes sure.
+        password = self.client.connection_pool.connection_kwargs.get("password")
+        return text.replace(password, "***") if password else text
 
 
-def redis_counter(url: str, prefix: str = "fx:rate:") -> RedisCounter:
+def redis_counter(url: str, prefix: str = "fx:rate:", *, timeout: float = 1.0) -> RedisCounter:
+    """A counter on the Redis at ``url``; ``timeout`` bounds connecting and each command.
+
+    No retries: a failed command is answered with 503 and Retry-After at once, rather than
+    holding the worker while redis-py tries again.
+    """
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    client = redis.Redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+    )
     return RedisCounter(client, prefix)
 
 
@@ -208,12 +290,54 @@ class Limiter:
         window, retry_after = self._window(rate)
         return self.counter.get(self.key(name, client), window), retry_after
 
+    def seconds_left(self, rate: Rate) -> int:
+        """Seconds until the current window of ``rate`` ends."""
+        return self._window(rate)[1]
+
     def reset(self, name: str, client: str, rate: Rate) -> None:
         window, _ = self._window(rate)
         key = self.key(name, client)
         with self._lock:
             self._leases.pop((key, window), None)
         self.counter.clear(key, window)
+
+
+# --- wrong client secrets ----------------------------------------------------------------
+
+CLIENT_FAILURES = "token-client-failures"
+
+
+def token_secret_refused(limiter: Limiter, rate: Rate, *, client_id: str, address: str) -> None:
+    """Count a token request whose secret was wrong against the client id it named; past
+    ``rate``, refuse it with TooManyRequests (429) instead of the usual 401.
+
+    Only wrong secrets are counted, and only after the secret was checked, so the client's
+    owner presenting the right secret is never refused for what others sent (the limit per
+    address still applies to everyone). Checking first is affordable because a check is
+    cheap: one primary-key read and a SHA-256 of the presented secret (client secrets are
+    256-bit random values, so they need no slow hash; see exchange.partners.services), the
+    same work a 401 costs. A slow password hash would call for refusing before checking,
+    and then the owner would be locked out with the attacker, as portal accounts are.
+
+    What bounds guessing is the per-address limit, and the 2**256 secrets: a wrong secret
+    past this limit is still checked (the right one must pass), so this limit turns a flood
+    of wrong secrets into 429s and one WARNING line rather than capping the guesses.
+    """
+    failures = limiter.record(CLIENT_FAILURES, client_id, rate)
+    if failures == rate.hits:
+        logger.warning(
+            "token requests naming client %s with a wrong secret are refused (429) for %d s "
+            "after %d wrong secrets; the last came from %s",
+            client_id,
+            limiter.seconds_left(rate),
+            failures,
+            address,
+        )
+    if failures > rate.hits:
+        raise TooManyRequests(
+            "too many wrong secrets for this client id; retry later",
+            retry_after=limiter.seconds_left(rate),
+        )
 
 
 # --- sign-in lockout ---------------------------------------------------------------------

@@ -4,15 +4,17 @@ after it, and the client address both the limits and the sign-in lockout count b
 from __future__ import annotations
 
 import ipaddress
-from typing import Final, NoReturn
+from typing import Final
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 from werkzeug.wrappers import Response
 
 from exchange.errors import TooManyRequests
+from exchange.security import services
 from exchange.security.services import Limiter, Lockout, Rate
 
-# Endpoints that take a secret: guessing client secrets costs a request each.
+# Endpoints that take a secret: guessing client secrets costs a request each. Wrong secrets
+# are also counted per client id, by the endpoint itself (token_secret_refused).
 TOKEN_ENDPOINTS: Final = frozenset({"partners.token"})
 # Endpoints that verify what the exchange signed: public, and each costs a signature check
 # or a proof built from the log.
@@ -65,19 +67,16 @@ def client_address() -> str:
     return peer
 
 
-def _token_client() -> str | None:
-    """The client id a token request names (HTTP Basic, else the form), unverified."""
-    authorization = request.authorization
-    if authorization is not None and authorization.username:
-        return authorization.username[:200]
-    return request.form.get("client_id", "")[:200] or None
-
-
-def _refuse(retry_after: int) -> NoReturn:
-    g.retry_after = retry_after
-    raise TooManyRequests(
-        "too many requests; slow down and retry later",
-        retry_after=retry_after,
+def token_secret_refused(client_id: str) -> None:
+    """The token endpoint calls this after a wrong secret: counted against the client id
+    (see services.token_secret_refused for why only wrong ones), a 429 past the limit."""
+    if not current_app.config["RATE_LIMITS"]:
+        return
+    services.token_secret_refused(
+        limiter(),
+        current_app.config["RATE_LIMIT_TOKEN_CLIENT"],
+        client_id=client_id[:200],
+        address=client_address(),
     )
 
 
@@ -86,18 +85,20 @@ def enforce_limits() -> None:
     endpoint = request.endpoint
     if not current_app.config["RATE_LIMITS"] or endpoint is None:
         return
-    checks: list[tuple[str, str, Rate]] = []
+    check: tuple[str, Rate] | None = None
     if endpoint in TOKEN_ENDPOINTS:
-        checks.append(("token-address", client_address(), current_app.config["RATE_LIMIT_TOKEN"]))
-        client = _token_client()
-        if client is not None:
-            checks.append(("token-client", client, current_app.config["RATE_LIMIT_TOKEN_CLIENT"]))
+        check = ("token-address", current_app.config["RATE_LIMIT_TOKEN"])
     elif endpoint in VERIFY_ENDPOINTS:
-        checks.append(("verify-address", client_address(), current_app.config["RATE_LIMIT_VERIFY"]))
-    for name, client, rate in checks:
-        decision = limiter().hit(name, client, rate)
-        if not decision.allowed:
-            _refuse(decision.retry_after)
+        check = ("verify-address", current_app.config["RATE_LIMIT_VERIFY"])
+    if check is None:
+        return
+    name, rate = check
+    # With Redis unreachable this raises ServiceUnavailable (503): see RedisCounter.
+    decision = limiter().hit(name, client_address(), rate)
+    if not decision.allowed:
+        raise TooManyRequests(
+            "too many requests; slow down and retry later", retry_after=decision.retry_after
+        )
 
 
 def _has_credentials() -> bool:
@@ -111,8 +112,6 @@ def add_headers(response: Response) -> Response:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", HSTS)
-    if response.status_code == 429 and "retry_after" in g:
-        headers.setdefault("Retry-After", str(g.retry_after))
     if response.mimetype == "text/html":
         headers.setdefault("Content-Security-Policy", DEFAULT_PAGE_POLICY)
         headers.setdefault("Referrer-Policy", "same-origin")

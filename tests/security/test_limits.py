@@ -4,6 +4,7 @@ of the token and verification endpoints."""
 from __future__ import annotations
 
 import base64
+import logging
 import threading
 import uuid
 from collections.abc import Iterator
@@ -192,23 +193,66 @@ def _token(client: FlaskClient, client_id: str, secret: str, address: str) -> An
     )
 
 
-def test_token_requests_are_limited_per_client_and_per_address(limited_app: Flask) -> None:
-    member = add_member(limited_app)
+def test_token_requests_are_limited_per_address(limited_app: Flask) -> None:
+    # Four a window, whichever client ids it tries.
     client = limited_app.test_client()
-    # Per client id: two a window, right secret or wrong, from any address.
-    assert _token(client, member.client_id, member.client_secret, "192.0.2.1").status_code == 200
-    assert _token(client, member.client_id, "wrong", "192.0.2.2").status_code == 401
-    refused = _token(client, member.client_id, member.client_secret, "192.0.2.3")
+    for number in range(4):
+        assert _token(client, f"fx-guess-{number}", "x", "192.0.2.50").status_code == 401
+    refused = _token(client, "fx-guess-5", "x", "192.0.2.50")
     assert refused.status_code == 429
     assert refused.json is not None
     assert refused.json["code"] == "TooManyRequests"
     assert set(refused.json) == {"code", "message", "details"}
     assert 1 <= int(refused.headers["Retry-After"]) <= 3600
-    # Per address: four a window, whichever client ids it tries.
-    for number in range(4):
-        assert _token(client, f"fx-guess-{number}", "x", "192.0.2.50").status_code == 401
-    assert _token(client, "fx-guess-5", "x", "192.0.2.50").status_code == 429
     assert _token(client, "fx-guess-5", "x", "192.0.2.51").status_code == 401
+
+
+def test_strangers_wrong_secrets_do_not_lock_out_the_client(
+    limited_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Wrong secrets are limited per client id (two a window here); the right secret is not
+    refused for them, from another address or from the attacker's own."""
+    caplog.set_level(logging.WARNING, logger="exchange.security")
+    member = add_member(limited_app)
+    client = limited_app.test_client()
+    attacker, owner = "192.0.2.66", "198.51.100.66"
+    assert _token(client, member.client_id, "wrong", attacker).status_code == 401
+    assert _token(client, member.client_id, "wrong again", attacker).status_code == 401
+    refused = _token(client, member.client_id, "still wrong", attacker)
+    assert refused.status_code == 429
+    assert refused.json is not None
+    assert refused.json["code"] == "TooManyRequests"
+    assert set(refused.json) == {"code", "message", "details"}
+    assert 1 <= int(refused.headers["Retry-After"]) <= 3600
+
+    granted = _token(client, member.client_id, member.client_secret, owner)
+    assert granted.status_code == 200
+    assert granted.json is not None
+    assert granted.json["token_type"] == "Bearer"
+    # The budget is the client id's, not the address's: more wrong secrets are refused
+    # from anywhere, and the right one still passes (the attacker's address has one
+    # request left of its four).
+    assert _token(client, member.client_id, "wrong", "203.0.113.66").status_code == 429
+    assert _token(client, member.client_id, member.client_secret, attacker).status_code == 200
+    # Other client ids are not affected.
+    other = add_member(limited_app)
+    assert _token(client, other.client_id, "wrong", owner).status_code == 401
+    # The operator is told once, with the client id and where the last wrong secret came from.
+    locks = [r.getMessage() for r in caplog.records if "wrong secret are refused" in r.getMessage()]
+    assert len(locks) == 1
+    assert member.client_id in locks[0]
+    assert locks[0].endswith(f"from {attacker}")
+
+
+def test_right_secrets_do_not_spend_the_budget_of_wrong_ones(limited_app: Flask) -> None:
+    member = add_member(limited_app)
+    client = limited_app.test_client()
+    for number in range(3):
+        address = f"192.0.2.{70 + number}"
+        assert _token(client, member.client_id, member.client_secret, address).status_code == 200
+    assert _token(client, member.client_id, "wrong", "192.0.2.80").status_code == 401
+    assert _token(client, member.client_id, "wrong", "192.0.2.80").status_code == 401
+    assert _token(client, member.client_id, "wrong", "192.0.2.80").status_code == 429
 
 
 def test_verification_endpoints_are_limited_per_address(limited_app: Flask) -> None:

@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from exchange import web
-from exchange.errors import ExchangeError
+from exchange.errors import ExchangeError, RetryLater
 from exchange.partners.models import Organisation, Role
 from exchange.partners.services import Principal
 from exchange.portal import i18n, security, services
@@ -172,9 +172,11 @@ def _context() -> dict[str, Any]:
 
 
 @bp.errorhandler(ExchangeError)
-def _domain_error(error: ExchangeError) -> tuple[str, int]:
+def _domain_error(error: ExchangeError) -> tuple[str, int, dict[str, str]]:
     db().rollback()
-    return render("error.html", error.status, error=error)
+    page, status = render("error.html", error.status, error=error)
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RetryLater) else {}
+    return page, status, headers
 
 
 @bp.errorhandler(HTTPException)
