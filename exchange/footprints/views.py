@@ -23,10 +23,11 @@ from exchange.pact.filters import criteria_from_query
 bp = Blueprint("footprints", __name__, url_prefix="/api/v1")
 
 
-def _meta(record: FootprintRecord) -> dict[str, Any]:
+def _meta(record: FootprintRecord, key_status: str | None) -> dict[str, Any]:
     return {
         "id": record.id,
         "signed": record.signed,
+        "keyStatusAtReceipt": key_status,
         "owner": record.owner_id,
         "status": record.status.value,
         "disclosure": record.disclosure.value,
@@ -36,8 +37,20 @@ def _meta(record: FootprintRecord) -> dict[str, Any]:
     }
 
 
-def _envelope_text(record: FootprintRecord) -> str:
-    return envelope_json(record.footprint_json, services.signature_of(record), _meta(record))
+def _envelope_texts(session: Session, records: Sequence[FootprintRecord]) -> list[str]:
+    statuses = services.key_statuses_at_receipt(session, records)
+    return [
+        envelope_json(
+            record.footprint_json,
+            services.signature_of(record),
+            _meta(record, statuses.get(record.id)),
+        )
+        for record in records
+    ]
+
+
+def _envelope_text(session: Session, record: FootprintRecord) -> str:
+    return _envelope_texts(session, [record])[0]
 
 
 def _json_text(text: str, status: int = 200) -> Response:
@@ -170,7 +183,7 @@ def get_footprint(record_id: str) -> Response:
     record = services.get_record(session, principal, record_id)
     if flows.record_reads(session, principal, [record], FlowKind.API_READ):
         session.commit()
-    return _json_text(_envelope_text(record))
+    return _json_text(_envelope_text(session, record))
 
 
 @bp.get("/footprints")
@@ -191,7 +204,7 @@ def list_footprints() -> Response:
     )
     if flows.record_reads(session, principal, page.records, FlowKind.API_READ):
         session.commit()
-    body = '{"data":[' + ",".join(_envelope_text(record) for record in page.records) + "]"
+    body = '{"data":[' + ",".join(_envelope_texts(session, page.records)) + "]"
     headers = {}
     if page.next_cursor:
         args = {**request.args.to_dict(), "cursor": page.next_cursor}
@@ -285,4 +298,4 @@ def put_disclosure(record_id: str) -> Response:
     session = web.session()
     record = services.set_disclosure(session, principal, record_id=record_id, disclosure=disclosure)
     session.commit()
-    return _json_text(_envelope_text(record))
+    return _json_text(_envelope_text(session, record))

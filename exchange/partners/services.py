@@ -294,6 +294,18 @@ def keys_by_kid(
     return {key.kid: key for key in session.scalars(query)}
 
 
+def key_status(key: SigningKey, moment: dt.datetime) -> str:
+    """What a key was at ``moment``: valid, revoked (at or before it), not yet valid or
+    expired. A signature stands when its key was valid when the exchange received it."""
+    if key.revoked_at is not None and key.revoked_at <= moment:
+        return "revoked"
+    if moment < key.not_before:
+        return "not-yet-valid"
+    if key.not_after is not None and moment >= key.not_after:
+        return "expired"
+    return "valid"
+
+
 def key_as_jwk(key: SigningKey) -> dict[str, object]:
     jwk: dict[str, object] = {
         **signing.public_jwk(key.public_key),

@@ -715,6 +715,7 @@ def test_official_examples_import_unchanged_and_come_back_schema_valid(
         envelope = client.get(f"/api/v1/footprints/{record_id}", headers=importer.headers)
         assert envelope.get_json()["signature"] is None
         assert envelope.get_json()["exchange"]["signed"] is False
+        assert envelope.get_json()["exchange"]["keyStatusAtReceipt"] is None
 
 
 def test_the_log_audit_rebuilds_imported_unsigned_records(app: Flask, client: FlaskClient) -> None:

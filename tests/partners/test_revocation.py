@@ -142,6 +142,18 @@ def test_a_backdated_revocation_invalidates_records_received_after_it(
     assert not verdict.ok
     assert any("outside the key's revokedAt" in problem for problem in verdict.problems)
 
+    # a plain read says the same, one record at a time and in a list
+    def read_status(record: str) -> Any:
+        answer = client.get(f"/api/v1/footprints/{record}", headers=supplier.headers)
+        return answer.get_json()["exchange"]["keyStatusAtReceipt"]
+
+    assert (read_status(first), read_status(second)) == ("valid", "revoked")
+    listed = client.get("/api/v1/footprints?owner=me", headers=supplier.headers).get_json()
+    statuses = {
+        item["exchange"]["id"]: item["exchange"]["keyStatusAtReceipt"] for item in listed["data"]
+    }
+    assert statuses == {first: "valid", second: "revoked"}
+
 
 def _waiting_on_a_lock(app: Flask) -> bool:
     """Whether some PostgreSQL backend of the test database waits for a row lock."""

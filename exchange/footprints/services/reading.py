@@ -35,7 +35,7 @@ from exchange.footprints.models import (
 )
 from exchange.pact.filters import VALIDITY_YEARS, Criteria
 from exchange.partners.models import Role
-from exchange.partners.services import Principal
+from exchange.partners.services import Principal, key_status, keys_by_kid
 
 # SQLite allows 500 selects in a compound one; beyond this a source is not used.
 MAX_RUNS: Final = 200
@@ -449,3 +449,20 @@ def matching_records(
 ) -> Sequence[FootprintRecord]:
     """Up to ``limit`` records the caller may see that meet the criteria, newest first."""
     return list_records(session, principal, limit=limit, criteria=criteria).records
+
+
+def key_statuses_at_receipt(
+    session: Session, records: Sequence[FootprintRecord]
+) -> dict[str, str]:
+    """Each signed record's key status when the exchange received it, by record id.
+
+    "valid" for a signature that stands. "revoked" when its owner revoked the key from a
+    time at or before the receipt (a backdated revocation, after a leak): the record is
+    still served, but its signature no longer vouches for it.
+    """
+    keys = keys_by_kid(session, (r.signature_kid for r in records if r.signature_kid))
+    return {
+        record.id: key_status(keys[record.signature_kid], record.received_at)
+        for record in records
+        if record.signature_kid in keys
+    }

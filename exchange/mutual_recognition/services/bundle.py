@@ -31,19 +31,9 @@ from exchange.log.models import LogEntry
 from exchange.log.schemas import b64
 from exchange.mutual_recognition.services.recognition import recognitions_of_record
 from exchange.partners.models import Organisation, SigningKey
-from exchange.partners.services import KEY_LOG_KIND, Principal, key_entry
+from exchange.partners.services import KEY_LOG_KIND, Principal, key_entry, key_status
 
 BUNDLE_FORMAT: Final = "footprint-exchange:verification-bundle:v1"
-
-
-def key_status(key: SigningKey, now: dt.datetime) -> str:
-    if key.revoked_at is not None and key.revoked_at <= now:
-        return "revoked"
-    if now < key.not_before:
-        return "not-yet-valid"
-    if key.not_after is not None and now >= key.not_after:
-        return "expired"
-    return "valid"
 
 
 def _proof(session: Session, index: int, size: int) -> dict[str, Any]:
