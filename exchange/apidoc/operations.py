@@ -104,6 +104,10 @@ def _envelope_schema() -> dict[str, Any]:
                 "properties": {
                     "id": {"type": "string"},
                     "signed": {"type": "boolean"},
+                    # The signing key's status when the record arrived; null when unsigned.
+                    "keyStatusAtReceipt": {
+                        "enum": ["valid", "revoked", "not-yet-valid", "expired", None]
+                    },
                     "owner": {"type": "string"},
                     "status": enum("Active", "Deprecated"),
                     "disclosure": {"type": "string"},
