@@ -1,0 +1,173 @@
+"""The database connection lost in the middle of a request (PostgreSQL): a live gunicorn server
+is pushing a batch of signed footprints when every backend of its database is terminated.
+
+The request is caught at a known point inside its transaction: the test holds a SHARE lock
+on ``footprint_validity_years``, which lets the submission read everything, append the batch
+to the log and insert its records and their terms, and then makes it wait on its last insert.
+Its backend is terminated there, the lock released. The client gets the one JSON error body; nothing of the batch is stored nor logged; the log audit passes; and
+the next write and read succeed on the same server, whose pools now hold only dead connections.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import sqlalchemy as sa
+from flask import Flask
+
+from exchange.footprints.models import FootprintRecord
+from exchange.log.models import LogEntry
+from tests.e2e.conftest import running_server, server_environment
+from tests.factories import Member, add_member
+
+pytestmark = pytest.mark.e2e
+
+PRODUCT = "urn:gtin:06901234599983"
+BATCH = 5
+
+
+@pytest.fixture
+def admin(database_url: str) -> Iterator[sa.Engine]:
+    """Connections of the test's own, outside the server's pools."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("terminating a server's backends needs PostgreSQL")
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    yield engine
+    engine.dispose()
+
+
+def backend(connection: sa.Connection) -> int:
+    return int(connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def terminate_other_backends(connection: sa.Connection, *spared: int) -> int:
+    """Terminate every backend of this test's database but ``connection``'s and ``spared``."""
+    return len(
+        connection.execute(
+            sa.text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND NOT pid = ANY(:spared)"
+            ),
+            {"spared": list(spared)},
+        ).all()
+    )
+
+
+def wait_for_blocked_insert(connection: sa.Connection, table: str) -> None:
+    """Until a backend of this database waits for a lock on ``table`` (to insert into it)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        waiting = connection.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted "
+                "AND relation = CAST(:table AS regclass) AND mode = 'RowExclusiveLock'"
+            ),
+            {"table": table},
+        ).scalar_one()
+        if waiting:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no submission came to wait on {table}")
+
+
+def push(base_url: str, supplier: Member, batch: list[dict[str, Any]]) -> requests.Response:
+    return requests.post(
+        f"{base_url}/api/v1/footprints",
+        json={"items": batch},
+        headers=supplier.headers,
+        timeout=60,
+    )
+
+
+def stored(app: Flask, ids: list[str]) -> tuple[int, int]:
+    """How many of ``ids`` are stored as records, and as log entries."""
+    with app.extensions["exchange.sessions"]() as session:
+        records = session.scalar(sa.select(sa.func.count()).where(FootprintRecord.id.in_(ids)))
+        entries = session.scalar(sa.select(sa.func.count()).where(LogEntry.ref.in_(ids)))
+        return int(records or 0), int(entries or 0)
+
+
+def test_a_batch_cut_off_by_a_lost_database_connection_is_refused_whole(
+    app: Flask, admin: sa.Engine, database_url: str, tmp_path: Path
+) -> None:
+    supplier = add_member(app)
+    instance = tmp_path / "server-instance"
+    with running_server(database_url, instance, tmp_path / "server.log") as base_url:
+        warm = push(base_url, supplier, [supplier.envelope(productIds=[PRODUCT])])
+        assert warm.status_code == 200, warm.text
+        size_before = requests.get(f"{base_url}/api/v1/log/checkpoint", timeout=30).text
+
+        batch = [supplier.envelope(productIds=[PRODUCT]) for _ in range(BATCH)]
+        ids = [envelope["footprint"]["id"] for envelope in batch]
+        answers: list[requests.Response | requests.RequestException] = []
+
+        def send() -> None:
+            try:
+                answers.append(push(base_url, supplier, batch))
+            except requests.RequestException as exc:  # a reset or a timeout
+                answers.append(exc)
+
+        with admin.connect() as blocker, admin.connect() as killer:
+            with blocker.begin():
+                blocker.execute(sa.text("LOCK TABLE footprint_validity_years IN SHARE MODE"))
+                sender = threading.Thread(target=send)
+                sender.start()
+                wait_for_blocked_insert(killer, "footprint_validity_years")
+                # the submission has appended to the log and inserted its records by now
+                assert terminate_other_backends(killer, backend(blocker)) >= 1
+            sender.join(timeout=90)
+        assert not sender.is_alive(), "the client was left hanging"
+
+        [answer] = answers
+        assert isinstance(answer, requests.Response), answer
+        assert 500 <= answer.status_code < 600, answer.text
+        assert answer.headers["Content-Type"] == "application/json"
+        body = answer.json()
+        assert set(body) == {"code", "message", "details"}, body
+        assert stored(app, ids) == (0, 0), "a half-stored batch"
+        assert requests.get(f"{base_url}/api/v1/log/checkpoint", timeout=30).text == size_before
+        for footprint_id in ids:
+            missing = requests.get(
+                f"{base_url}/api/v1/footprints/{footprint_id}", headers=supplier.headers, timeout=30
+            )
+            assert missing.status_code == 404, missing.text
+
+        # the very next request is answered, by whichever worker takes it
+        again = push(base_url, supplier, batch)
+        assert again.status_code == 200, again.text
+        assert again.json()["accepted"] == BATCH
+        assert [r["status"] for r in again.json()["results"]] == ["created"] * BATCH
+        assert stored(app, ids) == (BATCH, BATCH)
+
+        # a read right after every pooled connection died: the PACT list
+        with admin.connect() as killer:
+            assert terminate_other_backends(killer) >= 1
+        for _ in range(3):  # more requests than workers: each worker's pool meets the loss
+            listed = requests.get(
+                f"{base_url}/3/footprints",
+                params={"limit": "100"},
+                headers=supplier.headers,
+                timeout=30,
+            )
+            assert listed.status_code == 200, listed.text
+            assert set(ids) <= {item["id"] for item in listed.json()["data"]}
+
+    audit = subprocess.run(
+        [sys.executable, "-m", "exchange.cli", "audit"],
+        env=server_environment(instance, database_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert audit.returncode == 0, audit.stderr
+    assert audit.stdout.startswith("audit ok:"), audit.stdout
