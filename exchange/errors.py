@@ -95,6 +95,19 @@ class UnsupportedMediaType(ExchangeError):
     code = "UnsupportedMediaType"
 
 
+class ServiceUnavailable(ExchangeError):
+    """A passing outage (the database connection was lost); ``retry_after`` seconds."""
+
+    status = 503
+    code = "ServiceUnavailable"
+
+    def __init__(
+        self, message: str, *, retry_after: int, details: list[dict[str, Any]] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = max(1, retry_after)
+
+
 class NotImplementedByExchange(ExchangeError):
     status = 400
     code = "NotImplemented"
