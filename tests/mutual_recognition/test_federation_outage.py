@@ -187,3 +187,30 @@ def test_the_worker_logs_a_sync_cut_off_by_a_dying_host_and_resumes_it(
         run_sync_job()
     assert not [r for r in caplog.records if partner_id in r.getMessage()], caplog.text
     check_complete(app, partner_id, ids)
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/organisations/", "/api/v1/log/proof/inclusion"], ids=["keys", "proofs"]
+)
+def test_a_host_dying_while_its_page_is_checked_refuses_nothing_for_it(
+    outage: tuple[Partnership, str, PartnerHost], path: str
+) -> None:
+    """The page was served, but the owner's keys or the log proofs its records need were
+    not: an outage is no evidence against a record, so none is decided on it."""
+    partnership, partner_id, host = outage
+    app = partnership.app
+    ids = [publish(partnership, host) for _ in range(RECORDS)]
+    host.die_at(path, 1, Failure.BAD_GATEWAY)
+
+    result, report = sync_cli(app, partner_id)
+    assert result.exit_code == 1, result.output
+    assert "answered 502" in report["error"], report
+    assert decided(app, partner_id) == Counter(), "records decided on an outage"
+    assert stored(app, ids) == set()
+    kept = partner(app, partner_id)
+    assert kept.sync_next_url is None and kept.last_sync_error == report["error"]
+
+    host.revive()
+    result, report = sync_cli(app, partner_id)
+    assert (result.exit_code, report["error"], report["recognised"]) == (0, None, RECORDS), report
+    check_complete(app, partner_id, ids)
