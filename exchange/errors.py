@@ -95,8 +95,9 @@ class TooManyRequests(RetryLater):
 
 
 class ServiceUnavailable(RetryLater):
-    """A store the request depends on (the rate-limit counters in Redis) does not answer;
-    nothing was done, and the same request may succeed after ``retry_after`` seconds."""
+    """A passing outage of a store the request depends on (the database connection was lost,
+    the rate-limit counters in Redis do not answer): nothing was done, and the same request
+    may succeed after ``retry_after`` seconds."""
 
     status = 503
     code = "ServiceUnavailable"

@@ -11,6 +11,7 @@ from typing import Any, Final, TypeVar
 
 import werkzeug.exceptions
 from flask import Flask, Response, current_app, g, jsonify, request
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
@@ -23,6 +24,7 @@ from exchange.errors import (
     NotFound,
     PayloadTooLarge,
     RetryLater,
+    ServiceUnavailable,
     Unauthenticated,
     UnsupportedMediaType,
     ValidationFailed,
@@ -223,6 +225,26 @@ def _internal_error(_exc: InternalServerError) -> Response:
     return response
 
 
+def _database_error(exc: DBAPIError) -> Response:
+    """A database connection lost in the middle of a request is a 503 that the caller may
+    retry: its transaction rolled back (or, lost during the commit itself, committed, and a
+    repeated submission is recognised as such). Any other database error is the exchange's fault:
+    re-raised, Flask logs it and answers 500 (above)."""
+    if not exc.connection_invalidated:
+        raise exc
+    current_app.logger.warning(
+        "request %s: the database connection was lost: %s", request_id(), exc.orig
+    )
+    return error_response(
+        ServiceUnavailable(
+            "the database connection was lost while answering; send the request again "
+            "(a repeated submission is recognised, not stored twice)",
+            retry_after=1,
+            details=[{"requestId": request_id()}],
+        )
+    )
+
+
 _FORMS: Final = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
@@ -253,5 +275,6 @@ def refuse_plain_http() -> Response | None:
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ExchangeError, error_response)
+    app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(InternalServerError, _internal_error)
     app.register_error_handler(HTTPException, _http_exception)

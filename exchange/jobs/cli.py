@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import signal
 import threading
 import types
@@ -11,6 +12,7 @@ import types
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from exchange.jobs.services import (
     Backoff,
@@ -21,6 +23,12 @@ from exchange.jobs.services import (
     run_schedules,
 )
 
+logger = logging.getLogger(__name__)
+
+# Waits between rounds while the database is unavailable: doubling up to the cap.
+OUTAGE_FIRST_WAIT = 0.5
+OUTAGE_LONGEST_WAIT = 30.0
+
 
 @click.command("worker")
 @click.option("--once", is_flag=True, help="run every job that is due now, then stop")
@@ -29,7 +37,7 @@ from exchange.jobs.services import (
 @with_appcontext
 def worker_command(once: bool, poll: float, batch: int) -> None:
     """Run queued work (PACT event deliveries, partner syncs on a schedule, ...) with retries;
-    survives restarts."""
+    survives restarts, and waits out a database that is briefly unavailable."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     context = JobContext(
         sessions=app.extensions["exchange.sessions"],
@@ -48,12 +56,28 @@ def worker_command(once: bool, poll: float, batch: int) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     total = 0
+    wait = OUTAGE_FIRST_WAIT
     keyring = app.extensions["exchange.keyring"]
     while not stopping.is_set():
         # A rotation by `exchange keys rotate` reaches a running worker at its next round.
         context = dataclasses.replace(context, exchange_key=keyring.current())
-        run_schedules(context, schedules)
-        report = run_due_jobs(context, handlers, limit=batch, backoff=backoff, lease=lease)
+        try:
+            run_schedules(context, schedules)
+            report = run_due_jobs(context, handlers, limit=batch, backoff=backoff, lease=lease)
+        except (OperationalError, InterfaceError) as exc:
+            # The database is unreachable (restarted, failed over, its connections killed).
+            # A job claimed in this round keeps its lease and is run again once it expires;
+            # the worker itself waits for the database rather than exiting.
+            problem = str(exc.orig or exc).strip().splitlines()[0]
+            if once:
+                raise click.ClickException(f"the database is unavailable: {problem}") from exc
+            logger.error(
+                "worker: the database is unavailable (%s); trying again in %.1f s", problem, wait
+            )
+            stopping.wait(wait)
+            wait = min(wait * 2, OUTAGE_LONGEST_WAIT)
+            continue
+        wait = OUTAGE_FIRST_WAIT
         total += report.claimed
         if report.claimed:
             click.echo(

@@ -4,7 +4,9 @@ A sync asks the partner's host for a token (client credentials), then walks
 ``/3/footprints`` (with the partner's filters) page by page along the ``Link`` headers,
 newest first, until it meets the newest record of the last complete walk. Each page is
 decided and committed with the link to the next one, so an interrupted sync resumes where
-it stopped. Requests are retried with exponential backoff.
+it stopped. Requests are retried with exponential backoff; a host still unreachable after
+that stops the sync before the page it was checking is decided (an outage is no evidence
+against a record, while a definite answer, a 404 for the owner's keys say, is).
 
 Where the partner keeps a transparency log, its signed checkpoint is checked against the
 last one we saw: a consistency proof between them must hold, and two checkpoints of one
@@ -75,6 +77,11 @@ class SyncError(Exception):
     """The partner's host could not be reached or answered nonsense; the sync resumes later."""
 
 
+class HostUnavailable(SyncError):
+    """The partner's host did not answer, even after retries (a connection error, 429 or a
+    5xx): no evidence about any record, so the sync stops and resumes where it stopped."""
+
+
 @dataclasses.dataclass(slots=True)
 class SyncReport:
     partner_id: str
@@ -141,7 +148,7 @@ class PartnerClient:
             if attempt + 1 < self.attempts:
                 delay = min(self.backoff_base * (2**attempt), self.backoff_cap)
                 self.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 (jitter)
-        raise SyncError(f"{last} (after {self.attempts} attempts)")
+        raise HostUnavailable(f"{last} (after {self.attempts} attempts)")
 
     def token(self) -> str:
         if self.client_id is None or self.client_secret is None:
@@ -468,6 +475,8 @@ def _gather(walk: _Walk, served: Any) -> Inbound | Fork | None:
         if keys is None:
             try:
                 keys = walk.jwks[owner] = walk.client.organisation_jwks(owner)
+            except HostUnavailable:
+                raise  # an outage is no answer: the page is left for the next sync
             except SyncError as exc:
                 keys = walk.jwks[owner] = {}
                 problems.append(Reason("partner-keys-unavailable", str(exc)))
@@ -492,6 +501,8 @@ def _gather(walk: _Walk, served: Any) -> Inbound | Fork | None:
                 evidence = LogEvidence(
                     walk.log.checkpoint, walk.log.note, index, _hashes(proof.get("proof"))
                 )
+            except HostUnavailable:
+                raise  # an outage is no answer: the page is left for the next sync
             except (SyncError, signing.SigningError) as exc:
                 problems.append(Reason("partner-log-unavailable", f"no inclusion proof: {exc}"))
     return Inbound(envelope=envelope, signer_jwk=signer_jwk, log=evidence, problems=tuple(problems))
