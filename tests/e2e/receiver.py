@@ -9,8 +9,10 @@ import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import trustme
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -90,3 +92,18 @@ def partner_host(
         host.release.set()
         server.shutdown()
         thread.join(timeout=10)
+
+
+@contextmanager
+def tls_partner_host(
+    folder: Path, *, hold_at: int | None = None
+) -> Iterator[tuple[PartnerHost, Path]]:
+    """A partner host with a CA of its own; yields it and the CA's certificate file, which
+    the exchange's worker is told to trust (REQUESTS_CA_BUNDLE)."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = folder / "receiver-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    with partner_host(context, hold_at=hold_at) as host:
+        yield host, ca_file

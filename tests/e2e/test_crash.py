@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import signal
-import ssl
 import subprocess
 import sys
 import threading
@@ -22,7 +21,6 @@ from typing import Any
 import pytest
 import requests
 import sqlalchemy as sa
-import trustme
 from flask import Flask
 
 from exchange import signing
@@ -31,7 +29,7 @@ from exchange.log.verify import verify_inclusion_proof, verify_receipt
 from exchange.pact import schemas
 from exchange.partners.models import Role
 from tests.e2e.conftest import ServerProcess, kill_group, server_environment, start_server
-from tests.e2e.receiver import PartnerHost, partner_host
+from tests.e2e.receiver import PartnerHost, tls_partner_host
 from tests.factories import Member, add_member
 
 pytestmark = pytest.mark.e2e
@@ -82,13 +80,8 @@ def stream_batches(base_url: str, supplier: Member, stream: Stream) -> None:
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[tuple[PartnerHost, Path]]:
     """The buyer's PACT host; it takes the second event, then hangs before answering."""
-    ca = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    ca_file = tmp_path / "receiver-ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    with partner_host(context, hold_at=2) as host:
-        yield host, ca_file
+    with tls_partner_host(tmp_path, hold_at=2) as found:
+        yield found
 
 
 def exchange_public_key(base_url: str) -> bytes:

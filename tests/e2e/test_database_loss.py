@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import signal
-import ssl
 import subprocess
 import sys
 import threading
@@ -31,7 +30,6 @@ from typing import Any
 import pytest
 import requests
 import sqlalchemy as sa
-import trustme
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -40,7 +38,7 @@ from exchange.jobs.models import Job, JobStatus
 from exchange.log.models import LogEntry
 from exchange.partners.models import Role
 from tests.e2e.conftest import kill_group, running_server, server_environment
-from tests.e2e.receiver import PartnerHost, partner_host
+from tests.e2e.receiver import PartnerHost, tls_partner_host
 from tests.factories import Member, add_member
 
 pytestmark = pytest.mark.e2e
@@ -223,13 +221,8 @@ def refusing_connections(database_url: str) -> Iterator[None]:
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[tuple[PartnerHost, Path]]:
     """The buyer's PACT host; it takes the first event, then holds it until released."""
-    ca = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    ca_file = tmp_path / "receiver-ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    with partner_host(context, hold_at=1) as host:
-        yield host, ca_file
+    with tls_partner_host(tmp_path, hold_at=1) as found:
+        yield found
 
 
 def jobs_by_status(app: Flask) -> dict[JobStatus, int]:

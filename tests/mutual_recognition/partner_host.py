@@ -33,6 +33,29 @@ class Failure(enum.Enum):
     RESET = "reset"  # the connection is dropped without an answer (RST)
 
 
+def served_over_pact(envelope: dict[str, Any], base_url: str, log_index: int) -> dict[str, Any]:
+    """A signed envelope as this software's PACT host serves it: the footprint with the
+    signature extension (owner's signature, log index)."""
+    served = dict(envelope["footprint"])
+    served["extensions"] = [
+        {
+            "specVersion": "2.0.0",
+            "dataSchema": f"{base_url}/pact/extensions/signature/1.0.0/schema.json",
+            "data": {
+                "signed": True,
+                "signedStatus": "Active",
+                "extensionsMember": False,
+                "logIndex": log_index,
+                "owner": OWNER,
+                "alg": "Ed25519",
+                "kid": envelope["signature"]["kid"],
+                "value": envelope["signature"]["value"],
+            },
+        }
+    ]
+    return served
+
+
 def _b64(values: list[bytes]) -> list[str]:
     return [base64.b64encode(value).decode() for value in values]
 
@@ -61,26 +84,8 @@ class PartnerHost:
     def push(self, envelope: dict[str, Any]) -> str:
         """Publish a signed envelope as this software serves it over PACT; its id."""
         with self.lock:
-            index = len(self.leaves)
+            self.records.append(served_over_pact(envelope, self.base_url, len(self.leaves)))
             self.leaves.append(merkle.leaf_hash(envelope_entry(envelope)))
-            served = dict(envelope["footprint"])
-            served["extensions"] = [
-                {
-                    "specVersion": "2.0.0",
-                    "dataSchema": f"{self.base_url}/pact/extensions/signature/1.0.0/schema.json",
-                    "data": {
-                        "signed": True,
-                        "signedStatus": "Active",
-                        "extensionsMember": False,
-                        "logIndex": index,
-                        "owner": OWNER,
-                        "alg": "Ed25519",
-                        "kid": envelope["signature"]["kid"],
-                        "value": envelope["signature"]["value"],
-                    },
-                }
-            ]
-            self.records.append(served)
         return str(envelope["footprint"]["id"]).lower()
 
     def die_at(self, path: str, number: int, failure: Failure) -> None:

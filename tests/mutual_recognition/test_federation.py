@@ -22,8 +22,7 @@ from exchange.mutual_recognition.services.federation import PartnerClient, SyncE
 from exchange.mutual_recognition.services.recognition import envelope_entry
 from tests.mutual_recognition.builders import OUT_OF_SCOPE, agreement_body, partner_envelope
 from tests.mutual_recognition.conftest import PARTNER_ORIGIN, Partnership, register
-
-OWNER = "f0000000-0000-4000-8000-000000000001"
+from tests.mutual_recognition.partner_host import OWNER, served_over_pact
 
 
 def _b64(values: list[bytes]) -> list[str]:
@@ -44,26 +43,8 @@ class FakePartner(PartnerClient):
         self.pages_served = 0
 
     def push(self, envelope: dict[str, Any]) -> str:
-        index = len(self.leaves)
+        self.records.append(served_over_pact(envelope, self.base_url, len(self.leaves)))
         self.leaves.append(merkle.leaf_hash(envelope_entry(envelope)))
-        served = dict(envelope["footprint"])
-        served["extensions"] = [
-            {
-                "specVersion": "2.0.0",
-                "dataSchema": f"{self.base_url}/pact/extensions/signature/1.0.0/schema.json",
-                "data": {
-                    "signed": True,
-                    "signedStatus": "Active",
-                    "extensionsMember": False,
-                    "logIndex": index,
-                    "owner": OWNER,
-                    "alg": "Ed25519",
-                    "kid": envelope["signature"]["kid"],
-                    "value": envelope["signature"]["value"],
-                },
-            }
-        ]
-        self.records.append(served)
         return str(envelope["footprint"]["id"])
 
     # --- the host's answers -----------------------------------------------------------------
