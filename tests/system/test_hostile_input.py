@@ -3,6 +3,8 @@ schemathesis): each is now a clear 4xx on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
+import json
+
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -98,3 +100,26 @@ def test_a_nul_character_in_a_portal_form_is_a_bad_request(app: Flask, client: F
         data={"csrf_token": csrf(client), "email": "clerk@example.com", "password": "x"},
     )
     assert answered.status_code == 401
+
+
+def test_a_time_beyond_the_calendar_in_utc_is_a_bad_request(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Year 1 east of Greenwich and year 9999 west of it are valid ISO 8601 times that fall
+    outside Python's calendar once converted to UTC (an OverflowError: a 500)."""
+    member = add_member(app, Role.REGULATOR)
+    for moment in ("0001-01-01T00:00:00%2B01:00", "9999-12-31T23:59:59-01:00"):
+        for url in (
+            f"/api/v1/disclosure/overview?asOf={moment}",
+            f"/api/v1/disclosure/overview.html?asOf={moment}",
+            f"/api/v1/disclosure/compliance?asOf={moment}",
+            f"/api/v1/disclosure/compliance.html?asOf={moment}",
+            f"/api/v1/flows/summary?from={moment}",
+            f"/api/v1/flows/outbound?to={moment}",
+            f"/api/v1/sites/nothing/rollup?from={moment}",
+            f"/api/v1/sites/nothing/rollup.html?to={moment}",
+            f"/api/v1/scenarios/procurement?category=tea&grade=1&asOf={moment}",
+        ):
+            response = client.get(url, headers=member.headers)
+            assert response.status_code == 400, (url, response.status_code)
+            assert response.json is not None and "out of range" in json.dumps(response.json), url
