@@ -12,10 +12,10 @@ This table is what the app enforces and what the OpenAPI document publishes:
   read a caller the table (and so the document) does not announce;
 - :mod:`exchange.apidoc.spec` builds each operation's ``security`` from :func:`of`.
 
-Why one table and not a decorator on each view: the ~80 views that read a caller already
-call ``require_principal`` / ``optional_principal`` on their first line, with the scope they
-need; a decorator would have to be added to every one of them across fourteen areas (and
-would duplicate that call). The table is keyed by Flask endpoint name, as
+Why one table and not a decorator on each view: the 80 views that read a caller already
+call ``require_principal`` / ``optional_principal`` as they start (a few in a helper), with
+the scope they need; a decorator would have to be added to every one of them across thirteen
+areas (and would duplicate that call). The table is keyed by Flask endpoint name, as
 :mod:`exchange.security`'s rate-limited endpoint sets are; an endpoint not named here is
 ``NONE`` (the portal's pages, which use their own signed-in session, are such endpoints).
 """
