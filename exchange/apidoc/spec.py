@@ -189,6 +189,12 @@ def _operation(
             "description": _ERROR_TEXT.get(status, "error"),
             "content": content,
         }
+    # Not the app's answer: gunicorn refuses a request line beyond its limit (4094 bytes)
+    # itself, before the app sees the request, with its own HTML page.
+    responses["414"] = {
+        "description": "the URL is too long; answered by the HTTP server, not the API",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    }
     result["responses"] = responses
     return result
 
