@@ -52,6 +52,8 @@ def create_app(
     app.before_request(web.refuse_plain_http)
     app.before_request(web.refuse_nul_characters)
     security.install(app)
+    # After the rate limits: who the caller is, as exchange.authentication declares it.
+    app.before_request(web.authenticate_caller)
     _register_blueprints(app)
     _register_commands(app)
     return app

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
 
+from exchange import authentication
+from exchange.authentication import Authentication
 from exchange.db import ROW_ID_MAX
 from exchange.errors import (
     AccessDenied,
@@ -128,23 +130,55 @@ def bearer_token() -> str | None:
     return token.strip()
 
 
+def authenticate_caller() -> None:
+    """Before every view: authenticate the caller as the endpoint declares
+    (:mod:`exchange.authentication`); a ``REQUIRED`` endpoint without a valid token is a 401
+    whatever its view does."""
+    declared = authentication.of(request.endpoint)
+    if declared in (Authentication.REQUIRED, Authentication.OPTIONAL):
+        _caller(declared)
+
+
 def optional_principal() -> Principal | None:
-    """The caller if a bearer token was sent (a bad one is an error), else anonymous."""
-    token = bearer_token()
-    if token is None:
-        return None
-    g.principal = authenticate(session(), token)
-    return g.principal  # type: ignore[no-any-return]
+    """The caller if a bearer token was sent (a bad one is an error), else anonymous.
+
+    Only for an endpoint declared ``OPTIONAL`` in :mod:`exchange.authentication`."""
+    return _caller(_declared(Authentication.OPTIONAL, "optional_principal"))
 
 
 def require_principal(scope: str) -> Principal:
-    token = bearer_token()
-    if token is None:
-        raise Unauthenticated("this endpoint needs Authorization: Bearer <access token>")
-    # Kept for the request's log lines, which name the caller's organisation.
-    g.principal = principal = authenticate(session(), token)
+    """The caller, whose token must hold ``scope``.
+
+    Only for an endpoint declared ``REQUIRED`` in :mod:`exchange.authentication`."""
+    principal = _caller(_declared(Authentication.REQUIRED, "require_principal"))
+    assert principal is not None  # _caller refuses a REQUIRED call without a token
     principal.require_scope(scope)
     return principal
+
+
+def _declared(wanted: Authentication, reader: str) -> Authentication:
+    declared = authentication.of(request.endpoint)
+    if declared is not wanted:
+        raise RuntimeError(
+            f"{request.endpoint} calls {reader} but exchange.authentication declares it "
+            f"{declared.value}, not {wanted.value}"
+        )
+    return declared
+
+
+def _caller(declared: Authentication) -> Principal | None:
+    """The request's caller, authenticated once (kept in ``g.principal``, which the
+    request's log lines also read); None for an anonymous call."""
+    if "principal" in g:
+        return g.principal  # type: ignore[no-any-return]
+    token = bearer_token()
+    if token is None:
+        if declared is Authentication.REQUIRED:
+            raise Unauthenticated("this endpoint needs Authorization: Bearer <access token>")
+        g.principal = None
+    else:
+        g.principal = authenticate(session(), token)
+    return g.principal  # type: ignore[no-any-return]
 
 
 def int_arg(name: str, *, minimum: int, maximum: int, message: str) -> int | None:

@@ -53,8 +53,6 @@ class Op:
     errors: frozenset[int] = frozenset()
     # error statuses whose body is not the exchange's Error (OAuth2's own)
     raw_errors: Mapping[int, tuple[tuple[str, ...], Any]] = dataclasses.field(default_factory=dict)
-    # "required" | "optional" | "none" | "basic"; empty: read from the view
-    auth: str = ""
 
 
 def q(
@@ -180,7 +178,6 @@ OPERATIONS: Final[dict[str, Op]] = {
         },
         body_media=("application/x-www-form-urlencoded",),
         ok=ok(schema=TOKEN),
-        auth="basic",
         raw_errors={400: (JSON, OAUTH_ERROR), 401: (JSON, OAUTH_ERROR)},
         errors=frozenset({401}),
     ),

@@ -12,16 +12,17 @@ from __future__ import annotations
 import copy
 import inspect
 import re
-import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, Final
 
 from flask import Flask
 from pydantic import BaseModel
 from werkzeug.routing import Rule
 
+from exchange import authentication
 from exchange.apidoc import operations
 from exchange.apidoc.operations import JSON, Op
+from exchange.authentication import Authentication
 from exchange.db import ROW_ID_MAX
 
 # The prefixes the document covers; pages, the portal and static files are not API.
@@ -87,41 +88,6 @@ def _converter_schema(rule: Rule, name: str) -> dict[str, Any]:
     return {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}
 
 
-def _auth_of(view: Callable[..., Any]) -> str:
-    """``required``, ``optional`` or ``none``: how the view reads the caller."""
-    seen: set[str] = set()
-    text = _sources(view, seen)
-    if "require_principal(" in text:
-        return "required"
-    if "optional_principal(" in text:
-        return "optional"
-    return "none"
-
-
-def _sources(function: Callable[..., Any], seen: set[str]) -> str:
-    """The source of a function and of the functions of its own module it calls by name."""
-    function = inspect.unwrap(function)
-    if not isinstance(function, types.FunctionType):
-        return ""
-    key = f"{function.__module__}.{function.__qualname__}"
-    if key in seen:
-        return ""
-    seen.add(key)
-    try:
-        text = inspect.getsource(function)
-    except (OSError, TypeError):
-        return ""
-    module_globals = function.__globals__
-    for name in function.__code__.co_names:
-        candidate = module_globals.get(name)
-        if (
-            isinstance(candidate, types.FunctionType)
-            and candidate.__module__ == function.__module__
-        ):
-            text += _sources(candidate, seen)
-    return text
-
-
 class _Schemas:
     """The document's ``components/schemas``: pydantic models and their definitions."""
 
@@ -162,7 +128,7 @@ def _operation(
     app: Flask, rule: Rule, method: str, op: Op, schemas: _Schemas, path_parameters: list[Any]
 ) -> dict[str, Any]:
     view = app.view_functions[rule.endpoint]
-    auth = op.auth or _auth_of(view)
+    auth = authentication.of(rule.endpoint)
     doc = inspect.getdoc(view) or ""
     summary = op.summary or (doc.splitlines()[0] if doc else rule.endpoint.replace("_", " "))
     parameters = [*path_parameters]
@@ -190,13 +156,14 @@ def _operation(
         result["parameters"] = parameters
     # Any operation may name something that is not there (in its path, query or body).
     statuses: set[int] = {400, 404, *op.errors}
-    if auth == "required":
+    if auth is Authentication.REQUIRED:
         result["security"] = [{"bearerAuth": []}]
         statuses |= {401, 403}
-    elif auth == "optional":
+    elif auth is Authentication.OPTIONAL:
         result["security"] = [{}, {"bearerAuth": []}]
         statuses |= {401, 403}
-    elif auth == "basic":
+    elif auth is Authentication.CLIENT_CREDENTIALS:
+        # HTTP Basic, or the client's id and secret in the form body.
         result["security"] = [{"basicAuth": []}, {}]
     else:
         result["security"] = []
@@ -222,6 +189,12 @@ def _operation(
             "description": _ERROR_TEXT.get(status, "error"),
             "content": content,
         }
+    # Not the app's answer: gunicorn refuses a request line beyond its limit (4094 bytes)
+    # itself, before the app sees the request, with its own HTML page.
+    responses["414"] = {
+        "description": "the URL is too long; answered by the HTTP server, not the API",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    }
     result["responses"] = responses
     return result
 

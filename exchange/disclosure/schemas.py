@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from exchange.db import iso_or_none
 from exchange.disclosure import services
@@ -15,6 +15,7 @@ from exchange.disclosure.models import (
     DisclosureRequirement,
     Manner,
 )
+from exchange.partners.schemas import UTCDatetime
 
 
 class _Strict(BaseModel):
@@ -49,7 +50,7 @@ class RequirementRequest(_Strict):
     content: ContentInput
     manner: Manner
     deadline: DeadlineInput
-    effective_from: AwareDatetime | None = Field(default=None, alias="effectiveFrom")
+    effective_from: UTCDatetime | None = Field(default=None, alias="effectiveFrom")
 
     def to_new(self) -> services.NewRequirement:
         return services.NewRequirement(

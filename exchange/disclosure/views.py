@@ -32,7 +32,12 @@ def _as_of() -> dt.datetime:
             "asOf is an ISO 8601 time with a zone, e.g. 2026-07-01T00:00:00Z",
             details=[{"field": "asOf"}],
         )
-    return moment.astimezone(dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 falls before year 1 in UTC
+        raise BadRequest(
+            "asOf is out of range: years 1 to 9999 in UTC", details=[{"field": "asOf"}]
+        ) from exc
 
 
 def _page(html: str) -> Response:

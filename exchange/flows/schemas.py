@@ -52,7 +52,13 @@ def parse_time(name: str, text: str | None) -> dt.datetime | None:
             f"{name} is an ISO 8601 time with a zone, e.g. 2026-01-01T00:00:00Z",
             details=[{"field": name, "message": "a time with a zone"}],
         )
-    return moment.astimezone(dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 falls before year 1 in UTC
+        raise BadRequest(
+            f"{name} is out of range: years 1 to 9999 in UTC",
+            details=[{"field": name, "message": "out of range"}],
+        ) from exc
 
 
 def parse_kinds(values: list[str]) -> frozenset[FlowKind]:

@@ -2,28 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import datetime as dt
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from exchange.errors import ValidationFailed
 from exchange.footprints.schemas import field_errors
 from exchange.partners.models import Organisation, Role
 
 
+def _in_utc(moment: dt.datetime) -> dt.datetime:
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 falls before year 1 in UTC
+        raise ValueError("out of range: years 1 to 9999 in UTC") from exc
+
+
+# A request body's date-time with its zone, as UTC. Year 1 east of Greenwich or year 9999
+# west of it has no UTC time: a validation error, not an OverflowError where it is stored
+# or compared.
+UTCDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+
+
 class KeyRegistration(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     jwk: dict[str, Any]
-    not_before: AwareDatetime | None = Field(default=None, alias="notBefore")
-    not_after: AwareDatetime | None = Field(default=None, alias="notAfter")
+    not_before: UTCDatetime | None = Field(default=None, alias="notBefore")
+    not_after: UTCDatetime | None = Field(default=None, alias="notAfter")
 
 
 class KeyRevocation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=500)
-    revoked_at: AwareDatetime | None = Field(default=None, alias="revokedAt")
+    revoked_at: UTCDatetime | None = Field(default=None, alias="revokedAt")
 
 
 ModelT = TypeVar("ModelT", bound=BaseModel)

@@ -72,7 +72,10 @@ def parse_moment(value: str, name: str) -> dt.datetime:
         raise field_error(name, "a date (YYYY-MM-DD) or a date-time with an offset") from exc
     if moment.tzinfo is None:
         raise field_error(name, "a date-time needs its UTC offset (e.g. Z or +08:00)")
-    return moment.astimezone(dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 falls before year 1 in UTC
+        raise field_error(name, "out of range: years 1 to 9999 in UTC") from exc
 
 
 def output_format(args: Mapping[str, str], allowed: Sequence[str] = FORMATS) -> str:

@@ -6,9 +6,10 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from exchange.db import iso_or_none
+from exchange.partners.schemas import UTCDatetime
 from exchange.sites import services
 from exchange.sites.models import Site, SiteKind, SiteProduction
 
@@ -38,16 +39,16 @@ class ProductionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     record_id: str = Field(alias="recordId", min_length=1, max_length=36)
-    period_start: AwareDatetime = Field(alias="periodStart")
-    period_end: AwareDatetime = Field(alias="periodEnd")
+    period_start: UTCDatetime = Field(alias="periodStart")
+    period_end: UTCDatetime = Field(alias="periodEnd")
     # A string, like every PACT decimal: a JSON number would pass through a binary float.
     quantity: str = Field(pattern=DECIMAL_PATTERN, max_length=40)
 
     def to_new(self) -> services.NewProduction:
         return services.NewProduction(
             record_id=self.record_id,
-            period_start=self.period_start.astimezone(dt.UTC),
-            period_end=self.period_end.astimezone(dt.UTC),
+            period_start=self.period_start,
+            period_end=self.period_end,
             quantity=Decimal(self.quantity),
         )
 

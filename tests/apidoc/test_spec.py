@@ -12,7 +12,9 @@ from openapi_spec_validator import validate
 
 from exchange.apidoc.spec import NOT_API, PREFIXES, documented_rules, openapi_path
 from exchange.db import ROW_ID_MAX
+from exchange.partners.models import Role
 from tests.conftest import PACT_DIR
+from tests.factories import add_member
 
 
 def _document(client: FlaskClient) -> dict[str, Any]:
@@ -65,12 +67,55 @@ def test_path_parameters_carry_their_types(client: FlaskClient) -> None:
     assert kind["schema"]["enum"] == ["battery-declaration", "cbam-report"]
 
 
-def test_security_follows_the_views(client: FlaskClient) -> None:
+def test_security_follows_the_declarations(client: FlaskClient) -> None:
     paths = _document(client)["paths"]
     assert paths["/api/v1/shares"]["get"]["security"] == [{"bearerAuth": []}]
     assert paths["/api/v1/footprints/{record_id}"]["get"]["security"] == [{}, {"bearerAuth": []}]
     assert paths["/.well-known/jwks.json"]["get"]["security"] == []
+    assert paths["/auth/token"]["post"]["security"] == [{"basicAuth": []}, {}]
     assert "bearerAuth" in _document(client)["components"]["securitySchemes"]
+
+
+def _placeholder(parameter: dict[str, Any]) -> str:
+    schema = parameter["schema"]
+    if "enum" in schema:
+        return str(schema["enum"][0])
+    if schema["type"] == "integer":
+        return "987654321"
+    return "00000000-0000-4000-8000-000000000000"
+
+
+def test_every_operation_answers_anonymous_and_bad_token_calls_as_documented(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Behaviour, not the document's word: called without a token, exactly the operations
+    documented bearer-only answer 401; called with a token that names nothing, exactly those
+    documented with bearerAuth (required or optional) answer 401; with a valid token, none
+    does. A view that reads its caller otherwise than its endpoint declares (and so than the
+    document says) fails here: web.require_principal and web.optional_principal refuse to
+    run."""
+    member = add_member(app, Role.SUPPLIER)
+    wrong = []
+    for path, operations in _document(client)["paths"].items():
+        for method, operation in operations.items():
+            security = operation["security"]
+            if {"basicAuth": []} in security:
+                continue  # the token endpoint: OAuth2's own client authentication
+            url = path
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path":
+                    url = url.replace("{" + parameter["name"] + "}", _placeholder(parameter))
+            body = {} if "requestBody" in operation else None
+            for headers, expected in (
+                ({}, security == [{"bearerAuth": []}]),
+                ({"Authorization": "Bearer no-such-token"}, {"bearerAuth": []} in security),
+                (member.headers, False),
+            ):
+                response = client.open(url, method=method.upper(), json=body, headers=headers)
+                if (response.status_code == 401) != expected:
+                    wrong.append(f"{method.upper()} {path} {headers}: {response.status_code}")
+                response.close()
+    assert not wrong, "\n".join(wrong)
 
 
 def test_every_error_status_has_the_common_error_body(client: FlaskClient) -> None:
@@ -79,6 +124,9 @@ def test_every_error_status_has_the_common_error_body(client: FlaskClient) -> No
         for method, operation in operations.items():
             for status, response in operation["responses"].items():
                 if int(status) < 400 or path == "/auth/token" or "html" in path:
+                    continue
+                if status == "414":  # gunicorn's own page, before the app (test_fuzz)
+                    assert set(response["content"]) == {"text/html"}, (method, path)
                     continue
                 schema = response["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, status)

@@ -140,10 +140,12 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, record_id = text.split("|", 1)
         position = dt.datetime.fromisoformat(moment)
-    except (ValueError, UnicodeDecodeError) as exc:
+        if position.tzinfo is None:
+            raise ValueError("a cursor's time has a zone")
+        # A forged 0001-01-01T00:00:00+01:00 has no UTC time (OverflowError).
+        position = position.astimezone(dt.UTC)
+    except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         raise BadRequest("the page cursor is not valid; start again without it") from exc
-    if position.tzinfo is None:
-        raise BadRequest("the page cursor is not valid; start again without it")
     return position, record_id
 
 
