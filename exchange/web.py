@@ -3,6 +3,7 @@ and the rendering of every error as one JSON body."""
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import json
 import re
@@ -179,6 +180,30 @@ def _caller(declared: Authentication) -> Principal | None:
     else:
         g.principal = authenticate(session(), token)
     return g.principal  # type: ignore[no-any-return]
+
+
+def time_arg(name: str) -> dt.datetime | None:
+    """A query parameter that is an ISO 8601 time with a zone (``Z`` too), as UTC; None
+    when absent, else BadRequest, also for a time that has no UTC equivalent."""
+    text = request.args.get(name)
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BadRequest(
+            f"{name} is an ISO 8601 time with a zone, e.g. 2026-01-01T00:00:00Z",
+            details=[{"field": name, "message": "a time with a zone"}],
+        )
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 falls before year 1 in UTC
+        raise BadRequest(
+            f"{name} is out of range: years 1 to 9999 in UTC",
+            details=[{"field": name, "message": "out of range"}],
+        ) from exc
 
 
 def int_arg(name: str, *, minimum: int, maximum: int, message: str) -> int | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from exchange.db import iso_or_none
@@ -37,28 +36,6 @@ def summary_json(summary: Summary) -> dict[str, Any]:
         "byPair": summary.by_pair,
         "byCountry": summary.by_country,
     }
-
-
-def parse_time(name: str, text: str | None) -> dt.datetime | None:
-    """An ISO 8601 time with a zone (``Z`` too), as UTC; None when absent."""
-    if text is None:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise BadRequest(
-            f"{name} is an ISO 8601 time with a zone, e.g. 2026-01-01T00:00:00Z",
-            details=[{"field": name, "message": "a time with a zone"}],
-        )
-    try:
-        return moment.astimezone(dt.UTC)
-    except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 falls before year 1 in UTC
-        raise BadRequest(
-            f"{name} is out of range: years 1 to 9999 in UTC",
-            details=[{"field": name, "message": "out of range"}],
-        ) from exc
 
 
 def parse_kinds(values: list[str]) -> frozenset[FlowKind]:

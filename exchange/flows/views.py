@@ -19,8 +19,8 @@ def outbound() -> Response:
         record_id=request.args.get("recordId"),
         recipient_id=request.args.get("recipient"),
         kinds=schemas.parse_kinds(request.args.getlist("kind")),
-        since=schemas.parse_time("from", request.args.get("from")),
-        until=schemas.parse_time("to", request.args.get("to")),
+        since=web.time_arg("from"),
+        until=web.time_arg("to"),
         limit=web.page_limit(),
         cursor=request.args.get("cursor"),
     )
@@ -45,7 +45,7 @@ def summary() -> Response:
         web.session(),
         principal,
         period=request.args.get("period", "month"),
-        since=schemas.parse_time("from", request.args.get("from")),
-        until=schemas.parse_time("to", request.args.get("to")),
+        since=web.time_arg("from"),
+        until=web.time_arg("to"),
     )
     return jsonify(schemas.summary_json(result))

@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template
 
 from exchange import web
 from exchange.db import utcnow
-from exchange.errors import BadRequest
 from exchange.partners.schemas import parse
 from exchange.sites import schemas, services
 from exchange.trade.schemas import PAGE_POLICY
 
 bp = Blueprint("sites", __name__, url_prefix="/api/v1/sites", template_folder="templates")
-
-
-def _time_arg(name: str) -> dt.datetime | None:
-    text = request.args.get(name)
-    if text is None:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise BadRequest(
-            f"{name} is an ISO 8601 time with a zone, e.g. 2026-01-01T00:00:00Z",
-            details=[{"field": name}],
-        )
-    try:
-        return moment.astimezone(dt.UTC)
-    except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 falls before year 1 in UTC
-        raise BadRequest(
-            f"{name} is out of range: years 1 to 9999 in UTC", details=[{"field": name}]
-        ) from exc
 
 
 @bp.post("")
@@ -79,8 +55,8 @@ def record_production(site_id: str) -> Response:
 def _rollup_document(site_id: str) -> dict[str, object]:
     principal = web.require_principal("footprints:read")
     session = web.session()
-    now = _time_arg("asOf") or utcnow()
-    period_from, period_to = _time_arg("from"), _time_arg("to")
+    now = web.time_arg("asOf") or utcnow()
+    period_from, period_to = web.time_arg("from"), web.time_arg("to")
     whole, factories = services.site_rollup(
         session, principal, site_id, now=now, period_from=period_from, period_to=period_to
     )
