@@ -20,7 +20,7 @@ import dataclasses
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from fractions import Fraction
 from importlib import resources
 from typing import Any, Final
@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import chunked, utcnow
+from exchange.db import LogAppender, chunked, utcnow
 from exchange.errors import AccessDenied, Conflict, ExchangeError, NotFound, ValidationFailed
 from exchange.factors import gwp, schemas, units
 from exchange.factors.models import (
@@ -52,7 +52,6 @@ WRITE_SCOPE: Final = "footprints:write"
 PENDING: Final = (FactorStatus.SUBMITTED, FactorStatus.RETURNED, FactorStatus.REJECTED)
 PUBLISHED: Final = (FactorStatus.APPROVED, FactorStatus.RETIRED)
 
-LogAppender = Callable[[Session, Sequence[tuple[str, str, bytes]]], list[int]]
 
 # What a decision may follow, and the status it leads to.
 _TRANSITIONS: Final = {

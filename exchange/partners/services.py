@@ -8,13 +8,13 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import iso_or_none, utcnow
+from exchange.db import LogAppender, iso_or_none, utcnow
 from exchange.errors import (
     AccessDenied,
     Conflict,
@@ -36,7 +36,6 @@ from exchange.partners.uscc import InvalidUSCC, normalise_uscc
 
 KEY_LOG_KIND = "key"
 KEY_REVOCATION_LOG_KIND = "key-revocation"
-LogAppender = Callable[[Session, Sequence[tuple[str, str, bytes]]], list[int]]
 
 SCOPES = frozenset({"footprints:read", "footprints:write", "keys:write", "labels:write"})
 DEFAULT_TOKEN_LIFETIME = dt.timedelta(hours=1)

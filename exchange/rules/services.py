@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import chunked, utcnow
+from exchange.db import LogAppender, chunked, utcnow
 from exchange.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from exchange.pact.schemas import ProductFootprint
 from exchange.partners.models import Role
@@ -30,7 +30,6 @@ LOG_KIND: Final = "rule-decision"
 # Rules use the existing scopes, like factors: proposing writes, like submitting a record.
 WRITE_SCOPE: Final = "footprints:write"
 
-LogAppender = Callable[[Session, Sequence[tuple[str, str, bytes]]], list[int]]
 
 TRANSITIONS: Final = {
     RuleStatus.PROPOSED: (RuleStatus.ASSESSED, RuleStatus.WITHDRAWN),

@@ -1,5 +1,6 @@
 """Footprint records: submission and import, reading and listing, sharing and disclosure."""
 
+from exchange.db import LogAppender
 from exchange.footprints.services.reading import (
     Page,
     encode_cursor,
@@ -21,7 +22,6 @@ from exchange.footprints.services.sharing import (
 )
 from exchange.footprints.services.submission import (
     LOG_KIND,
-    LogAppender,
     NewRecord,
     Outcome,
     RecordsAccepted,

@@ -453,9 +453,7 @@ def matching_records(
     return list_records(session, principal, limit=limit, criteria=criteria).records
 
 
-def key_statuses_at_receipt(
-    session: Session, records: Sequence[FootprintRecord]
-) -> dict[str, str]:
+def key_statuses_at_receipt(session: Session, records: Sequence[FootprintRecord]) -> dict[str, str]:
     """Each signed record's key status when the exchange received it, by record id.
 
     "valid" for a signature that stands. "revoked" when its owner revoked the key from a

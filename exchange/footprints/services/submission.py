@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import chunked, utcnow
+from exchange.db import LogAppender, chunked, utcnow
 from exchange.errors import (
     AccessDenied,
     Conflict,
@@ -43,7 +43,6 @@ from exchange.partners.services import Principal, keys_by_kid
 from exchange.rules.services import check_footprints_against_rules
 
 LOG_KIND = "footprint"
-LogAppender = Callable[[Session, Sequence[tuple[str, str, bytes]]], list[int]]
 RecordsAccepted = Callable[[Session, Sequence["NewRecord"]], None]
 """Told of the records a submission created, in its transaction (requests, notifications)."""
 

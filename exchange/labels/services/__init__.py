@@ -7,6 +7,7 @@ part; this package re-exports them all, so callers write ``services.certify``.
 
 from __future__ import annotations
 
+from exchange.db import LogAppender
 from exchange.labels.services.accreditation import (
     accreditation_entry,
     accreditation_history,
@@ -45,7 +46,6 @@ from exchange.labels.services.common import (
     LABEL_LOG_KIND,
     SCHEME_LOG_KIND,
     SCOPE,
-    LogAppender,
 )
 from exchange.labels.services.grading import (
     current_grade,

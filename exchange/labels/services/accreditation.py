@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import utcnow
+from exchange.db import LogAppender, utcnow
 from exchange.errors import (
     Conflict,
     NotFound,
@@ -22,7 +22,6 @@ from exchange.labels.models import (
 )
 from exchange.labels.services.common import (
     ACCREDITATION_LOG_KIND,
-    LogAppender,
     given_reason,
     require_role,
 )

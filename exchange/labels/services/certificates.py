@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import utcnow
+from exchange.db import LogAppender, utcnow
 from exchange.errors import (
     AccessDenied,
     Conflict,
@@ -43,7 +43,6 @@ from exchange.labels.services.common import (
     CERTIFICATE_YEARS,
     CLOCK_SKEW,
     ISSUE_WINDOW,
-    LogAppender,
     given_reason,
     require_role,
 )

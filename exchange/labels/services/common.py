@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
 from typing import Final
-
-from sqlalchemy.orm import Session
 
 from exchange.errors import (
     AccessDenied,
@@ -21,7 +18,6 @@ CERTIFICATE_LOG_KIND: Final = "certificate"
 CERTIFICATE_STATUS_LOG_KIND: Final = "certificate-status"
 SCHEME_LOG_KIND: Final = "grading-scheme"
 LABEL_LOG_KIND: Final = "label"
-LogAppender = Callable[[Session, Sequence[tuple[str, str, bytes]]], list[int]]
 
 CERTIFICATE_YEARS: Final = 2
 CLOCK_SKEW: Final = dt.timedelta(minutes=10)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import utcnow
+from exchange.db import LogAppender, utcnow
 from exchange.errors import (
     ValidationFailed,
 )
@@ -24,7 +24,7 @@ from exchange.labels.models import (
     GradingMethod,
     GradingScheme,
 )
-from exchange.labels.services.common import SCHEME_LOG_KIND, LogAppender, require_role
+from exchange.labels.services.common import SCHEME_LOG_KIND, require_role
 from exchange.partners.models import Role
 from exchange.partners.services import Principal
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import utcnow
+from exchange.db import LogAppender, utcnow
 from exchange.errors import (
     AccessDenied,
     Conflict,
@@ -38,7 +38,7 @@ from exchange.labels.services.certificates import (
     registry_entry,
     status_from_facts,
 )
-from exchange.labels.services.common import LABEL_LOG_KIND, SCOPE, LogAppender
+from exchange.labels.services.common import LABEL_LOG_KIND, SCOPE
 from exchange.labels.services.grading import current_grade
 from exchange.labels.services.keys import ensure_issuer_key, trusted_keys
 from exchange.labels.verify import Reason, TrustedKey, Verdict, verify_scanned

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from exchange import signing
 from exchange.aggregation.services import mark_inputs_stale
-from exchange.db import utcnow
+from exchange.db import LogAppender, utcnow
 from exchange.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from exchange.footprints.models import Disclosure, FootprintRecord
 from exchange.keyring import ExchangeKey, seal_secret
@@ -48,7 +48,6 @@ from exchange.partners.services import Principal, create_organisation
 PARTNER_LOG_KIND: Final = "partner"
 AGREEMENT_LOG_KIND: Final = "agreement"
 WRITE_SCOPE: Final = "footprints:write"
-LogAppender = Callable[[Session, Sequence[tuple[str, str, bytes]]], list[int]]
 
 _PARTNER_MOVES: Final = {
     PartnerStatus.ACTIVE: {PartnerStatus.SUSPENDED, PartnerStatus.WITHDRAWN},

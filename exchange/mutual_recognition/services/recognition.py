@@ -16,7 +16,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import utcnow
+from exchange.db import LogAppender, utcnow
 from exchange.errors import ExchangeError, ValidationFailed
 from exchange.factors.schemas import decimal_text
 from exchange.flows import services as flows
@@ -47,7 +47,6 @@ from exchange.partners.models import SigningKey
 from exchange.partners.services import register_key
 
 RECOGNITION_LOG_KIND: Final = "recognition"
-LogAppender = Callable[[Session, Sequence[tuple[str, str, bytes]]], list[int]]
 
 _LEVEL_ORDER: Final = {
     VerificationLevel.NONE: 0,
