@@ -25,8 +25,8 @@ from tests.databases import scratch_postgresql_database
 settings.register_profile("exchange", deadline=None)
 settings.load_profile("exchange")
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-PACT_DIR = SHARED / "pact"
+# The official PACT v3 files, carried unchanged (with their licence) inside the repository.
+PACT_DIR = Path(__file__).resolve().parent / "pact" / "official"
 
 
 @contextmanager
