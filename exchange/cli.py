@@ -7,6 +7,9 @@ administration commands (``init-db``, ``org``, ``client``, ``serve``, ``demo``, 
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
+import click
 from flask.cli import FlaskGroup
 
 from exchange import create_app
@@ -22,6 +25,16 @@ main = FlaskGroup(
     set_debug_flag=False,
     help="Footprint Exchange: signed product carbon footprints.",
 )
+# Flask's own options (--app, --env-file, --debug and its --version) describe Flask's
+# loader, not this program: the app is always create_app(), configured by EXCHANGE_*.
+main.params = [
+    param
+    for param in main.params
+    if param.name not in {"app", "env_file", "debug", "version"}
+]
+click.version_option(
+    version("footprint-exchange"), "--version", prog_name="exchange", message="%(prog)s %(version)s"
+)(main)
 # `exchange keys` is the companies' group; `keys rotate` is the operators' (it loads the app).
 keys_cli.add_command(rotate_key_command)
 main.add_command(keys_cli)

@@ -1,0 +1,24 @@
+"""The console script's own surface: its version and a help without Flask's loader options."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+from click.testing import CliRunner
+
+from exchange.cli import main
+
+
+def test_version_is_the_projects_not_flasks() -> None:
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"exchange {version('footprint-exchange')}"
+    assert "Flask" not in result.output
+
+
+def test_help_lists_commands_without_flasks_loader_options() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for flask_option in ("--app", "--env-file", "--debug"):
+        assert flask_option not in result.output
+    assert "demo" in result.output and "serve" in result.output
