@@ -28,9 +28,7 @@ main = FlaskGroup(
 # Flask's own options (--app, --env-file, --debug and its --version) describe Flask's
 # loader, not this program: the app is always create_app(), configured by EXCHANGE_*.
 main.params = [
-    param
-    for param in main.params
-    if param.name not in {"app", "env_file", "debug", "version"}
+    param for param in main.params if param.name not in {"app", "env_file", "debug", "version"}
 ]
 click.version_option(
     version("footprint-exchange"), "--version", prog_name="exchange", message="%(prog)s %(version)s"
