@@ -4,9 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-# What the label tests need from Debian: a browser for the verification page, the zbar QR
-# decoder, and a CJK font for the PNG labels' Chinese text. Installed only when missing.
-DEBIAN_PACKAGES := chromium chromium-driver libzbar0 zbar-tools fonts-wqy-zenhei
+# What the exchange needs from Debian: a CJK font for the PNG labels' Chinese text (the demo
+# prints one). The tests also need a browser for the verification page and the zbar QR
+# decoder. Installed only when missing.
+DEMO_PACKAGES := fonts-wqy-zenhei
+TEST_PACKAGES := $(DEMO_PACKAGES) chromium chromium-driver libzbar0 zbar-tools
+DEBIAN_PACKAGES ?= $(TEST_PACKAGES)
 
 .PHONY: demo test test-sqlite test-postgresql lint bench bench-load clean system-packages
 
@@ -20,9 +23,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 ## Set up and run the demo: a coconut-water supply chain on a live exchange (SQLite).
 demo: $(VENV)/.installed
+	@$(MAKE) --no-print-directory system-packages DEBIAN_PACKAGES="$(DEMO_PACKAGES)"
 	$(BIN)/exchange demo
 
-## Debian packages the tests use, installed with apt-get only when some are absent.
+## Debian packages (DEBIAN_PACKAGES, the tests' by default), installed with apt-get only when some are absent.
 system-packages:
 	@missing=""; \
 	for package in $(DEBIAN_PACKAGES); do \

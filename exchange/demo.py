@@ -539,11 +539,48 @@ class _Story:
         )
 
 
+def _command_prefix() -> str:
+    """How to call this very ``exchange`` from the reader's shell: the script this run used
+    (usually ``.venv/bin/exchange``, which is not on PATH until the venv is activated)."""
+    script = Path(sys.argv[0])
+    if script.name != "exchange":  # run as ``python -m exchange.cli``
+        return f"{sys.executable} -m exchange.cli"
+    script = script.resolve() if script.parent != Path() else script
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
+def _example_footprint(credentials: dict[str, dict[str, Any]], demo_dir: Path) -> Path:
+    """A fresh, unsigned footprint of the cooperative's, ready for ``exchange sign``."""
+    cooperative = credentials["cooperative"]
+    document = demo_footprint(
+        company_name=cooperative["name"],
+        company_ids=cooperative["company_ids"],
+        product_id="urn:gtin:06901234500011",
+        name="Fresh green coconut, Wenchang",
+        description="Whole green coconut, farm gate, per kg (your own try)",
+        unit="kilogram",
+        amount="1",
+        mass_kg="1",
+        fossil="0.20",
+        biogenic_uptake="-0.35",
+    )
+    path = demo_dir / "footprint.json"
+    path.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    return path
+
+
 def _print_tour(
     base_url: str, credentials: dict[str, dict[str, Any]], credentials_file: Path, story: _Story
 ) -> None:
     cooperative = credentials["cooperative"]
     sign_in = cooperative["portal"]
+    exchange = _command_prefix()
+    footprint = _example_footprint(credentials, story.demo_dir)
+    key = story.demo_dir / "my-key.jwk.json"
+    signed = footprint.with_name("footprint.signed.json")
     click.echo(f"""
 What to open
   {story.label_page}
@@ -560,7 +597,7 @@ The web portal: {base_url}/portal/login
   sign in as the cooperative with {sign_in["email"]} / {sign_in["password"]}
   (every demo company has a portal user: see the "portal" entries of the credentials file)
 
-Commands to try (credentials of every demo company: {credentials_file})
+Commands to try, as the cooperative (credentials of every demo company: {credentials_file})
   export EXCHANGE_URL={base_url}
   export EXCHANGE_CLIENT_ID={cooperative["client_id"]}
   export EXCHANGE_CLIENT_SECRET={cooperative["client_secret"]}
@@ -569,7 +606,9 @@ Commands to try (credentials of every demo company: {credentials_file})
           | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
   curl -s -H "Authorization: Bearer $TOKEN" "$EXCHANGE_URL/api/v1/footprints?owner=me"
   curl -s -H "Authorization: Bearer $TOKEN" "$EXCHANGE_URL/3/footprints?status=Active&limit=2"
-  exchange keys generate --out my-key.jwk.json      # a new key, on your machine
-  exchange keys register --key my-key.jwk.json      # publish its public half
-  exchange sign footprint.json --key my-key.jwk.json && exchange push footprint.signed.json
+  # a new key on your machine (the private half stays in {story.demo_dir}), then its public half
+  {exchange} keys generate --out {key}
+  {exchange} keys register --key {key}
+  # sign the example footprint written for you, and push it
+  {exchange} sign {footprint} --key {key} && {exchange} push {signed}
 """)

@@ -18,7 +18,7 @@ from flask import Flask
 from exchange.db import make_engine, make_session_factory
 from exchange.partners.models import Role
 from exchange.portal import services as portal
-from tests.e2e.conftest import free_port, server_environment
+from tests.e2e.conftest import free_port, running_server, server_environment
 from tests.factories import add_member, pact_example
 
 
@@ -151,6 +151,7 @@ def test_the_demo_tells_its_story(tmp_path: Path) -> None:
     assert "the exchange verifies it: valid" in result.stdout
     assert "a partner programme verifies the coconut water offline" in result.stdout
     assert (tmp_path / "demo-instance" / "demo" / "label.png").read_bytes()[:4] == b"\x89PNG"
+    _the_printed_commands_work_as_printed(result.stdout, env, tmp_path)
     # Running it again reuses the companies instead of failing on their codes.
     again = subprocess.run(
         [sys.executable, "-m", "exchange.cli", "demo", "--once", "--port", str(free_port())],
@@ -174,3 +175,36 @@ def test_the_demo_tells_its_story(tmp_path: Path) -> None:
                 assert user.organisation_id == company["organisation_id"]
     finally:
         engine.dispose()
+
+
+def _the_printed_commands_work_as_printed(output: str, env: dict[str, str], tmp_path: Path) -> None:
+    """A newcomer pastes the demo's "Commands to try" into a shell, as they are printed."""
+    tour = output[output.index("Commands to try") :].splitlines()[1:]
+    commands = [line.strip() for line in tour if line.startswith("  ") and "curl" not in line]
+    commands = [line for line in commands if line and not line.startswith(("TOKEN", "-d", "|"))]
+    assert any(" keys generate " in line for line in commands), commands
+    script = "set -euo pipefail\n" + "\n".join(commands) + "\n"
+    # The server of the demo is gone (--once): serve the same instance again to push to.
+    instance = tmp_path / "demo-instance"
+    with running_server(
+        f"sqlite:///{instance / 'exchange.db'}", instance, tmp_path / "again.log"
+    ) as base_url:
+        script = script.replace(_printed_url(output), base_url)
+        ran = subprocess.run(
+            ["bash", "-c", script],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "1 accepted, 0 rejected" in ran.stdout, ran.stdout + ran.stderr
+    # The private key stayed in the demo's own folder, not where the newcomer stood.
+    assert not list(tmp_path.glob("*.jwk.json"))
+    assert (tmp_path / "demo-instance" / "demo" / "my-key.jwk.json").exists()
+
+
+def _printed_url(output: str) -> str:
+    return output.split("export EXCHANGE_URL=", 1)[1].split()[0]
