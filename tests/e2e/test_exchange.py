@@ -133,11 +133,47 @@ def test_a_supplier_uses_the_cli(app: Flask, live_server: str, tmp_path: Path) -
     assert len(listed.json()["data"]) == 24
 
 
+def installed_from_the_wheel(tmp_path: Path) -> Path:
+    """The ``exchange`` script of a fresh virtualenv holding only the built wheel and its
+    dependencies: what a wheel-only deployment gets (templates, static files, migrations,
+    starter data included or not)."""
+    root = Path(__file__).resolve().parents[2]
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(root)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = dist.glob("footprint_exchange-*.whl")
+    venv = tmp_path / "wheel-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return venv / "bin" / "exchange"
+
+
 def test_the_demo_tells_its_story(tmp_path: Path) -> None:
     env = server_environment(tmp_path / "demo-instance", None)
+    # The first run is the wheel's, outside the checkout; the second the development install's.
+    exchange = installed_from_the_wheel(tmp_path)
+    located = subprocess.run(
+        [str(exchange.with_name("python")), "-c", "import exchange; print(exchange.__file__)"],
+        cwd=tmp_path,
+        env={key: value for key, value in env.items() if key != "PYTHONPATH"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert located.stdout.startswith(str(tmp_path / "wheel-venv")), located.stdout
     result = subprocess.run(
-        [sys.executable, "-m", "exchange.cli", "demo", "--once", "--port", str(free_port())],
+        [str(exchange), "demo", "--once", "--port", str(free_port())],
         env=env,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=300,
