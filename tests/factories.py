@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from flask import Flask
+from werkzeug.test import TestResponse
 
 from exchange.client.keys import LocalKey
 from exchange.db import transaction
@@ -105,3 +106,10 @@ def cloud_event(event_type: str, data: dict[str, Any], source: str) -> dict[str,
         "time": "2026-11-26T08:00:00Z",
         "data": data,
     }
+
+
+def body(response: TestResponse) -> Any:
+    """A test-client response's JSON document; the test fails here when there is none."""
+    document = response.get_json()
+    assert document is not None, response.data[:200]
+    return document

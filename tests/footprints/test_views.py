@@ -17,7 +17,7 @@ from exchange.footprints.models import FootprintRecord
 from exchange.log.models import LogEntry
 from exchange.partners.models import AccessToken, Role
 from exchange.partners.services import hash_secret
-from tests.factories import Member, add_member
+from tests.factories import Member, add_member, body
 
 
 @pytest.fixture
@@ -49,8 +49,8 @@ def test_submitted_record_is_served_byte_for_byte_verifiable(
 ) -> None:
     envelope = supplier.envelope()
     response = post(client, supplier, envelope)
-    assert response.status_code == 201, response.json
-    result = response.json
+    assert response.status_code == 201, body(response)
+    result = body(response)
     assert result["status"] == "created"
     assert result["receipt"]["receipt"]["logIndex"] >= 0
     assert response.headers["Location"].endswith(f"/api/v1/footprints/{result['id']}")
@@ -81,16 +81,17 @@ def test_resending_is_idempotent_and_a_changed_record_is_a_conflict(
     first = post(client, supplier, envelope)
     again = post(client, supplier, envelope)
     assert again.status_code == 200
-    assert again.json["status"] == "unchanged"
-    assert again.json["id"] == first.json["id"]
+    assert body(again)["status"] == "unchanged"
+    assert body(again)["id"] == body(first)["id"]
     assert (
-        again.json["receipt"]["receipt"]["logIndex"] == first.json["receipt"]["receipt"]["logIndex"]
+        body(again)["receipt"]["receipt"]["logIndex"]
+        == body(first)["receipt"]["receipt"]["logIndex"]
     )
 
     changed = supplier.key.sign_footprint({**envelope["footprint"], "comment": "changed"})
     conflict = post(client, supplier, changed)
     assert conflict.status_code == 409
-    assert conflict.json["code"] == "Conflict"
+    assert body(conflict)["code"] == "Conflict"
     assert stored_counts(app) == (1, 1)
 
 
@@ -105,7 +106,7 @@ def test_a_flipped_bit_in_the_footprint_is_refused(
     envelope["footprint"]["productDescription"] = json.loads(bytes(text))
     response = post(client, supplier, envelope)
     assert response.status_code == 400
-    assert response.json["code"] == "SignatureInvalid"
+    assert body(response)["code"] == "SignatureInvalid"
     assert stored_counts(app) == (0, 0)
 
 
@@ -119,7 +120,7 @@ def test_a_flipped_bit_in_the_signature_is_refused(
     envelope["signature"]["value"] = signing.b64url_encode(bytes(raw))
     response = post(client, supplier, envelope)
     assert response.status_code == 400
-    assert response.json["code"] == "SignatureInvalid"
+    assert body(response)["code"] == "SignatureInvalid"
     assert stored_counts(app) == (0, 0)
 
 
@@ -128,23 +129,23 @@ def test_keys_that_may_not_sign_are_refused(
 ) -> None:
     unregistered = add_member(app, Role.SUPPLIER, register_key=False)
     response = post(client, unregistered, unregistered.envelope())
-    assert (response.status_code, response.json["code"]) == (400, "SignatureInvalid")
-    assert "unknown key" in response.json["message"]
+    assert (response.status_code, body(response)["code"]) == (400, "SignatureInvalid")
+    assert "unknown key" in body(response)["message"]
 
     # The supplier signs with the customer's key id: someone else's key.
     envelope = customer.key.sign_footprint(supplier.footprint())
     response = post(client, supplier, envelope)
-    assert (response.status_code, response.json["code"]) == (403, "AccessDenied")
+    assert (response.status_code, body(response)["code"]) == (403, "AccessDenied")
 
     revoked = client.post(
         f"/api/v1/keys/{supplier.key.kid}/revoke",
         json={"reason": "laptop stolen"},
         headers=supplier.headers,
     )
-    assert revoked.status_code == 200, revoked.json
+    assert revoked.status_code == 200, body(revoked)
     response = post(client, supplier, supplier.envelope())
-    assert (response.status_code, response.json["code"]) == (400, "SignatureInvalid")
-    assert "laptop stolen" in response.json["message"]
+    assert (response.status_code, body(response)["code"]) == (400, "SignatureInvalid")
+    assert "laptop stolen" in body(response)["message"]
     assert stored_counts(app) == (0, 0)
 
 
@@ -153,7 +154,7 @@ def test_a_footprint_naming_another_company_is_refused(
 ) -> None:
     envelope = supplier.key.sign_footprint(supplier.footprint(companyIds=customer.company_ids))
     response = post(client, supplier, envelope)
-    assert (response.status_code, response.json["code"]) == (403, "AccessDenied")
+    assert (response.status_code, body(response)["code"]) == (403, "AccessDenied")
 
 
 def test_schema_errors_list_every_field(client: FlaskClient, app: Flask, supplier: Member) -> None:
@@ -163,7 +164,7 @@ def test_schema_errors_list_every_field(client: FlaskClient, app: Flask, supplie
     del footprint["productIds"]
     response = post(client, supplier, supplier.key.sign_footprint(footprint))
     assert response.status_code == 400
-    fields = {item["field"] for item in response.json["details"]}
+    fields = {item["field"] for item in body(response)["details"]}
     assert {"pcf.declaredUnitAmount", "pcf.fossilGhgEmissions", "productIds"} <= fields
     assert stored_counts(app) == (0, 0)
 
@@ -176,21 +177,21 @@ def test_malformed_requests_get_clear_errors(
         data="{nope",
         headers={**supplier.headers, "Content-Type": "application/json"},
     )
-    assert (response.status_code, response.json["code"]) == (400, "BadRequest")
-    assert response.json["details"][0]["line"] == 1
+    assert (response.status_code, body(response)["code"]) == (400, "BadRequest")
+    assert body(response)["details"][0]["line"] == 1
 
     response = client.post(
         "/api/v1/footprints", data="{}", headers={**supplier.headers, "Content-Type": "text/plain"}
     )
-    assert (response.status_code, response.json["code"]) == (415, "UnsupportedMediaType")
+    assert (response.status_code, body(response)["code"]) == (415, "UnsupportedMediaType")
 
     app.config["MAX_CONTENT_LENGTH"] = 1000
     response = post(client, supplier, supplier.envelope())
-    assert (response.status_code, response.json["code"]) == (413, "PayloadTooLarge")
+    assert (response.status_code, body(response)["code"]) == (413, "PayloadTooLarge")
 
     response = post(client, supplier, {"footprint": {}, "signature": {"alg": "RS256"}})
     assert response.status_code == 400
-    assert {item["field"] for item in response.json["details"]} >= {
+    assert {item["field"] for item in body(response)["details"]} >= {
         "signature.alg",
         "signature.kid",
     }
@@ -209,7 +210,7 @@ def test_tokens_are_checked(client: FlaskClient, app: Flask, supplier: Member) -
         assert token is not None
         token.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     response = post(client, supplier, supplier.envelope())
-    assert (response.status_code, response.json["code"]) == (401, "TokenExpired")
+    assert (response.status_code, body(response)["code"]) == (401, "TokenExpired")
     assert stored_counts(app) == (0, 0)
 
 
@@ -221,12 +222,12 @@ def test_successor_deprecates_and_rules_on_predecessors(
     successor = supplier.envelope(precedingPfIds=[first["footprint"]["id"]])
     assert post(client, supplier, successor).status_code == 201
     old = client.get(f"/api/v1/footprints/{first['footprint']['id']}", headers=supplier.headers)
-    assert old.json["exchange"]["status"] == "Deprecated"
-    assert old.json["exchange"]["deprecatedBy"] == successor["footprint"]["id"]
+    assert body(old)["exchange"]["status"] == "Deprecated"
+    assert body(old)["exchange"]["deprecatedBy"] == successor["footprint"]["id"]
 
     again = supplier.envelope(precedingPfIds=[first["footprint"]["id"]])
     response = post(client, supplier, again)
-    assert (response.status_code, response.json["code"]) == (409, "Conflict")
+    assert (response.status_code, body(response)["code"]) == (409, "Conflict")
 
     theirs = customer.envelope()
     post(client, customer, theirs)
@@ -236,8 +237,8 @@ def test_successor_deprecates_and_rules_on_predecessors(
     missing = post(
         client, supplier, supplier.envelope(precedingPfIds=["0e1f4e52-8d7e-4f68-9c6f-5c1f5b0a9d11"])
     )
-    assert response.json["details"][0]["message"].replace(theirs["footprint"]["id"], "X") == (
-        missing.json["details"][0]["message"].replace("0e1f4e52-8d7e-4f68-9c6f-5c1f5b0a9d11", "X")
+    assert body(response)["details"][0]["message"].replace(theirs["footprint"]["id"], "X") == (
+        body(missing)["details"][0]["message"].replace("0e1f4e52-8d7e-4f68-9c6f-5c1f5b0a9d11", "X")
     )
 
 
@@ -250,19 +251,19 @@ def test_batch_accepts_good_items_and_reports_bad_ones_by_index(
     broken = supplier.key.sign_footprint(supplier.footprint(specVersion=3))
     response = post(client, supplier, {"items": [good[0], tampered, good[1], broken, good[2]]})
     assert response.status_code == 207
-    body = response.json
-    assert (body["accepted"], body["rejected"]) == (3, 2)
-    assert [item["status"] for item in body["results"]] == [
+    answer = body(response)
+    assert (answer["accepted"], answer["rejected"]) == (3, 2)
+    assert [item["status"] for item in answer["results"]] == [
         "created",
         "rejected",
         "created",
         "rejected",
         "created",
     ]
-    assert body["results"][1]["error"]["code"] == "SignatureInvalid"
-    assert body["results"][3]["error"]["details"][0]["field"] == "specVersion"
+    assert answer["results"][1]["error"]["code"] == "SignatureInvalid"
+    assert answer["results"][3]["error"]["details"][0]["field"] == "specVersion"
     indexes = [
-        item["receipt"]["receipt"]["logIndex"] for item in body["results"] if "receipt" in item
+        item["receipt"]["receipt"]["logIndex"] for item in answer["results"] if "receipt" in item
     ]
     assert indexes == sorted(indexes) and len(set(indexes)) == 3
     assert stored_counts(app) == (3, 3)
@@ -275,18 +276,18 @@ def test_batch_can_supersede_a_record_sent_earlier_in_the_same_batch(
     second = supplier.envelope(precedingPfIds=[first["footprint"]["id"]])
     response = post(client, supplier, {"items": [first, second]})
     assert response.status_code == 200
-    assert [item["recordStatus"] for item in response.json["results"]] == ["Deprecated", "Active"]
+    assert [item["recordStatus"] for item in body(response)["results"]] == ["Deprecated", "Active"]
 
 
 def test_records_are_private_until_shared_or_published(
     client: FlaskClient, app: Flask, supplier: Member, customer: Member
 ) -> None:
     envelope = supplier.envelope()
-    record_id = post(client, supplier, envelope).json["id"]
+    record_id = body(post(client, supplier, envelope))["id"]
     url = f"/api/v1/footprints/{record_id}"
     assert client.get(url, headers=customer.headers).status_code == 404
     assert client.get(url).status_code == 404
-    assert client.get("/api/v1/footprints", headers=customer.headers).json["data"] == []
+    assert body(client.get("/api/v1/footprints", headers=customer.headers))["data"] == []
 
     share = client.post(
         "/api/v1/shares",
@@ -295,11 +296,11 @@ def test_records_are_private_until_shared_or_published(
     )
     assert share.status_code == 201
     assert client.get(url, headers=customer.headers).status_code == 200
-    listed = client.get("/api/v1/footprints", headers=customer.headers).json["data"]
+    listed = body(client.get("/api/v1/footprints", headers=customer.headers))["data"]
     assert [item["footprint"]["id"] for item in listed] == [record_id]
 
     assert (
-        client.delete(f"/api/v1/shares/{share.json['id']}", headers=supplier.headers).status_code
+        client.delete(f"/api/v1/shares/{body(share)['id']}", headers=supplier.headers).status_code
         == 204
     )
     assert client.get(url, headers=customer.headers).status_code == 404
@@ -326,8 +327,8 @@ def test_sharing_a_product_covers_its_later_records(
         headers=supplier.headers,
     )
     assert response.status_code == 201
-    later = post(client, supplier, supplier.envelope(productIds=[product])).json["id"]
-    other = post(client, supplier, supplier.envelope(productIds=["urn:gtin:4012345000009"])).json[
+    later = body(post(client, supplier, supplier.envelope(productIds=[product])))["id"]
+    other = body(post(client, supplier, supplier.envelope(productIds=["urn:gtin:4012345000009"])))[
         "id"
     ]
     assert client.get(f"/api/v1/footprints/{later}", headers=customer.headers).status_code == 200
@@ -338,7 +339,7 @@ def test_regulator_sees_what_is_disclosed_to_it(
     client: FlaskClient, app: Flask, supplier: Member
 ) -> None:
     regulator = add_member(app, Role.REGULATOR)
-    record_id = post(client, supplier, supplier.envelope()).json["id"]
+    record_id = body(post(client, supplier, supplier.envelope()))["id"]
     url = f"/api/v1/footprints/{record_id}"
     assert client.get(url, headers=regulator.headers).status_code == 404
     client.put(f"{url}/disclosure", json={"disclosure": "regulator"}, headers=supplier.headers)
@@ -347,14 +348,14 @@ def test_regulator_sees_what_is_disclosed_to_it(
 
 
 def test_listing_pages_through_everything_once(client: FlaskClient, supplier: Member) -> None:
-    ids = {post(client, supplier, supplier.envelope()).json["id"] for _ in range(5)}
+    ids = {body(post(client, supplier, supplier.envelope()))["id"] for _ in range(5)}
     seen: list[str] = []
     url: str | None = "/api/v1/footprints?limit=2"
     while url:
         response = client.get(url, headers=supplier.headers)
         assert response.status_code == 200
-        seen += [item["footprint"]["id"] for item in response.json["data"]]
-        url = response.json.get("next")
+        seen += [item["footprint"]["id"] for item in body(response)["data"]]
+        url = body(response).get("next")
         if url:
             assert response.headers["Link"] == f'<{url}>; rel="next"'
             url = url.removeprefix("http://localhost")
