@@ -105,7 +105,7 @@ def test_every_operation_answers_anonymous_and_bad_token_calls_as_documented(
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "path":
                     url = url.replace("{" + parameter["name"] + "}", _placeholder(parameter))
-            body = {} if "requestBody" in operation else None
+            body: dict[str, Any] | None = {} if "requestBody" in operation else None
             for headers, expected in (
                 ({}, security == [{"bearerAuth": []}]),
                 ({"Authorization": "Bearer no-such-token"}, {"bearerAuth": []} in security),

@@ -54,7 +54,7 @@ def partner_host(
     token = secrets.token_urlsafe(16)
     lock = threading.Lock()
 
-    @Request.application  # type: ignore[arg-type]
+    @Request.application
     def application(request: Request) -> Response:
         if request.path == "/auth/token" and request.method == "POST":
             credentials = request.authorization

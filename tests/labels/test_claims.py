@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
@@ -95,12 +96,8 @@ def test_the_known_label_is_a_version_8_qr() -> None:
 )
 def test_values_are_printed_with_four_significant_digits(value: str, printed: str) -> None:
     rounded = c.round_value(Decimal(value))
-    claims = CLAIMS.__class__(**{**_fields(CLAIMS), "value": rounded})
+    claims = dataclasses.replace(CLAIMS, value=rounded)
     assert c.claims_document(claims)["value"] == printed
-
-
-def _fields(claims: c.Claims) -> dict[str, object]:
-    return {name: getattr(claims, name) for name in c.Claims.__dataclass_fields__}
 
 
 @given(

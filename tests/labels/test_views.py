@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -124,7 +125,7 @@ def test_only_an_accredited_body_certifies(fx: Programme) -> None:
 def test_certificates_are_checked(fx: Programme) -> None:
     fx.accredit()
     footprint = fx.record()
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "footprintDigest": {"footprintDigest": "0" * 64},
         "gtin": {"gtin": "09506000134353"},
         "validUntil": {"validUntil": "2099-01-01T00:00:00Z"},

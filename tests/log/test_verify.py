@@ -32,7 +32,7 @@ def receipts(db_session: Session) -> list[dict[str, Any]]:
     )
     issued = services.issue_receipts(db_session, KEY, ORIGIN, indexes)
     db_session.commit()
-    return issued  # type: ignore[return-value]
+    return issued
 
 
 def resign(receipt: dict[str, Any], key: ExchangeKey = KEY) -> dict[str, Any]:
@@ -168,7 +168,7 @@ def test_inclusion_and_consistency_proofs_offline(db_session: Session) -> None:
         return base64.b64encode(value).decode()
 
     proof = services.inclusion_proof(db_session, 3, 23)
-    body = {
+    body: dict[str, Any] = {
         "index": 3,
         "size": 23,
         "leafHash": b64(proof.leaf_hash),

@@ -345,9 +345,9 @@ def test_regulator_and_body_certify_grade_and_label(app: Flask, client: FlaskCli
     assert 'data-code="certificate-suspended"' in text(verdict)
     landing = re.search(r'id="landing" href="([^"]+)"|href="([^"]+)" id="landing"', text(verdict))
     assert landing is not None
-    page = client.get(landing.group(2).replace("&amp;", "&"))
-    page.close()  # a file response
-    assert page.status_code == 200
+    landing_page = client.get(landing.group(2).replace("&amp;", "&"))
+    landing_page.close()  # a file response
+    assert landing_page.status_code == 200
 
 
 def test_regulator_dashboard(app: Flask, client: FlaskClient) -> None:

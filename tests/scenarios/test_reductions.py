@@ -194,7 +194,7 @@ def test_bad_parameters_are_clear_json_errors(
 ) -> None:
     tea = fx.product(fx.suppliers[0], number=1, product="Tea", value="-18.44", amount="2")
     query = {name: str(tea["number"]) if value == TEA else value for name, value in params.items()}
-    body = _error(fx, **query)
+    body = _error(fx, 400, None, **query)
     assert body["code"] == "BadRequest"
     assert body["details"][0]["field"] == field
 
