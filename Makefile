@@ -8,7 +8,7 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 # decoder, and a CJK font for the PNG labels' Chinese text. Installed only when missing.
 DEBIAN_PACKAGES := chromium chromium-driver libzbar0 zbar-tools fonts-wqy-zenhei
 
-.PHONY: demo test test-sqlite test-postgresql lint bench bench-load clean system-packages
+.PHONY: demo test test-sqlite test-postgresql lint docs bench bench-load clean system-packages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,9 @@ system-packages:
 ## Set up and run the whole suite on SQLite and, when it answers, on PostgreSQL.
 test: $(VENV)/.installed system-packages
 	@echo "== lint (ruff) =="
-	$(BIN)/ruff check exchange tests bench
+	$(BIN)/ruff check exchange tests bench docs/hooks
+	@echo "== docs (mkdocs build --strict) =="
+	$(BIN)/mkdocs build --strict
 	@echo "== tests on SQLite =="
 	$(BIN)/pytest -q -n 2
 	@if $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
@@ -53,8 +55,13 @@ test: $(VENV)/.installed system-packages
 	fi
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check exchange tests bench
+	$(BIN)/ruff check exchange tests bench docs/hooks
 	$(BIN)/mypy
+
+## The documentation site (mkdocs.yml, docs/) built into site/; the API reference page is
+## generated from the app's OpenAPI document. --strict: a broken link or anchor fails.
+docs: $(VENV)/.installed
+	$(BIN)/mkdocs build --strict
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/ingest.py
@@ -73,4 +80,4 @@ bench-load: $(VENV)/.installed
 	$(BIN)/python bench/load.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site
