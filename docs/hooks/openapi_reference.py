@@ -60,24 +60,25 @@ def served_document() -> dict[str, Any]:
     return document
 
 
-def _cell(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return " ".join(text.split()).replace("``", "`").replace("|", "\\|").replace("<", "&lt;")
+def _text(text: str) -> str:
+    """A docstring's first line as Markdown: one line, reST literals as Markdown code."""
+    return " ".join(text.split()).replace("``", "`").replace("<", "&lt;")
 
 
 def _auth(operation: dict[str, Any]) -> str:
     schemes = [next(iter(item), None) for item in operation.get("security", [])]
     if not schemes:
-        return "none"
+        return "no authentication"
     if "basicAuth" in schemes:
         return "client id and secret (HTTP Basic or form)"
     if None in schemes:
-        return "bearer token, optional"
+        return "bearer token optional"
     return "bearer token"
 
 
 def _statuses(operation: dict[str, Any]) -> str:
-    codes = sorted(operation.get("responses", {}))
+    # 414 is on every operation and answered by gunicorn, not the app: the page says it once.
+    codes = sorted(code for code in operation.get("responses", {}) if code != "414")
     ok = [code for code in codes if code.startswith(("2", "3"))]
     errors = [code for code in codes if code not in ok]
     return ", ".join(f"**{code}**" for code in ok) + ("; " + ", ".join(errors) if errors else "")
@@ -87,15 +88,15 @@ def _inputs(operation: dict[str, Any]) -> str:
     query = [p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"]
     parts = []
     if query:
-        parts.append("query: " + ", ".join(f"`{name}`" for name in query))
+        parts.append("query " + ", ".join(f"`{name}`" for name in query))
     body = operation.get("requestBody", {}).get("content", {})
     if body:
-        parts.append("body: " + ", ".join(f"`{media}`" for media in body))
-    return "; ".join(parts) or "—"
+        parts.append("body " + ", ".join(f"`{media}`" for media in body))
+    return " · ".join(parts)
 
 
 def render(document: dict[str, Any]) -> str:
-    """Markdown: a table of operations per tag (the area whose blueprint serves them)."""
+    """Markdown: the operations of each tag (the area whose blueprint serves them)."""
     by_tag: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
     for path, item in document["paths"].items():
         for method in METHODS:
@@ -107,25 +108,22 @@ def render(document: dict[str, Any]) -> str:
     out = [
         f"{count} operations on {len(document['paths'])} paths, from "
         f"`{document['info']['title']}` (OpenAPI {document['openapi']}), grouped by the area "
-        "that serves them. **Statuses** in bold are answers that succeed; the others are "
-        'errors, each with the one error body `{"code", "message", "details"}` except '
-        "414, which the HTTP server answers itself.",
+        "that serves them. Each names its authentication, its inputs besides the path, and "
+        "its statuses: in bold those that succeed; the others are errors with the one error "
+        'body `{"code", "message", "details"}`. Any operation may also be answered 414 by the '
+        "HTTP server itself when its URL is too long.",
         "",
         "Areas: " + ", ".join(f"[{tag}](#{tag})" for tag in sorted(by_tag)),
         "",
     ]
     for tag in sorted(by_tag):
-        out += [
-            f"## {tag}",
-            "",
-            "| operation | summary | authentication | input | statuses |",
-            "|---|---|---|---|---|",
-        ]
+        out += [f"## {tag}", ""]
         for method, path, operation in sorted(by_tag[tag], key=lambda row: (row[1], row[0])):
-            out.append(
-                f"| `{method.upper()} {path}` | {_cell(operation.get('summary', ''))} "
-                f"| {_auth(operation)} | {_inputs(operation)} | {_statuses(operation)} |"
-            )
+            details = [_auth(operation), _inputs(operation), "statuses " + _statuses(operation)]
+            out += [
+                f"- **`{method.upper()} {path}`** — {_text(operation.get('summary', ''))}  ",
+                "  " + " · ".join(part for part in details if part),
+            ]
         out.append("")
     return "\n".join(out)
 
