@@ -13,10 +13,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import click
 import yaml
 from flask import Flask
 
 from exchange.apidoc.spec import build_document
+from exchange.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -103,3 +105,71 @@ def test_the_api_reference_renders_every_operation_of_the_served_document(
     ]
     assert missing == []
     assert f"{len(operations)} operations" in rendered
+
+
+# `exchange <command> [<subcommand>] ... --option` inside code (fenced blocks, `spans`).
+# It starts a command line: at the start, after a path (.venv/bin/), `$(`, `&&` or `;`.
+INVOCATION = re.compile(r"(?:^\s*|[(/]|&& |; )exchange((?: +[a-z][a-z0-9-]*)+)([^\n#;|&]*)")
+
+
+def _code(markdown: str) -> list[str]:
+    """Code of a Markdown text: each shell block's lines (continuations joined, comments
+    dropped) and each inline span. Text blocks (diagrams, sample output) are not code."""
+    pieces: list[str] = []
+    prose: list[str] = []
+    block: list[str] | None = None  # lines of the open fence, None outside one
+    shell = False
+    for line in markdown.splitlines():
+        fence = re.match(r"\s*```(\w*)", line)
+        if fence and block is None:
+            block, shell = [], fence.group(1) in {"", "sh", "bash", "console", "shell"}
+        elif fence and block is not None:
+            if shell:
+                joined = re.sub(r"\\\n\s*", " ", "\n".join(block))
+                pieces += [re.sub(r"(^|\s)#.*", "", code) for code in joined.splitlines()]
+            block = None
+        elif block is not None:
+            block.append(line)
+        else:
+            prose.append(line)
+    pieces += re.findall(r"`([^`\n]+)`", "\n".join(prose))
+    return pieces
+
+
+def _documented_invocations() -> list[tuple[str, list[str], list[str]]]:
+    """(file, command words, options) of every `exchange ...` command the docs show."""
+    found = []
+    for path in [README, *sorted((ROOT / "docs").rglob("*.md"))]:
+        for piece in _code(path.read_text(encoding="utf-8")):
+            for words, rest in INVOCATION.findall(piece):
+                options = re.findall(r"(?:^|\s|\[)(--[a-z][a-z0-9-]*)", rest)
+                found.append((str(path.relative_to(ROOT)), words.split(), options))
+    return found
+
+
+def test_every_command_and_option_the_docs_show_exists(app: Flask) -> None:
+    # What `exchange --help` lists: the console script's own commands and the app's.
+    commands: dict[str, click.Command] = {**main.commands, **app.cli.commands}
+    invocations = _documented_invocations()
+    assert len(invocations) > 50, "the docs show the commands"
+    wrong = []
+    for where, words, options in invocations:
+        command = commands.get(words[0])
+        if command is None:
+            wrong.append(f"{where}: exchange {words[0]}")
+            continue
+        for word in words[1:]:
+            if not isinstance(command, click.Group):
+                break  # an argument of the command
+            sub = command.commands.get(word)
+            if sub is None:
+                wrong.append(f"{where}: exchange {' '.join(words)} (no {word!r})")
+                break
+            command = sub
+        known = {opt for param in command.params for opt in param.opts} | {"--help"}
+        wrong += [
+            f"{where}: exchange {' '.join(words)} {option}"
+            for option in options
+            if option not in known
+        ]
+    assert wrong == []
