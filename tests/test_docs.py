@@ -16,6 +16,8 @@ from typing import Any
 import click
 import yaml
 from flask import Flask
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
 
 from exchange.apidoc.spec import build_document
 from exchange.cli import main
@@ -172,4 +174,42 @@ def test_every_command_and_option_the_docs_show_exists(app: Flask) -> None:
             for option in options
             if option not in known
         ]
+    assert wrong == []
+
+
+# A path of the exchange inside code: /api/v1/..., /3/..., /.well-known/..., the pages.
+PATH = re.compile(
+    r"(?<![a-z_>])(/(?:api/v1|3|\.well-known|auth|portal|01|mutual-recognition|healthz|metrics)"
+    r"(?:[A-Za-z0-9_.\-/]|<[^>\s]+(?: [^>\s]+)*>|\{[^}\s]+\}|\$\w+)*)"
+)
+# Where the prose names a prefix (every route under /3), not a route.
+PREFIXES = {"/api/v1", "/3", "/auth", "/.well-known", "/01"}
+
+
+def _documented_paths() -> list[tuple[str, str]]:
+    """(file, path) of every exchange URL path the README and docs show in code."""
+    found = []
+    for path in [README, *sorted((ROOT / "docs").rglob("*.md"))]:
+        for piece in _code(path.read_text(encoding="utf-8")):
+            for url in PATH.findall(piece):
+                url = url.rstrip(".,")
+                if url.rstrip("/") not in PREFIXES:
+                    found.append((str(path.relative_to(ROOT)), url))
+    return found
+
+
+def test_every_path_the_docs_show_is_a_route_of_the_app(app: Flask) -> None:
+    adapter = app.url_map.bind("exchange.example")
+    paths = _documented_paths()
+    assert len(paths) > 100, "the docs show the paths"
+    wrong = []
+    for where, path in paths:
+        # A placeholder (<id>, <customer id>, {record_id}, $BODY_ID) stands for some value.
+        concrete = re.sub(r"<[^>]+>|\{[^}]+\}|\$\w+", "1", path)
+        try:
+            adapter.match(concrete, method="GET")
+        except (MethodNotAllowed, RequestRedirect):
+            pass  # the route is there, for another method or with a trailing slash
+        except NotFound:
+            wrong.append(f"{where}: {path}")
     assert wrong == []
