@@ -11,7 +11,7 @@ DEMO_PACKAGES := fonts-wqy-zenhei
 TEST_PACKAGES := $(DEMO_PACKAGES) chromium chromium-driver libzbar0 zbar-tools
 DEBIAN_PACKAGES ?= $(TEST_PACKAGES)
 
-.PHONY: demo test test-sqlite test-postgresql lint bench bench-load clean system-packages
+.PHONY: demo test test-sqlite test-postgresql lint docs bench bench-load clean system-packages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +46,9 @@ system-packages:
 ## Set up and run the whole suite on SQLite and, when it answers, on PostgreSQL.
 test: $(VENV)/.installed system-packages
 	@echo "== lint (ruff) =="
-	$(BIN)/ruff check exchange tests bench
+	$(BIN)/ruff check exchange tests bench docs/hooks
+	@echo "== docs (mkdocs build --strict) =="
+	$(BIN)/mkdocs build --strict
 	@echo "== tests on SQLite =="
 	$(BIN)/pytest -q -n 2
 	@if $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
@@ -57,8 +59,13 @@ test: $(VENV)/.installed system-packages
 	fi
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check exchange tests bench
+	$(BIN)/ruff check exchange tests bench docs/hooks
 	$(BIN)/mypy
+
+## The documentation site (mkdocs.yml, docs/) built into site/; the API reference page is
+## generated from the app's OpenAPI document. --strict: a broken link or anchor fails.
+docs: $(VENV)/.installed
+	$(BIN)/mkdocs build --strict
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/ingest.py
@@ -77,4 +84,4 @@ bench-load: $(VENV)/.installed
 	$(BIN)/python bench/load.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site
