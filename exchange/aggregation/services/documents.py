@@ -30,7 +30,7 @@ from exchange.aggregation.services.common import (
 from exchange.aggregation.services.loading import load_graph
 from exchange.db import utcnow
 from exchange.errors import Conflict, ValidationFailed
-from exchange.footprints.models import FootprintRecord
+from exchange.footprints.models import FootprintRecord, RecordStatus
 from exchange.pact import services as pact
 from exchange.pact.filters import Criteria
 from exchange.partners.models import CompanyIdentifier, Organisation
@@ -326,7 +326,7 @@ def derived_draft(
         pcf["secondaryEmissionFactorSources"] = [
             {"name": name, "version": version} for name, version in factor_sources
         ]
-    return {
+    draft: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "specVersion": "3.0.0",
         "created": utcnow().replace(microsecond=0).isoformat().replace("+00:00", "Z"),
@@ -352,6 +352,39 @@ def derived_draft(
             }
         ],
     }
+    preceding = current_derived_records(session, product)
+    if preceding:
+        # The new record supersedes the last one: its users' results go stale, up every
+        # tier and across companies, and whoever was given it is given this one.
+        draft["precedingPfIds"] = preceding
+    return draft
+
+
+def current_derived_records(session: Session, product: Product) -> list[str]:
+    """The owner's Active records that stand for the product's last derived footprint.
+
+    A derived record its owner has since superseded by hand is followed to its newest
+    version, so deriving again replaces whatever now stands in its place.
+    """
+    found: set[str] = set()
+    for link in derived_records_of(session, product.id):
+        record = session.get(FootprintRecord, link.record_id)
+        seen: set[str] = set()
+        while (
+            record is not None
+            and record.status == RecordStatus.DEPRECATED
+            and record.deprecated_by_id is not None
+            and record.id not in seen
+        ):
+            seen.add(record.id)
+            record = session.get(FootprintRecord, record.deprecated_by_id)
+        if (
+            record is not None
+            and record.owner_id == product.owner_id
+            and record.status == RecordStatus.ACTIVE
+        ):
+            found.add(record.id)
+    return sorted(found)
 
 
 def provenance_schema(host: pact.Host) -> dict[str, Any]:
