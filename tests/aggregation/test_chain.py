@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -171,7 +173,25 @@ def test_a_supplier_superseding_its_record_stales_the_top_of_a_three_company_cha
     draft = jam_api.call("GET", f"/api/v1/products/{jam['id']}/derived-footprint", 409)
     assert "stale" in draft["message"]
 
-    # The jam maker recomputes and derives again: the new record replaces the old one.
+    # The jam maker recomputes and derives again: the review names the record it replaces
+    # (declined here), then the new record replaces the old one.
+    assert run_cli("products", "compute", jam["id"], env=env, cwd=tmp_path).returncode == 0
+    review = subprocess.run(
+        [sys.executable, "-m", "exchange.cli", "products", "derive", jam["id"], "--key", "jam.jwk"],
+        env=env,
+        cwd=tmp_path,
+        input="n\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert review.returncode == 1 and "Aborted" in review.stderr
+    assert review.stdout.startswith(
+        "Mango jam: 2.0306 kg CO2e per 1 kilogram excluding biogenic uptake (including "
+        "biogenic uptake 2.0306)"
+    )
+    assert f"replaces record {first_jam} (it becomes Deprecated)" in review.stdout
     second_jam = derive()  # 0.5 x 3 + 0.5306
     new = jam_api.call("GET", f"/api/v1/footprints/{second_jam}")["footprint"]
     assert new["precedingPfIds"] == [first_jam]

@@ -38,6 +38,9 @@ from exchange.partners.services import Principal
 
 # --- explaining ------------------------------------------------------------------------------
 
+# A component's share of the root's headline figure (pcfExcludingBiogenicUptake).
+TO_ROOT_HEADLINE = "contributionToRootExcludingBiogenicUptake"
+
 
 def _detailed(session: Session, product: Product) -> engine.NodeResult:
     loaded = load_graph(session, [product.id], pinned=True)
@@ -101,13 +104,18 @@ def explain(session: Session, principal: Principal, product_id: str) -> dict[str
     """
     principal.require_scope(READ_SCOPE)
     product = own_product(session, principal, product_id)
-    by_tier: dict[int, Decimal] = {}
+    by_tier: dict[int, tuple[Decimal, Decimal]] = {}
     tree = _explain_node(session, principal.organisation_id, product, 1, engine.ONE, by_tier, [])
     return {
         "product": product_json(product),
         "tree": tree,
         "byTier": [
-            {"tier": tier, "total": engine.text(total)} for tier, total in sorted(by_tier.items())
+            {
+                "tier": tier,
+                engine.HEADLINE: engine.text(excluding),
+                "total": engine.text(total),
+            }
+            for tier, (excluding, total) in sorted(by_tier.items())
         ],
     }
 
@@ -118,7 +126,7 @@ def _explain_node(
     product: Product,
     tier: int,
     factor: Decimal,
-    by_tier: dict[int, Decimal],
+    by_tier: dict[int, tuple[Decimal, Decimal]],
     path: list[str],
 ) -> dict[str, Any]:
     result = _computed(session, product)
@@ -130,7 +138,9 @@ def _explain_node(
             line_result.converted_quantity, line_result.source.declared_amount
         )
         share = engine.CONTEXT.multiply(factor, line_result.contribution[0])
+        share_excluding = engine.CONTEXT.multiply(factor, engine.headline(line_result.contribution))
         item["tier"] = tier + 1
+        item[TO_ROOT_HEADLINE] = engine.text(share_excluding)
         item["contributionToRoot"] = engine.text(share)
         child_id = item["input"].get("productId") if item["kind"] == "product" else None
         child = session.get(Product, child_id) if child_id else None
@@ -145,7 +155,8 @@ def _explain_node(
                 [*path, product.id],
             )
         else:
-            by_tier[tier + 1] = by_tier.get(tier + 1, engine.ZERO) + share
+            excluding, total = by_tier.get(tier + 1, (engine.ZERO, engine.ZERO))
+            by_tier[tier + 1] = (excluding + share_excluding, total + share)
             if child is not None:
                 item["opaque"] = True
                 item["derivedRecords"] = [
@@ -193,7 +204,10 @@ def export_rows(session: Session, principal: Principal, product_id: str) -> list
                     "kid": str(reference.get("kid") or ""),
                     "logIndex": str(reference.get("logIndex", "")),
                     "factorVersion": str(reference.get("version", "")),
+                    # PACT's headline figure first, then the total with biogenic uptake.
+                    "contributionExcludingBiogenicUptake": item["contribution"][engine.HEADLINE],
                     "contribution": item["contribution"]["total"],
+                    TO_ROOT_HEADLINE: item[TO_ROOT_HEADLINE],
                     "contributionToRoot": item["contributionToRoot"],
                 }
             )
@@ -279,6 +293,10 @@ def derived_draft(
         )
     ) or [f"urn:uuid:{organisation.id}"]
     year = reference_year or stored.computed_at.year
+    # Packaging is in the boundary when a line is packaging or a component brings some.
+    packaging_included = stored.packaging != 0 or any(
+        item["category"] == engine.PACKAGING for item in document["inputs"]
+    )
     total, fossil, biogenic, land_use, packaging = (
         stored.total,
         stored.fossil,
@@ -297,14 +315,14 @@ def derived_draft(
         "fossilCarbonContent": "0",
         "fossilGhgEmissions": engine.text(max(fossil, engine.ZERO)),
         "landUseChangeGhgEmissions": engine.text(max(land_use, engine.ZERO)),
-        "packagingEmissionsIncluded": packaging != 0,
+        "packagingEmissionsIncluded": packaging_included,
         "ipccCharacterizationFactors": ["AR6"],
         "crossSectoralStandards": ["ISO14067", "PACT-3.0"],
         "exemptedEmissionsPercent": "0",
     }
     if biogenic <= 0:
         pcf["biogenicCO2Uptake"] = engine.text(biogenic)
-    if packaging > 0:
+    if packaging_included and packaging >= 0:  # PACT: a positive-or-zero decimal
         pcf["packagingGhgEmissions"] = engine.text(packaging)
     if stored.primary_data_share is not None:
         pcf["primaryDataShare"] = engine.text(stored.primary_data_share)
