@@ -302,6 +302,9 @@ FILTER_CASES = [
     ("geography=CN-H", set()),  # ... but a code is no prefix of another
     ("geography=C", set()),
     ("geography=HI", set()),
+    ("geography=%25", set()),  # no LIKE pattern gets through: "%" and "_" are literal
+    ("geography=c_", set()),
+    ("geography=%25-hi", set()),
     ("geography=asia", {"asia"}),
     ("classification=urn:pact:productclassification:un-cpc:2131", {"cn", "hainan"}),
     # default validity: three years from the end of the reference period, ends included
