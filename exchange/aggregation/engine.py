@@ -333,6 +333,7 @@ def _compute_node(node: Node, resolve: Mapping[str, Source], detail: bool) -> No
     pds_weight = dqr_weight = ZERO
     dqr_t = dqr_g = dqr_p = ZERO
     line_results: list[LineResult] = []
+    packaging_category, zero = PACKAGING, ZERO  # locals: read once per line below
     for line in node.lines:
         ref = line[3] or line[4]
         try:
@@ -351,7 +352,7 @@ def _compute_node(node: Node, resolve: Mapping[str, Source], detail: bool) -> No
             biogenic += v2 * scale
         if v3:
             land_use += v3 * scale
-        if line[5] == PACKAGING:
+        if line[5] == packaging_category:
             # A packaging line is packaging as a whole, without its biogenic uptake (PACT's
             # packagingGhgEmissions excludes it), whatever its source says of packaging.
             packed = part - v2 * scale if v2 else part
@@ -360,7 +361,7 @@ def _compute_node(node: Node, resolve: Mapping[str, Source], detail: bool) -> No
             packed = v4 * scale
             packaging += packed
         else:
-            packed = ZERO
+            packed = zero
         size = abs(part)
         weight += size
         pds, dqr, coverage = quality
