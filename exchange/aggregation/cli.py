@@ -17,6 +17,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from exchange.aggregation import services
+from exchange.aggregation.engine import HEADLINE
+from exchange.aggregation.services.documents import TO_ROOT_HEADLINE
 from exchange.client.api import ExchangeAPIError, ExchangeClient
 from exchange.client.cli import server_options
 from exchange.client.keys import LocalKey
@@ -90,21 +92,60 @@ def compute_command(product_id: str, url: str, client_id: str, client_secret: st
     result = body["result"]
     pcf = result["pcf"]
     click.echo(
-        f"{result['product']['code']}: {pcf['total']} kg CO2e per "
-        f"{result['product']['declaredAmount']} {result['product']['declaredUnit']} "
-        f"(fossil {pcf['fossil']}, biogenic {pcf['biogenic']}, land use {pcf['landUse']}, "
-        f"packaging {pcf['packaging']}); digest {body['digest']}"
+        f"{result['product']['code']}: {_per_unit(pcf[HEADLINE], result['product'])} "
+        f"(including biogenic uptake {pcf['total']}; fossil {pcf['fossil']}, biogenic "
+        f"{pcf['biogenic']}, land use {pcf['landUse']}, packaging {pcf['packaging']}); "
+        f"digest {body['digest']}"
     )
     for missing in result["missingSupplierData"]:
         click.echo(f"secondary instead of supplier data: {missing}", err=True)
 
 
+def _per_unit(headline: str, product: dict[str, Any]) -> str:
+    """PACT's headline figure as the CLI shows it first: excluding biogenic uptake."""
+    return (
+        f"{headline} kg CO2e per {product['declaredAmount']} {product['declaredUnit']} "
+        "excluding biogenic uptake"
+    )
+
+
+def _explained(node: dict[str, Any], indent: str = "") -> list[str]:
+    """The breakdown tree as text: each figure is the headline, then the total with uptake."""
+    lines = [
+        f"{indent}{node['product']['code']}: {_per_unit(node['pcf'][HEADLINE], node['product'])} "
+        f"(including biogenic uptake {node['pcf']['total']})"
+        + (f" - stale: {node['staleReason']}" if node["stale"] else "")
+    ]
+    for item in node["components"]:
+        kind = item["kind"] + (", secondary" if item["secondary"] else "")
+        lines.append(
+            f"{indent}  line {item['position']}, {item['label'] or item['category']} ({kind}), "
+            f"{item['quantity']} {item['unit']}: {item[TO_ROOT_HEADLINE]} of the root "
+            f"(including biogenic uptake {item['contributionToRoot']})"
+        )
+        if "breakdown" in item:
+            lines += _explained(item["breakdown"], indent + "     ")
+    return lines
+
+
 @products_cli.command("explain")
 @click.argument("product_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the tree as JSON instead.")
 @server_options
-def explain_command(product_id: str, url: str, client_id: str, client_secret: str) -> None:
-    """Print the breakdown tree (by tier and by component) as JSON."""
-    _echo(_call(_client(url, client_id, client_secret).explain_product, product_id))
+def explain_command(
+    product_id: str, as_json: bool, url: str, client_id: str, client_secret: str
+) -> None:
+    """Print the breakdown tree, by component and by tier."""
+    explanation = _call(_client(url, client_id, client_secret).explain_product, product_id)
+    if as_json:
+        _echo(explanation)
+        return
+    for line in _explained(explanation["tree"]):
+        click.echo(line)
+    for tier in explanation["byTier"]:
+        click.echo(
+            f"tier {tier['tier']}: {tier[HEADLINE]} (including biogenic uptake {tier['total']})"
+        )
 
 
 @products_cli.command("export")
@@ -159,11 +200,15 @@ def derive_command(
     draft = _call(client.derived_draft, product_id, reference_year)
     if not yes:
         pcf = draft["pcf"]
+        unit = {"declaredAmount": pcf["declaredUnitAmount"]}
+        unit["declaredUnit"] = pcf["declaredUnitOfMeasurement"]
         click.echo(
-            f"{draft['productNameCompany']}: {pcf['pcfIncludingBiogenicUptake']} kg CO2e per "
-            f"{pcf['declaredUnitAmount']} {pcf['declaredUnitOfMeasurement']}, primary data "
-            f"share {pcf.get('primaryDataShare', 'n/a')}"
+            f"{draft['productNameCompany']}: {_per_unit(pcf[HEADLINE], unit)} (including "
+            f"biogenic uptake {pcf['pcfIncludingBiogenicUptake']}), primary data share "
+            f"{pcf.get('primaryDataShare', 'n/a')}"
         )
+        for replaced in draft.get("precedingPfIds", ()):
+            click.echo(f"replaces record {replaced} (it becomes Deprecated)")
         click.confirm("sign and submit?", abort=True)
     answer = _call(client.push, key.sign_footprint(draft))
     click.echo(f"submitted {answer['id']}, log index {answer['receipt']['receipt']['logIndex']}")

@@ -22,7 +22,9 @@ Parts kept apart (all per declared unit, kg CO2e):
 * ``biogenic`` - the biogenic uptake and removals, ``pcfIncluding - pcfExcluding`` of a
   record (negative when the product stores carbon);
 * ``land_use`` - direct land-use change emissions;
-* ``packaging`` - packaging emissions (a part of ``total``, not an addition).
+* ``packaging`` - packaging emissions (a part of ``total``, not an addition): every line of
+  category ``packaging`` whole (excluding its biogenic uptake, as PACT's
+  ``packagingGhgEmissions``), plus the packaging part of the other lines' sources.
 
 Quality roll-ups weight each line by the absolute value of its contribution to
 ``total``, so a removal counts as much as an emission of the same size:
@@ -49,6 +51,8 @@ ZERO: Final = Decimal(0)
 ONE: Final = Decimal(1)
 HUNDRED: Final = Decimal(100)
 PART_NAMES: Final = ("total", "fossil", "biogenic", "landUse", "packaging")
+# The bill-of-materials category whose lines make up the packaging part.
+PACKAGING: Final = "packaging"
 RESULT_SCHEMA: Final = "footprint-exchange:aggregation-result:v1"
 
 Vector = tuple[Decimal, Decimal, Decimal, Decimal, Decimal]
@@ -329,6 +333,7 @@ def _compute_node(node: Node, resolve: Mapping[str, Source], detail: bool) -> No
     pds_weight = dqr_weight = ZERO
     dqr_t = dqr_g = dqr_p = ZERO
     line_results: list[LineResult] = []
+    packaging_category, zero = PACKAGING, ZERO  # locals: read once per line below
     for line in node.lines:
         ref = line[3] or line[4]
         try:
@@ -347,8 +352,16 @@ def _compute_node(node: Node, resolve: Mapping[str, Source], detail: bool) -> No
             biogenic += v2 * scale
         if v3:
             land_use += v3 * scale
-        if v4:
-            packaging += v4 * scale
+        if line[5] == packaging_category:
+            # A packaging line is packaging as a whole, without its biogenic uptake (PACT's
+            # packagingGhgEmissions excludes it), whatever its source says of packaging.
+            packed = part - v2 * scale if v2 else part
+            packaging += packed
+        elif v4:
+            packed = v4 * scale
+            packaging += packed
+        else:
+            packed = zero
         size = abs(part)
         weight += size
         pds, dqr, coverage = quality
@@ -367,7 +380,7 @@ def _compute_node(node: Node, resolve: Mapping[str, Source], detail: bool) -> No
             dqr_p += size * temporal
             dqr_weight += size
         if detail:
-            contribution: Vector = (part, v1 * scale, v2 * scale, v3 * scale, v4 * scale)
+            contribution: Vector = (part, v1 * scale, v2 * scale, v3 * scale, packed)
             line_results.append(LineResult(line, source, amount, contribution))
     quantum = QUANTUM
     return tuple.__new__(
@@ -466,8 +479,21 @@ def compute(
 # --- documents -----------------------------------------------------------------------------
 
 
+HEADLINE: Final = "pcfExcludingBiogenicUptake"
+
+
+def headline(values: Vector) -> Decimal:
+    """PACT's headline figure, ``pcfExcludingBiogenicUptake``: the total without the
+    biogenic part."""
+    return CONTEXT.subtract(values[0], values[2])
+
+
 def vector_json(values: Vector) -> dict[str, str]:
-    return {name: text(value) for name, value in zip(PART_NAMES, values, strict=True)}
+    """The parts as text, PACT's headline figure first (``total`` includes biogenic uptake)."""
+    return {
+        HEADLINE: text(headline(values)),
+        **{name: text(value) for name, value in zip(PART_NAMES, values, strict=True)},
+    }
 
 
 def quality_json(quality: Quality) -> dict[str, Any]:
@@ -528,7 +554,7 @@ def result_document(product: Mapping[str, Any], result: NodeResult) -> dict[str,
         "schema": RESULT_SCHEMA,
         "product": dict(product),
         "pcf": vector_json(result.values),
-        "excludingBiogenic": text(result.values[0] - result.values[2]),
+        "excludingBiogenic": text(headline(result.values)),
         "quality": quality_json(result.quality),
         "directSecondaryShare": None if not weight else text(CONTEXT.divide(secondary, weight)),
         "missingSupplierData": [

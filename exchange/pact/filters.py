@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
@@ -42,8 +43,10 @@ def _years_later(moment: dt.datetime, years: int) -> dt.datetime:
 
 
 def geographies_of(footprint: ProductFootprint) -> frozenset[str]:
-    """The footprint's region, country or subdivision, matched exactly as PACT's conformance
-    tests expect (``CN`` does not find a ``CN-HI`` footprint)."""
+    """The footprint's region, country or subdivision, as given (lower case).
+
+    A subdivision is indexed as itself only; :func:`geography_matches` lets a country find
+    it (PACT: the filter returns "all footprints within the specified geography")."""
     pcf = footprint.pcf
     given = (
         pcf.geography_region_or_subregion,
@@ -81,6 +84,24 @@ def validity_years(terms: FilterTerms) -> list[tuple[str, int]]:
     return [("from", start), ("until", end), *(("on", year) for year in covered)]
 
 
+_COUNTRY: Final = re.compile(r"[a-z]{2}")
+
+
+def countries_among(geographies: Iterable[str]) -> list[str]:
+    """The values of a geography filter that are ISO 3166-1 alpha-2 country codes: each
+    also finds the footprints given by a subdivision of it (``cn`` finds ``cn-hi``)."""
+    return sorted(value for value in geographies if _COUNTRY.fullmatch(value))
+
+
+def geography_matches(wanted: frozenset[str], present: frozenset[str]) -> bool:
+    """Whether a footprint with the ``present`` geography terms lies in one of ``wanted``."""
+    if wanted & present:
+        return True
+    return any(
+        term.startswith(country + "-") for country in countries_among(wanted) for term in present
+    )
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Criteria:
     """A caller's filter. ``unsatisfiable`` marks a bogus value, which matches nothing."""
@@ -101,10 +122,11 @@ class Criteria:
         alternatives = (
             (self.product_ids, terms.product_ids),
             (self.company_ids, terms.company_ids),
-            (self.geographies, terms.geographies),
             (self.classifications, terms.classifications),
         )
         if any(wanted and not wanted & present for wanted, present in alternatives):
+            return False
+        if self.geographies and not geography_matches(self.geographies, terms.geographies):
             return False
         if self.statuses and status.lower() not in self.statuses:
             return False
@@ -157,25 +179,29 @@ def criteria_from_query(pairs: Iterable[tuple[str, str]]) -> Criteria:
 
     A value that cannot match anything (a date that is no date, an unknown status) makes
     the criteria unsatisfiable rather than an error: the answer is simply an empty list.
+    An empty value (``classification=``) is no filter at all, as PACT's conformance tool
+    expects when it builds a filter from a footprint that lacks the field.
     """
     lists: dict[str, set[str]] = {field: set() for field in _LIST_PARAMETERS.values()}
     moments: dict[str, dt.datetime] = {}
     statuses: set[str] = set()
     unsatisfiable = False
-    for raw_name, value in pairs:
-        name = raw_name.lower()
+    for raw_name, raw_value in pairs:
+        name, value = raw_name.lower(), raw_value.strip()
+        if not value:
+            continue
         if name in _LIST_PARAMETERS:
-            lists[_LIST_PARAMETERS[name]].add(value.strip().lower())
+            lists[_LIST_PARAMETERS[name]].add(value.lower())
         elif name in _MOMENT_PARAMETERS:
-            moment = parse_date_time(value.strip())
+            moment = parse_date_time(value)
             field = _MOMENT_PARAMETERS[name]
             if moment is None or (field in moments and moments[field] != moment):
                 unsatisfiable = True
             else:
                 moments[field] = moment.astimezone(dt.UTC)
         elif name == "status":
-            if value.strip().lower() in {status.lower() for status in STATUSES}:
-                statuses.add(value.strip().lower())
+            if value.lower() in {status.lower() for status in STATUSES}:
+                statuses.add(value.lower())
             else:
                 unsatisfiable = True
     return Criteria(

@@ -54,7 +54,24 @@ def test_a_chain_owner_uses_the_cli(app: Flask, server: str, tmp_path: Path) -> 
     assert uploaded.returncode == 0, uploaded.stderr
     computed = run_cli("products", "compute", product_id, env=env, cwd=tmp_path)
     assert computed.returncode == 0, computed.stderr
-    assert "JAM: 0.8053 kg CO2e per 1 kilogram" in computed.stdout  # 0.6 x 0.9 + 0.5 x 0.5306
+    # 0.6 x 0.9 + 0.5 x 0.5306: PACT's headline figure (excluding biogenic uptake) first
+    assert computed.stdout.startswith(
+        "JAM: 0.8053 kg CO2e per 1 kilogram excluding biogenic uptake "
+        "(including biogenic uptake 0.8053;"
+    )
+    explained = run_cli("products", "explain", product_id, env=env, cwd=tmp_path)
+    assert explained.returncode == 0, explained.stderr
+    assert explained.stdout.splitlines() == [
+        "JAM: 0.8053 kg CO2e per 1 kilogram excluding biogenic uptake "
+        "(including biogenic uptake 0.8053)",
+        "  line 0, sugar (factor, secondary), 600 g: 0.54 of the root "
+        "(including biogenic uptake 0.54)",
+        "  line 1, cooking (factor, secondary), 0.5 kWh: 0.2653 of the root "
+        "(including biogenic uptake 0.2653)",
+        "tier 2: 0.8053 (including biogenic uptake 0.8053)",
+    ]
+    as_json = run_cli("products", "explain", product_id, "--json", env=env, cwd=tmp_path)
+    assert json.loads(as_json.stdout)["tree"]["pcf"]["pcfExcludingBiogenicUptake"] == "0.8053"
 
     derived = run_cli(
         "products", "derive", product_id, "--key", "key.jwk", "--yes", env=env, cwd=tmp_path

@@ -5,6 +5,8 @@ derived footprint signed by the chain-owner and verified."""
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import json
 from decimal import Decimal
 from typing import Any
@@ -24,6 +26,7 @@ from exchange.factors import services as factor_services
 from exchange.log.services import append_entries
 from exchange.partners.models import Role
 from tests.factories import Member, add_member, pact_example
+from tests.pact.oracle import openapi_errors
 
 FACTORS_CSV = (
     "code,version,kind,name,category,value,unit,region,year,gwpSet,gases,scope,source,"
@@ -195,6 +198,7 @@ def test_three_tiers_hand_computed_with_provenance(
     # Syrup per 2 L: sugar 0.5 kg of a 10 kg record (-2.5): -0.125; 1 kWh x 0.5306.
     # Drink: 0.165 x syrup 0.4056 = 0.066924; a bottle 12 / 100 = 0.12; 0.05 t·km x 0.1.
     assert result["pcf"] == {
+        "pcfExcludingBiogenicUptake": "0.245549",  # PACT's headline figure
         "total": "0.191924",
         "fossil": "0.238949",
         "biogenic": "-0.053625",
@@ -227,6 +231,7 @@ def test_three_tiers_hand_computed_with_provenance(
     assert sugar_line["input"]["recordId"] == chain.sugar["footprint"]["id"]
     assert sugar_line["input"]["signature"] == chain.sugar["signature"]["value"]
     assert sugar_line["contribution"] == {
+        "pcfExcludingBiogenicUptake": "0.2",
         "total": "-0.125",
         "fossil": "0.16",
         "biogenic": "-0.325",
@@ -238,12 +243,19 @@ def test_three_tiers_hand_computed_with_provenance(
         f"/api/v1/products/{chain.drink['id']}/explain", headers=chain.owner.headers
     ).get_json()
     assert explanation["byTier"] == [
-        {"tier": 2, "total": "0.125"},  # bottle 0.12 + truck 0.005
-        {"tier": 3, "total": "0.066924"},  # sugar -0.020625 + grid 0.087549, through syrup
+        # bottle 0.12 + truck 0.005
+        {"tier": 2, "pcfExcludingBiogenicUptake": "0.125", "total": "0.125"},
+        # sugar -0.020625 (0.033 without its uptake) + grid 0.087549, through syrup
+        {"tier": 3, "pcfExcludingBiogenicUptake": "0.120549", "total": "0.066924"},
     ]
     breakdown = explanation["tree"]["components"][0]["breakdown"]
     assert breakdown["tier"] == 2
     assert [c["contributionToRoot"] for c in breakdown["components"]] == ["-0.020625", "0.087549"]
+    assert [c["contributionToRootExcludingBiogenicUptake"] for c in breakdown["components"]] == [
+        "0.033",
+        "0.087549",
+    ]
+    assert explanation["tree"]["pcf"]["pcfExcludingBiogenicUptake"] == "0.245549"
 
 
 def test_recomputation_is_byte_identical(app: Flask, client: FlaskClient, chain: Chain) -> None:
@@ -835,3 +847,83 @@ def test_pinned_records_resolve_like_supplier_lines(
     url = f"/api/v1/products/{pinned['id']}/result"
     again = client.get(url, headers=chain.owner.headers).get_json()["result"]
     assert signing.canonical_json(again) == signing.canonical_json(first)
+
+
+def test_packaging_lines_make_the_packaging_part_of_the_derived_footprint(
+    app: Flask, client: FlaskClient, chain: Chain
+) -> None:
+    carton = define(
+        client,
+        chain.owner,
+        code="CARTON",
+        name="Boxed drink",
+        declaredUnit="piece",
+        lines=[
+            # a secondary factor as packaging: 0.1 kg x 0.9, all of it packaging
+            {"category": "packaging", "quantity": "0.1", "unit": "kg", "factorCode": "test.sugar"},
+            # a supplier record as packaging, with biogenic uptake and no packaging figure
+            # of its own: 1 kg of 10 kg is -0.25 in total, 0.4 without its uptake
+            {
+                "category": "packaging",
+                "quantity": "1",
+                "unit": "kg",
+                "supplierId": chain.sugar_co.organisation_id,
+                "supplierProduct": SUGAR_URN,
+            },
+            # a component that brings its own packaging part: a bottle, 12 / 100
+            {
+                "quantity": "1",
+                "unit": "piece",
+                "supplierId": chain.bottle_co.organisation_id,
+                "supplierProduct": BOTTLE_URN,
+            },
+        ],
+    )
+    result = compute(client, chain.owner, carton["id"])["result"]
+    assert result["pcf"]["total"] == "-0.04"  # 0.09 - 0.25 + 0.12
+    assert result["pcf"]["packaging"] == "0.61"  # 0.09 + 0.4 + 0.12
+    assert [line["contribution"]["packaging"] for line in result["inputs"]] == [
+        "0.09",
+        "0.4",
+        "0.12",
+    ]
+    draft = client.get(
+        f"/api/v1/products/{carton['id']}/derived-footprint", headers=chain.owner.headers
+    ).get_json()
+    assert draft["pcf"]["packagingEmissionsIncluded"] is True
+    assert draft["pcf"]["packagingGhgEmissions"] == "0.61"
+    assert openapi_errors(draft) == []
+
+    # Without any packaging in its boundary, a product says so and gives no figure.
+    compute(client, chain.owner, chain.syrup["id"])
+    plain = client.get(
+        f"/api/v1/products/{chain.syrup['id']}/derived-footprint", headers=chain.owner.headers
+    ).get_json()
+    assert plain["pcf"]["packagingEmissionsIncluded"] is False
+    assert "packagingGhgEmissions" not in plain["pcf"]
+    assert openapi_errors(plain) == []
+
+
+def test_the_csv_export_shows_the_pact_headline_figure_first(
+    client: FlaskClient, chain: Chain
+) -> None:
+    compute(client, chain.owner, chain.drink["id"])
+    exported = client.get(
+        f"/api/v1/products/{chain.drink['id']}/export", headers=chain.owner.headers
+    ).get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    header = exported.splitlines()[0].split(",")
+    figures = [name for name in header if name.startswith("contribution")]
+    assert figures == [
+        "contributionExcludingBiogenicUptake",
+        "contribution",
+        "contributionToRootExcludingBiogenicUptake",
+        "contributionToRoot",
+    ]
+    sugar = next(row for row in rows if row["label"] == "sugar")
+    # 500 g of a 10 kg sugar record: -0.125 with its uptake, 0.2 without; x 0.165 to the drink
+    assert (sugar["contributionExcludingBiogenicUptake"], sugar["contribution"]) == (
+        "0.2",
+        "-0.125",
+    )
+    assert sugar["contributionToRootExcludingBiogenicUptake"] == "0.033"

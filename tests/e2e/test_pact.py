@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from exchange.partners.models import Role
 from tests.e2e.conftest import TLSServer, server_environment
 from tests.e2e.receiver import PartnerHost, partner_host
 from tests.factories import Member, add_member, cloud_event
+from tests.pact import test_conformance as conformance
 from tests.pact.oracle import openapi_errors
 
 
@@ -255,3 +256,37 @@ def test_a_delivery_to_a_host_that_is_down_is_retried_until_it_answers(
     time.sleep(1.0)
     run_worker(tls_server, database_url, **fast)
     assert [item.body["data"]["requestEventId"] for item in partner.events] == [request["id"]]
+
+
+@pytest.mark.parametrize("bare", [True, False], ids=["bare", "every-optional-field"])
+def test_the_official_tools_list_and_filter_cases_over_tls(
+    app: Flask, tls_server: TLSServer, bare: bool
+) -> None:
+    """tests/pact/test_conformance.py's cases against a TLS deployment, as the official tool
+    ran them; "bare" is the run that failed (``classification=`` matched nothing)."""
+    supplier, buyer = add_member(app), add_member(app, Role.CHAIN_OWNER)
+    for footprint in conformance.population(supplier, bare=bare):
+        pushed = requests.post(
+            f"{tls_server.base_url}/api/v1/footprints",
+            json=supplier.key.sign_footprint(footprint),  # as it is: bare stays bare
+            headers=supplier.headers,
+            verify=str(tls_server.ca_file),
+            timeout=30,
+        )
+        assert pushed.status_code == 201, pushed.text
+        shared = requests.post(
+            f"{tls_server.base_url}/api/v1/shares",
+            json={"organisationId": buyer.organisation_id, "recordId": footprint["id"]},
+            headers=supplier.headers,
+            verify=str(tls_server.ca_file),
+            timeout=30,
+        )
+        assert shared.status_code == 201
+    client = Pact(tls_server, buyer)
+
+    def get(path: str) -> tuple[Any, Mapping[str, str]]:
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.text)
+        return response.json(), response.headers
+
+    conformance.check_every_case(get)

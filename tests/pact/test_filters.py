@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from exchange.pact.filters import Criteria, criteria_from_json, criteria_from_query, terms_of
+from exchange.pact.filters import (
+    Criteria,
+    criteria_from_json,
+    criteria_from_query,
+    geography_matches,
+    terms_of,
+)
 from exchange.pact.schemas import parse_product_footprint
 from tests.factories import pact_example
 
@@ -77,3 +83,29 @@ def test_bogus_values_make_criteria_unsatisfiable() -> None:
         assert criteria.unsatisfiable
         assert not criteria.matches(terms, "Active")
     assert criteria_from_query([]).matches(terms, "Active")
+
+
+def test_an_empty_value_is_no_filter() -> None:
+    """``classification=`` (what the official tool sends for a footprint without one)."""
+    terms = terms_of(parse_product_footprint(footprint()))
+    pairs = [(name, " ") for name in ("productId", "companyId", "geography", "classification")]
+    pairs += [(name, "") for name in ("validOn", "validAfter", "validBefore", "status")]
+    criteria = criteria_from_query(pairs)
+    assert criteria == Criteria()
+    assert criteria.matches(terms, "Active")
+
+
+def test_a_country_holds_its_subdivisions_and_nothing_else() -> None:
+    texas = terms_of(parse_product_footprint(footprint()))  # example-1: US-TX
+    assert texas.geographies == frozenset({"us-tx"})
+    for wanted, found in (
+        ("US", True),
+        ("us-tx", True),
+        ("US-T", False),
+        ("U", False),
+        ("TX", False),
+        ("USA", False),
+        ("CN", False),
+    ):
+        assert criteria_from_query([("geography", wanted)]).matches(texas, "Active") is found
+    assert geography_matches(frozenset({"cn", "us"}), frozenset({"us-tx"}))

@@ -297,8 +297,14 @@ FILTER_CASES = [
     ("productId=URN:GTIN:06901234500024", {"hainan"}),  # case-insensitive
     ("productid=urn:gtin:06901234500031", {"asia", "old"}),  # parameter names too
     ("companyId={company}", {"cn", "hainan", "asia", "old", "new"}),
-    ("geography=cn", {"cn"}),
+    ("geography=cn", {"cn", "hainan"}),  # a country holds its subdivisions
     ("geography=CN-HI", {"hainan"}),
+    ("geography=CN-H", set()),  # ... but a code is no prefix of another
+    ("geography=C", set()),
+    ("geography=HI", set()),
+    ("geography=%25", set()),  # no LIKE pattern gets through: "%" and "_" are literal
+    ("geography=c_", set()),
+    ("geography=%25-hi", set()),
     ("geography=asia", {"asia"}),
     ("classification=urn:pact:productclassification:un-cpc:2131", {"cn", "hainan"}),
     # default validity: three years from the end of the reference period, ends included
@@ -309,10 +315,19 @@ FILTER_CASES = [
     ("status=Deprecated", {"old"}),
     ("status=active", {"cn", "hainan", "asia", "new"}),
     # AND across criteria, OR within one
-    ("geography=CN&geography=VN", {"cn", "old", "new"}),
-    ("geography=CN&geography=VN&status=Active", {"cn", "new"}),
+    ("geography=CN&geography=VN", {"cn", "hainan", "old", "new"}),
+    ("geography=CN&geography=VN&status=Active", {"cn", "hainan", "new"}),
     ("productId=urn:gtin:06901234500031&status=Deprecated", {"old"}),
     ("classification=urn:pact:productclassification:un-cpc:2131&geography=CN-HI", {"hainan"}),
+    # an empty value is no filter (the official tool sends "classification=" when the
+    # footprint it builds the filter from has none); a non-empty alternative still holds
+    ("classification=", {"cn", "hainan", "asia", "old", "new"}),
+    (
+        "geography=&productId=&companyId=&validOn=&validAfter=&validBefore=&status=",
+        {"cn", "hainan", "asia", "old", "new"},
+    ),
+    ("geography=&geography=VN", {"old", "new"}),
+    ("classification=&status=Deprecated", {"old"}),
     # bogus values match nothing rather than fail
     ("productId=urn:pact:null", set()),
     ("companyId=urn:pact:null&companyId=urn:bogus", set()),

@@ -412,3 +412,53 @@ def test_regulator_decides_declarations_and_rule_proposals(app: Flask, client: F
     )
     assert moved.status_code == 303, text(moved)[:500]
     assert client.get(f"/api/v1/rules/{code}").get_json()["status"] == "assessed"
+
+
+def test_chain_owner_derives_again_in_the_portal_and_replaces_the_record(
+    app: Flask, client: FlaskClient
+) -> None:
+    brand, regulator = add_member(app, Role.CHAIN_OWNER), add_member(app, Role.REGULATOR)
+    client.post(
+        "/api/v1/factors/import",
+        data=_factor_csv(),
+        content_type="text/csv",
+        headers=regulator.headers,
+    )
+    sign_in(client, add_user(app, brand, "brand@example.cn"))
+    created = post(
+        client,
+        "/portal/products",
+        {"code": "CW-1", "name": "Coconut water", "declaredUnit": "kg", "declaredAmount": "1"},
+    )
+    product_path = created.headers["Location"]
+    bom = post(
+        client,
+        f"{product_path}/bom",
+        {
+            "category": ["packaging"],
+            "quantity": ["0.05"],
+            "unit": ["kg"],
+            "factorCode": ["PORTAL-PET"],
+        },
+    )
+    assert bom.status_code == 303, text(bom)[:800]
+
+    def derive() -> str:
+        assert post(client, f"{product_path}/compute").status_code == 303
+        signed = sign_draft(client, brand, draft_id_of(post(client, f"{product_path}/derive")))
+        assert signed.status_code == 303, text(signed)[:800]
+        found = re.search(r"/portal/records/([0-9a-f-]{36})$", signed.headers["Location"])
+        assert found is not None
+        return found.group(1)
+
+    first = derive()
+    page = text(client.get(product_path))
+    assert 'id="headline"' in page and 'id="including"' in page
+    second = derive()
+    old = client.get(f"/api/v1/footprints/{first}", headers=brand.headers).get_json()
+    new = client.get(f"/api/v1/footprints/{second}", headers=brand.headers).get_json()
+    assert (old["exchange"]["status"], old["exchange"]["deprecatedBy"]) == ("Deprecated", second)
+    assert new["footprint"]["precedingPfIds"] == [first]
+    # A packaging line: the derived record says packaging is in, 0.05 kg x 2.5.
+    assert new["footprint"]["pcf"]["packagingEmissionsIncluded"] is True
+    assert new["footprint"]["pcf"]["packagingGhgEmissions"] == "0.125"

@@ -30,13 +30,16 @@ from exchange.aggregation.services.common import (
 from exchange.aggregation.services.loading import load_graph
 from exchange.db import utcnow
 from exchange.errors import Conflict, ValidationFailed
-from exchange.footprints.models import FootprintRecord
+from exchange.footprints.models import FootprintRecord, RecordStatus
 from exchange.pact import services as pact
 from exchange.pact.filters import Criteria
 from exchange.partners.models import CompanyIdentifier, Organisation
 from exchange.partners.services import Principal
 
 # --- explaining ------------------------------------------------------------------------------
+
+# A component's share of the root's headline figure (pcfExcludingBiogenicUptake).
+TO_ROOT_HEADLINE = "contributionToRootExcludingBiogenicUptake"
 
 
 def _detailed(session: Session, product: Product) -> engine.NodeResult:
@@ -101,13 +104,18 @@ def explain(session: Session, principal: Principal, product_id: str) -> dict[str
     """
     principal.require_scope(READ_SCOPE)
     product = own_product(session, principal, product_id)
-    by_tier: dict[int, Decimal] = {}
+    by_tier: dict[int, tuple[Decimal, Decimal]] = {}
     tree = _explain_node(session, principal.organisation_id, product, 1, engine.ONE, by_tier, [])
     return {
         "product": product_json(product),
         "tree": tree,
         "byTier": [
-            {"tier": tier, "total": engine.text(total)} for tier, total in sorted(by_tier.items())
+            {
+                "tier": tier,
+                engine.HEADLINE: engine.text(excluding),
+                "total": engine.text(total),
+            }
+            for tier, (excluding, total) in sorted(by_tier.items())
         ],
     }
 
@@ -118,7 +126,7 @@ def _explain_node(
     product: Product,
     tier: int,
     factor: Decimal,
-    by_tier: dict[int, Decimal],
+    by_tier: dict[int, tuple[Decimal, Decimal]],
     path: list[str],
 ) -> dict[str, Any]:
     result = _computed(session, product)
@@ -130,7 +138,9 @@ def _explain_node(
             line_result.converted_quantity, line_result.source.declared_amount
         )
         share = engine.CONTEXT.multiply(factor, line_result.contribution[0])
+        share_excluding = engine.CONTEXT.multiply(factor, engine.headline(line_result.contribution))
         item["tier"] = tier + 1
+        item[TO_ROOT_HEADLINE] = engine.text(share_excluding)
         item["contributionToRoot"] = engine.text(share)
         child_id = item["input"].get("productId") if item["kind"] == "product" else None
         child = session.get(Product, child_id) if child_id else None
@@ -145,7 +155,8 @@ def _explain_node(
                 [*path, product.id],
             )
         else:
-            by_tier[tier + 1] = by_tier.get(tier + 1, engine.ZERO) + share
+            excluding, total = by_tier.get(tier + 1, (engine.ZERO, engine.ZERO))
+            by_tier[tier + 1] = (excluding + share_excluding, total + share)
             if child is not None:
                 item["opaque"] = True
                 item["derivedRecords"] = [
@@ -193,7 +204,10 @@ def export_rows(session: Session, principal: Principal, product_id: str) -> list
                     "kid": str(reference.get("kid") or ""),
                     "logIndex": str(reference.get("logIndex", "")),
                     "factorVersion": str(reference.get("version", "")),
+                    # PACT's headline figure first, then the total with biogenic uptake.
+                    "contributionExcludingBiogenicUptake": item["contribution"][engine.HEADLINE],
                     "contribution": item["contribution"]["total"],
+                    TO_ROOT_HEADLINE: item[TO_ROOT_HEADLINE],
                     "contributionToRoot": item["contributionToRoot"],
                 }
             )
@@ -279,6 +293,10 @@ def derived_draft(
         )
     ) or [f"urn:uuid:{organisation.id}"]
     year = reference_year or stored.computed_at.year
+    # Packaging is in the boundary when a line is packaging or a component brings some.
+    packaging_included = stored.packaging != 0 or any(
+        item["category"] == engine.PACKAGING for item in document["inputs"]
+    )
     total, fossil, biogenic, land_use, packaging = (
         stored.total,
         stored.fossil,
@@ -297,14 +315,14 @@ def derived_draft(
         "fossilCarbonContent": "0",
         "fossilGhgEmissions": engine.text(max(fossil, engine.ZERO)),
         "landUseChangeGhgEmissions": engine.text(max(land_use, engine.ZERO)),
-        "packagingEmissionsIncluded": packaging != 0,
+        "packagingEmissionsIncluded": packaging_included,
         "ipccCharacterizationFactors": ["AR6"],
         "crossSectoralStandards": ["ISO14067", "PACT-3.0"],
         "exemptedEmissionsPercent": "0",
     }
     if biogenic <= 0:
         pcf["biogenicCO2Uptake"] = engine.text(biogenic)
-    if packaging > 0:
+    if packaging_included and packaging >= 0:  # PACT: a positive-or-zero decimal
         pcf["packagingGhgEmissions"] = engine.text(packaging)
     if stored.primary_data_share is not None:
         pcf["primaryDataShare"] = engine.text(stored.primary_data_share)
@@ -326,7 +344,7 @@ def derived_draft(
         pcf["secondaryEmissionFactorSources"] = [
             {"name": name, "version": version} for name, version in factor_sources
         ]
-    return {
+    draft: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "specVersion": "3.0.0",
         "created": utcnow().replace(microsecond=0).isoformat().replace("+00:00", "Z"),
@@ -352,6 +370,39 @@ def derived_draft(
             }
         ],
     }
+    preceding = current_derived_records(session, product)
+    if preceding:
+        # The new record supersedes the last one: its users' results go stale, up every
+        # tier and across companies, and whoever was given it is given this one.
+        draft["precedingPfIds"] = preceding
+    return draft
+
+
+def current_derived_records(session: Session, product: Product) -> list[str]:
+    """The owner's Active records that stand for the product's last derived footprint.
+
+    A derived record its owner has since superseded by hand is followed to its newest
+    version, so deriving again replaces whatever now stands in its place.
+    """
+    found: set[str] = set()
+    for link in derived_records_of(session, product.id):
+        record = session.get(FootprintRecord, link.record_id)
+        seen: set[str] = set()
+        while (
+            record is not None
+            and record.status == RecordStatus.DEPRECATED
+            and record.deprecated_by_id is not None
+            and record.id not in seen
+        ):
+            seen.add(record.id)
+            record = session.get(FootprintRecord, record.deprecated_by_id)
+        if (
+            record is not None
+            and record.owner_id == product.owner_id
+            and record.status == RecordStatus.ACTIVE
+        ):
+            found.add(record.id)
+    return sorted(found)
 
 
 def provenance_schema(host: pact.Host) -> dict[str, Any]:

@@ -27,13 +27,14 @@ from exchange.errors import AccessDenied, BadRequest, NotFound
 from exchange.footprints.models import (
     TERM_TABLES,
     Disclosure,
+    FootprintGeography,
     FootprintProduct,
     FootprintRecord,
     FootprintValidityYear,
     RecordStatus,
     Share,
 )
-from exchange.pact.filters import VALIDITY_YEARS, Criteria
+from exchange.pact.filters import VALIDITY_YEARS, Criteria, countries_among
 from exchange.partners.models import Role
 from exchange.partners.services import Principal, key_status, keys_by_kid
 
@@ -196,9 +197,21 @@ class _Source:
     term_table: Any = None
 
 
+def _term_in(table: Any, term: Any, column: str, values: Sequence[str]) -> sa.ColumnElement[bool]:
+    """``term``'s value is one of ``values``; a country's geography also finds its
+    subdivisions (``cn`` finds ``cn-hi``), as :func:`geography_matches` says."""
+    found = getattr(term, column)
+    clause = found == values[0] if len(values) == 1 else found.in_(values)
+    if table is not FootprintGeography:
+        return clause
+    # Country codes are two letters, so the pattern holds no LIKE wildcard.
+    prefixes = [found.like(f"{country}-%") for country in countries_among(values)]
+    return sa.or_(clause, *prefixes) if prefixes else clause
+
+
 def _term_run(table: Any, column: str, value: str) -> _Run:
     term = aliased(table)
-    return _Run(term, term.record_id, term.received_at, (getattr(term, column) == value,))
+    return _Run(term, term.record_id, term.received_at, (_term_in(table, term, column, [value]),))
 
 
 def _year_run(kind: str, year: int, criteria: Criteria) -> _Run:
@@ -357,7 +370,7 @@ def _term_clauses(criteria: Criteria, skip: Any) -> list[sa.ColumnElement[bool]]
                 sa.exists()
                 .where(
                     term.record_id == FootprintRecord.id,
-                    getattr(term, column).in_(sorted(wanted)),
+                    _term_in(table, term, column, sorted(wanted)),
                 )
                 .correlate(FootprintRecord)
             )

@@ -110,7 +110,7 @@ def _components(tree: dict[str, Any]) -> list[tuple[str, Decimal]]:
     return [
         (
             f"{item['position']}. {item['label'] or item['kind']}",
-            Decimal(item["contributionToRoot"]),
+            Decimal(item["contributionToRootExcludingBiogenicUptake"]),
         )
         for item in tree["components"]
     ]
@@ -140,7 +140,10 @@ def product(product_id: str) -> tuple[str, int]:
         unit = f"kg CO2e / {found.declared_amount.normalize():f} {found.declared_unit}"
         pictures["tiers"] = charts.bar_chart(
             "By tier",
-            [(f"tier {item['tier']}", Decimal(item["total"])) for item in explanation["byTier"]],
+            [
+                (f"tier {item['tier']}", Decimal(item["pcfExcludingBiogenicUptake"]))
+                for item in explanation["byTier"]
+            ],
             unit,
         )
         pictures["components"] = charts.bar_chart(
