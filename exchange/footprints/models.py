@@ -9,6 +9,7 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from exchange import limits
 from exchange.db import Base, text_enum, utcnow
 
 
@@ -85,7 +86,7 @@ class FootprintProduct(RecordTerm, Base):
     __tablename__ = "footprint_products"
     __table_args__ = (sa.Index(None, "product_id", "received_at", "record_id"),)
 
-    product_id: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    product_id: Mapped[str] = mapped_column(sa.String(limits.URN), primary_key=True)
 
 
 class FootprintCompany(RecordTerm, Base):
@@ -94,7 +95,7 @@ class FootprintCompany(RecordTerm, Base):
     __tablename__ = "footprint_companies"
     __table_args__ = (sa.Index(None, "company_id", "received_at", "record_id"),)
 
-    company_id: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    company_id: Mapped[str] = mapped_column(sa.String(limits.URN), primary_key=True)
 
 
 class FootprintClassification(RecordTerm, Base):
@@ -103,7 +104,7 @@ class FootprintClassification(RecordTerm, Base):
     __tablename__ = "footprint_classifications"
     __table_args__ = (sa.Index(None, "classification", "received_at", "record_id"),)
 
-    classification: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    classification: Mapped[str] = mapped_column(sa.String(limits.URN), primary_key=True)
 
 
 class FootprintGeography(RecordTerm, Base):
@@ -112,7 +113,7 @@ class FootprintGeography(RecordTerm, Base):
     __tablename__ = "footprint_geographies"
     __table_args__ = (sa.Index(None, "geography", "received_at", "record_id"),)
 
-    geography: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    geography: Mapped[str] = mapped_column(sa.String(limits.GEOGRAPHY), primary_key=True)
 
 
 # Each term table of a PACT filter, its value column, and the field of FilterTerms (and of
@@ -157,5 +158,5 @@ class Share(Base):
     owner_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
     grantee_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"))
     record_id: Mapped[str | None] = mapped_column(sa.ForeignKey("footprint_records.id"), index=True)
-    product_id: Mapped[str | None] = mapped_column(sa.String(300))
+    product_id: Mapped[str | None] = mapped_column(sa.String(limits.URN))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -7,6 +7,7 @@ import json
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from exchange import limits
 from exchange.errors import (
     NotFound,
     ValidationFailed,
@@ -68,6 +69,12 @@ def share(
         raise ValidationFailed(
             "share either one record or one product",
             details=[{"field": "recordId|productId", "message": "give exactly one"}],
+        )
+    # Stored lower-cased, which can lengthen it ("İ" lower-cases to two code points).
+    if product_id is not None and len(product_id.lower()) > limits.URN:
+        raise ValidationFailed(
+            f"a product id has at most {limits.URN} characters",
+            details=[{"field": "productId", "message": f"at most {limits.URN} characters"}],
         )
     if session.get(Organisation, grantee_id) is None:
         raise NotFound(f"no organisation {grantee_id}")
