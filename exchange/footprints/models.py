@@ -152,6 +152,15 @@ class Share(Base):
         sa.CheckConstraint("(record_id IS NULL) <> (product_id IS NULL)", name="record_or_product"),
         # Whether a grantee may see a record through one of its products: one probe.
         sa.Index(None, "grantee_id", "owner_id", "product_id"),
+        # One grant per owner, grantee and record (or product), however many requests race
+        # to make it: withdrawing the grant then withdraws the access. (NULLs are distinct,
+        # so a product grant never collides with a record grant.)
+        sa.Index(
+            "uq_shares_owner_grantee_record", "owner_id", "grantee_id", "record_id", unique=True
+        ),
+        sa.Index(
+            "uq_shares_owner_grantee_product", "owner_id", "grantee_id", "product_id", unique=True
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)

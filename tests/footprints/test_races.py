@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from exchange.db import transaction
-from exchange.footprints.models import FootprintRecord, RecordStatus
+from exchange.footprints.models import FootprintRecord, RecordStatus, Share
 from exchange.log.models import LogEntry
 from tests.factories import Member, add_member
 
@@ -175,3 +175,38 @@ def test_one_record_id_submitted_many_times_at_once_is_stored_once(
     winner = next(index for index, status in enumerate(statuses) if status == 201)
     # the winner's record, not a loser's
     assert records[envelope["footprint"]["id"]].signature == bodies[winner]["signature"]["value"]
+
+
+@pytest.mark.parametrize("target", ["record", "product"])
+def test_one_share_granted_many_times_at_once_is_one_grant(
+    app: Flask, supplier: Member, target: str
+) -> None:
+    customer = add_member(app)
+    record_id = _submit(app, supplier, supplier.envelope())
+    body = (
+        {"organisationId": customer.organisation_id, "recordId": record_id}
+        if target == "record"
+        else {"organisationId": customer.organisation_id, "productId": "urn:x:product:1"}
+    )
+    barrier = threading.Barrier(WRITERS)
+
+    def send(_: int) -> tuple[int, Any]:
+        client = app.test_client()
+        barrier.wait(timeout=60)
+        response = client.post("/api/v1/shares", json=body, headers=supplier.headers)
+        return response.status_code, response.get_json()
+
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        answers = list(pool.map(send, range(WRITERS)))
+
+    assert {status for status, _ in answers} == {201}, answers
+    assert len({body["id"] for _, body in answers}) == 1, answers  # all name the one grant
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        grants = session.scalars(sa.select(Share).where(Share.owner_id == supplier.organisation_id))
+        assert len(list(grants)) == 1
+    # so withdrawing it withdraws the customer's access
+    grant_id = answers[0][1]["id"]
+    deleted = app.test_client().delete(f"/api/v1/shares/{grant_id}", headers=supplier.headers)
+    assert deleted.status_code == 204
+    seen = app.test_client().get(f"/api/v1/footprints/{record_id}", headers=customer.headers)
+    assert seen.status_code == 404

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import limits
+from exchange.db import insert_unless_present, utcnow
 from exchange.errors import (
     NotFound,
     ValidationFailed,
@@ -93,15 +94,22 @@ def share(
     existing = session.scalar(query)
     if existing is not None:
         return existing
-    grant = Share(
-        owner_id=principal.organisation_id,
-        grantee_id=grantee_id,
-        record_id=record_id,
-        product_id=product_id,
+    # A concurrent request making the same grant is waited for (PostgreSQL) and wins: the
+    # unique index keeps one grant, which both requests then answer with.
+    inserted = insert_unless_present(
+        session,
+        Share.__table__,
+        {
+            "owner_id": principal.organisation_id,
+            "grantee_id": grantee_id,
+            "record_id": record_id,
+            "product_id": product_id,
+            "created_at": utcnow(),
+        },
     )
-    session.add(grant)
-    session.flush()
-    flows.record_share(session, grant, FlowKind.SHARE_GRANTED)
+    grant = session.scalars(query).one()
+    if inserted:
+        flows.record_share(session, grant, FlowKind.SHARE_GRANTED)
     return grant
 
 

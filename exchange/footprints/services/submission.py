@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import LogAppender, chunked, utcnow
+from exchange.db import LogAppender, chunked, insert_unless_present, utcnow
 from exchange.errors import (
     AccessDenied,
     Conflict,
@@ -488,17 +488,20 @@ def _carry_shares_forward(session: Session, created: Sequence[NewRecord]) -> Non
     if not successors:
         return
     grants = session.scalars(sa.select(Share).where(Share.record_id.in_(sorted(successors))))
-    for grant in list(grants):
-        assert grant.record_id is not None
-        session.add(
-            Share(
-                owner_id=grant.owner_id,
-                grantee_id=grant.grantee_id,
-                record_id=successors[grant.record_id],
-                product_id=None,
-            )
-        )
-    session.flush()
+    rows = [
+        {
+            "owner_id": grant.owner_id,
+            "grantee_id": grant.grantee_id,
+            "record_id": successors[grant.record_id],
+            "product_id": None,
+            "created_at": utcnow(),
+        }
+        for grant in grants
+        if grant.record_id is not None
+    ]
+    if rows:
+        # The owner may be sharing the new record with the same customer at this moment.
+        insert_unless_present(session, Share.__table__, rows)
 
 
 _RECORD_COLUMNS = tuple(column.key for column in FootprintRecord.__table__.columns)
