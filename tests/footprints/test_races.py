@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from exchange.db import transaction
+from exchange.flows.models import DataFlow, FlowKind
 from exchange.footprints.models import FootprintRecord, RecordStatus, Share
 from exchange.log.models import LogEntry
 from tests.factories import Member, add_member
@@ -210,3 +211,38 @@ def test_one_share_granted_many_times_at_once_is_one_grant(
     assert deleted.status_code == 204
     seen = app.test_client().get(f"/api/v1/footprints/{record_id}", headers=customer.headers)
     assert seen.status_code == 404
+
+
+def test_one_share_withdrawn_many_times_at_once_is_withdrawn_once(
+    app: Flask, supplier: Member
+) -> None:
+    customer = add_member(app)
+    record_id = _submit(app, supplier, supplier.envelope())
+    granted = app.test_client().post(
+        "/api/v1/shares",
+        json={"organisationId": customer.organisation_id, "recordId": record_id},
+        headers=supplier.headers,
+    )
+    assert granted.status_code == 201, granted.get_json()
+    url = f"/api/v1/shares/{granted.get_json()['id']}"
+    barrier = threading.Barrier(WRITERS)
+
+    def send(_: int) -> tuple[int, Any]:
+        client = app.test_client()
+        barrier.wait(timeout=60)
+        response = client.delete(url, headers=supplier.headers)
+        return response.status_code, response.get_json(silent=True)
+
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        answers = list(pool.map(send, range(WRITERS)))
+
+    statuses = Counter(status for status, _ in answers)
+    assert statuses == {204: 1, 404: WRITERS - 1}, answers
+    assert all(body["code"] == "NotFound" for status, body in answers if status == 404)
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        withdrawn = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(DataFlow)
+            .where(DataFlow.kind == FlowKind.SHARE_WITHDRAWN)
+        )
+    assert withdrawn == 1  # the supervision log records one withdrawal, not one per request

@@ -117,7 +117,9 @@ def unshare(session: Session, principal: Principal, *, share_id: int) -> None:
     """Withdraw a share: the grantee's later reads, and deliveries still queued for it,
     find the records no longer shared (the outbox checks again when it delivers)."""
     principal.require_scope("footprints:write")
-    grant = session.get(Share, share_id)
+    # Locked: of concurrent withdrawals one deletes (and is logged), the others then find
+    # no grant and are told so, instead of deleting nothing and logging it again.
+    grant = session.get(Share, share_id, with_for_update=True, populate_existing=True)
     if grant is None or grant.owner_id != principal.organisation_id:
         raise NotFound(f"you have no share {share_id}")
     flows.record_share(session, grant, FlowKind.SHARE_WITHDRAWN)
