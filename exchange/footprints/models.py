@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Final
+from typing import Final, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -169,3 +169,7 @@ class Share(Base):
     record_id: Mapped[str | None] = mapped_column(sa.ForeignKey("footprint_records.id"), index=True)
     product_id: Mapped[str | None] = mapped_column(sa.String(limits.URN))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# The shares table for Core statements (an insert that skips a grant already made).
+SHARES: Final = cast(sa.Table, Share.__table__)

@@ -51,8 +51,9 @@ def urn(length: int, filler: str = "a") -> str:
 
 def _length(column: str) -> int:
     table, name = column.split(".")
-    length = metadata.tables[table].columns[name].type.length
-    assert isinstance(length, int)
+    kind = metadata.tables[table].columns[name].type
+    assert isinstance(kind, sa.String) and isinstance(kind.length, int)
+    length = kind.length
     return length
 
 

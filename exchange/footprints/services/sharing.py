@@ -16,6 +16,7 @@ from exchange.errors import (
 from exchange.flows import services as flows
 from exchange.flows.models import FlowKind
 from exchange.footprints.models import (
+    SHARES,
     Disclosure,
     FootprintRecord,
     Share,
@@ -98,7 +99,7 @@ def share(
     # unique index keeps one grant, which both requests then answer with.
     inserted = insert_unless_present(
         session,
-        Share.__table__,
+        SHARES,
         {
             "owner_id": principal.organisation_id,
             "grantee_id": grantee_id,

@@ -28,6 +28,7 @@ from exchange.errors import (
     ValidationFailed,
 )
 from exchange.footprints.models import (
+    SHARES,
     TERM_TABLES,
     Disclosure,
     FootprintRecord,
@@ -501,7 +502,7 @@ def _carry_shares_forward(session: Session, created: Sequence[NewRecord]) -> Non
     ]
     if rows:
         # The owner may be sharing the new record with the same customer at this moment.
-        insert_unless_present(session, Share.__table__, rows)
+        insert_unless_present(session, SHARES, rows)
 
 
 _RECORD_COLUMNS = tuple(column.key for column in FootprintRecord.__table__.columns)
