@@ -96,7 +96,7 @@ class Probe:
         return response.status_code, response.get_json()
 
     def _organisation(self, **values: Any) -> tuple[int, Any]:
-        # Organisations are registered by the operator (``exchange organisations create``),
+        # Organisations are registered by the operator (``exchange org create``),
         # whose command calls this service and prints its error.
         try:
             with transaction(self.app.extensions["exchange.sessions"]) as session:
