@@ -188,19 +188,22 @@ def chunked(values: Iterable[str], size: int = IN_LIST_CHUNK) -> Iterator[list[s
 
 def insert_unless_present(
     session: Session, table: sa.Table, rows: dict[str, Any] | list[dict[str, Any]]
-) -> None:
-    """Insert rows, skipping any whose key is already there (a concurrent writer's, say)."""
+) -> int:
+    """Insert rows, skipping any whose key is already there (a concurrent writer's, say);
+    how many were inserted. On PostgreSQL a row a concurrent transaction is inserting with
+    the same key is waited for: skipped if that transaction commits, inserted if not."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        session.execute(pg_insert(table).on_conflict_do_nothing(), rows)
+        result = session.execute(pg_insert(table).on_conflict_do_nothing(), rows)
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        session.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)
+        result = session.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)
     else:
-        session.execute(sa.insert(table), rows)
+        result = session.execute(sa.insert(table), rows)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @contextmanager

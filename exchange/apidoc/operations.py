@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
+from exchange import limits
 from exchange.db import ROW_ID_MAX
 from exchange.disclosure.schemas import RequirementRequest
 from exchange.footprints.schemas import EnvelopeSignature, SignedEnvelope
@@ -217,7 +218,7 @@ OPERATIONS: Final[dict[str, Op]] = {
             "properties": {
                 "organisationId": {"type": "string"},
                 "recordId": {"type": "string"},
-                "productId": {"type": "string"},
+                "productId": {"type": "string", "maxLength": limits.URN},
             },
         },
         ok=ok(201),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Final
+from typing import Final, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from exchange import limits
 from exchange.db import Base, text_enum, utcnow
 
 
@@ -85,7 +86,7 @@ class FootprintProduct(RecordTerm, Base):
     __tablename__ = "footprint_products"
     __table_args__ = (sa.Index(None, "product_id", "received_at", "record_id"),)
 
-    product_id: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    product_id: Mapped[str] = mapped_column(sa.String(limits.URN), primary_key=True)
 
 
 class FootprintCompany(RecordTerm, Base):
@@ -94,7 +95,7 @@ class FootprintCompany(RecordTerm, Base):
     __tablename__ = "footprint_companies"
     __table_args__ = (sa.Index(None, "company_id", "received_at", "record_id"),)
 
-    company_id: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    company_id: Mapped[str] = mapped_column(sa.String(limits.URN), primary_key=True)
 
 
 class FootprintClassification(RecordTerm, Base):
@@ -103,7 +104,7 @@ class FootprintClassification(RecordTerm, Base):
     __tablename__ = "footprint_classifications"
     __table_args__ = (sa.Index(None, "classification", "received_at", "record_id"),)
 
-    classification: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    classification: Mapped[str] = mapped_column(sa.String(limits.URN), primary_key=True)
 
 
 class FootprintGeography(RecordTerm, Base):
@@ -112,7 +113,7 @@ class FootprintGeography(RecordTerm, Base):
     __tablename__ = "footprint_geographies"
     __table_args__ = (sa.Index(None, "geography", "received_at", "record_id"),)
 
-    geography: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    geography: Mapped[str] = mapped_column(sa.String(limits.GEOGRAPHY), primary_key=True)
 
 
 # Each term table of a PACT filter, its value column, and the field of FilterTerms (and of
@@ -151,11 +152,24 @@ class Share(Base):
         sa.CheckConstraint("(record_id IS NULL) <> (product_id IS NULL)", name="record_or_product"),
         # Whether a grantee may see a record through one of its products: one probe.
         sa.Index(None, "grantee_id", "owner_id", "product_id"),
+        # One grant per owner, grantee and record (or product), however many requests race
+        # to make it: withdrawing the grant then withdraws the access. (NULLs are distinct,
+        # so a product grant never collides with a record grant.)
+        sa.Index(
+            "uq_shares_owner_grantee_record", "owner_id", "grantee_id", "record_id", unique=True
+        ),
+        sa.Index(
+            "uq_shares_owner_grantee_product", "owner_id", "grantee_id", "product_id", unique=True
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     owner_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
     grantee_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"))
     record_id: Mapped[str | None] = mapped_column(sa.ForeignKey("footprint_records.id"), index=True)
-    product_id: Mapped[str | None] = mapped_column(sa.String(300))
+    product_id: Mapped[str | None] = mapped_column(sa.String(limits.URN))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# The shares table for Core statements (an insert that skips a grant already made).
+SHARES: Final = cast(sa.Table, Share.__table__)

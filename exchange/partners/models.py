@@ -8,6 +8,7 @@ import enum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from exchange import limits
 from exchange.db import Base, text_enum, utcnow
 
 
@@ -23,7 +24,7 @@ class Organisation(Base):
     __tablename__ = "organisations"
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(300))
+    name: Mapped[str] = mapped_column(sa.String(limits.ORGANISATION_NAME))
     country: Mapped[str] = mapped_column(sa.String(2))
     uscc: Mapped[str | None] = mapped_column(sa.String(18), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -58,7 +59,7 @@ class CompanyIdentifier(Base):
 
     __tablename__ = "company_identifiers"
 
-    urn: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    urn: Mapped[str] = mapped_column(sa.String(limits.URN), primary_key=True)
     organisation_id: Mapped[str] = mapped_column(
         sa.ForeignKey("organisations.id", ondelete="CASCADE"), index=True
     )
@@ -77,7 +78,7 @@ class SigningKey(Base):
     not_before: Mapped[dt.datetime]
     not_after: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
-    revocation_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    revocation_reason: Mapped[str | None] = mapped_column(sa.String(limits.REVOCATION_REASON))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     def valid_at(self, moment: dt.datetime) -> bool:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from exchange import limits
 from exchange.errors import ValidationFailed
 from exchange.footprints.schemas import field_errors
 from exchange.partners.models import Organisation, Role
@@ -36,7 +37,7 @@ class KeyRegistration(BaseModel):
 class KeyRevocation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=limits.REVOCATION_REASON)
     revoked_at: UTCDatetime | None = Field(default=None, alias="revokedAt")
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from exchange import signing
+from exchange import limits, signing
 from exchange.db import LogAppender, iso_or_none, utcnow
 from exchange.errors import (
     AccessDenied,
@@ -97,6 +97,10 @@ def create_organisation(
         errors.append({"field": "country", "message": "an ISO 3166-1 alpha-2 code such as CN"})
     if not name.strip():
         errors.append({"field": "name", "message": "an organisation needs a name"})
+    elif len(name.strip()) > limits.ORGANISATION_NAME:
+        errors.append(
+            {"field": "name", "message": f"at most {limits.ORGANISATION_NAME} characters"}
+        )
     role_set = set(roles)
     if not role_set:
         errors.append({"field": "roles", "message": "an organisation needs at least one role"})
@@ -114,8 +118,13 @@ def create_organisation(
             }
         )
     for index, urn in enumerate(company_ids):
-        if not urn.lower().startswith("urn:") or len(urn) > 300:
-            errors.append({"field": f"companyIds.{index}", "message": "a company id is a URN"})
+        if not urn.lower().startswith("urn:") or len(urn) > limits.URN:
+            errors.append(
+                {
+                    "field": f"companyIds.{index}",
+                    "message": f"a company id is a URN of at most {limits.URN} characters",
+                }
+            )
     if errors:
         raise ValidationFailed("the organisation is not valid", details=errors)
     if normalised_uscc is not None and session.scalar(

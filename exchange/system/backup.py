@@ -83,7 +83,27 @@ def _decoder(column: sa.Column[Any]) -> Callable[[Any], Any]:
     if isinstance(kind, sa.Enum) and kind.enum_class is not None:
         enum_class = kind.enum_class
         return lambda name: enum_class[name]
+    if isinstance(kind, sa.String) and kind.length is not None:
+        return _bounded(f"{column.table.name}.{column.name}", kind.length)
     return lambda value: value
+
+
+def _bounded(name: str, length: int) -> Callable[[Any], Any]:
+    """Check a bounded text value before it is written: SQLite keeps any length, PostgreSQL
+    refuses an over-long one with a driver error; either way the restore says which column."""
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, str):
+            raise BadRequest(f"{name} holds {type(value).__name__}, not text")
+        if len(value) > length:
+            raise BadRequest(
+                f"{name} holds a value of {len(value)} characters, more than its {length}: "
+                "it was stored before the exchange checked that limit; shorten it in the "
+                "source database and back up again"
+            )
+        return value
+
+    return check
 
 
 # --- backup -------------------------------------------------------------------------------

@@ -171,3 +171,56 @@ def test_0004_downgrade_drops_unsigned_imports_with_what_refers_to_them(
             engine.dispose()
     assert records == [(signed.get_json()["id"],)]
     assert shares == [(signed.get_json()["id"],)]
+
+
+def test_0014_keeps_the_oldest_of_duplicate_shares(tmp_path: Path) -> None:
+    """Concurrent grants made duplicates before 0014; the upgrade keeps one of each."""
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with fresh_database(tmp_path) as url:
+        upgrade_database(url, "0013")
+        engine = make_engine(url)
+        try:
+            organisations = sa.table(
+                "organisations",
+                sa.column("id"),
+                sa.column("name"),
+                sa.column("country"),
+                sa.column("created_at", UTCDateTime()),
+            )
+            shares = sa.table(
+                "shares",
+                sa.column("id"),
+                sa.column("owner_id"),
+                sa.column("grantee_id"),
+                sa.column("product_id"),
+                sa.column("created_at", UTCDateTime()),
+            )
+            ids = [str(uuid.uuid4()) for _ in range(3)]
+            with engine.begin() as connection:
+                connection.execute(
+                    sa.insert(organisations),
+                    [{"id": i, "name": i, "country": "DE", "created_at": now} for i in ids],
+                )
+                owner, first, second = ids
+                rows = [
+                    (1, first, "urn:x:a"),
+                    (2, first, "urn:x:a"),
+                    (3, second, "urn:x:a"),
+                    (4, first, "urn:x:b"),
+                    (5, first, "urn:x:a"),
+                ]
+                connection.execute(
+                    sa.insert(shares),
+                    [
+                        {"id": n, "owner_id": owner, "grantee_id": g, "product_id": p}
+                        | {"created_at": now}
+                        for n, g, p in rows
+                    ],
+                )
+            upgrade_database(url, "0014")
+            with engine.connect() as connection:
+                kept = connection.scalars(sa.select(shares.c.id).order_by(shares.c.id)).all()
+            command.downgrade(alembic_config(url), "0013")
+        finally:
+            engine.dispose()
+    assert kept == [1, 3, 4]

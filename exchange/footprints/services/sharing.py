@@ -7,6 +7,8 @@ import json
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from exchange import limits
+from exchange.db import insert_unless_present, utcnow
 from exchange.errors import (
     NotFound,
     ValidationFailed,
@@ -14,6 +16,7 @@ from exchange.errors import (
 from exchange.flows import services as flows
 from exchange.flows.models import FlowKind
 from exchange.footprints.models import (
+    SHARES,
     Disclosure,
     FootprintRecord,
     Share,
@@ -69,6 +72,12 @@ def share(
             "share either one record or one product",
             details=[{"field": "recordId|productId", "message": "give exactly one"}],
         )
+    # Stored lower-cased, which can lengthen it ("İ" lower-cases to two code points).
+    if product_id is not None and len(product_id.lower()) > limits.URN:
+        raise ValidationFailed(
+            f"a product id has at most {limits.URN} characters",
+            details=[{"field": "productId", "message": f"at most {limits.URN} characters"}],
+        )
     if session.get(Organisation, grantee_id) is None:
         raise NotFound(f"no organisation {grantee_id}")
     if grantee_id == principal.organisation_id:
@@ -86,15 +95,22 @@ def share(
     existing = session.scalar(query)
     if existing is not None:
         return existing
-    grant = Share(
-        owner_id=principal.organisation_id,
-        grantee_id=grantee_id,
-        record_id=record_id,
-        product_id=product_id,
+    # A concurrent request making the same grant is waited for (PostgreSQL) and wins: the
+    # unique index keeps one grant, which both requests then answer with.
+    inserted = insert_unless_present(
+        session,
+        SHARES,
+        {
+            "owner_id": principal.organisation_id,
+            "grantee_id": grantee_id,
+            "record_id": record_id,
+            "product_id": product_id,
+            "created_at": utcnow(),
+        },
     )
-    session.add(grant)
-    session.flush()
-    flows.record_share(session, grant, FlowKind.SHARE_GRANTED)
+    grant = session.scalars(query).one()
+    if inserted:
+        flows.record_share(session, grant, FlowKind.SHARE_GRANTED)
     return grant
 
 
@@ -102,7 +118,9 @@ def unshare(session: Session, principal: Principal, *, share_id: int) -> None:
     """Withdraw a share: the grantee's later reads, and deliveries still queued for it,
     find the records no longer shared (the outbox checks again when it delivers)."""
     principal.require_scope("footprints:write")
-    grant = session.get(Share, share_id)
+    # Locked: of concurrent withdrawals one deletes (and is logged), the others then find
+    # no grant and are told so, instead of deleting nothing and logging it again.
+    grant = session.get(Share, share_id, with_for_update=True, populate_existing=True)
     if grant is None or grant.owner_id != principal.organisation_id:
         raise NotFound(f"you have no share {share_id}")
     flows.record_share(session, grant, FlowKind.SHARE_WITHDRAWN)

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import LogAppender, chunked, utcnow
+from exchange.db import LogAppender, chunked, insert_unless_present, utcnow
 from exchange.errors import (
     AccessDenied,
     Conflict,
@@ -28,6 +28,7 @@ from exchange.errors import (
     ValidationFailed,
 )
 from exchange.footprints.models import (
+    SHARES,
     TERM_TABLES,
     Disclosure,
     FootprintRecord,
@@ -366,7 +367,10 @@ def _store(
         for candidate in candidates
         for pid in candidate.footprint.preceding_pf_ids or ()
     }
-    known = _records_by_id(session, ids | predecessor_ids)
+    # Locked until the transaction ends: a concurrent submission naming one of these records
+    # (as its id or as a predecessor) waits here and then checks what this one committed, so
+    # a record gets at most one successor on every database (SQLite's writers queue at BEGIN).
+    known = _records_by_id(session, ids | predecessor_ids, lock=True)
 
     created: list[NewRecord] = []
     for candidate in candidates:
@@ -439,7 +443,17 @@ def _store(
     )
     for record, log_index in zip(records, indexes, strict=True):
         record.log_index = log_index
-    session.execute(sa.insert(FootprintRecord), [_row(record) for record in records])
+    try:
+        session.execute(sa.insert(FootprintRecord), [_row(record) for record in records])
+    except sa.exc.IntegrityError as exc:
+        # A new id has no row to lock: a concurrent request storing the same id committed
+        # after this one looked (only PostgreSQL's writers overlap). Everything of this
+        # transaction is rolled back by the caller; a resend learns the stored outcome.
+        raise Conflict(
+            "another request stored a record with one of these ids at the same moment; "
+            "nothing of this request was stored: resend it to learn the outcome",
+            details=[{"field": "id", "message": "stored concurrently"}],
+        ) from exc
     for table, column, field in TERM_TABLES:
         rows = [
             {"record_id": item.record.id, column: value, "received_at": now}
@@ -475,17 +489,20 @@ def _carry_shares_forward(session: Session, created: Sequence[NewRecord]) -> Non
     if not successors:
         return
     grants = session.scalars(sa.select(Share).where(Share.record_id.in_(sorted(successors))))
-    for grant in list(grants):
-        assert grant.record_id is not None
-        session.add(
-            Share(
-                owner_id=grant.owner_id,
-                grantee_id=grant.grantee_id,
-                record_id=successors[grant.record_id],
-                product_id=None,
-            )
-        )
-    session.flush()
+    rows = [
+        {
+            "owner_id": grant.owner_id,
+            "grantee_id": grant.grantee_id,
+            "record_id": successors[grant.record_id],
+            "product_id": None,
+            "created_at": utcnow(),
+        }
+        for grant in grants
+        if grant.record_id is not None
+    ]
+    if rows:
+        # The owner may be sharing the new record with the same customer at this moment.
+        insert_unless_present(session, SHARES, rows)
 
 
 _RECORD_COLUMNS = tuple(column.key for column in FootprintRecord.__table__.columns)
@@ -527,15 +544,21 @@ def _check_predecessors(
         raise ValidationFailed("precedingPfIds must name your own Active records", details=errors)
 
 
-def _records_by_id(session: Session, ids: set[str]) -> dict[str, FootprintRecord]:
+def _records_by_id(
+    session: Session, ids: set[str], *, lock: bool = False
+) -> dict[str, FootprintRecord]:
+    """The stored records of ``ids``; with ``lock``, each row is locked (``FOR UPDATE``) in id
+    order, so that two writers locking overlapping sets cannot deadlock, and read afresh."""
     found: dict[str, FootprintRecord] = {}
     for chunk in chunked(ids):
-        found.update(
-            (record.id, record)
-            for record in session.scalars(
-                sa.select(FootprintRecord).where(FootprintRecord.id.in_(chunk))
+        query = sa.select(FootprintRecord).where(FootprintRecord.id.in_(chunk))
+        if lock:
+            query = (
+                query.order_by(FootprintRecord.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
             )
-        )
+        found.update((record.id, record) for record in session.scalars(query))
     return found
 
 

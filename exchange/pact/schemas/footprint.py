@@ -25,6 +25,9 @@ How the schema is read:
 * The schema sets no range for ``exemptedEmissionsPercent``, ``primaryDataShare`` or the
   DQRs, no enum for ``crossSectoralStandards`` (``x-enum`` only; hosts must accept later
   values) and no ``otherOperatorName`` rule; none is invented here.
+* A URN (``companyIds``, ``productIds``, ``productClassifications``) has at most
+  :data:`exchange.limits.URN` characters: PACT sets no maxLength, but the exchange stores
+  and finds records by them.
 * ``CarbonFootprint``'s ``oneOf`` allows at most one of ``geographyRegionOrSubregion``,
   ``geographyCountry`` and ``geographyCountrySubdivision``.
 
@@ -43,6 +46,7 @@ from uuid import UUID
 
 from annotated_types import MinLen
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     ModelWrapValidatorHandler,
@@ -59,6 +63,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from exchange import limits
 from exchange.errors import ValidationFailed
 
 __all__ = [
@@ -255,7 +260,23 @@ PactUuid = Annotated[
 ]
 Uri = Annotated[str, PlainValidator(_validate_uri)]
 NonEmptyString = Annotated[str, StringConstraints(strict=True, min_length=1)]
-Urn = Annotated[str, StringConstraints(strict=True, pattern=r"^[uU][rR][nN]:")]
+
+
+def _stored_length(value: str) -> str:
+    # Records are found by their URNs lower-cased, and lower-casing can lengthen a string
+    # ("İ" becomes two code points): the lower-cased form must fit the column too.
+    if len(value.lower()) > limits.URN:
+        raise _error("urn_length", f"must have at most {limits.URN} characters lower-cased")
+    return value
+
+
+# PACT sets no maxLength; the exchange stores each URN in a column of limits.URN characters
+# (it finds records by them), so a longer one is refused here, on every database alike.
+Urn = Annotated[
+    str,
+    StringConstraints(strict=True, pattern=r"^[uU][rR][nN]:", max_length=limits.URN),
+    AfterValidator(_stored_length),
+]
 
 # --- arrays with uniqueItems -------------------------------------------------------------------
 
