@@ -59,8 +59,14 @@ def _created(body: dict[str, Any], created: bool = True) -> Response:
 
 @bp.get("/.well-known/trust-list.json")
 def trust_list() -> Response:
+    """The current signed list; good until its nextUpdate (re-signed before then)."""
     session = web.session()
-    document = services.trust_list(session, web.exchange_key(), origin=_origin())
+    document = services.trust_list(
+        session,
+        web.exchange_key(),
+        origin=_origin(),
+        validity=services.trust_list_validity(current_app.config),
+    )
     session.commit()
     response = jsonify(document)
     response.headers["Cache-Control"] = "public, max-age=60"

@@ -76,7 +76,12 @@ from exchange.labels.services.keys import (
     trusted_keys,
 )
 from exchange.labels.services.trust import (
+    sign_trust_list,
     trust_list,
+    trust_list_content,
+)
+from exchange.labels.services.trust import (
+    validity_of as trust_list_validity,
 )
 
 __all__ = [
@@ -133,7 +138,10 @@ __all__ = [
     "scheme_parameters",
     "schemes",
     "set_accreditation",
+    "sign_trust_list",
     "trust_list",
+    "trust_list_content",
+    "trust_list_validity",
     "trusted_keys",
     "value_per_unit",
     "verify_text",
