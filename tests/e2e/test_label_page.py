@@ -380,7 +380,6 @@ def test_a_stale_trust_list_cannot_confirm_and_offline_is_never_green(
         page.goto(url)
         assert verdict_of(page) == "valid"
         kept = as_body.trust_list()  # what the phone now holds: from before the revocation
-        next_update = dt.datetime.fromisoformat(kept["trustList"]["nextUpdate"])
         # The key leaks and is revoked; the phone is offline from here on.
         _in_service_then_leaked(app, key.kid, revoke=True)
         forged = page_url(base, _resigned(label["url"], key, label=987656))
@@ -397,9 +396,10 @@ def test_a_stale_trust_list_cannot_confirm_and_offline_is_never_green(
     assert "Not checked: whether the exchange issued this label with exactly these claims" in notice
     assert "未检查" in notice
 
-    # The clock passes the list's nextUpdate: nothing can be confirmed, the genuine label
-    # included, until the phone connects.
-    page.clock.set_fixed_time(next_update + dt.timedelta(minutes=1))
+    # Four days on, the clock is past the list's nextUpdate (three days' validity): nothing
+    # can be confirmed, the genuine label included, until the phone connects.
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=4)
+    page.clock.set_fixed_time(later)
     for target in (forged, url):
         page.goto(target)
         assert verdict_of(page) == "cannot-confirm"
@@ -436,5 +436,6 @@ def test_a_stale_trust_list_cannot_confirm_and_offline_is_never_green(
         page.goto(target)
         assert verdict_of(page) == "cannot-confirm"
         assert reasons_of(page) == ["trust-list-stale"]
+    assert dt.datetime.fromisoformat(kept["trustList"]["nextUpdate"]) < later
     assert errors == []
     context.close()
