@@ -52,7 +52,7 @@
   };
 
   class LabelError extends Error {
-    constructor(code, detail) { super(detail || code); this.code = code; }
+    constructor(code, detail) { super(detail || code); this.code = code; this.detail = detail || ''; }
   }
 
   // --- encodings -------------------------------------------------------------------------
@@ -233,7 +233,7 @@
     if (!fetched.ok) {
       const code = fetched.body && fetched.body.code === 'trust-list-stale' ? 'trust-list-stale' : 'no-trust-list';
       const details = (fetched.body && fetched.body.details) || {};
-      throw new LabelError(code, details.nextUpdate || 'HTTP ' + fetched.status);
+      throw new LabelError(code, details.nextUpdate || '');
     }
     const document = fetched.body;
     const payload = document && document.trustList;
@@ -401,7 +401,8 @@
       trust = await loadTrustList();
     } catch (error) {
       if (error.code === 'trust-list-stale' || error.code === 'no-trust-list') {
-        return cannotConfirm(error.code, error.code === 'trust-list-stale' ? error.message.slice(0, 10) : '');
+        const until = error.code === 'trust-list-stale' ? moment(error.detail) : NaN;
+        return cannotConfirm(error.code, Number.isNaN(until) ? '' : '有效期至 valid until ' + error.detail.slice(0, 10));
       }
       return fail([error.code || 'trust-list']);
     }
