@@ -118,7 +118,8 @@ def sign_trust_list(
 
 
 def latest_trust_list(session: Session) -> TrustListIssue | None:
-    return session.scalars(sa.select(TrustListIssue).order_by(TrustListIssue.id.desc())).first()
+    newest = sa.select(TrustListIssue).order_by(TrustListIssue.id.desc()).limit(1)
+    return session.scalars(newest).first()
 
 
 def _due(issue: TrustListIssue, fraction: float) -> dt.datetime:
