@@ -310,6 +310,24 @@ def _kept_copy(document: dict[str, Any], key: Any, *, days_ago: int) -> str:
     return json.dumps({"trustList": payload, "signature": signature})
 
 
+def _plant(page: Page, text: str) -> int:
+    """Put ``text`` in the service worker's caches as the kept trust list; how many caches."""
+    return int(
+        page.evaluate(
+            """async (text) => {
+                const names = await caches.keys();
+                for (const name of names) {
+                    const cache = await caches.open(name);
+                    await cache.put('/.well-known/trust-list.json',
+                        new Response(text, { headers: { 'Content-Type': 'application/json' } }));
+                }
+                return names.length;
+            }""",
+            text,
+        )
+    )
+
+
 def test_online_the_exchange_decides_a_leaked_key_never_makes_green(
     app: Flask, browser: Browser, live_server: str, tmp_path: Path
 ) -> None:
@@ -317,7 +335,7 @@ def test_online_the_exchange_decides_a_leaked_key_never_makes_green(
     shows that it never issued these labels."""
     from exchange.keyring import load_or_create_exchange_key
 
-    label, _body, _as_body = issue(app, live_server)
+    label, _body, as_body = issue(app, live_server)
     key = load_or_create_exchange_key(tmp_path / "server-instance")
     _in_service_then_leaked(app, key.kid, revoke=False)
     context = browser.new_context()
@@ -327,6 +345,11 @@ def test_online_the_exchange_decides_a_leaked_key_never_makes_green(
     page.goto(page_url(live_server, label["url"]))
     assert verdict_of(page) == "valid"
     assert page.text_content("#certificate-status") == "active"
+    # Online, the page fetches a fresh list, whatever stale copy the phone kept.
+    wait_for_service_worker(page)
+    assert _plant(page, _kept_copy(as_body.trust_list(), key, days_ago=5)) >= 1
+    page.goto(page_url(live_server, label["url"]))
+    assert verdict_of(page) == "valid"
 
     # A real label's number with a restated grade.
     restated = _resigned(label["url"], key, grade=3)
@@ -414,19 +437,7 @@ def test_a_stale_trust_list_cannot_confirm_and_offline_is_never_green(
     page.clock.set_fixed_time(dt.datetime.now(dt.UTC))
     page.goto(url)
     assert verdict_of(page) == "valid-offline"
-    planted = page.evaluate(
-        """async (text) => {
-            const names = await caches.keys();
-            for (const name of names) {
-                const cache = await caches.open(name);
-                await cache.put('/.well-known/trust-list.json',
-                    new Response(text, { headers: { 'Content-Type': 'application/json' } }));
-            }
-            return names.length;
-        }""",
-        _kept_copy(kept, key, days_ago=4),
-    )
-    assert planted >= 1
+    assert _plant(page, _kept_copy(kept, key, days_ago=4)) >= 1
     answer = page.evaluate(
         """fetch('/.well-known/trust-list.json', { cache: 'no-store' })
             .then(async (response) => [response.status, (await response.json()).code])"""
