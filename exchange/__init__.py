@@ -103,17 +103,23 @@ def _log_sources() -> dict[str, Any]:
 
 def _job_handlers() -> dict[str, Any]:
     """What ``exchange worker`` runs for each kind of queued job."""
+    from exchange.labels.services import trust
     from exchange.mutual_recognition import services as recognition
     from exchange.pact import services as pact
 
-    return {pact.DELIVER_EVENT: pact.deliver_event, recognition.SYNC_JOB: recognition.sync_all}
+    return {
+        pact.DELIVER_EVENT: pact.deliver_event,
+        recognition.SYNC_JOB: recognition.sync_all,
+        trust.RENEW_JOB: trust.renew,
+    }
 
 
 def _schedules() -> list[Any]:
     """What ``exchange worker`` queues by itself, looked at on each round of the queue."""
+    from exchange.labels.services import trust
     from exchange.mutual_recognition import services as recognition
 
-    return [recognition.schedule_sync]
+    return [recognition.schedule_sync, trust.schedule_renewal]
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -33,6 +33,11 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "JOB_LEASE_SECONDS": float(os.environ.get("EXCHANGE_JOB_LEASE_SECONDS", "600")),
         # The worker pulls new records from every active partner programme this often.
         "PARTNER_SYNC_SECONDS": float(os.environ.get("EXCHANGE_PARTNER_SYNC_SECONDS", "3600")),
+        # A signed trust list is good this long (its nextUpdate); `exchange worker` re-signs
+        # it halfway. Verifiers holding an older list cannot confirm labels.
+        "TRUST_LIST_VALIDITY_SECONDS": float(
+            os.environ.get("EXCHANGE_TRUST_LIST_VALIDITY_SECONDS", str(3 * 24 * 3600))
+        ),
         "LOG_LEVEL": os.environ.get("EXCHANGE_LOG_LEVEL", "INFO"),
         # One JSON line per request goes here when it names a file, else with the other logs
         # on stderr.

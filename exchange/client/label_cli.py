@@ -12,7 +12,7 @@ import click
 from exchange.client.api import ExchangeAPIError
 from exchange.client.cli import _client, _load_key, server_options
 from exchange.client.labels import certificate_document, sign_certificate, verify_label_offline
-from exchange.labels.verify import TrustListError
+from exchange.labels.verify import TrustListError, TrustListStale
 from exchange.signing import SigningError, public_key_from_jwk
 
 
@@ -21,6 +21,10 @@ def _json_file(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"{path}: {exc}") from exc
+
+
+# The exit status of a label that can be neither confirmed nor refused (a stale trust list).
+CANNOT_CONFIRM = 3
 
 
 @click.group("certificate")
@@ -101,12 +105,21 @@ def label_cli() -> None:
     help="The exchange's public JWK (from /.well-known/jwks.json), obtained out of band.",
 )
 def verify_label_command(text: str, trust_list: Path, pin: Path) -> None:
-    """Verify the scanned label TEXT with no network (revocation is not checked)."""
+    """Verify the scanned label TEXT with no network against a saved trust list.
+
+    Exit status: 0 signature valid (offline only: whether the exchange issued this label with
+    these claims, and whether its certificate was suspended or revoked, is not checked), 1
+    invalid, 3 cannot confirm (the trust list is past its nextUpdate: fetch a fresh one).
+    """
     jwk = _json_file(pin)
     keys = jwk.get("keys", [jwk]) if isinstance(jwk, dict) else []
     try:
         pinned = [public_key_from_jwk({k: v for k, v in key.items() if k != "d"}) for key in keys]
         verdict = verify_label_offline(text, trust_list=_json_file(trust_list), pinned=pinned)
+    except TrustListStale as exc:
+        click.echo(f"trust-list-stale: {exc}", err=True)
+        click.echo("CANNOT CONFIRM (fetch a fresh /.well-known/trust-list.json)")
+        raise SystemExit(CANNOT_CONFIRM) from exc
     except (SigningError, TrustListError) as exc:
         raise click.ClickException(str(exc)) from exc
     for reason in verdict.reasons:
@@ -121,4 +134,7 @@ def verify_label_command(text: str, trust_list: Path, pin: Path) -> None:
     if not verdict.valid:
         click.echo("INVALID")
         raise SystemExit(1)
-    click.echo("valid (offline: suspension and revocation not checked)")
+    click.echo(
+        "valid (offline: the signature only; not checked whether the exchange issued this "
+        "label with these claims, nor whether its certificate was suspended or revoked)"
+    )

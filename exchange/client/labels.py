@@ -72,12 +72,16 @@ def verify_label_offline(
     *,
     trust_list: Any,
     pinned: Sequence[bytes],
-    today: dt.date | None = None,
+    now: dt.datetime | None = None,
 ) -> Verdict:
-    """A scanned label checked with no network: the trust list must be signed by a pinned key.
+    """A scanned label checked with no network: the trust list must be signed by a pinned key
+    and still current at ``now`` (else :class:`~exchange.labels.verify.TrustListStale`: the
+    label can be neither confirmed nor refused until a fresh list is fetched).
 
-    Suspension and revocation of the certificate cannot be seen offline; ask
-    ``GET /api/v1/labels/<id>/status`` when a connection is there.
+    Whether the exchange issued this label with these claims, and whether its certificate was
+    suspended or revoked since, cannot be seen offline; ask ``POST /api/v1/labels/verify``
+    (``ExchangeClient.verify_label``) when a connection is there.
     """
-    origin, keys, _payload = open_trust_list(trust_list, pinned=pinned)
-    return verify_label(text, origin=origin, keys=keys, today=today or dt.date.today())
+    now = now or dt.datetime.now(dt.UTC)
+    origin, keys, _payload = open_trust_list(trust_list, pinned=pinned, now=now)
+    return verify_label(text, origin=origin, keys=keys, today=now.date())

@@ -28,10 +28,16 @@ def _sessions() -> sessionmaker[Session]:
 @labels_cli.command("trust-list")
 @with_appcontext
 def print_trust_list() -> None:
-    """Print the signed trust list (what /.well-known/trust-list.json serves)."""
+    """Print the signed trust list (what /.well-known/trust-list.json serves), re-signing it
+    first if what it lists changed or its renewal is due."""
     key: ExchangeKey = web.exchange_key()
     with transaction(_sessions()) as session:
-        document = services.trust_list(session, key, origin=current_app.config["EXCHANGE_ORIGIN"])
+        document = services.trust_list(
+            session,
+            key,
+            origin=current_app.config["EXCHANGE_ORIGIN"],
+            validity=services.trust_list_validity(current_app.config),
+        )
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))
 
 

@@ -167,3 +167,20 @@ class Label(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # Set in the issuing transaction, once the label's number (which it signs) is known.
     log_index: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)
+
+
+class TrustListIssue(Base):
+    """One signed trust list as published. The newest is served until what it lists changes
+    or its renewal comes (``exchange worker`` re-signs it before ``next_update``); older
+    ones stay as the record of what verifiers were told."""
+
+    __tablename__ = "trust_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    issued_at: Mapped[dt.datetime]
+    next_update: Mapped[dt.datetime]
+    # SHA-256 (hex) of the RFC 8785 payload without its two times: what the list says.
+    content_digest: Mapped[str] = mapped_column(sa.String(64))
+    kid: Mapped[str] = mapped_column(sa.String(43))
+    # The signed document exactly as served: {"trustList": ..., "signature": ...}.
+    document_json: Mapped[str] = mapped_column(sa.Text)

@@ -1,17 +1,23 @@
 """Offline verification of a label URL and of the signed trust list. Pure.
 
-The server verifier, the Python client and the browser page (``static/verify/verify.js``)
-apply the same rules: the URL must be in canonical form; its key-id prefix must name a
-label key of the trust list; that key must have been valid on the issue date (a label
-issued on or after the day of a key's revocation is refused); the Ed25519 signature must
-cover the claims with the trust list's origin; and the label must not have expired.
+The server verifier, the Python client and the browser page (``static/verify.js``) apply the
+same rules: the URL must be in canonical form; its key-id prefix must name a label key of
+the trust list; that key must have been valid on the issue date (a label issued on or after
+the day of a key's revocation is refused); the Ed25519 signature must cover the claims with
+the trust list's origin; and the label must not have expired.
+
+A trust list is only good until its ``nextUpdate``: one held past it may predate a key's
+revocation, so :func:`open_trust_list` refuses it (:class:`TrustListStale`) and a verifier
+holding it can only say "cannot confirm", never "valid". An offline check proves a
+signature, not that the exchange issued the label: only the exchange's answer online
+(``POST /api/v1/labels/verify``) does.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from exchange import signing
@@ -111,6 +117,15 @@ class TrustListError(Exception):
     """A trust list that is malformed or not signed by a pinned exchange key."""
 
 
+class TrustListStale(TrustListError):
+    """A genuine trust list past its ``nextUpdate``, or naming none: it may predate a key's
+    revocation, so nothing checked against it can be called valid ("cannot confirm")."""
+
+    def __init__(self, message: str, next_update: dt.datetime | None = None) -> None:
+        super().__init__(message)
+        self.next_update = next_update
+
+
 def _moment(value: Any) -> dt.datetime:
     if not isinstance(value, str):
         raise TrustListError("a time is an ISO 8601 string")
@@ -120,10 +135,31 @@ def _moment(value: Any) -> dt.datetime:
     return moment
 
 
+def check_current(payload: Mapping[str, Any], now: dt.datetime) -> dt.datetime:
+    """The signed list's ``nextUpdate`` when ``now`` is before it; else :class:`TrustListStale`."""
+    issued = payload.get("issuedAt")
+    try:
+        next_update = _moment(payload.get("nextUpdate"))
+    except (TrustListError, ValueError) as exc:
+        raise TrustListStale(
+            "the trust list names no nextUpdate, so it cannot be known to be current "
+            f"(issued {issued}): fetch a fresh one"
+        ) from exc
+    if now >= next_update:
+        raise TrustListStale(
+            f"the trust list (issued {issued}) passed its nextUpdate at "
+            f"{next_update.isoformat()}: a key revoked since would not show in it, so no label "
+            "can be confirmed until a fresh list is fetched",
+            next_update,
+        )
+    return next_update
+
+
 def open_trust_list(
-    document: Any, *, pinned: Sequence[bytes]
+    document: Any, *, pinned: Sequence[bytes], now: dt.datetime | None = None
 ) -> tuple[str, list[TrustedKey], dict[str, Any]]:
-    """Check a trust list's signature under a pinned exchange key; origin, label keys, payload."""
+    """Check a trust list's signature under a pinned exchange key, and that it is still
+    current at ``now`` (this moment); its origin, label keys and payload."""
     if not isinstance(document, dict) or set(document) != {"trustList", "signature"}:
         raise TrustListError('a trust list is {"trustList": ..., "signature": ...}')
     payload, signature = document["trustList"], document["signature"]
@@ -142,6 +178,7 @@ def open_trust_list(
         )
     except signing.SigningError as exc:
         raise TrustListError(f"the trust list's signature does not verify: {exc}") from exc
+    check_current(payload, now or dt.datetime.now(dt.UTC))
     try:
         keys = [
             TrustedKey(

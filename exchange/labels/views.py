@@ -59,8 +59,14 @@ def _created(body: dict[str, Any], created: bool = True) -> Response:
 
 @bp.get("/.well-known/trust-list.json")
 def trust_list() -> Response:
+    """The current signed list; good until its nextUpdate (re-signed before then)."""
     session = web.session()
-    document = services.trust_list(session, web.exchange_key(), origin=_origin())
+    document = services.trust_list(
+        session,
+        web.exchange_key(),
+        origin=_origin(),
+        validity=services.trust_list_validity(current_app.config),
+    )
     session.commit()
     response = jsonify(document)
     response.headers["Cache-Control"] = "public, max-age=60"
@@ -346,7 +352,10 @@ def label_png(label_id: int) -> Response:
 
 @bp.get("/api/v1/labels/<rowid:label_id>/status")
 def label_status(label_id: int) -> Response:
-    """What the page asks when online: is the label's certificate still good?"""
+    """Is the certificate of the label the exchange issued under this number still good?
+
+    It says nothing of a scanned label, which may claim other values under the same number:
+    the verification page asks ``POST /api/v1/labels/verify`` with the whole label."""
     session = web.session()
     status = services.label_status(session, label_id)
     label = status.label
@@ -384,22 +393,41 @@ def label_status(label_id: int) -> Response:
 
 @bp.post("/api/v1/labels/verify")
 def verify() -> Response:
-    """Scanned text (JSON ``{"text": ...}`` or text/plain) → the page's verdict, with reasons."""
+    """Scanned text (JSON ``{"text": ...}`` or text/plain) → the exchange's verdict, with
+    reasons: valid only for a label it issued with exactly these claims, and still good.
+    The verification page asks this whenever it is online."""
     if request.mimetype == "text/plain":
         text = request.get_data(as_text=True)
     else:
         text = parse(VerifyRequest, web.json_body()).text
     reader: sa.Engine = current_app.extensions["exchange.reader"]
     with reader.connect() as connection:
-        verdict, certificate_status = services.verify_text(connection, text, origin=_origin())
-    return jsonify(
+        check = services.check_label(connection, text, origin=_origin())
+    verdict, issued = check.verdict, check.issued
+    response = jsonify(
         {
             "verdict": "valid" if verdict.valid else "invalid",
             "reasons": [reason.to_json() for reason in verdict.reasons],
             "claims": None
             if verdict.claims is None
             else label_claims.claims_document(verdict.claims),
-            "certificateStatus": certificate_status,
+            "certificateStatus": check.certificate_status,
+            # What the exchange holds of the label, when it issued exactly this one.
+            "issued": None
+            if issued is None
+            else {
+                "label": issued.label,
+                "certificate": {
+                    "number": issued.certificate,
+                    "status": issued.certificate_status,
+                    "body": issued.body,
+                    "validUntil": issued.valid_until.isoformat(),
+                },
+                "product": {"name": issued.product},
+                "company": {"name": issued.company},
+            },
             "checkedAt": dt.datetime.now(dt.UTC).isoformat(),
         }
     )
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from exchange import signing
+from exchange.labels.verify import TrustListStale, check_current
 from exchange.log import note
 from exchange.log.verify import verify_inclusion_proof
 
@@ -96,12 +97,15 @@ def verify_bundle(
     pinned: Sequence[bytes] | Mapping[str, Any],
     origin: str | None = None,
     trust_list: Mapping[str, Any] | None = None,
+    now: dt.datetime | None = None,
 ) -> BundleVerdict:
     """Check a verification bundle against the pinned exchange key(s); see the module doc.
 
     ``origin``: the exchange's log origin, when the verifier pinned it too (else the
     bundle's own, which the checkpoint signature still binds to the pinned key).
     ``trust_list``: a signed trust list the verifier holds, used instead of the bundle's.
+    ``now``: the moment of the check (the clock's); a trust list past its ``nextUpdate`` then
+    is refused, so certificates cannot be confirmed until a fresh list is passed.
     """
     problems: list[str] = []
     try:
@@ -214,6 +218,12 @@ def verify_bundle(
     except signing.SigningError as exc:
         problems.append(f"the trust list is not signed by the pinned exchange key: {exc}")
         listed = {}
+    if listed:
+        try:
+            check_current(listed, now or dt.datetime.now(dt.UTC))
+        except TrustListStale as exc:
+            problems.append(f"cannot confirm the certificates: {exc}")
+            listed = {}
     body_keys: dict[str, dict[str, bytes]] = {}
     for body in listed.get("certificationBodies", []):
         if isinstance(body, dict):

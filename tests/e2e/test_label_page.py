@@ -7,6 +7,7 @@ workers need a secure context, which ``http://127.0.0.1`` is.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -113,6 +114,20 @@ def verdict_of(page: Page) -> str:
     return str(page.get_attribute("#verdict", "data-verdict"))
 
 
+def wait_for_service_worker(page: Page) -> None:
+    """Until the page's service worker controls it (it then serves the page offline)."""
+    assert page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    for _ in range(100):
+        if page.evaluate("navigator.serviceWorker.controller !== null"):
+            break
+        page.wait_for_timeout(100)
+    assert page.evaluate("navigator.serviceWorker.controller !== null")
+
+
+def reasons_of(page: Page) -> list[str]:
+    return [str(item.get_attribute("data-code")) for item in page.locator("#reasons li").all()]
+
+
 def tampered(url: str) -> str:
     """One digit of the signed data changed."""
     position = len(url) - 40
@@ -161,12 +176,7 @@ def test_valid_tampered_and_offline(
         # The service worker is in control and has cached the page and the trust list.
         page.goto(url)
         assert verdict_of(page) == "valid"
-        assert page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-        for _ in range(100):
-            if page.evaluate("navigator.serviceWorker.controller !== null"):
-                break
-            page.wait_for_timeout(100)
-        assert page.evaluate("navigator.serviceWorker.controller !== null")
+        wait_for_service_worker(page)
 
     # The server is gone: no network at all.
     with pytest.raises(requests.RequestException):
@@ -174,7 +184,10 @@ def test_valid_tampered_and_offline(
     page.goto(url)
     assert verdict_of(page) == "valid-offline"
     assert page.is_visible("#notice")
-    assert "suspended or revoked could not be checked" in str(page.text_content("#notice"))
+    assert "suspended or revoked" in str(page.text_content("#notice"))
+    assert "Not checked: whether the exchange issued this label" in str(
+        page.text_content("#notice")
+    )
     assert page.text_content("#value") == "-9.22"
     page.goto(tampered(url))
     assert verdict_of(page) == "invalid"
@@ -260,4 +273,180 @@ def test_unknown_key_and_expired_labels_are_red(
     codes = [item.get_attribute("data-code") for item in page.locator("#reasons li").all()]
     assert "expired" in codes
     assert page.text_content("#value") == "-9.22"  # shown, but never green
+    context.close()
+
+
+# --- a leaked label key, an unknown label number, a restated grade, a stale trust list -----
+
+
+def _in_service_then_leaked(app: Flask, kid: str, *, revoke: bool) -> None:
+    """The label key has signed labels for two months; it leaks, and is revoked if asked."""
+    from exchange.db import transaction, utcnow
+    from exchange.labels import services
+    from exchange.labels.models import IssuerKey
+
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        issuer = session.get(IssuerKey, kid)
+        assert issuer is not None
+        issuer.not_before = utcnow() - dt.timedelta(days=60)
+        session.flush()
+        if revoke:
+            services.revoke_issuer_key(session, kid=kid, reason="leaked")
+
+
+def _kept_copy(document: dict[str, Any], key: Any, *, days_ago: int) -> str:
+    """The trust list as a phone kept it from ``days_ago`` days back (validity three days):
+    genuine, signed by the exchange key, and now past its nextUpdate."""
+    from exchange import signing
+
+    issued = dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)
+    payload = {
+        **document["trustList"],
+        "issuedAt": issued.isoformat(),
+        "nextUpdate": (issued + dt.timedelta(days=3)).isoformat(),
+    }
+    value = key.sign(context=signing.TRUST_LIST_CONTEXT, payload=payload)
+    signature = {"alg": "Ed25519", "kid": key.kid, "value": value}
+    return json.dumps({"trustList": payload, "signature": signature})
+
+
+def _plant(page: Page, text: str) -> int:
+    """Put ``text`` in the service worker's caches as the kept trust list; how many caches."""
+    return int(
+        page.evaluate(
+            """async (text) => {
+                const names = await caches.keys();
+                for (const name of names) {
+                    const cache = await caches.open(name);
+                    await cache.put('/.well-known/trust-list.json',
+                        new Response(text, { headers: { 'Content-Type': 'application/json' } }));
+                }
+                return names.length;
+            }""",
+            text,
+        )
+    )
+
+
+def test_online_the_exchange_decides_a_leaked_key_never_makes_green(
+    app: Flask, browser: Browser, live_server: str, tmp_path: Path
+) -> None:
+    """Every signature below checks out against the trust list: only the exchange's answer
+    shows that it never issued these labels."""
+    from exchange.keyring import load_or_create_exchange_key
+
+    label, _body, as_body = issue(app, live_server)
+    key = load_or_create_exchange_key(tmp_path / "server-instance")
+    _in_service_then_leaked(app, key.kid, revoke=False)
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(page_url(live_server, label["url"]))
+    assert verdict_of(page) == "valid"
+    assert page.text_content("#certificate-status") == "active"
+    # Online, the page fetches a fresh list, whatever stale copy the phone kept.
+    wait_for_service_worker(page)
+    assert _plant(page, _kept_copy(as_body.trust_list(), key, days_ago=5)) >= 1
+    page.goto(page_url(live_server, label["url"]))
+    assert verdict_of(page) == "valid"
+
+    # A real label's number with a restated grade.
+    restated = _resigned(label["url"], key, grade=3)
+    page.goto(page_url(live_server, restated))
+    assert verdict_of(page) == "invalid"
+    assert reasons_of(page) == ["claims-differ"]
+    assert "Not issued by the programme" in str(page.text_content("#verdict-en"))
+    assert "非本计划签发" in str(page.text_content("#verdict-zh"))
+    assert "verdict bad" in str(page.get_attribute("#verdict", "class"))
+    assert page.text_content("#product") == "\u2013"  # nothing of the real label lent to it
+
+    # A label number the exchange never issued.
+    page.goto(page_url(live_server, _resigned(label["url"], key, label=987654)))
+    assert verdict_of(page) == "invalid"
+    assert reasons_of(page) == ["unknown-label"]
+
+    # The leak is found and the key revoked: forgeries dated before the revocation still
+    # pass every offline check, and are red online.
+    _in_service_then_leaked(app, key.kid, revoke=True)
+    earlier = dt.date.today() - dt.timedelta(days=10)
+    for forged, code in (
+        (_resigned(label["url"], key, label=987655, issued=earlier), "unknown-label"),
+        (_resigned(label["url"], key, grade=3, issued=earlier), "claims-differ"),
+    ):
+        page.goto(page_url(live_server, forged))
+        assert verdict_of(page) == "invalid"
+        assert reasons_of(page) == [code]
+    assert errors == []
+    context.close()
+
+
+def test_a_stale_trust_list_cannot_confirm_and_offline_is_never_green(
+    app: Flask, browser: Browser, database_url: str, tmp_path: Path
+) -> None:
+    """A phone that kept the list from before a key's revocation: once the list is past its
+    nextUpdate (the clock moved, or the copy is old) the page says "cannot confirm"."""
+    from exchange.keyring import load_or_create_exchange_key
+
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    instance = tmp_path / "instance"
+    with running_server(database_url, instance, tmp_path / "server.log") as base:
+        label, _body, as_body = issue(app, base)
+        key = load_or_create_exchange_key(instance)
+        url = page_url(base, label["url"])
+        page.goto(url)
+        assert verdict_of(page) == "valid"
+        wait_for_service_worker(page)
+        page.goto(url)
+        assert verdict_of(page) == "valid"
+        kept = as_body.trust_list()  # what the phone now holds: from before the revocation
+        # The key leaks and is revoked; the phone is offline from here on.
+        _in_service_then_leaked(app, key.kid, revoke=True)
+        forged = page_url(base, _resigned(label["url"], key, label=987656))
+
+    with pytest.raises(requests.RequestException):
+        requests.get(f"{base}/healthz", timeout=2)
+    # Within the list's validity the forgery's signature holds, and the page says exactly
+    # that: checked offline only, never the green "genuine, valid".
+    page.goto(forged)
+    assert verdict_of(page) == "valid-offline"
+    assert "verdict offline" in str(page.get_attribute("#verdict", "class"))
+    assert page.is_visible("#notice")
+    notice = str(page.text_content("#notice"))
+    assert "Not checked: whether the exchange issued this label with exactly these claims" in notice
+    assert "未检查" in notice
+
+    # Four days on, the clock is past the list's nextUpdate (three days' validity): nothing
+    # can be confirmed, the genuine label included, until the phone connects.
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=4)
+    page.clock.set_fixed_time(later)
+    for target in (forged, url):
+        page.goto(target)
+        assert verdict_of(page) == "cannot-confirm"
+        assert "verdict warn" in str(page.get_attribute("#verdict", "class"))
+        assert reasons_of(page) == ["trust-list-stale"]
+        assert "Cannot confirm — connect to update" in str(page.text_content("#verdict-en"))
+        assert "无法确认" in str(page.text_content("#verdict-zh"))
+        assert page.is_hidden("#facts")
+
+    # Back to today's clock, with the copy a phone kept from four days ago: the service
+    # worker itself refuses to hand it out as current.
+    page.clock.set_fixed_time(dt.datetime.now(dt.UTC))
+    page.goto(url)
+    assert verdict_of(page) == "valid-offline"
+    assert _plant(page, _kept_copy(kept, key, days_ago=4)) >= 1
+    answer = page.evaluate(
+        """fetch('/.well-known/trust-list.json', { cache: 'no-store' })
+            .then(async (response) => [response.status, (await response.json()).code])"""
+    )
+    assert answer == [503, "trust-list-stale"]
+    for target in (forged, url):
+        page.goto(target)
+        assert verdict_of(page) == "cannot-confirm"
+        assert reasons_of(page) == ["trust-list-stale"]
+    assert dt.datetime.fromisoformat(kept["trustList"]["nextUpdate"]) < later
+    assert errors == []
     context.close()

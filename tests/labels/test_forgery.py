@@ -143,3 +143,66 @@ def test_a_label_the_exchange_never_issued(
     # Correctly signed by the exchange key (say, a stolen signing oracle) but never stored.
     ghost = _resigned(str(label["url"]), key, label=424242)
     assert codes(fx, ghost) == ["unknown-label"]
+
+
+def test_a_leaked_key_restating_a_real_label_is_refused_claim_by_claim(
+    labelled: tuple[Programme, dict[str, object]], app: Flask
+) -> None:
+    """The label key leaked: the forger re-signs a real label's number with a better grade,
+    or another value, lot or expiry. Every signature checks out; the exchange's record does
+    not, and its answer names each claim that differs."""
+    fx, label = labelled
+    key = app.extensions["exchange.key"]
+    url = str(label["url"])
+    genuine = fx.verify(url)
+    assert genuine["verdict"] == "valid"
+    assert genuine["issued"]["product"]["name"] and genuine["issued"]["company"]["name"]
+    assert genuine["issued"]["certificate"]["status"] == "active"
+    assert genuine["claims"]["grade"] == 1
+    for changes, named in (
+        ({"grade": 3}, ["grade"]),
+        ({"grade": None}, ["grade"]),
+        ({"value": Decimal("-1.5")}, ["value"]),
+        ({"unit": "liter"}, ["unit"]),
+        ({"lot": "LOT8"}, ["lot"]),
+        ({"gtin": "00012345600012"}, ["gtin"]),
+        ({"certificate": 4242}, ["certificate"]),
+        ({"expires": dt.date(2099, 1, 1)}, ["expires"]),
+        ({"issued": utcnow().date() - dt.timedelta(days=1)}, ["issued"]),
+    ):
+        forged = _resigned(url, key, **changes)
+        body = fx.verify(forged)
+        assert body["verdict"] == "invalid", changes
+        [message] = [r["message"] for r in body["reasons"] if r["code"] == "claims-differ"]
+        for name in named:
+            assert f"{name} " in message, message
+        assert body["issued"] is None and body["certificateStatus"] is None
+
+
+def test_a_leaked_then_revoked_key_back_dated_is_caught_online_only(
+    labelled: tuple[Programme, dict[str, object]], app: Flask
+) -> None:
+    """Back-dated to before the revocation, a forgery passes every offline check: only the
+    exchange knows it never issued it (number unknown) or issued it otherwise."""
+    from exchange.client.labels import verify_label_offline
+    from exchange.labels.models import IssuerKey
+
+    fx, label = labelled
+    key = app.extensions["exchange.key"]
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        issuer = session.get(IssuerKey, key.kid)
+        assert issuer is not None
+        issuer.not_before = utcnow() - dt.timedelta(days=60)  # in service for two months
+        session.flush()
+        services.revoke_issuer_key(session, kid=key.kid, reason="leaked")
+    url = str(label["url"])
+    earlier = utcnow().date() - dt.timedelta(days=10)
+    ghost = _resigned(url, key, label=900001, issued=earlier)
+    restated = _resigned(url, key, grade=4, issued=earlier)
+    trust = fx.client.get("/.well-known/trust-list.json").get_json()
+    for forged in (ghost, restated):
+        offline = verify_label_offline(forged, trust_list=trust, pinned=[key.public_key])
+        assert offline.valid  # what a phone with no connection can say: the signature holds
+    assert codes(fx, ghost) == ["unknown-label"]
+    assert codes(fx, restated) == ["claims-differ"]
+    assert "grade 4, issued 1" in fx.verify(restated)["reasons"][0]["message"]

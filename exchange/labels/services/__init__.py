@@ -61,7 +61,11 @@ from exchange.labels.services.grading import (
     schemes,
 )
 from exchange.labels.services.issuing import (
+    IssuedLabel,
+    LabelCheck,
     LabelStatus,
+    check_label,
+    differing_claims,
     get_label,
     issue_label,
     label_claims_of,
@@ -76,7 +80,12 @@ from exchange.labels.services.keys import (
     trusted_keys,
 )
 from exchange.labels.services.trust import (
+    sign_trust_list,
     trust_list,
+    trust_list_content,
+)
+from exchange.labels.services.trust import (
+    validity_of as trust_list_validity,
 )
 
 __all__ = [
@@ -91,6 +100,8 @@ __all__ = [
     "PER_UNIT_QUANTUM",
     "SCHEME_LOG_KIND",
     "SCOPE",
+    "IssuedLabel",
+    "LabelCheck",
     "LabelStatus",
     "LogAppender",
     "RegistryEntry",
@@ -107,8 +118,10 @@ __all__ = [
     "certificate_status_log_sources",
     "certify",
     "change_certificate",
+    "check_label",
     "current_grade",
     "current_scheme",
+    "differing_claims",
     "effective_status",
     "effective_status_at",
     "ensure_issuer_key",
@@ -133,7 +146,10 @@ __all__ = [
     "scheme_parameters",
     "schemes",
     "set_accreditation",
+    "sign_trust_list",
     "trust_list",
+    "trust_list_content",
+    "trust_list_validity",
     "trusted_keys",
     "value_per_unit",
     "verify_text",

@@ -42,6 +42,7 @@ from exchange.labels.services.common import LABEL_LOG_KIND, SCOPE
 from exchange.labels.services.grading import current_grade
 from exchange.labels.services.keys import ensure_issuer_key, trusted_keys
 from exchange.labels.verify import Reason, TrustedKey, Verdict, verify_scanned
+from exchange.partners.models import Organisation
 from exchange.partners.services import Principal
 
 
@@ -175,50 +176,111 @@ def label_status(session: Session, label_id: int, now: dt.datetime | None = None
     return LabelStatus(label, entry, reasons, entry.grade)
 
 
-# One statement for the verifier's common case: the label, the key it names, its
-# certificate and the certifying body's accreditation (Core columns, compiled once).
+# One statement for the verifier's common case: the label as issued, the key it names, its
+# certificate and the certifying body with its accreditation (Core columns, compiled once).
 _LABELS = Label.__table__.c
 _KEYS = IssuerKey.__table__.c
 _CERTIFICATES = Certificate.__table__.c
 _ACCREDITATIONS = Accreditation.__table__.c
+_BODIES = Organisation.__table__.c
 _LABEL_CHECK: Final = (
     sa.select(
         _LABELS.signature,
         _LABELS.kid,
+        _LABELS.certificate_id,
+        _LABELS.gtin,
+        _LABELS.lot,
+        _LABELS.value,
+        _LABELS.unit,
+        _LABELS.grade,
+        _LABELS.issued_on,
+        _LABELS.expires_on,
         _KEYS.public_key,
         _KEYS.not_before,
         _KEYS.revoked_at,
         _CERTIFICATES.status,
         _CERTIFICATES.valid_until,
+        _CERTIFICATES.product_name,
+        _CERTIFICATES.company_name,
+        _BODIES.name.label("body_name"),
         _ACCREDITATIONS.status.label("body_status"),
     )
     .select_from(
         Label.__table__.join(IssuerKey.__table__, _KEYS.kid == _LABELS.kid)
         .join(Certificate.__table__, _CERTIFICATES.id == _LABELS.certificate_id)
+        .join(Organisation.__table__, _BODIES.id == _CERTIFICATES.body_id)
         .outerjoin(Accreditation.__table__, _ACCREDITATIONS.body_id == _CERTIFICATES.body_id)
     )
     .where(_LABELS.id == sa.bindparam("label_id"))
 )
 
+# The claims a label states, as compared with what the exchange issued under its number.
+_CLAIM_NAMES: Final = (
+    "gtin",
+    "lot",
+    "certificate",
+    "value",
+    "unit",
+    "grade",
+    "issued",
+    "expires",
+    "kid",
+    "origin",
+)
 
-def verify_text(
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IssuedLabel:
+    """What the exchange holds of a label it issued, for a verifier to show."""
+
+    label: int
+    certificate: int
+    certificate_status: str
+    valid_until: dt.datetime
+    product: str
+    company: str
+    body: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LabelCheck:
+    """The server's verdict on a scanned label. ``certificate_status`` and ``issued`` are set
+    only when the exchange issued exactly this label (every claim, and the signature)."""
+
+    verdict: Verdict
+    certificate_status: str | None = None
+    issued: IssuedLabel | None = None
+
+
+def differing_claims(stated: label_claims.Claims, issued: label_claims.Claims) -> list[str]:
+    """The names of the claims in which a scanned label differs from the one issued."""
+    return [name for name in _CLAIM_NAMES if getattr(stated, name) != getattr(issued, name)]
+
+
+def check_label(
     session: Session | sa.Connection, text: str, *, origin: str, now: dt.datetime | None = None
-) -> tuple[Verdict, str | None]:
+) -> LabelCheck:
     """The server's verdict on scanned text: the offline checks, then what the exchange knows.
+
+    Online, the exchange's record is authoritative: a label is valid only if the exchange
+    issued one under its number whose every claim (GTIN, lot, certificate, value, unit,
+    grade, dates, key, origin) and signature equal the scanned ones. A label that a leaked
+    key signed, back-dated to before the key's revocation, passes every offline check; here
+    it is ``unknown-label`` (no such number) or ``claims-differ`` (naming the claims).
 
     The label's number is read before its signature is checked, so one query usually brings
     the key, the stored label and its certificate's status; only a label naming another key,
     or failing, is checked against every label key (the same verdict, found the long way).
-    Also returns the certificate's effective status. Core statements only, so that the
-    verifier can run on a bare connection (it reads, and is called for every scan); it
-    ends its read transaction itself once it has read what it needs.
+    Core statements only, so that the verifier can run on a bare connection (it reads, and is
+    called for every scan); it ends its read transaction itself once it has read what it
+    needs.
     """
     now = now or utcnow()
     today = now.date()
     try:
         scanned = label_claims.decode(text)
     except label_claims.LabelFormatError as exc:
-        return Verdict([Reason("malformed", f"not a label of this programme: {exc}")]), None
+        return LabelCheck(Verdict([Reason("malformed", f"not a label of this programme: {exc}")]))
     row = None
     if 0 < scanned.label < 2**31:
         row = session.execute(_LABEL_CHECK, {"label_id": scanned.label}).first()
@@ -242,14 +304,70 @@ def verify_text(
             session.rollback()
         verdict = verify_scanned(scanned, origin=origin, keys=keys, today=today)
     if verdict.claims is None:
-        return verdict, None
+        return LabelCheck(verdict)
     reasons = list(verdict.reasons)
-    if row is None or row.signature != scanned.signature:
-        reasons.append(Reason("unknown-label", "the exchange issued no such label"))
-        return Verdict(reasons, verdict.claims, verdict.scanned), None
+    if row is None:
+        reasons.append(Reason("unknown-label", "the exchange issued no label of this number"))
+        return LabelCheck(Verdict(reasons, verdict.claims, verdict.scanned))
+    issued = label_claims.Claims(
+        origin=origin.lower(),
+        gtin=row.gtin,
+        lot=row.lot,
+        label=scanned.label,
+        certificate=row.certificate_id,
+        value=Decimal(row.value).normalize(),
+        unit=row.unit,
+        grade=row.grade,
+        issued=row.issued_on,
+        expires=row.expires_on,
+        kid=row.kid,
+    )
+    differing = differing_claims(verdict.claims, issued)
+    if differing:
+        stated = label_claims.claims_document(verdict.claims)
+        held = label_claims.claims_document(issued)
+        reasons.append(
+            Reason(
+                "claims-differ",
+                "the exchange issued label "
+                f"{scanned.label} with other claims: "
+                + "; ".join(
+                    f"{name} {stated[name]!r}, issued {held[name]!r}" for name in differing
+                ),
+            )
+        )
+        return LabelCheck(Verdict(reasons, verdict.claims, verdict.scanned))
+    if row.signature != scanned.signature:
+        # Same claims, other signature bytes: not the label the exchange printed.
+        reasons.append(
+            Reason(
+                "unknown-label", "the exchange issued this label's claims with another signature"
+            )
+        )
+        return LabelCheck(Verdict(reasons, verdict.claims, verdict.scanned))
     state = status_from_facts(row.status, row.valid_until, row.body_status, now)
     if state not in ("active", "expired"):
         reasons.append(Reason(f"certificate-{state}", f"the certificate is {state}"))
     elif state == "expired" and not any(reason.code == "expired" for reason in reasons):
         reasons.append(Reason("certificate-expired", "the certificate has expired"))
-    return Verdict(reasons, verdict.claims, verdict.scanned), state
+    return LabelCheck(
+        Verdict(reasons, verdict.claims, verdict.scanned),
+        state,
+        IssuedLabel(
+            label=scanned.label,
+            certificate=row.certificate_id,
+            certificate_status=state,
+            valid_until=row.valid_until,
+            product=row.product_name,
+            company=row.company_name,
+            body=row.body_name,
+        ),
+    )
+
+
+def verify_text(
+    session: Session | sa.Connection, text: str, *, origin: str, now: dt.datetime | None = None
+) -> tuple[Verdict, str | None]:
+    """:func:`check_label`'s verdict and the certificate's effective status."""
+    check = check_label(session, text, origin=origin, now=now)
+    return check.verdict, check.certificate_status

@@ -1,10 +1,14 @@
-// Keeps the verification page, its script and style, the trust list and the last status of
-// each label seen, so that a label can be checked with no connection after one visit.
+// Keeps the verification page, its script and style and the trust list, so that a label's
+// signature can be checked with no connection after one visit. Online, everything is fetched
+// afresh (the trust list above all: a revocation must reach the phone). A kept trust list
+// past its nextUpdate is never handed out as if current: the page gets a 503 that says so,
+// and shows "cannot confirm" instead of a verdict.
 'use strict';
 
-const CACHE = 'fx-label-v1';
+const CACHE = 'fx-label-v2';
 const PAGE = '/01/page';
-const SHELL = [PAGE, '/static/labels/verify.js', '/static/labels/verify.css', '/.well-known/trust-list.json'];
+const TRUST_LIST = '/.well-known/trust-list.json';
+const SHELL = [PAGE, '/static/labels/verify.js', '/static/labels/verify.css', TRUST_LIST];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
@@ -23,6 +27,31 @@ function offlineCopy(response) {
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
+// Milliseconds of an ISO 8601 time (NaN if it is not one), as the page reads them.
+function moment(text) {
+  const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.exec(String(text));
+  if (!match) return NaN;
+  return Date.parse(match[1] + (match[2] ? match[2].slice(0, 4) : '') + match[3]);
+}
+
+// The kept trust list if it is still current; else the reason it cannot be used.
+async function currentTrustList(cached) {
+  let payload = null;
+  try { payload = (await cached.clone().json()).trustList; } catch (e) { payload = null; }
+  const nextUpdate = payload ? moment(payload.nextUpdate) : NaN;
+  if (!Number.isNaN(nextUpdate) && Date.now() < nextUpdate) return offlineCopy(cached);
+  const body = {
+    code: 'trust-list-stale',
+    message: 'The trust list kept on this phone is past its nextUpdate (or names none): ' +
+      'a key revoked since would not show in it. Connect to fetch a fresh one.',
+    details: { issuedAt: payload && payload.issuedAt, nextUpdate: payload && payload.nextUpdate },
+  };
+  return new Response(JSON.stringify(body), {
+    status: 503,
+    headers: { 'Content-Type': 'application/json', 'X-FX-Offline': '1', 'Cache-Control': 'no-store' },
+  });
+}
+
 async function networkFirst(request, key) {
   const cache = await caches.open(CACHE);
   try {
@@ -31,8 +60,8 @@ async function networkFirst(request, key) {
     return response;
   } catch (error) {
     const cached = await cache.match(key);
-    if (cached) return offlineCopy(cached);
-    throw error;
+    if (!cached) throw error;
+    return key === TRUST_LIST ? currentTrustList(cached) : offlineCopy(cached);
   }
 }
 
@@ -43,8 +72,6 @@ self.addEventListener('fetch', (event) => {
   if (request.mode === 'navigate' && url.pathname.startsWith('/01/')) {
     event.respondWith(networkFirst(request, PAGE));
   } else if (SHELL.includes(url.pathname)) {
-    event.respondWith(networkFirst(request, url.pathname));
-  } else if (/^\/api\/v1\/labels\/[0-9]+\/status$/.test(url.pathname)) {
     event.respondWith(networkFirst(request, url.pathname));
   }
 });

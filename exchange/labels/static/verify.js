@@ -1,9 +1,14 @@
 // Label verification in the browser: the same rules as exchange/labels/verify.py.
 // 1. Take the GS1 Digital Link URL apart (canonical form only).
 // 2. Check the exchange's signed trust list against the pinned exchange key (pinned on the
-//    first visit, kept in localStorage; the service worker keeps the list for offline use).
+//    first visit, kept in localStorage; the service worker keeps the list for offline use)
+//    and that it is still current: a list past its nextUpdate may predate a key's revocation,
+//    so with it the page can only say "cannot confirm" (amber), never green.
 // 3. Verify the label's Ed25519 signature with WebCrypto over the RFC 8785 claims.
-// 4. Online, ask /api/v1/labels/<id>/status whether the certificate is still good.
+// 4. Online, ask the exchange (POST /api/v1/labels/verify): its answer is authoritative.
+//    Green only when it issued exactly this label and it is still good; a label it never
+//    issued, or issued with other claims, is red. With no answer, "checked offline" is a
+//    weaker state that says what was not checked.
 'use strict';
 
 (function () {
@@ -34,17 +39,20 @@
     expired: ['标识已过期', 'The label has expired'],
     'not-yet-valid': ['签发日期在未来', 'Issued in the future'],
     'trust-list': ['无法验证信任列表', 'The trust list could not be verified'],
-    'no-trust-list': ['无法获取信任列表（请先联网打开一次）', 'No trust list (open once while online)'],
+    'no-trust-list': ['本机没有信任列表（请联网打开一次）', 'No trust list on this phone (open once while online)'],
+    'trust-list-stale': ['本机的信任列表已过期，可能未包含此后吊销的密钥', 'The trust list on this phone is out of date: keys revoked since would not show'],
     'no-webcrypto': ['此浏览器无法验证 Ed25519 签名', 'This browser cannot verify Ed25519'],
     'certificate-suspended': ['证书已暂停', 'The certificate is suspended'],
     'certificate-revoked': ['证书已撤销', 'The certificate is revoked'],
     'certificate-expired': ['证书已过期', 'The certificate has expired'],
     'certificate-accreditation-withdrawn': ['认证机构资质已被撤销', "The body's accreditation was withdrawn"],
     'unknown-label': ['交易所未签发此标识', 'The exchange issued no such label'],
+    'claims-differ': ['标识内容与交易所签发的不一致', 'The label differs from the one the exchange issued'],
+    'wrong-origin': ['此标识属于其他交易所', 'The label names another exchange'],
   };
 
   class LabelError extends Error {
-    constructor(code, detail) { super(detail || code); this.code = code; }
+    constructor(code, detail) { super(detail || code); this.code = code; this.detail = detail || ''; }
   }
 
   // --- encodings -------------------------------------------------------------------------
@@ -194,16 +202,38 @@
     try { return JSON.parse(localStorage.getItem(PIN_KEY) || '[]'); } catch (e) { return []; }
   }
 
-  async function fetchJSON(url) {
-    const response = await fetch(url, { cache: 'no-store' });
-    if (!response.ok) throw new Error('HTTP ' + response.status);
-    return { body: await response.json(), offline: response.headers.get('X-FX-Offline') === '1' };
+  async function fetchJSON(url, init) {
+    const response = await fetch(url, Object.assign({ cache: 'no-store' }, init || {}));
+    let body = null;
+    try { body = await response.json(); } catch (e) { body = null; }
+    return { ok: response.ok, status: response.status, body, offline: response.headers.get('X-FX-Offline') === '1' };
+  }
+
+  // An ISO 8601 time as milliseconds (NaN if it is not one): Python writes microseconds.
+  function moment(text) {
+    const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.exec(String(text));
+    if (!match) return NaN;
+    return Date.parse(match[1] + (match[2] ? match[2].slice(0, 4) : '') + match[3]);
+  }
+
+  // A list past its nextUpdate (or naming none) cannot confirm anything: it may predate a
+  // key's revocation. The service worker says the same of a stale copy it holds.
+  function checkCurrent(payload) {
+    const nextUpdate = moment(payload.nextUpdate);
+    if (Number.isNaN(nextUpdate) || Date.now() >= nextUpdate) {
+      throw new LabelError('trust-list-stale', String(payload.nextUpdate || ''));
+    }
   }
 
   async function loadTrustList() {
     let fetched;
     try { fetched = await fetchJSON('/.well-known/trust-list.json'); } catch (e) {
       throw new LabelError('no-trust-list', String(e));
+    }
+    if (!fetched.ok) {
+      const code = fetched.body && fetched.body.code === 'trust-list-stale' ? 'trust-list-stale' : 'no-trust-list';
+      const details = (fetched.body && fetched.body.details) || {};
+      throw new LabelError(code, details.nextUpdate || '');
     }
     const document = fetched.body;
     const payload = document && document.trustList;
@@ -226,7 +256,27 @@
       throw new LabelError('trust-list', 'signature');
     }
     if (first) localStorage.setItem(PIN_KEY, JSON.stringify(pinned));
+    checkCurrent(payload);
     return payload;
+  }
+
+  // The exchange's verdict on the label as printed: its canonical URL on the exchange's host.
+  async function askExchange(trust) {
+    const text = 'HTTPS://' + trust.origin.toUpperCase() + location.pathname + location.search;
+    try {
+      const fetched = await fetchJSON('/api/v1/labels/verify', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ text }),
+      });
+      const body = fetched.body;
+      if (!fetched.ok || fetched.offline || !body || (body.verdict !== 'valid' && body.verdict !== 'invalid')) {
+        return null;
+      }
+      return body;
+    } catch (e) {
+      return null;
+    }
   }
 
   // --- verification ----------------------------------------------------------------------
@@ -268,26 +318,47 @@
 
   function set(id, text) { $(id).textContent = text === null || text === undefined || text === '' ? '–' : String(text); }
 
+  const LOOKS = {
+    valid: ['ok', '✓'],
+    'valid-offline': ['offline', '○'],
+    'cannot-confirm': ['warn', '!'],
+    invalid: ['bad', '✕'],
+  };
+
+  // reasons: codes, or [code, detail] pairs (the detail follows the message).
   function show(state, zh, en, reasons) {
     const box = $('verdict');
-    box.className = 'verdict ' + (state === 'invalid' ? 'bad' : state === 'pending' ? 'pending' : 'ok');
+    const [look, icon] = LOOKS[state] || ['pending', '…'];
+    box.className = 'verdict ' + look;
     box.dataset.verdict = state;
-    box.querySelector('.verdict-icon').textContent = state === 'invalid' ? '✕' : '✓';
+    box.querySelector('.verdict-icon').textContent = icon;
     set('verdict-zh', zh);
     set('verdict-en', en);
     const list = $('reasons');
     list.textContent = '';
-    for (const code of reasons || []) {
+    list.className = 'reasons ' + look;
+    for (const reason of reasons || []) {
+      const [code, detail] = Array.isArray(reason) ? reason : [reason, ''];
       const item = document.createElement('li');
       const [reasonZh, reasonEn] = MESSAGES[code] || [code, code];
-      item.textContent = reasonZh + ' · ' + reasonEn;
+      item.textContent = reasonZh + ' · ' + reasonEn + (detail ? ' (' + detail + ')' : '');
       item.dataset.code = code;
       list.appendChild(item);
     }
   }
 
+  const NOT_ISSUED = ['unknown-label', 'claims-differ'];
+
   function fail(reasons) {
+    const codes = reasons.map((reason) => (Array.isArray(reason) ? reason[0] : reason));
+    if (codes.some((code) => NOT_ISSUED.includes(code))) {
+      return show('invalid', '非本计划签发的标识：请勿信任', 'Not issued by the programme: do not trust this label', reasons);
+    }
     show('invalid', '验证失败：请勿信任此标识', 'Verification failed: do not trust this label', reasons);
+  }
+
+  function cannotConfirm(code, detail) {
+    show('cannot-confirm', '无法确认：请联网更新', 'Cannot confirm — connect to update', [[code, detail]]);
   }
 
   function showClaims(claims) {
@@ -304,11 +375,11 @@
     set('kid', claims.kid);
   }
 
-  function showStatus(status) {
-    set('product', status.product && status.product.name);
-    set('company', status.company && status.company.name);
-    set('body', status.certificate && status.certificate.body);
-    set('certificate-status', status.certificate && status.certificate.status);
+  function showIssued(issued) {
+    set('product', issued.product && issued.product.name);
+    set('company', issued.company && issued.company.name);
+    set('body', issued.certificate && issued.certificate.body);
+    set('certificate-status', issued.certificate && issued.certificate.status);
   }
 
   function registerServiceWorker() {
@@ -329,6 +400,10 @@
     try {
       trust = await loadTrustList();
     } catch (error) {
+      if (error.code === 'trust-list-stale' || error.code === 'no-trust-list') {
+        const until = error.code === 'trust-list-stale' ? moment(error.detail) : NaN;
+        return cannotConfirm(error.code, Number.isNaN(until) ? '' : '有效期至 valid until ' + error.detail.slice(0, 10));
+      }
       return fail([error.code || 'trust-list']);
     }
     let result;
@@ -339,22 +414,16 @@
     }
     if (result.claims) showClaims(result.claims);
     if (result.reasons.length) return fail(result.reasons);
-    let status = null;
-    let offline = false;
-    try {
-      const fetched = await fetchJSON('/api/v1/labels/' + scanned.label + '/status');
-      status = fetched.body;
-      offline = fetched.offline;
-    } catch (error) {
-      offline = true;
-    }
-    if (status) showStatus(status);
-    if (status && status.status !== 'valid') {
-      return fail((status.reasons || []).map((reason) => reason.code));
-    }
-    if (offline) {
+    const answer = await askExchange(trust);
+    if (answer === null) {
+      set('notice-list', trust.issuedAt.slice(0, 10) + ' – ' + trust.nextUpdate.slice(0, 10));
       $('notice').hidden = false;
-      return show('valid-offline', '签名有效（离线验证）', 'Genuine signature (checked offline)', []);
+      return show('valid-offline', '签名有效（仅离线验证，未经交易所确认）',
+        'Genuine signature, checked offline only: not confirmed by the exchange', []);
+    }
+    if (answer.issued) showIssued(answer.issued);
+    if (answer.verdict !== 'valid') {
+      return fail((answer.reasons || []).map((reason) => reason.code));
     }
     show('valid', '真实有效的碳足迹标识', 'Genuine, valid carbon label', []);
   }
