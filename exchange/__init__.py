@@ -113,7 +113,7 @@ def _schedules() -> list[Any]:
     """What ``exchange worker`` queues by itself, looked at on each round of the queue."""
     from exchange.mutual_recognition import services as recognition
 
-    return [recognition.schedule_sync]
+    return [recognition.schedule_sync, recognition.expire_on_schedule]
 
 
 def _register_blueprints(app: Flask) -> None:

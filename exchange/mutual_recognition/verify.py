@@ -99,6 +99,23 @@ def verify_bundle(
 ) -> BundleVerdict:
     """Check a verification bundle against the pinned exchange key(s); see the module doc.
 
+    A document of the wrong shape is a problem like any other, never an exception.
+    """
+    try:
+        return _verify_bundle(document, pinned=pinned, origin=origin, trust_list=trust_list)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        return BundleVerdict((f"the bundle is malformed: {type(exc).__name__}: {exc}",))
+
+
+def _verify_bundle(
+    document: Any,
+    *,
+    pinned: Sequence[bytes] | Mapping[str, Any],
+    origin: str | None = None,
+    trust_list: Mapping[str, Any] | None = None,
+) -> BundleVerdict:
+    """Check a verification bundle against the pinned exchange key(s); see the module doc.
+
     ``origin``: the exchange's log origin, when the verifier pinned it too (else the
     bundle's own, which the checkpoint signature still binds to the pinned key).
     ``trust_list``: a signed trust list the verifier holds, used instead of the bundle's.
