@@ -23,11 +23,13 @@ from exchange.db import LogAppender, utcnow
 from exchange.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from exchange.footprints.models import Disclosure, FootprintRecord
 from exchange.keyring import ExchangeKey, seal_secret
+from exchange.log import note
 from exchange.mutual_recognition.models import (
     Agreement,
     AgreementEvent,
     AgreementStatus,
     Decision,
+    PartnerCheckpoint,
     PartnerEvent,
     PartnerFork,
     PartnerKey,
@@ -719,9 +721,51 @@ def flag_key_revoked(
             FootprintRecord.signature_kid == kid,
         )
     )
+    return _flag_revoked(session, list(session.scalars(query)), revoked_at, reason)
+
+
+def _vouched_by_anchor(
+    session: Session, partner: PartnerProgramme, public_key: bytes
+) -> list[Recognition]:
+    """The standing recognitions whose record was vouched for by a checkpoint of the
+    partner's log that ``public_key`` signed (a leaked anchor could have forged it)."""
+    if partner.log_origin is None:
+        return []
+    notes = {
+        kept.tree_size: kept.note
+        for kept in session.scalars(
+            sa.select(PartnerCheckpoint).where(PartnerCheckpoint.partner_id == partner.id)
+        )
+    }
+    found: list[Recognition] = []
+    for recognition in session.scalars(
+        sa.select(Recognition).where(
+            Recognition.partner_id == partner.id,
+            Recognition.decision == Decision.RECOGNISED,
+            Recognition.key_revoked_at.is_(None),
+        )
+    ):
+        partner_log = json.loads(recognition.document_json).get("partnerLog")
+        size = partner_log.get("treeSize") if isinstance(partner_log, dict) else None
+        text = notes.get(size) if isinstance(size, int) else None
+        if text is None:
+            continue
+        try:
+            note.verify_checkpoint(text, origin=partner.log_origin, public_key=public_key)
+        except signing.SigningError:
+            continue
+        found.append(recognition)
+    return found
+
+
+def _flag_revoked(
+    session: Session, recognitions: Sequence[Recognition], revoked_at: dt.datetime, reason: str
+) -> list[str]:
     now = utcnow()
     flagged: list[str] = []
-    for recognition in session.scalars(query):
+    for recognition in recognitions:
+        if recognition.key_revoked_at is not None:
+            continue
         recognition.key_revoked_at = revoked_at
         if recognition.flagged_at is None:
             recognition.flagged_at = now
@@ -775,9 +819,9 @@ def revoke_anchor(
         principal.organisation_id,
         append_to_log,
     )
-    flag_key_revoked(
-        session, partner.id, kid, moment, f"trust anchor {kid} revoked by the regulator: {reason}"
-    )
+    why = f"trust anchor {kid} revoked by the regulator: {reason}"
+    flag_key_revoked(session, partner.id, kid, moment, why)
+    _flag_revoked(session, _vouched_by_anchor(session, partner, anchor.public_key), moment, why)
     return anchor
 
 
