@@ -330,6 +330,11 @@ def verify_bundle_command(file: Path, jwks_source: str, origin: str | None) -> N
         pinned = _load_json(jwks_source)
     except (ValueError, OSError, requests.RequestException) as exc:
         raise click.ClickException(f"cannot read the bundle or the JWK Set: {exc}") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("bundle"), dict):
+        raise click.ClickException(
+            f'{file} is not a verification bundle: a JSON object with a "bundle" object and '
+            'its "signature", as GET /api/v1/footprints/<id>/verification answers'
+        )
     verdict = verify_bundle(document, pinned=pinned, origin=origin)
     _echo(
         {
