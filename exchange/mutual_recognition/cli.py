@@ -24,7 +24,7 @@ from exchange.errors import ExchangeError
 from exchange.log.services import append_entries
 from exchange.mutual_recognition import schemas, services
 from exchange.mutual_recognition.models import AgreementStatus, PartnerStatus
-from exchange.mutual_recognition.verify import verify_bundle
+from exchange.mutual_recognition.verify import verdict_json, verify_bundle
 from exchange.partners.models import OrganisationRole, Role
 from exchange.partners.services import Principal, get_organisation
 
@@ -336,18 +336,6 @@ def verify_bundle_command(file: Path, jwks_source: str, origin: str | None) -> N
             'its "signature", as GET /api/v1/footprints/<id>/verification answers'
         )
     verdict = verify_bundle(document, pinned=pinned, origin=origin)
-    _echo(
-        {
-            "ok": verdict.ok,
-            "record": verdict.record_id,
-            "signer": verdict.signer_kid,
-            "keyStatus": verdict.key_status,
-            "logIndex": verdict.log_index,
-            "treeSize": verdict.tree_size,
-            "certificates": [list(item) for item in verdict.certificates],
-            "recognitions": list(verdict.recognitions),
-            "problems": list(verdict.problems),
-        }
-    )
+    _echo(verdict_json(verdict))
     if not verdict.ok:
         raise SystemExit(1)
