@@ -3,8 +3,10 @@ verification bundle of a record, and the public page of agreements in force."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Final
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from sqlalchemy.orm import Session
 
@@ -37,6 +39,7 @@ bp = Blueprint(
 )
 
 MAX_UPLOAD: Final = 1000
+logger = logging.getLogger(__name__)
 
 
 def _origin() -> str:
@@ -150,11 +153,17 @@ def revoke_anchor(partner_id: str, kid: str) -> Response:
 def apply_due_expiries() -> None:
     """Agreements end at their ``validUntil``: before any request is answered, recognitions
     resting on one that has passed are flagged (one cheap query when none is due)."""
-    if request.endpoint in (None, "static") or (request.endpoint or "").endswith(".static"):
+    endpoint = request.endpoint or ""
+    if endpoint in ("", "static", "system.healthz") or endpoint.endswith(".static"):
         return
     # Asked on the read-only pool: on SQLite it must not take the write lock per request.
-    with Session(bind=current_app.extensions["exchange.reader"]) as session:
-        due = services.expiry_due(session)
+    try:
+        with Session(bind=current_app.extensions["exchange.reader"]) as session:
+            due = services.expiry_due(session)
+    except sa.exc.SQLAlchemyError:
+        # The database is unreachable: the request itself meets (and reports) that.
+        logger.warning("agreement expiries could not be checked", exc_info=True)
+        return
     if due:
         with transaction(current_app.extensions["exchange.sessions"]) as session:
             services.expire_agreements(session)
