@@ -75,6 +75,8 @@ class PartnerHost:
     received: list[dt.datetime] = dataclasses.field(default_factory=list)  # per log entry
     # Offsets of ListFootprints pages the host answers empty (a host losing a page).
     empty_offsets: set[int] = dataclasses.field(default_factory=set)
+    # Offsets of pages the host answers short, one record and no Link ("the list ends here").
+    short_offsets: set[int] = dataclasses.field(default_factory=set)
     counted: int = 0
     failed_requests: int = 0
     # With ``fail_at`` (path prefix, n) and a ``failure``, the n-th request to that path and
@@ -122,6 +124,8 @@ class PartnerHost:
             page = newest_first[offset : offset + self.page_size]
             if offset in self.empty_offsets:
                 return _json(200, {"data": []})  # no records, no Link: "the list ends here"
+            if offset in self.short_offsets:
+                return _json(200, {"data": page[:1]})
             extra = {}
             if offset + self.page_size < len(newest_first):
                 following = f"{self.base_url}/3/footprints?offset={offset + self.page_size}"

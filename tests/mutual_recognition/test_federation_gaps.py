@@ -67,6 +67,28 @@ def test_an_empty_page_mid_walk_keeps_the_cursor_and_every_record_is_decided_onc
     assert set(decided) == published | newer and set(decided.values()) == {1}
 
 
+def test_a_list_that_ends_before_the_last_walks_head_is_no_complete_sync(
+    outage: tuple[Partnership, str, PartnerHost],  # noqa: F811 (the imported fixture)
+) -> None:
+    partnership, partner_id, host = outage
+    published = {publish(partnership, host) for _ in range(3)}
+    result, report = sync_cli(partnership.app, partner_id)
+    assert result.exit_code == 0, report
+    # Three new records; the host cuts its list short on the second page, before the
+    # record the last complete walk began at.
+    newer = {publish(partnership, host) for _ in range(3)}
+    host.short_offsets = {2}
+    result, report = sync_cli(partnership.app, partner_id)
+    assert result.exit_code != 0, report
+    assert report["complete"] is False and "ended" in report["error"], report
+    assert "offset=2" in (partner(partnership.app, partner_id).sync_next_url or "")
+    host.short_offsets = set()
+    result, report = sync_cli(partnership.app, partner_id)
+    assert result.exit_code == 0 and report["complete"] is True, report
+    decided = _decided(partnership, partner_id)
+    assert set(decided) == published | newer and set(decided.values()) == {1}
+
+
 def test_a_fork_makes_the_sync_command_fail(
     outage: tuple[Partnership, str, PartnerHost],  # noqa: F811 (the imported fixture)
 ) -> None:
