@@ -74,9 +74,10 @@ def test_a_list_that_ends_before_the_last_walks_head_is_no_complete_sync(
     published = {publish(partnership, host) for _ in range(3)}
     result, report = sync_cli(partnership.app, partner_id)
     assert result.exit_code == 0, report
-    # Three new records; the host cuts its list short on the second page, before the
-    # record the last complete walk began at.
-    newer = {publish(partnership, host) for _ in range(3)}
+    # Four new records; the host cuts its list short on the second page (one of its two
+    # records, no Link), well before the record the last complete walk began at: the
+    # oldest new record would never be fetched if that were taken as the list's end.
+    newer = {publish(partnership, host) for _ in range(4)}
     host.short_offsets = {2}
     result, report = sync_cli(partnership.app, partner_id)
     assert result.exit_code != 0, report
