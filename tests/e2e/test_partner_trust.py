@@ -207,7 +207,7 @@ def _flagged_at(a: Exchange, record_id: str) -> dt.datetime | None:
     engine = sa.create_engine(a.database_url)
     try:
         with engine.connect() as connection:
-            return connection.execute(  # type: ignore[no-any-return]
+            return connection.execute(
                 sa.select(Recognition.flagged_at).where(Recognition.record_id == record_id)
             ).scalar_one()
     finally:

@@ -3,6 +3,8 @@ their log entries, the public page, and the trust list."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -53,7 +55,7 @@ def test_bad_partner_input_names_every_field_and_stores_nothing(
     # A plain-HTTP host, a private key and a forged kid are refused (a domestic programme
     # is a partner like any other: see test_a_domestic_programme_is_a_partner).
     anchor = LocalKey.generate()
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"pactBaseUrl": "http://pcf.partner.example"}, "pactBaseUrl"),
         ({"pactBaseUrl": "https://10.0.0.7"}, "baseUrl"),
         ({"jwks": {"keys": [{**anchor.public_jwk(), "d": "x"}]}}, "jwks.keys.0"),

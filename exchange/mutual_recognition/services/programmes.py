@@ -661,7 +661,7 @@ def refresh_recognitions(
     return flagged
 
 
-def _standing_out_of_term(now: dt.datetime) -> sa.Select[tuple[int]]:
+def _standing_out_of_term(now: dt.datetime) -> sa.Select[int]:
     """Agreements with a standing recognition whose validity has ended (or not begun)."""
     return (
         sa.select(Agreement.id)

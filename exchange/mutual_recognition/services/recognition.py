@@ -522,7 +522,7 @@ def decide(
                 )
     decision = Decision.RECOGNISED if stored and not reasons else Decision.REFUSED
     evidence = inbound.log
-    document = {
+    document: dict[str, Any] = {
         "decision": decision.value,
         "exchange": origin,
         "partner": {"id": partner.id, "name": partner.name, "country": partner.country},
