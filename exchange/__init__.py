@@ -5,20 +5,25 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from exchange import db, security, web
-from exchange.config import settings_from_environment
-from exchange.keyring import Keyring
-from exchange.system import observability
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(
     test_config: Mapping[str, Any] | None = None, *, instance_path: str | None = None
 ) -> Flask:
     """Build the WSGI application: settings, database, exchange key, blueprints, errors."""
+    # Imported here, not at the top: importing ``exchange`` alone must not need the server's
+    # dependencies, so that the offline bundle verifier runs with PyNaCl and rfc8785 only.
+    from flask import Flask
+
+    from exchange import db, security, web
+    from exchange.config import settings_from_environment
+    from exchange.keyring import Keyring
+    from exchange.system import observability
+
     app = Flask(
         __name__,
         instance_path=instance_path or os.environ.get("EXCHANGE_INSTANCE_PATH") or None,
@@ -119,7 +124,7 @@ def _schedules() -> list[Any]:
     from exchange.labels.services import trust
     from exchange.mutual_recognition import services as recognition
 
-    return [recognition.schedule_sync, trust.schedule_renewal]
+    return [recognition.schedule_sync, recognition.expire_on_schedule, trust.schedule_renewal]
 
 
 def _register_blueprints(app: Flask) -> None:

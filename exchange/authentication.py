@@ -107,6 +107,7 @@ REQUIRED: Final = frozenset(
         # mutual recognition
         "mutual_recognition.register_partner",
         "mutual_recognition.partner_status",
+        "mutual_recognition.revoke_anchor",
         "mutual_recognition.sync_partner",
         "mutual_recognition.upload_records",
         "mutual_recognition.list_recognitions",

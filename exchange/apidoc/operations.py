@@ -386,6 +386,7 @@ OPERATIONS: Final[dict[str, Op]] = {
     # --- mutual recognition ----------------------------------------------------------------
     "mutual_recognition.register_partner": Op(body=OBJECT, ok=ok(201)),
     "mutual_recognition.partner_status": Op(body=OBJECT),
+    "mutual_recognition.revoke_anchor": Op(body=OBJECT),
     "mutual_recognition.sync_partner": Op(),
     "mutual_recognition.upload_records": Op(body=OBJECT),
     "mutual_recognition.list_recognitions": Op(paged=True, query=(q("decision"), q("partner"))),

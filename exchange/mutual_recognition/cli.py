@@ -6,6 +6,7 @@ The commands that change partners or agreements act for the regulator organisati
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from exchange.errors import ExchangeError
 from exchange.log.services import append_entries
 from exchange.mutual_recognition import schemas, services
 from exchange.mutual_recognition.models import AgreementStatus, PartnerStatus
-from exchange.mutual_recognition.verify import verify_bundle
+from exchange.mutual_recognition.verify import verdict_json, verify_bundle
 from exchange.partners.models import OrganisationRole, Role
 from exchange.partners.services import Principal, get_organisation
 
@@ -275,9 +276,47 @@ def sync_command(partner_ids: tuple[str, ...], max_pages: int | None) -> None:
             ),
         )
         click.echo(json.dumps(report.to_json(), ensure_ascii=False))
-        failed = failed or report.error is not None
+        # A fork, an error or a walk that stopped before its end is not a finished sync.
+        stopped = not report.complete and max_pages is None
+        failed = failed or report.error is not None or report.fork is not None or stopped
     if failed:
-        raise click.ClickException("some partners could not be synced (see their errors)")
+        raise click.ClickException(
+            "some partners could not be synced completely (see their errors and forks)"
+        )
+
+
+@partners_cli.command("revoke-anchor")
+@click.argument("partner_id")
+@click.argument("kid")
+@click.option("--reason", required=True)
+@click.option(
+    "--revoked-at",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),
+    help="from when (UTC when no offset is given; now by default, never in the future)",
+)
+@regulator_option
+@with_appcontext
+def revoke_anchor_command(
+    partner_id: str, kid: str, reason: str, revoked_at: dt.datetime | None, regulator_id: str | None
+) -> None:
+    """Revoke a partner's pinned trust anchor; every recognition under it is flagged."""
+    moment = None
+    if revoked_at is not None:
+        moment = revoked_at if revoked_at.tzinfo else revoked_at.replace(tzinfo=dt.UTC)
+    with transaction(_sessions()) as session:
+        try:
+            services.revoke_anchor(
+                session,
+                _regulator(session, regulator_id),
+                partner_id,
+                kid,
+                reason,
+                revoked_at=moment,
+                append_to_log=append_entries,
+            )
+        except ExchangeError as error:
+            raise click.ClickException(_describe(error)) from error
+    click.echo(f"trust anchor {kid} of partner {partner_id} revoked")
 
 
 @partners_cli.command("verify-bundle")
@@ -286,23 +325,17 @@ def sync_command(partner_ids: tuple[str, ...], max_pages: int | None) -> None:
 @click.option("--origin", help="the exchange's log origin, if pinned")
 def verify_bundle_command(file: Path, jwks_source: str, origin: str | None) -> None:
     """Check a verification bundle offline against the pinned exchange key."""
-    verdict = verify_bundle(
-        json.loads(file.read_text(encoding="utf-8")),
-        pinned=_load_json(jwks_source),
-        origin=origin,
-    )
-    _echo(
-        {
-            "ok": verdict.ok,
-            "record": verdict.record_id,
-            "signer": verdict.signer_kid,
-            "keyStatus": verdict.key_status,
-            "logIndex": verdict.log_index,
-            "treeSize": verdict.tree_size,
-            "certificates": [list(item) for item in verdict.certificates],
-            "recognitions": list(verdict.recognitions),
-            "problems": list(verdict.problems),
-        }
-    )
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+        pinned = _load_json(jwks_source)
+    except (ValueError, OSError, requests.RequestException) as exc:
+        raise click.ClickException(f"cannot read the bundle or the JWK Set: {exc}") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("bundle"), dict):
+        raise click.ClickException(
+            f'{file} is not a verification bundle: a JSON object with a "bundle" object and '
+            'its "signature", as GET /api/v1/footprints/<id>/verification answers'
+        )
+    verdict = verify_bundle(document, pinned=pinned, origin=origin)
+    _echo(verdict_json(verdict))
     if not verdict.ok:
         raise SystemExit(1)

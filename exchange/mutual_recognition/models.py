@@ -104,6 +104,7 @@ class PartnerKey(Base):
     source: Mapped[str] = mapped_column(sa.String(16))
     added_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None]
+    revocation_reason: Mapped[str | None] = mapped_column(sa.String(2000))
 
 
 class Agreement(Base):
@@ -177,6 +178,14 @@ class Recognition(Base):
     log_index: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
     flagged_at: Mapped[dt.datetime | None]
     flag_reason: Mapped[str | None] = mapped_column(sa.String(2000))
+    # The organisation that owns the signer's key on the partner's side (its JWKS is where
+    # a later revocation shows), and when the partner's log received the record: the key is
+    # judged at that time, never at the ``created`` its signer wrote.
+    signer_owner: Mapped[str | None] = mapped_column(sa.String(36))
+    partner_received_at: Mapped[dt.datetime | None]
+    # Set once the signer's key is found revoked (by the partner, or a pinned anchor by the
+    # regulator): the recognition never stands again, whatever the agreement does.
+    key_revoked_at: Mapped[dt.datetime | None]
 
 
 class PartnerCheckpoint(Base):

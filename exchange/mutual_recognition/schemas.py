@@ -113,6 +113,8 @@ class PartnerInput:
     client_secret: str | None
     sync_filters: dict[str, list[str]]
     recognised_disclosure: str
+    # The unified social credit code of a domestic programme's operator (CN needs one).
+    uscc: str | None = None
 
 
 def parse_partner(body: Mapping[str, Any]) -> PartnerInput:
@@ -147,6 +149,9 @@ def parse_partner(body: Mapping[str, Any]) -> PartnerInput:
         errors.append({"field": "recognisedDisclosure", "message": "public or regulator"})
     if "jwks" not in body:
         errors.append({"field": "jwks", "message": "the partner's JWK Set, pinned now"})
+    uscc = body.get("uscc")
+    if uscc is not None and (not isinstance(uscc, str) or len(uscc) > 40):
+        errors.append({"field": "uscc", "message": "a unified social credit code"})
     if errors:
         raise ValidationFailed("the partner programme is not valid", details=errors)
     return PartnerInput(
@@ -161,6 +166,7 @@ def parse_partner(body: Mapping[str, Any]) -> PartnerInput:
         client_secret=client_secret if isinstance(client_secret, str) else None,
         sync_filters=sync_filters,
         recognised_disclosure=str(disclosure),
+        uscc=(uscc.strip() or None) if isinstance(uscc, str) else None,
     )
 
 

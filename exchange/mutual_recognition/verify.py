@@ -101,6 +101,23 @@ def verify_bundle(
 ) -> BundleVerdict:
     """Check a verification bundle against the pinned exchange key(s); see the module doc.
 
+    A document of the wrong shape is a problem like any other, never an exception.
+    """
+    try:
+        return _verify_bundle(document, pinned=pinned, origin=origin, trust_list=trust_list)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        return BundleVerdict((f"the bundle is malformed: {type(exc).__name__}: {exc}",))
+
+
+def _verify_bundle(
+    document: Any,
+    *,
+    pinned: Sequence[bytes] | Mapping[str, Any],
+    origin: str | None = None,
+    trust_list: Mapping[str, Any] | None = None,
+) -> BundleVerdict:
+    """Check a verification bundle against the pinned exchange key(s); see the module doc.
+
     ``origin``: the exchange's log origin, when the verifier pinned it too (else the
     bundle's own, which the checkpoint signature still binds to the pinned key).
     ``trust_list``: a signed trust list the verifier holds, used instead of the bundle's.
@@ -284,4 +301,51 @@ def verify_bundle(
     )
 
 
-__all__ = ["BundleVerdict", "verify_bundle"]
+def verdict_json(verdict: BundleVerdict) -> dict[str, Any]:
+    """The verdict as the verifiers print it."""
+    return {
+        "ok": verdict.ok,
+        "record": verdict.record_id,
+        "signer": verdict.signer_kid,
+        "keyStatus": verdict.key_status,
+        "logIndex": verdict.log_index,
+        "treeSize": verdict.tree_size,
+        "certificates": [list(item) for item in verdict.certificates],
+        "recognitions": list(verdict.recognitions),
+        "problems": list(verdict.problems),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m exchange.mutual_recognition.verify BUNDLE --jwks JWKS [--origin ORIGIN]``:
+    the verifier a third party runs with PyNaCl and rfc8785 alone (no server, no network).
+    Prints the verdict as JSON; exit status 0 when the bundle holds, 1 when it does not or
+    cannot be read (then with one line on stderr)."""
+    import argparse
+    import json
+    import sys
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description="Check a verification bundle offline.")
+    parser.add_argument("bundle", type=Path, help="the bundle (JSON file)")
+    parser.add_argument("--jwks", type=Path, required=True, help="the exchange's pinned JWK Set")
+    parser.add_argument("--origin", help="the exchange's log origin, if pinned")
+    arguments = parser.parse_args(argv)
+    try:
+        document = json.loads(arguments.bundle.read_text(encoding="utf-8"))
+        pinned = json.loads(arguments.jwks.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read the bundle or the JWK Set: {exc}", file=sys.stderr)
+        return 1
+    if not isinstance(document, dict) or not isinstance(document.get("bundle"), dict):
+        print(f"error: {arguments.bundle} is not a verification bundle", file=sys.stderr)
+        return 1
+    verdict = verify_bundle(document, pinned=pinned, origin=arguments.origin)
+    print(json.dumps(verdict_json(verdict), ensure_ascii=False, indent=2))
+    return 0 if verdict.ok else 1
+
+
+__all__ = ["BundleVerdict", "main", "verdict_json", "verify_bundle"]
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -3,12 +3,15 @@ verification bundle of a record, and the public page of agreements in force."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Final
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from sqlalchemy.orm import Session
 
 from exchange import web
+from exchange.db import transaction
 from exchange.errors import BadRequest, ValidationFailed
 from exchange.footprints import services as footprints
 from exchange.log.services import append_entries
@@ -24,6 +27,7 @@ from exchange.mutual_recognition.services.federation import (
     records_accepted_hook,
 )
 from exchange.mutual_recognition.services.recognition import footprint_digest, previous_decision
+from exchange.partners.schemas import KeyRevocation, parse
 from exchange.partners.services import Principal
 
 bp = Blueprint(
@@ -35,6 +39,7 @@ bp = Blueprint(
 )
 
 MAX_UPLOAD: Final = 1000
+logger = logging.getLogger(__name__)
 
 
 def _origin() -> str:
@@ -123,6 +128,45 @@ def partner_status(partner_id: str) -> Response:
     )
     session.commit()
     return jsonify(_partner_json(session, services.get_partner(session, partner_id)))
+
+
+@bp.post("/api/v1/partners/<partner_id>/keys/<kid>/revoke")
+def revoke_anchor(partner_id: str, kid: str) -> Response:
+    """``{"reason": ..., "revokedAt"?: ...}``: the regulator revokes a pinned trust anchor."""
+    principal = web.require_principal(services.programmes.WRITE_SCOPE)
+    body = parse(KeyRevocation, web.json_body())
+    session = web.session()
+    services.revoke_anchor(
+        session,
+        principal,
+        partner_id,
+        kid,
+        body.reason,
+        revoked_at=body.revoked_at,
+        append_to_log=append_entries,
+    )
+    session.commit()
+    return jsonify(_partner_json(session, services.get_partner(session, partner_id)))
+
+
+@bp.before_app_request
+def apply_due_expiries() -> None:
+    """Agreements end at their ``validUntil``: before any request is answered, recognitions
+    resting on one that has passed are flagged (one cheap query when none is due)."""
+    endpoint = request.endpoint or ""
+    if endpoint in ("", "static", "system.healthz") or endpoint.endswith(".static"):
+        return
+    # Asked on the read-only pool: on SQLite it must not take the write lock per request.
+    try:
+        with Session(bind=current_app.extensions["exchange.reader"]) as session:
+            due = services.expiry_due(session)
+    except sa.exc.SQLAlchemyError:
+        # The database is unreachable: the request itself meets (and reports) that.
+        logger.warning("agreement expiries could not be checked", exc_info=True)
+        return
+    if due:
+        with transaction(current_app.extensions["exchange.sessions"]) as session:
+            services.expire_agreements(session)
 
 
 @bp.post("/api/v1/partners/<partner_id>/sync")

@@ -343,6 +343,8 @@ ZH: Final[dict[str, str]] = {
     "PACT address": "PACT 地址",
     "Partner programme": "合作方项目",
     "Partner programme registered.": "合作方项目已登记。",
+    "Trust anchor revoked.": "信任锚密钥已吊销。",
+    "Unified social credit code (domestic programmes)": "统一社会信用代码（境内项目）",
     "Partner programmes": "合作方项目",
     "Partner's language (BCP 47)": "合作方语言（BCP 47）",
     "Pinned keys": "固定密钥",

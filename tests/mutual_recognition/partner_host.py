@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime as dt
 import enum
 import json
 import secrets
@@ -71,6 +72,11 @@ class PartnerHost:
     base_url: str = ""
     records: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # oldest first
     leaves: list[bytes] = dataclasses.field(default_factory=list)
+    received: list[dt.datetime] = dataclasses.field(default_factory=list)  # per log entry
+    # Offsets of ListFootprints pages the host answers empty (a host losing a page).
+    empty_offsets: set[int] = dataclasses.field(default_factory=set)
+    # Offsets of pages the host answers short, one record and no Link ("the list ends here").
+    short_offsets: set[int] = dataclasses.field(default_factory=set)
     counted: int = 0
     failed_requests: int = 0
     # With ``fail_at`` (path prefix, n) and a ``failure``, the n-th request to that path and
@@ -86,6 +92,7 @@ class PartnerHost:
         with self.lock:
             self.records.append(served_over_pact(envelope, self.base_url, len(self.leaves)))
             self.leaves.append(merkle.leaf_hash(envelope_entry(envelope)))
+            self.received.append(dt.datetime.now(dt.UTC))
         return str(envelope["footprint"]["id"]).lower()
 
     def die_at(self, path: str, number: int, failure: Failure) -> None:
@@ -115,6 +122,10 @@ class PartnerHost:
             offset = int(query.get("offset", "0"))
             newest_first = list(reversed(self.records))
             page = newest_first[offset : offset + self.page_size]
+            if offset in self.empty_offsets:
+                return _json(200, {"data": []})  # no records, no Link: "the list ends here"
+            if offset in self.short_offsets:
+                return _json(200, {"data": page[:1]})
             extra = {}
             if offset + self.page_size < len(newest_first):
                 following = f"{self.base_url}/3/footprints?offset={offset + self.page_size}"
@@ -127,6 +138,19 @@ class PartnerHost:
                 private_key=self.anchor.private_key,
             )
             return 200, {"Content-Type": "text/plain; charset=utf-8"}, signed.encode()
+        if parts.path == "/api/v1/log/entries":
+            start = int(query.get("start", "0"))
+            end = min(int(query.get("end", str(len(self.leaves)))), len(self.leaves))
+            entries = [
+                {
+                    "index": index,
+                    "kind": "footprint",
+                    "leafHash": _b64([self.leaves[index]])[0],
+                    "createdAt": self.received[index].isoformat(),
+                }
+                for index in range(start, end)
+            ]
+            return _json(200, {"start": start, "end": end, "entries": entries})
         if parts.path == "/api/v1/log/proof/inclusion":
             index, size = int(query["index"]), int(query["size"])
             levels = merkle.levels_of(self.leaves[:size])

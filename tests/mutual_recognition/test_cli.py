@@ -168,3 +168,22 @@ def test_verify_bundle_from_the_command_line(
     (tmp_path / "bundle.json").write_text(json.dumps(bundle))
     bad = cli(app, *args)
     assert bad.exit_code == 1 and json.loads(bad.output)["ok"] is False
+
+
+def test_a_malformed_bundle_is_a_one_line_error(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    (tmp_path / "jwks.json").write_text(client.get("/.well-known/jwks.json").get_data(as_text=True))
+    bundle = tmp_path / "bundle.json"
+    for text in ("{not json", "[1, 2]", '{"bundle": 7}', "null", '{"bundle": {}, "signature": 1}'):
+        bundle.write_text(text)
+        result = cli(app, "verify-bundle", str(bundle), "--jwks", str(tmp_path / "jwks.json"))
+        assert result.exit_code == 1, (text, result.output)
+        # Click's own error line or the verdict: never an exception escaping as a traceback.
+        assert isinstance(result.exception, SystemExit), (text, result.exception)
+        assert "Traceback" not in result.output
+        if text.startswith(("{not", "[", "null", '{"bundle": 7')):
+            [line] = result.output.strip().splitlines()
+            assert line.startswith("Error: "), line
+        else:
+            assert json.loads(result.output)["ok"] is False

@@ -4,6 +4,7 @@ HTTP client's retries, backoff and token renewal."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -40,11 +41,13 @@ class FakePartner(PartnerClient):
         self.page_size = page_size
         self.records: list[dict[str, Any]] = []  # served footprints, oldest first
         self.leaves: list[bytes] = []
+        self.received: list[dt.datetime] = []  # when each log entry was appended
         self.pages_served = 0
 
     def push(self, envelope: dict[str, Any]) -> str:
         self.records.append(served_over_pact(envelope, self.base_url, len(self.leaves)))
         self.leaves.append(merkle.leaf_hash(envelope_entry(envelope)))
+        self.received.append(dt.datetime.now(dt.UTC))
         return str(envelope["footprint"]["id"])
 
     # --- the host's answers -----------------------------------------------------------------
@@ -87,6 +90,12 @@ class FakePartner(PartnerClient):
         return {"keys": [self.company.public_jwk()]} if organisation_id == OWNER else {"keys": []}
 
     def trust_list(self) -> dict[str, Any] | None:
+        return None
+
+    def entry_times(self, start: int, end: int) -> dict[int, dt.datetime]:
+        return {index: self.received[index] for index in range(start, min(end, len(self.leaves)))}
+
+    def record_meta(self, record_id: str) -> dict[str, Any] | None:
         return None
 
 

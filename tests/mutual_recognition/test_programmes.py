@@ -3,6 +3,8 @@ their log entries, the public page, and the trust list."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -13,6 +15,7 @@ from exchange.db import transaction
 from exchange.log.models import LogEntry
 from exchange.mutual_recognition.models import PartnerProgramme
 from exchange.partners.models import Role
+from exchange.partners.uscc import check_character
 from tests.factories import add_member
 from tests.mutual_recognition.builders import agreement_body
 from tests.mutual_recognition.conftest import Partnership, register
@@ -49,10 +52,10 @@ def test_bad_partner_input_names_every_field_and_stores_nothing(
     assert response.status_code == 400
     fields = {item["field"] for item in response.get_json()["details"]}
     assert {"name", "country", "operator", "pactBaseUrl", "jwks", "syncFilters"} <= fields
-    # A domestic "partner", a plain-HTTP host, a private key and a forged kid are refused.
+    # A plain-HTTP host, a private key and a forged kid are refused (a domestic programme
+    # is a partner like any other: see test_a_domestic_programme_is_a_partner).
     anchor = LocalKey.generate()
-    cases = [
-        ({"country": "CN"}, "country"),
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"pactBaseUrl": "http://pcf.partner.example"}, "pactBaseUrl"),
         ({"pactBaseUrl": "https://10.0.0.7"}, "baseUrl"),
         ({"jwks": {"keys": [{**anchor.public_jwk(), "d": "x"}]}}, "jwks.keys.0"),
@@ -64,6 +67,24 @@ def test_bad_partner_input_names_every_field_and_stores_nothing(
         assert refused.status_code == 400, changes
         assert field in {item.get("field") for item in refused.get_json()["details"]}, changes
     assert _count(app, PartnerProgramme) == 0
+
+
+GUANGDONG_USCC = "91440000000000001" + check_character("91440000000000001")
+
+
+def test_a_domestic_programme_is_a_partner(app: Flask, client: FlaskClient) -> None:
+    """Another province or the national platform runs a programme in CN: it registers."""
+    regulator = add_member(app, Role.REGULATOR)
+    registered = register(
+        client,
+        regulator,
+        LocalKey.generate(),
+        name="Guangdong Product Carbon Footprint Platform",
+        country="CN",
+        uscc=GUANGDONG_USCC,
+    )
+    assert registered.status_code == 201, registered.get_json()
+    assert registered.get_json()["country"] == "CN"
 
 
 def test_partner_status_flow_is_logged_and_published(partnership: Partnership) -> None:

@@ -12,6 +12,7 @@ from exchange.client.keys import LocalKey
 from exchange.partners.models import Role
 from tests.factories import Member, add_member
 from tests.mutual_recognition.builders import SCOPE
+from tests.mutual_recognition.test_programmes import GUANGDONG_USCC
 from tests.portal.helpers import add_user, post, sign_in, text
 
 AGREEMENT_FORM = {
@@ -77,16 +78,45 @@ def test_regulator_registers_a_partner_pinning_its_keys(app: Flask, client: Flas
     register_partner(client)
     page = text(client.get("/portal/regulator/partners"))
     assert "Lao Carbon Footprint Programme" in page and "https://pcf.partner.example" in page
-    # A JWK Set that is not JSON, or a domestic "partner", registers nothing.
+    # A JWK Set that is not JSON registers nothing; a domestic programme is a partner too.
     bad = post(client, "/portal/regulator/partners", partner_form(jwks="{not json", name="X"))
     assert bad.status_code == 400 and "not JSON" in text(bad)
+    assert len(client.get("/api/v1/partners").get_json()["data"]) == 1
     domestic = post(
         client,
         "/portal/regulator/partners",
-        partner_form(country="CN", pactBaseUrl="https://other.example"),
+        partner_form(
+            country="CN",
+            pactBaseUrl="https://other.example",
+            name="Guangdong",
+            uscc=GUANGDONG_USCC,
+        ),
     )
-    assert domestic.status_code == 400
-    assert len(client.get("/api/v1/partners").get_json()["data"]) == 1
+    assert domestic.status_code == 303, text(domestic)[:1500]
+    assert len(client.get("/api/v1/partners").get_json()["data"]) == 2
+
+
+def test_regulator_revokes_a_pinned_anchor_in_the_portal(app: Flask, client: FlaskClient) -> None:
+    regulator_client(app, client)
+    partner_id = register_partner(client)
+    [anchor] = client.get(f"/api/v1/partners/{partner_id}").get_json()["trustAnchors"]
+    assert anchor["revokedAt"] is None
+    page = text(client.get("/portal/regulator/partners"))
+    action = f"/portal/regulator/partners/{partner_id}/keys/{anchor['kid']}/revoke"
+    assert f'action="{action}"' in page
+    # No reason: refused, nothing changes.
+    refused = post(client, action, {"reason": " "})
+    assert refused.status_code == 400
+    assert (
+        client.get(f"/api/v1/partners/{partner_id}").get_json()["trustAnchors"][0]["revokedAt"]
+        is None
+    )
+    revoked = post(client, action, {"reason": "the partner reported a leak"})
+    assert revoked.status_code == 303, text(revoked)[:1500]
+    partner = client.get(f"/api/v1/partners/{partner_id}").get_json()
+    assert partner["trustAnchors"][0]["revokedAt"] is not None
+    assert "revoked" in partner["history"][-1]["reason"]
+    assert f'action="{action}"' not in text(client.get("/portal/regulator/partners"))
 
 
 def test_regulator_drafts_grants_and_suspends_an_agreement(app: Flask, client: FlaskClient) -> None:

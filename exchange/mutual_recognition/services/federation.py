@@ -36,6 +36,7 @@ from exchange import signing
 from exchange.aggregation.services import records_accepted as aggregation_records_accepted
 from exchange.db import transaction, utcnow
 from exchange.errors import ExchangeError, ValidationFailed
+from exchange.footprints.models import FootprintRecord
 from exchange.footprints.services import NewRecord, RecordsAccepted
 from exchange.jobs.models import Job, JobStatus
 from exchange.jobs.services import JobContext, enqueue
@@ -49,10 +50,12 @@ from exchange.mutual_recognition.models import (
     PartnerFork,
     PartnerProgramme,
     PartnerStatus,
+    Recognition,
 )
 from exchange.mutual_recognition.services.programmes import (
     accept_trust_list,
     change_partner_status,
+    flag_key_revoked,
     valid_anchors,
 )
 from exchange.mutual_recognition.services.recognition import (
@@ -92,6 +95,12 @@ class SyncReport:
     fork: str | None = None
     error: str | None = None
     anchors_added: list[str] = dataclasses.field(default_factory=list)
+    # Records of ours the partner served back (it recognised them): left, never decided.
+    own: int = 0
+    # Recognitions flagged because the partner now publishes their signer's key revoked.
+    flagged: list[str] = dataclasses.field(default_factory=list)
+    # Whether the walk reached the records the last complete sync began at (or the end).
+    complete: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -103,6 +112,9 @@ class SyncReport:
             "fork": self.fork,
             "error": self.error,
             "anchorsAdded": self.anchors_added,
+            "own": self.own,
+            "flagged": self.flagged,
+            "complete": self.complete,
         }
 
 
@@ -221,6 +233,36 @@ class PartnerClient:
         if not isinstance(found, dict):
             raise SyncError("the inclusion proof is not a JSON object")
         return found
+
+    def entry_times(self, start: int, end: int) -> dict[int, dt.datetime]:
+        """When the partner's log received each entry in ``[start, end)`` (its own word:
+        the time is not under the checkpoint's signature, but it is the partner's claim)."""
+        found = self._public_json(f"/api/v1/log/entries?start={start}&end={end}")
+        entries = found.get("entries") if isinstance(found, dict) else None
+        times: dict[int, dt.datetime] = {}
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict) or not isinstance(entry.get("index"), int):
+                continue
+            try:
+                moment = dt.datetime.fromisoformat(str(entry.get("createdAt")))
+            except ValueError:
+                continue
+            if moment.tzinfo is not None:
+                times[entry["index"]] = moment.astimezone(dt.UTC)
+        return times
+
+    def record_meta(self, record_id: str) -> dict[str, Any] | None:
+        """What the partner says of one of its records (``receivedAt``,
+        ``keyStatusAtReceipt``), when it runs this software and shows it to us."""
+        response = self._authorised(f"{self.base_url}/api/v1/footprints/{record_id}")
+        if response.status_code != 200:
+            return None
+        try:
+            found = response.json()
+        except ValueError:
+            return None
+        meta = found.get("exchange") if isinstance(found, dict) else None
+        return meta if isinstance(meta, dict) else None
 
     def organisation_jwks(self, organisation_id: str) -> dict[str, Any]:
         found = self._public_json(f"/api/v1/organisations/{organisation_id}/jwks.json")
@@ -454,6 +496,35 @@ class _Walk:
     stop_id: str | None
     log: _LogState | None = None
     jwks: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    # When the partner's log received its entries, fetched a window at a time.
+    times: dict[int, dt.datetime] = dataclasses.field(default_factory=dict)
+    times_asked: set[int] = dataclasses.field(default_factory=set)
+
+    def received_at(self, index: int) -> dt.datetime | None:
+        """When the partner's log received entry ``index``, if the partner says."""
+        if index not in self.times and index not in self.times_asked:
+            start = max(0, index - PAGE_SIZE + 1)  # newest first: the page's others lie below
+            self.times_asked.update(range(start, index + 1))
+            try:
+                self.times.update(self.client.entry_times(start, index + 1))
+            except HostUnavailable:
+                raise  # an outage is no answer: the page is left for the next sync
+            except SyncError as exc:
+                logger.info("the partner's log entries %s..%s: %s", start, index, exc)
+        return self.times.get(index)
+
+    def jwks_of(self, owner: str) -> dict[str, Any] | None:
+        """The JWKS the partner publishes for ``owner``; None when it gave a definite no."""
+        keys = self.jwks.get(owner)
+        if keys is None:
+            try:
+                keys = self.jwks[owner] = self.client.organisation_jwks(owner)
+            except HostUnavailable:
+                raise  # an outage is no answer
+            except SyncError:
+                self.jwks[owner] = {}
+                return None
+        return keys
 
 
 def _gather(walk: _Walk, served: Any) -> Inbound | Fork | None:
@@ -471,21 +542,37 @@ def _gather(walk: _Walk, served: Any) -> Inbound | Fork | None:
     signer_jwk = None
     owner = data.get("owner")
     if kid not in walk.anchors and isinstance(owner, str):
-        keys = walk.jwks.get(owner)
+        keys = walk.jwks_of(owner)
         if keys is None:
-            try:
-                keys = walk.jwks[owner] = walk.client.organisation_jwks(owner)
-            except HostUnavailable:
-                raise  # an outage is no answer: the page is left for the next sync
-            except SyncError as exc:
-                keys = walk.jwks[owner] = {}
-                problems.append(Reason("partner-keys-unavailable", str(exc)))
+            keys = {}
+            problems.append(Reason("partner-keys-unavailable", f"no JWKS of {owner}"))
         signer_jwk = next(
             (j for j in keys.get("keys", []) if isinstance(j, dict) and j.get("kid") == kid),
             None,
         )
     evidence = None
     index = data.get("logIndex")
+    # When the partner received it, and what the partner itself says of the key then.
+    received_at = None
+    if isinstance(index, int) and not isinstance(index, bool) and index >= 0:
+        received_at = walk.received_at(index)
+    partner_key_status = None
+    try:
+        meta = walk.client.record_meta(str(served.get("id", "")).lower()[:36])
+    except HostUnavailable:
+        raise  # an outage is no answer: the page is left for the next sync
+    except SyncError:
+        meta = None
+    if meta is not None:
+        if isinstance(meta.get("keyStatusAtReceipt"), str):
+            partner_key_status = meta["keyStatusAtReceipt"]
+        if received_at is None:
+            try:
+                stated = dt.datetime.fromisoformat(str(meta.get("receivedAt")))
+            except ValueError:
+                stated = None
+            if stated is not None and stated.tzinfo is not None:
+                received_at = stated.astimezone(dt.UTC)
     if walk.origin is not None and walk.log is not None and isinstance(index, int) and index >= 0:
         if index >= walk.log.checkpoint.size:  # logged after the checkpoint we hold
             refreshed = fetch_checkpoint(
@@ -505,7 +592,15 @@ def _gather(walk: _Walk, served: Any) -> Inbound | Fork | None:
                 raise  # an outage is no answer: the page is left for the next sync
             except (SyncError, signing.SigningError) as exc:
                 problems.append(Reason("partner-log-unavailable", f"no inclusion proof: {exc}"))
-    return Inbound(envelope=envelope, signer_jwk=signer_jwk, log=evidence, problems=tuple(problems))
+    return Inbound(
+        envelope=envelope,
+        signer_jwk=signer_jwk,
+        log=evidence,
+        problems=tuple(problems),
+        received_at=received_at,
+        partner_key_status=partner_key_status,
+        owner=owner if isinstance(owner, str) else None,
+    )
 
 
 def _agreements(session: Session, partner_id: str) -> list[Agreement]:
@@ -552,6 +647,7 @@ def sync_partner(
                 stop_id=partner.sync_stop_id,
             )
             kept = _kept_checkpoint(session, partner.id, partner.log_origin or "")
+            partner_url_resumed = partner.sync_next_url is not None
             url = partner.sync_next_url or walk.client.first_page_url(partner.sync_filters)
         try:
             document = walk.client.trust_list()
@@ -582,9 +678,28 @@ def sync_partner(
                     return report
                 _keep(session, partner_id, checked)
             walk.log = checked
+        _recheck_keys(sessions, walk, partner_id, report)
+        # A page reached by a ``next`` link (or a resumed cursor) is in the middle of a walk.
+        followed = partner_url_resumed
         while max_pages is None or report.pages < max_pages:
             data, next_url = walk.client.page(url)
             report.pages += 1
+            if followed and not data:
+                raise SyncError(
+                    f"{url} answered an empty page in the middle of the walk: the sync "
+                    "stops there and resumes from it"
+                )
+            met_stop = walk.stop_id is not None and any(
+                isinstance(item, dict) and str(item.get("id", "")).lower() == walk.stop_id
+                for item in data
+            )
+            if next_url is None and walk.stop_id is not None and not met_stop:
+                raise SyncError(
+                    f"the partner's list ended at {url} before the record the last complete "
+                    f"sync began at ({walk.stop_id}): records may be missing; the sync "
+                    "resumes from this page"
+                )
+            followed = True
             finished = False
             for position, served in enumerate(data):
                 if (
@@ -594,9 +709,16 @@ def sync_partner(
                 ):
                     data, finished = data[:position], True
                     break
+            with transaction(sessions) as session:
+                partner = session.get(PartnerProgramme, partner_id)
+                assert partner is not None
+                ours = _our_records(session, partner, data)
+            report.own += sum(1 for served in data if _served_id(served) in ours)
             gathered: list[Inbound | None] = []
             fork: Fork | None = None
             for served in data:
+                if _served_id(served) in ours:
+                    continue
                 item = _gather(walk, served)
                 if isinstance(item, Fork):
                     fork = item
@@ -619,6 +741,7 @@ def sync_partner(
                     partner.sync_next_url = None
                     partner.last_synced_at = utcnow()
                     partner.last_sync_error = None
+                    report.complete = True
                     return report
                 partner.sync_next_url = next_url
             url = next_url
@@ -630,6 +753,75 @@ def sync_partner(
             if partner is not None:
                 partner.last_sync_error = str(exc)[:2000]
         return report
+
+
+def _served_id(served: Any) -> str:
+    return str(served.get("id", "")).lower()[:36] if isinstance(served, dict) else ""
+
+
+def _our_records(session: Session, partner: PartnerProgramme, data: Sequence[Any]) -> set[str]:
+    """The ids on a page of records held here and not the partner's: our own records (or
+    another partner's) that it recognised and serves back. They are not its to vouch for."""
+    ids = {_served_id(served) for served in data} - {""}
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            sa.select(FootprintRecord.id).where(
+                FootprintRecord.id.in_(ids),
+                FootprintRecord.owner_id != partner.organisation_id,
+            )
+        )
+    )
+
+
+def _recheck_keys(
+    sessions: sessionmaker[Session], walk: _Walk, partner_id: str, report: SyncReport
+) -> None:
+    """Ask the partner again for the keys of every standing recognition: a key it has
+    revoked since flags every recognition under it."""
+    with transaction(sessions) as session:
+        signers = session.execute(
+            sa.select(Recognition.signer_owner, FootprintRecord.signature_kid)
+            .join(FootprintRecord, FootprintRecord.id == Recognition.record_id)
+            .where(
+                Recognition.partner_id == partner_id,
+                Recognition.decision == Decision.RECOGNISED,
+                Recognition.key_revoked_at.is_(None),
+                Recognition.signer_owner.is_not(None),
+            )
+            .distinct()
+        ).all()
+    revoked: list[tuple[str, dt.datetime]] = []
+    for owner, kid in signers:
+        if owner is None or kid is None or kid in walk.anchors:
+            continue
+        keys = walk.jwks_of(owner) or {}
+        jwk = next(
+            (j for j in keys.get("keys", []) if isinstance(j, dict) and j.get("kid") == kid),
+            None,
+        )
+        state = jwk.get("revoked") if jwk is not None else None
+        moment = _epoch(state.get("revoked_at")) if isinstance(state, dict) else None
+        if moment is not None:
+            revoked.append((kid, moment))
+    if not revoked:
+        return
+    with transaction(sessions) as session:
+        for kid, moment in revoked:
+            report.flagged += flag_key_revoked(
+                session,
+                partner_id,
+                kid,
+                moment,
+                f"the partner revoked key {kid} from {moment.isoformat()}",
+            )
+
+
+def _epoch(value: object) -> dt.datetime | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    return None
 
 
 def _decide_page(

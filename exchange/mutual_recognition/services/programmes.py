@@ -23,11 +23,13 @@ from exchange.db import LogAppender, utcnow
 from exchange.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from exchange.footprints.models import Disclosure, FootprintRecord
 from exchange.keyring import ExchangeKey, seal_secret
+from exchange.log import note
 from exchange.mutual_recognition.models import (
     Agreement,
     AgreementEvent,
     AgreementStatus,
     Decision,
+    PartnerCheckpoint,
     PartnerEvent,
     PartnerFork,
     PartnerKey,
@@ -41,6 +43,7 @@ from exchange.mutual_recognition.schemas import (
     agreement_terms,
     anchor_json,
 )
+from exchange.mutual_recognition.services.recognition import in_force
 from exchange.pact.services import _check_public_host, normalise_base_url
 from exchange.partners.models import Role
 from exchange.partners.services import Principal, create_organisation
@@ -224,18 +227,19 @@ def register_partner(
     allow_private: bool = False,
 ) -> PartnerProgramme:
     """Onboard a partner programme, pinning its JWK Set as its trust anchors."""
+    # Domestic programmes (another province, the national platform) are partners too: the
+    # country says where a programme is, not whether it may be one.
     require_regulator(principal, "register partner programmes")
-    if data.country == "CN":
-        raise ValidationFailed(
-            "a partner programme is a foreign one",
-            details=[{"field": "country", "message": "not CN"}],
-        )
     base = _check_base_url(data.pact_base_url, allow_private=allow_private)
     anchors = pinned_keys(data.jwks)
     if session.scalar(sa.select(PartnerProgramme.id).where(PartnerProgramme.pact_base_url == base)):
         raise Conflict(f"a partner programme at {base} is registered already")
     organisation = create_organisation(
-        session, name=data.name, country=data.country, roles=[Role.PARTNER_PROGRAMME]
+        session,
+        name=data.name,
+        country=data.country,
+        uscc=data.uscc,
+        roles=[Role.PARTNER_PROGRAMME],
     )
     partner = PartnerProgramme(
         id=str(uuid.uuid4()),
@@ -620,7 +624,7 @@ def refresh_recognitions(
     can use it, and every derived footprint that used it goes stale.
     """
     query = (
-        sa.select(Recognition, Agreement.status, PartnerProgramme)
+        sa.select(Recognition, Agreement, PartnerProgramme)
         .join(Agreement, Agreement.id == Recognition.agreement_id)
         .join(PartnerProgramme, PartnerProgramme.id == Recognition.partner_id)
         .where(Recognition.decision == Decision.RECOGNISED)
@@ -631,9 +635,11 @@ def refresh_recognitions(
         query = query.where(Recognition.agreement_id == agreement_id)
     now = utcnow()
     flagged: list[str] = []
-    for recognition, agreement_status, partner in session.execute(query).all():
+    for recognition, agreement, partner in session.execute(query).all():
         stands = (
-            agreement_status == AgreementStatus.GRANTED and partner.status == PartnerStatus.ACTIVE
+            in_force(agreement, now)
+            and partner.status == PartnerStatus.ACTIVE
+            and recognition.key_revoked_at is None
         )
         record = session.get(FootprintRecord, recognition.record_id)
         if not stands and recognition.flagged_at is None:
@@ -653,6 +659,170 @@ def refresh_recognitions(
             session, flagged, f"a partner record's recognition was flagged ({reason[:200]})"
         )
     return flagged
+
+
+def _standing_out_of_term(now: dt.datetime) -> sa.Select[int]:
+    """Agreements with a standing recognition whose validity has ended (or not begun)."""
+    return (
+        sa.select(Agreement.id)
+        .join(Recognition, Recognition.agreement_id == Agreement.id)
+        .where(
+            Recognition.decision == Decision.RECOGNISED,
+            Recognition.flagged_at.is_(None),
+            sa.or_(Agreement.valid_until <= now, Agreement.valid_from > now),
+        )
+        .distinct()
+    )
+
+
+def expiry_due(session: Session, now: dt.datetime | None = None) -> bool:
+    """Whether some standing recognition rests on an agreement out of its term (one query,
+    cheap enough to ask before every request)."""
+    return session.scalar(_standing_out_of_term(now or utcnow()).limit(1)) is not None
+
+
+def expire_agreements(session: Session, now: dt.datetime | None = None) -> list[str]:
+    """End the recognitions of every agreement whose ``validUntil`` has passed, with the
+    effects of a suspension (flagged, hidden, dependants stale); the record ids flagged.
+
+    Run before requests (so that a read after the moment never sees them standing) and by
+    the worker (so that derived footprints go stale without anyone reading)."""
+    now = now or utcnow()
+    flagged: list[str] = []
+    for agreement_id in list(session.scalars(_standing_out_of_term(now))):
+        agreement = session.get(Agreement, agreement_id, with_for_update=True)
+        assert agreement is not None
+        flagged += refresh_recognitions(
+            session,
+            agreement_id=agreement_id,
+            reason=f"agreement expired at {agreement.valid_until.isoformat()}",
+        )
+    return flagged
+
+
+def expire_on_schedule(session: Session, now: dt.datetime, config: Mapping[str, Any]) -> None:
+    """The worker's round: apply the expiries that are due."""
+    expire_agreements(session, now)
+
+
+def flag_key_revoked(
+    session: Session, partner_id: str, kid: str, revoked_at: dt.datetime, reason: str
+) -> list[str]:
+    """Flag every recognition of ``partner_id`` whose record is signed by ``kid``: a revoked
+    key vouches for nothing any more, so no recognition under it stands (re-signed records
+    are decided anew). The record ids newly flagged."""
+    query = (
+        sa.select(Recognition)
+        .join(FootprintRecord, FootprintRecord.id == Recognition.record_id)
+        .where(
+            Recognition.partner_id == partner_id,
+            Recognition.decision == Decision.RECOGNISED,
+            Recognition.key_revoked_at.is_(None),
+            FootprintRecord.signature_kid == kid,
+        )
+    )
+    return _flag_revoked(session, list(session.scalars(query)), revoked_at, reason)
+
+
+def _vouched_by_anchor(
+    session: Session, partner: PartnerProgramme, public_key: bytes
+) -> list[Recognition]:
+    """The standing recognitions whose record was vouched for by a checkpoint of the
+    partner's log that ``public_key`` signed (a leaked anchor could have forged it)."""
+    if partner.log_origin is None:
+        return []
+    notes = {
+        kept.tree_size: kept.note
+        for kept in session.scalars(
+            sa.select(PartnerCheckpoint).where(PartnerCheckpoint.partner_id == partner.id)
+        )
+    }
+    found: list[Recognition] = []
+    for recognition in session.scalars(
+        sa.select(Recognition).where(
+            Recognition.partner_id == partner.id,
+            Recognition.decision == Decision.RECOGNISED,
+            Recognition.key_revoked_at.is_(None),
+        )
+    ):
+        partner_log = json.loads(recognition.document_json).get("partnerLog")
+        size = partner_log.get("treeSize") if isinstance(partner_log, dict) else None
+        text = notes.get(size) if isinstance(size, int) else None
+        if text is None:
+            continue
+        try:
+            note.verify_checkpoint(text, origin=partner.log_origin, public_key=public_key)
+        except signing.SigningError:
+            continue
+        found.append(recognition)
+    return found
+
+
+def _flag_revoked(
+    session: Session, recognitions: Sequence[Recognition], revoked_at: dt.datetime, reason: str
+) -> list[str]:
+    now = utcnow()
+    flagged: list[str] = []
+    for recognition in recognitions:
+        if recognition.key_revoked_at is not None:
+            continue
+        recognition.key_revoked_at = revoked_at
+        if recognition.flagged_at is None:
+            recognition.flagged_at = now
+            recognition.flag_reason = reason[:2000]
+            record = session.get(FootprintRecord, recognition.record_id)
+            if record is not None:
+                record.disclosure = Disclosure.PRIVATE
+            flagged.append(recognition.record_id)
+    session.flush()
+    if flagged:
+        mark_inputs_stale(
+            session, flagged, f"a partner record's recognition was flagged ({reason[:200]})"
+        )
+    return flagged
+
+
+def revoke_anchor(
+    session: Session,
+    principal: Principal,
+    partner_id: str,
+    kid: str,
+    reason: str,
+    *,
+    revoked_at: dt.datetime | None = None,
+    append_to_log: LogAppender,
+) -> PartnerKey:
+    """The regulator revokes a pinned trust anchor of a partner (a leak, say), from now or
+    a time in the past: it vouches for no new record or checkpoint, and every recognition
+    of a record it signed is flagged."""
+    require_regulator(principal, "revoke partner trust anchors")
+    reason = _reason(reason)
+    partner = get_partner(session, partner_id)
+    anchor = session.get(PartnerKey, (partner.id, kid), with_for_update=True)
+    if anchor is None:
+        raise NotFound(f"partner {partner_id} has no trust anchor {kid}")
+    now = utcnow()
+    moment = revoked_at or now
+    if moment > now:
+        raise ValidationFailed(
+            "a key cannot be revoked in the future",
+            details=[{"field": "revokedAt", "message": "must not be later than now"}],
+        )
+    if anchor.revoked_at is not None:
+        raise Conflict(f"trust anchor {kid} was revoked at {anchor.revoked_at.isoformat()}")
+    anchor.revoked_at = moment
+    anchor.revocation_reason = reason
+    _partner_event(
+        session,
+        partner,
+        f"trust anchor {kid} revoked from {moment.isoformat()}: {reason}",
+        principal.organisation_id,
+        append_to_log,
+    )
+    why = f"trust anchor {kid} revoked by the regulator: {reason}"
+    flag_key_revoked(session, partner.id, kid, moment, why)
+    _flag_revoked(session, _vouched_by_anchor(session, partner, anchor.public_key), moment, why)
+    return anchor
 
 
 def trust_list_entries(session: Session) -> list[dict[str, Any]]:

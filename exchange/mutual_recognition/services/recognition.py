@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import LogAppender, utcnow
+from exchange.db import LogAppender, iso_or_none, utcnow
 from exchange.errors import ExchangeError, ValidationFailed
 from exchange.factors.schemas import decimal_text
 from exchange.flows import services as flows
@@ -245,6 +245,13 @@ class Inbound:
     log: LogEvidence | None = None
     # Problems found while fetching its evidence (a proof the partner could not give, ...).
     problems: tuple[Reason, ...] = ()
+    # When the partner received it (its log entry, its receipt); None: not known, and the
+    # signer's key is judged at the time we receive it.
+    received_at: dt.datetime | None = None
+    # The partner's own verdict on the signer's key at its receipt ("valid", "revoked", ...).
+    partner_key_status: str | None = None
+    # The organisation on the partner's side whose JWKS publishes the signer's key.
+    owner: str | None = None
 
 
 def envelope_entry(envelope: Mapping[str, Any]) -> bytes:
@@ -261,13 +268,33 @@ def _jwk_moment(jwk: Mapping[str, Any], name: str) -> dt.datetime | None:
     return None
 
 
+def jwk_status_reason(kid: str, jwk: Mapping[str, Any], moment: dt.datetime) -> Reason | None:
+    """Why a key published as ``jwk`` did not vouch for a record received at ``moment``."""
+    revoked = jwk.get("revoked")
+    revoked_at = _jwk_moment(revoked, "revoked_at") if isinstance(revoked, Mapping) else None
+    if revoked_at is not None and revoked_at <= moment:
+        return Reason(
+            "signer-key-revoked",
+            f"key {kid} was revoked from {revoked_at.isoformat()}, at or before the partner "
+            f"received the record ({moment.isoformat()})",
+        )
+    not_before, not_after = _jwk_moment(jwk, "nbf"), _jwk_moment(jwk, "exp")
+    if not_before is not None and moment < not_before:
+        return Reason("signer-key-not-valid", f"key {kid} was not yet valid at the receipt")
+    if not_after is not None and moment >= not_after:
+        return Reason("signer-key-not-valid", f"key {kid} had expired at the receipt")
+    return None
+
+
 def signature_reasons(
     partner: PartnerProgramme,
     anchors: Mapping[str, bytes],
     inbound: Inbound,
     footprint: ProductFootprint,
+    now: dt.datetime | None = None,
 ) -> tuple[list[Reason], bytes | None]:
     """Whether the record's signer is vouched for by the partner and its signature holds."""
+    now = now or utcnow()
     reasons: list[Reason] = list(inbound.problems)
     signature = inbound.envelope["signature"]
     kid = signature["kid"]
@@ -301,18 +328,21 @@ def signature_reasons(
             reasons.append(
                 Reason("signature-invalid", "the signature does not match the footprint")
             )
+        # The key is judged when the partner received the record, never at the
+        # ``created`` its signer wrote (a back-dated revocation must not be outrun).
+        moment = inbound.received_at or now
         if inbound.signer_jwk is not None and not vouched_by_anchor:
-            revoked = inbound.signer_jwk.get("revoked")
-            revoked_at = (
-                _jwk_moment(revoked, "revoked_at") if isinstance(revoked, Mapping) else None
-            )
-            if revoked_at is not None and footprint.created >= revoked_at:
-                reasons.append(
-                    Reason(
-                        "signer-key-revoked",
-                        f"key {kid} was revoked at {revoked_at.isoformat()}, before it signed",
-                    )
+            problem = jwk_status_reason(kid, inbound.signer_jwk, moment)
+            if problem is not None:
+                reasons.append(problem)
+        status = inbound.partner_key_status
+        if status is not None and status != "valid":
+            reasons.append(
+                Reason(
+                    "signer-key-revoked" if status == "revoked" else "signer-key-not-valid",
+                    f"the partner itself holds key {kid} as {status} when it received the record",
                 )
+            )
     if partner.log_origin is not None:
         evidence = inbound.log
         if evidence is None:
@@ -452,7 +482,7 @@ def decide(
         reasons.append(Reason("invalid-footprint", f"not a PACT v3 footprint ({fields})"))
     public_key: bytes | None = None
     if footprint is not None:
-        found, public_key = signature_reasons(partner, anchors, inbound, footprint)
+        found, public_key = signature_reasons(partner, anchors, inbound, footprint, now)
         reasons += found
         if partner.status != PartnerStatus.ACTIVE:
             reasons.append(
@@ -492,7 +522,7 @@ def decide(
                 )
     decision = Decision.RECOGNISED if stored and not reasons else Decision.REFUSED
     evidence = inbound.log
-    document = {
+    document: dict[str, Any] = {
         "decision": decision.value,
         "exchange": origin,
         "partner": {"id": partner.id, "name": partner.name, "country": partner.country},
@@ -513,6 +543,11 @@ def decide(
         "reasons": [reason.to_json() for reason in reasons],
         "decidedAt": now.isoformat(),
     }
+    if inbound.received_at is not None or inbound.partner_key_status is not None:
+        document["partnerReceipt"] = {
+            "receivedAt": iso_or_none(inbound.received_at),
+            "keyStatusAtReceipt": inbound.partner_key_status,
+        }
     recognition = Recognition(
         partner_id=partner.id,
         agreement_id=agreement.id if agreement is not None else None,
@@ -529,6 +564,9 @@ def decide(
         log_index=-1,
         flagged_at=None,
         flag_reason=None,
+        signer_owner=inbound.owner[:36] if inbound.owner else None,
+        partner_received_at=inbound.received_at,
+        key_revoked_at=None,
     )
     session.add(recognition)
     session.flush()

@@ -77,6 +77,8 @@ def regulator_register_partner() -> Response:
     }
     if log_origin := _optional("logOrigin", 400):
         body["logOrigin"] = log_origin
+    if uscc := _optional("uscc", 40):
+        body["uscc"] = uscc
     recognition.register_partner(
         db(),
         principal(),
@@ -87,6 +89,22 @@ def regulator_register_partner() -> Response:
     )
     db().commit()
     return done("Partner programme registered.", "portal.regulator_partners")
+
+
+@bp.post("/regulator/partners/<partner_id>/keys/<kid>/revoke")
+@roles_required(Role.REGULATOR)
+def regulator_revoke_anchor(partner_id: str, kid: str) -> Response:
+    """Revoke a pinned trust anchor from now: every recognition under it is flagged."""
+    recognition.revoke_anchor(
+        db(),
+        principal(),
+        partner_id,
+        kid,
+        form_text("reason", 2000),
+        append_to_log=append_entries,
+    )
+    db().commit()
+    return done("Trust anchor revoked.", "portal.regulator_partners")
 
 
 @bp.get("/regulator/agreements")
