@@ -58,8 +58,11 @@ test: $(VENV)/.installed system-packages
 		echo "== PostgreSQL does not answer on 127.0.0.1:5432: ran on SQLite only =="; \
 	fi
 
+## Static checks: ruff (lint and format), the layer contract, mypy strict.
 lint: $(VENV)/.installed
 	$(BIN)/ruff check exchange tests bench docs/hooks
+	$(BIN)/ruff format --check exchange tests bench docs/hooks
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
 ## The documentation site (mkdocs.yml, docs/) built into site/; the API reference page is

@@ -9,9 +9,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
-import exchange
-
-MIGRATIONS = Path(exchange.__file__).parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:
