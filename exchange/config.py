@@ -33,6 +33,12 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "JOB_LEASE_SECONDS": float(os.environ.get("EXCHANGE_JOB_LEASE_SECONDS", "600")),
         # The worker pulls new records from every active partner programme this often.
         "PARTNER_SYNC_SECONDS": float(os.environ.get("EXCHANGE_PARTNER_SYNC_SECONDS", "3600")),
+        # A portal session ends after this long without a request, and this long after
+        # sign-in whatever happens (seconds).
+        "PORTAL_SESSION_IDLE_SECONDS": int(os.environ.get("EXCHANGE_PORTAL_SESSION_IDLE", "1800")),
+        "PORTAL_SESSION_LIFETIME_SECONDS": int(
+            os.environ.get("EXCHANGE_PORTAL_SESSION_LIFETIME", str(8 * 3600))
+        ),
         "LOG_LEVEL": os.environ.get("EXCHANGE_LOG_LEVEL", "INFO"),
         # One JSON line per request goes here when it names a file, else with the other logs
         # on stderr.
