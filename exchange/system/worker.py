@@ -33,9 +33,9 @@ from gunicorn import sock as gunicorn_sock
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 END_OF_HEAD: Final = b"\r\n\r\n"
-# gunicorn's own limits on the request line and headers, with room: a head this long is
-# handed to the parser, which refuses it with the proper status.
-HEAD_BYTES_MAX: Final = 4094 + 100 * 8190 + 4
+# Longer heads are refused (431) here: a buffered head costs memory in the loop, and real
+# ones are a few KiB (nginx's default buffers take 32 KiB).
+HEAD_BYTES_MAX: Final = 64 * 1024
 READ_SIZE: Final = 65536
 
 
@@ -121,6 +121,9 @@ class HeadFirstWorker(ThreadWorker):  # type: ignore[misc]
             self._drop(conn)
             return
         self._forget(conn)
+        if END_OF_HEAD not in state.buffer[:HEAD_BYTES_MAX]:
+            self._refuse(conn, b"431 Request Header Fields Too Large")
+            return
         self._hand_over(conn, bytes(state.buffer))
 
     def _want(self, conn: TConn, state: _Waiting, *, write: bool) -> None:
@@ -158,8 +161,10 @@ class HeadFirstWorker(ThreadWorker):  # type: ignore[misc]
         ]
         for conn in late:
             self._forget(conn)
-            if not self.cfg.is_ssl:
-                # Best effort, never blocking: the client learns why, if it listens.
-                with contextlib.suppress(OSError):
-                    conn.sock.send(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n")
-            self._drop(conn)
+            self._refuse(conn, b"408 Request Timeout")
+
+    def _refuse(self, conn: TConn, status: bytes) -> None:
+        """Answer ``status`` if the socket takes it at once (never blocking), and close."""
+        with contextlib.suppress(OSError, ValueError):
+            conn.sock.send(b"HTTP/1.1 " + status + b"\r\nConnection: close\r\n\r\n")
+        self._drop(conn)

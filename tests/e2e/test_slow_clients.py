@@ -1,7 +1,7 @@
 """Slow clients against ``exchange serve`` as it runs by default (tests/e2e/conftest.py):
 200 connections sending their heads a byte at a time must not stop anyone else's answers,
 over plain HTTP and over the TLS the exchange terminates itself; a head that takes longer
-than ``EXCHANGE_HEADER_TIMEOUT`` is dropped."""
+than ``EXCHANGE_HEADER_TIMEOUT`` is dropped, and one longer than any real head refused."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from exchange.system.worker import HEAD_BYTES_MAX
 from tests.e2e.conftest import TLSServer, running_server
 from tests.e2e.slow_clients import slow_clients
 
@@ -82,4 +83,11 @@ def test_a_head_past_the_header_timeout_is_dropped(
                     break
                 answer += chunk
         assert answer.startswith(b"HTTP/1.1 408 "), answer
+        # A head longer than any real one is refused at once, not buffered on.
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+            start = b"GET /healthz HTTP/1.1\r\nX-Pad: "
+            # Exactly the limit: all of it is read, so the close is not a reset.
+            connection.sendall(start + b"p" * (HEAD_BYTES_MAX - len(start)))
+            answer = connection.recv(1024)
+        assert answer.startswith(b"HTTP/1.1 431 "), answer
         assert requests.get(f"{base_url}/healthz", timeout=20).status_code == 200
