@@ -141,7 +141,8 @@ def test_a_wrong_current_password_changes_nothing(
         "/portal/password",
         {"password": PASSWORD, "new_password": "x" * 12, "confirm_password": "y" * 12},
     )
-    assert (wrong.status_code, short.status_code, differ.status_code) == (403, 400, 400)
+    assert (wrong.status_code, short.status_code, differ.status_code) == (400, 400, 400)
+    assert "The current password is wrong." in text(wrong)
     assert signed_in(thief.get(PAGE).status_code)  # nothing changed, nothing ended
     with transaction(app.extensions["exchange.sessions"]) as session:
         assert services.sign_in(session, email=email, password=PASSWORD).email == email

@@ -106,8 +106,9 @@ def password_submit() -> Response | tuple[str, int]:
         services.change_password(db(), signed_in, current=form_text("password", 1000), new=new)
     except Unauthenticated:
         db().rollback()
+        # A mistake in the form (400), not a refusal: the person is signed in.
         flash(i18n.translate("The current password is wrong.", g.lang), "error")
-        return render("password.html", 403)
+        return render("password.html", 400)
     except ValidationFailed:
         db().rollback()
         message = i18n.translate("The new password needs at least {count} characters.", g.lang)
