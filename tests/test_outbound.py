@@ -181,3 +181,51 @@ def test_a_name_that_resolves_privately_is_refused_at_registration(
         headers=member.headers,
     )
     assert response.status_code == 200, response.get_json()
+
+
+def test_the_worker_refuses_a_name_that_now_resolves_privately(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Registered while the name was public; by delivery time it points at loopback (DNS
+    rebinding). The worker applies the same rule and posts nothing, not even for a token."""
+    import requests
+
+    from exchange.db import transaction
+    from exchange.jobs.models import Job
+    from exchange.jobs.services import JobContext, run_due_jobs
+    from exchange.pact import schemas
+    from exchange.pact import services as pact
+    from exchange.partners.models import Role
+    from tests.factories import cloud_event
+
+    buyer = add_member(app, Role.CHAIN_OWNER)
+    monkeypatch.setattr(outbound, "resolve", resolver_giving("93.184.216.34"))
+    registered = client.put(
+        "/api/v1/events-endpoint",
+        json={"baseUrl": "https://buyer.example", "clientId": "c", "clientSecret": "s"},
+        headers=buyer.headers,
+    )
+    assert registered.status_code == 200
+    request = cloud_event(
+        schemas.REQUEST_CREATED, {"productId": ["urn:pact:null"]}, "https://buyer.example"
+    )
+    posted = client.post(
+        "/3/events",
+        json=request,
+        headers={**buyer.headers, "Content-Type": "application/cloudevents+json"},
+    )
+    assert posted.status_code == 200, posted.get_json()
+    sent: list[str] = []
+    monkeypatch.setattr(requests, "post", lambda url, **_kwargs: sent.append(url))
+    monkeypatch.setattr(outbound, "resolve", resolver_giving("127.0.0.1"))
+    context = JobContext(
+        sessions=app.extensions["exchange.sessions"],
+        exchange_key=app.extensions["exchange.key"],
+        config=app.config,
+    )
+    report = run_due_jobs(context, {pact.DELIVER_EVENT: pact.deliver_event})
+    assert report.claimed == 1 and report.retried == 1
+    assert sent == []
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        job = session.query(Job).one()
+        assert "not a public address" in (job.last_error or "")
