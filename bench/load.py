@@ -6,7 +6,8 @@
 Creates a database of its own on the server (dropped afterwards), issues a real label there
 (accredited body, body-signed certificate, grading scheme: ``bench/labels.py``), seeds a
 supplier with ``--records`` signed footprints through the service layer (``bench/ingest.py``),
-then serves it with ``exchange serve`` (gunicorn, ``--workers`` sync workers). ``--clients``
+then serves it with ``exchange serve`` (gunicorn, ``--workers`` workers of
+``EXCHANGE_THREADS`` threads each, reading request heads in their event loops). ``--clients``
 concurrent clients (threads with a ``requests`` session each, spread over ``--processes``
 load-generator processes apart from this one, which only samples memory) first drive the
 trivial ``/healthz`` for the baseline, then the mixed workload for ``--seconds``:
@@ -19,10 +20,16 @@ trivial ``/healthz`` for the baseline, then the mixed workload for ``--seconds``
 - proof: ``GET /api/v1/log/proof/inclusion`` for a random index; the proof must lead to the
   root it names (RFC 9162 verification).
 
+Last, the slowloris phase: ``--slow`` connections (200) send a request head one byte a
+second (``tests/e2e/slow_clients.py``) while ``--slow-clients`` normal clients (8) call
+``/healthz`` for ``--slow-seconds``; their p99 is compared with the same clients' without
+the slow connections.
+
 Any non-2xx answer, connection error or failed check is an error. The server's memory is the
 resident set of the gunicorn master and workers, sampled every second of the mixed phase;
 its growth is the mean of the last third minus the mean of the first. Ends with
-``RESULT clients=… requests_per_s=… errors=… p99_ms=… rss_growth_mb=… healthz_per_s=…``
+``RESULT clients=… requests_per_s=… errors=… p99_ms=… rss_growth_mb=… healthz_per_s=…
+slowloris_p99_ms=… calm_p99_ms=…``
 (goal: zero errors and no unbounded growth at 64 clients).
 """
 
@@ -64,6 +71,7 @@ from exchange.log import merkle
 from exchange.log.services import append_entries
 from exchange.partners import services as partners
 from tests.databases import scratch_postgresql_database
+from tests.e2e.slow_clients import slow_clients
 from tests.factories import pact_example
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -426,6 +434,9 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
     parser.add_argument("--records", type=int, default=2000, help="footprints seeded")
     parser.add_argument("--database-url", default=DEFAULT_SERVER, help="PostgreSQL server")
+    parser.add_argument("--slow", type=int, default=200, help="slowloris connections")
+    parser.add_argument("--slow-clients", type=int, default=8, help="normal clients meanwhile")
+    parser.add_argument("--slow-seconds", type=float, default=15.0)
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as temporary,
@@ -452,10 +463,19 @@ def main() -> None:
                 url, seeded, mixed_kinds, args.clients, args.processes, args.seconds, master
             )
             present, connections = stored(database_url, mixed["pushed"])
+            calm, _, _ = phase(url, seeded, ["healthz"], args.slow_clients, 1, args.slow_seconds)
+            port = int(url.rsplit(":", 1)[1])
+            with slow_clients(port, args.slow) as slow:
+                slowed, _, _ = phase(
+                    url, seeded, ["healthz"], args.slow_clients, 1, args.slow_seconds
+                )
+                slow_open, slow_dropped = slow.open_now, slow.dropped
         server_problems = problems_logged(instance)
     healthz_count = len(baseline["latencies"]["healthz"])
     healthz_per_s = healthz_count / baseline_seconds
-    errors = sum(mixed["errors"].values()) + sum(baseline["errors"].values())
+    errors = sum(sum(part["errors"].values()) for part in (baseline, mixed, calm, slowed))
+    calm_p99_ms = percentile(calm["latencies"].get("healthz", []), 0.99) * 1000
+    slowloris_p99_ms = percentile(slowed["latencies"].get("healthz", []), 0.99) * 1000
     missing = len(mixed["pushed"]) - present
     errors += missing
     total = sum(len(values) for values in mixed["latencies"].values())
@@ -465,7 +485,7 @@ def main() -> None:
     third = max(1, len(memory) // 3)
     growth_mb = (statistics.mean(memory[-third:]) - statistics.mean(memory[:third])) / 2**20
     print(
-        f"gunicorn: {args.workers} sync workers on PostgreSQL; {args.clients} clients in "
+        f"gunicorn: {args.workers} workers on PostgreSQL; {args.clients} clients in "
         f"{args.processes} load-generator processes; mixed phase {mixed_seconds:.0f} s"
     )
     print(f"{'kind':8} {'requests':>9} {'per s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
@@ -496,14 +516,24 @@ def main() -> None:
     parts = [memory[k * len(memory) // 6 : (k + 1) * len(memory) // 6] for k in range(6)]
     timeline = [statistics.mean(part) / 2**20 for part in parts if part]
     print("server RSS by sixth of the run (MB): " + " ".join(f"{mb:.0f}" for mb in timeline))
-    for message in [*baseline["messages"], *mixed["messages"]][:10]:
+    print(
+        f"slowloris: {args.slow} connections sending a head byte by byte ({slow_open} open "
+        f"at the end, {slow_dropped} dropped by the header timeout and reopened); "
+        f"{args.slow_clients} clients' /healthz: "
+        f"{len(slowed['latencies'].get('healthz', []))} answers, p99 {slowloris_p99_ms:.0f} ms "
+        f"(without them: {len(calm['latencies'].get('healthz', []))} answers, "
+        f"p99 {calm_p99_ms:.0f} ms)"
+    )
+    messages = [*baseline["messages"], *mixed["messages"], *calm["messages"], *slowed["messages"]]
+    for message in messages[:10]:
         print(f"error: {message}")
     print(f"server log: {len(server_problems)} warnings, errors or 5xx answers")
     for problem in server_problems[:10]:
         print(f"  {problem}")
     print(
         f"RESULT clients={args.clients} requests_per_s={requests_per_s:.1f} errors={errors} "
-        f"p99_ms={p99_ms:.0f} rss_growth_mb={growth_mb:.1f} healthz_per_s={healthz_per_s:.1f}"
+        f"p99_ms={p99_ms:.0f} rss_growth_mb={growth_mb:.1f} healthz_per_s={healthz_per_s:.1f} "
+        f"slowloris_p99_ms={slowloris_p99_ms:.0f} calm_p99_ms={calm_p99_ms:.0f}"
     )
 
 

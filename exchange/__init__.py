@@ -65,7 +65,8 @@ def create_app(
 
 
 def _configure_portal_sessions(app: Flask) -> None:
-    """Signed session cookies of the portal, keyed from the exchange key (instance folder)."""
+    """Signed session cookies of the portal, keyed from the exchange key (instance folder);
+    each names a session held in the database (exchange.portal.models.PortalSession)."""
     import datetime as dt
 
     from exchange.portal.security import KeyringSessions
@@ -76,8 +77,12 @@ def _configure_portal_sessions(app: Flask) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=bool(app.config["REQUIRE_HTTPS"]),
-        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=8),
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(
+            seconds=app.config["PORTAL_SESSION_LIFETIME_SECONDS"]
+        ),
     )
+    # What time the portal's sessions are judged at (tests move it).
+    app.extensions["exchange.portal.clock"] = db.utcnow
 
 
 def _log_sources() -> dict[str, Any]:

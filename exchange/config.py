@@ -38,6 +38,12 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "TRUST_LIST_VALIDITY_SECONDS": float(
             os.environ.get("EXCHANGE_TRUST_LIST_VALIDITY_SECONDS", str(3 * 24 * 3600))
         ),
+        # A portal session ends after this long without a request, and this long after
+        # sign-in whatever happens (seconds).
+        "PORTAL_SESSION_IDLE_SECONDS": int(os.environ.get("EXCHANGE_PORTAL_SESSION_IDLE", "1800")),
+        "PORTAL_SESSION_LIFETIME_SECONDS": int(
+            os.environ.get("EXCHANGE_PORTAL_SESSION_LIFETIME", str(8 * 3600))
+        ),
         "LOG_LEVEL": os.environ.get("EXCHANGE_LOG_LEVEL", "INFO"),
         # One JSON line per request goes here when it names a file, else with the other logs
         # on stderr.

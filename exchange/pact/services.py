@@ -10,10 +10,8 @@ and delivered by ``exchange worker`` (see :func:`deliver_event`).
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import json
 import logging
-import socket
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
@@ -23,7 +21,7 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from exchange import signing
+from exchange import outbound, signing
 from exchange.db import transaction, utcnow
 from exchange.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from exchange.flows import services as flows
@@ -279,25 +277,9 @@ def deliver_event(context: JobContext, payload: dict[str, Any]) -> None:
 
 
 def _check_public_host(host: str, *, allow_private: bool, resolve: bool) -> None:
-    """Refuse hosts inside this network (loopback, private, link-local, cloud metadata): the
-    exchange must not be made to post the credentials it holds to its own neighbours."""
-    if allow_private:
-        return
-    try:
-        addresses = {ipaddress.ip_address(host)}
-    except ValueError:
-        if not resolve:
-            return  # a name: resolved and checked each time an event is delivered
-        try:
-            infos = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
-        except OSError as exc:
-            raise ValidationFailed(f"{host} does not resolve: {exc}") from exc
-        addresses = {ipaddress.ip_address(info[4][0]) for info in infos}
-    if any(not address.is_global for address in addresses):
-        raise ValidationFailed(
-            f"{host} is not a public address",
-            details=[{"field": "baseUrl", "message": "must be a public host"}],
-        )
+    """:func:`exchange.outbound.check_public_host` (the one rule; kept under this name for
+    its other callers): ``resolve`` says that the name must resolve (before connecting)."""
+    outbound.check_public_host(host, allow_private=allow_private, must_resolve=resolve)
 
 
 # --- events endpoints of other hosts ------------------------------------------------------

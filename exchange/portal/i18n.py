@@ -6,6 +6,15 @@ from __future__ import annotations
 from typing import Final
 
 ZH: Final[dict[str, str]] = {
+    "Change password": "修改密码",
+    "Changing it signs out every other browser signed in as you.": "修改后，以您身份登录的其他浏览器都将退出登录。",
+    "Current password": "当前密码",
+    "New password": "新密码",
+    "New password again": "再次输入新密码",
+    "Password changed; every other session was signed out.": "密码已修改，其他会话均已退出登录。",
+    "The current password is wrong.": "当前密码错误。",
+    "The new password needs at least {count} characters.": "新密码至少需要 {count} 个字符。",
+    "The two new passwords differ.": "两次输入的新密码不一致。",
     "Accounting rules": "核算规则",
     "Accounts are created by the exchange's operator: exchange portal add-user.": "账号由平台运营方创建：exchange portal add-user。",
     "Accreditation": "资质认可",

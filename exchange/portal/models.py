@@ -46,3 +46,23 @@ class SigningDraft(Base):
     payload_json: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     submitted_ref: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class PortalSession(Base):
+    """One signed-in browser: the portal's cookie names it, and it is valid only while this
+    row exists, so every worker and machine sharing the database agrees the moment one of
+    them ends it (sign-out, password change, the user disabled) or finds it idle.
+
+    The cookie carries a random token; only its SHA-256 is stored, so a copy of the
+    database (a backup) holds no session anyone could resume.
+    """
+
+    __tablename__ = "portal_sessions"
+
+    token_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("portal_users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[dt.datetime]
+    # Moved forward at most once a minute (PORTAL_SESSION_TOUCH), not at every page.
+    last_seen_at: Mapped[dt.datetime]

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import re
+import secrets
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -35,7 +37,7 @@ from exchange.log.models import LogCheckpoint
 from exchange.log.services import latest_checkpoint, tree_size
 from exchange.partners.models import Organisation
 from exchange.partners.services import SCOPES, Principal, get_organisation
-from exchange.portal.models import PortalUser, SigningDraft
+from exchange.portal.models import PortalSession, PortalUser, SigningDraft
 
 LANGUAGES: Final = ("zh", "en")
 MIN_PASSWORD_LENGTH: Final = 10
@@ -107,6 +109,126 @@ def sign_in(session: Session, *, email: str, password: str) -> PortalUser:
 def active_user(session: Session, user_id: int) -> PortalUser | None:
     user = session.get(PortalUser, user_id)
     return None if user is None or user.disabled_at is not None else user
+
+
+def user_by_email(session: Session, email: str) -> PortalUser:
+    user = session.scalar(
+        sa.select(PortalUser).where(PortalUser.email == email.strip().lower()[:320])
+    )
+    if user is None:
+        raise NotFound(f"no portal user has the e-mail {email.strip().lower()[:320]}")
+    return user
+
+
+def _check_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            "the new password is too short",
+            details=[
+                {"field": "password", "message": f"at least {MIN_PASSWORD_LENGTH} characters"}
+            ],
+        )
+
+
+def change_password(session: Session, user: PortalUser, *, current: str, new: str) -> None:
+    """The user's own change: the current password proves it is them. Every session of the
+    user ends (a thief's copy of a cookie too); the caller starts a new one for itself."""
+    if not check_password_hash(user.password_hash, current):
+        raise Unauthenticated("the current password is wrong")
+    set_password(session, user, new)
+
+
+def set_password(session: Session, user: PortalUser, password: str) -> None:
+    """A new password (the operator's reset, or :func:`change_password`); ends every session."""
+    _check_new_password(password)
+    user.password_hash = generate_password_hash(password, PASSWORD_METHOD)
+    end_sessions_of(session, user.id)
+    session.flush()
+
+
+def disable_user(session: Session, user: PortalUser, *, now: dt.datetime) -> None:
+    """The user can no longer sign in, and every session it has ends at once."""
+    if user.disabled_at is None:
+        user.disabled_at = now
+    end_sessions_of(session, user.id)
+    session.flush()
+
+
+def enable_user(session: Session, user: PortalUser) -> None:
+    user.disabled_at = None
+    session.flush()
+
+
+# --- sessions ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    """How long a portal session lives: ``idle`` without a request, ``lifetime`` at most
+    since sign-in; the last request's time is written at most once per ``touch``."""
+
+    idle: dt.timedelta
+    lifetime: dt.timedelta
+    touch: dt.timedelta = dt.timedelta(minutes=1)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def start_session(session: Session, user: PortalUser, *, now: dt.datetime) -> str:
+    """A new session for ``user``; the token its cookie carries (stored only hashed)."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        PortalSession(
+            token_hash=_token_hash(token), user_id=user.id, created_at=now, last_seen_at=now
+        )
+    )
+    session.flush()
+    return token
+
+
+def session_user(
+    session: Session, token: str, *, now: dt.datetime, policy: SessionPolicy
+) -> PortalUser | None:
+    """The active user whose live session ``token`` names, else None (and an expired
+    session is ended). Moves the session's last-seen time forward."""
+    if not token or len(token) > 100:
+        return None
+    found = session.get(PortalSession, _token_hash(token))
+    if found is None:
+        return None
+    user = active_user(session, found.user_id)
+    if (
+        user is None
+        or now - found.last_seen_at >= policy.idle
+        or now - found.created_at >= policy.lifetime
+    ):
+        session.delete(found)
+        session.flush()
+        return None
+    if now - found.last_seen_at >= policy.touch:
+        found.last_seen_at = now
+        session.flush()
+    return user
+
+
+def end_session(session: Session, token: str) -> None:
+    session.execute(sa.delete(PortalSession).where(PortalSession.token_hash == _token_hash(token)))
+
+
+def end_sessions_of(session: Session, user_id: int) -> None:
+    session.execute(sa.delete(PortalSession).where(PortalSession.user_id == user_id))
+
+
+def end_stale_sessions(session: Session, *, now: dt.datetime, policy: SessionPolicy) -> None:
+    """Forget sessions nobody can use any more (idle, or past their lifetime)."""
+    session.execute(
+        sa.delete(PortalSession).where(
+            (PortalSession.last_seen_at <= now - policy.idle)
+            | (PortalSession.created_at <= now - policy.lifetime)
+        )
+    )
 
 
 def principal_of(session: Session, user: PortalUser) -> Principal:

@@ -11,8 +11,16 @@ from typing import Any
 from exchange.system.observability import gunicorn_log_config
 
 workers = int(os.environ.get("EXCHANGE_WORKERS", str(min(4, multiprocessing.cpu_count() * 2))))
-worker_class = "sync"
-# Large batches take a while to verify; the client waits for its receipts.
+# Threads answer requests; a connection gets one only once its request head has arrived
+# (exchange.system.worker), so slow or idle clients wait in each worker's event loop
+# instead of holding a process or thread (slowloris). EXCHANGE_HEADER_TIMEOUT (seconds,
+# default 10) bounds how long a head may take.
+worker_class = "exchange.system.worker.HeadFirstWorker"
+threads = int(os.environ.get("EXCHANGE_THREADS", "8"))
+# Connections one worker holds at once (waiting heads, kept-alive, being answered).
+worker_connections = int(os.environ.get("EXCHANGE_WORKER_CONNECTIONS", "1000"))
+# The heartbeat of a worker's event loop: a worker silent this long is restarted. (Large
+# batches take a while to verify; with threads that no longer counts against it.)
 timeout = int(os.environ.get("EXCHANGE_WORKER_TIMEOUT", "120"))
 graceful_timeout = 30
 keepalive = 5

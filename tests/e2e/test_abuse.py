@@ -56,11 +56,10 @@ def test_a_limit_holds_across_gunicorn_workers(
 ) -> None:
     monkeypatch.setenv("EXCHANGE_RATE_LIMIT_VERIFY", "10/3600")
     instance = tmp_path / "server-instance"
-    # The server has two sync workers (tests/e2e/conftest.py). A connection that has sent
-    # half a request keeps the worker that took it waiting; while one does, the other
-    # answers everything. So each phase stalls one connection, sends three requests (to the
-    # other worker), stalls a second connection (which only that other worker can take),
-    # releases the first, and sends three more: both workers answer within one phase.
+    # The server has two workers (tests/e2e/conftest.py), which take new connections as
+    # they come; half a request no longer holds a worker (exchange.system.worker reads heads
+    # in its event loop), so the stalls below only add connections. Phases go on until both
+    # workers have answered some of the verifications.
     with running_server(database_url, instance, tmp_path / "server.log") as base_url:
         port = int(base_url.rsplit(":", 1)[1])
         statuses: list[int] = []

@@ -364,6 +364,8 @@ AAAAAAAA  POST /portal/language
 AAAAAAAA  GET /portal/login
 DDDDDDDD  POST /portal/login
 AAAAAAAA  POST /portal/logout
+DAAAAAAA  GET /portal/password
+DAAAAAAA  POST /portal/password
 AAAAAAAA  GET /portal/procurement
 DDDAADDD  POST /portal/products
 DDDAADDD  GET /portal/products

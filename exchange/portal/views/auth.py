@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import flash, g, make_response, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
-from exchange.errors import TooManyRequests, Unauthenticated
+from exchange.errors import TooManyRequests, Unauthenticated, ValidationFailed
 from exchange.partners.models import Role
 from exchange.portal import i18n, services
+from exchange.portal.security import login_required
 from exchange.portal.views.common import (
     LANGUAGE_COOKIE,
     NAVIGATION,
+    SESSION_KEY,
     bp,
     db,
     form_text,
+    now,
     render,
     safe_next,
+    session_policy,
+    start_session,
+    user,
 )
 from exchange.security import services as lockouts
 from exchange.security import views as security
-
-SESSION_LIFETIME = dt.timedelta(hours=8)
 
 
 @bp.get("/")
@@ -63,10 +65,9 @@ def login_submit() -> Response | tuple[str, int]:
         flash(i18n.translate("Unknown e-mail or wrong password.", g.lang), "error")
         return render("login.html", 401, next=target, email=email)
     lockouts.sign_in_succeeded(limiter, lockout, account=account)
-    # A new session on sign-in: nothing an attacker planted before survives it.
-    session.clear()
-    session.permanent = True
-    session["user_id"] = user.id
+    services.end_stale_sessions(db(), now=now(), policy=session_policy())
+    start_session(user)
+    db().commit()
     response = redirect(target, code=303)
     if LANGUAGE_COOKIE not in request.cookies:
         response.set_cookie(
@@ -77,8 +78,46 @@ def login_submit() -> Response | tuple[str, int]:
 
 @bp.post("/logout")
 def logout() -> Response:
+    """Ends the session in the database: a copy of the cookie opens nothing afterwards."""
+    token = session.get(SESSION_KEY)
+    if isinstance(token, str):
+        services.end_session(db(), token)
+        db().commit()
     session.clear()
     return redirect(url_for("portal.login"), code=303)
+
+
+@bp.get("/password")
+@login_required
+def password() -> tuple[str, int]:
+    return render("password.html")
+
+
+@bp.post("/password")
+@login_required
+def password_submit() -> Response | tuple[str, int]:
+    """Change one's own password; every session of the user ends, this browser gets a new one."""
+    new = form_text("new_password", 1000)
+    if new != form_text("confirm_password", 1000):
+        flash(i18n.translate("The two new passwords differ.", g.lang), "error")
+        return render("password.html", 400)
+    signed_in = user()
+    try:
+        services.change_password(db(), signed_in, current=form_text("password", 1000), new=new)
+    except Unauthenticated:
+        db().rollback()
+        # A mistake in the form (400), not a refusal: the person is signed in.
+        flash(i18n.translate("The current password is wrong.", g.lang), "error")
+        return render("password.html", 400)
+    except ValidationFailed:
+        db().rollback()
+        message = i18n.translate("The new password needs at least {count} characters.", g.lang)
+        flash(message.format(count=services.MIN_PASSWORD_LENGTH), "error")
+        return render("password.html", 400)
+    start_session(signed_in)
+    db().commit()
+    flash(i18n.translate("Password changed; every other session was signed out.", g.lang), "ok")
+    return redirect(url_for("portal.home"), code=303)
 
 
 @bp.post("/language")

@@ -3,12 +3,15 @@ security headers, navigation, and errors shown as pages rather than JSON."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    current_app,
     flash,
     g,
     redirect,
@@ -125,12 +128,38 @@ def _language() -> str:
     return best or "zh"
 
 
+SESSION_KEY: Final = "sid"
+
+
+def now() -> dt.datetime:
+    """The time the portal judges sessions at."""
+    clock: Callable[[], dt.datetime] = current_app.extensions["exchange.portal.clock"]
+    return clock()
+
+
+def session_policy() -> services.SessionPolicy:
+    return services.SessionPolicy(
+        idle=dt.timedelta(seconds=current_app.config["PORTAL_SESSION_IDLE_SECONDS"]),
+        lifetime=dt.timedelta(seconds=current_app.config["PORTAL_SESSION_LIFETIME_SECONDS"]),
+    )
+
+
+def start_session(user: PortalUser) -> None:
+    """A fresh cookie naming a new session of ``user``: nothing planted before survives."""
+    session.clear()
+    session.permanent = True
+    session[SESSION_KEY] = services.start_session(db(), user, now=now())
+
+
 @bp.before_request
 def _load_user() -> None:
     g.portal_user = None
-    user_id = session.get("user_id")
-    if isinstance(user_id, int):
-        found = services.active_user(db(), user_id)
+    token = session.get(SESSION_KEY)
+    if isinstance(token, str):
+        # The database says whether the session still lives: the cookie alone never does
+        # (a copy of it outlives sign-out otherwise).
+        found = services.session_user(db(), token, now=now(), policy=session_policy())
+        db().commit()
         if found is None:
             session.clear()
         else:
@@ -161,6 +190,7 @@ def _context() -> dict[str, Any]:
             if role in g.portal_principal.roles:
                 menu += [item for item in NAVIGATION.get(role, []) if item not in menu]
         menu.append(("portal.keys", "Signing keys"))
+        menu.append(("portal.password", "Change password"))
     return {
         "csrf_token": security.csrf_token,
         "current_user": signed_in,
