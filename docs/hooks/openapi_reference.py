@@ -26,13 +26,18 @@ _document: dict[str, Any] | None = None
 def served_document() -> dict[str, Any]:
     """The OpenAPI document as ``GET /api/v1/openapi.json`` answers it, on a fresh app."""
     from exchange import create_app
+    from exchange.system.services import upgrade_database
 
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     with tempfile.TemporaryDirectory(prefix="exchange-docs-") as instance:
+        # A migrated database, as any served exchange has: hooks that run before every
+        # request (agreement expiries) read it.
+        database_url = f"sqlite:///{Path(instance) / 'exchange.db'}"
+        upgrade_database(database_url)
         app = create_app(
             {
-                "DATABASE_URL": f"sqlite:///{Path(instance) / 'exchange.db'}",
+                "DATABASE_URL": database_url,
                 # The build's own environment must not change what is documented.
                 "REQUIRE_HTTPS": False,
                 "ACCESS_LOG": None,
