@@ -17,7 +17,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session, sessionmaker
 
-from exchange import web
+from exchange import signing, web
 from exchange.db import transaction
 from exchange.errors import ExchangeError
 from exchange.log.services import append_entries
@@ -75,8 +75,8 @@ def _load_json(source: str) -> Any:
     if source.startswith(("https://", "http://")):
         response = requests.get(source, timeout=15)
         response.raise_for_status()
-        return response.json()
-    return json.loads(Path(source).read_text(encoding="utf-8"))
+        return signing.parse_json(response.content)
+    return signing.parse_json(Path(source).read_bytes())
 
 
 def _echo(document: Any) -> None:
@@ -194,7 +194,7 @@ def create_agreement(file: Path, regulator_id: str | None) -> None:
             agreement = services.create_agreement(
                 session,
                 _regulator(session, regulator_id),
-                schemas.parse_agreement(json.loads(file.read_text(encoding="utf-8"))),
+                schemas.parse_agreement(signing.parse_json(file.read_bytes())),
                 append_to_log=append_entries,
             )
             click.echo(str(agreement.id))
@@ -287,7 +287,7 @@ def sync_command(partner_ids: tuple[str, ...], max_pages: int | None) -> None:
 def verify_bundle_command(file: Path, jwks_source: str, origin: str | None) -> None:
     """Check a verification bundle offline against the pinned exchange key."""
     verdict = verify_bundle(
-        json.loads(file.read_text(encoding="utf-8")),
+        signing.parse_json(file.read_bytes()),
         pinned=_load_json(jwks_source),
         origin=origin,
     )
