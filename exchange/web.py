@@ -238,6 +238,9 @@ class RowIdConverter(IntegerConverter):
         # A larger number would overflow the database's integer (a 500 on PostgreSQL). It is
         # a 404 here, for every method: a ValidationError would make werkzeug answer 405 to a
         # PUT or POST when a GET rule shares the path.
+        # Digits beyond int()'s limit (4,300) would raise ValueError: a 500.
+        if len(value.lstrip("0")) > len(str(ROW_ID_MAX)):
+            raise werkzeug.exceptions.NotFound()
         number = int(value)
         if number > ROW_ID_MAX:
             raise werkzeug.exceptions.NotFound()
