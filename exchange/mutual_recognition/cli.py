@@ -72,11 +72,14 @@ def _regulator(session: Session, organisation_id: str | None) -> Principal:
 
 def _load_json(source: str) -> Any:
     """A JSON document from a file, or from an https/http URL."""
-    if source.startswith(("https://", "http://")):
-        response = requests.get(source, timeout=15)
-        response.raise_for_status()
-        return signing.parse_json(response.content)
-    return signing.parse_json(Path(source).read_bytes())
+    try:
+        if source.startswith(("https://", "http://")):
+            response = requests.get(source, timeout=15)
+            response.raise_for_status()
+            return signing.parse_json(response.content)
+        return signing.parse_json(Path(source).read_bytes())
+    except signing.JSONRefused as exc:  # a name twice: another verifier may read the first
+        raise click.ClickException(f"{source}: {exc.message}") from exc
 
 
 def _echo(document: Any) -> None:
@@ -194,7 +197,7 @@ def create_agreement(file: Path, regulator_id: str | None) -> None:
             agreement = services.create_agreement(
                 session,
                 _regulator(session, regulator_id),
-                schemas.parse_agreement(signing.parse_json(file.read_bytes())),
+                schemas.parse_agreement(_load_json(str(file))),
                 append_to_log=append_entries,
             )
             click.echo(str(agreement.id))
@@ -287,7 +290,7 @@ def sync_command(partner_ids: tuple[str, ...], max_pages: int | None) -> None:
 def verify_bundle_command(file: Path, jwks_source: str, origin: str | None) -> None:
     """Check a verification bundle offline against the pinned exchange key."""
     verdict = verify_bundle(
-        signing.parse_json(file.read_bytes()),
+        _load_json(str(file)),
         pinned=_load_json(jwks_source),
         origin=origin,
     )

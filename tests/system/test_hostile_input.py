@@ -7,10 +7,12 @@ from __future__ import annotations
 import base64
 import json
 import re
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, Phase, given, settings
@@ -19,6 +21,7 @@ from sqlalchemy import func, select
 from werkzeug.routing import IntegerConverter, Rule
 
 from exchange import signing
+from exchange.client.cli import sign_command
 from exchange.db import ROW_ID_MAX
 from exchange.footprints.models import FootprintRecord
 from exchange.mutual_recognition.models import PartnerProgramme
@@ -597,3 +600,49 @@ def test_no_hostile_request_to_any_route_is_a_server_error(app: Flask) -> None:
         send()
     assert tried >= HOSTILE_EXAMPLES_PER_ROUTE * 150
     assert not server_errors, f"{len(server_errors)} of {tried}:\n" + "\n".join(server_errors)
+
+
+def test_the_command_line_verifiers_refuse_a_member_name_twice(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    """A bundle, a pinned JWK Set or a footprint file read by the CLIs goes through the
+    same I-JSON parser as a request body: a partner's tool that keeps the first of two
+    names must not see another record than ours."""
+    owner = add_member(app, Role.SUPPLIER)
+    envelope = owner.envelope()
+    client.post("/api/v1/footprints", json=envelope, headers=owner.headers)
+    bundle = client.get(
+        f"/api/v1/footprints/{envelope['footprint']['id']}/verification", headers=owner.headers
+    ).get_json()
+    jwks = client.get("/.well-known/jwks.json").get_data(as_text=True)
+    twice = json.dumps(bundle)[:-1] + ', "bundle": {"record": {"id": "another"}}}'
+    (tmp_path / "bundle.json").write_text(twice)
+    (tmp_path / "jwks.json").write_text(jwks)
+    (tmp_path / "jwks-twice.json").write_text(jwks.rstrip()[:-1] + ', "keys": []}')
+    runner = app.test_cli_runner()
+    for bundle_file, jwks_file, name in (
+        ("bundle.json", "jwks.json", "bundle"),
+        ("good.json", "jwks-twice.json", "keys"),
+    ):
+        (tmp_path / "good.json").write_text(json.dumps(bundle))
+        result = runner.invoke(
+            args=[
+                "partners",
+                "verify-bundle",
+                str(tmp_path / bundle_file),
+                "--jwks",
+                str(tmp_path / jwks_file),
+            ]
+        )
+        assert result.exit_code == 1, result.output
+        assert f'"{name}" appears twice' in result.output, result.output
+    # The company's own tool: a footprint file to sign.
+    footprint = json.dumps(owner.footprint())
+    (tmp_path / "record.json").write_text(footprint[:-1] + ', "id": "other"}')
+    owner.key.save(tmp_path / "key.jwk.json")
+    signed = CliRunner().invoke(
+        sign_command, [str(tmp_path / "record.json"), "--key", str(tmp_path / "key.jwk.json")]
+    )
+    assert signed.exit_code == 1, signed.output
+    assert '"id" appears twice' in signed.output
+    assert not (tmp_path / "record.signed.json").exists()
