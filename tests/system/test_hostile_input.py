@@ -12,6 +12,7 @@ from typing import Any, Final
 from urllib.parse import quote, urlencode
 
 import pytest
+import requests
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
@@ -25,6 +26,7 @@ from exchange.client.cli import sign_command
 from exchange.db import ROW_ID_MAX
 from exchange.footprints.models import FootprintRecord
 from exchange.mutual_recognition.models import PartnerProgramme
+from exchange.mutual_recognition.services.federation import PartnerClient, SyncError
 from exchange.partners.models import Role, SigningKey
 from tests.factories import Member, add_member
 from tests.mutual_recognition.conftest import register as register_partner
@@ -646,3 +648,33 @@ def test_the_command_line_verifiers_refuse_a_member_name_twice(
     assert signed.exit_code == 1, signed.output
     assert '"id" appears twice' in signed.output
     assert not (tmp_path / "record.signed.json").exists()
+
+
+class _PartnerAnswers:
+    """A partner host that answers every request with ``body`` (and a token)."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def request(self, method: str, url: str, **_options: Any) -> requests.Response:
+        response = requests.Response()
+        response.status_code = 200
+        response.url = url
+        response._content = b'{"access_token": "t"}' if url.endswith("/auth/token") else self.body
+        return response
+
+
+def test_a_partner_answer_with_a_member_name_twice_is_refused() -> None:
+    """A lying partner sends a page whose "data" another reader would take as its first
+    value: the sync stops with the reason, not on whichever copy Python kept."""
+    base = "https://pcf.partner.example"
+    page = PartnerClient(
+        base, "id", "secret", http=_PartnerAnswers(b'{"data": [{"id": "a"}], "data": []}')
+    )
+    with pytest.raises(SyncError, match='"data" appears twice'):
+        page.page(f"{base}/3/footprints")
+    proof = PartnerClient(
+        base, None, None, http=_PartnerAnswers(b'{"proof": [], "treeSize": 1, "treeSize": 2}')
+    )
+    with pytest.raises(SyncError, match='"treeSize" appears twice'):
+        proof.inclusion(0, 1)
