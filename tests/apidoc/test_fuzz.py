@@ -86,11 +86,11 @@ _HOSTILE_WORDS: Final = (
     "caf\u00e9",
     "",
 )
-# Latin-1 without CR and LF: what http.client sends in a header at all.
+# Latin-1 without CR, LF or leading white space: what requests sends in a header at all.
 _HEADER_TEXT: Final = st.one_of(
     st.sampled_from(_HOSTILE_WORDS),
     st.text(st.characters(max_codepoint=255, exclude_characters="\r\n"), max_size=12),
-)
+).map(str.lstrip)
 _URL_TEXT: Final = st.one_of(
     st.sampled_from([*_HOSTILE_WORDS, "\u202e\u4e2d"]),
     st.text(st.characters(codec="utf-8"), max_size=12),
@@ -136,7 +136,11 @@ def _hostile_call(
     if slot == "query":
         names = [parameter.name for parameter in case.operation.query] or ["cursor"]
         params = dict(kwargs.get("params") or {})
-        params[draw(st.sampled_from([*names, "cursor", "limit"]))] = draw(_URL_TEXT)
+        name, value = draw(st.sampled_from([*names, "cursor", "limit"])), draw(_URL_TEXT)
+        if name == "cursor" and draw(st.booleans()):  # base64 of "<time>|<record id>"
+            text = f"2026-01-01T00:00:00+00:00|{value}".encode()
+            value = base64.urlsafe_b64encode(text).decode().rstrip("=")
+        params[name] = value
         kwargs["params"] = params
     elif slot == "header":
         name = draw(st.sampled_from(["X-Request-Id", "Accept", "X-Forwarded-For", "Authorization"]))

@@ -505,6 +505,11 @@ def _hostile_json(draw: st.DrawFn) -> bytes:
     return raw
 
 
+def _cursor(record_id: str) -> str:
+    text = f"2026-01-01T00:00:00+00:00|{record_id}".encode()
+    return base64.urlsafe_b64encode(text).decode().rstrip("=")
+
+
 @st.composite
 def _hostile_requests(draw: st.DrawFn, rule: Rule, token: str) -> dict[str, Any]:
     """Keyword arguments of ``FlaskClient.open`` for one hostile request to ``rule``."""
@@ -516,6 +521,11 @@ def _hostile_requests(draw: st.DrawFn, rule: Rule, token: str) -> dict[str, Any]
     for name, value in values.items():
         path = re.sub(rf"<(?:[^:<>]+:)?{name}>", quote(value, safe=""), path)
     query = draw(st.lists(st.tuples(st.sampled_from(_QUERY_NAMES), _URL_TEXT), max_size=3))
+    # A page cursor is base64 of "<time>|<record id>": hostile text inside it too.
+    query = [
+        (name, _cursor(value) if name == "cursor" and draw(st.booleans()) else value)
+        for name, value in query
+    ]
     authorization = draw(st.sampled_from(["bearer", "hostile-bearer", "basic", "none"]))
     headers: dict[str, str] = {}
     if authorization == "bearer":
