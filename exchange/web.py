@@ -218,7 +218,12 @@ def int_arg(name: str, *, minimum: int, maximum: int, message: str) -> int | Non
     text = request.args.get(name)
     if text is None:
         return None
-    if not (text.isascii() and text.isdecimal()) or not minimum <= int(text) <= maximum:
+    # More digits than the maximum has would also exceed int()'s limit (a ValueError: 500).
+    if (
+        not (text.isascii() and text.isdecimal())
+        or len(text.lstrip("0")) > len(str(maximum))
+        or not minimum <= int(text) <= maximum
+    ):
         raise BadRequest(message)
     return int(text)
 

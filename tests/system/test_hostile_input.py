@@ -30,7 +30,9 @@ from exchange.mutual_recognition.services.federation import PartnerClient, SyncE
 from exchange.partners.models import Role, SigningKey
 from tests.factories import Member, add_member
 from tests.mutual_recognition.conftest import register as register_partner
-from tests.portal.helpers import add_user, csrf
+from tests.portal.helpers import add_user, csrf, post, text
+from tests.portal.test_recognition import AGREEMENT_FORM, regulator_client
+from tests.portal.test_recognition import register_partner as register_portal_partner
 from tests.test_signing import SMALL_ORDER_POINTS
 
 
@@ -397,8 +399,8 @@ def test_a_nul_character_in_a_header_or_cookie_is_a_bad_request(
 def test_a_nul_character_in_a_page_cursor_is_a_bad_request(app: Flask, client: FlaskClient) -> None:
     """The cursor's record id, once decoded, reached PostgreSQL (a 500)."""
     member = add_member(app, Role.CHAIN_OWNER)
-    for text in ("2026-01-01T00:00:00+00:00|\x00", "2026-01-01T00:00:00+00:00|a\x00b"):
-        cursor = base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    for record_id in ("\x00", "a\x00b"):
+        cursor = _cursor(record_id)
         for url in ("/api/v1/footprints", "/3/footprints"):
             response = client.get(f"{url}?cursor={cursor}", headers=member.headers)
             assert response.status_code == 400, (url, response.status_code)
@@ -688,3 +690,63 @@ def test_a_partner_answer_with_a_member_name_twice_is_refused() -> None:
     )
     with pytest.raises(SyncError, match='"treeSize" appears twice'):
         proof.inclusion(0, 1)
+
+
+def test_every_route_answers_each_class_of_hostile_input_without_a_server_error(
+    app: Flask,
+) -> None:
+    """The classes the reviewers found, each sent to every route once, deterministically
+    (the fuzz above draws them at random): a NUL in Basic credentials, in a page cursor and
+    in each path variable, a cookie spelling NUL as \\000, digits beyond int() in a path
+    row id, and a latin-1 body with too many digits and a duplicate name."""
+    member = add_member(app, Role.SUPPLIER, Role.CHAIN_OWNER, Role.REGULATOR)
+    client = app.test_client(use_cookies=False)
+    nul_basic = "Basic " + base64.b64encode(b"client\x00id:secret").decode()
+    NUL_ID = "a\x00b"  # noqa: N806
+    failures: list[str] = []
+    tried = 0
+    for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
+        if rule.endpoint == "static" or rule.endpoint.endswith(".static"):
+            continue
+        method = sorted((rule.methods or {"GET"}) - {"HEAD", "OPTIONS"})[0]
+        path = rule.rule
+        for name, converter in rule._converters.items():
+            value = "9" * 4400 if isinstance(converter, IntegerConverter) else "a\x00b"
+            path = re.sub(rf"<(?:[^:<>]+:)?{name}>", quote(value, safe=""), path)
+        for headers, query in (
+            ({"Authorization": nul_basic}, ""),
+            ({**member.headers, "Cookie": 'fx_portal="\\000"; fx_language="a\\000"'}, ""),
+            (member.headers, f"cursor={_cursor(NUL_ID)}&limit={'9' * 4400}"),
+        ):
+            request: dict[str, Any] = {"method": method, "headers": headers}
+            if method in ("POST", "PUT", "PATCH"):
+                request["data"] = ('{"text": 1, "text": ' + "9" * 4301 + "}").encode("latin-1")
+                request["content_type"] = "application/json; charset=latin-1"
+            tried += 1
+            try:
+                response = client.open(path, query_string=query, **request)
+            except Exception as exc:  # TESTING propagates what would be a 500
+                failures.append(f"{method} {path[:80]} {query[:40]}: {exc!r:.200}")
+                continue
+            response.get_data()
+            response.close()
+            if response.status_code >= 500:
+                failures.append(f"{method} {path[:80]} {query[:40]}: {response.status_code}")
+    assert tried > 450
+    assert not failures, f"{len(failures)} of {tried}:\n" + "\n".join(failures)
+
+
+def test_a_superscript_digit_in_a_portal_agreement_form_is_a_bad_request(
+    app: Flask, client: FlaskClient
+) -> None:
+    """str.isdigit takes "²", which int() refuses: the portal's agreement form was a 500."""
+    regulator_client(app, client)
+    partner_id = register_portal_partner(client)
+    for days in ("²", "3650²"):
+        response = post(
+            client,
+            "/portal/regulator/agreements",
+            {**AGREEMENT_FORM, "partnerId": partner_id, "maxReferenceAgeDays": days},
+        )
+        assert response.status_code == 400, days
+        assert "maxReferenceAgeDays" in text(response)

@@ -42,7 +42,10 @@ def _day(name: str) -> str | None:
 
 def _whole(name: str) -> int | str | None:
     value = _optional(name, 12)
-    return int(value) if value is not None and value.isdigit() else value
+    # ASCII digits only: str.isdigit also takes "²", which int() refuses (a 500).
+    if value is not None and value.isascii() and value.isdecimal():
+        return int(value)
+    return value
 
 
 @bp.get("/regulator/partners")
