@@ -716,10 +716,13 @@ def test_every_route_answers_each_class_of_hostile_input_without_a_server_error(
         for headers, query in (
             ({"Authorization": nul_basic}, ""),
             ({**member.headers, "Cookie": 'fx_portal="\\000"; fx_language="a\\000"'}, ""),
-            (member.headers, f"cursor={_cursor(NUL_ID)}&limit={'9' * 4400}"),
+            (member.headers, f"cursor={_cursor(NUL_ID)}"),
+            (member.headers, f"limit={'9' * 4400}"),
         ):
             request: dict[str, Any] = {"method": method, "headers": headers}
-            if method in ("POST", "PUT", "PATCH"):
+            if rule.rule == "/auth/token":  # a grant the Basic credentials are read for
+                request["data"] = {"grant_type": "client_credentials"}
+            elif method in ("POST", "PUT", "PATCH"):
                 request["data"] = ('{"text": 1, "text": ' + "9" * 4301 + "}").encode("latin-1")
                 request["content_type"] = "application/json; charset=latin-1"
             tried += 1
@@ -732,7 +735,7 @@ def test_every_route_answers_each_class_of_hostile_input_without_a_server_error(
             response.close()
             if response.status_code >= 500:
                 failures.append(f"{method} {path[:80]} {query[:40]}: {response.status_code}")
-    assert tried > 450
+    assert tried > 600
     assert not failures, f"{len(failures)} of {tried}:\n" + "\n".join(failures)
 
 
