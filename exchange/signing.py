@@ -12,9 +12,11 @@ import base64
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Collection
 from typing import Any, Final, Self
 
+import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 import rfc8785
@@ -34,6 +36,100 @@ SIGNATURE_BYTES: Final = 64
 
 class SigningError(Exception):
     """A value cannot be canonicalised, a key is malformed, or a signature does not verify."""
+
+
+class JSONRefused(SigningError, ValueError):
+    """A document that is not I-JSON (RFC 7493), the only JSON that RFC 8785 signs: not
+    UTF-8, not JSON, a member name twice in one object, a number no double can hold, or
+    nested beyond the parser's depth. ``message`` says which, ``details`` where."""
+
+    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: list[dict[str, Any]] = details or []
+
+
+def _member_name(name: str) -> str:
+    """A member name for an error message: JSON-quoted, cut short if long."""
+    quoted = json.dumps(name)
+    return quoted if len(quoted) <= 80 else quoted[:76] + '..."'
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Python keeps the last of two equal names, another verifier may keep the first: the
+    # signature would cover a different object for each of them.
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for name, _value in pairs:
+            if name in seen:
+                raise JSONRefused(
+                    f"the member name {_member_name(name)} appears twice in one object",
+                    details=[{"member": name, "message": "duplicate member name"}],
+                )
+            seen.add(name)
+    return document
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 would read as infinity
+        raise JSONRefused(
+            f"the number {text[:40]} is beyond the range of a double",
+            details=[{"message": "number out of range"}],
+        )
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise JSONRefused(
+        f"{name} is not JSON", details=[{"message": "NaN and Infinity are not JSON numbers"}]
+    )
+
+
+def parse_json(document: str | bytes) -> Any:
+    """Parse ``document`` as I-JSON (RFC 7493), which is what RFC 8785 canonicalises, or
+    raise :class:`JSONRefused`: the one parser of signed material and request bodies.
+
+    Bytes must be UTF-8 (RFC 8259 §8.1) without a byte order mark: ``json.loads`` would
+    also guess UTF-16 or UTF-32. A member name twice in one object is refused, as are
+    NaN, Infinity and numbers beyond a double (``json`` reads 1e400 as infinity). An
+    integer beyond Python's digit limit, which ``json`` reports as a bare ValueError, is
+    refused with the others.
+    """
+    if isinstance(document, bytes | bytearray):
+        if document.startswith(b"\xef\xbb\xbf"):
+            raise JSONRefused("the document starts with a byte order mark: send UTF-8 without")
+        try:
+            text = document.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise JSONRefused(
+                "the document is not UTF-8",
+                details=[{"offset": exc.start, "message": "invalid UTF-8"}],
+            ) from exc
+    else:
+        text = document
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_object_without_duplicates,
+            parse_float=_finite_float,
+            parse_constant=_no_constant,
+        )
+    except JSONRefused:
+        raise
+    except json.JSONDecodeError as exc:
+        raise JSONRefused(
+            "the document is not valid JSON",
+            details=[{"line": exc.lineno, "column": exc.colno, "message": exc.msg}],
+        ) from exc
+    except ValueError as exc:  # int() past sys.get_int_max_str_digits()
+        raise JSONRefused(
+            "a number in the document has too many digits",
+            details=[{"message": str(exc).split(";")[0]}],
+        ) from exc
+    except RecursionError as exc:
+        raise JSONRefused("the JSON document is nested too deeply") from exc
 
 
 def b64url_encode(data: bytes) -> str:
@@ -151,9 +247,25 @@ def public_key_from_jwk(jwk: Any) -> bytes:
         raise SigningError('a key must be a JWK with "kty": "OKP" and "crv": "Ed25519"')
     if "d" in jwk:
         raise SigningError("a private key was sent: only the public key may leave its owner")
-    raw = b64url_decode(jwk.get("x", ""))
+    return checked_public_key(b64url_decode(jwk.get("x", "")))
+
+
+def checked_public_key(raw: bytes) -> bytes:
+    """``raw`` if it is an Ed25519 public key worth trusting, else :class:`SigningError`.
+
+    A key must be the canonical encoding of a point on the curve in its prime-order
+    subgroup (libsodium's ``crypto_core_ed25519_is_valid_point``). The eight points of small
+    order (the all-zero string, the identity ``01 00..00`` and the others) are refused: no
+    private key makes them, and a signature under one can verify for more than one message,
+    so a signer could later disown what it signed.
+    """
     if len(raw) != PUBLIC_KEY_BYTES:
         raise SigningError("an Ed25519 public key has 32 bytes")
+    if not nacl.bindings.crypto_core_ed25519_is_valid_point(raw):
+        raise SigningError(
+            "not an Ed25519 public key: the value is not a point of the curve's prime-order "
+            "subgroup (a small-order point such as all zeros or the identity, or no point at all)"
+        )
     return raw
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import json
 import re
 from collections.abc import Mapping
 from typing import Any, Final, TypeVar
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
 
-from exchange import authentication
+from exchange import authentication, signing
 from exchange.authentication import Authentication
 from exchange.db import ROW_ID_MAX
 from exchange.errors import (
@@ -60,6 +59,7 @@ def exchange_key() -> ExchangeKey:
 _Choice = TypeVar("_Choice", bound=enum.Enum)
 # \u0000 after an even number of backslashes (an odd number escapes the backslash itself)
 _JSON_NUL: Final = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_UTF8_NAMES: Final = frozenset({"utf-8", "utf8"})
 
 
 def json_object() -> dict[str, Any]:
@@ -98,26 +98,30 @@ def pact_host() -> Host:
 
 
 def json_body(*, mimetypes: frozenset[str] = frozenset({"application/json"})) -> Any:
-    """The request's JSON document, or a clear error for anything else."""
+    """The request's JSON document, or a clear error for anything else.
+
+    JSON is UTF-8 (RFC 8259 §8.1): another charset is a 415, bytes that are not UTF-8 a
+    400. The document is parsed as I-JSON (:func:`exchange.signing.parse_json`), as every
+    signed object is: a member name twice in one object, a number no double can hold or
+    one of more digits than Python converts is a 400 naming it.
+    """
     if request.mimetype not in mimetypes:
         raise UnsupportedMediaType(
             f"send JSON with Content-Type: {' or '.join(sorted(mimetypes))} "
             f"(got {request.mimetype or 'none'!r})"
         )
+    charset = request.mimetype_params.get("charset")
+    if charset is not None and charset.strip().lower() not in _UTF8_NAMES:
+        raise UnsupportedMediaType(
+            f"JSON is UTF-8: send charset=utf-8 or no charset (got {charset[:40]!r})"
+        )
     raw = request.get_data(cache=False)
     if _JSON_NUL.search(raw):
         raise BadRequest("JSON strings may not hold a NUL character (\\u0000)")
     try:
-        return json.loads(raw)
-    except UnicodeDecodeError as exc:
-        raise BadRequest("the body is not UTF-8") from exc
-    except json.JSONDecodeError as exc:
-        raise BadRequest(
-            "the body is not valid JSON",
-            details=[{"line": exc.lineno, "column": exc.colno, "message": exc.msg}],
-        ) from exc
-    except RecursionError as exc:
-        raise BadRequest("the JSON document is nested too deeply") from exc
+        return signing.parse_json(raw)
+    except signing.JSONRefused as exc:
+        raise BadRequest(exc.message, details=exc.details) from exc
 
 
 def bearer_token() -> str | None:
@@ -214,7 +218,12 @@ def int_arg(name: str, *, minimum: int, maximum: int, message: str) -> int | Non
     text = request.args.get(name)
     if text is None:
         return None
-    if not (text.isascii() and text.isdecimal()) or not minimum <= int(text) <= maximum:
+    # More digits than the maximum has would also exceed int()'s limit (a ValueError: 500).
+    if (
+        not (text.isascii() and text.isdecimal())
+        or len(text.lstrip("0")) > len(str(maximum))
+        or not minimum <= int(text) <= maximum
+    ):
         raise BadRequest(message)
     return int(text)
 
@@ -234,6 +243,9 @@ class RowIdConverter(IntegerConverter):
         # A larger number would overflow the database's integer (a 500 on PostgreSQL). It is
         # a 404 here, for every method: a ValidationError would make werkzeug answer 405 to a
         # PUT or POST when a GET rule shares the path.
+        # Digits beyond int()'s limit (4,300) would raise ValueError: a 500.
+        if len(value.lstrip("0")) > len(str(ROW_ID_MAX)):
+            raise werkzeug.exceptions.NotFound()
         number = int(value)
         if number > ROW_ID_MAX:
             raise werkzeug.exceptions.NotFound()
@@ -308,13 +320,24 @@ _FORMS: Final = frozenset({"application/x-www-form-urlencoded", "multipart/form-
 
 
 def refuse_nul_characters() -> Response | None:
-    """A NUL in the path, a query parameter or a form field (the portal's) is a 400:
-    PostgreSQL text cannot hold one, so it would otherwise reach the database and fail
-    there (a 500)."""
+    """A NUL in the path, a query parameter, a header, a cookie, HTTP Basic credentials or a
+    form field (the portal's) is a 400: PostgreSQL text cannot hold one, so it would
+    otherwise reach the database and fail there (a 500). Basic credentials are checked once
+    decoded: base64 hides a NUL from the header check."""
     if "\x00" in request.path or any(
         "\x00" in name or "\x00" in value for name, value in request.args.items(multi=True)
     ):
         return error_response(BadRequest("the URL holds a NUL character"))
+    if any("\x00" in name or "\x00" in value for name, value in request.headers.items()):
+        return error_response(BadRequest("a header holds a NUL character"))
+    if any("\x00" in name or "\x00" in value for name, value in request.cookies.items(multi=True)):
+        return error_response(BadRequest("a cookie holds a NUL character"))
+    authorization = request.authorization
+    if authorization is not None and any(
+        "\x00" in (value or "")
+        for value in (authorization.username, authorization.password, authorization.token)
+    ):
+        return error_response(BadRequest("the Authorization credentials hold a NUL character"))
     if request.mimetype in _FORMS and any(
         "\x00" in name or "\x00" in value for name, value in request.form.items(multi=True)
     ):

@@ -195,3 +195,91 @@ def test_private_jwk_is_refused() -> None:
     jwk = {**signing.public_jwk(RFC8032_PUBLIC), "d": "secret"}
     with pytest.raises(signing.SigningError, match="private"):
         signing.public_key_from_jwk(jwk)
+
+
+# The eight points of small order, each as its canonical encoding (checked by decompressing
+# each and adding it to itself: orders 1, 2, 4, 4 and four of 8). No private key makes them.
+SMALL_ORDER_POINTS = [
+    "0100000000000000000000000000000000000000000000000000000000000000",  # identity
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # order 2
+    "0000000000000000000000000000000000000000000000000000000000000000",  # order 4
+    "0000000000000000000000000000000000000000000000000000000000000080",  # order 4
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",  # order 8
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",  # order 8
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",  # order 8
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",  # order 8
+]
+# Encodings that name no point at all: y = p (non-canonical), y = 2 (no x), the identity's
+# y with the sign bit set (x = 0 has no negative).
+NOT_POINTS = [
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "0200000000000000000000000000000000000000000000000000000000000000",
+    "0100000000000000000000000000000000000000000000000000000000000080",
+]
+
+
+@pytest.mark.parametrize("encoding", SMALL_ORDER_POINTS + NOT_POINTS)
+def test_a_small_order_or_invalid_public_key_is_refused(encoding: str) -> None:
+    raw = bytes.fromhex(encoding)
+    with pytest.raises(signing.SigningError, match="prime-order subgroup"):
+        signing.checked_public_key(raw)
+    with pytest.raises(signing.SigningError, match="prime-order subgroup"):
+        signing.public_key_from_jwk(signing.public_jwk(raw))
+
+
+def test_a_real_public_key_is_taken() -> None:
+    assert signing.checked_public_key(RFC8032_PUBLIC) == RFC8032_PUBLIC
+    for _ in range(20):
+        key = signing.KeyPair.generate()
+        assert signing.public_key_from_jwk(key.public_jwk()) == key.public_key
+
+
+@pytest.mark.parametrize(
+    ("document", "member"),
+    [
+        ('{"a": 1, "a": 2}', "a"),
+        ('{"footprint": {}, "signature": {}, "footprint": {"id": "x"}}', "footprint"),
+        ('{"footprint": {"pcf": {"x": 1}, "id": "a", "pcf": {"x": 2}}}', "pcf"),
+        ('[{"b": [{"k\\u00e9": 1, "k\u00e9": 2}]}]', "k\u00e9"),
+    ],
+)
+def test_a_member_name_twice_in_one_object_is_refused_naming_it(document: str, member: str) -> None:
+    """RFC 8785 signs I-JSON, which forbids duplicate names: Python keeps the last, another
+    verifier may keep the first, and one signature would cover two objects."""
+    with pytest.raises(signing.JSONRefused) as refused:
+        signing.parse_json(document)
+    assert json.dumps(member) in refused.value.message
+    assert refused.value.details == [{"member": member, "message": "duplicate member name"}]
+    # The same name in different objects is fine.
+    assert signing.parse_json('{"a": {"a": 1}, "b": [{"a": 2}, {"a": 3}]}')["b"][1] == {"a": 3}
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (b'{"n": ' + b"9" * 5000 + b"}", "too many digits"),
+        (b'{"n": -' + b"1" * 4301 + b"}", "too many digits"),
+        (b'{"n": 1e400}', "beyond the range of a double"),
+        (b'{"n": -1E+999}', "beyond the range of a double"),
+        (b'{"n": NaN}', "NaN is not JSON"),
+        (b'{"n": Infinity}', "Infinity is not JSON"),
+        (b"[-Infinity]", "-Infinity is not JSON"),
+        (b"\xef\xbb\xbf{}", "byte order mark"),
+        ('{"a": "é"}'.encode("latin-1"), "not UTF-8"),
+        ('{"a": "b"}'.encode("utf-16"), "not UTF-8"),
+        ('{"a": "b"}'.encode("utf-16-le"), "not valid JSON"),
+        ('{"a": "b"}'.encode("utf-32"), "not UTF-8"),
+        (b"[" * 100_000, "nested too deeply"),
+        (b'{"a": }', "not valid JSON"),
+    ],
+)
+def test_what_is_not_i_json_is_refused(document: bytes, message: str) -> None:
+    with pytest.raises(signing.JSONRefused, match=message):
+        signing.parse_json(document)
+
+
+def test_i_json_parses_as_json_does() -> None:
+    text = '{"a": [1, -2.5, 1e300, "\\u00e9", null, true], "b": {"c": "' + "9" * 4300 + '"}}'
+    assert signing.parse_json(text) == json.loads(text)
+    assert signing.parse_json(text.encode("utf-8")) == json.loads(text)
+    assert signing.parse_json(b'{"n": ' + b"9" * 4300 + b"}") == {"n": int("9" * 4300)}

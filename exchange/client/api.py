@@ -9,6 +9,8 @@ from typing import Any
 
 import requests
 
+from exchange import signing
+
 
 class ExchangeAPIError(Exception):
     """The exchange answered with an error body."""
@@ -173,6 +175,6 @@ class ExchangeClient:
 
 def _json(response: requests.Response) -> Any:
     try:
-        return response.json()
+        return signing.parse_json(response.content)
     except ValueError:
         return {"message": response.text[:500]}

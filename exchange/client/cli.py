@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from exchange import signing
 from exchange.client.api import ExchangeAPIError, ExchangeClient
 from exchange.client.keys import LocalKey
 from exchange.signing import SigningError
@@ -116,7 +117,7 @@ def sign_command(files: tuple[Path, ...], key_file: Path, out_dir: Path | None) 
     key = _load_key(key_file)
     for path in files:
         try:
-            footprint = json.loads(path.read_text(encoding="utf-8"))
+            footprint = signing.parse_json(path.read_bytes())
             envelope = key.sign_footprint(footprint)
         except (ValueError, SigningError) as exc:
             raise click.ClickException(f"{path}: {exc}") from exc
@@ -145,7 +146,7 @@ def push_command(files: tuple[Path, ...], url: str, client_id: str, client_secre
             envelopes = []
             for path in chunk:
                 try:
-                    envelopes.append(json.loads(path.read_text(encoding="utf-8")))
+                    envelopes.append(signing.parse_json(path.read_bytes()))
                 except ValueError as exc:
                     raise click.ClickException(f"{path}: not JSON ({exc})") from exc
             try:

@@ -13,12 +13,12 @@ from exchange.client.api import ExchangeAPIError
 from exchange.client.cli import _client, _load_key, server_options
 from exchange.client.labels import certificate_document, sign_certificate, verify_label_offline
 from exchange.labels.verify import TrustListError, TrustListStale
-from exchange.signing import SigningError, public_key_from_jwk
+from exchange.signing import SigningError, parse_json, public_key_from_jwk
 
 
 def _json_file(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return parse_json(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"{path}: {exc}") from exc
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from exchange import signing
 from exchange.errors import ValidationFailed
 from exchange.factors import gwp, units
 from exchange.factors.models import Factor, FactorKind, FactorReview, FactorScope
@@ -324,11 +325,10 @@ def read_rows(text: str, file_format: str) -> list[object]:
     """The rows of an exchange file: a JSON array (or ``{"factors": [...]}``), or CSV."""
     if file_format == "json":
         try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
+            document = signing.parse_json(text)
+        except signing.JSONRefused as exc:  # too many digits too: not a bare ValueError (500)
             raise ValidationFailed(
-                "the file is not valid JSON",
-                details=[{"line": exc.lineno, "column": exc.colno, "message": exc.msg}],
+                f"the file is refused: {exc.message}", details=exc.details
             ) from exc
         if isinstance(document, dict) and isinstance(document.get("factors"), list):
             document = document["factors"]

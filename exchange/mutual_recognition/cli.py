@@ -18,7 +18,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session, sessionmaker
 
-from exchange import web
+from exchange import signing, web
 from exchange.db import transaction
 from exchange.errors import ExchangeError
 from exchange.log.services import append_entries
@@ -73,11 +73,14 @@ def _regulator(session: Session, organisation_id: str | None) -> Principal:
 
 def _load_json(source: str) -> Any:
     """A JSON document from a file, or from an https/http URL."""
-    if source.startswith(("https://", "http://")):
-        response = requests.get(source, timeout=15)
-        response.raise_for_status()
-        return response.json()
-    return json.loads(Path(source).read_text(encoding="utf-8"))
+    try:
+        if source.startswith(("https://", "http://")):
+            response = requests.get(source, timeout=15)
+            response.raise_for_status()
+            return signing.parse_json(response.content)
+        return signing.parse_json(Path(source).read_bytes())
+    except signing.JSONRefused as exc:  # a name twice: another verifier may read the first
+        raise click.ClickException(f"{source}: {exc.message}") from exc
 
 
 def _echo(document: Any) -> None:
@@ -195,7 +198,7 @@ def create_agreement(file: Path, regulator_id: str | None) -> None:
             agreement = services.create_agreement(
                 session,
                 _regulator(session, regulator_id),
-                schemas.parse_agreement(json.loads(file.read_text(encoding="utf-8"))),
+                schemas.parse_agreement(_load_json(str(file))),
                 append_to_log=append_entries,
             )
             click.echo(str(agreement.id))
@@ -326,7 +329,7 @@ def revoke_anchor_command(
 def verify_bundle_command(file: Path, jwks_source: str, origin: str | None) -> None:
     """Check a verification bundle offline against the pinned exchange key."""
     try:
-        document = json.loads(file.read_text(encoding="utf-8"))
+        document = _load_json(str(file))
         pinned = _load_json(jwks_source)
     except (ValueError, OSError, requests.RequestException) as exc:
         raise click.ClickException(f"cannot read the bundle or the JWK Set: {exc}") from exc

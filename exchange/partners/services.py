@@ -210,7 +210,7 @@ def register_key(
         public_key = signing.public_key_from_jwk(public_jwk)
     except signing.SigningError as exc:
         raise ValidationFailed(
-            "the key is not valid", details=[{"field": "jwk", "message": str(exc)}]
+            f"the key is not valid: {exc}", details=[{"field": "jwk", "message": str(exc)}]
         ) from exc
     now = utcnow()
     not_before = not_before or now

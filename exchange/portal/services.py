@@ -306,7 +306,7 @@ def signed_envelope(draft: SigningDraft, *, kid: str, value: str) -> dict[str, A
 def pasted_signature(text: str) -> tuple[str, str] | None:
     """``(kid, value)`` from a pasted signed envelope or signature object, if it is one."""
     try:
-        document = json.loads(text)
+        document = signing.parse_json(text)
     except ValueError:
         return None
     if isinstance(document, dict) and isinstance(document.get("signature"), dict):
@@ -432,7 +432,7 @@ def footprint_from_form(
 def footprint_from_json(text: str) -> dict[str, Any]:
     """A PACT footprint pasted or uploaded as JSON (bare, or a PACT ``{"data": ...}`` answer)."""
     try:
-        document = json.loads(text)
+        document = signing.parse_json(text)
     except ValueError as exc:
         raise ValidationFailed(
             "the file is not JSON", details=[{"field": "json", "message": str(exc)}]

@@ -140,6 +140,8 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, record_id = text.split("|", 1)
+        if "\x00" in record_id:  # PostgreSQL text cannot hold it: a 500 in the query
+            raise ValueError("a cursor's record id holds a NUL character")
         position = dt.datetime.fromisoformat(moment)
         if position.tzinfo is None:
             raise ValueError("a cursor's time has a zone")

@@ -174,7 +174,7 @@ class PartnerClient:
         if response.status_code != 200:
             raise SyncError(f"the partner's token endpoint answered {response.status_code}")
         try:
-            token = response.json()["access_token"]
+            token = signing.parse_json(response.content)["access_token"]
         except (ValueError, KeyError, TypeError) as exc:
             raise SyncError("the partner's token endpoint gave no access_token") from exc
         self._token = str(token)
@@ -194,8 +194,10 @@ class PartnerClient:
         if response.status_code != 200:
             raise SyncError(f"{url} answered {response.status_code}")
         try:
-            data = response.json()["data"]
-        except (ValueError, KeyError, TypeError) as exc:
+            data = signing.parse_json(response.content)["data"]
+        except signing.JSONRefused as exc:
+            raise SyncError(f"{url}: {exc.message}") from exc
+        except (KeyError, TypeError) as exc:
             raise SyncError(f"{url} gave no PACT data list") from exc
         if not isinstance(data, list):
             raise SyncError(f"{url} gave no PACT data list")
@@ -212,9 +214,9 @@ class PartnerClient:
         if response.status_code != 200:
             raise SyncError(f"{path} answered {response.status_code}")
         try:
-            return response.json()
-        except ValueError as exc:
-            raise SyncError(f"{path} is not JSON") from exc
+            return signing.parse_json(response.content)
+        except signing.JSONRefused as exc:
+            raise SyncError(f"{path}: {exc.message}") from exc
 
     def checkpoint(self) -> str:
         response = self._send("GET", f"{self.base_url}/api/v1/log/checkpoint")
@@ -273,7 +275,7 @@ class PartnerClient:
         if response.status_code == 404:
             return None
         try:
-            found = response.json()
+            found = signing.parse_json(response.content)
         except ValueError:
             return None
         return found if isinstance(found, dict) else None

@@ -4,14 +4,13 @@ Thin pages over exchange/mutual_recognition: its parsing, services and role chec
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from flask import current_app, request
 from werkzeug.wrappers import Response
 
-from exchange import web
+from exchange import signing, web
 from exchange.errors import ValidationFailed
 from exchange.log.services import append_entries
 from exchange.mutual_recognition import schemas as recognition_schemas
@@ -43,7 +42,10 @@ def _day(name: str) -> str | None:
 
 def _whole(name: str) -> int | str | None:
     value = _optional(name, 12)
-    return int(value) if value is not None and value.isdigit() else value
+    # ASCII digits only: str.isdigit also takes "²", which int() refuses (a 500).
+    if value is not None and value.isascii() and value.isdecimal():
+        return int(value)
+    return value
 
 
 @bp.get("/regulator/partners")
@@ -61,7 +63,7 @@ def regulator_partners() -> tuple[str, int]:
 @roles_required(Role.REGULATOR)
 def regulator_register_partner() -> Response:
     try:
-        jwks = json.loads(form_text("jwks", 50_000))
+        jwks = signing.parse_json(form_text("jwks", 50_000))
     except ValueError as exc:
         raise ValidationFailed(
             "the JWK Set is not JSON", details=[{"field": "jwks", "message": str(exc)}]

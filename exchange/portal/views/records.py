@@ -333,7 +333,7 @@ def keys() -> tuple[str, int]:
 def register_key() -> Response:
     """Register a public key (generated in the browser, or pasted from ``exchange keys``)."""
     try:
-        jwk = json.loads(form_text("jwk", 5000))
+        jwk = signing.parse_json(form_text("jwk", 5000))
     except ValueError as exc:
         raise ValidationFailed("the public key is not JSON") from exc
     if isinstance(jwk, dict):
