@@ -69,6 +69,7 @@ def _configure_portal_sessions(app: Flask) -> None:
     each names a session held in the database (exchange.portal.models.PortalSession)."""
     import datetime as dt
 
+    from exchange.db import utcnow
     from exchange.portal.security import KeyringSessions
 
     app.session_interface = KeyringSessions()
@@ -82,7 +83,7 @@ def _configure_portal_sessions(app: Flask) -> None:
         ),
     )
     # What time the portal's sessions are judged at (tests move it).
-    app.extensions["exchange.portal.clock"] = db.utcnow
+    app.extensions["exchange.portal.clock"] = utcnow
 
 
 def _log_sources() -> dict[str, Any]:

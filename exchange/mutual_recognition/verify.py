@@ -104,7 +104,9 @@ def verify_bundle(
     A document of the wrong shape is a problem like any other, never an exception.
     """
     try:
-        return _verify_bundle(document, pinned=pinned, origin=origin, trust_list=trust_list)
+        return _verify_bundle(
+            document, pinned=pinned, origin=origin, trust_list=trust_list, now=now
+        )
     except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
         return BundleVerdict((f"the bundle is malformed: {type(exc).__name__}: {exc}",))
 
@@ -115,6 +117,7 @@ def _verify_bundle(
     pinned: Sequence[bytes] | Mapping[str, Any],
     origin: str | None = None,
     trust_list: Mapping[str, Any] | None = None,
+    now: dt.datetime | None = None,
 ) -> BundleVerdict:
     """Check a verification bundle against the pinned exchange key(s); see the module doc.
 

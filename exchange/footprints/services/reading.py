@@ -202,8 +202,8 @@ class _Source:
 def _term_in(table: Any, term: Any, column: str, values: Sequence[str]) -> sa.ColumnElement[bool]:
     """``term``'s value is one of ``values``; a country's geography also finds its
     subdivisions (``cn`` finds ``cn-hi``), as :func:`geography_matches` says."""
-    found = getattr(term, column)
-    clause = found == values[0] if len(values) == 1 else found.in_(values)
+    found: sa.ColumnElement[str] = getattr(term, column)
+    clause: sa.ColumnElement[bool] = found == values[0] if len(values) == 1 else found.in_(values)
     if table is not FootprintGeography:
         return clause
     # Country codes are two letters, so the pattern holds no LIKE wildcard.
