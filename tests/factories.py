@@ -108,7 +108,7 @@ def cloud_event(event_type: str, data: dict[str, Any], source: str) -> dict[str,
     }
 
 
-def body(response: TestResponse) -> Any:
+def json_of(response: TestResponse) -> Any:
     """A test-client response's JSON document; the test fails here when there is none."""
     document = response.get_json()
     assert document is not None, response.data[:200]

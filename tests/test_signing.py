@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import rfc8785
@@ -70,7 +71,7 @@ json_values = st.recursive(
 )
 
 
-def as_doubles(value: object) -> object:
+def as_doubles(value: Any) -> Any:
     """Integers past 2**53 that RFC 8785 writes as they are, as the doubles they are."""
     if isinstance(value, dict):
         return {key: as_doubles(item) for key, item in value.items()}
@@ -86,7 +87,7 @@ def as_doubles(value: object) -> object:
 
 
 @given(json_values)
-def test_fast_path_equals_rfc8785(value: object) -> None:
+def test_fast_path_equals_rfc8785(value: Any) -> None:
     try:
         expected = rfc8785.dumps(as_doubles(value))
     except (rfc8785.CanonicalizationError, UnicodeEncodeError):
@@ -128,7 +129,7 @@ def test_lone_surrogate_cannot_be_canonicalised() -> None:
 
 def _signed() -> tuple[bytes, dict[str, object], str]:
     private_key = signing.generate_private_key()
-    payload = {"id": "x", "pcf": {"value": "1.5"}}
+    payload: dict[str, object] = {"id": "x", "pcf": {"value": "1.5"}}
     signature = signing.sign(
         context=signing.FOOTPRINT_CONTEXT, payload=payload, private_key=private_key
     )

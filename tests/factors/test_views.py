@@ -18,7 +18,7 @@ from exchange.factors.models import Factor
 from exchange.log.models import LogEntry
 from exchange.log.services import append_entries
 from exchange.partners.models import Role
-from tests.factories import Member, add_member, body
+from tests.factories import Member, add_member, json_of
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def decide(
 
 
 def codes(response: Any) -> list[tuple[str, int, str]]:
-    return [(f["code"], f["version"], f["status"]) for f in body(response)["data"]]
+    return [(f["code"], f["version"], f["status"]) for f in json_of(response)["data"]]
 
 
 def review_entries(app: Flask) -> int:
@@ -93,8 +93,8 @@ def test_a_declaration_is_pending_and_seen_only_by_its_declarant_and_the_regulat
     client: FlaskClient, supplier: Member, other: Member, regulator: Member
 ) -> None:
     created = declare(client, supplier)
-    assert created.status_code == 201, body(created)
-    factor = body(created)
+    assert created.status_code == 201, json_of(created)
+    factor = json_of(created)
     assert (factor["status"], factor["version"], factor["value"]) == ("submitted", 1, "1.25")
     assert factor["declaredBy"] == supplier.organisation_id
 
@@ -118,17 +118,17 @@ def test_a_declaration_is_pending_and_seen_only_by_its_declarant_and_the_regulat
 def test_only_the_regulator_decides_and_every_decision_is_logged(
     client: FlaskClient, app: Flask, supplier: Member, other: Member, regulator: Member
 ) -> None:
-    factor_id = body(declare(client, supplier))["id"]
+    factor_id = json_of(declare(client, supplier))["id"]
     for member in (supplier, other):
         refused = decide(client, member, factor_id, "approve")
         assert refused.status_code == 403
-        assert body(refused)["code"] == "AccessDenied"
+        assert json_of(refused)["code"] == "AccessDenied"
     assert review_entries(app) == 0
 
     approved = decide(client, regulator, factor_id, "approve", "checked against the study")
-    assert approved.status_code == 200, body(approved)
-    assert body(approved)["status"] == "approved"
-    [review] = body(approved)["reviews"]
+    assert approved.status_code == 200, json_of(approved)
+    assert json_of(approved)["status"] == "approved"
+    [review] = json_of(approved)["reviews"]
     assert review["decision"] == "approve"
     assert review["reviewer"] == regulator.organisation_id
     assert review_entries(app) == 1
@@ -144,19 +144,19 @@ def test_only_the_regulator_decides_and_every_decision_is_logged(
 def test_return_and_reject_need_a_comment_and_stay_private(
     client: FlaskClient, supplier: Member, regulator: Member
 ) -> None:
-    factor_id = body(declare(client, supplier))["id"]
+    factor_id = json_of(declare(client, supplier))["id"]
     missing = decide(client, regulator, factor_id, "return")
     assert missing.status_code == 400
-    assert body(missing)["details"] == [{"field": "comment", "message": "required"}]
+    assert json_of(missing)["details"] == [{"field": "comment", "message": "required"}]
     returned = decide(client, regulator, factor_id, "return", "cite the verification report")
-    assert body(returned)["status"] == "returned"
-    assert body(returned)["reviews"][0]["comment"] == "cite the verification report"
+    assert json_of(returned)["status"] == "returned"
+    assert json_of(returned)["reviews"][0]["comment"] == "cite the verification report"
     assert codes(client.get("/api/v1/factors")) == []
     # The correction is the next version of the same code.
     corrected = declare(client, supplier, evidence="https://example.com/verified.pdf")
-    assert body(corrected)["version"] == 2
-    rejected = decide(client, regulator, body(corrected)["id"], "reject", "not representative")
-    assert body(rejected)["status"] == "rejected"
+    assert json_of(corrected)["version"] == 2
+    rejected = decide(client, regulator, json_of(corrected)["id"], "reject", "not representative")
+    assert json_of(rejected)["status"] == "rejected"
     assert codes(client.get("/api/v1/factors", headers=supplier.headers)) == [
         ("acme.coconut-shell-charcoal", 2, "rejected"),
         ("acme.coconut-shell-charcoal", 1, "returned"),
@@ -166,78 +166,78 @@ def test_return_and_reject_need_a_comment_and_stay_private(
 def test_a_correction_supersedes_and_the_old_version_stays_readable(
     client: FlaskClient, app: Flask, supplier: Member, other: Member, regulator: Member
 ) -> None:
-    first = body(declare(client, supplier))["id"]
+    first = json_of(declare(client, supplier))["id"]
     decide(client, regulator, first, "approve")
     # Only one version at a time is under review, and the code is the declarant's.
     second = declare(client, supplier, value="1.19")
-    assert body(second)["version"] == 2
+    assert json_of(second)["version"] == 2
     assert declare(client, supplier, value="1.18").status_code == 409
     taken = declare(client, other)
     assert taken.status_code == 409
-    assert body(taken)["details"][0]["field"] == "code"
+    assert json_of(taken)["details"][0]["field"] == "code"
 
-    decide(client, regulator, body(second)["id"], "approve")
+    decide(client, regulator, json_of(second)["id"], "approve")
     old = client.get(f"/api/v1/factors/{first}")
     assert old.status_code == 200
-    assert body(old)["status"] == "retired"
-    assert body(old)["value"] == "1.25"
-    assert [r["decision"] for r in body(old)["reviews"]] == ["approve", "retire"]
+    assert json_of(old)["status"] == "retired"
+    assert json_of(old)["value"] == "1.25"
+    assert [r["decision"] for r in json_of(old)["reviews"]] == ["approve", "retire"]
     assert review_entries(app) == 3
-    approved_only = body(client.get("/api/v1/factors?status=approved"))["data"]
+    approved_only = json_of(client.get("/api/v1/factors?status=approved"))["data"]
     assert [(f["version"], f["value"]) for f in approved_only] == [(2, "1.19")]
 
 
 def test_bad_declarations_name_their_fields(client: FlaskClient, supplier: Member) -> None:
     response = declare(client, supplier, value=1.25, unit="furlong", gwpSet="SAR")
     assert response.status_code == 400
-    assert {d["field"] for d in body(response)["details"]} == {"value", "unit", "gwpSet"}
+    assert {d["field"] for d in json_of(response)["details"]} == {"value", "unit", "gwpSet"}
     assert client.post("/api/v1/factors", json=declaration()).status_code == 401
 
 
 def test_search_by_region_year_category_and_text(client: FlaskClient, app: Flask) -> None:
     load_starter(app)
-    hainan = body(client.get("/api/v1/factors?region=cn-hi&year=2023"))["data"]
+    hainan = json_of(client.get("/api/v1/factors?region=cn-hi&year=2023"))["data"]
     assert [(f["code"], f["value"], f["scope"]) for f in hainan] == [
         ("cn.electricity.hainan.2023", "0.3648", "combustion")
     ]
-    electricity = body(client.get("/api/v1/factors?category=electricity&limit=100"))["data"]
+    electricity = json_of(client.get("/api/v1/factors?category=electricity&limit=100"))["data"]
     assert len(electricity) == 9
     assert {f["unitLabel"] for f in electricity} == {"kg CO2e/kWh"}
-    southern = body(client.get("/api/v1/factors?q=southern&year=2022"))["data"]
+    southern = json_of(client.get("/api/v1/factors?q=southern&year=2022"))["data"]
     assert [(f["region"], f["value"]) for f in southern] == [("CN-CSG", "0.3869")]
     page = client.get("/api/v1/factors?category=electricity&limit=4")
-    assert len(body(page)["data"]) == 4
-    assert "offset=4" in body(page)["next"]
+    assert len(json_of(page)["data"]) == 4
+    assert "offset=4" in json_of(page)["next"]
     assert client.get("/api/v1/factors?status=pending").status_code == 400
 
 
 def test_a_factor_is_served_per_another_unit_and_gwp_set(client: FlaskClient, app: Flask) -> None:
     load_starter(app)
-    grid = body(client.get("/api/v1/factors?code=cn.electricity.hainan.2023"))["data"][0]
+    grid = json_of(client.get("/api/v1/factors?code=cn.electricity.hainan.2023"))["data"][0]
     # 0.3648 / 3.6 = 0.101333...: twelve places
-    per_mj = body(client.get(f"/api/v1/factors/{grid['id']}?unit=MJ"))["converted"]
+    per_mj = json_of(client.get(f"/api/v1/factors/{grid['id']}?unit=MJ"))["converted"]
     assert per_mj == {"value": "0.101333333333", "unit": "MJ", "gwpSet": "AR6"}
-    per_mwh = body(client.get(f"/api/v1/factors/{grid['id']}?unit=MWh&gwpSet=AR4"))["converted"]
+    per_mwh = json_of(client.get(f"/api/v1/factors/{grid['id']}?unit=MWh&gwpSet=AR4"))["converted"]
     assert per_mwh == {"value": "364.8", "unit": "MWh", "gwpSet": "AR4"}
     wrong = client.get(f"/api/v1/factors/{grid['id']}?unit=kg")
     assert wrong.status_code == 400
-    assert "kWh" in body(wrong)["message"]
-    assert "kg" in body(wrong)["message"]
+    assert "kWh" in json_of(wrong)["message"]
+    assert "kg" in json_of(wrong)["message"]
 
-    methane = body(client.get("/api/v1/factors?code=ipcc.gwp100.ar6.ch4-fossil"))["data"][0]
+    methane = json_of(client.get("/api/v1/factors?code=ipcc.gwp100.ar6.ch4-fossil"))["data"][0]
     assert methane["value"] == "29.8"
-    as_ar5 = body(client.get(f"/api/v1/factors/{methane['id']}?gwpSet=AR5"))["converted"]
+    as_ar5 = json_of(client.get(f"/api/v1/factors/{methane['id']}?gwpSet=AR5"))["converted"]
     assert as_ar5["value"] == "30"
 
 
 def test_a_total_without_breakdown_is_not_re_expressed(
     client: FlaskClient, supplier: Member, regulator: Member
 ) -> None:
-    factor_id = body(declare(client, supplier))["id"]
+    factor_id = json_of(declare(client, supplier))["id"]
     decide(client, regulator, factor_id, "approve")
     refused = client.get(f"/api/v1/factors/{factor_id}?gwpSet=AR5")
     assert refused.status_code == 400
-    assert "gas breakdown" in body(refused)["message"]
+    assert "gas breakdown" in json_of(refused)["message"]
 
 
 MIXED_CSV = """code,kind,name,category,value,unit,region,year,gwpSet,gases,scope,source,licence
@@ -255,7 +255,7 @@ def test_import_reports_bad_rows_keeps_good_ones_and_re_import_changes_nothing(
     headers = {**regulator.headers, "Content-Type": "text/csv"}
     first = client.post("/api/v1/factors/import", data=MIXED_CSV, headers=headers)
     assert first.status_code == 207
-    report = body(first)
+    report = json_of(first)
     assert (report["created"], report["unchanged"], report["rejected"]) == (2, 0, 3)
     bad = {row["row"]: row for row in report["rows"] if row["status"] == "rejected"}
     # Row numbers as a spreadsheet shows them: the header is row 1.
@@ -266,10 +266,10 @@ def test_import_reports_bad_rows_keeps_good_ones_and_re_import_changes_nothing(
     entries = review_entries(app)
     assert entries == 2
 
-    again = body(client.post("/api/v1/factors/import", data=MIXED_CSV, headers=headers))
+    again = json_of(client.post("/api/v1/factors/import", data=MIXED_CSV, headers=headers))
     assert (again["created"], again["unchanged"], again["rejected"]) == (0, 2, 3)
     assert review_entries(app) == entries
-    truck = body(client.get("/api/v1/factors?code=test.truck"))["data"]
+    truck = json_of(client.get("/api/v1/factors?code=test.truck"))["data"]
     assert [(f["unit"], f["value"], f["status"]) for f in truck] == [("t·km", "0.085", "approved")]
 
     denied = client.post(
@@ -301,11 +301,13 @@ def test_json_import_and_export_round_trip(
         },
         {"code": "test.broken", "value": "x"},
     ]
-    report = body(client.post("/api/v1/factors/import", json=rows, headers=regulator.headers))
+    report = json_of(client.post("/api/v1/factors/import", json=rows, headers=regulator.headers))
     assert (report["created"], report["rejected"]) == (1, 1)
     # A changed row without a version number becomes the code's next version.
     rows[0]["value"], rows[0]["gases"] = "1.9", {"CO2": "1.9"}
-    report = body(client.post("/api/v1/factors/import", json=rows[:1], headers=regulator.headers))
+    report = json_of(
+        client.post("/api/v1/factors/import", json=rows[:1], headers=regulator.headers)
+    )
     assert report["rows"][0] == {"row": 1, "status": "created", "code": "test.steel", "version": 2}
 
     exported = client.get("/api/v1/factors/export?format=csv&q=steel")
@@ -314,7 +316,7 @@ def test_json_import_and_export_round_trip(
     assert len(lines) == 3  # header, version 2 (approved), version 1 (retired)
     assert "CH4-fossil=0.001;CO2=1.8;N2O=0.0001" in lines[2]
     # The export imports back unchanged: same codes, versions and content.
-    back = body(
+    back = json_of(
         client.post(
             "/api/v1/factors/import",
             data=exported.get_data(as_text=True),
@@ -322,7 +324,7 @@ def test_json_import_and_export_round_trip(
         )
     )
     assert (back["created"], back["unchanged"], back["rejected"]) == (0, 2, 0)
-    as_json = body(client.get("/api/v1/factors/export?format=json&q=steel"))["factors"]
+    as_json = json_of(client.get("/api/v1/factors/export?format=json&q=steel"))["factors"]
     assert [(f["version"], f["status"]) for f in as_json] == [(2, "approved"), (1, "retired")]
 
 
@@ -335,8 +337,8 @@ def test_a_footprint_record_is_offered_as_a_product_factor(
     submitted = client.post(
         "/api/v1/footprints", json=supplier.key.sign_footprint(footprint), headers=supplier.headers
     )
-    assert submitted.status_code == 201, body(submitted)
-    record_id = body(submitted)["id"]
+    assert submitted.status_code == 201, json_of(submitted)
+    record_id = json_of(submitted)["id"]
     offer = {
         "footprintRecordId": record_id,
         "code": "acme.bioethanol",
@@ -345,8 +347,8 @@ def test_a_footprint_record_is_offered_as_a_product_factor(
         "value": "99",  # the record decides the value, not the offer
     }
     response = client.post("/api/v1/factors", json=offer, headers=supplier.headers)
-    assert response.status_code == 201, body(response)
-    factor = body(response)
+    assert response.status_code == 201, json_of(response)
+    factor = json_of(response)
     # The PCF is per 4 kg: 1.5 / 4 = 0.375 kg CO2e per kg.
     assert (factor["value"], factor["unit"], factor["kind"]) == ("0.375", "kg", "product")
     assert (factor["scope"], factor["region"], factor["gwpSet"]) == ("life-cycle", "US-TX", "AR6")
@@ -356,7 +358,7 @@ def test_a_footprint_record_is_offered_as_a_product_factor(
         "/api/v1/factors", json={**offer, "code": "other.bioethanol"}, headers=other.headers
     )
     assert stolen.status_code == 400
-    assert body(stolen)["details"][0]["field"] == "footprintRecordId"
+    assert json_of(stolen)["details"][0]["field"] == "footprintRecordId"
 
     successor = supplier.footprint(precedingPfIds=[record_id])
     assert (
@@ -371,7 +373,7 @@ def test_a_footprint_record_is_offered_as_a_product_factor(
         "/api/v1/factors", json={**offer, "code": "acme.bioethanol-2"}, headers=supplier.headers
     )
     assert stale.status_code == 400
-    assert body(stale)["details"] == [
+    assert json_of(stale)["details"] == [
         {"field": "footprintRecordId", "message": "a deprecated record"}
     ]
 
@@ -446,13 +448,13 @@ def test_a_concurrent_declaration_of_the_same_version_is_a_conflict(
     monkeypatch.setattr(services, "versions_of", lambda session, code: [])
     raced = declare(client, supplier, value="1.3")
     assert raced.status_code == 409
-    assert "meanwhile" in body(raced)["message"]
+    assert "meanwhile" in json_of(raced)["message"]
 
 
 def test_the_log_commits_to_the_reviewed_content(
     client: FlaskClient, app: Flask, supplier: Member, regulator: Member
 ) -> None:
-    factor_id = body(declare(client, supplier))["id"]
+    factor_id = json_of(declare(client, supplier))["id"]
     decide(client, regulator, factor_id, "approve")
     runner = app.test_cli_runner()
     assert runner.invoke(args=["audit"]).exit_code == 0

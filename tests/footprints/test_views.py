@@ -17,7 +17,7 @@ from exchange.footprints.models import FootprintRecord
 from exchange.log.models import LogEntry
 from exchange.partners.models import AccessToken, Role
 from exchange.partners.services import hash_secret
-from tests.factories import Member, add_member, body
+from tests.factories import Member, add_member, json_of
 
 
 @pytest.fixture
@@ -49,8 +49,8 @@ def test_submitted_record_is_served_byte_for_byte_verifiable(
 ) -> None:
     envelope = supplier.envelope()
     response = post(client, supplier, envelope)
-    assert response.status_code == 201, body(response)
-    result = body(response)
+    assert response.status_code == 201, json_of(response)
+    result = json_of(response)
     assert result["status"] == "created"
     assert result["receipt"]["receipt"]["logIndex"] >= 0
     assert response.headers["Location"].endswith(f"/api/v1/footprints/{result['id']}")
@@ -81,17 +81,17 @@ def test_resending_is_idempotent_and_a_changed_record_is_a_conflict(
     first = post(client, supplier, envelope)
     again = post(client, supplier, envelope)
     assert again.status_code == 200
-    assert body(again)["status"] == "unchanged"
-    assert body(again)["id"] == body(first)["id"]
+    assert json_of(again)["status"] == "unchanged"
+    assert json_of(again)["id"] == json_of(first)["id"]
     assert (
-        body(again)["receipt"]["receipt"]["logIndex"]
-        == body(first)["receipt"]["receipt"]["logIndex"]
+        json_of(again)["receipt"]["receipt"]["logIndex"]
+        == json_of(first)["receipt"]["receipt"]["logIndex"]
     )
 
     changed = supplier.key.sign_footprint({**envelope["footprint"], "comment": "changed"})
     conflict = post(client, supplier, changed)
     assert conflict.status_code == 409
-    assert body(conflict)["code"] == "Conflict"
+    assert json_of(conflict)["code"] == "Conflict"
     assert stored_counts(app) == (1, 1)
 
 
@@ -106,7 +106,7 @@ def test_a_flipped_bit_in_the_footprint_is_refused(
     envelope["footprint"]["productDescription"] = json.loads(bytes(text))
     response = post(client, supplier, envelope)
     assert response.status_code == 400
-    assert body(response)["code"] == "SignatureInvalid"
+    assert json_of(response)["code"] == "SignatureInvalid"
     assert stored_counts(app) == (0, 0)
 
 
@@ -120,7 +120,7 @@ def test_a_flipped_bit_in_the_signature_is_refused(
     envelope["signature"]["value"] = signing.b64url_encode(bytes(raw))
     response = post(client, supplier, envelope)
     assert response.status_code == 400
-    assert body(response)["code"] == "SignatureInvalid"
+    assert json_of(response)["code"] == "SignatureInvalid"
     assert stored_counts(app) == (0, 0)
 
 
@@ -129,23 +129,23 @@ def test_keys_that_may_not_sign_are_refused(
 ) -> None:
     unregistered = add_member(app, Role.SUPPLIER, register_key=False)
     response = post(client, unregistered, unregistered.envelope())
-    assert (response.status_code, body(response)["code"]) == (400, "SignatureInvalid")
-    assert "unknown key" in body(response)["message"]
+    assert (response.status_code, json_of(response)["code"]) == (400, "SignatureInvalid")
+    assert "unknown key" in json_of(response)["message"]
 
     # The supplier signs with the customer's key id: someone else's key.
     envelope = customer.key.sign_footprint(supplier.footprint())
     response = post(client, supplier, envelope)
-    assert (response.status_code, body(response)["code"]) == (403, "AccessDenied")
+    assert (response.status_code, json_of(response)["code"]) == (403, "AccessDenied")
 
     revoked = client.post(
         f"/api/v1/keys/{supplier.key.kid}/revoke",
         json={"reason": "laptop stolen"},
         headers=supplier.headers,
     )
-    assert revoked.status_code == 200, body(revoked)
+    assert revoked.status_code == 200, json_of(revoked)
     response = post(client, supplier, supplier.envelope())
-    assert (response.status_code, body(response)["code"]) == (400, "SignatureInvalid")
-    assert "laptop stolen" in body(response)["message"]
+    assert (response.status_code, json_of(response)["code"]) == (400, "SignatureInvalid")
+    assert "laptop stolen" in json_of(response)["message"]
     assert stored_counts(app) == (0, 0)
 
 
@@ -154,7 +154,7 @@ def test_a_footprint_naming_another_company_is_refused(
 ) -> None:
     envelope = supplier.key.sign_footprint(supplier.footprint(companyIds=customer.company_ids))
     response = post(client, supplier, envelope)
-    assert (response.status_code, body(response)["code"]) == (403, "AccessDenied")
+    assert (response.status_code, json_of(response)["code"]) == (403, "AccessDenied")
 
 
 def test_schema_errors_list_every_field(client: FlaskClient, app: Flask, supplier: Member) -> None:
@@ -164,7 +164,7 @@ def test_schema_errors_list_every_field(client: FlaskClient, app: Flask, supplie
     del footprint["productIds"]
     response = post(client, supplier, supplier.key.sign_footprint(footprint))
     assert response.status_code == 400
-    fields = {item["field"] for item in body(response)["details"]}
+    fields = {item["field"] for item in json_of(response)["details"]}
     assert {"pcf.declaredUnitAmount", "pcf.fossilGhgEmissions", "productIds"} <= fields
     assert stored_counts(app) == (0, 0)
 
@@ -177,21 +177,21 @@ def test_malformed_requests_get_clear_errors(
         data="{nope",
         headers={**supplier.headers, "Content-Type": "application/json"},
     )
-    assert (response.status_code, body(response)["code"]) == (400, "BadRequest")
-    assert body(response)["details"][0]["line"] == 1
+    assert (response.status_code, json_of(response)["code"]) == (400, "BadRequest")
+    assert json_of(response)["details"][0]["line"] == 1
 
     response = client.post(
         "/api/v1/footprints", data="{}", headers={**supplier.headers, "Content-Type": "text/plain"}
     )
-    assert (response.status_code, body(response)["code"]) == (415, "UnsupportedMediaType")
+    assert (response.status_code, json_of(response)["code"]) == (415, "UnsupportedMediaType")
 
     app.config["MAX_CONTENT_LENGTH"] = 1000
     response = post(client, supplier, supplier.envelope())
-    assert (response.status_code, body(response)["code"]) == (413, "PayloadTooLarge")
+    assert (response.status_code, json_of(response)["code"]) == (413, "PayloadTooLarge")
 
     response = post(client, supplier, {"footprint": {}, "signature": {"alg": "RS256"}})
     assert response.status_code == 400
-    assert {item["field"] for item in body(response)["details"]} >= {
+    assert {item["field"] for item in json_of(response)["details"]} >= {
         "signature.alg",
         "signature.kid",
     }
@@ -210,7 +210,7 @@ def test_tokens_are_checked(client: FlaskClient, app: Flask, supplier: Member) -
         assert token is not None
         token.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     response = post(client, supplier, supplier.envelope())
-    assert (response.status_code, body(response)["code"]) == (401, "TokenExpired")
+    assert (response.status_code, json_of(response)["code"]) == (401, "TokenExpired")
     assert stored_counts(app) == (0, 0)
 
 
@@ -222,12 +222,12 @@ def test_successor_deprecates_and_rules_on_predecessors(
     successor = supplier.envelope(precedingPfIds=[first["footprint"]["id"]])
     assert post(client, supplier, successor).status_code == 201
     old = client.get(f"/api/v1/footprints/{first['footprint']['id']}", headers=supplier.headers)
-    assert body(old)["exchange"]["status"] == "Deprecated"
-    assert body(old)["exchange"]["deprecatedBy"] == successor["footprint"]["id"]
+    assert json_of(old)["exchange"]["status"] == "Deprecated"
+    assert json_of(old)["exchange"]["deprecatedBy"] == successor["footprint"]["id"]
 
     again = supplier.envelope(precedingPfIds=[first["footprint"]["id"]])
     response = post(client, supplier, again)
-    assert (response.status_code, body(response)["code"]) == (409, "Conflict")
+    assert (response.status_code, json_of(response)["code"]) == (409, "Conflict")
 
     theirs = customer.envelope()
     post(client, customer, theirs)
@@ -237,8 +237,10 @@ def test_successor_deprecates_and_rules_on_predecessors(
     missing = post(
         client, supplier, supplier.envelope(precedingPfIds=["0e1f4e52-8d7e-4f68-9c6f-5c1f5b0a9d11"])
     )
-    assert body(response)["details"][0]["message"].replace(theirs["footprint"]["id"], "X") == (
-        body(missing)["details"][0]["message"].replace("0e1f4e52-8d7e-4f68-9c6f-5c1f5b0a9d11", "X")
+    assert json_of(response)["details"][0]["message"].replace(theirs["footprint"]["id"], "X") == (
+        json_of(missing)["details"][0]["message"].replace(
+            "0e1f4e52-8d7e-4f68-9c6f-5c1f5b0a9d11", "X"
+        )
     )
 
 
@@ -251,7 +253,7 @@ def test_batch_accepts_good_items_and_reports_bad_ones_by_index(
     broken = supplier.key.sign_footprint(supplier.footprint(specVersion=3))
     response = post(client, supplier, {"items": [good[0], tampered, good[1], broken, good[2]]})
     assert response.status_code == 207
-    answer = body(response)
+    answer = json_of(response)
     assert (answer["accepted"], answer["rejected"]) == (3, 2)
     assert [item["status"] for item in answer["results"]] == [
         "created",
@@ -276,18 +278,21 @@ def test_batch_can_supersede_a_record_sent_earlier_in_the_same_batch(
     second = supplier.envelope(precedingPfIds=[first["footprint"]["id"]])
     response = post(client, supplier, {"items": [first, second]})
     assert response.status_code == 200
-    assert [item["recordStatus"] for item in body(response)["results"]] == ["Deprecated", "Active"]
+    assert [item["recordStatus"] for item in json_of(response)["results"]] == [
+        "Deprecated",
+        "Active",
+    ]
 
 
 def test_records_are_private_until_shared_or_published(
     client: FlaskClient, app: Flask, supplier: Member, customer: Member
 ) -> None:
     envelope = supplier.envelope()
-    record_id = body(post(client, supplier, envelope))["id"]
+    record_id = json_of(post(client, supplier, envelope))["id"]
     url = f"/api/v1/footprints/{record_id}"
     assert client.get(url, headers=customer.headers).status_code == 404
     assert client.get(url).status_code == 404
-    assert body(client.get("/api/v1/footprints", headers=customer.headers))["data"] == []
+    assert json_of(client.get("/api/v1/footprints", headers=customer.headers))["data"] == []
 
     share = client.post(
         "/api/v1/shares",
@@ -296,11 +301,13 @@ def test_records_are_private_until_shared_or_published(
     )
     assert share.status_code == 201
     assert client.get(url, headers=customer.headers).status_code == 200
-    listed = body(client.get("/api/v1/footprints", headers=customer.headers))["data"]
+    listed = json_of(client.get("/api/v1/footprints", headers=customer.headers))["data"]
     assert [item["footprint"]["id"] for item in listed] == [record_id]
 
     assert (
-        client.delete(f"/api/v1/shares/{body(share)['id']}", headers=supplier.headers).status_code
+        client.delete(
+            f"/api/v1/shares/{json_of(share)['id']}", headers=supplier.headers
+        ).status_code
         == 204
     )
     assert client.get(url, headers=customer.headers).status_code == 404
@@ -327,10 +334,10 @@ def test_sharing_a_product_covers_its_later_records(
         headers=supplier.headers,
     )
     assert response.status_code == 201
-    later = body(post(client, supplier, supplier.envelope(productIds=[product])))["id"]
-    other = body(post(client, supplier, supplier.envelope(productIds=["urn:gtin:4012345000009"])))[
-        "id"
-    ]
+    later = json_of(post(client, supplier, supplier.envelope(productIds=[product])))["id"]
+    other = json_of(
+        post(client, supplier, supplier.envelope(productIds=["urn:gtin:4012345000009"]))
+    )["id"]
     assert client.get(f"/api/v1/footprints/{later}", headers=customer.headers).status_code == 200
     assert client.get(f"/api/v1/footprints/{other}", headers=customer.headers).status_code == 404
 
@@ -339,7 +346,7 @@ def test_regulator_sees_what_is_disclosed_to_it(
     client: FlaskClient, app: Flask, supplier: Member
 ) -> None:
     regulator = add_member(app, Role.REGULATOR)
-    record_id = body(post(client, supplier, supplier.envelope()))["id"]
+    record_id = json_of(post(client, supplier, supplier.envelope()))["id"]
     url = f"/api/v1/footprints/{record_id}"
     assert client.get(url, headers=regulator.headers).status_code == 404
     client.put(f"{url}/disclosure", json={"disclosure": "regulator"}, headers=supplier.headers)
@@ -348,14 +355,14 @@ def test_regulator_sees_what_is_disclosed_to_it(
 
 
 def test_listing_pages_through_everything_once(client: FlaskClient, supplier: Member) -> None:
-    ids = {body(post(client, supplier, supplier.envelope()))["id"] for _ in range(5)}
+    ids = {json_of(post(client, supplier, supplier.envelope()))["id"] for _ in range(5)}
     seen: list[str] = []
     url: str | None = "/api/v1/footprints?limit=2"
     while url:
         response = client.get(url, headers=supplier.headers)
         assert response.status_code == 200
-        seen += [item["footprint"]["id"] for item in body(response)["data"]]
-        url = body(response).get("next")
+        seen += [item["footprint"]["id"] for item in json_of(response)["data"]]
+        url = json_of(response).get("next")
         if url:
             assert response.headers["Link"] == f'<{url}>; rel="next"'
             url = url.removeprefix("http://localhost")

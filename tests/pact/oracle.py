@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
-import yaml  # type: ignore[import-untyped]
+import yaml
 from jsonschema import (  # type: ignore[import-untyped]
     Draft202012Validator,
     FormatChecker,

@@ -78,7 +78,7 @@ def get(request: pytest.FixtureRequest, app: Flask, client: FlaskClient) -> Get:
     def fetch(path: str) -> tuple[Any, Mapping[str, str]]:
         response = client.get(path.removeprefix("http://localhost"), headers=buyer.headers)
         assert response.status_code == 200, (path, response.get_json())
-        return response.get_json(), response.headers
+        return response.get_json(), dict(response.headers)
 
     return fetch
 

@@ -21,7 +21,7 @@ from exchange.pact.filters import criteria_from_query, terms_of
 from exchange.pact.models import ReceivedEvent
 from exchange.pact.schemas import parse_product_footprint
 from exchange.partners.models import Role
-from tests.factories import Member, add_member, cloud_event, pact_example
+from tests.factories import Member, add_member, cloud_event, json_of, pact_example
 from tests.pact.oracle import openapi_errors
 
 HOST = services.Host(base_url="http://localhost")
@@ -36,7 +36,8 @@ def push(
     envelope = member.key.sign_footprint(footprint)
     response = client.post("/api/v1/footprints", json=envelope, headers=member.headers)
     assert response.status_code == 201, response.get_json()
-    return envelope["footprint"]
+    footprint_sent: dict[str, Any] = envelope["footprint"]
+    return footprint_sent
 
 
 def share_product(client: FlaskClient, owner: Member, grantee: Member, product: str) -> None:
@@ -409,7 +410,9 @@ def test_limit_must_be_a_positive_integer(app: Flask, client: FlaskClient) -> No
         response = client.get(f"/3/footprints?limit={value}", headers=member.headers)
         assert response.status_code == 400 and response.get_json()["code"] == "BadRequest"
     push(client, member)
-    assert len(client.get("/3/footprints?limit=100000", headers=member.headers).json["data"]) == 1
+    assert (
+        len(json_of(client.get("/3/footprints?limit=100000", headers=member.headers))["data"]) == 1
+    )
     for extreme in (
         "validBefore=0001-01-01T00:00:00%2B05:00",
         "validAfter=9999-12-31T23:59:59.999999Z",

@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 
 from exchange.client.keys import LocalKey
 from exchange.partners.models import Role
-from tests.factories import add_member, body
+from tests.factories import add_member, json_of
 
 
 def basic(client_id: str, secret: str) -> dict[str, str]:
@@ -24,10 +24,10 @@ def test_client_credentials_give_a_working_token(app: Flask, client: FlaskClient
         headers=basic(member.client_id, member.client_secret),
     )
     assert response.status_code == 200
-    issued = body(response)
+    issued = json_of(response)
     assert issued["token_type"] == "Bearer" and issued["expires_in"] == 3600
     keys = client.get(f"/api/v1/organisations/{member.organisation_id}/jwks.json")
-    assert [k["kid"] for k in body(keys)["keys"]] == [member.key.kid]
+    assert [k["kid"] for k in json_of(keys)["keys"]] == [member.key.kid]
     listed = client.get(
         "/api/v1/footprints", headers={"Authorization": f"Bearer {issued['access_token']}"}
     )
@@ -41,30 +41,30 @@ def test_bad_credentials_and_grants_are_refused(app: Flask, client: FlaskClient)
         data={"grant_type": "client_credentials"},
         headers=basic(member.client_id, "wrong"),
     )
-    assert (wrong.status_code, body(wrong)["error"]) == (401, "invalid_client")
+    assert (wrong.status_code, json_of(wrong)["error"]) == (401, "invalid_client")
     unknown = client.post(
         "/auth/token",
         data={"grant_type": "client_credentials"},
         headers=basic("fx-nobody", member.client_secret),
     )
-    assert (unknown.status_code, body(unknown)["error"]) == (401, "invalid_client")
+    assert (unknown.status_code, json_of(unknown)["error"]) == (401, "invalid_client")
     grant = client.post(
         "/auth/token",
         data={"grant_type": "password"},
         headers=basic(member.client_id, member.client_secret),
     )
-    assert (grant.status_code, body(grant)["error"]) == (400, "unsupported_grant_type")
+    assert (grant.status_code, json_of(grant)["error"]) == (400, "unsupported_grant_type")
     scope = client.post(
         "/auth/token",
         data={"grant_type": "client_credentials", "scope": "admin"},
         headers=basic(member.client_id, member.client_secret),
     )
-    assert (scope.status_code, body(scope)["error"]) == (400, "invalid_scope")
+    assert (scope.status_code, json_of(scope)["error"]) == (400, "invalid_scope")
 
 
 def test_a_token_only_carries_the_scopes_asked_for(app: Flask, client: FlaskClient) -> None:
     member = add_member(app, Role.SUPPLIER)
-    token = body(
+    token = json_of(
         client.post(
             "/auth/token",
             data={"grant_type": "client_credentials", "scope": "footprints:read"},
@@ -74,7 +74,7 @@ def test_a_token_only_carries_the_scopes_asked_for(app: Flask, client: FlaskClie
     response = client.post(
         "/api/v1/footprints", json=member.envelope(), headers={"Authorization": f"Bearer {token}"}
     )
-    assert (response.status_code, body(response)["code"]) == (403, "AccessDenied")
+    assert (response.status_code, json_of(response)["code"]) == (403, "AccessDenied")
 
 
 def test_keys_register_and_revoke(app: Flask, client: FlaskClient) -> None:
@@ -84,7 +84,7 @@ def test_keys_register_and_revoke(app: Flask, client: FlaskClient) -> None:
     created = client.post(
         "/api/v1/keys", json={"jwk": new_key.public_jwk()}, headers=member.headers
     )
-    assert created.status_code == 201 and body(created)["kid"] == new_key.kid
+    assert created.status_code == 201 and json_of(created)["kid"] == new_key.kid
     # The same key cannot be claimed by another organisation.
     stolen = client.post("/api/v1/keys", json={"jwk": new_key.public_jwk()}, headers=other.headers)
     assert stolen.status_code == 409
@@ -102,7 +102,7 @@ def test_keys_register_and_revoke(app: Flask, client: FlaskClient) -> None:
         f"/api/v1/keys/{new_key.kid}/revoke", json={"reason": "rotated"}, headers=member.headers
     )
     assert revoked.status_code == 200
-    assert body(revoked)["revoked"]["reason"] == "rotated"
+    assert json_of(revoked)["revoked"]["reason"] == "rotated"
     twice = client.post(
         f"/api/v1/keys/{new_key.kid}/revoke", json={"reason": "again"}, headers=member.headers
     )
@@ -117,9 +117,9 @@ def test_keys_register_and_revoke(app: Flask, client: FlaskClient) -> None:
 
 def test_directory_finds_organisations(app: Flask, client: FlaskClient) -> None:
     member = add_member(app, Role.SUPPLIER)
-    found = body(client.get("/api/v1/organisations?q=test company"))["data"]
+    found = json_of(client.get("/api/v1/organisations?q=test company"))["data"]
     assert member.organisation_id in {item["id"] for item in found}
-    one = body(client.get(f"/api/v1/organisations/{member.organisation_id}"))
+    one = json_of(client.get(f"/api/v1/organisations/{member.organisation_id}"))
     assert f"urn:uuid:{member.organisation_id}" in one["companyIds"]
     assert any(urn.startswith("urn:pact:company:customcode:cn-uscc:") for urn in one["companyIds"])
     assert client.get("/api/v1/organisations/nope").status_code == 404

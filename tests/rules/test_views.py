@@ -15,7 +15,7 @@ from exchange.db import transaction
 from exchange.partners.models import Role
 from exchange.rules.models import AccountingRule
 from exchange.rules.schemas import BOUNDARY_SCHEMA, PROGRAMME_NAME
-from tests.factories import Member, add_member, body
+from tests.factories import Member, add_member, json_of
 
 CLASSIFICATION = "urn:pact:productclassification:cas:1456"
 
@@ -55,7 +55,7 @@ def move(client: FlaskClient, member: Member, code: str, status: str) -> Any:
 
 
 def listed_rule(client: FlaskClient, supplier: Member, regulator: Member, **changes: Any) -> str:
-    code: str = body(
+    code: str = json_of(
         client.post("/api/v1/rules", json=proposal(**changes), headers=supplier.headers)
     )["code"]
     assert move(client, regulator, code, "assessed").status_code == 200
@@ -67,9 +67,9 @@ def test_anyone_proposes_only_the_regulator_moves_a_rule_and_moves_are_logged(
     client: FlaskClient, app: Flask, supplier: Member, regulator: Member
 ) -> None:
     created = client.post("/api/v1/rules", json=proposal(), headers=supplier.headers)
-    assert created.status_code == 201, body(created)
-    assert body(created)["status"] == "proposed"
-    assert body(created)["citation"] == {
+    assert created.status_code == 201, json_of(created)
+    assert json_of(created)["status"] == "proposed"
+    assert json_of(created)["citation"] == {
         "operator": "Other",
         "otherOperatorName": PROGRAMME_NAME,
         "ruleNames": ["HN-PCR-001"],
@@ -81,17 +81,17 @@ def test_anyone_proposes_only_the_regulator_moves_a_rule_and_moves_are_logged(
     assert move(client, supplier, "HN-PCR-001", "assessed").status_code == 403
     skipped = move(client, regulator, "HN-PCR-001", "listed")
     assert skipped.status_code == 409
-    assert "assessed" in body(skipped)["message"]
-    assert body(move(client, regulator, "HN-PCR-001", "assessed"))["status"] == "assessed"
-    listed = body(move(client, regulator, "HN-PCR-001", "listed"))
+    assert "assessed" in json_of(skipped)["message"]
+    assert json_of(move(client, regulator, "HN-PCR-001", "assessed"))["status"] == "assessed"
+    listed = json_of(move(client, regulator, "HN-PCR-001", "listed"))
     assert (listed["status"], listed["statusComment"]) == ("listed", "to listed")
-    assert body(move(client, regulator, "HN-PCR-001", "withdrawn"))["status"] == "withdrawn"
+    assert json_of(move(client, regulator, "HN-PCR-001", "withdrawn"))["status"] == "withdrawn"
     assert move(client, regulator, "HN-PCR-001", "listed").status_code == 409
 
-    assert [r["code"] for r in body(client.get("/api/v1/rules?status=withdrawn"))["data"]] == [
+    assert [r["code"] for r in json_of(client.get("/api/v1/rules?status=withdrawn"))["data"]] == [
         "HN-PCR-001"
     ]
-    decisions = body(client.get("/api/v1/rules/HN-PCR-001"))["decisions"]
+    decisions = json_of(client.get("/api/v1/rules/HN-PCR-001"))["decisions"]
     assert [(d["status"], d["decidedBy"]) for d in decisions] == [
         ("assessed", regulator.organisation_id),
         ("listed", regulator.organisation_id),
@@ -100,8 +100,8 @@ def test_anyone_proposes_only_the_regulator_moves_a_rule_and_moves_are_logged(
     assert len({d["logIndex"] for d in decisions}) == 3
     audit = app.test_cli_runner().invoke(args=["audit"])
     assert audit.exit_code == 0, audit.output
-    assert body(client.get("/api/v1/rules?status=listed"))["data"] == []
-    assert body(client.get("/api/v1/rules/HN-PCR-001"))["maxDqr"] == "3.5"
+    assert json_of(client.get("/api/v1/rules?status=listed"))["data"] == []
+    assert json_of(client.get("/api/v1/rules/HN-PCR-001"))["maxDqr"] == "3.5"
     assert client.get("/api/v1/rules/NOPE").status_code == 404
 
 
@@ -112,7 +112,7 @@ def test_a_bad_proposal_names_its_fields(client: FlaskClient, supplier: Member) 
         headers=supplier.headers,
     )
     assert response.status_code == 400
-    assert [d["field"] for d in body(response)["details"]] == [
+    assert [d["field"] for d in json_of(response)["details"]] == [
         "declaredUnit",
         "systemBoundary",
         "requiredStages.0",
@@ -131,17 +131,17 @@ def test_demands_are_open_until_a_listed_rule_covers_them(
             json={"category": category, "classification": classification, "description": "x"},
             headers=supplier.headers,
         )
-        assert created.status_code == 201, body(created)
+        assert created.status_code == 201, json_of(created)
     assert (
         client.post("/api/v1/rules/demands", json={}, headers=supplier.headers).status_code == 400
     )
     listed_rule(client, supplier, regulator)
-    demands = body(client.get("/api/v1/rules/demands"))["data"]
+    demands = json_of(client.get("/api/v1/rules/demands"))["data"]
     assert [(d["category"], d["ruleCode"]) for d in demands] == [
         ("Bioethanol", "HN-PCR-001"),
         ("Coconut water", None),
     ]
-    still_open = body(client.get("/api/v1/rules/demands?open=true"))["data"]
+    still_open = json_of(client.get("/api/v1/rules/demands?open=true"))["data"]
     assert [d["category"] for d in still_open] == ["Coconut water"]
 
 
@@ -171,7 +171,7 @@ def test_a_record_breaking_its_rule_is_refused_field_by_field(
     good = client.post(
         "/api/v1/footprints", json=citing_envelope(supplier, code), headers=supplier.headers
     )
-    assert good.status_code == 201, body(good)
+    assert good.status_code == 201, json_of(good)
 
     bad = client.post(
         "/api/v1/footprints",
@@ -181,8 +181,8 @@ def test_a_record_breaking_its_rule_is_refused_field_by_field(
         headers=supplier.headers,
     )
     assert bad.status_code == 400
-    assert body(bad)["code"] == "BadRequest"
-    assert [d["field"] for d in body(bad)["details"]] == [
+    assert json_of(bad)["code"] == "BadRequest"
+    assert [d["field"] for d in json_of(bad)["details"]] == [
         "pcf.declaredUnitOfMeasurement",
         "pcf.primaryDataShare",
     ]
@@ -199,7 +199,7 @@ def test_a_batch_answers_rule_violations_item_by_item(
     ]
     response = client.post("/api/v1/footprints", json={"items": items}, headers=supplier.headers)
     assert response.status_code == 207
-    results = body(response)["results"]
+    results = json_of(response)["results"]
     assert [r["status"] for r in results] == ["created", "rejected", "created"]
     assert results[1]["error"]["details"] == [
         {
@@ -218,7 +218,7 @@ def test_a_record_citing_a_withdrawn_rule_is_refused(
         "/api/v1/footprints", json=citing_envelope(supplier, code), headers=supplier.headers
     )
     assert refused.status_code == 400
-    assert "withdrawn" in body(refused)["details"][0]["message"]
+    assert "withdrawn" in json_of(refused)["details"][0]["message"]
 
 
 def test_the_log_commits_to_the_listed_rules_content(

@@ -8,7 +8,7 @@ import base64
 import json
 import re
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -28,7 +28,7 @@ from exchange.footprints.models import FootprintRecord
 from exchange.mutual_recognition.models import PartnerProgramme
 from exchange.mutual_recognition.services.federation import PartnerClient, SyncError
 from exchange.partners.models import Role, SigningKey
-from tests.factories import Member, add_member
+from tests.factories import Member, add_member, json_of
 from tests.mutual_recognition.conftest import register as register_partner
 from tests.portal.helpers import add_user, csrf, post, text
 from tests.portal.test_recognition import AGREEMENT_FORM, regulator_client
@@ -56,10 +56,10 @@ def test_a_nul_character_in_the_url_is_a_bad_request(app: Flask, client: FlaskCl
 def test_a_nul_character_in_a_json_string_is_a_bad_request(client: FlaskClient) -> None:
     refused = client.post("/api/v1/labels/verify", json={"text": "HTTPS://X\u0000"})
     assert refused.status_code == 400
-    assert "NUL" in refused.json["message"]
+    assert "NUL" in json_of(refused)["message"]
     # A backslash followed by "u0000" is ordinary text.
     taken = client.post("/api/v1/labels/verify", json={"text": "HTTPS://X\\u0000"})
-    assert taken.status_code == 200, taken.json
+    assert taken.status_code == 200, json_of(taken)
 
 
 def test_a_row_id_beyond_the_databases_integer_names_nothing(
@@ -74,12 +74,12 @@ def test_a_row_id_beyond_the_databases_integer_names_nothing(
             ("DELETE", f"/api/v1/shares/{number}"),
         ):
             response = client.open(url, method=method, json={}, headers=member.headers)
-            assert response.status_code == 404, (method, url, response.json)
-            assert response.json["code"] == "NotFound"
+            assert response.status_code == 404, (method, url, json_of(response))
+            assert json_of(response)["code"] == "NotFound"
     labelled = client.post(
         "/api/v1/labels", json={"certificate": ROW_ID_MAX + 1}, headers=member.headers
     )
-    assert labelled.status_code == 400, labelled.json
+    assert labelled.status_code == 400, json_of(labelled)
 
 
 def test_a_bill_of_materials_csv_that_cannot_be_read_is_a_bad_request(
@@ -91,16 +91,16 @@ def test_a_bill_of_materials_csv_that_cannot_be_read_is_a_bad_request(
         json={"code": "P1", "name": "Drink", "declaredUnit": "liter"},
         headers=owner.headers,
     )
-    assert product.status_code == 201, product.json
-    url = f"/api/v1/products/{product.json['id']}/bom"
+    assert product.status_code == 201, json_of(product)
+    url = f"/api/v1/products/{json_of(product)['id']}/bom"
     for body in (
         b'category,label\r\n"a\rb',  # a lone CR inside an unterminated quoted cell
         b"\xf2\xb2\xbf\xa0B\xc2\xba\r\xc2\xa3",
         b"category,quantity,unit\ncomponent,1,kg,surplus\n",  # more cells than columns
     ):
         response = client.put(url, data=body, headers={**owner.headers, "Content-Type": "text/csv"})
-        assert response.status_code == 400, (body, response.json)
-        assert set(response.json) == {"code", "message", "details"}
+        assert response.status_code == 400, (body, json_of(response))
+        assert set(json_of(response)) == {"code", "message", "details"}
 
 
 def test_a_nul_character_in_a_portal_form_is_a_bad_request(app: Flask, client: FlaskClient) -> None:
@@ -144,7 +144,9 @@ def test_a_time_beyond_the_calendar_in_utc_is_a_bad_request(
         ):
             response = client.get(url, headers=member.headers)
             assert response.status_code == 400, (url, response.status_code)
-            assert response.json is not None and "out of range" in json.dumps(response.json), url
+            assert response.json is not None and "out of range" in json.dumps(json_of(response)), (
+                url
+            )
 
 
 def test_a_body_time_beyond_the_calendar_in_utc_is_a_bad_request(
@@ -196,7 +198,7 @@ def test_a_body_time_beyond_the_calendar_in_utc_is_a_bad_request(
             assert {
                 "field": field,
                 "message": "Value error, out of range: years 1 to 9999 in UTC",
-            } in (response.json["details"]), (url, response.json)
+            } in (json_of(response)["details"]), (url, json_of(response))
 
 
 def test_a_forged_page_cursor_beyond_the_calendar_is_a_bad_request(
@@ -208,7 +210,7 @@ def test_a_forged_page_cursor_beyond_the_calendar_is_a_bad_request(
         for url in ("/api/v1/footprints", "/3/footprints"):
             response = client.get(f"{url}?cursor={cursor}", headers=member.headers)
             assert response.status_code == 400, (url, response.status_code)
-            assert response.json is not None and "cursor" in response.json["message"]
+            assert response.json is not None and "cursor" in json_of(response)["message"]
 
 
 def _count(app: Flask, model: type) -> int:
@@ -226,7 +228,9 @@ def _body_rules(app: Flask) -> list[tuple[str, str]]:
                 name: 1 if isinstance(converter, IntegerConverter) else "nothing"
                 for name, converter in rule._converters.items()
             }
-            found.append((method, rule.build(values, append_unknown=False)[1]))
+            built = rule.build(values, append_unknown=False)
+            assert built is not None, rule
+            found.append((method, built[1]))
     return found
 
 
@@ -239,7 +243,7 @@ def test_a_json_number_of_too_many_digits_is_a_bad_request_everywhere(
     anonymous = client.post("/api/v1/labels/verify", data=huge, content_type="application/json")
     assert anonymous.status_code == 400, anonymous.status_code
     assert anonymous.json is not None
-    assert anonymous.json["message"] == "a number in the document has too many digits"
+    assert json_of(anonymous)["message"] == "a number in the document has too many digits"
     supplier = add_member(app, Role.SUPPLIER)
     regulator = add_member(app, Role.REGULATOR)
     refused: set[str] = set()
@@ -292,23 +296,23 @@ def test_a_member_name_twice_is_refused_naming_it(
         response = client.post(
             url, data=body, content_type="application/json", headers=member.headers
         )
-        assert response.status_code == 400, (url, response.json)
+        assert response.status_code == 400, (url, json_of(response))
         assert response.json is not None
-        assert f'"{member_name}" appears twice' in response.json["message"]
-        assert response.json["details"] == [
+        assert f'"{member_name}" appears twice' in json_of(response)["message"]
+        assert json_of(response)["details"] == [
             {"member": member_name, "message": "duplicate member name"}
         ]
     batch = b'{"items": [' + body + b"]}"
     response = client.post(
         "/api/v1/footprints", data=batch, content_type="application/json", headers=member.headers
     )
-    assert response.status_code == 400, response.json
+    assert response.status_code == 400, json_of(response)
     assert _count(app, FootprintRecord) == 0
     anonymous = client.post(
         "/api/v1/labels/verify", data=b'{"text": "a", "text": "b"}', content_type="application/json"
     )
     assert anonymous.status_code == 400
-    assert anonymous.json is not None and '"text" appears twice' in anonymous.json["message"]
+    assert anonymous.json is not None and '"text" appears twice' in json_of(anonymous)["message"]
 
 
 @pytest.mark.parametrize(
@@ -330,8 +334,8 @@ def test_json_that_is_not_utf_8_is_refused(
     """JSON is UTF-8 (RFC 8259 §8.1); json.loads would guess UTF-16 and UTF-32 from the
     bytes, and the charset parameter was ignored."""
     response = client.post("/api/v1/labels/verify", data=body, content_type=content_type)
-    assert response.status_code == status, (content_type, body, response.json)
-    assert response.json is not None and set(response.json) == {"code", "message", "details"}
+    assert response.status_code == status, (content_type, body, json_of(response))
+    assert response.json is not None and set(json_of(response)) == {"code", "message", "details"}
 
 
 @pytest.mark.parametrize("charset", ["utf-8", "UTF-8", "utf8", '"utf-8"'])
@@ -344,13 +348,13 @@ def test_json_in_utf_8_is_taken_with_or_without_its_charset(
             data='{"text": "caf\u00e9"}'.encode(),
             content_type=content_type,
         )
-        assert response.status_code == 200, (content_type, response.json)
+        assert response.status_code == 200, (content_type, json_of(response))
 
 
 @pytest.mark.parametrize("body", [b'{"text": 1e400}', b'{"text": NaN}', b'{"text": -Infinity}'])
 def test_numbers_that_are_not_i_json_are_refused(client: FlaskClient, body: bytes) -> None:
     response = client.post("/api/v1/labels/verify", data=body, content_type="application/json")
-    assert response.status_code == 400, response.json
+    assert response.status_code == 400, json_of(response)
 
 
 def test_a_nul_character_in_basic_credentials_is_a_bad_request(client: FlaskClient) -> None:
@@ -363,8 +367,8 @@ def test_a_nul_character_in_basic_credentials_is_a_bad_request(client: FlaskClie
             data={"grant_type": "client_credentials"},
             headers={"Authorization": f"Basic {credentials}"},
         )
-        assert response.status_code == 400, (user, response.json)
-        assert response.json is not None and "NUL" in response.json["message"]
+        assert response.status_code == 400, (user, json_of(response))
+        assert response.json is not None and "NUL" in json_of(response)["message"]
     in_the_form = client.post(
         "/auth/token",
         data={"grant_type": "client_credentials", "client_id": "a\x00", "client_secret": "s"},
@@ -381,14 +385,14 @@ def test_a_nul_character_in_a_header_or_cookie_is_a_bad_request(
         {"X-Request-Id": "a\x00b", **member.headers},
     ):
         response = client.get("/api/v1/footprints", headers=headers)
-        assert response.status_code == 400, (headers, response.json)
-        assert response.json is not None and "NUL" in response.json["message"]
+        assert response.status_code == 400, (headers, json_of(response))
+        assert response.json is not None and "NUL" in json_of(response)["message"]
     # A quoted cookie value may spell a NUL as the octal escape \000, which is decoded.
     for name in ("fx_language", "fx_portal"):
         cookies = app.test_client()
         cookies.set_cookie(name, "a\x00b")
         response = cookies.get("/api/v1/footprints", headers=member.headers)
-        assert response.status_code == 400, (name, response.json)
+        assert response.status_code == 400, (name, json_of(response))
         assert response.json == {
             "code": "BadRequest",
             "message": "a cookie holds a NUL character",
@@ -404,7 +408,7 @@ def test_a_nul_character_in_a_page_cursor_is_a_bad_request(app: Flask, client: F
         for url in ("/api/v1/footprints", "/3/footprints"):
             response = client.get(f"{url}?cursor={cursor}", headers=member.headers)
             assert response.status_code == 400, (url, response.status_code)
-            assert response.json is not None and "cursor" in response.json["message"]
+            assert response.json is not None and "cursor" in json_of(response)["message"]
 
 
 @pytest.mark.parametrize("encoding", SMALL_ORDER_POINTS)
@@ -419,16 +423,18 @@ def test_a_small_order_public_key_is_refused_at_registration(
     keys_before = _count(app, SigningKey)
     jwk = signing.public_jwk(bytes.fromhex(encoding))
     response = client.post("/api/v1/keys", json={"jwk": jwk}, headers=member.headers)
-    assert response.status_code == 400, response.json
+    assert response.status_code == 400, json_of(response)
     assert response.json is not None
-    assert response.json["message"].startswith("the key is not valid: not an Ed25519 public key")
-    assert "prime-order subgroup" in response.json["message"]
-    assert response.json["details"][0]["field"] == "jwk"
+    assert json_of(response)["message"].startswith(
+        "the key is not valid: not an Ed25519 public key"
+    )
+    assert "prime-order subgroup" in json_of(response)["message"]
+    assert json_of(response)["details"][0]["field"] == "jwk"
     assert _count(app, SigningKey) == keys_before
     anchor = register_partner(client, regulator, member.key, jwks={"keys": [jwk]})
-    assert anchor.status_code == 400, anchor.json
-    assert anchor.json is not None and "jwks.keys.0" in json.dumps(anchor.json)
-    assert "prime-order subgroup" in json.dumps(anchor.json)
+    assert anchor.status_code == 400, json_of(anchor)
+    assert anchor.json is not None and "jwks.keys.0" in json.dumps(json_of(anchor))
+    assert "prime-order subgroup" in json.dumps(json_of(anchor))
     assert _count(app, PartnerProgramme) == 0
 
 
@@ -606,7 +612,7 @@ def test_no_hostile_request_to_any_route_is_a_server_error(app: Flask) -> None:
             if response.status_code >= 500:
                 server_errors.append(f"{response.status_code} {request!r}"[:400])
             elif response.status_code >= 400 and response.mimetype == "application/json":
-                body = response.json
+                body = json_of(response)
                 assert isinstance(body, dict) and (
                     {"code", "message", "details"} <= set(body) or "error" in body
                 ), (request, body)
@@ -676,17 +682,22 @@ class _PartnerAnswers:
         return response
 
 
+def _answering(body: bytes) -> requests.Session:
+    """A stand-in for the partner's HTTP session (only ``request`` is called)."""
+    return cast(requests.Session, _PartnerAnswers(body))
+
+
 def test_a_partner_answer_with_a_member_name_twice_is_refused() -> None:
     """A lying partner sends a page whose "data" another reader would take as its first
     value: the sync stops with the reason, not on whichever copy Python kept."""
     base = "https://pcf.partner.example"
     page = PartnerClient(
-        base, "id", "secret", http=_PartnerAnswers(b'{"data": [{"id": "a"}], "data": []}')
+        base, "id", "secret", http=_answering(b'{"data": [{"id": "a"}], "data": []}')
     )
     with pytest.raises(SyncError, match='"data" appears twice'):
         page.page(f"{base}/3/footprints")
     proof = PartnerClient(
-        base, None, None, http=_PartnerAnswers(b'{"proof": [], "treeSize": 1, "treeSize": 2}')
+        base, None, None, http=_answering(b'{"proof": [], "treeSize": 1, "treeSize": 2}')
     )
     with pytest.raises(SyncError, match='"treeSize" appears twice'):
         proof.inclusion(0, 1)
