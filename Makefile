@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+# Two workers; the tests of a module that share a server or browser run on one of them
+# (tests/conftest.py groups them), so that each server starts once.
+PYTEST_PARALLEL := -n 2 --dist loadgroup
 
 # What the label tests need from Debian: a browser for the verification page, the zbar QR
 # decoder, and a CJK font for the PNG labels' Chinese text. Installed only when missing.
@@ -44,10 +47,10 @@ test: $(VENV)/.installed system-packages
 	@echo "== lint (ruff) =="
 	$(BIN)/ruff check exchange tests bench
 	@echo "== tests on SQLite =="
-	$(BIN)/pytest -q -n 2
+	$(BIN)/pytest -q $(PYTEST_PARALLEL)
 	@if $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== tests on PostgreSQL (127.0.0.1:5432) =="; \
-		EXCHANGE_TEST_DATABASE_URL='$(PG_URL)' $(BIN)/pytest -q -n 2; \
+		EXCHANGE_TEST_DATABASE_URL='$(PG_URL)' $(BIN)/pytest -q $(PYTEST_PARALLEL); \
 	else \
 		echo "== PostgreSQL does not answer on 127.0.0.1:5432: ran on SQLite only =="; \
 	fi

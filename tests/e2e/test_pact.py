@@ -22,6 +22,8 @@ from tests.e2e.receiver import PartnerHost, partner_host
 from tests.factories import Member, add_member, cloud_event
 from tests.pact.oracle import openapi_errors
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def partner(tls_server: TLSServer) -> Iterator[PartnerHost]:
