@@ -75,8 +75,16 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 def empty_all_tables(engine: Engine) -> None:
+    """Delete every row, children first. On PostgreSQL in one round trip (one DELETE per
+    table was ~60 round trips after every test, most of the fixture's time on a busy
+    machine); SQLite's driver takes one statement per call."""
+    tables = list(reversed(metadata.sorted_tables))
     with engine.begin() as connection:
-        for table in reversed(metadata.sorted_tables):
+        if connection.dialect.name == "postgresql":
+            quote = connection.dialect.identifier_preparer.format_table
+            connection.exec_driver_sql("; ".join(f"DELETE FROM {quote(t)}" for t in tables))
+            return
+        for table in tables:
             connection.execute(table.delete())
 
 
