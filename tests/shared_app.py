@@ -72,6 +72,10 @@ def _files(directory: Path) -> dict[Path, bytes]:
     }
 
 
+def _directories(directory: Path) -> set[Path]:
+    return {path.relative_to(directory) for path in directory.rglob("*") if path.is_dir()}
+
+
 @dataclasses.dataclass
 class SharedApp:
     """An app built once and the state to put back after each test."""
@@ -80,17 +84,27 @@ class SharedApp:
     instance: Path
     config: dict[str, Any]
     extensions: dict[str, Any]
-    files: dict[Path, tuple[bytes, int]]
+    files: dict[Path, tuple[bytes, int, int]]  # content, mode, mtime (ns)
+    directories: frozenset[Path]
     routing: tuple[Any, ...]
 
     @classmethod
     def build(cls, database_url: str, instance: Path) -> SharedApp:
         app = build_app(database_url, instance)
-        files = {
-            name: (content, (instance / name).stat().st_mode)
-            for name, content in _files(instance).items()
-        }
-        return cls(app, instance, dict(app.config), dict(app.extensions), files, _routing(app))
+        files = {}
+        for name, content in _files(instance).items():
+            found = (instance / name).stat()
+            files[name] = (content, found.st_mode, found.st_mtime_ns)
+        directories = frozenset(_directories(instance))
+        return cls(
+            app,
+            instance,
+            dict(app.config),
+            dict(app.extensions),
+            files,
+            directories,
+            _routing(app),
+        )
 
     def reusable(self) -> bool:
         """False when a test changed what :meth:`reset` cannot put back."""
@@ -115,14 +129,19 @@ class SharedApp:
         now = _files(self.instance)
         for name in now.keys() - self.files.keys():
             (self.instance / name).unlink()
-        for name, (content, mode) in self.files.items():
-            if now.get(name) != content:
-                # A new file (new inode): the keyring re-reads it at its next use.
-                path = self.instance / name
+        for name in sorted(_directories(self.instance) - self.directories, reverse=True):
+            if not any((self.instance / name).iterdir()):
+                (self.instance / name).rmdir()
+        for name, (content, mode, mtime) in self.files.items():
+            path = self.instance / name
+            if now.get(name) != content or path.stat().st_mtime_ns != mtime:
+                # A new file (new inode): the keyring re-reads it at its next use. Its mtime
+                # too, which the keyring publishes as the key's notBefore.
                 path.parent.mkdir(parents=True, exist_ok=True)
                 scratch = path.with_name(path.name + ".restoring")
                 scratch.write_bytes(content)
                 scratch.chmod(mode & 0o7777)
+                os.utime(scratch, ns=(mtime, mtime))
                 os.replace(scratch, path)
 
     def dispose(self) -> None:
