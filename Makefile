@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+# Two workers; the tests of a module that share a server or browser run on one of them
+# (tests/conftest.py groups them), so that each server starts once.
+PYTEST_PARALLEL := -n 2 --dist loadgroup
 
 # What the exchange needs from Debian: a CJK font for the PNG labels' Chinese text (the demo
 # prints one). The tests also need a browser for the verification page and the zbar QR
@@ -50,10 +53,10 @@ test: $(VENV)/.installed system-packages
 	@echo "== docs (mkdocs build --strict) =="
 	$(BIN)/mkdocs build --strict
 	@echo "== tests on SQLite =="
-	$(BIN)/pytest -q -n 2
+	$(BIN)/pytest -q $(PYTEST_PARALLEL)
 	@if $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== tests on PostgreSQL (127.0.0.1:5432) =="; \
-		EXCHANGE_TEST_DATABASE_URL='$(PG_URL)' $(BIN)/pytest -q -n 2; \
+		EXCHANGE_TEST_DATABASE_URL='$(PG_URL)' $(BIN)/pytest -q $(PYTEST_PARALLEL); \
 	else \
 		echo "== PostgreSQL does not answer on 127.0.0.1:5432: ran on SQLite only =="; \
 	fi

@@ -15,11 +15,11 @@ from hypothesis import settings
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from exchange import create_app
 from exchange.db import make_engine, make_session_factory
 from exchange.models import metadata
 from exchange.system.services import upgrade_database
 from tests.databases import scratch_postgresql_database
+from tests.shared_app import SharedApp, build_app
 
 # Timing belongs in bench/, not in tests: a loaded CI machine must not fail a property test.
 settings.register_profile("exchange", deadline=None)
@@ -27,6 +27,24 @@ settings.load_profile("exchange")
 
 # The official PACT v3 files, carried unchanged (with their licence) inside the repository.
 PACT_DIR = Path(__file__).resolve().parent / "pact" / "official"
+
+# Tests here start real servers or browsers; so does any test using one of these fixtures.
+E2E_DIRECTORY = Path(__file__).resolve().parent / "e2e"
+E2E_FIXTURES = frozenset({"live_server", "tls_server", "module_live_server", "module_tls_server"})
+# Module-scoped servers and browsers (tests/e2e/conftest.py): the tests that share one run on
+# one xdist worker under ``--dist loadgroup``, so that each is started once.
+MODULE_SHARED_FIXTURES = frozenset({"module_live_server", "module_tls_server", "browser"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark end-to-end tests ``e2e`` (``-m "not e2e"`` is the fast in-process suite) and
+    group the tests of a module that share a server or browser on one xdist worker."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if E2E_DIRECTORY in item.path.parents or names & (E2E_FIXTURES | {"browser"}):
+            item.add_marker(pytest.mark.e2e)
+        if names & MODULE_SHARED_FIXTURES:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @contextmanager
@@ -57,8 +75,16 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 def empty_all_tables(engine: Engine) -> None:
+    """Delete every row, children first. On PostgreSQL in one round trip (one DELETE per
+    table was ~60 round trips after every test, most of the fixture's time on a busy
+    machine); SQLite's driver takes one statement per call."""
+    tables = list(reversed(metadata.sorted_tables))
     with engine.begin() as connection:
-        for table in reversed(metadata.sorted_tables):
+        if connection.dialect.name == "postgresql":
+            quote = connection.dialect.identifier_preparer.format_table
+            connection.exec_driver_sql("; ".join(f"DELETE FROM {quote(t)}" for t in tables))
+            return
+        for table in tables:
             connection.execute(table.delete())
 
 
@@ -73,14 +99,52 @@ def db_session(engine: Engine) -> Iterator[Session]:
         empty_all_tables(engine)
 
 
+@pytest.fixture(scope="session")
+def _shared_app_holder() -> Iterator[list[SharedApp]]:
+    """The worker's shared app (built at first use; rebuilt after a test it cannot undo)."""
+    holder: list[SharedApp] = []
+    yield holder
+    for shared in holder:
+        shared.dispose()
+
+
 @pytest.fixture
-def app(database_url: str, engine: Engine, tmp_path: Path) -> Iterator[Flask]:
-    application = create_app(
-        {"DATABASE_URL": database_url, "TESTING": True}, instance_path=str(tmp_path / "instance")
-    )
-    yield application
-    application.extensions["exchange.engine"].dispose()
-    empty_all_tables(engine)
+def app(
+    request: pytest.FixtureRequest,
+    database_url: str,
+    engine: Engine,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    _shared_app_holder: list[SharedApp],
+) -> Iterator[Flask]:
+    """The app on an empty database (what the test leaves is removed after it).
+
+    One app serves every test of a worker and is put back as it was after each (config,
+    extensions, instance folder, counters, metrics: see tests/shared_app.py). A test that
+    adds routes or hooks, which Flask allows only before an app's first request, is marked
+    ``@pytest.mark.fresh_app`` and gets an app of its own (instance under ``tmp_path``).
+    """
+    if request.node.get_closest_marker("fresh_app"):
+        application = build_app(database_url, tmp_path / "instance")
+        try:
+            yield application
+        finally:
+            application.extensions["exchange.engine"].dispose()
+            empty_all_tables(engine)
+        return
+    if not _shared_app_holder:
+        instance = tmp_path_factory.mktemp("shared-app") / "instance"
+        _shared_app_holder.append(SharedApp.build(database_url, instance))
+    shared = _shared_app_holder[-1]
+    try:
+        yield shared.app
+    finally:
+        empty_all_tables(engine)
+        if shared.reusable():
+            shared.reset()
+        else:
+            _shared_app_holder.remove(shared)
+            shared.dispose()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ def failing_view(*, lost: bool) -> None:
     )
 
 
+@pytest.mark.fresh_app  # adds a route
 @pytest.mark.parametrize("lost", [True, False])
 def test_a_lost_database_connection_is_503_and_any_other_database_error_500(
     app: Flask, lost: bool

@@ -1,10 +1,24 @@
-"""Real gunicorn servers on loopback, sharing the test database; TLS when asked."""
+"""Real gunicorn servers on loopback, sharing the test database; TLS when asked; a browser.
+
+Starting ``exchange serve`` (an interpreter, the migrations, gunicorn and its workers) and
+Chromium costs seconds each, so ``live_server``, ``tls_server`` and ``browser`` start once
+per test module and are shared by its tests. Each test still starts from an empty database
+and what it leaves is removed after it (as the ``app`` fixture does), so a module-wide
+server holds no one test's rows; what else a server keeps between tests (its keys, its
+rate-limit counters, its access log) is the module's. A test that needs a server of its
+own (kills it, rotates its keys, counts its log lines) starts one with ``running_server``.
+
+Every test here is marked ``e2e`` (tests/conftest.py marks them by directory), and the
+tests of a module that share a server run on one pytest-xdist worker (``--dist loadgroup``)
+so the server starts once.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +31,20 @@ from pathlib import Path
 import pytest
 import requests
 import trustme
+from playwright.sync_api import Browser, sync_playwright
+from sqlalchemy.engine import Engine
+
+from tests.conftest import empty_all_tables
+
+# Debian's Chromium; Playwright only drives it.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:
@@ -102,12 +130,34 @@ def running_server(
         kill_group(server.process, signal.SIGTERM)
 
 
+@dataclasses.dataclass(frozen=True)
+class LiveServer:
+    base_url: str
+    instance: Path
+
+
+@pytest.fixture(scope="module")
+def module_live_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One plain-HTTP server for the tests of a module (use ``live_server`` in tests)."""
+    directory = tmp_path_factory.mktemp("live-server")
+    instance = directory / "server-instance"
+    with running_server(database_url, instance, directory / "server.log") as base_url:
+        yield LiveServer(base_url, instance)
+
+
 @pytest.fixture
-def live_server(database_url: str, tmp_path: Path) -> Iterator[str]:
-    with running_server(
-        database_url, tmp_path / "server-instance", tmp_path / "server.log"
-    ) as base_url:
-        yield base_url
+def live_server(module_live_server: LiveServer, engine: Engine) -> Iterator[str]:
+    """The module's server's base URL; the database is emptied after the test."""
+    yield module_live_server.base_url
+    empty_all_tables(engine)
+
+
+@pytest.fixture
+def live_server_instance(module_live_server: LiveServer) -> Path:
+    """The instance folder of ``live_server`` (its keys, its access log)."""
+    return module_live_server.instance
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,17 +168,42 @@ class TLSServer:
     instance: Path
 
 
-@pytest.fixture
-def tls_server(database_url: str, tmp_path: Path) -> Iterator[TLSServer]:
-    """The exchange serving HTTPS itself, with a certificate from a throwaway CA."""
+@pytest.fixture(scope="module")
+def module_tls_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TLSServer]:
+    """One HTTPS server for the tests of a module (use ``tls_server`` in tests)."""
+    directory = tmp_path_factory.mktemp("tls-server")
     ca = trustme.CA()
     certificate = ca.issue_cert("127.0.0.1", "localhost")
-    cert_file, key_file, ca_file = (tmp_path / name for name in ("cert.pem", "key.pem", "ca.pem"))
+    cert_file, key_file, ca_file = (directory / name for name in ("cert.pem", "key.pem", "ca.pem"))
     certificate.cert_chain_pems[0].write_to_path(str(cert_file))
     certificate.private_key_pem.write_to_path(str(key_file))
     ca.cert_pem.write_to_path(str(ca_file))
-    instance = tmp_path / "server-instance"
+    instance = directory / "server-instance"
     with running_server(
-        database_url, instance, tmp_path / "server.log", tls=(cert_file, key_file, ca_file)
+        database_url, instance, directory / "server.log", tls=(cert_file, key_file, ca_file)
     ) as base_url:
         yield TLSServer(base_url=base_url, ca_file=ca_file, ca=ca, instance=instance)
+
+
+@pytest.fixture
+def tls_server(module_tls_server: TLSServer, engine: Engine) -> Iterator[TLSServer]:
+    """The exchange serving HTTPS itself, with a certificate from a throwaway CA (the
+    module's server); the database is emptied after the test."""
+    yield module_tls_server
+    empty_all_tables(engine)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium for the tests of a module; each test opens its own context
+    (``browser.new_context()``: own cookies, storage and service workers) and closes it."""
+    if shutil.which(CHROMIUM) is None:
+        pytest.skip("Debian chromium is not installed")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()

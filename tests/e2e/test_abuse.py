@@ -51,6 +51,24 @@ def store(
     empty_all_tables(engine)
 
 
+def wait_until_accepted(port: int) -> None:
+    """Until no connection waits in the accept queue of the socket listening on ``port``
+    (Linux: ``/proc/net/tcp`` shows a listening socket's queue length as its rx_queue)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, queues = fields[1], fields[3], fields[4]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                if int(queues.split(":")[1], 16) == 0:
+                    return
+                break
+        else:
+            raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
+        time.sleep(0.01)
+    raise AssertionError("no worker took the connection")
+
+
 def test_a_limit_holds_across_gunicorn_workers(
     store: str, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -67,7 +85,7 @@ def test_a_limit_holds_across_gunicorn_workers(
         def stall() -> socket.socket:
             stalled = socket.create_connection(("127.0.0.1", port), timeout=30)
             stalled.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-            time.sleep(0.2)  # not a timed assertion: it lets a worker take the connection
+            wait_until_accepted(port)  # a worker has taken it, and waits for the rest
             return stalled
 
         def release(stalled: socket.socket) -> None:

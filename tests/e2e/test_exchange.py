@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import nacl.signing
+import pytest
 import requests
 import rfc8785
 from flask import Flask
@@ -20,6 +21,8 @@ from exchange.partners.models import Role
 from exchange.portal import services as portal
 from tests.e2e.conftest import free_port, running_server, server_environment
 from tests.factories import add_member, pact_example
+
+pytestmark = pytest.mark.e2e
 
 
 def b64url(data: bytes) -> str:

@@ -10,7 +10,6 @@ import datetime as dt
 import json
 import shutil
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,39 +17,20 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from flask import Flask
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from exchange.client.api import ExchangeClient
 from exchange.client.labels import certificate_document, sign_certificate, verify_label_offline
 from exchange.labels.claims import decode
 from exchange.partners.models import Role
-from tests.e2e.conftest import running_server
+from tests.e2e.conftest import CHROMIUM, running_server
 from tests.factories import Member, add_member
 from tests.labels.builders import CATEGORY, GTIN
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed"),
 ]
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def client_of(base_url: str, member: Member) -> ExchangeClient:
@@ -250,7 +230,7 @@ def _resigned(label_url: str, key: Any, **changes: Any) -> str:
 
 
 def test_unknown_key_and_expired_labels_are_red(
-    app: Flask, browser: Browser, live_server: str, tmp_path: Path
+    app: Flask, browser: Browser, live_server: str, live_server_instance: Path
 ) -> None:
     from exchange.keyring import load_or_create_exchange_key
     from exchange.signing import KeyPair
@@ -264,7 +244,7 @@ def test_unknown_key_and_expired_labels_are_red(
     assert page.get_attribute("#reasons li", "data-code") == "unknown-key"
 
     # Signed with the server's own key, but long expired.
-    server_key = load_or_create_exchange_key(tmp_path / "server-instance")
+    server_key = load_or_create_exchange_key(live_server_instance)
     old = _resigned(
         label["url"], server_key, issued=dt.date(2021, 1, 4), expires=dt.date(2023, 1, 3)
     )

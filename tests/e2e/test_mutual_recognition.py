@@ -31,6 +31,8 @@ from tests.e2e.conftest import running_server, server_environment
 from tests.factories import Member, add_member
 from tests.mutual_recognition.builders import OUT_OF_SCOPE, agreement_body, partner_envelope
 
+pytestmark = pytest.mark.e2e
+
 B_ORIGIN = "carbon-footprint.vientiane.example"
 
 

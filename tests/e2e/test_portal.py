@@ -12,16 +12,16 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
 
 from exchange.client.keys import LocalKey
 from exchange.partners.models import Role
-from tests.e2e.test_label_page import CHROMIUM, CHROMIUM_ARGS, issue
+from tests.e2e.conftest import CHROMIUM
+from tests.e2e.test_label_page import issue
 from tests.factories import Member, add_member
 from tests.labels.builders import CATEGORY, GTIN
 from tests.portal.helpers import PASSWORD, add_user
@@ -38,16 +38,6 @@ ARTEFACTS = (
     )
     / "portal"
 )
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 class Walk:

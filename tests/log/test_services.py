@@ -7,7 +7,6 @@ import itertools
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
@@ -349,16 +348,18 @@ def test_audit_refuses_a_checkpoint_signed_by_another_key(
 # --- concurrency -------------------------------------------------------------------------------
 
 WORKER = """
-import json, sys, time
+import json, sys
 from exchange.db import make_engine, make_session_factory, transaction
 from exchange.keyring import ExchangeKey
 from exchange.log.services import append_entries, issue_receipts
 
-url, worker, rounds, batch, start = sys.argv[1:6]
+url, worker, rounds, batch = sys.argv[1:5]
 engine = make_engine(url)
 factory = make_session_factory(engine)
 key = ExchangeKey.from_private_key(bytes(range(32)))
-time.sleep(max(0.0, float(start) - time.time()))
+# A start barrier: all the workers are ready before any of them appends.
+print("ready", flush=True)
+sys.stdin.readline()
 out = []
 for r in range(int(rounds)):
     refs = [f"{worker}-{r}-{i}" for i in range(int(batch))]
@@ -376,7 +377,6 @@ def test_processes_appending_at_once_get_contiguous_indexes_and_one_tree(
     db_session: Session, database_url: str
 ) -> None:
     workers, rounds, batch = 6, 15, 4
-    start = time.time() + 2.0
     processes = [
         subprocess.Popen(
             [
@@ -387,14 +387,21 @@ def test_processes_appending_at_once_get_contiguous_indexes_and_one_tree(
                 str(n),
                 str(rounds),
                 str(batch),
-                str(start),
             ],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for n in range(workers)
     ]
+    for process in processes:  # each worker is ready (or ended: then communicate says why)
+        assert process.stdout is not None
+        process.stdout.readline()
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
     results = []
     for process in processes:
         stdout, stderr = process.communicate(timeout=300)

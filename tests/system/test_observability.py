@@ -98,6 +98,7 @@ def test_lines_name_the_callers_organisation(
     assert member.token not in json.dumps(line)
 
 
+@pytest.mark.fresh_app  # adds a route
 def test_a_500_is_logged_with_its_request_id_and_the_body_names_it(
     app: Flask, capsys: pytest.CaptureFixture[str]
 ) -> None:
