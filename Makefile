@@ -48,8 +48,8 @@ system-packages:
 
 ## Set up and run the whole suite on SQLite and, when it answers, on PostgreSQL.
 test: $(VENV)/.installed system-packages
-	@echo "== lint (ruff) =="
-	$(BIN)/ruff check exchange tests bench docs/hooks
+	@echo "== lint (ruff, ruff format, the layer contract, mypy strict) =="
+	@$(MAKE) --no-print-directory lint
 	@echo "== docs (mkdocs build --strict) =="
 	$(BIN)/mkdocs build --strict
 	@echo "== tests on SQLite =="

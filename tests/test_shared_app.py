@@ -67,5 +67,5 @@ def test_a_test_that_adds_a_route_makes_the_next_one_build_an_app(
 
 
 def _metrics(app: Flask) -> str:
-    body, _content_type = app.extensions["exchange.metrics"].exposition()
-    return body.decode()
+    exposition: bytes = app.extensions["exchange.metrics"].exposition()[0]
+    return exposition.decode()

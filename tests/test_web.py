@@ -11,7 +11,7 @@ class DriverError(Exception):
     """What a database driver raises."""
 
 
-def failing_view(*, lost: bool) -> None:
+def failing_view(*, lost: bool) -> str:
     raise OperationalError(
         "INSERT INTO footprint_records ...", {}, DriverError("boom"), connection_invalidated=lost
     )

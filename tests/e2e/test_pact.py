@@ -122,7 +122,8 @@ def push(app: Flask, server: TLSServer, member: Member, **changes: Any) -> dict[
         timeout=30,
     )
     assert response.status_code == 201, response.text
-    return envelope["footprint"]
+    footprint_sent: dict[str, Any] = envelope["footprint"]
+    return footprint_sent
 
 
 def test_the_pact_conformance_walk(

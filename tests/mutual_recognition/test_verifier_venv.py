@@ -1,5 +1,5 @@
 """The bundle verifier runs where a third party runs it: a fresh virtualenv holding only the
-packages the README names, and a copy of the ``exchange`` folder — no Flask, no database."""
+packages the docs name, and a copy of the ``exchange`` folder — no Flask, no database."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def stated_packages() -> list[str]:
-    """The packages the README tells a third party to install for the verifier."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    found = re.search(r"verifier/bin/pip install ([^\n`#]+)", readme)
-    assert found, "the README names no packages for the verifier"
+    """The packages the docs tell a third party to install for the verifier."""
+    page = (ROOT / "docs" / "topics" / "mutual-recognition.md").read_text(encoding="utf-8")
+    found = re.search(r"verifier/bin/pip install ([^\n`#]+)", page)
+    assert found, "the docs name no packages for the verifier"
     return found.group(1).split()
 
 

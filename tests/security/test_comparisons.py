@@ -26,6 +26,7 @@ MERKLE = "a hash of the transparency log, which is public"
 PUBLIC_VALUES: dict[tuple[str, str], str] = {
     ("aggregation/services/documents.py", "current == digest"): PUBLIC_DIGEST,
     ("factors/services.py", "same[0].content_digest != digest"): PUBLIC_DIGEST,
+    ("labels/services/trust.py", "latest.content_digest == digest"): PUBLIC_DIGEST,
     ("factors/services.py", "versions[-1].content_digest == digest"): PUBLIC_DIGEST,
     ("footprints/services/submission.py", "existing.envelope_digest == candidate.digest"): (
         PUBLIC_DIGEST

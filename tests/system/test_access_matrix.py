@@ -144,6 +144,7 @@ def _bodies(world: World, record_id: str) -> dict[str, dict[str, Any]]:
         "POST /api/v1/factors/<factor_id>/review": {"decision": "approve", "comment": "ok"},
         "POST /api/v1/rules/<code>/status": {"status": "listed", "comment": "ok"},
         "POST /api/v1/partners/<partner_id>/status": {"status": "suspended", "reason": "audit"},
+        "POST /api/v1/partners/<partner_id>/keys/<kid>/revoke": {"reason": "leaked"},
         "POST /api/v1/agreements/<rowid:agreement_id>/status": {
             "status": "suspended",
             "reason": "audit",
@@ -298,6 +299,7 @@ DDDDDDAD  POST /api/v1/partners
 AAAAAAAA  GET /api/v1/partners/<partner_id>
 DDDDDDAD  POST /api/v1/partners/<partner_id>/records
 DDDDDDAD  POST /api/v1/partners/<partner_id>/status
+DDDDDDAD  POST /api/v1/partners/<partner_id>/keys/<kid>/revoke
 DDDDDDAD  POST /api/v1/partners/<partner_id>/sync
 DAAAAAAA  POST /api/v1/products
 DAAAAAAA  GET /api/v1/products
@@ -396,6 +398,7 @@ DDDDDDAD  GET /portal/regulator/grading
 DDDDDDAD  POST /portal/regulator/grading
 DDDDDDAD  GET /portal/regulator/partners
 DDDDDDAD  POST /portal/regulator/partners
+DDDDDDAD  POST /portal/regulator/partners/<partner_id>/keys/<kid>/revoke
 DDDDDDAD  GET /portal/regulator/recognitions
 DDDDDDAD  GET /portal/regulator/rules
 DDDDDDAD  POST /portal/regulator/rules/<code>/status
