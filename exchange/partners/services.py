@@ -261,20 +261,28 @@ def revoke_key(
         raise ValidationFailed(
             "a revocation needs a reason", details=[{"field": "reason", "message": "required"}]
         )
+    key.revoked_at = revocation_moment(revoked_at, already=key.revoked_at, what=f"key {kid}")
+    key.revocation_reason = reason.strip()
+    session.flush()
+    append_to_log(session, [(KEY_REVOCATION_LOG_KIND, kid, key_revocation_entry(key))])
+    return key
+
+
+def revocation_moment(
+    requested: dt.datetime | None, *, already: dt.datetime | None, what: str
+) -> dt.datetime:
+    """When a key's revocation takes effect: now, or a moment in the past (a leak found
+    late); never in the future, and never a second time."""
     now = utcnow()
-    moment = revoked_at or now
+    moment = requested or now
     if moment > now:
         raise ValidationFailed(
             "a key cannot be revoked in the future",
             details=[{"field": "revokedAt", "message": "must not be later than now"}],
         )
-    if key.revoked_at is not None:
-        raise Conflict(f"key {kid} was already revoked at {key.revoked_at.isoformat()}")
-    key.revoked_at = moment
-    key.revocation_reason = reason.strip()
-    session.flush()
-    append_to_log(session, [(KEY_REVOCATION_LOG_KIND, kid, key_revocation_entry(key))])
-    return key
+    if already is not None:
+        raise Conflict(f"{what} was already revoked at {already.isoformat()}")
+    return moment
 
 
 def keys_of(session: Session, organisation_id: str) -> list[SigningKey]:

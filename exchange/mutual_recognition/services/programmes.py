@@ -46,7 +46,7 @@ from exchange.mutual_recognition.schemas import (
 from exchange.mutual_recognition.services.recognition import in_force
 from exchange.pact.services import _check_public_host, normalise_base_url
 from exchange.partners.models import Role
-from exchange.partners.services import Principal, create_organisation
+from exchange.partners.services import Principal, create_organisation, revocation_moment
 
 PARTNER_LOG_KIND: Final = "partner"
 AGREEMENT_LOG_KIND: Final = "agreement"
@@ -801,15 +801,7 @@ def revoke_anchor(
     anchor = session.get(PartnerKey, (partner.id, kid), with_for_update=True)
     if anchor is None:
         raise NotFound(f"partner {partner_id} has no trust anchor {kid}")
-    now = utcnow()
-    moment = revoked_at or now
-    if moment > now:
-        raise ValidationFailed(
-            "a key cannot be revoked in the future",
-            details=[{"field": "revokedAt", "message": "must not be later than now"}],
-        )
-    if anchor.revoked_at is not None:
-        raise Conflict(f"trust anchor {kid} was revoked at {anchor.revoked_at.isoformat()}")
+    moment = revocation_moment(revoked_at, already=anchor.revoked_at, what=f"trust anchor {kid}")
     anchor.revoked_at = moment
     anchor.revocation_reason = reason
     _partner_event(
