@@ -15,6 +15,17 @@ from exchange.errors import ExchangeError
 from exchange.portal import services
 from exchange.portal.models import PortalUser
 
+# Asked for at the terminal (not echoed, twice) or read from the environment, so that a
+# password need not stand on a command line where `ps` and shell histories show it.
+password_option = click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="EXCHANGE_PORTAL_PASSWORD",
+    help="asked for when not given (or set EXCHANGE_PORTAL_PASSWORD)",
+)
+
 
 @click.group("portal")
 def portal_cli() -> None:
@@ -25,14 +36,7 @@ def portal_cli() -> None:
 @click.option("--org", "organisation_id", required=True, help="organisation id")
 @click.option("--email", required=True)
 @click.option("--name", required=True)
-@click.option(
-    "--password",
-    prompt=True,
-    hide_input=True,
-    confirmation_prompt=True,
-    envvar="EXCHANGE_PORTAL_PASSWORD",
-    help="asked for when not given (or set EXCHANGE_PORTAL_PASSWORD)",
-)
+@password_option
 @click.option("--language", type=click.Choice(services.LANGUAGES), default="zh", show_default=True)
 @with_appcontext
 def add_user(organisation_id: str, email: str, name: str, password: str, language: str) -> None:
@@ -96,14 +100,7 @@ def enable_user(email: str) -> None:
 
 @portal_cli.command("set-password")
 @click.option("--email", required=True)
-@click.option(
-    "--password",
-    prompt=True,
-    hide_input=True,
-    confirmation_prompt=True,
-    envvar="EXCHANGE_PORTAL_PASSWORD",
-    help="asked for when not given (or set EXCHANGE_PORTAL_PASSWORD)",
-)
+@password_option
 @with_appcontext
 def set_password(email: str, password: str) -> None:
     """(Operators) Reset a person's password; every session they have ends."""
