@@ -274,8 +274,14 @@ def test_two_domestic_exchanges_federate_both_ways(
     done = b.run("partners", "sync", origin=B_ORIGIN)
     assert done.returncode == 0, done.stdout + done.stderr
     parsed = json.loads(done.stdout.strip().splitlines()[-1])
-    # B recognises A's record; B's own record, recognised by A and listed by it, is left.
-    assert (parsed["recognised"], parsed["refused"], parsed["own"]) == (1, 0, 1), parsed
+    # B recognises A's record; B's own record, which A recognised, is not served back to B.
+    assert (parsed["recognised"], parsed["refused"], parsed["own"]) == (1, 0, 0), parsed
+    listed = a.get("/3/footprints", b_on_a, limit=100)
+    assert listed.status_code == 200, listed.text
+    served_to_b = {item["id"] for item in listed.json()["data"]}
+    assert from_a in served_to_b and from_b not in served_to_b
+    # Anyone else on A still reads the record A recognised from B.
+    assert from_b in {item["id"] for item in a.get("/3/footprints", supplier_a).json()["data"]}
     assert decisions(b, regulator_b, a_at_b)[from_a]["decision"] == "recognised"
     assert from_b not in decisions(b, regulator_b, a_at_b)
     # And back again: A's next sync leaves its own record that B now lists, refuses nothing.

@@ -35,7 +35,7 @@ from exchange.footprints.models import (
     Share,
 )
 from exchange.pact.filters import VALIDITY_YEARS, Criteria, countries_among
-from exchange.partners.models import Role
+from exchange.partners.models import OrganisationRole, Role
 from exchange.partners.services import Principal, key_status, keys_by_kid
 
 # SQLite allows 500 selects in a compound one; beyond this a source is not used.
@@ -388,6 +388,20 @@ def _after_cursor(run: _Run, cursor: str) -> sa.ColumnElement[bool]:
     )
 
 
+def _held_for_a_partner_programme() -> sa.ColumnElement[bool]:
+    """The record is owned by a partner programme's organisation here: one we recognised
+    from it. A partner programme pulling from us is not served those (its own records among
+    them): they are the partner's to vouch for, not ours."""
+    return (
+        sa.exists()
+        .where(
+            OrganisationRole.organisation_id == FootprintRecord.owner_id,
+            OrganisationRole.role == Role.PARTNER_PROGRAMME,
+        )
+        .correlate(FootprintRecord)
+    )
+
+
 def _page_ids(
     session: Session,
     principal: Principal | None,
@@ -405,6 +419,8 @@ def _page_ids(
         checks.append(_visible_clause(principal))
         if owned_only and principal is not None:
             checks.append(FootprintRecord.owner_id == principal.organisation_id)
+    if principal is not None and Role.PARTNER_PROGRAMME in principal.roles:
+        checks.append(~_held_for_a_partner_programme())
     pages = []
     for run in source.runs:
         query = (
