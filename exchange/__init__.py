@@ -22,6 +22,7 @@ def create_app(
     from exchange import db, security, web
     from exchange.config import settings_from_environment
     from exchange.keyring import Keyring
+    from exchange.mutual_recognition import views as recognition_views
     from exchange.system import observability
 
     app = Flask(
@@ -56,6 +57,8 @@ def create_app(
     app.url_map.converters["rowid"] = web.RowIdConverter
     app.before_request(web.refuse_plain_http)
     app.before_request(web.refuse_nul_characters)
+    # Before anything of the request touches the database (see its docstring).
+    app.before_request(recognition_views.apply_due_expiries)
     security.install(app)
     # After the rate limits: who the caller is, as exchange.authentication declares it.
     app.before_request(web.authenticate_caller)

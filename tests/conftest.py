@@ -36,15 +36,29 @@ E2E_FIXTURES = frozenset({"live_server", "tls_server", "module_live_server", "mo
 MODULE_SHARED_FIXTURES = frozenset({"module_live_server", "module_tls_server", "browser"})
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark end-to-end tests ``e2e`` (``-m "not e2e"`` is the fast in-process suite) and
-    group the tests of a module that share a server or browser on one xdist worker."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark end-to-end tests ``e2e`` (``-m "not e2e"`` is the fast in-process suite), group
+    the tests of a module that share a server or browser on one xdist worker, and, on a
+    server database, keep only the tests that touch the database under test."""
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         if E2E_DIRECTORY in item.path.parents or names & (E2E_FIXTURES | {"browser"}):
             item.add_marker(pytest.mark.e2e)
         if names & MODULE_SHARED_FIXTURES:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    if os.environ.get("EXCHANGE_TEST_DATABASE_URL"):
+        # The SQLite pass ran every test; a test that touches no database (signing, QR,
+        # Merkle, the docs, the demo and the wheel, which run on SQLite by design) would
+        # only repeat itself here. A test touches the database under test when it uses
+        # ``database_url`` (every database fixture and server does) or says so itself.
+        kept = [item for item in items if _touches_the_database(item)]
+        if len(kept) < len(items):
+            config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+            items[:] = kept
+
+
+def _touches_the_database(item: pytest.Item) -> bool:
+    return "database_url" in getattr(item, "fixturenames", ()) or any(item.iter_markers("database"))
 
 
 @contextmanager

@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 from typing import Any, Final
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from sqlalchemy.orm import Session
 
 from exchange import web
+from exchange.db import transaction
 from exchange.errors import BadRequest, ValidationFailed
 from exchange.footprints import services as footprints
 from exchange.log.services import append_entries
@@ -147,19 +149,27 @@ def revoke_anchor(partner_id: str, kid: str) -> Response:
     return jsonify(_partner_json(session, services.get_partner(session, partner_id)))
 
 
-@bp.before_app_request
 def apply_due_expiries() -> None:
     """Agreements end at their ``validUntil``: before any request is answered, recognitions
-    resting on one that has passed are flagged (one cheap query when none is due)."""
+    resting on one that has passed are flagged (one cheap query when none is due).
+
+    create_app runs it before the request opens its own session: it then holds one
+    connection at a time (a second one, asked for while the request held the first, could
+    wait for a pool slot or SQLite's write lock that the request itself holds)."""
     endpoint = request.endpoint or ""
     if endpoint in ("", "static", "system.healthz") or endpoint.endswith(".static"):
         return
-    # On the request's own session: a second connection per request could wait for a pool
-    # slot (or, on SQLite, for the write lock) that this very request holds.
-    session = web.session()
-    if services.expiry_due(session):
-        services.expire_agreements(session)
-        session.commit()
+    # Asked on the read-only pool: on SQLite it must not take the write lock per request.
+    try:
+        with Session(bind=current_app.extensions["exchange.reader"]) as session:
+            due = services.expiry_due(session)
+    except sa.exc.SQLAlchemyError:
+        # The database is unreachable: the request itself meets (and reports) that.
+        logger.warning("agreement expiries could not be checked", exc_info=True)
+        return
+    if due:
+        with transaction(current_app.extensions["exchange.sessions"]) as session:
+            services.expire_agreements(session)
 
 
 @bp.post("/api/v1/partners/<partner_id>/sync")

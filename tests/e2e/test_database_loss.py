@@ -41,7 +41,8 @@ from tests.e2e.conftest import kill_group, running_server, server_environment
 from tests.e2e.receiver import PartnerHost, tls_partner_host
 from tests.factories import Member, add_member
 
-pytestmark = pytest.mark.e2e
+# Some tests read EXCHANGE_TEST_DATABASE_URL themselves (the server the outage is made on).
+pytestmark = [pytest.mark.e2e, pytest.mark.database]
 
 PRODUCT = "urn:gtin:06901234599983"
 BATCH = 5

@@ -309,14 +309,14 @@ def _plant(page: Page, text: str) -> int:
 
 
 def test_online_the_exchange_decides_a_leaked_key_never_makes_green(
-    app: Flask, browser: Browser, live_server: str, tmp_path: Path
+    app: Flask, browser: Browser, live_server: str, live_server_instance: Path, tmp_path: Path
 ) -> None:
     """Every signature below checks out against the trust list: only the exchange's answer
     shows that it never issued these labels."""
     from exchange.keyring import load_or_create_exchange_key
 
     label, _body, as_body = issue(app, live_server)
-    key = load_or_create_exchange_key(tmp_path / "server-instance")
+    key = load_or_create_exchange_key(live_server_instance)
     _in_service_then_leaked(app, key.kid, revoke=False)
     context = browser.new_context()
     page = context.new_page()

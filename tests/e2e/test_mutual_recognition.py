@@ -31,7 +31,8 @@ from tests.e2e.conftest import running_server, server_environment
 from tests.factories import Member, add_member
 from tests.mutual_recognition.builders import OUT_OF_SCOPE, agreement_body, partner_envelope
 
-pytestmark = pytest.mark.e2e
+# The two exchanges' databases are built from EXCHANGE_TEST_DATABASE_URL (fresh_database).
+pytestmark = [pytest.mark.e2e, pytest.mark.database]
 
 B_ORIGIN = "carbon-footprint.vientiane.example"
 

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from exchange.mutual_recognition.models import Agreement, Recognition
@@ -31,6 +32,9 @@ from tests.e2e.test_mutual_recognition import (  # noqa: F401 (the fixture)
 )
 from tests.factories import Member, add_member
 from tests.mutual_recognition.builders import SCOPE, agreement_body, partner_envelope
+
+# The two exchanges' databases are built from EXCHANGE_TEST_DATABASE_URL (fresh_database).
+pytestmark = pytest.mark.database
 
 
 def uscc(number: int) -> str:

@@ -25,6 +25,9 @@ from exchange.footprints.models import FootprintRecord, RecordStatus, Share
 from exchange.log.models import LogEntry
 from tests.factories import Member, add_member
 
+# Some tests here build databases of their own from EXCHANGE_TEST_DATABASE_URL.
+pytestmark = pytest.mark.database
+
 WRITERS = 16
 ROUNDS = 3
 

@@ -19,6 +19,9 @@ from exchange.system.backup import FORMAT
 from tests.conftest import fresh_database
 from tests.sites.test_views import Park, _linked, park  # noqa: F401  (the fixture)
 
+# Some tests here build databases of their own from EXCHANGE_TEST_DATABASE_URL.
+pytestmark = pytest.mark.database
+
 
 def _cli(app: Flask, *args: str) -> str:
     result = app.test_cli_runner().invoke(args=list(args))

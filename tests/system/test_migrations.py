@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -20,6 +21,9 @@ from exchange.models import metadata
 from exchange.system.services import alembic_config, upgrade_database
 from tests.conftest import fresh_database
 from tests.factories import add_member, pact_example
+
+# Some tests here build databases of their own from EXCHANGE_TEST_DATABASE_URL.
+pytestmark = pytest.mark.database
 
 
 def test_models_and_migrations_do_not_drift(engine: Engine) -> None:

@@ -34,6 +34,9 @@ from tests.conftest import fresh_database
 from tests.factories import Member, add_member
 from tests.system.test_backup import POSTGRES_URL, _cli
 
+# Some tests here build databases of their own from EXCHANGE_TEST_DATABASE_URL.
+pytestmark = pytest.mark.database
+
 
 @pytest.fixture
 def supplier(app: Flask) -> Member:
