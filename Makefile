@@ -55,7 +55,7 @@ test: $(VENV)/.installed system-packages
 	@echo "== tests on SQLite =="
 	$(BIN)/pytest -q $(PYTEST_PARALLEL)
 	@if $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
-		echo "== tests on PostgreSQL (127.0.0.1:5432) =="; \
+		echo "== tests on PostgreSQL (127.0.0.1:5432): every test that touches the database =="; \
 		EXCHANGE_TEST_DATABASE_URL='$(PG_URL)' $(BIN)/pytest -q $(PYTEST_PARALLEL); \
 	else \
 		echo "== PostgreSQL does not answer on 127.0.0.1:5432: ran on SQLite only =="; \
