@@ -131,7 +131,8 @@ def test_the_worker_re_signs_the_list_halfway(app: Flask, client: FlaskClient) -
 
     def renewals() -> list[JobStatus]:
         with context.sessions() as session:
-            return list(session.scalars(sa.select(Job.status).where(Job.kind == trust.RENEW_JOB)))
+            return list(session.scalars(sa.select(Job.status).where(Job.kind == trust.RENEW_JOB).order_by(Job.id))
+            )
 
     run_schedules(context, schedules)  # no list yet: the worker signs the first
     run_schedules(context, schedules)
