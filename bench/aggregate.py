@@ -46,8 +46,8 @@ from exchange.aggregation.models import BomLine, Product, Result
 from exchange.db import make_engine, make_session_factory, transaction
 from exchange.factors.models import Factor
 from exchange.footprints.models import FootprintProduct, FootprintRecord
-from exchange.partners import services as partners
-from exchange.partners.models import Role
+from exchange.organisations import services as organisations
+from exchange.organisations.models import Role
 from exchange.system.services import upgrade_database
 from tests.factories import pact_example
 
@@ -103,10 +103,10 @@ def build(
     engine = make_engine(url)
     factory = make_session_factory(engine)
     with transaction(factory) as session:
-        owner = partners.create_organisation(
+        owner = organisations.create_organisation(
             session, name="Bench chain-owner", country="TH", roles=[Role.CHAIN_OWNER]
         )
-        supplier = partners.create_organisation(
+        supplier = organisations.create_organisation(
             session,
             name="Bench supplier",
             country="TH",

@@ -28,8 +28,8 @@ from exchange.client.keys import LocalKey
 from exchange.db import transaction
 from exchange.footprints import services as footprints
 from exchange.log.services import append_entries, issue_receipts
-from exchange.partners import services as partners
-from exchange.partners.models import Role
+from exchange.organisations import services as organisations
+from exchange.organisations.models import Role
 from exchange.system.services import upgrade_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -70,26 +70,30 @@ def bare_verify_rate(envelopes: list[dict[str, Any]], key: LocalKey) -> float:
 COMPANY_ID = "urn:pact:company:customcode:bench:supplier"
 
 
-def setup_member(app: Any, key: LocalKey) -> tuple[partners.Principal, partners.ClientCredentials]:
+def setup_member(
+    app: Any, key: LocalKey
+) -> tuple[organisations.Principal, organisations.ClientCredentials]:
     with transaction(app.extensions["exchange.sessions"]) as session:
-        organisation = partners.create_organisation(
+        organisation = organisations.create_organisation(
             session,
             name="Bench supplier",
             country="TH",
             roles=[Role.SUPPLIER],
             company_ids=[COMPANY_ID],
         )
-        partners.register_key(
+        organisations.register_key(
             session,
             organisation_id=organisation.id,
             public_jwk=key.public_jwk(),
             append_to_log=append_entries,
         )
-        credentials = partners.create_client(session, organisation_id=organisation.id, name="bench")
-        token = partners.issue_token(
+        credentials = organisations.create_client(
+            session, organisation_id=organisation.id, name="bench"
+        )
+        token = organisations.issue_token(
             session, client_id=credentials.client_id, client_secret=credentials.client_secret
         )
-        principal = partners.authenticate(session, token.access_token)
+        principal = organisations.authenticate(session, token.access_token)
         return principal, credentials
 
 

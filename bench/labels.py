@@ -41,8 +41,8 @@ from exchange import create_app
 from exchange.client.keys import LocalKey
 from exchange.client.labels import certificate_document, sign_certificate
 from exchange.labels import qr
-from exchange.partners.models import Role
-from exchange.partners.uscc import check_character
+from exchange.organisations.models import Role
+from exchange.organisations.uscc import check_character
 from exchange.system.services import upgrade_database
 
 GOAL_RATIO = 0.8
@@ -88,30 +88,30 @@ def issue_label(instance: Path) -> str:
     upgrade_database(app.config["DATABASE_URL"])
     from exchange.db import transaction
     from exchange.log.services import append_entries
-    from exchange.partners import services as partners
+    from exchange.organisations import services as organisations
 
     members: dict[Role, tuple[LocalKey, dict[str, str], str]] = {}
     for number, role in enumerate((Role.REGULATOR, Role.CERTIFICATION_BODY, Role.SUPPLIER)):
         key = LocalKey.generate()
         body = f"9146000{number:010d}"
         with transaction(app.extensions["exchange.sessions"]) as session:
-            organisation = partners.create_organisation(
+            organisation = organisations.create_organisation(
                 session,
                 name=f"Bench {role.value}",
                 country="CN",
                 uscc=body + check_character(body),
                 roles=[role],
             )
-            partners.register_key(
+            organisations.register_key(
                 session,
                 organisation_id=organisation.id,
                 public_jwk=key.public_jwk(),
                 append_to_log=append_entries,
             )
-            credentials = partners.create_client(
+            credentials = organisations.create_client(
                 session, organisation_id=organisation.id, name="bench"
             )
-            token = partners.issue_token(
+            token = organisations.issue_token(
                 session,
                 client_id=credentials.client_id,
                 client_secret=credentials.client_secret,

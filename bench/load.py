@@ -69,7 +69,7 @@ from exchange.footprints import services as footprints
 from exchange.footprints.models import FootprintRecord
 from exchange.log import merkle
 from exchange.log.services import append_entries
-from exchange.partners import services as partners
+from exchange.organisations import services as organisations
 from tests.databases import scratch_postgresql_database
 from tests.e2e.slow_clients import slow_clients
 from tests.factories import pact_example
@@ -111,7 +111,7 @@ def seed(instance: Path, records: int, batch: int = 500) -> Seed:
             )
             assert all(outcome.accepted for outcome in outcomes)
     with transaction(factory) as session:
-        token = partners.issue_token(
+        token = organisations.issue_token(
             session, client_id=credentials.client_id, client_secret=credentials.client_secret
         ).access_token
         log_size = footprints_log_size(session)

@@ -47,9 +47,9 @@ from exchange.client.keys import LocalKey
 from exchange.db import transaction
 from exchange.footprints import services as footprints
 from exchange.log.services import append_entries
+from exchange.organisations import services as organisations
+from exchange.organisations.models import Role
 from exchange.pact.filters import criteria_from_query
-from exchange.partners import services as partners
-from exchange.partners.models import Role
 from exchange.system.services import upgrade_database
 
 GOAL_RATIO = 3.0
@@ -231,25 +231,25 @@ class Member:
     def __init__(self, app: Flask, name: str, role: Role, company_ids: Sequence[str]) -> None:
         self.key = LocalKey.generate()
         with transaction(app.extensions["exchange.sessions"]) as session:
-            organisation = partners.create_organisation(
+            organisation = organisations.create_organisation(
                 session, name=name, country="TH", roles=[role], company_ids=company_ids
             )
-            partners.register_key(
+            organisations.register_key(
                 session,
                 organisation_id=organisation.id,
                 public_jwk=self.key.public_jwk(),
                 append_to_log=append_entries,
             )
-            credentials = partners.create_client(
+            credentials = organisations.create_client(
                 session, organisation_id=organisation.id, name="bench"
             )
-            token = partners.issue_token(
+            token = organisations.issue_token(
                 session,
                 client_id=credentials.client_id,
                 client_secret=credentials.client_secret,
                 lifetime=dt.timedelta(hours=12),
             )
-            self.principal = partners.authenticate(session, token.access_token)
+            self.principal = organisations.authenticate(session, token.access_token)
         self.id = organisation.id
         self.headers = {"Authorization": f"Bearer {token.access_token}"}
 

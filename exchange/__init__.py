@@ -95,7 +95,7 @@ def _log_sources() -> dict[str, Any]:
     from exchange.footprints import services as footprints
     from exchange.labels import services as labels
     from exchange.mutual_recognition import services as recognition
-    from exchange.partners import services as partners
+    from exchange.organisations import services as organisations
     from exchange.rules import services as rules
 
     return {
@@ -109,8 +109,8 @@ def _log_sources() -> dict[str, Any]:
         recognition.AGREEMENT_LOG_KIND: recognition.agreement_log_sources,
         recognition.PARTNER_LOG_KIND: recognition.partner_log_sources,
         recognition.RECOGNITION_LOG_KIND: recognition.recognition_log_sources,
-        partners.KEY_LOG_KIND: partners.key_log_sources,
-        partners.KEY_REVOCATION_LOG_KIND: partners.key_revocation_log_sources,
+        organisations.KEY_LOG_KIND: organisations.key_log_sources,
+        organisations.KEY_REVOCATION_LOG_KIND: organisations.key_revocation_log_sources,
         rules.LOG_KIND: rules.log_sources,
     }
 
@@ -146,8 +146,8 @@ def _register_blueprints(app: Flask) -> None:
     from exchange.labels.views import bp as labels_bp
     from exchange.log.views import bp as log_bp
     from exchange.mutual_recognition.views import bp as mutual_recognition_bp
+    from exchange.organisations.views import bp as partners_bp
     from exchange.pact.views import bp as pact_bp
-    from exchange.partners.views import bp as partners_bp
     from exchange.portal.views import bp as portal_bp
     from exchange.rules.views import bp as rules_bp
     from exchange.scenarios.views import bp as scenarios_bp
@@ -183,7 +183,7 @@ def _register_commands(app: Flask) -> None:
     from exchange.labels.cli import labels_cli
     from exchange.log.cli import audit_command
     from exchange.mutual_recognition.cli import partners_cli
-    from exchange.partners.cli import client_cli, org_cli
+    from exchange.organisations.cli import client_cli, org_cli
     from exchange.portal.cli import portal_cli
     from exchange.rules.cli import rules_cli
     from exchange.scenarios.cli import scenarios_cli

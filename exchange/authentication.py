@@ -38,8 +38,8 @@ class Authentication(enum.Enum):
 REQUIRED: Final = frozenset(
     {
         # keys
-        "partners.register_key",
-        "partners.revoke_key",
+        "organisations.register_key",
+        "organisations.revoke_key",
         # footprint records and shares
         "footprints.submit",
         "footprints.import_unsigned",
@@ -137,7 +137,7 @@ OPTIONAL: Final = frozenset(
     }
 )
 
-CLIENT_CREDENTIALS: Final = frozenset({"partners.token"})
+CLIENT_CREDENTIALS: Final = frozenset({"organisations.token"})
 
 
 def of(endpoint: str | None) -> Authentication:

@@ -36,9 +36,9 @@ from exchange.db import transaction
 from exchange.factors import services as factors
 from exchange.log.services import append_entries
 from exchange.mutual_recognition.verify import verify_bundle
-from exchange.partners import services as partners
-from exchange.partners.models import Organisation, Role
-from exchange.partners.uscc import check_character
+from exchange.organisations import services as organisations
+from exchange.organisations.models import Organisation, Role
+from exchange.organisations.uscc import check_character
 from exchange.portal import services as portal
 from exchange.portal.models import PortalUser
 from exchange.system.services import upgrade_database
@@ -137,7 +137,7 @@ def _organisation(session: Any, slug: str) -> Organisation:
     existing = session.scalar(sa.select(Organisation).where(Organisation.uscc == spec["uscc"]))
     if existing is not None:
         return existing  # type: ignore[no-any-return]
-    return partners.create_organisation(
+    return organisations.create_organisation(
         session, name=spec["name"], country="CN", uscc=spec["uscc"], roles=spec["roles"]
     )
 
@@ -227,7 +227,9 @@ def demo_command(port: int, once: bool) -> None:
     with transaction(current_app.extensions["exchange.sessions"]) as session:
         for slug in COMPANIES:
             organisation = _organisation(session, slug)
-            issued = partners.create_client(session, organisation_id=organisation.id, name="demo")
+            issued = organisations.create_client(
+                session, organisation_id=organisation.id, name="demo"
+            )
             credentials[slug] = {
                 "organisation_id": organisation.id,
                 "name": organisation.name,

@@ -32,8 +32,8 @@ from exchange.errors import (
     ValidationFailed,
 )
 from exchange.keyring import ExchangeKey
+from exchange.organisations.services import Principal, authenticate
 from exchange.pact.services import Host
-from exchange.partners.services import Principal, authenticate
 from exchange.system.observability import request_id
 
 

@@ -14,9 +14,9 @@ from werkzeug.test import TestResponse
 from exchange.client.keys import LocalKey
 from exchange.db import transaction
 from exchange.log.services import append_entries
-from exchange.partners import services
-from exchange.partners.models import Role
-from exchange.partners.uscc import check_character
+from exchange.organisations import services
+from exchange.organisations.models import Role
+from exchange.organisations.uscc import check_character
 from tests.conftest import PACT_DIR
 
 

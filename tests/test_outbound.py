@@ -193,9 +193,9 @@ def test_the_worker_refuses_a_name_that_now_resolves_privately(
     from exchange.db import transaction
     from exchange.jobs.models import Job
     from exchange.jobs.services import JobContext, run_due_jobs
+    from exchange.organisations.models import Role
     from exchange.pact import schemas
     from exchange.pact import services as pact
-    from exchange.partners.models import Role
     from tests.factories import cloud_event
 
     buyer = add_member(app, Role.CHAIN_OWNER)

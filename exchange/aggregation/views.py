@@ -13,7 +13,7 @@ from exchange.aggregation import engine, schemas, services
 from exchange.aggregation.models import BomLine, Product, Result
 from exchange.db import iso_or_none
 from exchange.errors import BadRequest
-from exchange.partners.services import Principal
+from exchange.organisations.services import Principal
 
 bp = Blueprint("aggregation", __name__, url_prefix="/api/v1")
 

@@ -25,8 +25,8 @@ from exchange.labels.schemas import (
     SchemeRequest,
     VerifyRequest,
 )
+from exchange.organisations.schemas import KeyRegistration, KeyRevocation
 from exchange.pact.schemas import ProductFootprint
-from exchange.partners.schemas import KeyRegistration, KeyRevocation
 from exchange.sites.schemas import ProductionRequest, SiteRequest
 
 Schema = type[BaseModel] | dict[str, Any]
@@ -165,7 +165,7 @@ DEFAULT: Final = Op()
 
 OPERATIONS: Final[dict[str, Op]] = {
     # --- tokens, directory, keys -----------------------------------------------------------
-    "partners.token": Op(
+    "organisations.token": Op(
         summary="OAuth2 client credentials grant: a bearer token",
         body={
             "type": "object",
@@ -182,10 +182,10 @@ OPERATIONS: Final[dict[str, Op]] = {
         raw_errors={400: (JSON, OAUTH_ERROR), 401: (JSON, OAUTH_ERROR)},
         errors=frozenset({401}),
     ),
-    "partners.list_organisations": Op(paged=True, query=(q("q"), q("uscc"))),
-    "partners.register_key": Op(body=KeyRegistration, ok=ok(201)),
-    "partners.revoke_key": Op(body=KeyRevocation),
-    "partners.organisation_jwks": Op(ok=ok(schema=JWKS)),
+    "organisations.list_organisations": Op(paged=True, query=(q("q"), q("uscc"))),
+    "organisations.register_key": Op(body=KeyRegistration, ok=ok(201)),
+    "organisations.revoke_key": Op(body=KeyRevocation),
+    "organisations.organisation_jwks": Op(ok=ok(schema=JWKS)),
     "system.jwks": Op(ok=ok(schema=JWKS)),
     # --- footprint records -----------------------------------------------------------------
     "footprints.submit": Op(

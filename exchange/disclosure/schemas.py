@@ -15,7 +15,7 @@ from exchange.disclosure.models import (
     DisclosureRequirement,
     Manner,
 )
-from exchange.partners.schemas import UTCDatetime
+from exchange.organisations.schemas import UTCDatetime
 
 
 class _Strict(BaseModel):

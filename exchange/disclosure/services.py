@@ -67,11 +67,11 @@ from exchange.footprints.models import (
 )
 from exchange.footprints.services import visible_to
 from exchange.jobs.services import enqueue
+from exchange.organisations.models import Organisation, Role
+from exchange.organisations.services import Principal
 from exchange.pact import services as pact
 from exchange.pact.models import EventEndpoint
 from exchange.pact.schemas import CarbonFootprint
-from exchange.partners.models import Organisation, Role
-from exchange.partners.services import Principal
 from exchange.trade.services import lifecycle_stages
 
 REMINDER_EVENT: Final = "org.footprint-exchange.disclosure.ReminderEvent.1"

@@ -11,7 +11,7 @@ from exchange import web
 from exchange.db import ROW_ID_MAX, utcnow
 from exchange.disclosure import schemas, services
 from exchange.disclosure.models import ComplianceState
-from exchange.partners.schemas import parse
+from exchange.organisations.schemas import parse
 from exchange.trade.schemas import PAGE_POLICY
 
 bp = Blueprint("disclosure", __name__, url_prefix="/api/v1/disclosure", template_folder="templates")

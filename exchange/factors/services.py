@@ -41,9 +41,9 @@ from exchange.factors.models import (
     FactorStatus,
 )
 from exchange.footprints.models import FootprintRecord, RecordStatus
+from exchange.organisations.models import Role
+from exchange.organisations.services import Principal
 from exchange.pact.schemas import parse_product_footprint
-from exchange.partners.models import Role
-from exchange.partners.services import Principal
 
 LOG_KIND: Final = "factor-review"
 # Factors and rules use the existing scopes: declaring writes, like submitting a record.

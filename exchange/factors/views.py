@@ -13,7 +13,7 @@ from exchange.errors import AccessDenied, BadRequest
 from exchange.factors import gwp, schemas, services, units
 from exchange.factors.models import Decision, FactorKind, FactorStatus
 from exchange.log.services import append_entries
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 
 bp = Blueprint("factors", __name__, url_prefix="/api/v1")
 

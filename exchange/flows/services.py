@@ -24,8 +24,8 @@ from exchange.errors import AccessDenied, BadRequest
 from exchange.flows.models import DataFlow, FlowKind, Grant
 from exchange.footprints.models import Disclosure, FootprintProduct, FootprintRecord, Share
 from exchange.mutual_recognition.models import Agreement, AgreementStatus, PartnerProgramme
-from exchange.partners.models import Organisation, Role
-from exchange.partners.services import Principal
+from exchange.organisations.models import Organisation, Role
+from exchange.organisations.services import Principal
 
 READ_KINDS: Final = frozenset({FlowKind.API_READ, FlowKind.PACT_LIST, FlowKind.PACT_GET})
 PERIODS: Final = ("day", "month", "year")

@@ -30,8 +30,8 @@ from exchange.labels.schemas import (
     scheme_json,
 )
 from exchange.log.services import append_entries, issue_receipts
-from exchange.partners.schemas import parse
-from exchange.partners.services import get_organisation
+from exchange.organisations.schemas import parse
+from exchange.organisations.services import get_organisation
 
 STATIC: Final = Path(__file__).parent / "static"
 # The page runs no inline code, so the policy can forbid it (and everything from elsewhere).

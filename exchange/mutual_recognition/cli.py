@@ -25,8 +25,8 @@ from exchange.log.services import append_entries
 from exchange.mutual_recognition import schemas, services
 from exchange.mutual_recognition.models import AgreementStatus, PartnerStatus
 from exchange.mutual_recognition.verify import verdict_json, verify_bundle
-from exchange.partners.models import OrganisationRole, Role
-from exchange.partners.services import Principal, get_organisation
+from exchange.organisations.models import OrganisationRole, Role
+from exchange.organisations.services import Principal, get_organisation
 
 
 @click.group("partners")

@@ -27,8 +27,8 @@ from exchange.mutual_recognition.services.federation import (
     records_accepted_hook,
 )
 from exchange.mutual_recognition.services.recognition import footprint_digest, previous_decision
-from exchange.partners.schemas import KeyRevocation, parse
-from exchange.partners.services import Principal
+from exchange.organisations.schemas import KeyRevocation, parse
+from exchange.organisations.services import Principal
 
 bp = Blueprint(
     "mutual_recognition",

@@ -103,7 +103,7 @@ def openid_configuration() -> Response:
     return jsonify(
         {
             "issuer": base,
-            "token_endpoint": url_for("partners.token", _external=True),
+            "token_endpoint": url_for("organisations.token", _external=True),
             "jwks_uri": url_for("system.jwks", _external=True),
             "grant_types_supported": ["client_credentials"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],

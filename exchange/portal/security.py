@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 
 from exchange import signing
 from exchange.keyring import ExchangeKey
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 
 CSRF_FIELD: Final = "csrf_token"
 CSRF_HEADER: Final = "X-CSRF-Token"

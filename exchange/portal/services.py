@@ -2,7 +2,7 @@
 PACT footprint a form describes, and the regulator's dashboard figures.
 
 Everything else a page shows or does goes through the services of its area, with a
-:class:`~exchange.partners.services.Principal` made for the signed-in person.
+:class:`~exchange.organisations.services.Principal` made for the signed-in person.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from exchange.footprints.services import visible_to
 from exchange.labels.models import Certificate, CertificateStatus, Grade
 from exchange.log.models import LogCheckpoint
 from exchange.log.services import latest_checkpoint, tree_size
-from exchange.partners.models import Organisation
-from exchange.partners.services import SCOPES, Principal, get_organisation
+from exchange.organisations.models import Organisation
+from exchange.organisations.services import SCOPES, Principal, get_organisation
 from exchange.portal.models import PortalSession, PortalUser, SigningDraft
 
 LANGUAGES: Final = ("zh", "en")

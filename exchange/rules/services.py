@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from exchange import signing
 from exchange.db import LogAppender, chunked, utcnow
 from exchange.errors import AccessDenied, Conflict, NotFound, ValidationFailed
+from exchange.organisations.models import Role
+from exchange.organisations.services import Principal
 from exchange.pact.schemas import ProductFootprint
-from exchange.partners.models import Role
-from exchange.partners.services import Principal
 from exchange.rules import check, schemas
 from exchange.rules.models import AccountingRule, RuleDecision, RuleDemand, RuleStatus
 

@@ -22,7 +22,7 @@ from exchange.db import transaction
 from exchange.errors import ExchangeError
 from exchange.keyring import ExchangeKey
 from exchange.log.services import ensure_checkpoint
-from exchange.partners.services import Principal, get_organisation
+from exchange.organisations.services import Principal, get_organisation
 from exchange.scenarios import schemas, services
 from exchange.scenarios.services.disclosure import READ_SCOPE
 

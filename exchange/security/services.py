@@ -315,7 +315,7 @@ def token_secret_refused(limiter: Limiter, rate: Rate, *, client_id: str, addres
     owner presenting the right secret is never refused for what others sent (the limit per
     address still applies to everyone). Checking first is affordable because a check is
     cheap: one primary-key read and a SHA-256 of the presented secret (client secrets are
-    256-bit random values, so they need no slow hash; see exchange.partners.services), the
+    256-bit random values, so they need no slow hash; see exchange.organisations.services), the
     same work a 401 costs. A slow password hash would call for refusing before checking,
     and then the owner would be locked out with the attacker, as portal accounts are.
 

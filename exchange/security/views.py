@@ -15,7 +15,7 @@ from exchange.security.services import Limiter, Lockout, Rate
 
 # Endpoints that take a secret: guessing client secrets costs a request each. Wrong secrets
 # are also counted per client id, by the endpoint itself (token_secret_refused).
-TOKEN_ENDPOINTS: Final = frozenset({"partners.token"})
+TOKEN_ENDPOINTS: Final = frozenset({"organisations.token"})
 # Endpoints that verify what the exchange signed: public, and each costs a signature check
 # or a proof built from the log.
 VERIFY_ENDPOINTS: Final = frozenset(

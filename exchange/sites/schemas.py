@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from exchange.db import iso_or_none
-from exchange.partners.schemas import UTCDatetime
+from exchange.organisations.schemas import UTCDatetime
 from exchange.sites import services
 from exchange.sites.models import Site, SiteKind, SiteProduction
 

@@ -39,8 +39,8 @@ from exchange.footprints.models import FootprintRecord
 from exchange.footprints.services import own_record, visible_to
 from exchange.labels import services as labels
 from exchange.labels.models import Certificate
-from exchange.partners.models import Role
-from exchange.partners.services import Principal
+from exchange.organisations.models import Role
+from exchange.organisations.services import Principal
 from exchange.sites.models import Site, SiteKind, SiteProduction
 
 QUANTUM: Final = Decimal("1e-12")

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, jsonify, render_template
 
 from exchange import web
 from exchange.db import utcnow
-from exchange.partners.schemas import parse
+from exchange.organisations.schemas import parse
 from exchange.sites import schemas, services
 from exchange.trade.schemas import PAGE_POLICY
 

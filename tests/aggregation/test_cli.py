@@ -12,7 +12,7 @@ import pytest
 import requests
 from flask import Flask
 
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.aggregation.test_views import load_factors
 from tests.e2e.conftest import running_server
 from tests.e2e.test_exchange import run_cli

@@ -24,7 +24,7 @@ from exchange.client.labels import certificate_document, sign_certificate
 from exchange.db import transaction
 from exchange.factors import services as factor_services
 from exchange.log.services import append_entries
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.factories import Member, add_member, pact_example
 from tests.pact.oracle import openapi_errors
 

@@ -10,7 +10,7 @@ import schemathesis
 from flask import Flask
 
 from exchange.apidoc.spec import build_document
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.apidoc.fuzzing import failures_of
 from tests.factories import add_member
 

@@ -13,7 +13,7 @@ from flask import Flask
 from schemathesis.core.result import Ok
 
 from exchange.apidoc.spec import build_document
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.apidoc.fuzzing import HostileCount, hostile_failures
 from tests.factories import add_member
 

@@ -12,7 +12,7 @@ from openapi_spec_validator import validate
 
 from exchange.apidoc.spec import NOT_API, PREFIXES, documented_rules, openapi_path
 from exchange.db import ROW_ID_MAX
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.conftest import PACT_DIR
 from tests.factories import add_member
 

@@ -18,8 +18,8 @@ from exchange.disclosure import services
 from exchange.disclosure.models import DisclosureRequirement
 from exchange.footprints.models import FootprintRecord, Share
 from exchange.jobs.models import Job
+from exchange.organisations.models import Role
 from exchange.pact.services import DELIVER_EVENT, Host
-from exchange.partners.models import Role
 from tests.factories import Member, add_member
 
 TEA = "urn:pact:productclassification:hainan:tea"

@@ -21,7 +21,7 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 
 from exchange.footprints.models import FootprintRecord
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.conftest import empty_all_tables
 from tests.e2e.conftest import TLSServer, running_server
 from tests.factories import add_member

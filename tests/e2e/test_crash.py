@@ -26,8 +26,8 @@ from flask import Flask
 from exchange import signing
 from exchange.jobs.models import Job, JobStatus
 from exchange.log.verify import verify_inclusion_proof, verify_receipt
+from exchange.organisations.models import Role
 from exchange.pact import schemas
-from exchange.partners.models import Role
 from tests.e2e.conftest import ServerProcess, kill_group, server_environment, start_server
 from tests.e2e.receiver import PartnerHost, tls_partner_host
 from tests.factories import Member, add_member

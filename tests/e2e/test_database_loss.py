@@ -36,8 +36,8 @@ from flask.testing import FlaskClient
 from exchange.footprints.models import FootprintRecord
 from exchange.jobs.models import Job, JobStatus
 from exchange.log.models import LogEntry
+from exchange.organisations.models import Role
 from exchange.pact.services import DELIVER_EVENT
-from exchange.partners.models import Role
 from tests.e2e.conftest import kill_group, running_server, server_environment
 from tests.e2e.receiver import PartnerHost, tls_partner_host
 from tests.factories import Member, add_member

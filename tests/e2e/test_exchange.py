@@ -17,7 +17,7 @@ import rfc8785
 from flask import Flask
 
 from exchange.db import make_engine, make_session_factory
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from exchange.portal import services as portal
 from tests.e2e.conftest import free_port, running_server, server_environment
 from tests.factories import add_member, pact_example

@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page
 from exchange.client.api import ExchangeClient
 from exchange.client.labels import certificate_document, sign_certificate, verify_label_offline
 from exchange.labels.claims import decode
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.e2e.conftest import CHROMIUM, running_server
 from tests.factories import Member, add_member
 from tests.labels.builders import CATEGORY, GTIN

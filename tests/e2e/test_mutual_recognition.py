@@ -24,7 +24,7 @@ from exchange.log import merkle
 from exchange.log.models import LogCheckpoint, LogEntry, LogNode
 from exchange.log.services import node_id
 from exchange.mutual_recognition.verify import verify_bundle
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from exchange.system.services import upgrade_database
 from tests.conftest import fresh_database
 from tests.e2e.conftest import running_server, server_environment

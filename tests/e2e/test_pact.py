@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from exchange.jobs.models import Job, JobStatus
+from exchange.organisations.models import Role
 from exchange.pact import schemas
-from exchange.partners.models import Role
 from tests.e2e.conftest import TLSServer, server_environment
 from tests.e2e.receiver import PartnerHost, partner_host
 from tests.factories import Member, add_member, cloud_event

@@ -19,7 +19,7 @@ from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
 
 from exchange.client.keys import LocalKey
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.e2e.conftest import CHROMIUM
 from tests.e2e.test_label_page import issue
 from tests.factories import Member, add_member

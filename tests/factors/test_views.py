@@ -17,7 +17,7 @@ from exchange.factors import services
 from exchange.factors.models import Factor
 from exchange.log.models import LogEntry
 from exchange.log.services import append_entries
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.factories import Member, add_member, json_of
 
 

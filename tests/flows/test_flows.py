@@ -21,10 +21,10 @@ from exchange.db import transaction
 from exchange.flows.models import DataFlow
 from exchange.jobs.models import Job, JobStatus
 from exchange.jobs.services import JobContext, enqueue, run_due_jobs
+from exchange.organisations import services as organisations
+from exchange.organisations.models import Role
 from exchange.pact import schemas as pact_schemas
 from exchange.pact import services as pact_services
-from exchange.partners import services as partners
-from exchange.partners.models import Role
 from tests.factories import Member, add_member
 from tests.mutual_recognition.builders import agreement_body, partner_envelope
 from tests.mutual_recognition.conftest import register
@@ -429,10 +429,10 @@ def test_a_partner_host_reading_our_record_is_a_federation_transfer(
     owner = add_member(app)
     record_id = push(client, owner)
     with transaction(app.extensions["exchange.sessions"]) as session:
-        credentials = partners.create_client(
+        credentials = organisations.create_client(
             session, organisation_id=partner.organisation_id, name="partner host"
         )
-        token = partners.issue_token(
+        token = organisations.issue_token(
             session, client_id=credentials.client_id, client_secret=credentials.client_secret
         ).access_token
     response = client.post(

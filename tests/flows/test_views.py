@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from exchange.db import transaction
 from exchange.flows.models import DataFlow
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.factories import Member, add_member
 from tests.flows.test_flows import push, share
 

@@ -13,10 +13,10 @@ from flask.testing import FlaskClient
 from exchange.db import transaction
 from exchange.footprints import services
 from exchange.footprints.services import reading
+from exchange.organisations.models import Role
+from exchange.organisations.services import Principal, authenticate
 from exchange.pact.filters import Criteria, criteria_from_query, terms_of
 from exchange.pact.schemas import parse_product_footprint
-from exchange.partners.models import Role
-from exchange.partners.services import Principal, authenticate
 from tests.factories import Member, add_member, pact_example
 
 

@@ -15,8 +15,8 @@ from exchange import signing
 from exchange.db import transaction
 from exchange.footprints.models import FootprintRecord
 from exchange.log.models import LogEntry
-from exchange.partners.models import AccessToken, Role
-from exchange.partners.services import hash_secret
+from exchange.organisations.models import AccessToken, Role
+from exchange.organisations.services import hash_secret
 from tests.factories import Member, add_member, json_of
 
 

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from exchange.client.labels import certificate_document, sign_certificate
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.factories import Member, add_member
 
 GTIN = "09506000134352"  # GS1's own example GTIN (check digit 2)

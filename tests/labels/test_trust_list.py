@@ -29,7 +29,7 @@ from exchange.labels import services
 from exchange.labels.services import trust
 from exchange.labels.verify import open_trust_list
 from exchange.mutual_recognition.verify import verify_bundle
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.factories import add_member
 from tests.labels.builders import Programme, programme
 
@@ -131,7 +131,10 @@ def test_the_worker_re_signs_the_list_halfway(app: Flask, client: FlaskClient) -
 
     def renewals() -> list[JobStatus]:
         with context.sessions() as session:
-            return list(session.scalars(sa.select(Job.status).where(Job.kind == trust.RENEW_JOB).order_by(Job.id))
+            return list(
+                session.scalars(
+                    sa.select(Job.status).where(Job.kind == trust.RENEW_JOB).order_by(Job.id)
+                )
             )
 
     run_schedules(context, schedules)  # no list yet: the worker signs the first

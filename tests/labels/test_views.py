@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from exchange.labels import claims
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.factories import add_member
 from tests.labels.builders import CATEGORY, GTIN, Programme, programme
 

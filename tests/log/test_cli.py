@@ -20,7 +20,7 @@ from exchange.footprints.models import FootprintRecord
 from exchange.log import services
 from exchange.log.merkle import leaf_hash
 from exchange.log.models import LogCheckpoint, LogEntry
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.factories import Member, add_member
 
 

@@ -14,7 +14,7 @@ from exchange.db import transaction
 from exchange.footprints.schemas import EnvelopeSignature
 from exchange.footprints.services import entry_bytes
 from exchange.log import merkle, note, services, verify
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.factories import add_member
 
 

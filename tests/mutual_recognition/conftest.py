@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from exchange.client.keys import LocalKey
 from exchange.log import merkle, note
 from exchange.mutual_recognition.services.recognition import envelope_entry
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.factories import Member, add_member
 from tests.mutual_recognition.builders import agreement_body
 

@@ -15,7 +15,7 @@ from exchange import signing
 from exchange.client.keys import LocalKey
 from exchange.keyring import ExchangeKey
 from exchange.mutual_recognition.verify import verify_bundle
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.factories import Member, add_member
 from tests.labels.builders import programme
 

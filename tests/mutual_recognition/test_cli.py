@@ -16,7 +16,7 @@ from exchange.db import transaction
 from exchange.jobs.models import Job, JobStatus
 from exchange.jobs.services import JobContext, run_schedules
 from exchange.mutual_recognition.services import SYNC_JOB
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.factories import add_member
 from tests.mutual_recognition.builders import agreement_body
 

@@ -14,8 +14,8 @@ from exchange.client.keys import LocalKey
 from exchange.db import transaction
 from exchange.log.models import LogEntry
 from exchange.mutual_recognition.models import PartnerProgramme
-from exchange.partners.models import Role
-from exchange.partners.uscc import check_character
+from exchange.organisations.models import Role
+from exchange.organisations.uscc import check_character
 from tests.factories import add_member
 from tests.mutual_recognition.builders import agreement_body
 from tests.mutual_recognition.conftest import Partnership, register

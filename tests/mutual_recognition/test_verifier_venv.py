@@ -14,7 +14,7 @@ from pathlib import Path
 from flask import Flask
 from flask.testing import FlaskClient
 
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.factories import add_member
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,7 +21,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.factories import Member, add_member
 from tests.pact.oracle import components, openapi_errors
 

@@ -16,11 +16,11 @@ from exchange import signing
 from exchange.db import transaction
 from exchange.jobs.models import Job
 from exchange.log import services as log_services
+from exchange.organisations.models import Role
 from exchange.pact import schemas, services
 from exchange.pact.filters import criteria_from_query, terms_of
 from exchange.pact.models import ReceivedEvent
 from exchange.pact.schemas import parse_product_footprint
-from exchange.partners.models import Role
 from tests.factories import Member, add_member, cloud_event, json_of, pact_example
 from tests.pact.oracle import openapi_errors
 

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from exchange.db import transaction
 from exchange.errors import Conflict, Unauthenticated, ValidationFailed
-from exchange.partners.models import Role, SigningKey
+from exchange.organisations.models import Role, SigningKey
 from exchange.portal import i18n, services
 from exchange.portal.models import PortalUser
 from exchange.portal.views.common import NAVIGATION

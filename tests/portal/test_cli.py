@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from exchange.db import transaction
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from exchange.portal.models import PortalUser
 from tests.factories import add_member
 

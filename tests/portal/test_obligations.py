@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.testing import FlaskClient
 
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.factories import Member, add_member
 from tests.labels.builders import CATEGORY
 from tests.portal.helpers import add_user, post, sign_in, text

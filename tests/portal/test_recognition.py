@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from exchange.client.keys import LocalKey
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.factories import Member, add_member
 from tests.mutual_recognition.builders import SCOPE
 from tests.mutual_recognition.test_programmes import GUANGDONG_USCC

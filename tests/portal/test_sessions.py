@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from exchange import create_app
 from exchange.db import transaction, utcnow
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from exchange.portal import services
 from exchange.portal.models import PortalSession, PortalUser
 from tests.factories import add_member

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from exchange.db import transaction
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from exchange.rules.models import AccountingRule
 from exchange.rules.schemas import BOUNDARY_SCHEMA, PROGRAMME_NAME
 from tests.factories import Member, add_member, json_of

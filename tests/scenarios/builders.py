@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from exchange.client.labels import certificate_document, sign_certificate
 from exchange.labels import gs1
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from exchange.rules.schemas import BOUNDARY_SCHEMA, PROGRAMME_NAME
 from tests.factories import Member, add_member
 from tests.labels.builders import CATEGORY

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.test import TestResponse
 
 from exchange import create_app
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.conftest import empty_all_tables
 from tests.factories import add_member
 from tests.portal.helpers import PASSWORD, add_user, csrf

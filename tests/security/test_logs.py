@@ -11,7 +11,7 @@ from flask import Flask
 
 from exchange import signing
 from exchange.client.keys import LocalKey
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.factories import add_member
 from tests.mutual_recognition.conftest import register
 from tests.portal.helpers import PASSWORD, add_user, csrf

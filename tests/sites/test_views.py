@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from exchange.db import utcnow
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.factories import Member, add_member
 from tests.labels.builders import Programme
 

@@ -27,7 +27,7 @@ from exchange.db import ROW_ID_MAX
 from exchange.footprints.models import FootprintRecord
 from exchange.mutual_recognition.models import PartnerProgramme
 from exchange.mutual_recognition.services.federation import PartnerClient, SyncError
-from exchange.partners.models import Role, SigningKey
+from exchange.organisations.models import Role, SigningKey
 from tests.factories import Member, add_member, json_of
 from tests.mutual_recognition.conftest import register as register_partner
 from tests.portal.helpers import add_user, csrf, post, text

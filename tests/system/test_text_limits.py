@@ -28,8 +28,8 @@ from exchange.footprints.models import FootprintRecord, Share
 from exchange.keyring import KEY_FILE_NAME
 from exchange.log.models import LogEntry
 from exchange.models import metadata
-from exchange.partners import services as partner_services
-from exchange.partners.models import Organisation, Role, SigningKey
+from exchange.organisations import services as partner_services
+from exchange.organisations.models import Organisation, Role, SigningKey
 from tests.conftest import fresh_database
 from tests.factories import Member, add_member
 from tests.system.test_backup import POSTGRES_URL, _cli

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from exchange.log.verify import verify_inclusion_proof
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from exchange.trade.services import TRADE_EXTENSION_PATH
 from tests.factories import Member, add_member
 

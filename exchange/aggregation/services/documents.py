@@ -31,10 +31,10 @@ from exchange.aggregation.services.loading import load_graph
 from exchange.db import utcnow
 from exchange.errors import Conflict, ValidationFailed
 from exchange.footprints.models import FootprintRecord, RecordStatus
+from exchange.organisations.models import CompanyIdentifier, Organisation
+from exchange.organisations.services import Principal
 from exchange.pact import services as pact
 from exchange.pact.filters import Criteria
-from exchange.partners.models import CompanyIdentifier, Organisation
-from exchange.partners.services import Principal
 
 # --- explaining ------------------------------------------------------------------------------
 

@@ -24,8 +24,8 @@ from exchange.db import utcnow
 from exchange.errors import ValidationFailed
 from exchange.factors import units
 from exchange.footprints.models import FootprintRecord, Share
-from exchange.partners.models import Organisation
-from exchange.partners.services import Principal
+from exchange.organisations.models import Organisation
+from exchange.organisations.services import Principal
 
 
 def usable_product(session: Session, owner_id: str, product_id: str) -> Product | None:

@@ -34,9 +34,9 @@ from exchange.footprints.models import (
     RecordStatus,
     Share,
 )
+from exchange.organisations.models import OrganisationRole, Role
+from exchange.organisations.services import Principal, key_status, keys_by_kid
 from exchange.pact.filters import VALIDITY_YEARS, Criteria, countries_among
-from exchange.partners.models import OrganisationRole, Role
-from exchange.partners.services import Principal, key_status, keys_by_kid
 
 # SQLite allows 500 selects in a compound one; beyond this a source is not used.
 MAX_RUNS: Final = 200

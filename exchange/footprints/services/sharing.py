@@ -21,10 +21,10 @@ from exchange.footprints.models import (
     FootprintRecord,
     Share,
 )
+from exchange.organisations.models import Organisation
+from exchange.organisations.services import Principal
 from exchange.pact.filters import FilterTerms, terms_of
 from exchange.pact.schemas import parse_product_footprint
-from exchange.partners.models import Organisation
-from exchange.partners.services import Principal
 
 
 def own_record(session: Session, principal: Principal, record_id: str) -> FootprintRecord:

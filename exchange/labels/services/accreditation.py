@@ -25,8 +25,8 @@ from exchange.labels.services.common import (
     given_reason,
     require_role,
 )
-from exchange.partners.models import Organisation, Role
-from exchange.partners.services import Principal
+from exchange.organisations.models import Organisation, Role
+from exchange.organisations.services import Principal
 
 _ACCREDITATION_MOVES: Final = {
     None: {AccreditationStatus.GRANTED},

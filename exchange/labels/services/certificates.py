@@ -47,9 +47,9 @@ from exchange.labels.services.common import (
     require_role,
 )
 from exchange.labels.services.grading import current_grade, current_scheme, grade_certificate
+from exchange.organisations.models import Organisation, Role, SigningKey
+from exchange.organisations.services import Principal
 from exchange.pact.schemas import parse_product_footprint
-from exchange.partners.models import Organisation, Role, SigningKey
-from exchange.partners.services import Principal
 
 
 def footprint_digest(footprint_json: str) -> str:

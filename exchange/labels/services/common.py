@@ -9,8 +9,8 @@ from exchange.errors import (
     AccessDenied,
     ValidationFailed,
 )
-from exchange.partners.models import Role
-from exchange.partners.services import Principal
+from exchange.organisations.models import Role
+from exchange.organisations.services import Principal
 
 SCOPE: Final = "labels:write"
 ACCREDITATION_LOG_KIND: Final = "accreditation"

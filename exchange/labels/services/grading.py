@@ -25,8 +25,8 @@ from exchange.labels.models import (
     GradingScheme,
 )
 from exchange.labels.services.common import SCHEME_LOG_KIND, require_role
-from exchange.partners.models import Role
-from exchange.partners.services import Principal
+from exchange.organisations.models import Role
+from exchange.organisations.services import Principal
 
 
 def scheme_entry(scheme: GradingScheme) -> bytes:

@@ -42,8 +42,8 @@ from exchange.labels.services.common import LABEL_LOG_KIND, SCOPE
 from exchange.labels.services.grading import current_grade
 from exchange.labels.services.keys import ensure_issuer_key, trusted_keys
 from exchange.labels.verify import Reason, TrustedKey, Verdict, verify_scanned
-from exchange.partners.models import Organisation
-from exchange.partners.services import Principal
+from exchange.organisations.models import Organisation
+from exchange.organisations.services import Principal
 
 
 def label_entry(label: Label) -> bytes:

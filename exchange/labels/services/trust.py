@@ -28,8 +28,8 @@ from exchange.keyring import ExchangeKey
 from exchange.labels.models import IssuerKey, TrustListIssue
 from exchange.labels.services.accreditation import accreditation_history, accredited_bodies
 from exchange.labels.services.keys import ensure_issuer_key
-from exchange.partners.models import SigningKey
-from exchange.partners.services import keys_of
+from exchange.organisations.models import SigningKey
+from exchange.organisations.services import keys_of
 
 DEFAULT_VALIDITY: Final = dt.timedelta(days=3)
 RENEW_JOB: Final = "labels.renew-trust-list"

@@ -30,8 +30,8 @@ from exchange.log import services as log
 from exchange.log.models import LogEntry
 from exchange.log.schemas import b64
 from exchange.mutual_recognition.services.recognition import recognitions_of_record
-from exchange.partners.models import Organisation, SigningKey
-from exchange.partners.services import KEY_LOG_KIND, Principal, key_entry, key_status
+from exchange.organisations.models import Organisation, SigningKey
+from exchange.organisations.services import KEY_LOG_KIND, Principal, key_entry, key_status
 
 BUNDLE_FORMAT: Final = "footprint-exchange:verification-bundle:v1"
 

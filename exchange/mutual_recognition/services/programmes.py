@@ -44,9 +44,9 @@ from exchange.mutual_recognition.schemas import (
     anchor_json,
 )
 from exchange.mutual_recognition.services.recognition import in_force
+from exchange.organisations.models import Role
+from exchange.organisations.services import Principal, create_organisation, revocation_moment
 from exchange.pact.services import _check_public_host, normalise_base_url
-from exchange.partners.models import Role
-from exchange.partners.services import Principal, create_organisation, revocation_moment
 
 PARTNER_LOG_KIND: Final = "partner"
 AGREEMENT_LOG_KIND: Final = "agreement"

@@ -42,9 +42,9 @@ from exchange.mutual_recognition.models import (
     Recognition,
     VerificationLevel,
 )
+from exchange.organisations.models import SigningKey
+from exchange.organisations.services import register_key
 from exchange.pact.schemas import ProductFootprint, parse_product_footprint
-from exchange.partners.models import SigningKey
-from exchange.partners.services import register_key
 
 RECOGNITION_LOG_KIND: Final = "recognition"
 

@@ -6,7 +6,7 @@ from flask import flash, g, make_response, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from exchange.errors import TooManyRequests, Unauthenticated, ValidationFailed
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from exchange.portal import i18n, services
 from exchange.portal.security import login_required
 from exchange.portal.views.common import (

@@ -19,7 +19,7 @@ from exchange.labels import qr
 from exchange.labels import services as labels
 from exchange.labels.models import Certificate, Label
 from exchange.log.services import append_entries
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from exchange.portal import services as portal
 from exchange.portal import sheets
 from exchange.portal.security import roles_required

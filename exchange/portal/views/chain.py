@@ -14,7 +14,7 @@ from exchange.aggregation import schemas, services
 from exchange.aggregation.models import Product
 from exchange.errors import ExchangeError
 from exchange.footprints.models import FootprintRecord, RecordStatus
-from exchange.partners.models import Organisation, Role
+from exchange.organisations.models import Organisation, Role
 from exchange.portal import charts
 from exchange.portal import services as portal
 from exchange.portal.security import roles_required

@@ -26,8 +26,8 @@ from werkzeug.wrappers import Response
 
 from exchange import web
 from exchange.errors import ExchangeError, RetryLater
-from exchange.partners.models import Organisation, Role
-from exchange.partners.services import Principal
+from exchange.organisations.models import Organisation, Role
+from exchange.organisations.services import Principal
 from exchange.portal import i18n, security, services
 from exchange.portal.models import PortalUser
 

@@ -19,8 +19,8 @@ from exchange.disclosure.models import ComplianceState, ContentLevel, DeadlineKi
 from exchange.errors import ExchangeError
 from exchange.footprints import services as footprints
 from exchange.log.services import ensure_checkpoint
-from exchange.partners.models import Role
-from exchange.partners.schemas import parse
+from exchange.organisations.models import Role
+from exchange.organisations.schemas import parse
 from exchange.portal.security import roles_required
 from exchange.portal.views.common import (
     RECORD_ROLES,

@@ -17,11 +17,11 @@ from exchange.footprints.schemas import envelope_json
 from exchange.footprints.views import on_accepted
 from exchange.labels import services as labels
 from exchange.log.services import append_entries, issue_receipts
+from exchange.organisations import services as organisations
+from exchange.organisations.models import Organisation
 from exchange.pact import services as pact
 from exchange.pact.models import RequestStatus
 from exchange.pact.schemas import parse_product_footprint
-from exchange.partners import services as partners
-from exchange.partners.models import Organisation
 from exchange.portal import services
 from exchange.portal.security import login_required, roles_required
 from exchange.portal.views.common import (
@@ -145,7 +145,7 @@ def upload() -> tuple[str, int]:
 @roles_required(*RECORD_ROLES)
 def upload_submit() -> Response:
     """A form or a PACT JSON file becomes a draft: the exact bytes to sign are fixed now."""
-    organisation = partners.get_organisation(db(), principal().organisation_id)
+    organisation = organisations.get_organisation(db(), principal().organisation_id)
     uploaded = request.files.get("file")
     text = uploaded.read(5_000_000).decode("utf-8", "replace") if uploaded else ""
     text = text.strip() or form_text("json", 5_000_000).strip()
@@ -184,7 +184,9 @@ def draft(draft_id: str) -> tuple[str, int]:
     found = services.get_draft(db(), principal(), draft_id)
     message = services.draft_message(found)
     keys = [
-        key for key in partners.keys_of(db(), principal().organisation_id) if not key.revoked_at
+        key
+        for key in organisations.keys_of(db(), principal().organisation_id)
+        if not key.revoked_at
     ]
     return render(
         "draft.html",
@@ -325,7 +327,7 @@ def reject(request_id: str) -> Response:
 @bp.get("/keys")
 @login_required
 def keys() -> tuple[str, int]:
-    return render("keys.html", keys=partners.keys_of(db(), principal().organisation_id))
+    return render("keys.html", keys=organisations.keys_of(db(), principal().organisation_id))
 
 
 @bp.post("/keys")
@@ -338,7 +340,7 @@ def register_key() -> Response:
         raise ValidationFailed("the public key is not JSON") from exc
     if isinstance(jwk, dict):
         jwk = {name: jwk[name] for name in ("kty", "crv", "x", "d") if name in jwk}
-    partners.register_key(
+    organisations.register_key(
         db(),
         organisation_id=principal().organisation_id,
         public_jwk=jwk,
@@ -351,7 +353,7 @@ def register_key() -> Response:
 @bp.post("/keys/<kid>/revoke")
 @login_required
 def revoke_key(kid: str) -> Response:
-    partners.revoke_key(
+    organisations.revoke_key(
         db(),
         organisation_id=principal().organisation_id,
         kid=kid[:43],

@@ -20,8 +20,8 @@ from exchange.labels import services as labels
 from exchange.labels.models import AccreditationStatus, GradingMethod
 from exchange.labels.schemas import SchemeRequest
 from exchange.log.services import append_entries
-from exchange.partners.models import Organisation, OrganisationRole, Role
-from exchange.partners.schemas import parse
+from exchange.organisations.models import Organisation, OrganisationRole, Role
+from exchange.organisations.schemas import parse
 from exchange.portal import charts
 from exchange.portal import services as portal
 from exchange.portal.security import roles_required

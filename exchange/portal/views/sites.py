@@ -5,7 +5,7 @@ exchange/sites, whose visibility rule applies."""
 from __future__ import annotations
 
 from exchange.db import utcnow
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from exchange.portal.security import roles_required
 from exchange.portal.views.common import RECORD_ROLES, bp, db, principal, render
 from exchange.sites import schemas as site_schemas

@@ -30,8 +30,8 @@ from exchange.footprints import services as footprints
 from exchange.footprints.models import Disclosure, FootprintRecord, RecordStatus
 from exchange.labels import services as labels
 from exchange.labels.models import Certificate
-from exchange.partners.models import Organisation, Role
-from exchange.partners.services import Principal, get_organisation
+from exchange.organisations.models import Organisation, Role
+from exchange.organisations.services import Principal, get_organisation
 
 READ_SCOPE: Final = "footprints:read"
 # A report lists at most this many records, newest first (it says when it stopped short).

@@ -34,8 +34,8 @@ from exchange.labels.models import (
     Grade,
     GradingScheme,
 )
+from exchange.organisations.models import Organisation
 from exchange.pact.schemas import parse_product_footprint
-from exchange.partners.models import Organisation
 from exchange.rules import check as rule_check
 from exchange.rules.models import AccountingRule
 from exchange.scenarios.services.common import field_error

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from exchange import limits
 from exchange.errors import ValidationFailed
 from exchange.footprints.schemas import field_errors
-from exchange.partners.models import Organisation, Role
+from exchange.organisations.models import Organisation, Role
 
 
 def _in_utc(moment: dt.datetime) -> dt.datetime:

@@ -1,4 +1,4 @@
-"""HTTP API of the partners area: OAuth2 tokens, the organisation directory, signing keys."""
+"""HTTP API of the organisations area: OAuth2 tokens, the organisation directory, signing keys."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from exchange import web
 from exchange.errors import AccessDenied, Unauthenticated
 from exchange.log.services import append_entries
-from exchange.partners import services
-from exchange.partners.models import Organisation
-from exchange.partners.schemas import KeyRegistration, KeyRevocation, organisation_json, parse
+from exchange.organisations import services
+from exchange.organisations.models import Organisation
+from exchange.organisations.schemas import KeyRegistration, KeyRevocation, organisation_json, parse
 from exchange.security import views as security
 
-bp = Blueprint("partners", __name__)
+bp = Blueprint("organisations", __name__)
 
 
 def _oauth_error(error: str, description: str, status: int) -> Response:

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from exchange.errors import Conflict, ValidationFailed
-from exchange.partners import services
-from exchange.partners.models import Role, SigningKey
+from exchange.organisations import services
+from exchange.organisations.models import Role, SigningKey
 
 
 def test_chinese_organisations_need_a_valid_code(db_session: Session) -> None:

@@ -8,7 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from exchange.client.keys import LocalKey
-from exchange.partners.models import Role
+from exchange.organisations.models import Role
 from tests.factories import add_member, json_of
 
 

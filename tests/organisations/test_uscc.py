@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exchange.partners.uscc import ALPHABET, InvalidUSCC, check_character, normalise_uscc
+from exchange.organisations.uscc import ALPHABET, InvalidUSCC, check_character, normalise_uscc
 
 # Codes published by the companies themselves on their business licences.
 PUBLISHED = ["91350100M000100Y43", "91110000802100433B", "91310000775785552L", "914403001922038216"]

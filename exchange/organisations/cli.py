@@ -11,9 +11,9 @@ from flask.cli import with_appcontext
 
 from exchange.db import transaction
 from exchange.errors import ExchangeError
-from exchange.partners import services
-from exchange.partners.models import Organisation, Role
-from exchange.partners.schemas import organisation_json
+from exchange.organisations import services
+from exchange.organisations.models import Organisation, Role
+from exchange.organisations.schemas import organisation_json
 
 
 @click.group("org")

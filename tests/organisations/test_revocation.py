@@ -19,8 +19,8 @@ from exchange.db import transaction
 from exchange.footprints.models import FootprintRecord
 from exchange.log.services import append_entries
 from exchange.mutual_recognition.verify import verify_bundle
-from exchange.partners import services
-from exchange.partners.models import Role
+from exchange.organisations import services
+from exchange.organisations.models import Role
 from tests.factories import Member, add_member
 
 

@@ -23,7 +23,7 @@ from exchange.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from exchange.partners.models import (
+from exchange.organisations.models import (
     AccessToken,
     ApiClient,
     CompanyIdentifier,
@@ -32,7 +32,7 @@ from exchange.partners.models import (
     Role,
     SigningKey,
 )
-from exchange.partners.uscc import InvalidUSCC, normalise_uscc
+from exchange.organisations.uscc import InvalidUSCC, normalise_uscc
 
 KEY_LOG_KIND = "key"
 KEY_REVOCATION_LOG_KIND = "key-revocation"
