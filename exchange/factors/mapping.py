@@ -32,7 +32,6 @@ good rows are stored, as in any import.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import dataclasses
 import io
@@ -150,6 +149,28 @@ def _scalar(value: object) -> str | None:
     return None
 
 
+def _text_encoding(name: object) -> bool:
+    """A codec that decodes bytes to text (base64, zlib and the like do not)."""
+    if not isinstance(name, str):
+        return False
+    try:
+        b"a".decode(name, errors="replace")
+    except LookupError:
+        return False
+    return True
+
+
+def _holds_nul(value: object) -> bool:
+    """Whether a parsed document holds a NUL anywhere: PostgreSQL text cannot store one."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
 def parse_mapping(text: str, *, syntax: str | None = None) -> Mapping:
     """A mapping from TOML or JSON text (``syntax`` "toml" | "json"; by default JSON when
     the text starts with ``{``). Every problem is reported at once."""
@@ -170,10 +191,10 @@ def parse_mapping(text: str, *, syntax: str | None = None) -> Mapping:
     if file_format not in ("csv", "json"):
         problems.append({"field": "format", "message": "csv or json"})
     encoding = document.get("encoding", "utf-8-sig")
-    try:
-        codecs.lookup(str(encoding))
-    except LookupError:
-        problems.append({"field": "encoding", "message": f"unknown encoding {encoding!r}"})
+    if not _text_encoding(encoding):
+        problems.append({"field": "encoding", "message": f"unknown text encoding {encoding!r}"})
+    if _holds_nul(document):
+        problems.append({"field": "", "message": "a text holds a NUL character"})
     delimiter = document.get("delimiter", ",")
     if not isinstance(delimiter, str) or len(delimiter) != 1:
         problems.append({"field": "delimiter", "message": "one character"})
@@ -388,11 +409,16 @@ def read_source(data: bytes | str, mapping: Mapping) -> Source:
             ) from exc
     else:
         text = data
+    if "\x00" in text:
+        # PostgreSQL text cannot hold a NUL; refused here rather than as a database error.
+        raise ValidationFailed("the file holds a NUL character")
     if mapping.file_format == "json":
         try:
             document = json.loads(text, parse_float=Decimal)
         except (json.JSONDecodeError, ValueError) as exc:
             raise ValidationFailed(f"the file is not valid JSON: {exc}") from exc
+        if _holds_nul(document):
+            raise ValidationFailed("the file holds a NUL character")
         if mapping.records is not None and isinstance(document, dict):
             document = document.get(mapping.records)
         if not isinstance(document, list) or not all(isinstance(r, dict) for r in document):

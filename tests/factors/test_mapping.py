@@ -350,3 +350,21 @@ def test_a_multipart_import_needs_its_file_and_a_mapping(
     assert "mapping" in json_of(no_mapping)["message"]
     as_field = post(file=(io.BytesIO(PACKAGING_CSV.encode()), "p.csv"), mapping=PACKAGING_MAPPING)
     assert as_field.status_code == 207
+
+
+def test_what_no_database_text_can_hold_is_refused_up_front(app: Flask) -> None:
+    assert problems(PACKAGING_MAPPING.replace('format = "csv"', 'encoding = "base64"')) == [
+        {"field": "encoding", "message": "unknown text encoding 'base64'"}
+    ]
+    nul = json.dumps({"constants": {"source": "a\u0000b"}})
+    assert {"field": "", "message": "a text holds a NUL character"} in problems(nul)
+    packaging = mapping.parse_mapping(PACKAGING_MAPPING)
+    as_json = mapping.parse_mapping('format = "json"\n' + PACKAGING_MAPPING.split("\n", 2)[2])
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        for data, which in (
+            (PACKAGING_CSV.replace("Carton", "Car\x00ton"), packaging),
+            ('[{"Item": "Car\\u0000ton"}]', as_json),
+        ):
+            with pytest.raises(ValidationFailed, match="NUL"):
+                mapping.import_mapped(session, data, which, append_to_log=append_entries)
+    assert stored(app) == []
