@@ -123,8 +123,9 @@ class Mapping:
 def _refuse(problems: list[dict[str, str]]) -> None:
     if problems:
         first = problems[0]
+        where = f"{first['field']}: " if first["field"] else ""
         raise ValidationFailed(
-            f"the mapping is not valid: {first['field']}: {first['message']}"
+            f"the mapping is not valid: {where}{first['message']}"
             + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
             details=problems,
         )
