@@ -28,6 +28,8 @@ VERIFY_ENDPOINTS: Final = frozenset(
         "mutual_recognition.verification",
         "log.inclusion",
         "log.consistency",
+        # each submission costs signature checks, a proof and a cosignature
+        "witness.add_checkpoint",
     }
 )
 # Pages that name no policy of their own get this one: nothing inline, nothing foreign.
