@@ -355,12 +355,15 @@ def _text(answer: bytes) -> str:
 # --- the worker's job -----------------------------------------------------------------------
 
 
-def collect_job(context: JobContext, payload: dict[str, Any]) -> None:
+def collect_job(
+    context: JobContext, payload: dict[str, Any], *, http: requests.Session | None = None
+) -> None:
     """Job handler: one round of submissions; each witness's failure stays on its row."""
     collect(
         context.sessions,
         context.exchange_key,
         str(context.config["EXCHANGE_ORIGIN"]),
+        http=http,
         timeout=float(context.config.get("WITNESS_TIMEOUT_SECONDS", DEFAULT_TIMEOUT)),
         allow_private=bool(context.config.get("EVENTS_ALLOW_PRIVATE_HOSTS")),
     )

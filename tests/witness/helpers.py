@@ -123,6 +123,11 @@ def respond(
     return response
 
 
+def body_of(request: requests.PreparedRequest) -> bytes:
+    body = request.body
+    return body.encode() if isinstance(body, str) else bytes(body or b"")
+
+
 def http_to(transport: AppTransport) -> requests.Session:
     session = requests.Session()
     session.mount("https://", transport)

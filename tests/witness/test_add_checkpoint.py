@@ -56,7 +56,8 @@ def witness_vkey(client: FlaskClient) -> cosignature.VerifierKey:
 
 def stored(app: Flask, origin: str) -> WitnessedLog:
     with app.extensions["exchange.sessions"]() as session:
-        found = session.scalars(sa.select(WitnessedLog).where(WitnessedLog.origin == origin)).one()
+        query = sa.select(WitnessedLog).where(WitnessedLog.origin == origin)
+        found: WitnessedLog = session.scalars(query).one()
         session.expunge(found)
         return found
 
