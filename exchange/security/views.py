@@ -22,6 +22,7 @@ VERIFY_ENDPOINTS: Final = frozenset(
     {
         "labels.verify",
         "labels.label_status",
+        "labels.label_log",
         "labels.landing",
         "labels.landing_lot",
         "portal.verify_submit",
