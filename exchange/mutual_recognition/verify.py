@@ -460,10 +460,11 @@ def verdict_json(verdict: BundleVerdict) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m exchange.mutual_recognition.verify BUNDLE --jwks JWKS [--origin ORIGIN]``:
-    the verifier a third party runs with PyNaCl and rfc8785 alone (no server, no network).
-    Prints the verdict as JSON; exit status 0 when the bundle holds, 1 when it does not or
-    cannot be read (then with one line on stderr)."""
+    """``python -m exchange.mutual_recognition.verify BUNDLE --jwks JWKS [--origin ORIGIN]
+    [--policy TLOG_POLICY] [--require-witnesses]``: the verifier a third party runs with PyNaCl
+    and rfc8785 alone (no server, no network). Prints the verdict as JSON (its ``state``:
+    valid, cannot-confirm or invalid, and who witnessed the checkpoint); exit status 0 when
+    the bundle holds, 1 when it does not or cannot be read (then with one line on stderr)."""
     import argparse
     import json
     import sys

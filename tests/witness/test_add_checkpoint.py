@@ -5,6 +5,7 @@ monitoring endpoint."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -349,3 +350,50 @@ def test_the_record_is_moved_by_compare_and_swap(
     monkeypatch.undo()
     # The request's transaction rolled back: the record is where the last cosignature left it.
     assert stored(app, PARTNER).tree_size == 5
+
+
+def test_a_partners_log_is_checked_under_its_pinned_anchors(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    """``--partner`` takes the partner programme's log origin and trust anchors as pinned at
+    onboarding, looked up at each submission: an anchor the regulator revokes stops signing."""
+    from exchange.client.keys import LocalKey
+    from exchange.organisations.models import Role
+    from tests.factories import add_member
+
+    anchor = LocalKey.generate()
+    log = MemoryLog(PARTNER, anchor.private_key).grow(4)
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [anchor.public_jwk()]}))
+    add_member(app, Role.REGULATOR)
+    added = app.test_cli_runner().invoke(
+        args=[
+            "partners",
+            "add",
+            "--name",
+            "Lao Carbon Footprint Programme",
+            "--country",
+            "LA",
+            "--operator",
+            "MONRE",
+            "--pact-url",
+            "https://pcf.vientiane.example",
+            "--jwks",
+            str(jwks),
+            "--log-origin",
+            PARTNER,
+        ]
+    )
+    assert added.exit_code == 0, added.output
+    partner_id = added.output.strip()
+    registered = cli(app, "witness-log", "--partner", partner_id)
+    assert registered.exit_code == 0, registered.output
+    assert PARTNER in registered.output
+    assert submit(client, 0, [], log.checkpoint()).status_code == 200
+    revoked = app.test_cli_runner().invoke(
+        args=["partners", "revoke-anchor", partner_id, anchor.kid, "--reason", "key leaked"]
+    )
+    assert revoked.exit_code == 0, revoked.output
+    log.grow(2)
+    assert submit(client, 4, log.proof(4), log.checkpoint()).status_code == 403
+    assert cli(app, "witness-log", "--partner", "no-such-partner").exit_code != 0
