@@ -53,12 +53,12 @@ class CosignatureError(NoteError):
 # --- verifier keys ------------------------------------------------------------------------
 
 
-def key_id(name: str, signature_type: int, public_key: bytes) -> bytes:
+def key_id(name: str, algorithm: int, public_key: bytes) -> bytes:
     """``SHA-256(name ‖ 0x0A ‖ type ‖ public key)[:4]``: the key id of signed-note keys."""
     note.check_key_name(name)
-    return hashlib.sha256(
-        name.encode("utf-8") + b"\n" + bytes([signature_type]) + public_key
-    ).digest()[:4]
+    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([algorithm]) + public_key).digest()[
+        :4
+    ]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -66,24 +66,24 @@ class VerifierKey:
     """A signed-note key: its name, signature type and Ed25519 public key."""
 
     name: str
-    signature_type: int
+    algorithm: int
     public_key: bytes
 
     @property
     def key_id(self) -> bytes:
-        return key_id(self.name, self.signature_type, self.public_key)
+        return key_id(self.name, self.algorithm, self.public_key)
 
     @property
     def text(self) -> str:
         """The ``name+hex(id)+base64(type ‖ key)`` string."""
-        material = base64.b64encode(bytes([self.signature_type]) + self.public_key).decode()
+        material = base64.b64encode(bytes([self.algorithm]) + self.public_key).decode()
         return f"{self.name}+{self.key_id.hex()}+{material}"
 
 
-def parse_verifier_key(text: str, *, signature_type: int | None = None) -> VerifierKey:
+def parse_verifier_key(text: str, *, algorithm: int | None = None) -> VerifierKey:
     """A vkey taken apart and checked: its key id must be the one its name and key give.
 
-    ``signature_type``: the one type the caller accepts (0x01 a log, 0x04 a witness).
+    ``algorithm``: the one type the caller accepts (0x01 a log, 0x04 a witness).
     """
     if not isinstance(text, str):
         raise CosignatureError("a verifier key is text")
@@ -100,9 +100,9 @@ def parse_verifier_key(text: str, *, signature_type: int | None = None) -> Verif
     kind = material[0]
     if kind not in (NOTE_ED25519, COSIGNATURE_ED25519):
         raise CosignatureError(f"a verifier key of signature type 0x{kind:02x} is not supported")
-    if signature_type is not None and kind != signature_type:
+    if algorithm is not None and kind != algorithm:
         raise CosignatureError(
-            f"the verifier key is of signature type 0x{kind:02x}, not 0x{signature_type:02x}"
+            f"the verifier key is of signature type 0x{kind:02x}, not 0x{algorithm:02x}"
         )
     try:
         public_key = signing.checked_public_key(material[1:])
@@ -176,7 +176,7 @@ def verify_cosignatures(
     """
     known: dict[tuple[str, bytes], VerifierKey] = {}
     for witness in witnesses:
-        if witness.signature_type != COSIGNATURE_ED25519:
+        if witness.algorithm != COSIGNATURE_ED25519:
             raise CosignatureError(f"{witness.name} is not a cosignature key (type 0x04)")
         known[(witness.name, witness.key_id)] = witness
     text, lines = note.signature_lines(signed_note)
@@ -379,14 +379,14 @@ def parse_policy(text: str) -> ParsedPolicy:
         keyword, arguments = words[0], words[1:]
         where = f"policy line {number}"
         if keyword == "log" and len(arguments) in (1, 2):
-            key = parse_verifier_key(arguments[0], signature_type=NOTE_ED25519)
+            key = parse_verifier_key(arguments[0], algorithm=NOTE_ED25519)
             if any(other.public_key == key.public_key for other in logs):
                 raise CosignatureError(f"{where}: the log key is listed twice")
             logs.append(key)
         elif keyword == "witness" and len(arguments) in (2, 3):
             name = arguments[0]
             _new_name(name, witnesses, groups, where)
-            key = parse_verifier_key(arguments[1], signature_type=COSIGNATURE_ED25519)
+            key = parse_verifier_key(arguments[1], algorithm=COSIGNATURE_ED25519)
             if any(other.key.public_key == key.public_key for other in witnesses.values()):
                 raise CosignatureError(f"{where}: the witness key is listed twice")
             url = arguments[2] if len(arguments) == 3 else None

@@ -91,7 +91,7 @@ def add_witness(
     """A new active witness of our log (logged). Its name is its verifier key's."""
     try:
         key = cosignature.parse_verifier_key(
-            verifier_key, signature_type=cosignature.COSIGNATURE_ED25519
+            verifier_key, algorithm=cosignature.COSIGNATURE_ED25519
         )
     except note.NoteError as exc:
         raise ValidationFailed(f"the witness's verifier key is not valid: {exc}") from exc

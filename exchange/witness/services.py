@@ -152,7 +152,7 @@ def log_keys(
     """Every key that may sign the log's checkpoints: its registered verifier keys, and a
     partner programme's valid trust anchors under the origin's name."""
     keys = [
-        cosignature.parse_verifier_key(text, signature_type=cosignature.NOTE_ED25519)
+        cosignature.parse_verifier_key(text, algorithm=cosignature.NOTE_ED25519)
         for text in log.verifier_keys
     ]
     if log.partner_id is not None and partner_keys is not None:
@@ -177,7 +177,7 @@ def register_log(
         raise ValidationFailed(f"an origin is 1 to {ORIGIN_LENGTH} characters on one line")
     try:
         keys = [
-            cosignature.parse_verifier_key(text, signature_type=cosignature.NOTE_ED25519).text
+            cosignature.parse_verifier_key(text, algorithm=cosignature.NOTE_ED25519).text
             for text in verifier_keys
         ]
     except note.NoteError as exc:
@@ -233,10 +233,16 @@ def latest_cosigned(session: Session, hashed_origin: str) -> str:
     with the log's signatures this witness verified and its cosignature."""
     if not _ORIGIN_HASH.fullmatch(hashed_origin):
         raise NotFound("an origin hash is 64 lowercase hexadecimal digits")
-    for log in session.scalars(sa.select(WitnessedLog).where(WitnessedLog.note.is_not(None))):
-        if origin_hash(log.origin) == hashed_origin and log.note is not None:
-            return log.note
-    raise NotFound("this witness has cosigned no checkpoint of that log")
+    notes = {
+        origin_hash(origin): text
+        for origin, text in session.execute(
+            sa.select(WitnessedLog.origin, WitnessedLog.note).where(WitnessedLog.note.is_not(None))
+        )
+    }
+    found = notes.get(hashed_origin)
+    if found is None:
+        raise NotFound("this witness has cosigned no checkpoint of that log")
+    return found
 
 
 # --- add-checkpoint -----------------------------------------------------------------------

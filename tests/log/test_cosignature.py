@@ -65,7 +65,7 @@ def cosigned(signed: str, *, name: str = WITNESS, seed: bytes = WITNESS_SEED, at
 
 def test_the_signed_note_example_vkey_parses_and_verifies_its_note() -> None:
     key = cosignature.parse_verifier_key(SPEC_VKEY)
-    assert (key.name, key.signature_type, key.key_id.hex()) == ("example.com/foo", 0x01, "530d903a")
+    assert (key.name, key.algorithm, key.key_id.hex()) == ("example.com/foo", 0x01, "530d903a")
     assert key.text == SPEC_VKEY
     assert note.open_note(SPEC_NOTE, name=key.name, public_key=key.public_key) == (
         "This is an example message.\n"
@@ -96,11 +96,11 @@ def test_the_example_cosignature_is_key_id_timestamp_and_64_byte_signature() -> 
 
 def test_a_cosignature_key_id_uses_type_0x04_not_the_note_type() -> None:
     vkey = cosignature.cosigner_key(WITNESS, WITNESS_PUBLIC)
-    parsed = cosignature.parse_verifier_key(vkey, signature_type=0x04)
+    parsed = cosignature.parse_verifier_key(vkey, algorithm=0x04)
     assert parsed.key_id != note.note_key_id(WITNESS, WITNESS_PUBLIC)
     assert base64.b64decode(vkey.split("+", 2)[2])[0] == 0x04
     with pytest.raises(CosignatureError, match="type 0x04, not 0x01"):
-        cosignature.parse_verifier_key(vkey, signature_type=0x01)
+        cosignature.parse_verifier_key(vkey, algorithm=0x01)
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ def witness_log(app: Flask, log: MemoryLog) -> None:
 
 def witness_vkey(client: FlaskClient) -> cosignature.VerifierKey:
     document = json_of(client.get("/api/v1/witness"))
-    return cosignature.parse_verifier_key(document["verifierKey"], signature_type=0x04)
+    return cosignature.parse_verifier_key(document["verifierKey"], algorithm=0x04)
 
 
 def stored(app: Flask, origin: str) -> WitnessedLog:
