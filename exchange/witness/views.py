@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from exchange import web
+from exchange.errors import UnsupportedMediaType
 from exchange.witness import policy, services
 from exchange.witness.keys import WitnessKey, load_witness_key
 
@@ -16,6 +17,7 @@ bp = Blueprint("witness", __name__)
 PREFIX = "/api/v1/witness"
 _KEY = "exchange.witness_key"
 PARTNER_KEYS = "exchange.witness.partner_keys"
+_FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
 def witness_key() -> WitnessKey:
@@ -35,7 +37,11 @@ def add_checkpoint() -> Response:
     404 for a log this exchange does not witness, 403 when no key of the log signed it (or
     a signature by one fails), 400 when malformed or the old size is above the checkpoint's,
     409 with the size it last cosigned (``text/x.tlog.size``) when the old size is another,
-    422 when the checkpoint is not consistent with the one it last cosigned."""
+    422 when the checkpoint is not consistent with the one it last cosigned; 415 for a form
+    body (send text)."""
+    if request.mimetype in _FORMS:
+        # A form body is parsed (and so consumed) before any view runs; the request is text.
+        raise UnsupportedMediaType("send the add-checkpoint request as text/plain")
     session = web.session()
     try:
         outcome = services.add_checkpoint(

@@ -243,6 +243,17 @@ def test_too_many_proof_lines_and_an_old_size_above_the_checkpoint(
     proof = [merkle.leaf_hash(b"%d" % i) for i in range(64)]
     assert submit(client, 1, proof, partner.checkpoint()).status_code == 400
     assert submit(client, 6, [], partner.checkpoint()).status_code == 400
+    form = client.post(
+        "/api/v1/witness/add-checkpoint",
+        data=request_body(0, [], partner.checkpoint()),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert form.status_code == 415
+    # Any other media type (or none) is read as the text it is.
+    untyped = client.post(
+        "/api/v1/witness/add-checkpoint", data=request_body(0, [], partner.checkpoint())
+    )
+    assert untyped.status_code == 200
     huge = request_body(0, [], partner.checkpoint()) + b"\n" * (70 * 1024)
     answered = client.post("/api/v1/witness/add-checkpoint", data=huge, content_type="text/plain")
     assert answered.status_code == 413
