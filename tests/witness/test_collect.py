@@ -324,3 +324,22 @@ def test_the_worker_collects_on_schedule_and_survives_a_broken_witness(
             sa.select(Job).where(Job.kind == collect.COLLECT_JOB, Job.status == JobStatus.PENDING)
         ).one()
         assert pending.next_attempt_at > now
+
+
+def test_a_witness_that_hangs_never_blocks_the_log(app: Flask, client: FlaskClient) -> None:
+    """While a witness keeps the worker waiting, the log takes new entries: no transaction
+    (on SQLite, no write lock) is held across the request."""
+    member = add_member(app)
+    push(client, member, 1)
+    witness_ourselves(app)
+    appended: list[int] = []
+
+    def hanging(request: requests.PreparedRequest) -> Any:
+        # The exchange goes on serving while its worker waits on this witness.
+        answered = client.post("/api/v1/footprints", json=member.envelope(), headers=member.headers)
+        appended.append(answered.status_code)
+        raise requests.Timeout("the witness did not answer in time")
+
+    [result] = run_round(app, AppTransport({SELF: hanging}))
+    assert result.outcome == Outcome.SILENT
+    assert appended == [201]
