@@ -50,6 +50,7 @@ def create_app(
     app.extensions["exchange.log_sources"] = _log_sources()
     app.extensions["exchange.job_handlers"] = _job_handlers()
     app.extensions["exchange.schedules"] = _schedules()
+    _connect_witnessing(app)
 
     _configure_portal_sessions(app)
     observability.init_app(app)
@@ -97,6 +98,7 @@ def _log_sources() -> dict[str, Any]:
     from exchange.mutual_recognition import services as recognition
     from exchange.organisations import services as organisations
     from exchange.rules import services as rules
+    from exchange.witness import policy as witnesses
 
     return {
         factors.LOG_KIND: factors.log_sources,
@@ -112,6 +114,7 @@ def _log_sources() -> dict[str, Any]:
         organisations.KEY_LOG_KIND: organisations.key_log_sources,
         organisations.KEY_REVOCATION_LOG_KIND: organisations.key_revocation_log_sources,
         rules.LOG_KIND: rules.log_sources,
+        witnesses.LOG_KIND: witnesses.witness_log_sources,
     }
 
 
@@ -120,11 +123,13 @@ def _job_handlers() -> dict[str, Any]:
     from exchange.labels.services import trust
     from exchange.mutual_recognition import services as recognition
     from exchange.pact import services as pact
+    from exchange.witness import collect
 
     return {
         pact.DELIVER_EVENT: pact.deliver_event,
         recognition.SYNC_JOB: recognition.sync_all,
         trust.RENEW_JOB: trust.renew,
+        collect.COLLECT_JOB: collect.collect_job,
     }
 
 
@@ -132,8 +137,35 @@ def _schedules() -> list[Any]:
     """What ``exchange worker`` queues by itself, looked at on each round of the queue."""
     from exchange.labels.services import trust
     from exchange.mutual_recognition import services as recognition
+    from exchange.witness import collect
 
-    return [recognition.schedule_sync, recognition.expire_on_schedule, trust.schedule_renewal]
+    return [
+        recognition.schedule_sync,
+        recognition.expire_on_schedule,
+        trust.schedule_renewal,
+        collect.schedule_collection,
+    ]
+
+
+def _connect_witnessing(app: Flask) -> None:
+    """What the witness area (core) may know of partner programmes (an area above it): a
+    partner's name and log origin, and its valid trust anchors, which sign its checkpoints."""
+    from sqlalchemy.orm import Session
+
+    from exchange.mutual_recognition.services import programmes
+    from exchange.witness import services as witnessing
+    from exchange.witness.cli import PARTNERS
+    from exchange.witness.views import PARTNER_KEYS
+
+    def facts(session: Session, partner_id: str) -> witnessing.PartnerFacts:
+        partner = programmes.get_partner(session, partner_id)
+        return witnessing.PartnerFacts(partner.name, partner.log_origin)
+
+    def anchors(session: Session, partner_id: str) -> list[bytes]:
+        return list(programmes.valid_anchors(session, partner_id).values())
+
+    app.extensions[PARTNERS] = facts
+    app.extensions[PARTNER_KEYS] = anchors
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -154,6 +186,7 @@ def _register_blueprints(app: Flask) -> None:
     from exchange.sites.views import bp as sites_bp
     from exchange.system.views import bp as system_bp
     from exchange.trade.views import bp as trade_bp
+    from exchange.witness.views import bp as witness_bp
 
     app.register_blueprint(system_bp)
     app.register_blueprint(partners_bp)
@@ -171,6 +204,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(mutual_recognition_bp)
     app.register_blueprint(portal_bp)
     app.register_blueprint(flows_bp)
+    app.register_blueprint(witness_bp)
     app.register_blueprint(apidoc_bp)
 
 
@@ -195,6 +229,7 @@ def _register_commands(app: Flask) -> None:
         serve_command,
     )
     from exchange.trade.cli import trade_cli
+    from exchange.witness.cli import witness_cli
 
     for command in (
         init_db_command,
@@ -216,5 +251,6 @@ def _register_commands(app: Flask) -> None:
         partners_cli,
         portal_cli,
         flows_cli,
+        witness_cli,
     ):
         app.cli.add_command(command)

@@ -38,6 +38,12 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "TRUST_LIST_VALIDITY_SECONDS": float(
             os.environ.get("EXCHANGE_TRUST_LIST_VALIDITY_SECONDS", str(3 * 24 * 3600))
         ),
+        # Witnessing (C2SP tlog-witness): the name of this exchange's witness key (default
+        # "<origin>/witness"); how often the worker submits our newest checkpoint to the
+        # witnesses of our log, and how long it waits for each one's answer (seconds).
+        "WITNESS_NAME": os.environ.get("EXCHANGE_WITNESS_NAME") or None,
+        "WITNESS_INTERVAL_SECONDS": float(os.environ.get("EXCHANGE_WITNESS_INTERVAL", "60")),
+        "WITNESS_TIMEOUT_SECONDS": float(os.environ.get("EXCHANGE_WITNESS_TIMEOUT", "10")),
         # A portal session ends after this long without a request, and this long after
         # sign-in whatever happens (seconds).
         "PORTAL_SESSION_IDLE_SECONDS": int(os.environ.get("EXCHANGE_PORTAL_SESSION_IDLE", "1800")),

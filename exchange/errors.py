@@ -72,6 +72,13 @@ class Conflict(ExchangeError):
     code = "Conflict"
 
 
+class Unprocessable(ExchangeError):
+    """Well-formed, but what it claims does not hold (a consistency proof that fails)."""
+
+    status = 422
+    code = "Unprocessable"
+
+
 class PayloadTooLarge(ExchangeError):
     status = 413
     code = "PayloadTooLarge"

@@ -131,11 +131,12 @@ def _retired_keys(instance_path: Path) -> tuple[RetiredKey, ...]:
     return tuple(sorted(found, key=lambda item: item.retired_at, reverse=True))
 
 
-def load_or_create_exchange_key(instance_path: Path) -> ExchangeKey:
-    path = instance_path / KEY_FILE_NAME
+def load_or_create_seed(path: Path) -> tuple[bytes, dt.datetime]:
+    """The Ed25519 seed in the private file ``path`` (created with a new key if missing,
+    by one process only) and when the file was written."""
     if not path.exists():
-        instance_path.mkdir(parents=True, exist_ok=True)
-        temporary = _write_new_file(instance_path, _encode_seed(signing.generate_private_key()))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = _write_new_file(path.parent, _encode_seed(signing.generate_private_key()))
         try:
             # Another worker may have created it first; then everyone uses theirs.
             with contextlib.suppress(FileExistsError):
@@ -146,6 +147,11 @@ def load_or_create_exchange_key(instance_path: Path) -> ExchangeKey:
     with path.open() as file:
         seed = signing.b64url_decode(file.read().strip())
         written = dt.datetime.fromtimestamp(os.fstat(file.fileno()).st_mtime, dt.UTC)
+    return seed, written
+
+
+def load_or_create_exchange_key(instance_path: Path) -> ExchangeKey:
+    seed, written = load_or_create_seed(instance_path / KEY_FILE_NAME)
     current = signing.KeyPair.from_private_key(seed)
     retired = tuple(item for item in _retired_keys(instance_path) if item.key.kid != current.kid)
     return ExchangeKey(

@@ -18,6 +18,7 @@ from exchange.portal import models as portal_models
 from exchange.rules import models as rules_models
 from exchange.security import models as security_models
 from exchange.sites import models as sites_models
+from exchange.witness import models as witness_models
 
 __all__ = [
     "aggregation_models",
@@ -36,6 +37,7 @@ __all__ = [
     "rules_models",
     "security_models",
     "sites_models",
+    "witness_models",
 ]
 
 metadata = Base.metadata

@@ -161,6 +161,75 @@ _HTML: Final = ("text/html",)
 _OUTPUT: Final = q("format", enum("json", "csv", "html"))
 _FORMATTED: Final = {200: (("application/json", "text/csv", "text/html"), OBJECT)}
 
+_ERROR: Final = {"$ref": "#/components/schemas/Error"}
+_NULLABLE_TIME: Final = {"type": ["string", "null"]}
+_WITNESS: Final = {
+    "type": "object",
+    "required": ["name", "verifierKey", "submissionPrefix", "logs"],
+    "properties": {
+        "name": {"type": "string"},
+        "verifierKey": {"type": "string"},
+        "submissionPrefix": {"type": "string"},
+        "logs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["origin", "originHash", "treeSize", "cosignedAt"],
+                "properties": {
+                    "origin": {"type": "string"},
+                    "originHash": {"type": "string"},
+                    "partnerId": {"type": ["string", "null"]},
+                    "treeSize": {"type": "integer"},
+                    "cosignedAt": _NULLABLE_TIME,
+                },
+            },
+        },
+    },
+}
+_LOG_WITNESSES: Final = {
+    "type": "object",
+    "required": ["quorum", "witnesses"],
+    "properties": {
+        "quorum": {"type": "integer", "minimum": 0},
+        "witnesses": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "verifierKey", "operator", "kind", "url", "cosignedSize"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "verifierKey": {"type": "string"},
+                    "operator": {"type": "string"},
+                    "kind": enum("partner-programme", "independent"),
+                    "url": {"type": "string"},
+                    "addedAt": {"type": "string"},
+                    "cosignedSize": {"type": "integer"},
+                    "lastAttemptAt": _NULLABLE_TIME,
+                    "lastSuccessAt": _NULLABLE_TIME,
+                    "lastError": {"type": ["string", "null"]},
+                    "failures": {"type": "integer"},
+                },
+            },
+        },
+    },
+}
+_LABEL_LOG: Final = {
+    "type": "object",
+    "required": ["label", "entry", "logIndex", "checkpoint", "inclusionProof", "witnessedBy"],
+    "properties": {
+        "label": {"type": "integer"},
+        "entry": {
+            "type": "object",
+            "required": ["label", "url"],
+            "properties": {"label": {"type": "integer"}, "url": {"type": "string"}},
+        },
+        "logIndex": {"type": "integer"},
+        "checkpoint": {"type": "string"},
+        "inclusionProof": {"type": "object"},
+        "witnessedBy": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
 DEFAULT: Final = Op()
 
 OPERATIONS: Final[dict[str, Op]] = {
@@ -259,7 +328,11 @@ OPERATIONS: Final[dict[str, Op]] = {
     "pact.reject_request": Op(body=OBJECT),
     # --- log -------------------------------------------------------------------------------
     "log.checkpoint": Op(
-        query=(q("format", enum("text", "json")), q("size", _WHOLE)),
+        query=(
+            q("format", enum("text", "json")),
+            q("size", _WHOLE),
+            q("witnessed", enum("true", "false")),
+        ),
         ok={200: (("text/plain", "application/json"), OBJECT)},
         errors=frozenset({404}),
     ),
@@ -270,6 +343,19 @@ OPERATIONS: Final[dict[str, Op]] = {
         query=(q("first", _WHOLE, required=True), q("second", _WHOLE)), errors=frozenset({404})
     ),
     "log.entries": Op(query=(q("start", _WHOLE), q("end", _WHOLE))),
+    # --- witnessing (C2SP tlog-witness; submission and monitoring prefix /api/v1/witness) ---
+    "witness.add_checkpoint": Op(
+        summary="C2SP tlog-witness add-checkpoint: cosign a checkpoint consistent with the last",
+        body=TEXT,
+        body_media=("text/plain",),
+        ok={200: (("text/plain",), TEXT)},
+        errors=frozenset({403, 409, 413, 422}),
+        # The specification's own answer: the size last cosigned, as text/x.tlog.size.
+        raw_errors={409: (("text/x.tlog.size", "application/json"), _ERROR)},
+    ),
+    "witness.latest_checkpoint": Op(ok={200: (("text/plain",), TEXT)}),
+    "witness.witness": Op(ok=ok(schema=_WITNESS)),
+    "witness.log_witnesses": Op(ok=ok(schema=_LOG_WITNESSES)),
     # --- factors and rules -----------------------------------------------------------------
     "factors.list_factors": Op(
         paged=True,
@@ -318,6 +404,7 @@ OPERATIONS: Final[dict[str, Op]] = {
     "labels.issue_label": Op(body=LabelRequest, ok=created()),
     "labels.label_png": Op(ok={200: (("image/png",), TEXT)}),
     "labels.label_svg": Op(ok={200: (("image/svg+xml",), TEXT)}),
+    "labels.label_log": Op(ok=ok(schema=_LABEL_LOG)),
     "labels.verify": Op(body=VerifyRequest, body_media=("application/json", "text/plain")),
     # --- aggregation -----------------------------------------------------------------------
     "aggregation.define_product": Op(body=OBJECT, ok=ok(201)),

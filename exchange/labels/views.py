@@ -29,9 +29,11 @@ from exchange.labels.schemas import (
     grade_json,
     scheme_json,
 )
-from exchange.log.services import append_entries, issue_receipts
+from exchange.log import schemas as log_schemas
+from exchange.log.services import append_entries, inclusion_proof, issue_receipts
 from exchange.organisations.schemas import parse
 from exchange.organisations.services import get_organisation
+from exchange.witness import policy as witnessing
 
 STATIC: Final = Path(__file__).parent / "static"
 # The page runs no inline code, so the policy can forbid it (and everything from elsewhere).
@@ -347,6 +349,34 @@ def label_png(label_id: int) -> Response:
     art = _art(services.get_label(web.session(), label_id))
     response = Response(qr.png(art), mimetype="image/png")
     response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@bp.get("/api/v1/labels/<rowid:label_id>/log")
+def label_log(label_id: int) -> Response:
+    """Where the label is in the transparency log: its entry, proved against the newest
+    checkpoint the witnesses cosigned that covers it (else the current one), which comes with
+    its cosignatures. The verification page checks this when the trust list names a witness
+    policy: the entry it computes from the scanned label must be in a witnessed log."""
+    session = web.session()
+    found = services.get_label(session, label_id)
+    assert found.log_index is not None
+    served = witnessing.checkpoint_for(
+        session, web.exchange_key(), _origin(), covering=found.log_index + 1
+    )
+    proof = inclusion_proof(session, found.log_index, served.tree_size)
+    session.commit()
+    response = jsonify(
+        {
+            "label": found.id,
+            "entry": {"label": found.id, "url": found.url},
+            "logIndex": found.log_index,
+            "checkpoint": served.note,
+            "inclusionProof": log_schemas.inclusion_json(proof),
+            "witnessedBy": list(served.witnessed_by),
+        }
+    )
+    response.headers["Cache-Control"] = "no-cache"
     return response
 
 

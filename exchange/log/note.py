@@ -128,6 +128,18 @@ def open_note(note: str, *, name: str, public_key: signing.PublicKeys) -> str:
     return text
 
 
+def signature_lines(note: str) -> tuple[str, list[tuple[str, bytes]]]:
+    """The text of a signed note and its signature lines as ``(key name, key id ‖ signature)``,
+    none of them checked: for verifiers of other signature types (witness cosignatures)."""
+    text, lines = _split_note(note)
+    return text, [_parse_signature_line(line) for line in lines]
+
+
+def check_key_name(name: str) -> None:
+    """Raise :class:`NoteError` unless ``name`` may name a note key (no space, no '+')."""
+    _check_name(name, what="key name")
+
+
 def sign_checkpoint(checkpoint: Checkpoint, *, name: str, private_key: bytes) -> str:
     return sign_note(checkpoint.body(), name=name, private_key=private_key)
 

@@ -7,8 +7,9 @@ import re
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from exchange import signing, web
-from exchange.errors import BadRequest
+from exchange.errors import BadRequest, NotFound
 from exchange.log import note, schemas, services
+from exchange.witness import policy as witnessing
 
 bp = Blueprint("log", __name__, url_prefix="/api/v1/log")
 
@@ -35,21 +36,34 @@ def _required_integer_arg(name: str) -> int:
 
 @bp.get("/checkpoint")
 def checkpoint() -> Response:
-    """The signed checkpoint at the current size (or the stored one at ``?size=``)."""
+    """The signed checkpoint at the current size (or the stored one at ``?size=``, or with
+    ``?witnessed=true`` the newest that the witness policy's quorum cosigned), with every
+    witness cosignature collected for it appended (C2SP tlog-cosignature)."""
     output = request.args.get("format", "text")
     if output not in ("text", "json"):
         raise BadRequest("format is text or json", details=[{"field": "format"}])
+    witnessed = request.args.get("witnessed", "false")
+    if witnessed not in ("true", "false"):
+        raise BadRequest("witnessed is true or false", details=[{"field": "witnessed"}])
     session = web.session()
     origin: str = current_app.config["EXCHANGE_ORIGIN"]
     key = web.exchange_key()
     size = _integer_arg("size")
-    if size is None:
+    if witnessed == "true":
+        newest = witnessing.newest_witnessed(session, covering=size or 0)
+        if newest is None:
+            raise NotFound("no checkpoint (of that size or more) is witnessed as the policy asks")
+        found = newest
+        cache = "no-cache"
+    elif size is None:
         found = services.ensure_checkpoint(session, key, origin)
         session.commit()
         cache = "no-cache"
     else:
         found = services.checkpoint_at(session, size)
-        cache = _IMMUTABLE
+        # Witnesses may still cosign a stored checkpoint: then it is not final.
+        cache = "no-cache" if witnessing.has_witnesses(session) else _IMMUTABLE
+    text = witnessing.cosigned_note(session, found)
     if output == "json":
         # A checkpoint stored before a rotation is signed by a retired key: name that one.
         signer = next(
@@ -61,12 +75,15 @@ def checkpoint() -> Response:
             key.public_key,
         )
         response = jsonify(
-            schemas.checkpoint_json(
-                found, origin=origin, verifier_key=note.verifier_key(origin, signer)
-            )
+            {
+                **schemas.checkpoint_json(
+                    found, origin=origin, verifier_key=note.verifier_key(origin, signer)
+                ),
+                "note": text,
+            }
         )
     else:
-        response = Response(found.note, mimetype="text/plain")
+        response = Response(text, mimetype="text/plain")
     response.headers["Cache-Control"] = cache
     return response
 

@@ -7,6 +7,14 @@ over the footprint under the key the bundle names (whose registration must be in
 the record's inclusion in the log under a checkpoint the pinned key signed, each
 certificate under its body's key from the signed trust list, and each recognition under the
 pinned key. Every problem found is reported; an empty list means the bundle holds.
+
+Witnesses: the checkpoint carries the cosignatures of the log's witnesses (C2SP
+tlog-cosignature). They are checked against the witness policy of the trust list (its
+tlog-policy text), or one the verifier pinned itself (``witness_policy``): a forged
+cosignature by a known witness is a failure; a checkpoint short of the quorum, when the
+policy is required (by default whenever it asks for any cosignature), is the weaker state
+"cannot confirm" (:attr:`BundleVerdict.state`), never "valid": the exchange might be showing
+this verifier a log the witnesses never saw (a split view).
 """
 
 from __future__ import annotations
@@ -19,13 +27,37 @@ from typing import Any
 
 from exchange import signing
 from exchange.labels.verify import TrustListStale, check_current
-from exchange.log import note
+from exchange.log import cosignature, note
 from exchange.log.verify import verify_inclusion_proof
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class WitnessCheck:
+    """Who cosigned the bundle's checkpoint, of the witnesses the policy knows."""
+
+    by: tuple[str, ...]
+    operators: tuple[str, ...]
+    required: int
+    known: int
+    met: bool
+    partners_only: bool = False
+
+    @property
+    def summary(self) -> str:
+        """ "witnessed by 2 of 3 partner programmes"."""
+        noun = "partner programmes" if self.partners_only else "witnesses"
+        text = f"witnessed by {len(self.by)} of {self.known} {noun}"
+        if self.required:
+            text += f" ({self.required} required)"
+        return text
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class BundleVerdict:
-    """What a bundle proves, and every problem that stops it from proving it."""
+    """What a bundle proves, and every problem that stops it from proving it.
+
+    ``unconfirmed``: the problems among ``problems`` that only leave the bundle unconfirmed
+    (a trust list past its nextUpdate, a checkpoint short of the witness quorum)."""
 
     problems: tuple[str, ...]
     record_id: str | None = None
@@ -35,10 +67,22 @@ class BundleVerdict:
     tree_size: int | None = None
     certificates: tuple[tuple[Any, str], ...] = ()
     recognitions: tuple[str, ...] = ()
+    witnesses: WitnessCheck | None = None
+    unconfirmed: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def state(self) -> str:
+        """``valid``; ``cannot-confirm`` (genuine as far as checked, but not confirmed: see
+        ``unconfirmed``); or ``invalid``."""
+        if not self.problems:
+            return "valid"
+        if set(self.problems) <= set(self.unconfirmed):
+            return "cannot-confirm"
+        return "invalid"
 
 
 def _keys(pinned: Sequence[bytes] | Mapping[str, Any]) -> dict[str, bytes]:
@@ -98,6 +142,8 @@ def verify_bundle(
     origin: str | None = None,
     trust_list: Mapping[str, Any] | None = None,
     now: dt.datetime | None = None,
+    witness_policy: cosignature.WitnessPolicy | None = None,
+    require_witnesses: bool | None = None,
 ) -> BundleVerdict:
     """Check a verification bundle against the pinned exchange key(s); see the module doc.
 
@@ -105,7 +151,13 @@ def verify_bundle(
     """
     try:
         return _verify_bundle(
-            document, pinned=pinned, origin=origin, trust_list=trust_list, now=now
+            document,
+            pinned=pinned,
+            origin=origin,
+            trust_list=trust_list,
+            now=now,
+            witness_policy=witness_policy,
+            require_witnesses=require_witnesses,
         )
     except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
         return BundleVerdict((f"the bundle is malformed: {type(exc).__name__}: {exc}",))
@@ -118,9 +170,14 @@ def _verify_bundle(
     origin: str | None = None,
     trust_list: Mapping[str, Any] | None = None,
     now: dt.datetime | None = None,
+    witness_policy: cosignature.WitnessPolicy | None = None,
+    require_witnesses: bool | None = None,
 ) -> BundleVerdict:
     """Check a verification bundle against the pinned exchange key(s); see the module doc.
 
+    ``witness_policy``: the witnesses and quorum the verifier pinned (else the trust list's).
+    ``require_witnesses``: whether a checkpoint short of the quorum is a problem (default:
+    whenever the policy asks for any cosignature).
     ``origin``: the exchange's log origin, when the verifier pinned it too (else the
     bundle's own, which the checkpoint signature still binds to the pinned key).
     ``trust_list``: a signed trust list the verifier holds, used instead of the bundle's.
@@ -128,6 +185,7 @@ def _verify_bundle(
     is refused, so certificates cannot be confirmed until a fresh list is passed.
     """
     problems: list[str] = []
+    unconfirmed: list[str] = []
     try:
         keys = _keys(pinned)
     except signing.SigningError as exc:
@@ -243,7 +301,19 @@ def _verify_bundle(
             check_current(listed, now or dt.datetime.now(dt.UTC))
         except TrustListStale as exc:
             problems.append(f"cannot confirm the certificates: {exc}")
+            unconfirmed.append(problems[-1])
             listed = {}
+    witnesses = None
+    if tree_size is not None:
+        witnesses = _check_witnesses(
+            checkpoint_text,
+            listed,
+            witness_policy,
+            require_witnesses,
+            now,
+            problems,
+            unconfirmed,
+        )
     body_keys: dict[str, dict[str, bytes]] = {}
     for body in listed.get("certificationBodies", []):
         if isinstance(body, dict):
@@ -301,13 +371,83 @@ def _verify_bundle(
         tree_size=tree_size,
         certificates=tuple(certificates),
         recognitions=tuple(recognitions),
+        witnesses=witnesses,
+        unconfirmed=tuple(unconfirmed),
     )
+
+
+def _check_witnesses(
+    checkpoint_text: str,
+    listed: Mapping[str, Any],
+    pinned_policy: cosignature.WitnessPolicy | None,
+    require: bool | None,
+    now: dt.datetime | None,
+    problems: list[str],
+    unconfirmed: list[str],
+) -> WitnessCheck | None:
+    """Check the checkpoint's cosignatures against the policy; add what fails to ``problems``."""
+    section = listed.get("witnesses")
+    described = section.get("witnesses", []) if isinstance(section, Mapping) else []
+    operators = {
+        str(item.get("name")): (str(item.get("operator") or item.get("name")), item.get("kind"))
+        for item in described
+        if isinstance(item, Mapping)
+    }
+    policy = pinned_policy
+    if policy is None and isinstance(section, Mapping) and isinstance(section.get("policy"), str):
+        try:
+            policy = cosignature.parse_policy(section["policy"]).policy
+        except cosignature.CosignatureError as exc:
+            problems.append(f"the trust list's witness policy is not valid: {exc}")
+            return None
+    if policy is None:
+        if require:
+            problems.append("cannot confirm the log was witnessed: no witness policy is known")
+            unconfirmed.append(problems[-1])
+        return None
+    try:
+        _, found = cosignature.verify_cosignatures(checkpoint_text, policy.keys, now=now)
+    except note.NoteError as exc:
+        problems.append(f"the checkpoint carries a forged witness cosignature: {exc}")
+        return None
+    names = tuple(item.name for item in found)
+    check = WitnessCheck(
+        by=names,
+        operators=tuple(operators.get(name, (name, None))[0] for name in names),
+        required=policy.required(),
+        known=len(policy.witnesses),
+        met=policy.satisfied(names),
+        partners_only=bool(policy.witnesses)
+        and all(
+            operators.get(key.name, ("", None))[1] == "partner-programme" for key in policy.keys
+        ),
+    )
+    if (check.required > 0 if require is None else require) and not check.met:
+        problems.append(
+            f"cannot confirm the log was witnessed: the checkpoint is {check.summary}, short of "
+            "the witness policy (the exchange may be showing this verifier a log the witnesses "
+            "never saw)"
+        )
+        unconfirmed.append(problems[-1])
+    return check
 
 
 def verdict_json(verdict: BundleVerdict) -> dict[str, Any]:
     """The verdict as the verifiers print it."""
+    witnesses = verdict.witnesses
     return {
         "ok": verdict.ok,
+        "state": verdict.state,
+        "witnesses": None
+        if witnesses is None
+        else {
+            "summary": witnesses.summary,
+            "by": list(witnesses.operators),
+            "names": list(witnesses.by),
+            "required": witnesses.required,
+            "of": witnesses.known,
+            "met": witnesses.met,
+        },
         "record": verdict.record_id,
         "signer": verdict.signer_kid,
         "keyStatus": verdict.key_status,
@@ -320,10 +460,11 @@ def verdict_json(verdict: BundleVerdict) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m exchange.mutual_recognition.verify BUNDLE --jwks JWKS [--origin ORIGIN]``:
-    the verifier a third party runs with PyNaCl and rfc8785 alone (no server, no network).
-    Prints the verdict as JSON; exit status 0 when the bundle holds, 1 when it does not or
-    cannot be read (then with one line on stderr)."""
+    """``python -m exchange.mutual_recognition.verify BUNDLE --jwks JWKS [--origin ORIGIN]
+    [--policy TLOG_POLICY] [--require-witnesses]``: the verifier a third party runs with PyNaCl
+    and rfc8785 alone (no server, no network). Prints the verdict as JSON (its ``state``:
+    valid, cannot-confirm or invalid, and who witnessed the checkpoint); exit status 0 when
+    the bundle holds, 1 when it does not or cannot be read (then with one line on stderr)."""
     import argparse
     import json
     import sys
@@ -333,22 +474,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("bundle", type=Path, help="the bundle (JSON file)")
     parser.add_argument("--jwks", type=Path, required=True, help="the exchange's pinned JWK Set")
     parser.add_argument("--origin", help="the exchange's log origin, if pinned")
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        help="a C2SP tlog-policy file of the witnesses you trust (else the trust list's)",
+    )
+    parser.add_argument(
+        "--require-witnesses",
+        action="store_true",
+        help="refuse a checkpoint short of the witness quorum even if the policy asks for none",
+    )
     arguments = parser.parse_args(argv)
     try:
         document = json.loads(arguments.bundle.read_text(encoding="utf-8"))
         pinned = json.loads(arguments.jwks.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot read the bundle or the JWK Set: {exc}", file=sys.stderr)
+        policy = (
+            None
+            if arguments.policy is None
+            else cosignature.parse_policy(arguments.policy.read_text(encoding="utf-8")).policy
+        )
+    except (OSError, ValueError, signing.SigningError) as exc:
+        print(f"error: cannot read the bundle, the JWK Set or the policy: {exc}", file=sys.stderr)
         return 1
     if not isinstance(document, dict) or not isinstance(document.get("bundle"), dict):
         print(f"error: {arguments.bundle} is not a verification bundle", file=sys.stderr)
         return 1
-    verdict = verify_bundle(document, pinned=pinned, origin=arguments.origin)
+    verdict = verify_bundle(
+        document,
+        pinned=pinned,
+        origin=arguments.origin,
+        witness_policy=policy,
+        require_witnesses=True if arguments.require_witnesses else None,
+    )
     print(json.dumps(verdict_json(verdict), ensure_ascii=False, indent=2))
     return 0 if verdict.ok else 1
 
 
-__all__ = ["BundleVerdict", "main", "verdict_json", "verify_bundle"]
+__all__ = ["BundleVerdict", "WitnessCheck", "main", "verdict_json", "verify_bundle"]
 
 if __name__ == "__main__":
     raise SystemExit(main())

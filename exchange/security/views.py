@@ -22,12 +22,15 @@ VERIFY_ENDPOINTS: Final = frozenset(
     {
         "labels.verify",
         "labels.label_status",
+        "labels.label_log",
         "labels.landing",
         "labels.landing_lot",
         "portal.verify_submit",
         "mutual_recognition.verification",
         "log.inclusion",
         "log.consistency",
+        # each submission costs signature checks, a proof and a cosignature
+        "witness.add_checkpoint",
     }
 )
 # Pages that name no policy of their own get this one: nothing inline, nothing foreign.

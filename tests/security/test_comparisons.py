@@ -44,6 +44,7 @@ PUBLIC_VALUES: dict[tuple[str, str], str] = {
     ("log/services.py", "leaf != row.leaf_hash"): MERKLE,
     ("log/services.py", "signed.root_hash != stored_root"): MERKLE,
     ("log/verify.py", "merkle.leaf_hash(entry) != leaf"): MERKLE,
+    ("witness/services.py", "checkpoint.root_hash != merkle.EMPTY_ROOT"): MERKLE,
     ("log/verify.py", "_hash(proof['rootHash'], 'rootHash') != signed.root_hash"): MERKLE,
     ("mutual_recognition/services/federation.py", "before.root_hash != current.root_hash"): (
         MERKLE

@@ -284,12 +284,14 @@ DAAAAAAA  POST /api/v1/labels
 AAAAAAAA  GET /api/v1/labels/<rowid:label_id>
 AAAAAAAA  GET /api/v1/labels/<rowid:label_id>.png
 AAAAAAAA  GET /api/v1/labels/<rowid:label_id>.svg
+AAAAAAAA  GET /api/v1/labels/<rowid:label_id>/log
 AAAAAAAA  GET /api/v1/labels/<rowid:label_id>/status
 AAAAAAAA  POST /api/v1/labels/verify
 AAAAAAAA  GET /api/v1/log/checkpoint
 AAAAAAAA  GET /api/v1/log/entries
 AAAAAAAA  GET /api/v1/log/proof/consistency
 AAAAAAAA  GET /api/v1/log/proof/inclusion
+AAAAAAAA  GET /api/v1/log/witnesses
 AAAAAAAA  GET /api/v1/openapi.json
 AAAAAAAA  GET /api/v1/organisations
 AAAAAAAA  GET /api/v1/organisations/<organisation_id>
@@ -341,6 +343,9 @@ DAAAAAAA  GET /api/v1/sites/<site_id>/rollup.html
 AAAAAAAA  GET /api/v1/trade/extensions/trade-data/1.0.0/schema.json
 DAHAHHHH  GET /api/v1/trade/records/<record_id>/<any('battery-declaration','cbam-report'):kind>
 DAHAHHHH  GET /api/v1/trade/records/<record_id>/<any('battery-declaration','cbam-report'):kind>.html
+AAAAAAAA  GET /api/v1/witness
+AAAAAAAA  GET /api/v1/witness/<origin_hash>/checkpoint
+AAAAAAAA  POST /api/v1/witness/add-checkpoint
 AAAAAAAA  POST /auth/token
 AAAAAAAA  GET /healthz
 AAAAAAAA  GET /metrics

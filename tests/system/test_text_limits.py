@@ -407,6 +407,11 @@ SERVER_WRITTEN: frozenset[str] = frozenset(
         "sites.owner_id",
         "sites.park_id",
         "footprint_geographies.geography",  # one of PACT's region names or an ISO code
+        # witnessing: an incident's kind is the collector's own word; a partner id is looked
+        # up (exchange witness --partner) before anything is written
+        "log_witness_incidents.kind",
+        "log_witnesses.partner_id",
+        "witnessed_logs.partner_id",
     }
 )
 
@@ -479,6 +484,11 @@ OTHER_AREAS: frozenset[str] = frozenset(
         "sites.location",
         "sites.name",
         "sites.region",
+        # the operator's `exchange witness` commands: exchange.witness checks each length
+        "log_witnesses.name",
+        "log_witnesses.operator",
+        "log_witnesses.url",
+        "witnessed_logs.origin",
     }
 )
 

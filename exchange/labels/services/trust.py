@@ -1,4 +1,5 @@
-"""The signed trust list: the exchange's label keys, accredited bodies and partner programmes.
+"""The signed trust list: the exchange's label keys, accredited bodies, partner programmes and
+the witnesses of the exchange's log with their policy (k of n).
 
 A list is good until its ``nextUpdate``; a verifier holding it past then can only say
 "cannot confirm". The newest signed list is stored (``trust_lists``) and served as long as
@@ -30,6 +31,7 @@ from exchange.labels.services.accreditation import accreditation_history, accred
 from exchange.labels.services.keys import ensure_issuer_key
 from exchange.organisations.models import SigningKey
 from exchange.organisations.services import keys_of
+from exchange.witness import policy as witnessing
 
 DEFAULT_VALIDITY: Final = dt.timedelta(days=3)
 RENEW_JOB: Final = "labels.renew-trust-list"
@@ -48,7 +50,7 @@ def validity_of(config: Mapping[str, Any]) -> dt.timedelta:
 
 def trust_list_content(session: Session, key: ExchangeKey, *, origin: str) -> dict[str, Any]:
     """What the list says, without its times: the exchange's keys, the accredited bodies and
-    the partner programmes, each with its history."""
+    the partner programmes, each with its history, and the log's witnesses."""
     # Imported here: mutual recognition builds on labels (its bundles carry certificates).
     from exchange.mutual_recognition.services.programmes import trust_list_entries
 
@@ -91,6 +93,8 @@ def trust_list_content(session: Session, key: ExchangeKey, *, origin: str) -> di
         },
         "certificationBodies": bodies,
         "partnerProgrammes": trust_list_entries(session),
+        # Who cosigns the log's checkpoints and how many must: also as a C2SP tlog-policy.
+        "witnesses": witnessing.trust_list_section(session, key, origin=origin),
     }
 
 

@@ -9,6 +9,12 @@
 //    Green only when it issued exactly this label and it is still good; a label it never
 //    issued, or issued with other claims, is red. With no answer, "checked offline" is a
 //    weaker state that says what was not checked.
+// 5. When the trust list names a witness policy (k of n witnesses, C2SP tlog-cosignature),
+//    green also needs the label's log entry, computed here from the scanned label, to be in
+//    a checkpoint signed by the exchange and cosigned by at least k of the listed witnesses
+//    (GET /api/v1/labels/<n>/log). Fewer cosignatures: amber "cannot confirm" (the witnesses
+//    may not have seen that part of the log yet, or the exchange shows this phone a log they
+//    never saw). A proof or a cosignature that does not verify: red.
 'use strict';
 
 (function () {
@@ -49,6 +55,8 @@
     'unknown-label': ['交易所未签发此标识', 'The exchange issued no such label'],
     'claims-differ': ['标识内容与交易所签发的不一致', 'The label differs from the one the exchange issued'],
     'wrong-origin': ['此标识属于其他交易所', 'The label names another exchange'],
+    'not-witnessed': ['交易所的日志尚未经足够的见证方共同签署', "The exchange's log is not yet cosigned by enough witnesses"],
+    'log-proof': ['交易所的日志证明不成立（可能向不同用户展示不同的日志）', "The exchange's log proof does not hold (it may be showing different logs to different people)"],
   };
 
   class LabelError extends Error {
@@ -312,6 +320,174 @@
     return { reasons: ['bad-signature'] };
   }
 
+  // --- witnesses (C2SP signed-note, tlog-checkpoint, tlog-cosignature) ----------------------
+
+  const NOTE_ED25519 = 0x01;
+  const COSIGNATURE_ED25519 = 0x04;
+  const DASH = '\u2014 ';
+
+  class ProofError extends Error {}
+
+  // Standard padded base64, canonical only.
+  function b64Decode(text) {
+    if (typeof text !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4) {
+      throw new ProofError('not base64');
+    }
+    const binary = atob(text);
+    const out = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+    if (btoa(binary) !== text) throw new ProofError('not canonical base64');
+    return out;
+  }
+
+  function concat(...parts) {
+    const out = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
+    let offset = 0;
+    for (const part of parts) { out.set(part, offset); offset += part.length; }
+    return out;
+  }
+
+  function same(a, b) {
+    return a.length === b.length && a.every((byte, i) => byte === b[i]);
+  }
+
+  async function sha256(bytes) {
+    return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  }
+
+  // SHA-256(name || 0x0A || type || public key)[:4]: the key id of signed-note keys.
+  async function noteKeyId(name, type, publicKey) {
+    const digest = await sha256(concat(new TextEncoder().encode(name + '\n'), [type], publicKey));
+    return digest.slice(0, 4);
+  }
+
+  // A signed note's text and its signature lines (name, key id || signature).
+  function parseNote(text) {
+    const split = text.lastIndexOf('\n\n');
+    if (split < 0 || !text.endsWith('\n')) throw new ProofError('not a signed note');
+    const body = text.slice(0, split + 1);
+    const lines = text.slice(split + 2, -1).split('\n');
+    return {
+      body,
+      signatures: lines.map((line) => {
+        if (!line.startsWith(DASH)) throw new ProofError('not a signature line');
+        const [name, blob] = line.slice(DASH.length).split(' ');
+        return { name, blob: b64Decode(blob || '') };
+      }),
+    };
+  }
+
+  // A witness's verifier key: name+hex(key id)+base64(0x04 || public key), checked.
+  async function parseVkey(text, type) {
+    const parts = String(text).split('+');
+    if (parts.length < 3) throw new ProofError('not a verifier key');
+    const name = parts[0];
+    const material = b64Decode(parts.slice(2).join('+'));
+    if (material.length !== 33 || material[0] !== type) throw new ProofError('not an Ed25519 key');
+    const publicKey = material.slice(1);
+    const id = await noteKeyId(name, type, publicKey);
+    if (Array.from(id, (b) => b.toString(16).padStart(2, '0')).join('') !== parts[1]) {
+      throw new ProofError('the verifier key id does not match');
+    }
+    return { name, id, publicKey };
+  }
+
+  // RFC 9162 section 2.1.3.2: the root an inclusion proof leads to.
+  async function rootFromInclusion(index, size, leaf, proof) {
+    if (!(index >= 0 && index < size)) throw new ProofError('index outside the tree');
+    let fn = index;
+    let sn = size - 1;
+    let result = leaf;
+    for (const sibling of proof) {
+      if (sn === 0) throw new ProofError('inclusion proof too long');
+      if (fn % 2 === 1 || fn === sn) {
+        result = await sha256(concat([1], sibling, result));
+        while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+      } else {
+        result = await sha256(concat([1], result, sibling));
+      }
+      fn = Math.floor(fn / 2);
+      sn = Math.floor(sn / 2);
+    }
+    if (sn !== 0) throw new ProofError('inclusion proof too short');
+    return result;
+  }
+
+  function witnessesOf(trust) {
+    const section = trust.witnesses;
+    if (!section || !Array.isArray(section.witnesses) || !(section.quorum > 0)) return null;
+    return section;
+  }
+
+  // Whether the scanned label's log entry is in a checkpoint the exchange signed and at least
+  // the quorum of listed witnesses cosigned: { met, by: [operators], detail }. Throws a
+  // ProofError when something does not verify (red); null when it cannot be fetched.
+  async function checkWitnessed(trust, section, scanned) {
+    let fetched;
+    try { fetched = await fetchJSON('/api/v1/labels/' + scanned.label + '/log'); } catch (e) { return null; }
+    if (!fetched.ok || fetched.offline || !fetched.body) return null;
+    const data = fetched.body;
+    const note = parseNote(String(data.checkpoint));
+    const [origin, sizeText, rootText] = note.body.split('\n');
+    if (String(origin).toLowerCase() !== trust.origin || !/^(0|[1-9][0-9]{0,15})$/.test(sizeText)) {
+      throw new ProofError('the checkpoint is not of this exchange\'s log');
+    }
+    const size = Number(sizeText);
+    const root = b64Decode(rootText);
+    const message = new TextEncoder().encode(note.body);
+    // The exchange's signature, by any of its keys in the (pinned, verified) trust list.
+    let signed = false;
+    for (const key of trust.exchange.keys || [trust.exchange.jwk]) {
+      const publicKey = b64urlDecode(key.x);
+      const id = await noteKeyId(origin, NOTE_ED25519, publicKey);
+      for (const signature of note.signatures) {
+        if (signature.name !== origin || !same(signature.blob.slice(0, 4), id)) continue;
+        if (!await ed25519Verify(publicKey, signature.blob.slice(4), message)) {
+          throw new ProofError('the exchange\'s checkpoint signature does not verify');
+        }
+        signed = true;
+      }
+    }
+    if (!signed) throw new ProofError('the checkpoint is not signed by the exchange');
+    // The entry, from the label as scanned: its number and its canonical URL.
+    const url = 'HTTPS://' + trust.origin.toUpperCase() + location.pathname + location.search;
+    const entry = new TextEncoder().encode(canonical({ label: scanned.label, url }));
+    const leaf = await sha256(concat([0], entry));
+    const proof = data.inclusionProof || {};
+    if (proof.size !== size || !Array.isArray(proof.proof)) throw new ProofError('the proof is for another checkpoint');
+    const found = await rootFromInclusion(Number(proof.index), size, leaf, proof.proof.map(b64Decode));
+    if (!same(found, root)) throw new ProofError('the label is not in the exchange\'s log as signed');
+    // The witnesses' cosignatures: each known one must verify; count them.
+    const by = [];
+    for (const witness of section.witnesses) {
+      const key = await parseVkey(witness.verifierKey, COSIGNATURE_ED25519);
+      for (const signature of note.signatures) {
+        if (signature.name !== key.name || !same(signature.blob.slice(0, 4), key.id)) continue;
+        if (signature.blob.length !== 76) throw new ProofError('a cosignature is malformed');
+        let time = 0n;
+        for (const byte of signature.blob.slice(4, 12)) time = (time << 8n) | BigInt(byte);
+        const signedMessage = new TextEncoder().encode('cosignature/v1\ntime ' + time.toString() + '\n' + note.body);
+        if (!await ed25519Verify(key.publicKey, signature.blob.slice(12), signedMessage)) {
+          throw new ProofError('the cosignature of ' + key.name + ' does not verify');
+        }
+        if (!by.includes(witness.operator || key.name)) by.push(witness.operator || key.name);
+      }
+    }
+    return { met: by.length >= section.quorum, by };
+  }
+
+  function showWitnesses(section, by) {
+    const partners = section.witnesses.every((item) => item.kind === 'partner-programme');
+    const zh = partners ? '个伙伴计划' : '个见证方';
+    const en = partners ? 'partner programmes' : 'witnesses';
+    const box = $('witnessed');
+    box.hidden = false;
+    box.dataset.count = String(by.length);
+    box.textContent = '经 ' + section.witnesses.length + ' ' + zh + '中的 ' + by.length + ' 个见证 · witnessed by ' +
+      by.length + ' of ' + section.witnesses.length + ' ' + en + (by.length ? ': ' + by.join(', ') : '') +
+      ' (' + section.quorum + ' required)';
+  }
+
   // --- page ------------------------------------------------------------------------------
 
   function $(id) { return document.getElementById(id); }
@@ -424,6 +600,21 @@
     if (answer.issued) showIssued(answer.issued);
     if (answer.verdict !== 'valid') {
       return fail((answer.reasons || []).map((reason) => reason.code));
+    }
+    const section = witnessesOf(trust);
+    if (section) {
+      let witnessed;
+      try {
+        witnessed = await checkWitnessed(trust, section, scanned);
+      } catch (error) {
+        return fail([['log-proof', error.message || '']]);
+      }
+      if (witnessed) showWitnesses(section, witnessed.by);
+      if (!witnessed || !witnessed.met) {
+        const count = witnessed ? witnessed.by.length : 0;
+        return show('cannot-confirm', '无法确认：交易所的日志尚未经足够的见证', "Cannot confirm — the exchange's log is not witnessed as required",
+          [['not-witnessed', count + ' / ' + section.quorum]]);
+      }
     }
     show('valid', '真实有效的碳足迹标识', 'Genuine, valid carbon label', []);
   }

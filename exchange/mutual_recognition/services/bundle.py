@@ -32,6 +32,7 @@ from exchange.log.schemas import b64
 from exchange.mutual_recognition.services.recognition import recognitions_of_record
 from exchange.organisations.models import Organisation, SigningKey
 from exchange.organisations.services import KEY_LOG_KIND, Principal, key_entry, key_status
+from exchange.witness import policy as witnessing
 
 BUNDLE_FORMAT: Final = "footprint-exchange:verification-bundle:v1"
 
@@ -85,6 +86,22 @@ def _signer(
     }
 
 
+def _covering(session: Session, record: Any) -> int:
+    """How many entries a checkpoint needs to prove the record, its signer key's registration
+    and its recognitions."""
+    indexes = [int(record.log_index)]
+    if record.signature_kid is not None:
+        key_index = session.scalar(
+            sa.select(sa.func.min(LogEntry.log_index)).where(
+                LogEntry.kind == KEY_LOG_KIND, LogEntry.ref == record.signature_kid
+            )
+        )
+        if key_index is not None:
+            indexes.append(int(key_index))
+    indexes.extend(item.log_index for item in recognitions_of_record(session, record.id))
+    return max(indexes) + 1
+
+
 def _certificates(session: Session, record_id: str, now: dt.datetime) -> list[dict[str, Any]]:
     found = []
     for certificate in session.scalars(
@@ -128,7 +145,11 @@ def verification_bundle(
     now = now or utcnow()
     record = footprints.get_record(session, principal, record_id)
     flows.record_reads(session, principal, [record], FlowKind.VERIFICATION_BUNDLE, now=now)
-    checkpoint = log.ensure_checkpoint(session, key, origin)
+    # The newest checkpoint the witnesses cosigned that covers every entry proved here (else
+    # the current one): what a verifier requiring the witness policy can accept.
+    checkpoint = witnessing.checkpoint_for(
+        session, key, origin, covering=_covering(session, record)
+    )
     size = checkpoint.tree_size
     signature = footprints.signature_of(record)
     payload: dict[str, Any] = {
