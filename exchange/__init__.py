@@ -19,11 +19,10 @@ def create_app(
     # dependencies, so that the offline bundle verifier runs with PyNaCl and rfc8785 only.
     from flask import Flask
 
-    from exchange import db, security, web
+    from exchange import db, observability, security, web
     from exchange.config import settings_from_environment
     from exchange.keyring import Keyring
     from exchange.mutual_recognition import views as recognition_views
-    from exchange.system import observability
 
     app = Flask(
         __name__,

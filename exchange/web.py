@@ -32,9 +32,9 @@ from exchange.errors import (
     ValidationFailed,
 )
 from exchange.keyring import ExchangeKey
+from exchange.observability import request_id
 from exchange.organisations.services import Principal, authenticate
 from exchange.pact.services import Host
-from exchange.system.observability import request_id
 
 
 def session() -> Session:
