@@ -23,6 +23,7 @@ def create_app(
     from exchange.config import settings_from_environment
     from exchange.keyring import Keyring
     from exchange.mutual_recognition import views as recognition_views
+    from exchange.organisations import access
 
     app = Flask(
         __name__,
@@ -60,7 +61,7 @@ def create_app(
     app.before_request(recognition_views.apply_due_expiries)
     security.install(app)
     # After the rate limits: who the caller is, as exchange.authentication declares it.
-    app.before_request(web.authenticate_caller)
+    app.before_request(access.authenticate_caller)
     _register_blueprints(app)
     _register_commands(app)
     return app

@@ -1,5 +1,8 @@
-"""What every blueprint shares: the request's database session, JSON input, the caller,
-and the rendering of every error as one JSON body."""
+"""What every blueprint shares: the request's database session, JSON input and query
+parameters, and the rendering of every error as one JSON body.
+
+HTTP plumbing only, below every area: who the caller is (its bearer token read into a
+principal) is the organisations area's (:mod:`exchange.organisations.access`)."""
 
 from __future__ import annotations
 
@@ -16,8 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
 
-from exchange import authentication, signing
-from exchange.authentication import Authentication
+from exchange import signing
 from exchange.db import ROW_ID_MAX
 from exchange.errors import (
     AccessDenied,
@@ -33,7 +35,6 @@ from exchange.errors import (
 )
 from exchange.keyring import ExchangeKey
 from exchange.observability import request_id
-from exchange.organisations.services import Principal, authenticate
 from exchange.pact.services import Host
 
 
@@ -133,57 +134,6 @@ def bearer_token() -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("use Authorization: Bearer <access token>")
     return token.strip()
-
-
-def authenticate_caller() -> None:
-    """Before every view: authenticate the caller as the endpoint declares
-    (:mod:`exchange.authentication`); a ``REQUIRED`` endpoint without a valid token is a 401
-    whatever its view does."""
-    declared = authentication.of(request.endpoint)
-    if declared in (Authentication.REQUIRED, Authentication.OPTIONAL):
-        _caller(declared)
-
-
-def optional_principal() -> Principal | None:
-    """The caller if a bearer token was sent (a bad one is an error), else anonymous.
-
-    Only for an endpoint declared ``OPTIONAL`` in :mod:`exchange.authentication`."""
-    return _caller(_declared(Authentication.OPTIONAL, "optional_principal"))
-
-
-def require_principal(scope: str) -> Principal:
-    """The caller, whose token must hold ``scope``.
-
-    Only for an endpoint declared ``REQUIRED`` in :mod:`exchange.authentication`."""
-    principal = _caller(_declared(Authentication.REQUIRED, "require_principal"))
-    assert principal is not None  # _caller refuses a REQUIRED call without a token
-    principal.require_scope(scope)
-    return principal
-
-
-def _declared(wanted: Authentication, reader: str) -> Authentication:
-    declared = authentication.of(request.endpoint)
-    if declared is not wanted:
-        raise RuntimeError(
-            f"{request.endpoint} calls {reader} but exchange.authentication declares it "
-            f"{declared.value}, not {wanted.value}"
-        )
-    return declared
-
-
-def _caller(declared: Authentication) -> Principal | None:
-    """The request's caller, authenticated once (kept in ``g.principal``, which the
-    request's log lines also read); None for an anonymous call."""
-    if "principal" in g:
-        return g.principal  # type: ignore[no-any-return]
-    token = bearer_token()
-    if token is None:
-        if declared is Authentication.REQUIRED:
-            raise Unauthenticated("this endpoint needs Authorization: Bearer <access token>")
-        g.principal = None
-    else:
-        g.principal = authenticate(session(), token)
-    return g.principal  # type: ignore[no-any-return]
 
 
 def time_arg(name: str) -> dt.datetime | None:

@@ -57,7 +57,7 @@ from exchange.disclosure.models import (
     DisclosureState,
     Manner,
 )
-from exchange.errors import AccessDenied, Conflict, NotFound, ValidationFailed
+from exchange.errors import Conflict, NotFound, ValidationFailed
 from exchange.footprints.models import (
     Disclosure,
     FootprintClassification,
@@ -68,7 +68,7 @@ from exchange.footprints.models import (
 from exchange.footprints.services import visible_to
 from exchange.jobs.services import enqueue
 from exchange.organisations.models import Organisation, Role
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 from exchange.pact import services as pact
 from exchange.pact.models import EventEndpoint
 from exchange.pact.schemas import CarbonFootprint
@@ -83,8 +83,7 @@ PCF_MEMBERS: Final = frozenset(str(field.alias) for field in CarbonFootprint.mod
 
 
 def _require_regulator(principal: Principal) -> None:
-    if Role.REGULATOR not in principal.roles:
-        raise AccessDenied("only the regulator manages disclosure requirements")
+    principal.require_role(Role.REGULATOR, "only the regulator manages disclosure requirements")
 
 
 # --- requirements -----------------------------------------------------------------------------

@@ -9,10 +9,11 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from exchange import web
-from exchange.errors import AccessDenied, BadRequest
+from exchange.errors import BadRequest
 from exchange.factors import gwp, schemas, services, units
 from exchange.factors.models import Decision, FactorKind, FactorStatus
 from exchange.log.services import append_entries
+from exchange.organisations import access
 from exchange.organisations.models import Role
 
 bp = Blueprint("factors", __name__, url_prefix="/api/v1")
@@ -58,7 +59,7 @@ def _offset() -> int:
 def list_factors() -> Response:
     """Visible versions; filters ``q`` (text), ``region``, ``year``, ``category``, ``kind``,
     ``status``, ``gwpSet``, ``code``; pages by ``limit`` and ``offset``."""
-    principal = web.optional_principal()
+    principal = access.optional_principal()
     limit = web.page_limit()
     offset = _offset()
     found = services.search(web.session(), principal, _filters(), limit=limit + 1, offset=offset)
@@ -72,7 +73,7 @@ def list_factors() -> Response:
 @bp.get("/factors/export")
 def export_factors() -> Response:
     """Every visible version matching the filters, as ``format=csv`` or ``format=json``."""
-    principal = web.optional_principal()
+    principal = access.optional_principal()
     file_format = request.args.get("format", "json")
     found = services.search(web.session(), principal, _filters())
     if file_format == "csv":
@@ -97,7 +98,7 @@ def get_factor(factor_id: str) -> Response:
     """One version with its decisions; ``unit`` (and ``massPerPiece``) or ``gwpSet``
     add the value re-expressed per another unit or in another GWP set."""
     session = web.session()
-    factor = services.get_factor(session, web.optional_principal(), factor_id)
+    factor = services.get_factor(session, access.optional_principal(), factor_id)
     body = schemas.factor_json(factor, services.reviews_of(session, factor))
     target_unit = request.args.get("unit")
     target_set = request.args.get("gwpSet")
@@ -127,7 +128,7 @@ def get_factor(factor_id: str) -> Response:
 def declare_factor() -> Response:
     """Declare a version (exchange format), or ``{"footprintRecordId": ...}`` plus the
     fields a record cannot give (``code``, ``licence``, ``category``, ``evidence``)."""
-    principal = web.require_principal(services.WRITE_SCOPE)
+    principal = access.require_principal(services.WRITE_SCOPE)
     session = web.session()
     factor = services.declare(session, principal, web.json_body())
     session.commit()
@@ -140,7 +141,7 @@ def declare_factor() -> Response:
 @bp.post("/factors/<factor_id>/review")
 def review_factor(factor_id: str) -> Response:
     """``{"decision": "approve" | "return" | "reject" | "retire", "comment": "..."}``."""
-    principal = web.require_principal(services.WRITE_SCOPE)
+    principal = access.require_principal(services.WRITE_SCOPE)
     body = web.json_object()
     decision = web.choice_field(body, "decision", Decision)
     comment = web.text_field(body, "comment")
@@ -160,9 +161,8 @@ def review_factor(factor_id: str) -> Response:
 @bp.post("/factors/import")
 def import_factors() -> Response:
     """A regulator loads programme data: a CSV (text/csv) or JSON file; a per-row report."""
-    principal = web.require_principal(services.WRITE_SCOPE)
-    if Role.REGULATOR not in principal.roles:
-        raise AccessDenied("only a regulator imports factors; others declare them")
+    principal = access.require_principal(services.WRITE_SCOPE)
+    principal.require_role(Role.REGULATOR, "only a regulator imports factors; others declare them")
     if request.mimetype == "text/csv":
         text, file_format = request.get_data(as_text=True), "csv"
     else:

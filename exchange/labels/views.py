@@ -30,6 +30,7 @@ from exchange.labels.schemas import (
     scheme_json,
 )
 from exchange.log.services import append_entries, issue_receipts
+from exchange.organisations import access
 from exchange.organisations.schemas import parse
 from exchange.organisations.services import get_organisation
 
@@ -133,7 +134,7 @@ def accreditations() -> Response:
 
 @bp.post("/api/v1/accreditations/<body_id>")
 def decide_accreditation(body_id: str) -> Response:
-    principal = web.require_principal(services.SCOPE)
+    principal = access.require_principal(services.SCOPE)
     body = parse(AccreditationChange, web.json_body())
     session = web.session()
     services.set_accreditation(
@@ -195,7 +196,7 @@ def certificate_json(
 
 @bp.post("/api/v1/certificates")
 def certify() -> Response:
-    principal = web.require_principal(services.SCOPE)
+    principal = access.require_principal(services.SCOPE)
     session = web.session()
     certificate, created = services.certify(
         session, principal, web.json_body(), append_to_log=append_entries
@@ -216,7 +217,7 @@ def certificate(certificate_id: int) -> Response:
 
 @bp.post("/api/v1/certificates/<rowid:certificate_id>/<action>")
 def change_certificate(certificate_id: int, action: str) -> Response:
-    principal = web.require_principal(services.SCOPE)
+    principal = access.require_principal(services.SCOPE)
     body = parse(CertificateChange, web.json_body())
     session = web.session()
     services.change_certificate(
@@ -264,7 +265,7 @@ def grading_schemes() -> Response:
 
 @bp.post("/api/v1/grading-schemes")
 def publish_scheme() -> Response:
-    principal = web.require_principal(services.SCOPE)
+    principal = access.require_principal(services.SCOPE)
     body = parse(SchemeRequest, web.json_body())
     session = web.session()
     scheme, regraded = services.publish_scheme(
@@ -306,7 +307,7 @@ def label_json(label: Label) -> dict[str, Any]:
 
 @bp.post("/api/v1/labels")
 def issue_label() -> Response:
-    principal = web.require_principal(services.SCOPE)
+    principal = access.require_principal(services.SCOPE)
     body = parse(LabelRequest, web.json_body())
     session = web.session()
     label = services.issue_label(

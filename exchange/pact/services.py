@@ -32,7 +32,7 @@ from exchange.footprints.services import visible_to
 from exchange.jobs.services import JobContext, JobFailed, enqueue
 from exchange.keyring import ExchangeKey, open_secret, seal_secret
 from exchange.organisations.models import CompanyIdentifier, Organisation, OrganisationRole, Role
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 from exchange.pact import schemas
 from exchange.pact.filters import Criteria, criteria_from_json, criteria_from_request
 from exchange.pact.models import EventEndpoint, FootprintRequest, ReceivedEvent, RequestStatus

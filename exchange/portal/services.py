@@ -2,7 +2,7 @@
 PACT footprint a form describes, and the regulator's dashboard figures.
 
 Everything else a page shows or does goes through the services of its area, with a
-:class:`~exchange.organisations.services.Principal` made for the signed-in person.
+:class:`~exchange.organisations.principals.Principal` made for the signed-in person.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from exchange.labels.models import Certificate, CertificateStatus, Grade
 from exchange.log.models import LogCheckpoint
 from exchange.log.services import latest_checkpoint, tree_size
 from exchange.organisations.models import Organisation
-from exchange.organisations.services import SCOPES, Principal, get_organisation
+from exchange.organisations.principals import Principal
+from exchange.organisations.services import SCOPES, get_organisation
 from exchange.portal.models import PortalSession, PortalUser, SigningDraft
 
 LANGUAGES: Final = ("zh", "en")
@@ -234,12 +235,7 @@ def end_stale_sessions(session: Session, *, now: dt.datetime, policy: SessionPol
 def principal_of(session: Session, user: PortalUser) -> Principal:
     """The user acting for its organisation, exactly as an API client of it with every scope."""
     organisation = get_organisation(session, user.organisation_id)
-    return Principal(
-        organisation_id=organisation.id,
-        client_id=f"portal-user:{user.id}",
-        scopes=SCOPES,
-        roles=frozenset(item.role for item in organisation.roles),
-    )
+    return Principal.acting_for(organisation, client_id=f"portal-user:{user.id}", scopes=SCOPES)
 
 
 # --- drafts ------------------------------------------------------------------------------

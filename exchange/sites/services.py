@@ -40,7 +40,7 @@ from exchange.footprints.services import own_record, visible_to
 from exchange.labels import services as labels
 from exchange.labels.models import Certificate
 from exchange.organisations.models import Role
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 from exchange.sites.models import Site, SiteKind, SiteProduction
 
 QUANTUM: Final = Decimal("1e-12")
@@ -56,7 +56,7 @@ def text(value: Decimal) -> str:
 
 
 def _is_regulator(principal: Principal) -> bool:
-    return Role.REGULATOR in principal.roles
+    return principal.has_role(Role.REGULATOR)
 
 
 # --- sites -----------------------------------------------------------------------------------

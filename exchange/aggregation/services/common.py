@@ -16,7 +16,7 @@ from exchange.errors import NotFound, ValidationFailed
 from exchange.factors import units
 from exchange.footprints import services as footprints
 from exchange.footprints.models import FootprintRecord
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 
 READ_SCOPE: Final = "footprints:read"
 WRITE_SCOPE: Final = "footprints:write"

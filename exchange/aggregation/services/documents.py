@@ -32,7 +32,7 @@ from exchange.db import utcnow
 from exchange.errors import Conflict, ValidationFailed
 from exchange.footprints.models import FootprintRecord, RecordStatus
 from exchange.organisations.models import CompanyIdentifier, Organisation
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 from exchange.pact import services as pact
 from exchange.pact.filters import Criteria
 

@@ -22,7 +22,7 @@ from exchange.footprints.models import (
     Share,
 )
 from exchange.organisations.models import Organisation
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 from exchange.pact.filters import FilterTerms, terms_of
 from exchange.pact.schemas import parse_product_footprint
 

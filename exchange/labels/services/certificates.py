@@ -48,7 +48,7 @@ from exchange.labels.services.common import (
 )
 from exchange.labels.services.grading import current_grade, current_scheme, grade_certificate
 from exchange.organisations.models import Organisation, Role, SigningKey
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 from exchange.pact.schemas import parse_product_footprint
 
 

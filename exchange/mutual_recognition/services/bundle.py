@@ -31,7 +31,8 @@ from exchange.log.models import LogEntry
 from exchange.log.schemas import b64
 from exchange.mutual_recognition.services.recognition import recognitions_of_record
 from exchange.organisations.models import Organisation, SigningKey
-from exchange.organisations.services import KEY_LOG_KIND, Principal, key_entry, key_status
+from exchange.organisations.principals import Principal
+from exchange.organisations.services import KEY_LOG_KIND, key_entry, key_status
 
 BUNDLE_FORMAT: Final = "footprint-exchange:verification-bundle:v1"
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from exchange import signing
 from exchange.aggregation.services import mark_inputs_stale
 from exchange.db import LogAppender, utcnow
-from exchange.errors import AccessDenied, Conflict, NotFound, ValidationFailed
+from exchange.errors import Conflict, NotFound, ValidationFailed
 from exchange.footprints.models import Disclosure, FootprintRecord
 from exchange.keyring import ExchangeKey, seal_secret
 from exchange.log import note
@@ -45,7 +45,8 @@ from exchange.mutual_recognition.schemas import (
 )
 from exchange.mutual_recognition.services.recognition import in_force
 from exchange.organisations.models import Role
-from exchange.organisations.services import Principal, create_organisation, revocation_moment
+from exchange.organisations.principals import Principal
+from exchange.organisations.services import create_organisation, revocation_moment
 from exchange.pact.services import _check_public_host, normalise_base_url
 
 PARTNER_LOG_KIND: Final = "partner"
@@ -67,8 +68,7 @@ _AGREEMENT_MOVES: Final = {
 
 def require_regulator(principal: Principal, what: str) -> None:
     principal.require_scope(WRITE_SCOPE)
-    if Role.REGULATOR not in principal.roles:
-        raise AccessDenied(f"only the regulator may {what}")
+    principal.require_role(Role.REGULATOR, f"only the regulator may {what}")
 
 
 def _reason(reason: str) -> str:
@@ -556,7 +556,7 @@ def visible_agreement(
 ) -> Agreement:
     """An agreement as a caller may see it: drafts are the regulator's alone."""
     agreement = session.get(Agreement, agreement_id)
-    regulator = principal is not None and Role.REGULATOR in principal.roles
+    regulator = principal is not None and principal.has_role(Role.REGULATOR)
     if agreement is None or (agreement.status == AgreementStatus.DRAFT and not regulator):
         raise NotFound(f"no agreement {agreement_id}")
     return agreement
@@ -570,7 +570,7 @@ def list_agreements(
     partner_id: str | None = None,
 ) -> list[Agreement]:
     query = sa.select(Agreement).order_by(Agreement.id)
-    if principal is None or Role.REGULATOR not in principal.roles:
+    if principal is None or not principal.has_role(Role.REGULATOR):
         query = query.where(Agreement.status != AgreementStatus.DRAFT)
     if status is not None:
         query = query.where(Agreement.status == status)
