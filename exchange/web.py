@@ -35,7 +35,7 @@ from exchange.errors import (
 )
 from exchange.keyring import ExchangeKey
 from exchange.observability import request_id
-from exchange.pact.services import Host
+from exchange.pact_wire.host import Host
 
 
 def session() -> Session:

@@ -71,7 +71,8 @@ from exchange.organisations.models import Organisation, Role
 from exchange.organisations.principals import Principal
 from exchange.pact import services as pact
 from exchange.pact.models import EventEndpoint
-from exchange.pact.schemas import CarbonFootprint
+from exchange.pact_wire import CarbonFootprint
+from exchange.pact_wire.host import Host
 from exchange.trade.services import lifecycle_stages
 
 REMINDER_EVENT: Final = "org.footprint-exchange.disclosure.ReminderEvent.1"
@@ -599,7 +600,7 @@ class ReminderReport:
     events: int
 
 
-def remind(session: Session, *, now: dt.datetime, host: pact.Host) -> ReminderReport:
+def remind(session: Session, *, now: dt.datetime, host: Host) -> ReminderReport:
     """One reminder pass: store each obligation's state; when it changed to due-soon or
     overdue (or stays so about a new deadline), list a reminder for the company and queue it
     to the company's events endpoint. Running it again at once sends nothing."""

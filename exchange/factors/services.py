@@ -43,7 +43,7 @@ from exchange.factors.models import (
 from exchange.footprints.models import FootprintRecord, RecordStatus
 from exchange.organisations.models import Role
 from exchange.organisations.principals import Principal
-from exchange.pact.schemas import parse_product_footprint
+from exchange.pact_wire import parse_product_footprint
 
 LOG_KIND: Final = "factor-review"
 # Factors and rules use the existing scopes: declaring writes, like submitting a record.

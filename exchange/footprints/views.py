@@ -19,7 +19,7 @@ from exchange.footprints.schemas import envelope_json
 from exchange.log.services import append_entries, issue_receipts
 from exchange.organisations import access
 from exchange.pact import services as pact_services
-from exchange.pact.filters import criteria_from_query
+from exchange.pact_wire.filters import criteria_from_query
 
 bp = Blueprint("footprints", __name__, url_prefix="/api/v1")
 

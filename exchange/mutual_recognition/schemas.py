@@ -26,7 +26,7 @@ from exchange.mutual_recognition.models import (
     Recognition,
     VerificationLevel,
 )
-from exchange.pact.schemas.footprint import parse_date_time
+from exchange.pact_wire.footprint import parse_date_time
 
 GWP_SETS: Final = frozenset({"AR4", "AR5", "AR6"})
 DISCLOSURES: Final = frozenset({"public", "regulator"})

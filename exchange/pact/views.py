@@ -8,16 +8,17 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
-from exchange import web
+from exchange import pact_wire, web
 from exchange.db import iso_or_none
 from exchange.errors import BadRequest, ValidationFailed
 from exchange.flows import services as flows
 from exchange.flows.models import FlowKind
 from exchange.footprints import services as footprints
 from exchange.organisations import access
-from exchange.pact import schemas, services
-from exchange.pact.filters import criteria_from_query, criteria_from_request
+from exchange.pact import services
 from exchange.pact.models import EventEndpoint, FootprintRequest, RequestStatus
+from exchange.pact_wire.filters import criteria_from_query, criteria_from_request
+from exchange.pact_wire.host import SIGNATURE_EXTENSION_PATH
 
 bp = Blueprint("pact", __name__)
 
@@ -114,7 +115,7 @@ def openid_configuration() -> Response:
     )
 
 
-@bp.get(services.SIGNATURE_EXTENSION_PATH)
+@bp.get(SIGNATURE_EXTENSION_PATH)
 def signature_extension_schema() -> Response:
     return jsonify(services.signature_extension_schema(web.pact_host()))
 
@@ -191,8 +192,8 @@ def create_request() -> Response:
         raise ValidationFailed(
             "name the supplier", details=[{"field": "supplierId", "message": "required"}]
         )
-    criteria_data = schemas.parse_wire(
-        schemas.RequestCreatedData,
+    criteria_data = pact_wire.parse_wire(
+        pact_wire.RequestCreatedData,
         body.get("criteria", {}),
         message="the request criteria are not valid",
         prefix="criteria",

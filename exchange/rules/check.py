@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from exchange.factors.schemas import decimal_text
-from exchange.pact.schemas import ProductFootprint
+from exchange.pact_wire import ProductFootprint
 from exchange.rules.models import AccountingRule, RuleStatus
 from exchange.rules.schemas import BOUNDARY_SCHEMA, PROGRAMME_NAME, classifications_of, stages_of
 

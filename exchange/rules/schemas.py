@@ -19,7 +19,7 @@ from typing import Any, Final, get_args
 
 from exchange.errors import ValidationFailed
 from exchange.factors.schemas import decimal_text, parse_decimal
-from exchange.pact.schemas import CarbonFootprint
+from exchange.pact_wire import CarbonFootprint
 from exchange.rules.models import AccountingRule, RuleDemand, Stage, SystemBoundary
 
 PROGRAMME_NAME: Final = "Hainan Product Carbon Footprint Programme"

@@ -22,7 +22,7 @@ from exchange.db import LogAppender, chunked, utcnow
 from exchange.errors import Conflict, NotFound, ValidationFailed
 from exchange.organisations.models import Role
 from exchange.organisations.principals import Principal
-from exchange.pact.schemas import ProductFootprint
+from exchange.pact_wire import ProductFootprint
 from exchange.rules import check, schemas
 from exchange.rules.models import AccountingRule, RuleDecision, RuleDemand, RuleStatus
 

@@ -34,7 +34,8 @@ from exchange.footprints.models import FootprintRecord, RecordStatus
 from exchange.organisations.models import CompanyIdentifier, Organisation
 from exchange.organisations.principals import Principal
 from exchange.pact import services as pact
-from exchange.pact.filters import Criteria
+from exchange.pact_wire.filters import Criteria
+from exchange.pact_wire.host import Host
 
 # --- explaining ------------------------------------------------------------------------------
 
@@ -223,7 +224,7 @@ def export_rows(session: Session, principal: Principal, product_id: str) -> list
 
 
 def request_missing(
-    session: Session, principal: Principal, product_id: str, *, host: pact.Host
+    session: Session, principal: Principal, product_id: str, *, host: Host
 ) -> list[dict[str, Any]]:
     """One PACT footprint request to each supplier whose data the result lacks."""
     principal.require_scope(READ_SCOPE)
@@ -257,7 +258,7 @@ def request_missing(
 # --- derived footprints ----------------------------------------------------------------------
 
 
-def provenance_schema_url(host: pact.Host) -> str:
+def provenance_schema_url(host: Host) -> str:
     return host.base_url + PROVENANCE_EXTENSION_PATH
 
 
@@ -266,7 +267,7 @@ def derived_draft(
     principal: Principal,
     product_id: str,
     *,
-    host: pact.Host,
+    host: Host,
     reference_year: int | None = None,
 ) -> dict[str, Any]:
     """The PACT footprint of a computed product, ready for its owner to sign and submit.
@@ -405,7 +406,7 @@ def current_derived_records(session: Session, product: Product) -> list[str]:
     return sorted(found)
 
 
-def provenance_schema(host: pact.Host) -> dict[str, Any]:
+def provenance_schema(host: Host) -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": provenance_schema_url(host),

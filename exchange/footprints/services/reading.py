@@ -37,7 +37,7 @@ from exchange.footprints.models import (
 from exchange.organisations.models import OrganisationRole, Role
 from exchange.organisations.principals import Principal
 from exchange.organisations.services import key_status, keys_by_kid
-from exchange.pact.filters import VALIDITY_YEARS, Criteria, countries_among
+from exchange.pact_wire.filters import VALIDITY_YEARS, Criteria, countries_among
 
 # SQLite allows 500 selects in a compound one; beyond this a source is not used.
 MAX_RUNS: Final = 200

@@ -23,8 +23,8 @@ from exchange.footprints.models import (
 )
 from exchange.organisations.models import Organisation
 from exchange.organisations.principals import Principal
-from exchange.pact.filters import FilterTerms, terms_of
-from exchange.pact.schemas import parse_product_footprint
+from exchange.pact_wire import parse_product_footprint
+from exchange.pact_wire.filters import FilterTerms, terms_of
 
 
 def own_record(session: Session, principal: Principal, record_id: str) -> FootprintRecord:

@@ -49,7 +49,7 @@ from exchange.labels.services.common import (
 from exchange.labels.services.grading import current_grade, current_scheme, grade_certificate
 from exchange.organisations.models import Organisation, Role, SigningKey
 from exchange.organisations.principals import Principal
-from exchange.pact.schemas import parse_product_footprint
+from exchange.pact_wire import parse_product_footprint
 
 
 def footprint_digest(footprint_json: str) -> str:

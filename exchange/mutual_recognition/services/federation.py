@@ -66,8 +66,9 @@ from exchange.mutual_recognition.services.recognition import (
     footprint_digest,
     previous_decision,
 )
-from exchange.pact.services import SIGNATURE_EXTENSION_PATH, Host, _check_public_host
+from exchange.pact.services import _check_public_host
 from exchange.pact.services import records_accepted as pact_records_accepted
+from exchange.pact_wire.host import SIGNATURE_EXTENSION_PATH, Host
 
 logger = logging.getLogger(__name__)
 

@@ -44,7 +44,7 @@ from exchange.mutual_recognition.models import (
 )
 from exchange.organisations.models import SigningKey
 from exchange.organisations.services import register_key
-from exchange.pact.schemas import ProductFootprint, parse_product_footprint
+from exchange.pact_wire import ProductFootprint, parse_product_footprint
 
 RECOGNITION_LOG_KIND: Final = "recognition"
 

@@ -21,7 +21,7 @@ from exchange.organisations import services as organisations
 from exchange.organisations.models import Organisation
 from exchange.pact import services as pact
 from exchange.pact.models import RequestStatus
-from exchange.pact.schemas import parse_product_footprint
+from exchange.pact_wire import parse_product_footprint
 from exchange.portal import services
 from exchange.portal.security import login_required, roles_required
 from exchange.portal.views.common import (
