@@ -63,6 +63,7 @@ def create_app(
     # After the rate limits: who the caller is, as exchange.authentication declares it.
     app.before_request(access.authenticate_caller)
     _register_blueprints(app)
+    _register_listeners(app)
     _register_commands(app)
     return app
 
@@ -172,6 +173,20 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(portal_bp)
     app.register_blueprint(flows_bp)
     app.register_blueprint(apidoc_bp)
+
+
+def _register_listeners(app: Flask) -> None:
+    """Who hears what an area's views announce (:class:`exchange.web.Hook`): areas above it,
+    which it must not import. Listeners run in the order registered here."""
+    from exchange.aggregation import services as aggregation
+    from exchange.footprints import views as footprints
+    from exchange.labels import views as labels
+    from exchange.pact import views as pact
+
+    footprints.RECORDS_ACCEPTED.listen(app, pact.records_accepted)
+    footprints.RECORDS_ACCEPTED.listen(app, aggregation.records_accepted)
+    footprints.RECORD_SHARED.listen(app, pact.record_shared)
+    labels.CERTIFICATE_REVOKED.listen(app, aggregation.mark_inputs_stale)
 
 
 def _register_commands(app: Flask) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from collections.abc import Mapping
-from typing import Any, Final, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Generic, ParamSpec, TypeVar
 
 import werkzeug.exceptions
 from flask import Flask, Response, current_app, g, jsonify, request
@@ -36,6 +36,38 @@ from exchange.errors import (
 from exchange.keyring import ExchangeKey
 from exchange.observability import request_id
 from exchange.pact_wire.host import Host
+
+_Args = ParamSpec("_Args")
+
+
+class Hook(Generic[_Args]):
+    """A point where an area tells the areas above it that something happened, without
+    importing them: the area calls its hook, and ``create_app`` registers who listens
+    (:meth:`listen`). Listeners run in the order registered, in the caller's request and
+    transaction; an error in one is the request's error.
+
+    For views: a service that tells others of something takes a callable instead (a hook
+    is one, so a view passes its hook straight on).
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def listen(self, app: Flask, listener: Callable[_Args, object]) -> None:
+        hooks: dict[str, list[Callable[..., object]]] = app.extensions.setdefault(
+            "exchange.hooks", {}
+        )
+        hooks.setdefault(self.name, []).append(listener)
+
+    def __call__(self, *args: _Args.args, **kwargs: _Args.kwargs) -> None:
+        hooks: dict[str, list[Callable[..., object]]] = current_app.extensions.get(
+            "exchange.hooks", {}
+        )
+        for listener in hooks.get(self.name, ()):
+            listener(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Hook({self.name!r})"
 
 
 def session() -> Session:

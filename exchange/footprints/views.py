@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from sqlalchemy.orm import Session
 
 from exchange import web
-from exchange.aggregation import services as aggregation_services
 from exchange.errors import BadRequest, Unauthenticated, ValidationFailed
 from exchange.flows import services as flows
 from exchange.flows.models import FlowKind
@@ -18,7 +17,6 @@ from exchange.footprints.models import Disclosure, FootprintRecord, Share
 from exchange.footprints.schemas import envelope_json
 from exchange.log.services import append_entries, issue_receipts
 from exchange.organisations import access
-from exchange.pact import services as pact_services
 from exchange.pact_wire.filters import criteria_from_query
 
 bp = Blueprint("footprints", __name__, url_prefix="/api/v1")
@@ -68,14 +66,12 @@ def _batch_items(body: Any) -> list[Any]:
     return items
 
 
-def on_accepted(host: pact_services.Host) -> services.RecordsAccepted:
-    """What new records set off: PACT requests and notifications, then aggregation staleness."""
-
-    def told(session: Session, created: Sequence[services.NewRecord]) -> None:
-        pact_services.records_accepted(session, created, host=host)
-        aggregation_services.records_accepted(session, created)
-
-    return told
+# What new and shared records set off in the areas above (PACT requests and notifications,
+# aggregation staleness): they listen, registered by create_app.
+RECORDS_ACCEPTED: Final = web.Hook[[Session, Sequence[services.NewRecord]]](
+    "footprints.records-accepted"
+)
+RECORD_SHARED: Final = web.Hook[[Session, Share]]("footprints.record-shared")
 
 
 def _store_and_answer(items: list[Any], *, is_batch: bool, signed: bool) -> Response:
@@ -88,7 +84,7 @@ def _store_and_answer(items: list[Any], *, is_batch: bool, signed: bool) -> Resp
         principal=principal,
         items=items,
         append_to_log=append_entries,
-        on_accepted=on_accepted(web.pact_host()),
+        on_accepted=RECORDS_ACCEPTED,
     )
     accepted = [outcome for outcome in outcomes if outcome.accepted]
     receipts = (
@@ -260,7 +256,7 @@ def create_share() -> Response:
         record_id=_optional_text(body, "recordId"),
         product_id=_optional_text(body, "productId"),
     )
-    pact_services.record_shared(session, grant, web.pact_host())
+    RECORD_SHARED(session, grant)
     session.commit()
     response = jsonify(_share_json(grant))
     response.status_code = 201

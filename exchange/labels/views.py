@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Final
 
@@ -12,7 +13,6 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_from_
 from sqlalchemy.orm import Session
 
 from exchange import web
-from exchange.aggregation import services as aggregation_services
 from exchange.db import utcnow
 from exchange.errors import BadRequest
 from exchange.labels import claims as label_claims
@@ -43,6 +43,10 @@ PAGE_POLICY: Final = (
 )
 
 bp = Blueprint("labels", __name__, static_folder="static", static_url_path="/static/labels")
+# A revocation makes the certified records untrustworthy: the areas built on them (derived
+# footprints) listen, registered by create_app. Called with the session, the record ids and
+# the reason.
+CERTIFICATE_REVOKED: Final = web.Hook[[Session, Collection[str], str]]("labels.certificate-revoked")
 
 
 def _origin() -> str:
@@ -227,7 +231,7 @@ def change_certificate(certificate_id: int, action: str) -> Response:
         action=action,
         reason=body.reason,
         append_to_log=append_entries,
-        on_revoked=aggregation_services.mark_inputs_stale,
+        on_revoked=CERTIFICATE_REVOKED,
     )
     session.commit()
     entry = services.registry_entry(session, certificate_id)

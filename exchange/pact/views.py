@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from sqlalchemy.orm import Session
 
 from exchange import pact_wire, web
 from exchange.db import iso_or_none
@@ -14,6 +16,7 @@ from exchange.errors import BadRequest, ValidationFailed
 from exchange.flows import services as flows
 from exchange.flows.models import FlowKind
 from exchange.footprints import services as footprints
+from exchange.footprints.models import Share
 from exchange.organisations import access
 from exchange.pact import services
 from exchange.pact.models import EventEndpoint, FootprintRequest, RequestStatus
@@ -23,6 +26,18 @@ from exchange.pact_wire.host import SIGNATURE_EXTENSION_PATH
 bp = Blueprint("pact", __name__)
 
 DEFAULT_PAGE = 100
+
+
+def records_accepted(session: Session, created: Sequence[footprints.NewRecord]) -> None:
+    """Listens to :data:`exchange.footprints.views.RECORDS_ACCEPTED`: the open requests new
+    records answer, and the notices their grantees' PACT hosts are sent."""
+    services.records_accepted(session, created, host=web.pact_host())
+
+
+def record_shared(session: Session, grant: Share) -> None:
+    """Listens to :data:`exchange.footprints.views.RECORD_SHARED`: the grantee's PACT host
+    hears of the records it may now read."""
+    services.record_shared(session, grant, web.pact_host())
 
 
 def _json(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
