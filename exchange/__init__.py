@@ -142,7 +142,7 @@ def _register_blueprints(app: Flask) -> None:
     from exchange.apidoc.views import bp as apidoc_bp
     from exchange.disclosure.views import bp as disclosure_bp
     from exchange.factors.views import bp as factors_bp
-    from exchange.flows.views import bp as flows_bp
+    from exchange.footprints.flows.views import bp as flows_bp
     from exchange.footprints.views import bp as footprints_bp
     from exchange.labels.views import bp as labels_bp
     from exchange.log.views import bp as log_bp
@@ -193,7 +193,7 @@ def _register_commands(app: Flask) -> None:
     from exchange.demo import demo_command
     from exchange.disclosure.cli import disclosure_cli
     from exchange.factors.cli import factors_cli
-    from exchange.flows.cli import flows_cli
+    from exchange.footprints.flows.cli import flows_cli
     from exchange.jobs.cli import worker_command
     from exchange.labels.cli import labels_cli
     from exchange.log.cli import audit_command

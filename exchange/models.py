@@ -6,8 +6,8 @@ from exchange.aggregation import models as aggregation_models
 from exchange.db import Base
 from exchange.disclosure import models as disclosure_models
 from exchange.factors import models as factors_models
-from exchange.flows import models as flows_models
 from exchange.footprints import models as footprints_models
+from exchange.footprints.flows import models as flows_models
 from exchange.jobs import models as jobs_models
 from exchange.labels import models as labels_models
 from exchange.log import models as log_models

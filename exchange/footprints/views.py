@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from exchange import web
 from exchange.errors import BadRequest, Unauthenticated, ValidationFailed
-from exchange.flows import services as flows
-from exchange.flows.models import FlowKind
 from exchange.footprints import services
+from exchange.footprints.flows import services as flows
+from exchange.footprints.flows.models import FlowKind
 from exchange.footprints.models import Disclosure, FootprintRecord, Share
 from exchange.footprints.schemas import envelope_json
 from exchange.log.services import append_entries, issue_receipts

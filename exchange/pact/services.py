@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from exchange import outbound, pact_wire, signing
 from exchange.db import transaction, utcnow
 from exchange.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from exchange.flows import services as flows
-from exchange.flows.models import FlowKind
 from exchange.footprints import services as footprints
+from exchange.footprints.flows import services as flows
+from exchange.footprints.flows.models import FlowKind
 from exchange.footprints.models import FootprintProduct, FootprintRecord, Share
 from exchange.footprints.services import visible_to
 from exchange.jobs.services import JobContext, JobFailed, enqueue

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from exchange import pact_wire, web
 from exchange.db import iso_or_none
 from exchange.errors import BadRequest, ValidationFailed
-from exchange.flows import services as flows
-from exchange.flows.models import FlowKind
 from exchange.footprints import services as footprints
+from exchange.footprints.flows import services as flows
+from exchange.footprints.flows.models import FlowKind
 from exchange.footprints.models import Share
 from exchange.organisations import access
 from exchange.pact import services

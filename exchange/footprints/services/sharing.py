@@ -13,8 +13,8 @@ from exchange.errors import (
     NotFound,
     ValidationFailed,
 )
-from exchange.flows import services as flows
-from exchange.flows.models import FlowKind
+from exchange.footprints.flows import services as flows
+from exchange.footprints.flows.models import FlowKind
 from exchange.footprints.models import (
     SHARES,
     Disclosure,

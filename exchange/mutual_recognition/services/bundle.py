@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from exchange import signing
 from exchange.db import iso_or_none, utcnow
-from exchange.flows import services as flows
-from exchange.flows.models import FlowKind
 from exchange.footprints import services as footprints
+from exchange.footprints.flows import services as flows
+from exchange.footprints.flows.models import FlowKind
 from exchange.keyring import ExchangeKey
 from exchange.labels import services as labels
 from exchange.labels.models import Certificate

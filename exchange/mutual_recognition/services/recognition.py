@@ -27,8 +27,8 @@ from exchange import signing
 from exchange.db import LogAppender, iso_or_none, utcnow
 from exchange.errors import ExchangeError, ValidationFailed
 from exchange.factors.schemas import decimal_text
-from exchange.flows import services as flows
 from exchange.footprints import services as footprints
+from exchange.footprints.flows import services as flows
 from exchange.footprints.models import Disclosure
 from exchange.footprints.schemas import parse_envelope
 from exchange.keyring import ExchangeKey

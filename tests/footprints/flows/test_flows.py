@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from exchange import pact_wire
 from exchange.client.keys import LocalKey
 from exchange.db import transaction
-from exchange.flows.models import DataFlow
+from exchange.footprints.flows.models import DataFlow
 from exchange.jobs.models import Job, JobStatus
 from exchange.jobs.services import JobContext, enqueue, run_due_jobs
 from exchange.organisations import services as organisations

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from exchange.db import chunked, utcnow
 from exchange.errors import BadRequest
-from exchange.flows.models import DataFlow, FlowKind, Grant
+from exchange.footprints.flows.models import DataFlow, FlowKind, Grant
 from exchange.footprints.models import Disclosure, FootprintProduct, FootprintRecord, Share
 from exchange.mutual_recognition.models import Agreement, AgreementStatus, PartnerProgramme
 from exchange.organisations.models import Organisation, Role

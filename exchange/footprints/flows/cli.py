@@ -10,8 +10,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from exchange.db import transaction
-from exchange.flows import schemas, services
-from exchange.flows.models import FlowKind
+from exchange.footprints.flows import schemas, services
+from exchange.footprints.flows.models import FlowKind
 from exchange.organisations.principals import Principal
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from exchange import web
-from exchange.flows import schemas, services
+from exchange.footprints.flows import schemas, services
 from exchange.organisations import access
 
 bp = Blueprint("flows", __name__, url_prefix="/api/v1/flows")
