@@ -23,11 +23,11 @@ from exchange.db import transaction
 from exchange.errors import ExchangeError
 from exchange.log.services import append_entries
 from exchange.mutual_recognition import schemas, services
-from exchange.mutual_recognition.models import AgreementStatus, PartnerStatus
 from exchange.mutual_recognition.verify import verdict_json, verify_bundle
 from exchange.organisations.models import OrganisationRole, Role
 from exchange.organisations.principals import Principal
 from exchange.organisations.services import get_organisation
+from exchange.partners.models import AgreementStatus, PartnerStatus
 
 
 @click.group("partners")

@@ -16,7 +16,8 @@ from exchange import signing
 from exchange.db import iso_or_none
 from exchange.errors import ValidationFailed
 from exchange.factors.schemas import decimal_text, parse_decimal
-from exchange.mutual_recognition.models import (
+from exchange.pact_wire.footprint import parse_date_time
+from exchange.partners.models import (
     Agreement,
     AgreementEvent,
     PartnerEvent,
@@ -26,7 +27,7 @@ from exchange.mutual_recognition.models import (
     Recognition,
     VerificationLevel,
 )
-from exchange.pact_wire.footprint import parse_date_time
+from exchange.partners.schemas import anchor_json
 
 GWP_SETS: Final = frozenset({"AR4", "AR5", "AR6"})
 DISCLOSURES: Final = frozenset({"public", "regulator"})
@@ -168,16 +169,6 @@ def parse_partner(body: Mapping[str, Any]) -> PartnerInput:
         recognised_disclosure=str(disclosure),
         uscc=(uscc.strip() or None) if isinstance(uscc, str) else None,
     )
-
-
-def anchor_json(key: PartnerKey) -> dict[str, Any]:
-    return {
-        **signing.public_jwk(key.public_key),
-        "kid": key.kid,
-        "source": key.source,
-        "addedAt": key.added_at.isoformat(),
-        "revokedAt": iso_or_none(key.revoked_at),
-    }
 
 
 def partner_event_json(event: PartnerEvent) -> dict[str, Any]:

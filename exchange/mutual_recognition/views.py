@@ -16,12 +16,6 @@ from exchange.errors import BadRequest, ValidationFailed
 from exchange.footprints import services as footprints
 from exchange.log.services import append_entries
 from exchange.mutual_recognition import schemas, services
-from exchange.mutual_recognition.models import (
-    AgreementStatus,
-    Decision,
-    PartnerProgramme,
-    PartnerStatus,
-)
 from exchange.mutual_recognition.services.federation import (
     inbound_of_upload,
     records_accepted_hook,
@@ -30,6 +24,12 @@ from exchange.mutual_recognition.services.recognition import footprint_digest, p
 from exchange.organisations import access
 from exchange.organisations.principals import Principal
 from exchange.organisations.schemas import KeyRevocation, parse
+from exchange.partners.models import (
+    AgreementStatus,
+    Decision,
+    PartnerProgramme,
+    PartnerStatus,
+)
 
 bp = Blueprint(
     "mutual_recognition",

@@ -23,9 +23,9 @@ from exchange.db import chunked, utcnow
 from exchange.errors import BadRequest
 from exchange.footprints.flows.models import DataFlow, FlowKind, Grant
 from exchange.footprints.models import Disclosure, FootprintProduct, FootprintRecord, Share
-from exchange.mutual_recognition.models import Agreement, AgreementStatus, PartnerProgramme
 from exchange.organisations.models import Organisation, Role
 from exchange.organisations.principals import Principal
+from exchange.partners.models import Agreement, AgreementStatus, PartnerProgramme
 
 READ_KINDS: Final = frozenset({FlowKind.API_READ, FlowKind.PACT_LIST, FlowKind.PACT_GET})
 PERIODS: Final = ("day", "month", "year")

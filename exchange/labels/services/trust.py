@@ -30,6 +30,7 @@ from exchange.labels.services.accreditation import accreditation_history, accred
 from exchange.labels.services.keys import ensure_issuer_key
 from exchange.organisations.models import SigningKey
 from exchange.organisations.services import keys_of
+from exchange.partners.services import trust_list_entries
 
 DEFAULT_VALIDITY: Final = dt.timedelta(days=3)
 RENEW_JOB: Final = "labels.renew-trust-list"
@@ -49,9 +50,6 @@ def validity_of(config: Mapping[str, Any]) -> dt.timedelta:
 def trust_list_content(session: Session, key: ExchangeKey, *, origin: str) -> dict[str, Any]:
     """What the list says, without its times: the exchange's keys, the accredited bodies and
     the partner programmes, each with its history."""
-    # Imported here: mutual recognition builds on labels (its bundles carry certificates).
-    from exchange.mutual_recognition.services.programmes import trust_list_entries
-
     ensure_issuer_key(session, key)
     bodies = []
     for organisation, accreditation in accredited_bodies(session):

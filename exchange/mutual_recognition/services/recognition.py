@@ -33,7 +33,10 @@ from exchange.footprints.models import Disclosure
 from exchange.footprints.schemas import parse_envelope
 from exchange.keyring import ExchangeKey
 from exchange.log import merkle, note
-from exchange.mutual_recognition.models import (
+from exchange.organisations.models import SigningKey
+from exchange.organisations.services import register_key
+from exchange.pact_wire import ProductFootprint, parse_product_footprint
+from exchange.partners.models import (
     Agreement,
     AgreementStatus,
     Decision,
@@ -42,9 +45,6 @@ from exchange.mutual_recognition.models import (
     Recognition,
     VerificationLevel,
 )
-from exchange.organisations.models import SigningKey
-from exchange.organisations.services import register_key
-from exchange.pact_wire import ProductFootprint, parse_product_footprint
 
 RECOGNITION_LOG_KIND: Final = "recognition"
 
