@@ -190,7 +190,6 @@ def _register_listeners(app: Flask) -> None:
 
 
 def _register_commands(app: Flask) -> None:
-    from exchange.demo import demo_command
     from exchange.disclosure.cli import disclosure_cli
     from exchange.factors.cli import factors_cli
     from exchange.footprints.flows.cli import flows_cli
@@ -218,7 +217,6 @@ def _register_commands(app: Flask) -> None:
         restore_command,
         org_cli,
         client_cli,
-        demo_command,
         audit_command,
         worker_command,
         factors_cli,

@@ -10,12 +10,12 @@ import sqlalchemy as sa
 from flask import current_app, g
 from werkzeug.wrappers import Response
 
-from exchange.client.labels import certificate_document
 from exchange.footprints import services as footprints
 from exchange.footprints.models import RecordStatus
 from exchange.labels import claims as label_claims
 from exchange.labels import qr
 from exchange.labels import services as labels
+from exchange.labels.documents import certificate_document
 from exchange.labels.models import Certificate, Label
 from exchange.labels.views import CERTIFICATE_REVOKED
 from exchange.log.services import append_entries
