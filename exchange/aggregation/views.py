@@ -8,8 +8,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from exchange import signing, web
-from exchange.aggregation import engine, schemas, services
+from exchange import quantities, signing, web
+from exchange.aggregation import schemas, services
 from exchange.aggregation.models import BomLine, Product, Result
 from exchange.db import iso_or_none
 from exchange.errors import BadRequest
@@ -24,7 +24,7 @@ def _line_json(line: BomLine) -> dict[str, Any]:
         "position": line.position,
         "category": line.category,
         "label": line.label,
-        "quantity": engine.text(line.quantity),
+        "quantity": quantities.rounded_text(line.quantity),
         "unit": line.unit,
         "supplierId": line.supplier_id,
         "supplierProduct": line.supplier_product,
@@ -39,7 +39,7 @@ def _line_json(line: BomLine) -> dict[str, Any]:
 def _result_json(result: Result | None) -> dict[str, Any] | None:
     if result is None:
         return None
-    text = engine.text
+    text = quantities.rounded_text
     return {
         "computedAt": result.computed_at.isoformat(),
         "stale": result.stale,

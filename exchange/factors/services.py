@@ -28,7 +28,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from exchange import signing
+from exchange import quantities, signing
 from exchange.db import LogAppender, chunked, utcnow
 from exchange.errors import Conflict, ExchangeError, NotFound, ValidationFailed
 from exchange.factors import gwp, schemas, units
@@ -238,7 +238,7 @@ def _footprint_defaults(session: Session, principal: Principal, record_id: str) 
         "kind": FactorKind.PRODUCT.value,
         "name": footprint.product_name_company,
         "category": "product",
-        "value": schemas.decimal_text(value),
+        "value": quantities.text(value),
         "unit": pcf.declared_unit_of_measurement,
         "region": region,
         "year": pcf.reference_period_end.year,

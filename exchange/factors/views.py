@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from exchange import web
+from exchange import quantities, web
 from exchange.errors import BadRequest
 from exchange.factors import gwp, schemas, services, units
 from exchange.factors.models import Decision, FactorKind, FactorStatus
@@ -117,7 +117,7 @@ def get_factor(factor_id: str) -> Response:
     if target_unit or target_set:
         unit = units.unit(target_unit).symbol if target_unit else factor.unit
         body["converted"] = {
-            "value": schemas.decimal_text(value),
+            "value": quantities.text(value),
             "unit": unit,
             "gwpSet": gwp.gwp_set(target_set).value if target_set else factor.gwp_set.value,
         }

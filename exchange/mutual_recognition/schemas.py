@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
-from exchange import signing
+from exchange import quantities, signing
 from exchange.db import iso_or_none
 from exchange.errors import ValidationFailed
-from exchange.factors.schemas import decimal_text, parse_decimal
+from exchange.factors.schemas import parse_decimal
 from exchange.pact_wire.footprint import parse_date_time
 from exchange.partners.models import (
     Agreement,
@@ -330,7 +330,7 @@ def parse_agreement(body: Mapping[str, Any], *, partner_id: str | None = None) -
 
 
 def _decimal_or_none(value: Decimal | None) -> str | None:
-    return None if value is None else decimal_text(value)
+    return None if value is None else quantities.text(value)
 
 
 def agreement_terms(agreement: Agreement) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from exchange import signing
+from exchange import quantities, signing
 from exchange.db import utcnow
 from exchange.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from exchange.footprints.models import (
@@ -346,7 +346,7 @@ def _decimal_text(errors: list[dict[str, str]], field: str, text: str) -> str:
     if not value.is_finite():
         errors.append({"field": field, "message": "a finite number"})
         return "0"
-    return format(value.normalize(), "f") if value != 0 else "0"
+    return quantities.text(value)
 
 
 def footprint_from_form(

@@ -17,16 +17,14 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from exchange import signing
+from exchange import quantities, signing
 from exchange.db import LogAppender, iso_or_none, utcnow
 from exchange.errors import ExchangeError, ValidationFailed
-from exchange.factors.schemas import decimal_text
 from exchange.footprints import services as footprints
 from exchange.footprints.flows import services as flows
 from exchange.footprints.models import Disclosure
@@ -93,10 +91,6 @@ def in_force(agreement: Agreement, now: dt.datetime) -> bool:
     )
 
 
-def _text(value: Decimal) -> str:
-    return decimal_text(value)
-
-
 def condition_reasons(
     agreement: Agreement, footprint: ProductFootprint, now: dt.datetime
 ) -> list[Reason]:
@@ -140,11 +134,11 @@ def condition_reasons(
     if floor is not None:
         share = pcf.primary_data_share
         if share is None or share < floor:
-            stated = "no primary-data share" if share is None else f"{_text(share)} %"
+            stated = "no primary-data share" if share is None else f"{quantities.text(share)} %"
             reasons.append(
                 Reason(
                     "primary-data-share-below-floor",
-                    f"the agreement needs at least {_text(floor)} % primary data; "
+                    f"the agreement needs at least {quantities.text(floor)} % primary data; "
                     f"the record states {stated}",
                 )
             )
@@ -160,8 +154,8 @@ def condition_reasons(
                 reasons.append(
                     Reason(
                         "dqr-above-ceiling",
-                        f"the agreement allows a DQR of at most {_text(ceiling)}; "
-                        f"the record's worst is {_text(worst)}",
+                        f"the agreement allows a DQR of at most {quantities.text(ceiling)}; "
+                        f"the record's worst is {quantities.text(worst)}",
                     )
                 )
     exempted_ceiling = agreement.max_exempted_share
@@ -169,8 +163,9 @@ def condition_reasons(
         reasons.append(
             Reason(
                 "exempted-share-above-ceiling",
-                f"the agreement allows at most {_text(exempted_ceiling)} % exempted emissions; "
-                f"the record exempts {_text(pcf.exempted_emissions_percent)} %",
+                f"the agreement allows at most {quantities.text(exempted_ceiling)} % exempted "
+                "emissions; "
+                f"the record exempts {quantities.text(pcf.exempted_emissions_percent)} %",
             )
         )
     if agreement.max_reference_age_days is not None:
