@@ -18,11 +18,16 @@ Pure: no database, no Flask.
 from __future__ import annotations
 
 import decimal
-from decimal import Decimal
+import re
+from decimal import Decimal, InvalidOperation
 from typing import Final
 
 PLACES: Final = 12
 """Fractional digits kept: of every stored figure, and of a computed one once rounded."""
+
+INTEGER_DIGITS: Final = 26
+"""Integer digits a stored figure may have: NUMERIC(38, 12) holds 38 digits, 12 of them
+fractional."""
 
 QUANTUM: Final = Decimal(1).scaleb(-PLACES)
 """``1E-12``, the step of a stored figure."""
@@ -103,3 +108,23 @@ def rounded_text(value: Decimal) -> str:
     ``0.1234567890125`` -> ``"0.123456789012"``; ``-1E-13`` -> ``"0"``.
     """
     return text(rounded(value))
+
+
+def parse(text: object) -> Decimal:
+    """An exact decimal from a JSON string (or a CSV cell); numbers and junk are refused, and
+    so is a figure the database could not keep (more than :data:`PLACES` fractional or
+    :data:`INTEGER_DIGITS` integer digits): :class:`ValueError` saying which."""
+    if not isinstance(text, str):
+        raise ValueError('a decimal is written as a string, e.g. "0.5306"')
+    stripped = text.strip()
+    if not re.fullmatch(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?", stripped):
+        raise ValueError(f"{text!r} is not a decimal number such as 0.5306")
+    try:
+        value = Decimal(stripped)
+    except InvalidOperation as exc:  # pragma: no cover - the pattern admits only decimals
+        raise ValueError(f"{text!r} is not a decimal number") from exc
+    if places(value) > PLACES:
+        raise ValueError(f"at most {PLACES} decimal places are kept")
+    if value.adjusted() >= INTEGER_DIGITS:
+        raise ValueError("too large")
+    return value

@@ -14,7 +14,7 @@ import io
 import json
 import re
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final
 
 from exchange import quantities, signing
@@ -23,7 +23,6 @@ from exchange.factors import gwp, units
 from exchange.factors.models import Factor, FactorKind, FactorReview, FactorScope
 
 CODE_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$")
-MAX_INTEGER_DIGITS: Final = 26
 
 # Column order of CSV files; the JSON format uses the same names.
 FIELDS: Final = (
@@ -70,24 +69,6 @@ class FactorInput:
     evidence: str | None
 
 
-def parse_decimal(text: object) -> Decimal:
-    """An exact decimal from a JSON string (or a CSV cell); numbers and junk are refused."""
-    if not isinstance(text, str):
-        raise ValueError('a decimal is written as a string, e.g. "0.5306"')
-    stripped = text.strip()
-    if not re.fullmatch(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?", stripped):
-        raise ValueError(f"{text!r} is not a decimal number such as 0.5306")
-    try:
-        value = Decimal(stripped)
-    except InvalidOperation as exc:  # pragma: no cover - the pattern admits only decimals
-        raise ValueError(f"{text!r} is not a decimal number") from exc
-    if quantities.places(value) > quantities.PLACES:
-        raise ValueError(f"at most {quantities.PLACES} decimal places are kept")
-    if value.adjusted() >= MAX_INTEGER_DIGITS:
-        raise ValueError("too large")
-    return value
-
-
 def gases_text(gases: Mapping[str, Decimal]) -> str:
     return ";".join(f"{gas}={quantities.text(mass)}" for gas, mass in gases.items())
 
@@ -111,7 +92,7 @@ def _parse_gases(value: object) -> dict[str, Decimal]:
         name = gwp.gas_name(str(raw_gas))
         if name in gases:
             raise ValueError(f"{name} is given twice")
-        amount = parse_decimal(raw_mass)
+        amount = quantities.parse(raw_mass)
         if amount < 0:
             raise ValueError(f"{name}: a gas amount is not negative")
         gases[name] = amount
@@ -166,13 +147,13 @@ def parse_factor(data: object) -> FactorInput:
         )
     field("version", _parse_int(1, 10**6), required=False)
     field("kind", lambda v: FactorKind(str(v).strip()), required=True)
-    field("value", parse_decimal)
+    field("value", quantities.parse)
     field("unit", lambda v: units.unit(str(v)).symbol)
     field("year", _parse_int(1900, 2200))
     field("gwpSet", lambda v: gwp.gwp_set(str(v)))
     field("gases", _parse_gases, required=False)
     field("scope", lambda v: FactorScope(str(v).strip()))
-    field("uncertainty", parse_decimal, required=False)
+    field("uncertainty", quantities.parse, required=False)
     name = text("name")
     category = text("category")
     region = text("region")

@@ -88,7 +88,7 @@ def _decimal_arg(name: str) -> Decimal | None:
     if text is None:
         return None
     try:
-        return schemas.parse_decimal(text)
+        return quantities.parse(text)
     except ValueError as exc:
         raise BadRequest(f"{name}: {exc}") from exc
 

@@ -15,7 +15,6 @@ from typing import Any, Final
 from exchange import quantities, signing
 from exchange.db import iso_or_none
 from exchange.errors import ValidationFailed
-from exchange.factors.schemas import parse_decimal
 from exchange.pact_wire.footprint import parse_date_time
 from exchange.partners.models import (
     Agreement,
@@ -89,7 +88,7 @@ def _decimal(
     if value is None:
         return None
     try:
-        number = parse_decimal(value)
+        number = quantities.parse(value)
     except ValueError:
         number = None
     if number is None or not low <= number <= high:

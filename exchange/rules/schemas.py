@@ -19,7 +19,6 @@ from typing import Any, Final, get_args
 
 from exchange import quantities
 from exchange.errors import ValidationFailed
-from exchange.factors.schemas import parse_decimal
 from exchange.pact_wire import CarbonFootprint
 from exchange.rules.models import AccountingRule, RuleDemand, Stage, SystemBoundary
 
@@ -107,7 +106,7 @@ def parse_rule(data: object) -> RuleInput:
         if value is None:
             continue
         try:
-            number = parse_decimal(value)
+            number = quantities.parse(value)
         except ValueError as exc:
             errors.append({"field": name, "message": str(exc)})
             continue

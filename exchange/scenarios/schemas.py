@@ -16,7 +16,6 @@ from typing import Any, Final
 
 from exchange import quantities
 from exchange.db import ROW_ID_MAX, iso_or_none
-from exchange.factors.schemas import parse_decimal
 from exchange.footprints.models import FootprintRecord
 from exchange.labels import services as labels
 from exchange.labels.models import Grade, GradingScheme
@@ -117,7 +116,7 @@ def reduction_query(args: Mapping[str, str]) -> ReductionQuery:
     quantity: Decimal | None = None
     if quantity_text is not None:
         try:
-            quantity = parse_decimal(quantity_text)
+            quantity = quantities.parse(quantity_text)
         except ValueError as exc:
             raise field_error("quantity", str(exc)) from exc
     record = _text(args, "record")
