@@ -124,3 +124,24 @@ def test_only_the_console_script_imports_the_composition_root(
 def test_the_cycle_finder_finds_cycles() -> None:
     imports = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"f"}, "f": {"e"}}
     assert sorted(_cycles(imports)) == [["a", "b", "c"], ["e", "f"]]
+
+
+def _documented_layers() -> list[str]:
+    """The layers as docs/architecture/index.md draws them: the first text block under
+    "## Layers", one layer a line, its areas in the second column."""
+    page = (ROOT / "docs" / "architecture" / "index.md").read_text("utf-8")
+    section = page.split("\n## Layers\n", 1)[1]
+    block = section.split("```text\n", 1)[1].split("```", 1)[0]
+    layers = []
+    for line in block.splitlines():
+        areas = line[16:].split("  ", 1)[0].strip()
+        layers.append(" | ".join(name.strip() for name in areas.split("|")))
+    return layers
+
+
+def test_the_architecture_page_draws_the_contract() -> None:
+    contract = [
+        " | ".join(name.strip().removeprefix(PACKAGE + ".") for name in layer.split("|"))
+        for layer in _contracts()["layers"]["layers"]
+    ]
+    assert _documented_layers() == contract
