@@ -49,7 +49,7 @@ from exchange.footprints import services as footprints
 from exchange.log.services import append_entries
 from exchange.organisations import services as organisations
 from exchange.organisations.models import Role
-from exchange.pact.filters import criteria_from_query
+from exchange.pact_wire.filters import criteria_from_query
 from exchange.system.services import upgrade_database
 
 GOAL_RATIO = 3.0

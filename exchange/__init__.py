@@ -19,11 +19,11 @@ def create_app(
     # dependencies, so that the offline bundle verifier runs with PyNaCl and rfc8785 only.
     from flask import Flask
 
-    from exchange import db, security, web
+    from exchange import db, observability, security, web
     from exchange.config import settings_from_environment
     from exchange.keyring import Keyring
     from exchange.mutual_recognition import views as recognition_views
-    from exchange.system import observability
+    from exchange.organisations import access
 
     app = Flask(
         __name__,
@@ -62,8 +62,9 @@ def create_app(
     app.before_request(recognition_views.apply_due_expiries)
     security.install(app)
     # After the rate limits: who the caller is, as exchange.authentication declares it.
-    app.before_request(web.authenticate_caller)
+    app.before_request(access.authenticate_caller)
     _register_blueprints(app)
+    _register_listeners(app)
     _register_commands(app)
     return app
 
@@ -149,10 +150,12 @@ def _schedules() -> list[Any]:
 
 def _connect_witnessing(app: Flask) -> None:
     """What the witness area (core) may know of partner programmes (an area above it): a
-    partner's name and log origin, and its valid trust anchors, which sign its checkpoints."""
+    partner's name and log origin, and its valid trust anchors, which sign its checkpoints;
+    and what the log (below it) serves of its cosignatures."""
     from sqlalchemy.orm import Session
 
-    from exchange.mutual_recognition.services import programmes
+    from exchange.partners import services as programmes
+    from exchange.witness import policy
     from exchange.witness import services as witnessing
     from exchange.witness.cli import PARTNERS
     from exchange.witness.views import PARTNER_KEYS
@@ -166,6 +169,8 @@ def _connect_witnessing(app: Flask) -> None:
 
     app.extensions[PARTNERS] = facts
     app.extensions[PARTNER_KEYS] = anchors
+    # The log serves its checkpoints with the cosignatures this area collected.
+    app.extensions["exchange.log.cosignatures"] = policy
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -173,12 +178,12 @@ def _register_blueprints(app: Flask) -> None:
     from exchange.apidoc.views import bp as apidoc_bp
     from exchange.disclosure.views import bp as disclosure_bp
     from exchange.factors.views import bp as factors_bp
-    from exchange.flows.views import bp as flows_bp
+    from exchange.footprints.flows.views import bp as flows_bp
     from exchange.footprints.views import bp as footprints_bp
     from exchange.labels.views import bp as labels_bp
     from exchange.log.views import bp as log_bp
     from exchange.mutual_recognition.views import bp as mutual_recognition_bp
-    from exchange.organisations.views import bp as partners_bp
+    from exchange.organisations.views import bp as organisations_bp
     from exchange.pact.views import bp as pact_bp
     from exchange.portal.views import bp as portal_bp
     from exchange.rules.views import bp as rules_bp
@@ -189,7 +194,7 @@ def _register_blueprints(app: Flask) -> None:
     from exchange.witness.views import bp as witness_bp
 
     app.register_blueprint(system_bp)
-    app.register_blueprint(partners_bp)
+    app.register_blueprint(organisations_bp)
     app.register_blueprint(footprints_bp)
     app.register_blueprint(log_bp)
     app.register_blueprint(pact_bp)
@@ -208,11 +213,24 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(apidoc_bp)
 
 
+def _register_listeners(app: Flask) -> None:
+    """Who hears what an area's views announce (:class:`exchange.web.Hook`): areas above it,
+    which it must not import. Listeners run in the order registered here."""
+    from exchange.aggregation import services as aggregation
+    from exchange.footprints import views as footprints
+    from exchange.labels import views as labels
+    from exchange.pact import views as pact
+
+    footprints.RECORDS_ACCEPTED.listen(app, pact.records_accepted)
+    footprints.RECORDS_ACCEPTED.listen(app, aggregation.records_accepted)
+    footprints.RECORD_SHARED.listen(app, pact.record_shared)
+    labels.CERTIFICATE_REVOKED.listen(app, aggregation.mark_inputs_stale)
+
+
 def _register_commands(app: Flask) -> None:
-    from exchange.demo import demo_command
     from exchange.disclosure.cli import disclosure_cli
     from exchange.factors.cli import factors_cli
-    from exchange.flows.cli import flows_cli
+    from exchange.footprints.flows.cli import flows_cli
     from exchange.jobs.cli import worker_command
     from exchange.labels.cli import labels_cli
     from exchange.log.cli import audit_command
@@ -238,7 +256,6 @@ def _register_commands(app: Flask) -> None:
         restore_command,
         org_cli,
         client_cli,
-        demo_command,
         audit_command,
         worker_command,
         factors_cli,

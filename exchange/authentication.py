@@ -2,14 +2,15 @@
 
 This table is what the app enforces and what the OpenAPI document publishes:
 
-- before every view, :func:`exchange.web.authenticate_caller` reads the endpoint's
+- before every view, :func:`exchange.organisations.access.authenticate_caller` reads the endpoint's
   declaration here: a ``REQUIRED`` endpoint without a valid bearer token is answered 401
   before its view runs; an ``OPTIONAL`` one authenticates a token if one was sent (a bad one
   is a 401) and is anonymous otherwise; ``NONE`` reads no token at all;
-- a view reads its caller with ``web.require_principal(scope)`` (which also checks the
-  token's scope) or ``web.optional_principal()``, and each raises a ``RuntimeError`` when the
-  endpoint is not declared ``REQUIRED`` or ``OPTIONAL`` respectively, so a view can never
-  read a caller the table (and so the document) does not announce;
+- a view reads its caller with ``access.require_principal(scope)`` (which also checks the
+  token's scope) or ``access.optional_principal()`` (:mod:`exchange.organisations.access`),
+  and each raises a ``RuntimeError`` when the endpoint is not declared ``REQUIRED`` or
+  ``OPTIONAL`` respectively, so a view can never read a caller the table (and so the
+  document) does not announce;
 - :mod:`exchange.apidoc.spec` builds each operation's ``security`` from :func:`of`.
 
 Why one table and not a decorator on each view: the 80 views that read a caller already

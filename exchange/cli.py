@@ -13,9 +13,11 @@ import click
 from flask.cli import FlaskGroup
 
 from exchange import create_app
-from exchange.aggregation.cli import products_cli
+from exchange.aggregation.cli import recompute_stale_command
 from exchange.client.cli import keys_cli, push_command, sign_command
 from exchange.client.label_cli import certificate_cli, label_cli
+from exchange.client.product_cli import products_cli
+from exchange.demo import demo_command
 from exchange.system.cli import rotate_key_command
 
 main = FlaskGroup(
@@ -35,12 +37,16 @@ click.version_option(
 )(main)
 # `exchange keys` is the companies' group; `keys rotate` is the operators' (it loads the app).
 keys_cli.add_command(rotate_key_command)
+# `products recompute-stale` likewise: the chain-owners' group, one operator's command.
+products_cli.add_command(recompute_stale_command)
 main.add_command(keys_cli)
 main.add_command(sign_command)
 main.add_command(push_command)
 main.add_command(certificate_cli)
 main.add_command(label_cli)
 main.add_command(products_cli)
+# The demo plays the companies' side against a server it starts: not a server command.
+main.add_command(demo_command)
 
 
 if __name__ == "__main__":

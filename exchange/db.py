@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from exchange import quantities
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -57,9 +59,9 @@ class ExactDecimal(sa.types.TypeDecorator[Decimal]):
     the column holds is refused rather than silently rounded.
     """
 
-    impl = sa.Numeric(38, 12, asdecimal=True)
+    impl = sa.Numeric(38, quantities.PLACES, asdecimal=True)
     cache_ok = True
-    SCALE = 12
+    SCALE = quantities.PLACES
 
     def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
         if dialect.name == "sqlite":
@@ -71,12 +73,11 @@ class ExactDecimal(sa.types.TypeDecorator[Decimal]):
             return None
         if not isinstance(value, Decimal) or not value.is_finite():
             raise ValueError(f"an exact decimal column takes a finite Decimal, not {value!r}")
-        exponent = value.as_tuple().exponent
-        assert isinstance(exponent, int)
-        if exponent < -self.SCALE and value != value.quantize(Decimal(1).scaleb(-self.SCALE)):
+        stored = quantities.rounded(value)
+        if stored != value:
             raise ValueError(f"{value} has more than {self.SCALE} decimal places")
         if dialect.name == "sqlite":
-            return format(value.quantize(Decimal(1).scaleb(-self.SCALE)), "f")
+            return format(stored, "f")
         return value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:

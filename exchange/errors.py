@@ -8,7 +8,10 @@ NotImplemented, InternalError) so a PACT client understands them.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class ExchangeError(Exception):
@@ -118,3 +121,17 @@ class UnsupportedMediaType(ExchangeError):
 class NotImplementedByExchange(ExchangeError):
     status = 400
     code = "NotImplemented"
+
+
+def field_errors(error: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
+    """Each pydantic error as ``{"field": "a.b.0", "message": ...}``: the ``details`` of a
+    :class:`ValidationFailed` for a body a wire model refused."""
+    return [
+        {
+            "field": ".".join(
+                [prefix, *map(str, item["loc"])] if prefix else map(str, item["loc"])
+            ),
+            "message": item["msg"],
+        }
+        for item in error.errors(include_url=False)
+    ]

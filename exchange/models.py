@@ -6,14 +6,14 @@ from exchange.aggregation import models as aggregation_models
 from exchange.db import Base
 from exchange.disclosure import models as disclosure_models
 from exchange.factors import models as factors_models
-from exchange.flows import models as flows_models
 from exchange.footprints import models as footprints_models
+from exchange.footprints.flows import models as flows_models
 from exchange.jobs import models as jobs_models
 from exchange.labels import models as labels_models
 from exchange.log import models as log_models
-from exchange.mutual_recognition import models as mutual_recognition_models
 from exchange.organisations import models as organisations_models
 from exchange.pact import models as pact_models
+from exchange.partners import models as partners_models
 from exchange.portal import models as portal_models
 from exchange.rules import models as rules_models
 from exchange.security import models as security_models
@@ -30,9 +30,9 @@ __all__ = [
     "labels_models",
     "log_models",
     "metadata",
-    "mutual_recognition_models",
     "organisations_models",
     "pact_models",
+    "partners_models",
     "portal_models",
     "rules_models",
     "security_models",

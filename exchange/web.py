@@ -1,13 +1,16 @@
-"""What every blueprint shares: the request's database session, JSON input, the caller,
-and the rendering of every error as one JSON body."""
+"""What every blueprint shares: the request's database session, JSON input and query
+parameters, and the rendering of every error as one JSON body.
+
+HTTP plumbing only, below every area: who the caller is (its bearer token read into a
+principal) is the organisations area's (:mod:`exchange.organisations.access`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
 import re
-from collections.abc import Mapping
-from typing import Any, Final, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Generic, ParamSpec, TypeVar
 
 import werkzeug.exceptions
 from flask import Flask, Response, current_app, g, jsonify, request
@@ -16,8 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
 
-from exchange import authentication, signing
-from exchange.authentication import Authentication
+from exchange import signing
 from exchange.db import ROW_ID_MAX
 from exchange.errors import (
     AccessDenied,
@@ -32,9 +34,40 @@ from exchange.errors import (
     ValidationFailed,
 )
 from exchange.keyring import ExchangeKey
-from exchange.organisations.services import Principal, authenticate
-from exchange.pact.services import Host
-from exchange.system.observability import request_id
+from exchange.observability import request_id
+from exchange.pact_wire.host import Host
+
+_Args = ParamSpec("_Args")
+
+
+class Hook(Generic[_Args]):
+    """A point where an area tells the areas above it that something happened, without
+    importing them: the area calls its hook, and ``create_app`` registers who listens
+    (:meth:`listen`). Listeners run in the order registered, in the caller's request and
+    transaction; an error in one is the request's error.
+
+    For views: a service that tells others of something takes a callable instead (a hook
+    is one, so a view passes its hook straight on).
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def listen(self, app: Flask, listener: Callable[_Args, object]) -> None:
+        hooks: dict[str, list[Callable[..., object]]] = app.extensions.setdefault(
+            "exchange.hooks", {}
+        )
+        hooks.setdefault(self.name, []).append(listener)
+
+    def __call__(self, *args: _Args.args, **kwargs: _Args.kwargs) -> None:
+        hooks: dict[str, list[Callable[..., object]]] = current_app.extensions.get(
+            "exchange.hooks", {}
+        )
+        for listener in hooks.get(self.name, ()):
+            listener(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Hook({self.name!r})"
 
 
 def session() -> Session:
@@ -133,57 +166,6 @@ def bearer_token() -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("use Authorization: Bearer <access token>")
     return token.strip()
-
-
-def authenticate_caller() -> None:
-    """Before every view: authenticate the caller as the endpoint declares
-    (:mod:`exchange.authentication`); a ``REQUIRED`` endpoint without a valid token is a 401
-    whatever its view does."""
-    declared = authentication.of(request.endpoint)
-    if declared in (Authentication.REQUIRED, Authentication.OPTIONAL):
-        _caller(declared)
-
-
-def optional_principal() -> Principal | None:
-    """The caller if a bearer token was sent (a bad one is an error), else anonymous.
-
-    Only for an endpoint declared ``OPTIONAL`` in :mod:`exchange.authentication`."""
-    return _caller(_declared(Authentication.OPTIONAL, "optional_principal"))
-
-
-def require_principal(scope: str) -> Principal:
-    """The caller, whose token must hold ``scope``.
-
-    Only for an endpoint declared ``REQUIRED`` in :mod:`exchange.authentication`."""
-    principal = _caller(_declared(Authentication.REQUIRED, "require_principal"))
-    assert principal is not None  # _caller refuses a REQUIRED call without a token
-    principal.require_scope(scope)
-    return principal
-
-
-def _declared(wanted: Authentication, reader: str) -> Authentication:
-    declared = authentication.of(request.endpoint)
-    if declared is not wanted:
-        raise RuntimeError(
-            f"{request.endpoint} calls {reader} but exchange.authentication declares it "
-            f"{declared.value}, not {wanted.value}"
-        )
-    return declared
-
-
-def _caller(declared: Authentication) -> Principal | None:
-    """The request's caller, authenticated once (kept in ``g.principal``, which the
-    request's log lines also read); None for an anonymous call."""
-    if "principal" in g:
-        return g.principal  # type: ignore[no-any-return]
-    token = bearer_token()
-    if token is None:
-        if declared is Authentication.REQUIRED:
-            raise Unauthenticated("this endpoint needs Authorization: Bearer <access token>")
-        g.principal = None
-    else:
-        g.principal = authenticate(session(), token)
-    return g.principal  # type: ignore[no-any-return]
 
 
 def time_arg(name: str) -> dt.datetime | None:

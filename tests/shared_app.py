@@ -29,8 +29,8 @@ from typing import Any
 from flask import Flask
 
 from exchange import create_app
+from exchange.observability import Metrics
 from exchange.security.services import DatabaseCounter, Limiter
-from exchange.system.observability import Metrics
 
 # Instance files the app keeps open or rewrites as it serves: emptied, not restored.
 _SCRATCH_PREFIXES = ("rate-limits.db",)

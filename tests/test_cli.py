@@ -22,3 +22,12 @@ def test_help_lists_commands_without_flasks_loader_options() -> None:
     for flask_option in ("--app", "--env-file", "--debug"):
         assert flask_option not in result.output
     assert "demo" in result.output and "serve" in result.output
+
+
+def test_products_joins_the_chain_owners_commands_and_the_operators() -> None:
+    """``exchange products``: the company-side group (exchange.client) with the one server
+    command of the aggregation area added to it."""
+    result = CliRunner().invoke(main, ["products", "--help"])
+    assert result.exit_code == 0, result.output
+    for command in ("define", "bom", "compute", "explain", "export", "derive", "recompute-stale"):
+        assert command in result.output

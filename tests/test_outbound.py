@@ -190,11 +190,11 @@ def test_the_worker_refuses_a_name_that_now_resolves_privately(
     rebinding). The worker applies the same rule and posts nothing, not even for a token."""
     import requests
 
+    from exchange import pact_wire
     from exchange.db import transaction
     from exchange.jobs.models import Job
     from exchange.jobs.services import JobContext, run_due_jobs
     from exchange.organisations.models import Role
-    from exchange.pact import schemas
     from exchange.pact import services as pact
     from tests.factories import cloud_event
 
@@ -207,7 +207,7 @@ def test_the_worker_refuses_a_name_that_now_resolves_privately(
     )
     assert registered.status_code == 200
     request = cloud_event(
-        schemas.REQUEST_CREATED, {"productId": ["urn:pact:null"]}, "https://buyer.example"
+        pact_wire.REQUEST_CREATED, {"productId": ["urn:pact:null"]}, "https://buyer.example"
     )
     posted = client.post(
         "/3/events",

@@ -11,7 +11,8 @@ are exact at that precision. Two steps can round, both deterministically: a divi
 declared amount whose quotient does not terminate (at the 50th digit), and a unit ratio
 that does not terminate in decimal (1 MJ = 1/3.6 kWh: the quantity is rounded half-even
 to 12 places, as :mod:`exchange.factors.units` does). Every stored figure is rounded
-half-even to 12 fractional digits, the precision of the database, and a parent is always
+half-even to 12 fractional digits, the precision of the database (:mod:`exchange.quantities`
+says how, and writes every figure's text), and a parent is always
 computed from its children's *rounded* figures, so a full recomputation and an
 incremental one give the same numbers, byte for byte.
 
@@ -42,10 +43,9 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
+from exchange import quantities
 from exchange.factors import units
 
-PLACES: Final = 12
-QUANTUM: Final = Decimal(1).scaleb(-PLACES)
 CONTEXT: Final = decimal.Context(prec=50, rounding=decimal.ROUND_HALF_EVEN)
 ZERO: Final = Decimal(0)
 ONE: Final = Decimal(1)
@@ -85,19 +85,6 @@ class SourceKind(enum.StrEnum):
     RECORD = "record"
     FACTOR = "factor"
     PRODUCT = "product"
-
-
-def q12(value: Decimal) -> Decimal:
-    """Round half-even to the 12 fractional digits the database keeps."""
-    return value.quantize(QUANTUM, context=CONTEXT)
-
-
-def text(value: Decimal) -> str:
-    """The canonical wire form of a stored decimal: fixed point, no trailing zeros."""
-    rendered = format(q12(value), "f")
-    if "." in rendered:
-        rendered = rendered.rstrip("0").rstrip(".")
-    return "0" if rendered in ("-0", "") else rendered
 
 
 class Quality(NamedTuple):
@@ -382,7 +369,9 @@ def _compute_node(node: Node, resolve: Mapping[str, Source], detail: bool) -> No
         if detail:
             contribution: Vector = (part, v1 * scale, v2 * scale, v3 * scale, packed)
             line_results.append(LineResult(line, source, amount, contribution))
-    quantum = QUANTUM
+    # The stored figures' rounding (exchange.quantities.rounded), inlined: CONTEXT is the
+    # current context here, half-even and wide enough.
+    quantum = quantities.QUANTUM
     return tuple.__new__(
         NodeResult,
         (
@@ -491,8 +480,11 @@ def headline(values: Vector) -> Decimal:
 def vector_json(values: Vector) -> dict[str, str]:
     """The parts as text, PACT's headline figure first (``total`` includes biogenic uptake)."""
     return {
-        HEADLINE: text(headline(values)),
-        **{name: text(value) for name, value in zip(PART_NAMES, values, strict=True)},
+        HEADLINE: quantities.rounded_text(headline(values)),
+        **{
+            name: quantities.rounded_text(value)
+            for name, value in zip(PART_NAMES, values, strict=True)
+        },
     }
 
 
@@ -500,15 +492,15 @@ def quality_json(quality: Quality) -> dict[str, Any]:
     return {
         "primaryDataShare": None
         if quality.primary_data_share is None
-        else text(quality.primary_data_share),
+        else quantities.rounded_text(quality.primary_data_share),
         "dqr": None
         if quality.dqr is None
         else {
-            "technologicalDQR": text(quality.dqr[0]),
-            "geographicalDQR": text(quality.dqr[1]),
-            "temporalDQR": text(quality.dqr[2]),
+            "technologicalDQR": quantities.rounded_text(quality.dqr[0]),
+            "geographicalDQR": quantities.rounded_text(quality.dqr[1]),
+            "temporalDQR": quantities.rounded_text(quality.dqr[2]),
         },
-        "coverage": None if quality.coverage is None else text(quality.coverage),
+        "coverage": None if quality.coverage is None else quantities.rounded_text(quality.coverage),
     }
 
 
@@ -518,15 +510,15 @@ def line_json(item: LineResult) -> dict[str, Any]:
         "position": line.position,
         "category": line.category,
         "label": line.label,
-        "quantity": text(line.quantity),
+        "quantity": quantities.rounded_text(line.quantity),
         "unit": line.unit,
         "kind": source.kind.value,
         "secondary": source.kind == SourceKind.FACTOR,
         "input": dict(source.reference) if source.reference else {"productId": source.key},
         "declaredUnit": source.declared_unit,
-        "declaredAmount": text(source.declared_amount),
-        "convertedQuantity": text(item.converted_quantity),
-        "contribution": vector_json(tuple(q12(v) for v in item.contribution)),  # type: ignore[arg-type]
+        "declaredAmount": quantities.rounded_text(source.declared_amount),
+        "convertedQuantity": quantities.rounded_text(item.converted_quantity),
+        "contribution": vector_json(tuple(quantities.rounded(v) for v in item.contribution)),  # type: ignore[arg-type]
         "quality": quality_json(source.quality),
     }
     if line.missing is not None:
@@ -554,9 +546,11 @@ def result_document(product: Mapping[str, Any], result: NodeResult) -> dict[str,
         "schema": RESULT_SCHEMA,
         "product": dict(product),
         "pcf": vector_json(result.values),
-        "excludingBiogenic": text(headline(result.values)),
+        "excludingBiogenic": quantities.rounded_text(headline(result.values)),
         "quality": quality_json(result.quality),
-        "directSecondaryShare": None if not weight else text(CONTEXT.divide(secondary, weight)),
+        "directSecondaryShare": None
+        if not weight
+        else quantities.rounded_text(CONTEXT.divide(secondary, weight)),
         "missingSupplierData": [
             dict(item.line.missing) for item in result.lines if item.line.missing is not None
         ],

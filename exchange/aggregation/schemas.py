@@ -9,8 +9,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from exchange.errors import ValidationFailed
-from exchange.footprints.schemas import field_errors
+from exchange.errors import ValidationFailed, field_errors
 
 CATEGORIES: Final = ("component", "electricity", "fuel", "transport", "waste", "packaging")
 CSV_COLUMNS: Final = (

@@ -8,12 +8,13 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from exchange import signing, web
-from exchange.aggregation import engine, schemas, services
+from exchange import quantities, signing, web
+from exchange.aggregation import schemas, services
 from exchange.aggregation.models import BomLine, Product, Result
 from exchange.db import iso_or_none
 from exchange.errors import BadRequest
-from exchange.organisations.services import Principal
+from exchange.organisations import access
+from exchange.organisations.principals import Principal
 
 bp = Blueprint("aggregation", __name__, url_prefix="/api/v1")
 
@@ -23,7 +24,7 @@ def _line_json(line: BomLine) -> dict[str, Any]:
         "position": line.position,
         "category": line.category,
         "label": line.label,
-        "quantity": engine.text(line.quantity),
+        "quantity": quantities.rounded_text(line.quantity),
         "unit": line.unit,
         "supplierId": line.supplier_id,
         "supplierProduct": line.supplier_product,
@@ -38,7 +39,7 @@ def _line_json(line: BomLine) -> dict[str, Any]:
 def _result_json(result: Result | None) -> dict[str, Any] | None:
     if result is None:
         return None
-    text = engine.text
+    text = quantities.rounded_text
     return {
         "computedAt": result.computed_at.isoformat(),
         "stale": result.stale,
@@ -89,7 +90,7 @@ def _lines_from_request() -> list[schemas.LineInput]:
 @bp.post("/products")
 def define_product() -> Response:
     """Create or change (by ``code``) one of your products, with its ``lines`` if given."""
-    principal = web.require_principal("footprints:write")
+    principal = access.require_principal("footprints:write")
     data = schemas.parse_product(web.json_body())
     session = web.session()
     product = services.define_product(session, principal, data)
@@ -101,7 +102,7 @@ def define_product() -> Response:
 
 @bp.get("/products")
 def list_products() -> Response:
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     session = web.session()
     return jsonify(
         {
@@ -116,7 +117,7 @@ def list_products() -> Response:
 @bp.get("/products/notices")
 def list_notices() -> Response:
     """Why your computed footprints went stale, newest first."""
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     return jsonify(
         {
             "data": [
@@ -135,7 +136,7 @@ def list_notices() -> Response:
 @bp.post("/products/recompute-stale")
 def recompute_stale() -> Response:
     """Recompute exactly your stale products (and nothing else)."""
-    principal = web.require_principal("footprints:write")
+    principal = access.require_principal("footprints:write")
     session = web.session()
     outcome = services.recompute_stale(session, principal.organisation_id)
     session.commit()
@@ -144,14 +145,14 @@ def recompute_stale() -> Response:
 
 @bp.get("/products/<product_id>")
 def get_product(product_id: str) -> Response:
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     return jsonify(_product_json(services.own_product(web.session(), principal, product_id)))
 
 
 @bp.put("/products/<product_id>/bom")
 def put_bom(product_id: str) -> Response:
     """Replace the bill of materials: ``{"lines": [...]}`` or ``text/csv``."""
-    principal = web.require_principal("footprints:write")
+    principal = access.require_principal("footprints:write")
     lines = _lines_from_request()
     session = web.session()
     services.replace_bom(session, principal, product_id, lines)
@@ -162,7 +163,7 @@ def put_bom(product_id: str) -> Response:
 @bp.post("/products/<product_id>/compute")
 def compute(product_id: str) -> Response:
     """Compute the product (and its own stale components); answers with the result."""
-    principal = web.require_principal("footprints:write")
+    principal = access.require_principal("footprints:write")
     session = web.session()
     services.compute_product(session, principal, product_id)
     session.commit()
@@ -188,19 +189,19 @@ def _result_response(principal: Principal, product_id: str) -> Response:
 @bp.get("/products/<product_id>/result")
 def get_result(product_id: str) -> Response:
     """The reproducible result with every input and its contribution (JSON export)."""
-    return _result_response(web.require_principal("footprints:read"), product_id)
+    return _result_response(access.require_principal("footprints:read"), product_id)
 
 
 @bp.get("/products/<product_id>/explain")
 def explain(product_id: str) -> Response:
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     return jsonify(services.explain(web.session(), principal, product_id))
 
 
 @bp.get("/products/<product_id>/export")
 def export(product_id: str) -> Response:
     """Every input of the breakdown tree as CSV (``?format=csv``, default) or JSON rows."""
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     rows = services.export_rows(web.session(), principal, product_id)
     if request.args.get("format", "csv") == "json":
         return jsonify({"data": rows})
@@ -216,7 +217,7 @@ def export(product_id: str) -> Response:
 @bp.post("/products/<product_id>/requests")
 def request_missing(product_id: str) -> Response:
     """Send a footprint request to every supplier whose data the result lacks."""
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     session = web.session()
     sent = services.request_missing(session, principal, product_id, host=web.pact_host())
     session.commit()
@@ -226,7 +227,7 @@ def request_missing(product_id: str) -> Response:
 @bp.get("/products/<product_id>/derived-footprint")
 def derived_footprint(product_id: str) -> Response:
     """The PACT footprint draft to review, sign locally and submit to ``/api/v1/footprints``."""
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     year = web.int_arg(
         "referenceYear", minimum=1901, maximum=2999, message="referenceYear is a year such as 2025"
     )

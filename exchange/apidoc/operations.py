@@ -26,7 +26,7 @@ from exchange.labels.schemas import (
     VerifyRequest,
 )
 from exchange.organisations.schemas import KeyRegistration, KeyRevocation
-from exchange.pact.schemas import ProductFootprint
+from exchange.pact_wire import ProductFootprint
 from exchange.sites.schemas import ProductionRequest, SiteRequest
 
 Schema = type[BaseModel] | dict[str, Any]

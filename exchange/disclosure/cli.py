@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 
 from exchange.db import transaction, utcnow
 from exchange.disclosure import services
-from exchange.pact.services import Host
+from exchange.pact_wire.host import Host
 
 
 def _moment(value: dt.datetime | None) -> dt.datetime:

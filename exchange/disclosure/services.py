@@ -57,7 +57,7 @@ from exchange.disclosure.models import (
     DisclosureState,
     Manner,
 )
-from exchange.errors import AccessDenied, Conflict, NotFound, ValidationFailed
+from exchange.errors import Conflict, NotFound, ValidationFailed
 from exchange.footprints.models import (
     Disclosure,
     FootprintClassification,
@@ -68,10 +68,11 @@ from exchange.footprints.models import (
 from exchange.footprints.services import visible_to
 from exchange.jobs.services import enqueue
 from exchange.organisations.models import Organisation, Role
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 from exchange.pact import services as pact
 from exchange.pact.models import EventEndpoint
-from exchange.pact.schemas import CarbonFootprint
+from exchange.pact_wire import CarbonFootprint
+from exchange.pact_wire.host import Host
 from exchange.trade.services import lifecycle_stages
 
 REMINDER_EVENT: Final = "org.footprint-exchange.disclosure.ReminderEvent.1"
@@ -83,8 +84,7 @@ PCF_MEMBERS: Final = frozenset(str(field.alias) for field in CarbonFootprint.mod
 
 
 def _require_regulator(principal: Principal) -> None:
-    if Role.REGULATOR not in principal.roles:
-        raise AccessDenied("only the regulator manages disclosure requirements")
+    principal.require_role(Role.REGULATOR, "only the regulator manages disclosure requirements")
 
 
 # --- requirements -----------------------------------------------------------------------------
@@ -600,7 +600,7 @@ class ReminderReport:
     events: int
 
 
-def remind(session: Session, *, now: dt.datetime, host: pact.Host) -> ReminderReport:
+def remind(session: Session, *, now: dt.datetime, host: Host) -> ReminderReport:
     """One reminder pass: store each obligation's state; when it changed to due-soon or
     overdue (or stays so about a new deadline), list a reminder for the company and queue it
     to the company's events endpoint. Running it again at once sends nothing."""

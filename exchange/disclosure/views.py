@@ -11,6 +11,7 @@ from exchange import web
 from exchange.db import ROW_ID_MAX, utcnow
 from exchange.disclosure import schemas, services
 from exchange.disclosure.models import ComplianceState
+from exchange.organisations import access
 from exchange.organisations.schemas import parse
 from exchange.trade.schemas import PAGE_POLICY
 
@@ -31,7 +32,7 @@ def _page(html: str) -> Response:
 
 @bp.post("/requirements")
 def define() -> Response:
-    principal = web.require_principal("footprints:write")
+    principal = access.require_principal("footprints:write")
     session = web.session()
     body = parse(schemas.RequirementRequest, web.json_object())
     requirement = services.define_requirement(session, principal, body.to_new(), now=utcnow())
@@ -43,14 +44,14 @@ def define() -> Response:
 
 @bp.get("/requirements")
 def requirements() -> Response:
-    web.require_principal("footprints:read")
+    access.require_principal("footprints:read")
     found = services.list_requirements(web.session())
     return jsonify({"data": [schemas.requirement_json(item) for item in found]})
 
 
 @bp.get("/requirements/<rowid:requirement_id>")
 def requirement(requirement_id: int) -> Response:
-    web.require_principal("footprints:read")
+    access.require_principal("footprints:read")
     return jsonify(
         schemas.requirement_json(services.get_requirement(web.session(), requirement_id))
     )
@@ -58,7 +59,7 @@ def requirement(requirement_id: int) -> Response:
 
 @bp.post("/requirements/<rowid:requirement_id>/withdraw")
 def withdraw(requirement_id: int) -> Response:
-    principal = web.require_principal("footprints:write")
+    principal = access.require_principal("footprints:write")
     session = web.session()
     withdrawn = services.withdraw_requirement(session, principal, requirement_id, now=utcnow())
     session.commit()
@@ -66,7 +67,7 @@ def withdraw(requirement_id: int) -> Response:
 
 
 def _compliance() -> tuple[dt.datetime, list[services.Obligation]]:
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     now = _as_of()
     return now, services.my_compliance(web.session(), principal, now=now)
 
@@ -87,7 +88,7 @@ def compliance_page() -> Response:
 
 
 def _overview() -> tuple[dt.datetime, dict[str, object]]:
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     now = _as_of()
     state_text = request.args.get("state")
     state = (
@@ -118,6 +119,6 @@ def overview_page() -> Response:
 
 @bp.get("/reminders")
 def reminders() -> Response:
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     found = services.reminders_of(web.session(), principal, limit=web.page_limit())
     return jsonify({"data": [schemas.reminder_json(item) for item in found]})

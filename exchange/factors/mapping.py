@@ -46,6 +46,7 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
+from exchange import quantities
 from exchange.db import LogAppender
 from exchange.errors import ValidationFailed
 from exchange.factors import schemas, services, units
@@ -248,7 +249,7 @@ def parse_mapping(text: str, *, syntax: str | None = None) -> Mapping:
             multiply = None
             if "multiply" in rule:
                 try:
-                    multiply = schemas.parse_decimal(rule["multiply"])
+                    multiply = quantities.parse(rule["multiply"])
                 except ValueError as exc:
                     problems.append({"field": f"{where}.multiply", "message": str(exc)})
                     continue

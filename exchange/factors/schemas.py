@@ -14,17 +14,15 @@ import io
 import json
 import re
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final
 
-from exchange import signing
+from exchange import quantities, signing
 from exchange.errors import ValidationFailed
 from exchange.factors import gwp, units
 from exchange.factors.models import Factor, FactorKind, FactorReview, FactorScope
 
 CODE_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$")
-MAX_PLACES: Final = 12
-MAX_INTEGER_DIGITS: Final = 26
 
 # Column order of CSV files; the JSON format uses the same names.
 FIELDS: Final = (
@@ -71,35 +69,8 @@ class FactorInput:
     evidence: str | None
 
 
-def decimal_text(value: Decimal) -> str:
-    """The shortest plain text of a decimal: 0.556800000000 -> "0.5568", 1E+2 -> "100"."""
-    if value == 0:
-        return "0"
-    return format(value.normalize(), "f")
-
-
-def parse_decimal(text: object) -> Decimal:
-    """An exact decimal from a JSON string (or a CSV cell); numbers and junk are refused."""
-    if not isinstance(text, str):
-        raise ValueError('a decimal is written as a string, e.g. "0.5306"')
-    stripped = text.strip()
-    if not re.fullmatch(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?", stripped):
-        raise ValueError(f"{text!r} is not a decimal number such as 0.5306")
-    try:
-        value = Decimal(stripped)
-    except InvalidOperation as exc:  # pragma: no cover - the pattern admits only decimals
-        raise ValueError(f"{text!r} is not a decimal number") from exc
-    exponent = value.as_tuple().exponent
-    assert isinstance(exponent, int)
-    if -exponent > MAX_PLACES:
-        raise ValueError(f"at most {MAX_PLACES} decimal places are kept")
-    if value.adjusted() >= MAX_INTEGER_DIGITS:
-        raise ValueError("too large")
-    return value
-
-
 def gases_text(gases: Mapping[str, Decimal]) -> str:
-    return ";".join(f"{gas}={decimal_text(mass)}" for gas, mass in gases.items())
+    return ";".join(f"{gas}={quantities.text(mass)}" for gas, mass in gases.items())
 
 
 def _parse_gases(value: object) -> dict[str, Decimal]:
@@ -121,7 +92,7 @@ def _parse_gases(value: object) -> dict[str, Decimal]:
         name = gwp.gas_name(str(raw_gas))
         if name in gases:
             raise ValueError(f"{name} is given twice")
-        amount = parse_decimal(raw_mass)
+        amount = quantities.parse(raw_mass)
         if amount < 0:
             raise ValueError(f"{name}: a gas amount is not negative")
         gases[name] = amount
@@ -176,13 +147,13 @@ def parse_factor(data: object) -> FactorInput:
         )
     field("version", _parse_int(1, 10**6), required=False)
     field("kind", lambda v: FactorKind(str(v).strip()), required=True)
-    field("value", parse_decimal)
+    field("value", quantities.parse)
     field("unit", lambda v: units.unit(str(v)).symbol)
     field("year", _parse_int(1900, 2200))
     field("gwpSet", lambda v: gwp.gwp_set(str(v)))
     field("gases", _parse_gases, required=False)
     field("scope", lambda v: FactorScope(str(v).strip()))
-    field("uncertainty", parse_decimal, required=False)
+    field("uncertainty", quantities.parse, required=False)
     name = text("name")
     category = text("category")
     region = text("region")
@@ -201,8 +172,8 @@ def parse_factor(data: object) -> FactorInput:
             errors.append(
                 {
                     "field": "value",
-                    "message": f"the gas breakdown gives {decimal_text(total)} kg CO2e in "
-                    f"{gwp_set}, not {decimal_text(value)}",
+                    "message": f"the gas breakdown gives {quantities.text(total)} kg CO2e in "
+                    f"{gwp_set}, not {quantities.text(value)}",
                 }
             )
     if errors:
@@ -253,16 +224,16 @@ def content(item: FactorInput | Factor) -> dict[str, Any]:
         "kind": item.kind.value,
         "name": item.name,
         "category": item.category,
-        "value": decimal_text(item.value),
+        "value": quantities.text(item.value),
         "unit": item.unit,
         "region": item.region,
         "year": item.year,
         "gwpSet": item.gwp_set.value,
-        "gases": {gas: decimal_text(mass) for gas, mass in gases.items()} if gases else None,
+        "gases": {gas: quantities.text(mass) for gas, mass in gases.items()} if gases else None,
         "scope": item.scope.value,
         "source": item.source,
         "licence": item.licence,
-        "uncertainty": decimal_text(item.uncertainty) if item.uncertainty is not None else None,
+        "uncertainty": quantities.text(item.uncertainty) if item.uncertainty is not None else None,
         "evidence": item.evidence,
     }
 
@@ -277,7 +248,7 @@ def gases_json(gases: Mapping[str, Decimal] | None) -> str | None:
     if not gases:
         return None
     return json.dumps(
-        {gas: decimal_text(mass) for gas, mass in sorted(gases.items())}, separators=(",", ":")
+        {gas: quantities.text(mass) for gas, mass in sorted(gases.items())}, separators=(",", ":")
     )
 
 

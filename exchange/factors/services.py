@@ -28,9 +28,9 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from exchange import signing
+from exchange import quantities, signing
 from exchange.db import LogAppender, chunked, utcnow
-from exchange.errors import AccessDenied, Conflict, ExchangeError, NotFound, ValidationFailed
+from exchange.errors import Conflict, ExchangeError, NotFound, ValidationFailed
 from exchange.factors import gwp, schemas, units
 from exchange.factors.models import (
     Decision,
@@ -42,8 +42,8 @@ from exchange.factors.models import (
 )
 from exchange.footprints.models import FootprintRecord, RecordStatus
 from exchange.organisations.models import Role
-from exchange.organisations.services import Principal
-from exchange.pact.schemas import parse_product_footprint
+from exchange.organisations.principals import Principal
+from exchange.pact_wire import parse_product_footprint
 
 LOG_KIND: Final = "factor-review"
 # Factors and rules use the existing scopes: declaring writes, like submitting a record.
@@ -238,7 +238,7 @@ def _footprint_defaults(session: Session, principal: Principal, record_id: str) 
         "kind": FactorKind.PRODUCT.value,
         "name": footprint.product_name_company,
         "category": "product",
-        "value": schemas.decimal_text(value),
+        "value": quantities.text(value),
         "unit": pcf.declared_unit_of_measurement,
         "region": region,
         "year": pcf.reference_period_end.year,
@@ -269,7 +269,7 @@ def declare(session: Session, principal: Principal, data: object) -> Factor:
         }
     item = schemas.parse_factor(data)
     versions = versions_of(session, item.code)
-    is_regulator = Role.REGULATOR in principal.roles
+    is_regulator = principal.has_role(Role.REGULATOR)
     if versions and not is_regulator:
         owner = versions[-1].declared_by_id
         if owner != principal.organisation_id:
@@ -319,8 +319,7 @@ def review(
 ) -> Factor:
     """A regulator's decision on a version: approve, return, reject (submitted) or retire."""
     principal.require_scope(WRITE_SCOPE)
-    if Role.REGULATOR not in principal.roles:
-        raise AccessDenied("only a regulator reviews factors")
+    principal.require_role(Role.REGULATOR, "only a regulator reviews factors")
     factor = get_factor(session, principal, factor_id)
     # Lock the version (PostgreSQL) so two concurrent decisions cannot both find it pending.
     session.refresh(factor, with_for_update=True)
@@ -347,7 +346,7 @@ def _visible_clause(principal: Principal | None) -> sa.ColumnElement[bool]:
     published = Factor.status.in_(PUBLISHED)
     if principal is None:
         return published
-    if Role.REGULATOR in principal.roles:
+    if principal.has_role(Role.REGULATOR):
         return sa.true()
     return sa.or_(published, Factor.declared_by_id == principal.organisation_id)
 

@@ -4,7 +4,8 @@ Every unit is a dimension and an exact ratio (a :class:`~fractions.Fraction`) to
 dimension's base unit, so conversions never pass through binary floating point. Results
 are :class:`~decimal.Decimal`: exact when the decimal expansion ends (1 t = 1000 kg,
 1 MWh = 3600 MJ); a ratio that never ends in decimal (1 MJ = 1/3.6 kWh) is rounded
-half-even to :data:`PLACES` fractional digits, the precision the database keeps.
+half-even to :data:`~exchange.quantities.PLACES` fractional digits, the precision the database
+keeps.
 
 Pieces convert to mass only through a given mass per piece.
 """
@@ -17,7 +18,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Final
 
-PLACES: Final = 12
+from exchange import quantities
 
 
 class Dimension(enum.StrEnum):
@@ -116,7 +117,8 @@ def unit(symbol: str) -> Unit:
 
 
 def to_decimal(value: Fraction) -> Decimal:
-    """A fraction as a Decimal: exact when it terminates, else rounded to :data:`PLACES`."""
+    """A fraction as a Decimal: exact when it terminates, else rounded half-even to
+    :data:`~exchange.quantities.PLACES` fractional digits."""
     denominator = value.denominator
     # A fraction terminates in base 10 iff its reduced denominator has no prime but 2 and 5.
     rest = denominator
@@ -133,12 +135,12 @@ def to_decimal(value: Fraction) -> Decimal:
         assert exact.denominator == 1
         return Decimal(exact.numerator).scaleb(-digits)
     # Round half to even on the exact fraction, never on a float.
-    scaled = value * 10**PLACES
+    scaled = value * 10**quantities.PLACES
     floor = scaled.numerator // scaled.denominator
     remainder = scaled - floor
     if remainder > Fraction(1, 2) or (remainder == Fraction(1, 2) and floor % 2 == 1):
         floor += 1
-    return Decimal(floor).scaleb(-PLACES)
+    return Decimal(floor).scaleb(-quantities.PLACES)
 
 
 def _ratio(source: Unit, target: Unit, mass_per_piece: Decimal | None) -> Fraction:

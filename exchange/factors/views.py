@@ -8,11 +8,12 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from exchange import web
-from exchange.errors import AccessDenied, BadRequest
+from exchange import quantities, web
+from exchange.errors import BadRequest
 from exchange.factors import gwp, mapping, schemas, services, units
 from exchange.factors.models import Decision, FactorKind, FactorStatus
 from exchange.log.services import append_entries
+from exchange.organisations import access
 from exchange.organisations.models import Role
 
 bp = Blueprint("factors", __name__, url_prefix="/api/v1")
@@ -58,7 +59,7 @@ def _offset() -> int:
 def list_factors() -> Response:
     """Visible versions; filters ``q`` (text), ``region``, ``year``, ``category``, ``kind``,
     ``status``, ``gwpSet``, ``code``; pages by ``limit`` and ``offset``."""
-    principal = web.optional_principal()
+    principal = access.optional_principal()
     limit = web.page_limit()
     offset = _offset()
     found = services.search(web.session(), principal, _filters(), limit=limit + 1, offset=offset)
@@ -72,7 +73,7 @@ def list_factors() -> Response:
 @bp.get("/factors/export")
 def export_factors() -> Response:
     """Every visible version matching the filters, as ``format=csv`` or ``format=json``."""
-    principal = web.optional_principal()
+    principal = access.optional_principal()
     file_format = request.args.get("format", "json")
     found = services.search(web.session(), principal, _filters())
     if file_format == "csv":
@@ -87,7 +88,7 @@ def _decimal_arg(name: str) -> Decimal | None:
     if text is None:
         return None
     try:
-        return schemas.parse_decimal(text)
+        return quantities.parse(text)
     except ValueError as exc:
         raise BadRequest(f"{name}: {exc}") from exc
 
@@ -97,7 +98,7 @@ def get_factor(factor_id: str) -> Response:
     """One version with its decisions; ``unit`` (and ``massPerPiece``) or ``gwpSet``
     add the value re-expressed per another unit or in another GWP set."""
     session = web.session()
-    factor = services.get_factor(session, web.optional_principal(), factor_id)
+    factor = services.get_factor(session, access.optional_principal(), factor_id)
     body = schemas.factor_json(factor, services.reviews_of(session, factor))
     target_unit = request.args.get("unit")
     target_set = request.args.get("gwpSet")
@@ -116,7 +117,7 @@ def get_factor(factor_id: str) -> Response:
     if target_unit or target_set:
         unit = units.unit(target_unit).symbol if target_unit else factor.unit
         body["converted"] = {
-            "value": schemas.decimal_text(value),
+            "value": quantities.text(value),
             "unit": unit,
             "gwpSet": gwp.gwp_set(target_set).value if target_set else factor.gwp_set.value,
         }
@@ -127,7 +128,7 @@ def get_factor(factor_id: str) -> Response:
 def declare_factor() -> Response:
     """Declare a version (exchange format), or ``{"footprintRecordId": ...}`` plus the
     fields a record cannot give (``code``, ``licence``, ``category``, ``evidence``)."""
-    principal = web.require_principal(services.WRITE_SCOPE)
+    principal = access.require_principal(services.WRITE_SCOPE)
     session = web.session()
     factor = services.declare(session, principal, web.json_body())
     session.commit()
@@ -140,7 +141,7 @@ def declare_factor() -> Response:
 @bp.post("/factors/<factor_id>/review")
 def review_factor(factor_id: str) -> Response:
     """``{"decision": "approve" | "return" | "reject" | "retire", "comment": "..."}``."""
-    principal = web.require_principal(services.WRITE_SCOPE)
+    principal = access.require_principal(services.WRITE_SCOPE)
     body = web.json_object()
     decision = web.choice_field(body, "decision", Decision)
     comment = web.text_field(body, "comment")
@@ -188,9 +189,8 @@ def import_factors() -> Response:
     """A regulator loads programme data: a CSV (text/csv) or JSON file; a per-row report.
     A published dataset in its own layout is read through a mapping (``?mapping=<name>``, or
     multipart/form-data with the parts ``file`` and ``mapping``)."""
-    principal = web.require_principal(services.WRITE_SCOPE)
-    if Role.REGULATOR not in principal.roles:
-        raise AccessDenied("only a regulator imports factors; others declare them")
+    principal = access.require_principal(services.WRITE_SCOPE)
+    principal.require_role(Role.REGULATOR, "only a regulator imports factors; others declare them")
     session = web.session()
     options: dict[str, Any] = {
         "append_to_log": append_entries,

@@ -1,1 +1,2 @@
-"""Signed product footprint records: submission, lifecycle, reading and sharing."""
+"""Signed product footprint records: submission, lifecycle, reading, sharing, and the record
+of every transfer to others (:mod:`exchange.footprints.flows`)."""

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from exchange.errors import ValidationFailed
+from exchange.errors import ValidationFailed, field_errors
 
 
 class EnvelopeSignature(BaseModel):
@@ -26,19 +26,6 @@ class SignedEnvelope(BaseModel):
     footprint: dict[str, Any]
     signature: EnvelopeSignature
     exchange: dict[str, Any] | None = None
-
-
-def field_errors(error: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
-    """Each pydantic error as ``{"field": "a.b.0", "message": ...}``."""
-    return [
-        {
-            "field": ".".join(
-                [prefix, *map(str, item["loc"])] if prefix else map(str, item["loc"])
-            ),
-            "message": item["msg"],
-        }
-        for item in error.errors(include_url=False)
-    ]
 
 
 def parse_envelope(value: object) -> SignedEnvelope:

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from sqlalchemy.orm import Session
 
 from exchange import web
-from exchange.aggregation import services as aggregation_services
 from exchange.errors import BadRequest, Unauthenticated, ValidationFailed
-from exchange.flows import services as flows
-from exchange.flows.models import FlowKind
 from exchange.footprints import services
+from exchange.footprints.flows import services as flows
+from exchange.footprints.flows.models import FlowKind
 from exchange.footprints.models import Disclosure, FootprintRecord, Share
 from exchange.footprints.schemas import envelope_json
 from exchange.log.services import append_entries, issue_receipts
-from exchange.pact import services as pact_services
-from exchange.pact.filters import criteria_from_query
+from exchange.organisations import access
+from exchange.pact_wire.filters import criteria_from_query
 
 bp = Blueprint("footprints", __name__, url_prefix="/api/v1")
 
@@ -67,19 +66,17 @@ def _batch_items(body: Any) -> list[Any]:
     return items
 
 
-def on_accepted(host: pact_services.Host) -> services.RecordsAccepted:
-    """What new records set off: PACT requests and notifications, then aggregation staleness."""
-
-    def told(session: Session, created: Sequence[services.NewRecord]) -> None:
-        pact_services.records_accepted(session, created, host=host)
-        aggregation_services.records_accepted(session, created)
-
-    return told
+# What new and shared records set off in the areas above (PACT requests and notifications,
+# aggregation staleness): they listen, registered by create_app.
+RECORDS_ACCEPTED: Final = web.Hook[[Session, Sequence[services.NewRecord]]](
+    "footprints.records-accepted"
+)
+RECORD_SHARED: Final = web.Hook[[Session, Share]]("footprints.record-shared")
 
 
 def _store_and_answer(items: list[Any], *, is_batch: bool, signed: bool) -> Response:
     """Store the items, commit them with their log entries, answer with receipts."""
-    principal = web.require_principal("footprints:write")
+    principal = access.require_principal("footprints:write")
     session = web.session()
     store = services.submit if signed else services.import_unsigned
     outcomes = store(
@@ -87,7 +84,7 @@ def _store_and_answer(items: list[Any], *, is_batch: bool, signed: bool) -> Resp
         principal=principal,
         items=items,
         append_to_log=append_entries,
-        on_accepted=on_accepted(web.pact_host()),
+        on_accepted=RECORDS_ACCEPTED,
     )
     accepted = [outcome for outcome in outcomes if outcome.accepted]
     receipts = (
@@ -145,7 +142,7 @@ def _store_and_answer(items: list[Any], *, is_batch: bool, signed: bool) -> Resp
 @bp.post("/footprints")
 def submit() -> Response:
     """One signed envelope, or ``{"items": [...]}``; a batch answers item by item."""
-    web.require_principal("footprints:write")
+    access.require_principal("footprints:write")
     body = web.json_body()
     if isinstance(body, dict) and "items" in body and "footprint" not in body:
         return _store_and_answer(_batch_items(body), is_batch=True, signed=True)
@@ -160,7 +157,7 @@ def import_unsigned() -> Response:
     GetFootprint (``{"data": {...}}``) or ListFootprints (``{"data": [...]}``) response, or a
     RequestFulfilledEvent (``{"data": {"pfs": [...]}}``).
     """
-    web.require_principal("footprints:write")
+    access.require_principal("footprints:write")
     body = web.json_body(mimetypes=frozenset({"application/json", "application/cloudevents+json"}))
     if not isinstance(body, dict):
         raise BadRequest("send a PACT ProductFootprint or a list of them")
@@ -178,7 +175,7 @@ def import_unsigned() -> Response:
 
 @bp.get("/footprints/<record_id>")
 def get_footprint(record_id: str) -> Response:
-    principal = web.optional_principal()
+    principal = access.optional_principal()
     session = web.session()
     record = services.get_record(session, principal, record_id)
     if flows.record_reads(session, principal, [record], FlowKind.API_READ):
@@ -189,7 +186,7 @@ def get_footprint(record_id: str) -> Response:
 @bp.get("/footprints")
 def list_footprints() -> Response:
     """Newest first; takes the PACT filters (productId, status, validOn, ...) too."""
-    principal = web.optional_principal()
+    principal = access.optional_principal()
     owned_only = request.args.get("owner") == "me"
     if owned_only and principal is None:
         raise Unauthenticated("owner=me lists your own records: send your bearer token")
@@ -248,7 +245,7 @@ def _required_text(body: Any, name: str) -> str:
 @bp.post("/shares")
 def create_share() -> Response:
     """Grant ``{"organisationId", "recordId"}`` or ``{"organisationId", "productId"}``."""
-    principal = web.require_principal("footprints:write")
+    principal = access.require_principal("footprints:write")
     body = web.json_body()
     grantee = _required_text(body, "organisationId")
     session = web.session()
@@ -259,7 +256,7 @@ def create_share() -> Response:
         record_id=_optional_text(body, "recordId"),
         product_id=_optional_text(body, "productId"),
     )
-    pact_services.record_shared(session, grant, web.pact_host())
+    RECORD_SHARED(session, grant)
     session.commit()
     response = jsonify(_share_json(grant))
     response.status_code = 201
@@ -268,7 +265,7 @@ def create_share() -> Response:
 
 @bp.get("/shares")
 def list_shares() -> Response:
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     return jsonify(
         {"data": [_share_json(grant) for grant in services.shares_of(web.session(), principal)]}
     )
@@ -276,7 +273,7 @@ def list_shares() -> Response:
 
 @bp.delete("/shares/<rowid:share_id>")
 def delete_share(share_id: int) -> Response:
-    principal = web.require_principal("footprints:write")
+    principal = access.require_principal("footprints:write")
     session = web.session()
     services.unshare(session, principal, share_id=share_id)
     session.commit()
@@ -286,7 +283,7 @@ def delete_share(share_id: int) -> Response:
 @bp.put("/footprints/<record_id>/disclosure")
 def put_disclosure(record_id: str) -> Response:
     """``{"disclosure": "public" | "regulator" | "private"}``."""
-    principal = web.require_principal("footprints:write")
+    principal = access.require_principal("footprints:write")
     text = _required_text(web.json_body(), "disclosure")
     try:
         disclosure = Disclosure(text)

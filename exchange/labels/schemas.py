@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from exchange.db import ROW_ID_MAX, iso_or_none
-from exchange.errors import ValidationFailed
-from exchange.footprints.schemas import EnvelopeSignature, field_errors
+from exchange.errors import ValidationFailed, field_errors
+from exchange.footprints.schemas import EnvelopeSignature
 from exchange.labels.models import (
     AccreditationEvent,
     AccreditationStatus,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Final
 
@@ -12,7 +13,6 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_from_
 from sqlalchemy.orm import Session
 
 from exchange import web
-from exchange.aggregation import services as aggregation_services
 from exchange.db import utcnow
 from exchange.errors import BadRequest
 from exchange.labels import claims as label_claims
@@ -31,6 +31,7 @@ from exchange.labels.schemas import (
 )
 from exchange.log import schemas as log_schemas
 from exchange.log.services import append_entries, inclusion_proof, issue_receipts
+from exchange.organisations import access
 from exchange.organisations.schemas import parse
 from exchange.organisations.services import get_organisation
 from exchange.witness import policy as witnessing
@@ -44,6 +45,10 @@ PAGE_POLICY: Final = (
 )
 
 bp = Blueprint("labels", __name__, static_folder="static", static_url_path="/static/labels")
+# A revocation makes the certified records untrustworthy: the areas built on them (derived
+# footprints) listen, registered by create_app. Called with the session, the record ids and
+# the reason.
+CERTIFICATE_REVOKED: Final = web.Hook[[Session, Collection[str], str]]("labels.certificate-revoked")
 
 
 def _origin() -> str:
@@ -135,7 +140,7 @@ def accreditations() -> Response:
 
 @bp.post("/api/v1/accreditations/<body_id>")
 def decide_accreditation(body_id: str) -> Response:
-    principal = web.require_principal(services.SCOPE)
+    principal = access.require_principal(services.SCOPE)
     body = parse(AccreditationChange, web.json_body())
     session = web.session()
     services.set_accreditation(
@@ -197,7 +202,7 @@ def certificate_json(
 
 @bp.post("/api/v1/certificates")
 def certify() -> Response:
-    principal = web.require_principal(services.SCOPE)
+    principal = access.require_principal(services.SCOPE)
     session = web.session()
     certificate, created = services.certify(
         session, principal, web.json_body(), append_to_log=append_entries
@@ -218,7 +223,7 @@ def certificate(certificate_id: int) -> Response:
 
 @bp.post("/api/v1/certificates/<rowid:certificate_id>/<action>")
 def change_certificate(certificate_id: int, action: str) -> Response:
-    principal = web.require_principal(services.SCOPE)
+    principal = access.require_principal(services.SCOPE)
     body = parse(CertificateChange, web.json_body())
     session = web.session()
     services.change_certificate(
@@ -228,7 +233,7 @@ def change_certificate(certificate_id: int, action: str) -> Response:
         action=action,
         reason=body.reason,
         append_to_log=append_entries,
-        on_revoked=aggregation_services.mark_inputs_stale,
+        on_revoked=CERTIFICATE_REVOKED,
     )
     session.commit()
     entry = services.registry_entry(session, certificate_id)
@@ -266,7 +271,7 @@ def grading_schemes() -> Response:
 
 @bp.post("/api/v1/grading-schemes")
 def publish_scheme() -> Response:
-    principal = web.require_principal(services.SCOPE)
+    principal = access.require_principal(services.SCOPE)
     body = parse(SchemeRequest, web.json_body())
     session = web.session()
     scheme, regraded = services.publish_scheme(
@@ -308,7 +313,7 @@ def label_json(label: Label) -> dict[str, Any]:
 
 @bp.post("/api/v1/labels")
 def issue_label() -> Response:
-    principal = web.require_principal(services.SCOPE)
+    principal = access.require_principal(services.SCOPE)
     body = parse(LabelRequest, web.json_body())
     session = web.session()
     label = services.issue_label(

@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.orm import Session
 
 from exchange import signing, web
 from exchange.errors import BadRequest, NotFound
 from exchange.log import note, schemas, services
-from exchange.witness import policy as witnessing
+from exchange.log.models import LogCheckpoint
 
 bp = Blueprint("log", __name__, url_prefix="/api/v1/log")
 
 _DECIMAL = re.compile(r"[0-9]{1,18}")
 # Proofs between fixed sizes never change; answers about "the current size" do.
 _IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class Cosignatures(Protocol):
+    """What the witness area, above the log, adds to a served checkpoint: ``create_app``
+    puts it in ``app.extensions["exchange.log.cosignatures"]``."""
+
+    def newest_witnessed(
+        self, session: Session, *, covering: int = 0
+    ) -> LogCheckpoint | None: ...  # the newest checkpoint the policy's quorum cosigned
+
+    def has_witnesses(self, session: Session) -> bool: ...
+
+    def cosigned_note(self, session: Session, checkpoint: LogCheckpoint) -> str: ...
 
 
 def _integer_arg(name: str) -> int | None:
@@ -46,6 +61,7 @@ def checkpoint() -> Response:
     if witnessed not in ("true", "false"):
         raise BadRequest("witnessed is true or false", details=[{"field": "witnessed"}])
     session = web.session()
+    witnessing: Cosignatures = current_app.extensions["exchange.log.cosignatures"]
     origin: str = current_app.config["EXCHANGE_ORIGIN"]
     key = web.exchange_key()
     size = _integer_arg("size")

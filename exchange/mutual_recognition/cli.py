@@ -23,10 +23,11 @@ from exchange.db import transaction
 from exchange.errors import ExchangeError
 from exchange.log.services import append_entries
 from exchange.mutual_recognition import schemas, services
-from exchange.mutual_recognition.models import AgreementStatus, PartnerStatus
 from exchange.mutual_recognition.verify import verdict_json, verify_bundle
 from exchange.organisations.models import OrganisationRole, Role
-from exchange.organisations.services import Principal, get_organisation
+from exchange.organisations.principals import Principal
+from exchange.organisations.services import get_organisation
+from exchange.partners.models import AgreementStatus, PartnerStatus
 
 
 @click.group("partners")
@@ -63,11 +64,8 @@ def _regulator(session: Session, organisation_id: str | None) -> Principal:
     organisation = get_organisation(session, organisation_id)
     if not organisation.has_role(Role.REGULATOR):
         raise click.ClickException(f"organisation {organisation_id} is not the regulator")
-    return Principal(
-        organisation_id=organisation.id,
-        client_id="cli",
-        scopes=frozenset({"footprints:read", "footprints:write"}),
-        roles=frozenset(item.role for item in organisation.roles),
+    return Principal.acting_for(
+        organisation, client_id="cli", scopes={"footprints:read", "footprints:write"}
     )
 
 

@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
-from exchange import signing
+from exchange import quantities, signing
 from exchange.db import iso_or_none
 from exchange.errors import ValidationFailed
-from exchange.factors.schemas import decimal_text, parse_decimal
-from exchange.mutual_recognition.models import (
+from exchange.pact_wire.footprint import parse_date_time
+from exchange.partners.models import (
     Agreement,
     AgreementEvent,
     PartnerEvent,
@@ -26,7 +26,7 @@ from exchange.mutual_recognition.models import (
     Recognition,
     VerificationLevel,
 )
-from exchange.pact.schemas.footprint import parse_date_time
+from exchange.partners.schemas import anchor_json
 
 GWP_SETS: Final = frozenset({"AR4", "AR5", "AR6"})
 DISCLOSURES: Final = frozenset({"public", "regulator"})
@@ -88,7 +88,7 @@ def _decimal(
     if value is None:
         return None
     try:
-        number = parse_decimal(value)
+        number = quantities.parse(value)
     except ValueError:
         number = None
     if number is None or not low <= number <= high:
@@ -168,16 +168,6 @@ def parse_partner(body: Mapping[str, Any]) -> PartnerInput:
         recognised_disclosure=str(disclosure),
         uscc=(uscc.strip() or None) if isinstance(uscc, str) else None,
     )
-
-
-def anchor_json(key: PartnerKey) -> dict[str, Any]:
-    return {
-        **signing.public_jwk(key.public_key),
-        "kid": key.kid,
-        "source": key.source,
-        "addedAt": key.added_at.isoformat(),
-        "revokedAt": iso_or_none(key.revoked_at),
-    }
 
 
 def partner_event_json(event: PartnerEvent) -> dict[str, Any]:
@@ -339,7 +329,7 @@ def parse_agreement(body: Mapping[str, Any], *, partner_id: str | None = None) -
 
 
 def _decimal_or_none(value: Decimal | None) -> str | None:
-    return None if value is None else decimal_text(value)
+    return None if value is None else quantities.text(value)
 
 
 def agreement_terms(agreement: Agreement) -> dict[str, Any]:

@@ -16,19 +16,20 @@ from exchange.errors import BadRequest, ValidationFailed
 from exchange.footprints import services as footprints
 from exchange.log.services import append_entries
 from exchange.mutual_recognition import schemas, services
-from exchange.mutual_recognition.models import (
-    AgreementStatus,
-    Decision,
-    PartnerProgramme,
-    PartnerStatus,
-)
 from exchange.mutual_recognition.services.federation import (
     inbound_of_upload,
     records_accepted_hook,
 )
 from exchange.mutual_recognition.services.recognition import footprint_digest, previous_decision
+from exchange.organisations import access
+from exchange.organisations.principals import Principal
 from exchange.organisations.schemas import KeyRevocation, parse
-from exchange.organisations.services import Principal
+from exchange.partners.models import (
+    AgreementStatus,
+    Decision,
+    PartnerProgramme,
+    PartnerStatus,
+)
 
 bp = Blueprint(
     "mutual_recognition",
@@ -90,7 +91,7 @@ def list_partners() -> Response:
 @bp.post("/api/v1/partners")
 def register_partner() -> Response:
     """The regulator onboards a partner, pinning its JWK Set (``jwks``) as trust anchors."""
-    principal = web.require_principal(services.programmes.WRITE_SCOPE)
+    principal = access.require_principal(services.programmes.WRITE_SCOPE)
     services.require_regulator(principal, "register partner programmes")
     data = schemas.parse_partner(web.json_object())
     session = web.session()
@@ -118,7 +119,7 @@ def get_partner(partner_id: str) -> Response:
 @bp.post("/api/v1/partners/<partner_id>/status")
 def partner_status(partner_id: str) -> Response:
     """``{"status": "suspended" | "active" | "withdrawn", "reason": ...}`` (regulator)."""
-    principal = web.require_principal(services.programmes.WRITE_SCOPE)
+    principal = access.require_principal(services.programmes.WRITE_SCOPE)
     body = web.json_object()
     status = web.choice_field(body, "status", PartnerStatus)
     _, reason = _status_change(body)
@@ -133,7 +134,7 @@ def partner_status(partner_id: str) -> Response:
 @bp.post("/api/v1/partners/<partner_id>/keys/<kid>/revoke")
 def revoke_anchor(partner_id: str, kid: str) -> Response:
     """``{"reason": ..., "revokedAt"?: ...}``: the regulator revokes a pinned trust anchor."""
-    principal = web.require_principal(services.programmes.WRITE_SCOPE)
+    principal = access.require_principal(services.programmes.WRITE_SCOPE)
     body = parse(KeyRevocation, web.json_body())
     session = web.session()
     services.revoke_anchor(
@@ -175,7 +176,7 @@ def apply_due_expiries() -> None:
 @bp.post("/api/v1/partners/<partner_id>/sync")
 def sync_partner(partner_id: str) -> Response:
     """Pull the partner's new records now (the worker does it on a schedule)."""
-    principal = web.require_principal(services.programmes.WRITE_SCOPE)
+    principal = access.require_principal(services.programmes.WRITE_SCOPE)
     services.require_regulator(principal, "sync partner programmes")
     services.get_partner(web.session(), partner_id)
     web.session().rollback()
@@ -197,7 +198,7 @@ def upload_records(partner_id: str) -> Response:
     ``{"items": [{"envelope": {footprint, signature}, "signerJwk": {...}?,
     "logProof": {"checkpoint": <signed note>, "inclusionProof": {...}}?}, ...]}``
     """
-    principal = web.require_principal(services.programmes.WRITE_SCOPE)
+    principal = access.require_principal(services.programmes.WRITE_SCOPE)
     services.require_regulator(principal, "hand over partner records")
     body = web.json_object()
     items = body.get("items")
@@ -245,7 +246,7 @@ def upload_records(partner_id: str) -> Response:
 @bp.get("/api/v1/recognitions")
 def list_recognitions() -> Response:
     """Decisions, newest first (regulator); ``partner`` and ``decision`` narrow them."""
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     services.require_regulator(principal, "read every recognition decision")
     decision_text = request.args.get("decision")
     try:
@@ -271,7 +272,7 @@ def _agreement_json(session: Session, agreement: Any) -> dict[str, Any]:
 @bp.get("/api/v1/agreements")
 def list_agreements() -> Response:
     """Agreements (drafts for the regulator only); ``status``, ``partner``, ``inForce=true``."""
-    principal = web.optional_principal()
+    principal = access.optional_principal()
     session = web.session()
     if request.args.get("inForce") == "true":
         found = services.agreements_in_force(session)
@@ -289,7 +290,7 @@ def list_agreements() -> Response:
 
 @bp.post("/api/v1/agreements")
 def create_agreement() -> Response:
-    principal = web.require_principal(services.programmes.WRITE_SCOPE)
+    principal = access.require_principal(services.programmes.WRITE_SCOPE)
     services.require_regulator(principal, "make agreements")
     data = schemas.parse_agreement(web.json_object())
     session = web.session()
@@ -304,14 +305,14 @@ def create_agreement() -> Response:
 @bp.get("/api/v1/agreements/<rowid:agreement_id>")
 def get_agreement(agreement_id: int) -> Response:
     session = web.session()
-    agreement = services.visible_agreement(session, web.optional_principal(), agreement_id)
+    agreement = services.visible_agreement(session, access.optional_principal(), agreement_id)
     return jsonify(_agreement_json(session, agreement))
 
 
 @bp.put("/api/v1/agreements/<rowid:agreement_id>")
 def amend_agreement(agreement_id: int) -> Response:
     """New terms for a draft agreement (regulator)."""
-    principal = web.require_principal(services.programmes.WRITE_SCOPE)
+    principal = access.require_principal(services.programmes.WRITE_SCOPE)
     services.require_regulator(principal, "amend agreements")
     session = web.session()
     current = services.visible_agreement(session, principal, agreement_id)
@@ -326,7 +327,7 @@ def amend_agreement(agreement_id: int) -> Response:
 @bp.post("/api/v1/agreements/<rowid:agreement_id>/status")
 def agreement_status(agreement_id: int) -> Response:
     """``{"status": "granted" | "suspended" | "withdrawn", "reason": ...}`` (regulator)."""
-    principal = web.require_principal(services.programmes.WRITE_SCOPE)
+    principal = access.require_principal(services.programmes.WRITE_SCOPE)
     body = web.json_object()
     status = web.choice_field(body, "status", AgreementStatus)
     _, reason = _status_change(body)
@@ -361,7 +362,7 @@ def agreements_page() -> str:
 @bp.get("/api/v1/footprints/<record_id>/verification")
 def verification(record_id: str) -> Response:
     """Everything needed to verify the record offline; visible exactly as the record is."""
-    principal: Principal | None = web.optional_principal()
+    principal: Principal | None = access.optional_principal()
     session = web.session()
     bundle = services.verification_bundle(
         session, principal, record_id, key=web.exchange_key(), origin=_origin()

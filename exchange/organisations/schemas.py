@@ -8,8 +8,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from exchange import limits
-from exchange.errors import ValidationFailed
-from exchange.footprints.schemas import field_errors
+from exchange.errors import ValidationFailed, field_errors
 from exchange.organisations.models import Organisation, Role
 
 

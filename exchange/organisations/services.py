@@ -32,6 +32,7 @@ from exchange.organisations.models import (
     Role,
     SigningKey,
 )
+from exchange.organisations.principals import Principal
 from exchange.organisations.uscc import InvalidUSCC, normalise_uscc
 
 KEY_LOG_KIND = "key"
@@ -39,20 +40,6 @@ KEY_REVOCATION_LOG_KIND = "key-revocation"
 
 SCOPES = frozenset({"footprints:read", "footprints:write", "keys:write", "labels:write"})
 DEFAULT_TOKEN_LIFETIME = dt.timedelta(hours=1)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Principal:
-    """Who a request acts for: an API client of one organisation, with its granted scopes."""
-
-    organisation_id: str
-    client_id: str
-    scopes: frozenset[str]
-    roles: frozenset[Role]
-
-    def require_scope(self, scope: str) -> None:
-        if scope not in self.scopes:
-            raise AccessDenied(f"this token lacks the scope {scope!r}")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -416,10 +403,6 @@ def authenticate(session: Session, token: str) -> Principal:
         raise Unauthenticated("invalid access token")
     if stored.expires_at <= utcnow():
         raise TokenExpired("the access token has expired")
-    organisation = stored.client.organisation
-    return Principal(
-        organisation_id=organisation.id,
-        client_id=stored.client_id,
-        scopes=frozenset(stored.scopes.split()),
-        roles=frozenset(item.role for item in organisation.roles),
+    return Principal.acting_for(
+        stored.client.organisation, client_id=stored.client_id, scopes=stored.scopes.split()
     )

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from exchange import web
 from exchange.errors import AccessDenied, Unauthenticated
 from exchange.log.services import append_entries
-from exchange.organisations import services
+from exchange.organisations import access, services
 from exchange.organisations.models import Organisation
 from exchange.organisations.schemas import KeyRegistration, KeyRevocation, organisation_json, parse
 from exchange.security import views as security
@@ -100,7 +100,7 @@ def organisation_jwks(organisation_id: str) -> Response:
 
 @bp.post("/api/v1/keys")
 def register_key() -> Response:
-    principal = web.require_principal("keys:write")
+    principal = access.require_principal("keys:write")
     body = parse(KeyRegistration, web.json_body())
     session = web.session()
     key = services.register_key(
@@ -119,7 +119,7 @@ def register_key() -> Response:
 
 @bp.post("/api/v1/keys/<kid>/revoke")
 def revoke_key(kid: str) -> Response:
-    principal = web.require_principal("keys:write")
+    principal = access.require_principal("keys:write")
     body = parse(KeyRevocation, web.json_body())
     session = web.session()
     key = services.revoke_key(

@@ -9,7 +9,6 @@ and delivered by ``exchange worker`` (see :func:`deliver_event`).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import uuid
@@ -21,41 +20,29 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from exchange import outbound, signing
+from exchange import outbound, pact_wire, signing
 from exchange.db import transaction, utcnow
 from exchange.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from exchange.flows import services as flows
-from exchange.flows.models import FlowKind
 from exchange.footprints import services as footprints
+from exchange.footprints.flows import services as flows
+from exchange.footprints.flows.models import FlowKind
 from exchange.footprints.models import FootprintProduct, FootprintRecord, Share
 from exchange.footprints.services import visible_to
 from exchange.jobs.services import JobContext, JobFailed, enqueue
 from exchange.keyring import ExchangeKey, open_secret, seal_secret
 from exchange.organisations.models import CompanyIdentifier, Organisation, OrganisationRole, Role
-from exchange.organisations.services import Principal
-from exchange.pact import schemas
-from exchange.pact.filters import Criteria, criteria_from_json, criteria_from_request
+from exchange.organisations.principals import Principal
 from exchange.pact.models import EventEndpoint, FootprintRequest, ReceivedEvent, RequestStatus
+from exchange.pact_wire.filters import Criteria, criteria_from_json, criteria_from_request
+from exchange.pact_wire.host import Host
 
 logger = logging.getLogger(__name__)
 
 DELIVER_EVENT: Final = "pact.deliver-event"
-SIGNATURE_EXTENSION_PATH: Final = "/pact/extensions/signature/1.0.0/schema.json"
 # Footprints sent in one RequestFulfilledEvent at most; a wider request should be narrowed.
 MAX_FULFILLED: Final = 1000
 HTTP_TIMEOUT: Final = 15.0
 BASE_URL_LENGTH: Final = 500  # the events_endpoints.base_url column
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Host:
-    """How this exchange names itself to PACT peers: the base URL its actions live under."""
-
-    base_url: str
-
-    @property
-    def extension_schema(self) -> str:
-        return self.base_url + SIGNATURE_EXTENSION_PATH
 
 
 # --- footprints as PACT serves them ------------------------------------------------------
@@ -163,9 +150,9 @@ def _event_record_ids(event: dict[str, Any]) -> list[str] | None:
     data = event.get("data")
     if not isinstance(data, dict):
         return None
-    if event.get("type") == schemas.PUBLISHED and isinstance(data.get("pfIds"), list):
+    if event.get("type") == pact_wire.PUBLISHED and isinstance(data.get("pfIds"), list):
         return [str(pf_id).lower() for pf_id in data["pfIds"]]
-    if event.get("type") == schemas.REQUEST_FULFILLED and isinstance(data.get("pfs"), list):
+    if event.get("type") == pact_wire.REQUEST_FULFILLED and isinstance(data.get("pfs"), list):
         return [str(pf.get("id", "")).lower() for pf in data["pfs"] if isinstance(pf, dict)]
     return None
 
@@ -201,7 +188,7 @@ def _still_granted(
     if len(allowed) == len(set(record_ids)):
         return event, list(allowed.values()), refused
     data = dict(event["data"])
-    if event["type"] == schemas.PUBLISHED:
+    if event["type"] == pact_wire.PUBLISHED:
         data["pfIds"] = [pf_id for pf_id in data["pfIds"] if str(pf_id).lower() in allowed]
     else:
         data["pfs"] = [pf for pf in data["pfs"] if str(pf.get("id", "")).lower() in allowed]
@@ -412,7 +399,7 @@ def _fulfil(
             "pfs": [pact_footprint(record, host) for record in records],
         }
         _queue_event(
-            session, request.requester_id, new_event(schemas.REQUEST_FULFILLED, data, host)
+            session, request.requester_id, new_event(pact_wire.REQUEST_FULFILLED, data, host)
         )
     session.flush()
 
@@ -425,7 +412,9 @@ def _reject(
     request.answer = {"error": {"code": code, "message": message}}
     if request.event_id is not None:
         data = {"requestEventId": request.event_id, "error": {"code": code, "message": message}}
-        _queue_event(session, request.requester_id, new_event(schemas.REQUEST_REJECTED, data, host))
+        _queue_event(
+            session, request.requester_id, new_event(pact_wire.REQUEST_REJECTED, data, host)
+        )
     session.flush()
 
 
@@ -437,7 +426,7 @@ def _open_request(
     *,
     supplier_id: str | None,
     comment: str | None,
-    event: schemas.CloudEvent | None = None,
+    event: pact_wire.CloudEvent | None = None,
 ) -> FootprintRequest:
     request = FootprintRequest(
         id=str(uuid.uuid4()),
@@ -621,7 +610,7 @@ def _notify_grantees(
             pf_ids.setdefault(grantee_id, set()).add(record_id)
     for grantee_id, granted in sorted(pf_ids.items()):
         data = {"pfIds": sorted(granted)}
-        _queue_event(session, grantee_id, new_event(schemas.PUBLISHED, data, host))
+        _queue_event(session, grantee_id, new_event(pact_wire.PUBLISHED, data, host))
 
 
 def record_shared(session: Session, grant: Share, host: Host) -> None:
@@ -641,7 +630,7 @@ def record_shared(session: Session, grant: Share, host: Host) -> None:
         )
     if record_ids and session.get(EventEndpoint, grant.grantee_id) is not None:
         data = {"pfIds": sorted(record_ids)}
-        _queue_event(session, grant.grantee_id, new_event(schemas.PUBLISHED, data, host))
+        _queue_event(session, grant.grantee_id, new_event(pact_wire.PUBLISHED, data, host))
 
 
 # --- events we receive -------------------------------------------------------------------
@@ -650,8 +639,8 @@ def record_shared(session: Session, grant: Share, host: Host) -> None:
 def receive_event(session: Session, principal: Principal, body: object, host: Host) -> None:
     """Validate and act on one CloudEvent; a repeat of an event already taken changes nothing."""
     principal.require_scope("footprints:read")
-    event, data = schemas.parse_event(body)
-    if isinstance(data, schemas.RequestCreatedData):
+    event, data = pact_wire.parse_event(body)
+    if isinstance(data, pact_wire.RequestCreatedData):
         endpoint = session.get(EventEndpoint, principal.organisation_id)
         if endpoint is None:
             raise BadRequest(
@@ -680,7 +669,7 @@ def receive_event(session: Session, principal: Principal, body: object, host: Ho
             )
     except sa.exc.IntegrityError:
         return
-    if isinstance(data, schemas.RequestCreatedData):
+    if isinstance(data, pact_wire.RequestCreatedData):
         criteria = criteria_from_request(data)
         _open_request(
             session,

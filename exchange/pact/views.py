@@ -3,24 +3,41 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from sqlalchemy.orm import Session
 
-from exchange import web
+from exchange import pact_wire, web
 from exchange.db import iso_or_none
 from exchange.errors import BadRequest, ValidationFailed
-from exchange.flows import services as flows
-from exchange.flows.models import FlowKind
 from exchange.footprints import services as footprints
-from exchange.pact import schemas, services
-from exchange.pact.filters import criteria_from_query, criteria_from_request
+from exchange.footprints.flows import services as flows
+from exchange.footprints.flows.models import FlowKind
+from exchange.footprints.models import Share
+from exchange.organisations import access
+from exchange.pact import services
 from exchange.pact.models import EventEndpoint, FootprintRequest, RequestStatus
+from exchange.pact_wire.filters import criteria_from_query, criteria_from_request
+from exchange.pact_wire.host import SIGNATURE_EXTENSION_PATH
 
 bp = Blueprint("pact", __name__)
 
 DEFAULT_PAGE = 100
+
+
+def records_accepted(session: Session, created: Sequence[footprints.NewRecord]) -> None:
+    """Listens to :data:`exchange.footprints.views.RECORDS_ACCEPTED`: the open requests new
+    records answer, and the notices their grantees' PACT hosts are sent."""
+    services.records_accepted(session, created, host=web.pact_host())
+
+
+def record_shared(session: Session, grant: Share) -> None:
+    """Listens to :data:`exchange.footprints.views.RECORD_SHARED`: the grantee's PACT host
+    hears of the records it may now read."""
+    services.record_shared(session, grant, web.pact_host())
 
 
 def _json(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -48,7 +65,7 @@ def list_footprints() -> Response:
     The ``Link`` to the next page holds a position, not a session, so it can be called
     again, at any later time, and shows what was there at that position.
     """
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     host = web.pact_host()
     session = web.session()
     page = footprints.list_records(
@@ -77,7 +94,7 @@ def list_footprints() -> Response:
 @bp.get("/3/footprints/<record_id>")
 def get_footprint(record_id: str) -> Response:
     """GetFootprint; 403 only for a record the caller knows of, 404 for any other."""
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     session = web.session()
     record = footprints.get_record_or_deny(session, principal, record_id)
     if flows.record_reads(session, principal, [record], FlowKind.PACT_GET):
@@ -88,7 +105,7 @@ def get_footprint(record_id: str) -> Response:
 @bp.post("/3/events")
 def events() -> Response:
     """Action Events: RequestCreated is answered later by an event to the sender's host."""
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     body = web.json_body(mimetypes=frozenset({"application/cloudevents+json", "application/json"}))
     session = web.session()
     services.receive_event(session, principal, body, web.pact_host())
@@ -113,7 +130,7 @@ def openid_configuration() -> Response:
     )
 
 
-@bp.get(services.SIGNATURE_EXTENSION_PATH)
+@bp.get(SIGNATURE_EXTENSION_PATH)
 def signature_extension_schema() -> Response:
     return jsonify(services.signature_extension_schema(web.pact_host()))
 
@@ -132,7 +149,7 @@ def _endpoint_json(endpoint: EventEndpoint) -> dict[str, Any]:
 @bp.put("/api/v1/events-endpoint")
 def put_events_endpoint() -> Response:
     """``{"baseUrl", "clientId", "clientSecret"}`` of the caller's PACT host, for callbacks."""
-    principal = web.require_principal("footprints:write")
+    principal = access.require_principal("footprints:write")
     body = web.json_body()
     if not isinstance(body, dict):
         raise ValidationFailed("send a JSON object with baseUrl, clientId and clientSecret")
@@ -159,7 +176,7 @@ def put_events_endpoint() -> Response:
 
 @bp.get("/api/v1/events-endpoint")
 def get_events_endpoint() -> Response:
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     return jsonify(_endpoint_json(services.endpoint_of(web.session(), principal)))
 
 
@@ -184,14 +201,14 @@ def _request_json(item: FootprintRequest) -> dict[str, Any]:
 @bp.post("/api/v1/requests")
 def create_request() -> Response:
     """``{"supplierId", "criteria": {PACT request criteria}, "comment"}``."""
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     body = web.json_body()
     if not isinstance(body, dict) or not isinstance(body.get("supplierId"), str):
         raise ValidationFailed(
             "name the supplier", details=[{"field": "supplierId", "message": "required"}]
         )
-    criteria_data = schemas.parse_wire(
-        schemas.RequestCreatedData,
+    criteria_data = pact_wire.parse_wire(
+        pact_wire.RequestCreatedData,
         body.get("criteria", {}),
         message="the request criteria are not valid",
         prefix="criteria",
@@ -215,7 +232,7 @@ def create_request() -> Response:
 @bp.get("/api/v1/requests")
 def list_requests() -> Response:
     """``?direction=incoming`` for requests addressed to you; ``&status=open`` to narrow."""
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     direction = request.args.get("direction", "outgoing")
     if direction not in {"incoming", "outgoing"}:
         raise BadRequest("direction is incoming or outgoing")
@@ -233,7 +250,7 @@ def list_requests() -> Response:
 @bp.post("/api/v1/requests/<request_id>/reject")
 def reject_request(request_id: str) -> Response:
     """``{"message": "why"}``; the requester's host is told with a RequestRejectedEvent."""
-    principal = web.require_principal("footprints:write")
+    principal = access.require_principal("footprints:write")
     body = web.json_body()
     message = body.get("message") if isinstance(body, dict) else None
     session = web.session()
@@ -251,7 +268,7 @@ def reject_request(request_id: str) -> Response:
 @bp.post("/api/v1/requests/<request_id>/fulfil")
 def fulfil_request(request_id: str) -> Response:
     """``{"recordIds": [...]}`` of records you hold that meet the request."""
-    principal = web.require_principal("footprints:write")
+    principal = access.require_principal("footprints:write")
     body = web.json_body()
     record_ids = body.get("recordIds") if isinstance(body, dict) else None
     if not isinstance(record_ids, list) or not all(isinstance(i, str) for i in record_ids):

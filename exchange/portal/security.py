@@ -112,7 +112,7 @@ def roles_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
         def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
             if g.get("portal_user") is None:
                 abort(401)
-            if not set(roles) & g.portal_principal.roles:
+            if not g.portal_principal.has_role(*roles):
                 abort(403)
             return view(*args, **kwargs)
 

@@ -2,7 +2,7 @@
 PACT footprint a form describes, and the regulator's dashboard figures.
 
 Everything else a page shows or does goes through the services of its area, with a
-:class:`~exchange.organisations.services.Principal` made for the signed-in person.
+:class:`~exchange.organisations.principals.Principal` made for the signed-in person.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from exchange import signing
+from exchange import quantities, signing
 from exchange.db import utcnow
 from exchange.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from exchange.footprints.models import (
@@ -36,7 +36,8 @@ from exchange.labels.models import Certificate, CertificateStatus, Grade
 from exchange.log.models import LogCheckpoint
 from exchange.log.services import latest_checkpoint, tree_size
 from exchange.organisations.models import Organisation
-from exchange.organisations.services import SCOPES, Principal, get_organisation
+from exchange.organisations.principals import Principal
+from exchange.organisations.services import SCOPES, get_organisation
 from exchange.portal.models import PortalSession, PortalUser, SigningDraft
 
 LANGUAGES: Final = ("zh", "en")
@@ -234,12 +235,7 @@ def end_stale_sessions(session: Session, *, now: dt.datetime, policy: SessionPol
 def principal_of(session: Session, user: PortalUser) -> Principal:
     """The user acting for its organisation, exactly as an API client of it with every scope."""
     organisation = get_organisation(session, user.organisation_id)
-    return Principal(
-        organisation_id=organisation.id,
-        client_id=f"portal-user:{user.id}",
-        scopes=SCOPES,
-        roles=frozenset(item.role for item in organisation.roles),
-    )
+    return Principal.acting_for(organisation, client_id=f"portal-user:{user.id}", scopes=SCOPES)
 
 
 # --- drafts ------------------------------------------------------------------------------
@@ -350,7 +346,7 @@ def _decimal_text(errors: list[dict[str, str]], field: str, text: str) -> str:
     if not value.is_finite():
         errors.append({"field": field, "message": "a finite number"})
         return "0"
-    return format(value.normalize(), "f") if value != 0 else "0"
+    return quantities.text(value)
 
 
 def footprint_from_form(

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from exchange.factors.schemas import decimal_text
-from exchange.pact.schemas import ProductFootprint
+from exchange import quantities
+from exchange.pact_wire import ProductFootprint
 from exchange.rules.models import AccountingRule, RuleStatus
 from exchange.rules.schemas import BOUNDARY_SCHEMA, PROGRAMME_NAME, classifications_of, stages_of
 
@@ -102,8 +102,8 @@ def _check_rule(footprint: ProductFootprint, rule: AccountingRule) -> list[Field
             errors.append(
                 {
                     "field": "pcf.primaryDataShare",
-                    "message": f"rule {code} needs at least {decimal_text(floor)} % primary "
-                    f"data, not {'none' if share is None else decimal_text(share)}",
+                    "message": f"rule {code} needs at least {quantities.text(floor)} % primary "
+                    f"data, not {'none' if share is None else quantities.text(share)}",
                 }
             )
     ceiling = rule.max_dqr
@@ -123,8 +123,8 @@ def _check_rule(footprint: ProductFootprint, rule: AccountingRule) -> list[Field
                     errors.append(
                         {
                             "field": f"pcf.dqi.{name}",
-                            "message": f"rule {code} allows at most {decimal_text(ceiling)}, "
-                            f"not {decimal_text(rating)}",
+                            "message": f"rule {code} allows at most {quantities.text(ceiling)}, "
+                            f"not {quantities.text(rating)}",
                         }
                     )
     return errors

@@ -17,9 +17,9 @@ import re
 from decimal import Decimal
 from typing import Any, Final, get_args
 
+from exchange import quantities
 from exchange.errors import ValidationFailed
-from exchange.factors.schemas import decimal_text, parse_decimal
-from exchange.pact.schemas import CarbonFootprint
+from exchange.pact_wire import CarbonFootprint
 from exchange.rules.models import AccountingRule, RuleDemand, Stage, SystemBoundary
 
 PROGRAMME_NAME: Final = "Hainan Product Carbon Footprint Programme"
@@ -106,7 +106,7 @@ def parse_rule(data: object) -> RuleInput:
         if value is None:
             continue
         try:
-            number = parse_decimal(value)
+            number = quantities.parse(value)
         except ValueError as exc:
             errors.append({"field": name, "message": str(exc)})
             continue
@@ -147,11 +147,11 @@ def rule_json(rule: AccountingRule) -> dict[str, Any]:
         "systemBoundary": rule.system_boundary.value,
         "requiredStages": [stage.value for stage in stages_of(rule)],
         "minPrimaryDataShare": (
-            decimal_text(rule.min_primary_data_share)
+            quantities.text(rule.min_primary_data_share)
             if rule.min_primary_data_share is not None
             else None
         ),
-        "maxDqr": decimal_text(rule.max_dqr) if rule.max_dqr is not None else None,
+        "maxDqr": quantities.text(rule.max_dqr) if rule.max_dqr is not None else None,
         "status": rule.status.value,
         "statusComment": rule.status_comment,
         "statusChangedAt": rule.status_changed_at.isoformat(),

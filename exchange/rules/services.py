@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from exchange import signing
 from exchange.db import LogAppender, chunked, utcnow
-from exchange.errors import AccessDenied, Conflict, NotFound, ValidationFailed
+from exchange.errors import Conflict, NotFound, ValidationFailed
 from exchange.organisations.models import Role
-from exchange.organisations.services import Principal
-from exchange.pact.schemas import ProductFootprint
+from exchange.organisations.principals import Principal
+from exchange.pact_wire import ProductFootprint
 from exchange.rules import check, schemas
 from exchange.rules.models import AccountingRule, RuleDecision, RuleDemand, RuleStatus
 
@@ -145,8 +145,7 @@ def transition(
 ) -> AccountingRule:
     """The regulator moves a rule to its next status; the decision is logged."""
     principal.require_scope(WRITE_SCOPE)
-    if Role.REGULATOR not in principal.roles:
-        raise AccessDenied("only a regulator moves a rule on the list")
+    principal.require_role(Role.REGULATOR, "only a regulator moves a rule on the list")
     rule = get_rule(session, code)
     # Lock the rule (PostgreSQL) so two concurrent moves cannot both start from one status.
     session.refresh(rule, with_for_update=True)

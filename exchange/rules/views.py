@@ -7,6 +7,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from exchange import web
 from exchange.errors import BadRequest
 from exchange.log.services import append_entries
+from exchange.organisations import access
 from exchange.rules import schemas, services
 from exchange.rules.models import AccountingRule, RuleStatus
 
@@ -16,7 +17,7 @@ bp = Blueprint("rules", __name__, url_prefix="/api/v1")
 @bp.get("/rules")
 def list_rules() -> Response:
     """Every rule (anyone may read the list); filters ``status`` and ``q``."""
-    web.optional_principal()
+    access.optional_principal()
     status_text = request.args.get("status")
     try:
         status = RuleStatus(status_text) if status_text else None
@@ -28,7 +29,7 @@ def list_rules() -> Response:
 
 @bp.post("/rules")
 def propose_rule() -> Response:
-    principal = web.require_principal(services.WRITE_SCOPE)
+    principal = access.require_principal(services.WRITE_SCOPE)
     session = web.session()
     rule = services.propose(session, principal, web.json_body())
     session.commit()
@@ -41,7 +42,7 @@ def propose_rule() -> Response:
 @bp.get("/rules/demands")
 def list_demands() -> Response:
     """The demand catalogue; ``open=true`` leaves out the demands a listed rule answers."""
-    web.optional_principal()
+    access.optional_principal()
     demands = services.list_demands(web.session(), open_only=request.args.get("open") == "true")
     return jsonify({"data": [schemas.demand_json(demand) for demand in demands]})
 
@@ -49,7 +50,7 @@ def list_demands() -> Response:
 @bp.post("/rules/demands")
 def add_demand() -> Response:
     """``{"category": ..., "classification": "urn:...", "description": ...}``."""
-    principal = web.require_principal(services.WRITE_SCOPE)
+    principal = access.require_principal(services.WRITE_SCOPE)
     session = web.session()
     demand = services.add_demand(session, principal, web.json_body())
     session.commit()
@@ -82,7 +83,7 @@ def get_rule(code: str) -> Response:
 @bp.post("/rules/<code>/status")
 def transition_rule(code: str) -> Response:
     """``{"status": "assessed" | "listed" | "withdrawn", "comment": "..."}`` (regulator)."""
-    principal = web.require_principal(services.WRITE_SCOPE)
+    principal = access.require_principal(services.WRITE_SCOPE)
     body = web.json_object()
     status = web.choice_field(body, "status", RuleStatus)
     comment = web.text_field(body, "comment")

@@ -22,7 +22,8 @@ from exchange.db import transaction
 from exchange.errors import ExchangeError
 from exchange.keyring import ExchangeKey
 from exchange.log.services import ensure_checkpoint
-from exchange.organisations.services import Principal, get_organisation
+from exchange.organisations.principals import Principal
+from exchange.organisations.services import get_organisation
 from exchange.scenarios import schemas, services
 from exchange.scenarios.services.disclosure import READ_SCOPE
 
@@ -56,12 +57,7 @@ def _viewer(session: Session, viewer_id: str | None) -> Principal | None:
     if viewer_id is None:
         return None
     organisation = get_organisation(session, viewer_id)
-    return Principal(
-        organisation_id=organisation.id,
-        client_id="cli",
-        scopes=frozenset({READ_SCOPE}),
-        roles=frozenset(item.role for item in organisation.roles),
-    )
+    return Principal.acting_for(organisation, client_id="cli", scopes={READ_SCOPE})
 
 
 def _args(**options: object) -> dict[str, str]:

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
+from exchange import quantities
 from exchange.db import ROW_ID_MAX, iso_or_none
-from exchange.factors.schemas import decimal_text, parse_decimal
 from exchange.footprints.models import FootprintRecord
 from exchange.labels import services as labels
 from exchange.labels.models import Grade, GradingScheme
@@ -116,7 +116,7 @@ def reduction_query(args: Mapping[str, str]) -> ReductionQuery:
     quantity: Decimal | None = None
     if quantity_text is not None:
         try:
-            quantity = parse_decimal(quantity_text)
+            quantity = quantities.parse(quantity_text)
         except ValueError as exc:
             raise field_error("quantity", str(exc)) from exc
     record = _text(args, "record")
@@ -136,7 +136,7 @@ def reduction_query(args: Mapping[str, str]) -> ReductionQuery:
 
 
 def _number(value: Decimal | None) -> str | None:
-    return None if value is None else decimal_text(Decimal(value))
+    return None if value is None else quantities.text(Decimal(value))
 
 
 def _figure(figure: Figure | None, unit: str) -> dict[str, Any] | None:
@@ -520,7 +520,7 @@ def reduction_json(found: Reduction) -> dict[str, Any]:
     quantity = None
     if found.quantity is not None:
         quantity = {
-            "value": decimal_text(found.quantity),
+            "value": quantities.text(found.quantity),
             "unit": found.quantity_unit,
             "inSchemeUnit": _figure(found.quantity_in_scheme_unit, found.scheme.unit),
         }
@@ -533,14 +533,14 @@ def reduction_json(found: Reduction) -> dict[str, Any]:
             "certificateStatus": basis.certificate_status,
             "product": basis.product_name,
             "company": basis.company_name,
-            "pcf": decimal_text(basis.pcf),
-            "declaredUnitAmount": decimal_text(basis.declared_amount),
+            "pcf": quantities.text(basis.pcf),
+            "declaredUnitAmount": quantities.text(basis.declared_amount),
             "declaredUnit": basis.declared_unit,
             "logIndex": basis.log_index,
         },
         "category": found.category,
         "benchmark": {
-            "value": decimal_text(found.benchmark),
+            "value": quantities.text(found.benchmark),
             "unit": per,
             "scheme": scheme_json(found.scheme),
         },

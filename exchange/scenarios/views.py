@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from exchange import web
 from exchange.log.services import ensure_checkpoint
+from exchange.organisations import access
 from exchange.scenarios import schemas, services
 
 # The pages run no code and load only their own style sheet.
@@ -60,7 +61,7 @@ def _links() -> dict[str, str]:
 def procurement() -> Response:
     """Green-procurement list: ``category``, ``grade`` (worst accepted), ``rule``,
     ``region``, ``asOf``. Public data: anyone may read it."""
-    web.optional_principal()
+    access.optional_principal()
     output = schemas.output_format(request.args)
     query = schemas.procurement_query(request.args)
     found = services.procurement_list(web.session(), query)
@@ -76,7 +77,7 @@ def procurement() -> Response:
 def disclosure(company_id: str) -> Response:
     """A company's disclosure report: in full for the company and the regulator, the public
     part for anyone else. Cites a signed log checkpoint that covers everything listed."""
-    viewer = web.optional_principal()
+    viewer = access.optional_principal()
     output = schemas.output_format(request.args)
     deprecated = schemas.include_deprecated(request.args)
     session = web.session()
@@ -106,7 +107,7 @@ def disclosure(company_id: str) -> Response:
 def reductions() -> Response:
     """Carbon-inclusion reduction of one ``record`` (as the caller may see it) or one
     ``certificate`` against its category's benchmark; ``quantity`` and ``quantityUnit``."""
-    viewer = web.optional_principal()
+    viewer = access.optional_principal()
     output = schemas.output_format(request.args)
     query = schemas.reduction_query(request.args)
     found = services.reduction(web.session(), viewer, query)

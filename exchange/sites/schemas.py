@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from exchange import quantities
 from exchange.db import iso_or_none
 from exchange.organisations.schemas import UTCDatetime
 from exchange.sites import services
@@ -73,7 +74,7 @@ def production_json(production: SiteProduction) -> dict[str, Any]:
         "recordId": production.record_id,
         "periodStart": production.period_start.isoformat(),
         "periodEnd": production.period_end.isoformat(),
-        "quantity": services.text(production.quantity),
+        "quantity": quantities.rounded_text(production.quantity),
     }
 
 
@@ -81,14 +82,14 @@ def _group_json(group: services.UnitGroup) -> dict[str, Any]:
     ordered = sorted(group.grades.items(), key=lambda item: (item[0] is None, item[0] or 0))
     return {
         "unit": group.unit,
-        "quantity": services.text(group.quantity),
-        "emissions": services.text(group.emissions),
-        "footprintPerUnit": services.text(group.footprint_per_unit),
+        "quantity": quantities.rounded_text(group.quantity),
+        "emissions": quantities.rounded_text(group.emissions),
+        "footprintPerUnit": quantities.rounded_text(group.footprint_per_unit),
         "records": group.records,
-        "certifiedQuantity": services.text(group.certified_quantity),
-        "certifiedShare": services.text(group.certified_share),
+        "certifiedQuantity": quantities.rounded_text(group.certified_quantity),
+        "certifiedShare": quantities.rounded_text(group.certified_share),
         "grades": [
-            {"grade": grade, "quantity": services.text(quantity), "outputs": count}
+            {"grade": grade, "quantity": quantities.rounded_text(quantity), "outputs": count}
             for grade, (quantity, count) in ordered
         ],
     }
@@ -102,8 +103,8 @@ def rollup_json(rollup: services.Rollup) -> dict[str, Any]:
             {
                 **production_json(output.production),
                 "unit": output.unit,
-                "footprintPerUnit": services.text(output.per_unit),
-                "emissions": services.text(output.emissions),
+                "footprintPerUnit": quantities.rounded_text(output.per_unit),
+                "emissions": quantities.rounded_text(output.emissions),
                 "certificate": output.certificate_id,
                 "grade": output.grade,
             }

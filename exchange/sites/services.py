@@ -27,36 +27,29 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Iterable, Sequence
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import Decimal, localcontext
 from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from exchange import quantities
 from exchange.errors import Conflict, NotFound, ValidationFailed
 from exchange.footprints.models import FootprintRecord
 from exchange.footprints.services import own_record, visible_to
 from exchange.labels import services as labels
 from exchange.labels.models import Certificate
 from exchange.organisations.models import Role
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 from exchange.sites.models import Site, SiteKind, SiteProduction
 
-QUANTUM: Final = Decimal("1e-12")
 # Intermediate sums keep this many digits, so that only the final quotient is rounded.
 PRECISION: Final = 80
 
 
-def text(value: Decimal) -> str:
-    rendered = format(value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN), "f")
-    if "." in rendered:
-        rendered = rendered.rstrip("0").rstrip(".")
-    return "0" if rendered in ("-0", "") else rendered
-
-
 def _is_regulator(principal: Principal) -> bool:
-    return Role.REGULATOR in principal.roles
+    return principal.has_role(Role.REGULATOR)
 
 
 # --- sites -----------------------------------------------------------------------------------
@@ -166,7 +159,7 @@ def record_production(
     errors: list[dict[str, str]] = []
     if not new.quantity.is_finite() or new.quantity <= 0:
         errors.append({"field": "quantity", "message": "must be greater than zero"})
-    elif new.quantity != new.quantity.quantize(QUANTUM, rounding=ROUND_HALF_EVEN):
+    elif not quantities.fits(new.quantity):
         errors.append({"field": "quantity", "message": "at most 12 decimal places"})
     if new.period_end <= new.period_start:
         errors.append({"field": "periodEnd", "message": "must be later than periodStart"})

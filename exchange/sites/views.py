@@ -6,6 +6,7 @@ from flask import Blueprint, Response, jsonify, render_template
 
 from exchange import web
 from exchange.db import utcnow
+from exchange.organisations import access
 from exchange.organisations.schemas import parse
 from exchange.sites import schemas, services
 from exchange.trade.schemas import PAGE_POLICY
@@ -15,7 +16,7 @@ bp = Blueprint("sites", __name__, url_prefix="/api/v1/sites", template_folder="t
 
 @bp.post("")
 def register() -> Response:
-    principal = web.require_principal("footprints:write")
+    principal = access.require_principal("footprints:write")
     session = web.session()
     site = services.register_site(
         session, principal, parse(schemas.SiteRequest, web.json_object()).to_new()
@@ -28,20 +29,20 @@ def register() -> Response:
 
 @bp.get("")
 def list_sites() -> Response:
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     sites = services.list_sites(web.session(), principal)
     return jsonify({"data": [schemas.site_json(site) for site in sites]})
 
 
 @bp.get("/<site_id>")
 def get_site(site_id: str) -> Response:
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     return jsonify(schemas.site_json(services.get_site(web.session(), principal, site_id)))
 
 
 @bp.post("/<site_id>/productions")
 def record_production(site_id: str) -> Response:
-    principal = web.require_principal("footprints:write")
+    principal = access.require_principal("footprints:write")
     session = web.session()
     production = services.record_production(
         session, principal, site_id, parse(schemas.ProductionRequest, web.json_object()).to_new()
@@ -53,7 +54,7 @@ def record_production(site_id: str) -> Response:
 
 
 def _rollup_document(site_id: str) -> dict[str, object]:
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     session = web.session()
     now = web.time_arg("asOf") or utcnow()
     period_from, period_to = web.time_arg("from"), web.time_arg("to")

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from exchange.system.observability import gunicorn_log_config
+from exchange.observability import gunicorn_log_config
 
 workers = int(os.environ.get("EXCHANGE_WORKERS", str(min(4, multiprocessing.cpu_count() * 2))))
 # Threads answer requests; a connection gets one only once its request head has arrived

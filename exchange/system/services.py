@@ -9,6 +9,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
+from exchange.log.models import LogHead
+
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
@@ -30,8 +32,6 @@ def log_size(engine: Engine) -> int | None:
     One primary-key read of the log head: as cheap as ``SELECT 1``, and it shows a monitor
     that the schema is there and whether the log still grows.
     """
-    from exchange.log.models import LogHead
-
     try:
         with engine.connect() as connection:
             size = connection.execute(sa.select(LogHead.tree_size).where(LogHead.id == 1)).scalar()

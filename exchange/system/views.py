@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from exchange import web
 from exchange.errors import Unauthenticated
-from exchange.system.observability import Metrics
+from exchange.observability import Metrics
 from exchange.system.services import log_size
 
 bp = Blueprint("system", __name__)

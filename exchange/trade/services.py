@@ -78,7 +78,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from sqlalchemy.orm import Session
@@ -88,9 +88,9 @@ from exchange.footprints.models import FootprintRecord
 from exchange.keyring import ExchangeKey
 from exchange.log import services as log
 from exchange.log.schemas import b64
+from exchange.quantities import rounded_text
 
 TRADE_EXTENSION_PATH: Final = "/api/v1/trade/extensions/trade-data/1.0.0/schema.json"
-QUANTUM: Final = Decimal("1e-12")
 
 BATTERY_RULE: Final = "eu-battery-regulation-2023-1542"
 CBAM_RULE: Final = "eu-cbam-2023-956"
@@ -118,14 +118,6 @@ class MissingData(ValidationFailed):
         )
         self.rule = rule
         self.record_id = record_id
-
-
-def text(value: Decimal) -> str:
-    """Fixed point, at most 12 decimal places (half-even), no trailing zeros."""
-    rendered = format(value.quantize(QUANTUM, rounding=ROUND_HALF_EVEN), "f")
-    if "." in rendered:
-        rendered = rendered.rstrip("0").rstrip(".")
-    return "0" if rendered in ("-0", "") else rendered
 
 
 # --- the trade-data extension -------------------------------------------------------------
@@ -339,8 +331,8 @@ def battery_declaration(
         if stage_sum != total:
             reader.note(
                 "extensions[trade-data].lifeCycleStages",
-                f"the stages add up to {text(stage_sum)} kg CO2e, but the record's "
-                f"pcfIncludingBiogenicUptake is {text(total)}",
+                f"the stages add up to {rounded_text(stage_sum)} kg CO2e, but the record's "
+                f"pcfIncludingBiogenicUptake is {rounded_text(total)}",
             )
     if reader.missing:
         raise MissingData(BATTERY_RULE, record.id, reader.missing)
@@ -356,23 +348,23 @@ def battery_declaration(
         **_context(footprint),
         "basis": {
             "declaredUnitOfMeasurement": unit,
-            "declaredUnitAmount": text(amount),
-            "ratedEnergyCapacityKWh": text(capacity),
+            "declaredUnitAmount": rounded_text(amount),
+            "ratedEnergyCapacityKWh": rounded_text(capacity),
             "ratedEnergyCapacitySource": capacity_source,
-            "expectedLifetimeCycles": text(cycles),
-            "totalEnergyKWh": text(energy),
-            "pcfIncludingBiogenicUptake": text(total),
+            "expectedLifetimeCycles": rounded_text(cycles),
+            "totalEnergyKWh": rounded_text(energy),
+            "pcfIncludingBiogenicUptake": rounded_text(total),
         },
-        "carbonFootprint": text(total / energy),
-        "carbonFootprintPerKWhRatedCapacity": text(total / capacity),
+        "carbonFootprint": rounded_text(total / energy),
+        "carbonFootprintPerKWhRatedCapacity": rounded_text(total / capacity),
         "stages": [
             {
                 "stage": stage_key,
                 "name": english,
                 "nameZh": chinese,
-                "emissions": text(stages[stage_key]),
-                "perFunctionalUnit": text(stages[stage_key] / energy),
-                "sharePercent": text(stages[stage_key] * 100 / total) if total else None,
+                "emissions": rounded_text(stages[stage_key]),
+                "perFunctionalUnit": rounded_text(stages[stage_key] / energy),
+                "sharePercent": rounded_text(stages[stage_key] * 100 / total) if total else None,
             }
             for stage_key, english, chinese in BATTERY_STAGES
         ],
@@ -446,7 +438,7 @@ def cbam_report(
             "productIds": footprint.get("productIds", []),
             "declaredUnitOfMeasurement": unit,
             "declaredUnitAmount": pcf.get("declaredUnitAmount"),
-            "massTonnes": text(tonnes),
+            "massTonnes": rounded_text(tonnes),
             "massSource": mass_source,
         },
         "installation": {
@@ -461,13 +453,16 @@ def cbam_report(
             "end": pcf.get("referencePeriodEnd"),
         },
         "embeddedEmissions": {
-            "directTonnes": text(direct / 1000),
-            "indirectTonnes": text(indirect / 1000),
+            "directTonnes": rounded_text(direct / 1000),
+            "indirectTonnes": rounded_text(indirect / 1000),
         },
         "specificEmbeddedEmissions": {
-            "direct": {"value": text(direct / mass_kg), "source": direct_source},
-            "indirect": {"value": text(indirect / mass_kg), "source": indirect_source},
-            "total": text((direct + indirect) / mass_kg),
+            "direct": {"value": rounded_text(direct / mass_kg), "source": direct_source},
+            "indirect": {
+                "value": rounded_text(indirect / mass_kg),
+                "source": indirect_source,
+            },
+            "total": rounded_text((direct + indirect) / mass_kg),
         },
         "source": citation(session, record, key=key, origin=origin),
     }

@@ -11,6 +11,7 @@ from exchange import web
 from exchange.footprints import services as footprints
 from exchange.footprints.models import FootprintRecord
 from exchange.keyring import ExchangeKey
+from exchange.organisations import access
 from exchange.trade import services
 from exchange.trade.schemas import PAGE_POLICY
 
@@ -25,7 +26,7 @@ _EXPORTS: dict[str, tuple[Exporter, str]] = {
 
 def _export(record_id: str, kind: str) -> services.Export:
     session: Session = web.session()
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     record: FootprintRecord = footprints.get_record(session, principal, record_id)
     exporter, _template = _EXPORTS[kind]
     key: ExchangeKey = web.exchange_key()

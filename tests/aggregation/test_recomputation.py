@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from exchange import quantities
 from exchange.aggregation import engine, services
 from exchange.aggregation.engine import NodeResult, Quality
 from exchange.aggregation.services.recomputation import _figures
@@ -22,7 +23,7 @@ figure = st.one_of(
     st.decimals(min_value=-(10**12), max_value=10**12, places=12, allow_nan=False),
     st.integers(min_value=-(10**6), max_value=10**6).map(lambda n: Decimal(n).scaleb(-12)),
     st.sampled_from([Decimal("-0E-12"), Decimal("0E-12"), Decimal("1E-12"), Decimal("-1E-7")]),
-).map(engine.q12)
+).map(quantities.rounded)
 quality = st.builds(
     Quality,
     st.none() | figure,

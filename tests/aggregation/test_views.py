@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 
 from exchange import signing
 from exchange.aggregation import services
-from exchange.aggregation.cli import products_cli
+from exchange.aggregation.cli import recompute_stale_command
 from exchange.aggregation.models import Result
 from exchange.client.labels import certificate_document, sign_certificate
 from exchange.db import transaction
@@ -813,7 +813,7 @@ def test_the_operator_recomputes_every_stale_product(
     compute(client, chain.owner, chain.drink["id"])
     push(client, chain.bottle_co, productIds=[BOTTLE_URN], pcf=copy.deepcopy(BOTTLE_PCF),
          precedingPfIds=[chain.bottle["footprint"]["id"]])  # fmt: skip
-    result = app.test_cli_runner().invoke(products_cli, ["recompute-stale"])
+    result = app.test_cli_runner().invoke(recompute_stale_command)
     assert result.exit_code == 0, result.output
     assert "1 recomputed, 0 changed" in result.output  # the drink; same figures, new record
     drink = client.get(f"/api/v1/products/{chain.drink['id']}", headers=chain.owner.headers)

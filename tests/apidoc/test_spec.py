@@ -92,7 +92,7 @@ def test_every_operation_answers_anonymous_and_bad_token_calls_as_documented(
     documented bearer-only answer 401; called with a token that names nothing, exactly those
     documented with bearerAuth (required or optional) answer 401; with a valid token, none
     does. A view that reads its caller otherwise than its endpoint declares (and so than the
-    document says) fails here: web.require_principal and web.optional_principal refuse to
+    document says) fails here: access.require_principal and access.optional_principal refuse to
     run."""
     member = add_member(app, Role.SUPPLIER)
     wrong = []

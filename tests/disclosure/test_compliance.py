@@ -19,7 +19,8 @@ from exchange.disclosure.models import DisclosureRequirement
 from exchange.footprints.models import FootprintRecord, Share
 from exchange.jobs.models import Job
 from exchange.organisations.models import Role
-from exchange.pact.services import DELIVER_EVENT, Host
+from exchange.pact.services import DELIVER_EVENT
+from exchange.pact_wire.host import Host
 from tests.factories import Member, add_member
 
 TEA = "urn:pact:productclassification:hainan:tea"

@@ -23,11 +23,10 @@ import requests
 import sqlalchemy as sa
 from flask import Flask
 
-from exchange import signing
+from exchange import pact_wire, signing
 from exchange.jobs.models import Job, JobStatus
 from exchange.log.verify import verify_inclusion_proof, verify_receipt
 from exchange.organisations.models import Role
-from exchange.pact import schemas
 from tests.e2e.conftest import ServerProcess, kill_group, server_environment, start_server
 from tests.e2e.receiver import PartnerHost, tls_partner_host
 from tests.factories import Member, add_member
@@ -263,6 +262,6 @@ def test_nothing_acknowledged_is_lost_when_server_and_worker_are_killed(
     assert len(ids) > len(unique)
     for received in host.events:
         assert received.body == unique[received.body["id"]]
-    assert {event["type"] for event in unique.values()} == {schemas.PUBLISHED}
+    assert {event["type"] for event in unique.values()} == {pact_wire.PUBLISHED}
     per_record = [pf for event in unique.values() for pf in event["data"]["pfIds"]]
     assert sorted(per_record) == sorted(stored_ids), "each stored record announced exactly once"

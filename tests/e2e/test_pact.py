@@ -16,9 +16,9 @@ import requests
 import sqlalchemy as sa
 from flask import Flask
 
+from exchange import pact_wire
 from exchange.jobs.models import Job, JobStatus
 from exchange.organisations.models import Role
-from exchange.pact import schemas
 from tests.e2e.conftest import TLSServer, server_environment
 from tests.e2e.receiver import PartnerHost, partner_host
 from tests.factories import Member, add_member, cloud_event
@@ -186,7 +186,7 @@ def test_the_pact_conformance_walk(
     for response in (
         client.get("/3/footprints", token="invalid"),
         client.get(f"/3/footprints/{footprints[0]['id']}", token="invalid"),
-        client.event(cloud_event(schemas.PUBLISHED, {"pfIds": [str(uuid.uuid4())]}, "x"), "bad"),
+        client.event(cloud_event(pact_wire.PUBLISHED, {"pfIds": [str(uuid.uuid4())]}, "x"), "bad"),
     ):
         assert response.status_code == 401 and response.json()["code"] == "BadRequest"
 
@@ -225,16 +225,16 @@ def test_the_pact_conformance_walk(
 
     # events: the buyer's PACT host is registered, then it asks for footprints
     register_partner(tls_server, buyer, partner, partner.client_secret)
-    wanted = cloud_event(schemas.REQUEST_CREATED, {"productId": [product]}, partner.base_url)
+    wanted = cloud_event(pact_wire.REQUEST_CREATED, {"productId": [product]}, partner.base_url)
     nothing = cloud_event(
-        schemas.REQUEST_CREATED, {"productId": ["urn:pact:null"]}, partner.base_url
+        pact_wire.REQUEST_CREATED, {"productId": ["urn:pact:null"]}, partner.base_url
     )
     for body in (wanted, nothing):
         accepted = client.event(body)
         assert accepted.status_code == 200 and accepted.content == b""
-    published = cloud_event(schemas.PUBLISHED, {"pfIds": [str(uuid.uuid4())]}, partner.base_url)
+    published = cloud_event(pact_wire.PUBLISHED, {"pfIds": [str(uuid.uuid4())]}, partner.base_url)
     assert client.event(published).status_code == 200
-    malformed = cloud_event(schemas.PUBLISHED, {"pfIds": ["urn:gtin:4712345060507"]}, "x")
+    malformed = cloud_event(pact_wire.PUBLISHED, {"pfIds": ["urn:gtin:4712345060507"]}, "x")
     assert client.event(malformed).status_code == 400
 
     assert partner.events == []  # nothing is sent until the worker runs
@@ -261,7 +261,7 @@ def test_a_delivery_to_a_host_that_is_down_is_retried_until_it_answers(
     client = Pact(tls_server, buyer)
     register_partner(tls_server, buyer, partner, "wrong")
     request = cloud_event(
-        schemas.REQUEST_CREATED, {"productId": ["urn:pact:null"]}, partner.base_url
+        pact_wire.REQUEST_CREATED, {"productId": ["urn:pact:null"]}, partner.base_url
     )
     assert client.event(request).status_code == 200
 

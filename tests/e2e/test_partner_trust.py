@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from exchange.mutual_recognition.models import Agreement, Recognition
 from exchange.mutual_recognition.verify import verify_bundle
 from exchange.organisations.models import Role
 from exchange.organisations.uscc import check_character
+from exchange.partners.models import Agreement, Recognition
 from tests.e2e.test_mutual_recognition import (  # noqa: F401 (the fixture)
     B_ORIGIN,
     Exchange,

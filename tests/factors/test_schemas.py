@@ -9,7 +9,7 @@ import pytest
 
 from exchange.errors import ValidationFailed
 from exchange.factors.gwp import GwpSet
-from exchange.factors.schemas import decimal_text, parse_factor
+from exchange.factors.schemas import parse_factor
 
 
 def row(**changes: Any) -> dict[str, Any]:
@@ -81,10 +81,3 @@ def test_decimals_beyond_the_stored_precision_are_refused_not_rounded() -> None:
         parse_factor(row(value="0.1234567890123", gases=None))
     assert fields(caught) == {"value"}
     assert parse_factor(row(value="0.123456789012", gases=None)).value == Decimal("0.123456789012")
-
-
-def test_decimal_text_is_the_shortest_plain_form() -> None:
-    assert decimal_text(Decimal("0.556800000000")) == "0.5568"
-    assert decimal_text(Decimal("1E+2")) == "100"
-    assert decimal_text(Decimal("0E-12")) == "0"
-    assert decimal_text(Decimal("-9.220")) == "-9.22"

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from exchange.db import transaction
-from exchange.flows.models import DataFlow, FlowKind
+from exchange.footprints.flows.models import DataFlow, FlowKind
 from exchange.footprints.models import FootprintRecord, RecordStatus, Share
 from exchange.log.models import LogEntry
 from tests.factories import Member, add_member

@@ -14,9 +14,10 @@ from exchange.db import transaction
 from exchange.footprints import services
 from exchange.footprints.services import reading
 from exchange.organisations.models import Role
-from exchange.organisations.services import Principal, authenticate
-from exchange.pact.filters import Criteria, criteria_from_query, terms_of
-from exchange.pact.schemas import parse_product_footprint
+from exchange.organisations.principals import Principal
+from exchange.organisations.services import authenticate
+from exchange.pact_wire import parse_product_footprint
+from exchange.pact_wire.filters import Criteria, criteria_from_query, terms_of
 from tests.factories import Member, add_member, pact_example
 
 

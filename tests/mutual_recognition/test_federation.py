@@ -21,13 +21,13 @@ from exchange.db import transaction
 from exchange.log import merkle, note
 from exchange.log.services import append_entries
 from exchange.mutual_recognition import services
-from exchange.mutual_recognition.models import PartnerFork, PartnerProgramme
 from exchange.mutual_recognition.services.federation import (
     HostUnavailable,
     PartnerClient,
     SyncError,
 )
 from exchange.mutual_recognition.services.recognition import envelope_entry
+from exchange.partners.models import PartnerFork, PartnerProgramme
 from tests.mutual_recognition.builders import OUT_OF_SCOPE, agreement_body, partner_envelope
 from tests.mutual_recognition.conftest import PARTNER_ORIGIN, Partnership, register
 from tests.mutual_recognition.partner_host import OWNER, served_over_pact

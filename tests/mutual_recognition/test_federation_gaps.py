@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from exchange.db import transaction
 from exchange.log import merkle
-from exchange.mutual_recognition.models import Recognition
+from exchange.partners.models import Recognition
 from tests.mutual_recognition.conftest import Partnership
 from tests.mutual_recognition.partner_host import PartnerHost
 from tests.mutual_recognition.test_federation_outage import (  # noqa: F401 (the fixture)

@@ -23,8 +23,8 @@ from exchange.client.keys import LocalKey
 from exchange.db import transaction
 from exchange.footprints.models import FootprintRecord
 from exchange.jobs.services import JobContext, enqueue, run_due_jobs
-from exchange.mutual_recognition.models import PartnerProgramme, Recognition
 from exchange.mutual_recognition.services.federation import SYNC_JOB
+from exchange.partners.models import PartnerProgramme, Recognition
 from tests.mutual_recognition.builders import agreement_body, partner_envelope
 from tests.mutual_recognition.conftest import PARTNER_ORIGIN, Partnership, register
 from tests.mutual_recognition.partner_host import Failure, PartnerHost, running_partner_host

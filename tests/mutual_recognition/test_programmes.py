@@ -13,9 +13,9 @@ from exchange import signing
 from exchange.client.keys import LocalKey
 from exchange.db import transaction
 from exchange.log.models import LogEntry
-from exchange.mutual_recognition.models import PartnerProgramme
 from exchange.organisations.models import Role
 from exchange.organisations.uscc import check_character
+from exchange.partners.models import PartnerProgramme
 from tests.factories import add_member
 from tests.mutual_recognition.builders import agreement_body
 from tests.mutual_recognition.conftest import Partnership, register

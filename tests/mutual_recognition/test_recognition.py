@@ -16,9 +16,9 @@ from exchange.client.keys import LocalKey
 from exchange.db import transaction
 from exchange.log import merkle
 from exchange.log.models import LogEntry
-from exchange.mutual_recognition.models import Recognition
 from exchange.mutual_recognition.services.recognition import recognition_entry
 from exchange.organisations.models import Role
+from exchange.partners.models import Recognition
 from tests.factories import add_member
 from tests.labels.builders import CATEGORY, GTIN, programme
 from tests.mutual_recognition.builders import OUT_OF_SCOPE, SCOPE, partner_envelope

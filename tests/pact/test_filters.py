@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from exchange.pact.filters import (
+from exchange.pact_wire import parse_product_footprint
+from exchange.pact_wire.filters import (
     Criteria,
     criteria_from_json,
     criteria_from_query,
     geography_matches,
     terms_of,
 )
-from exchange.pact.schemas import parse_product_footprint
 from tests.factories import pact_example
 
 

@@ -37,7 +37,7 @@ from jsonschema import (  # type: ignore[import-untyped]
 from pydantic import BaseModel
 
 from exchange.errors import ValidationFailed
-from exchange.pact.schemas import (
+from exchange.pact_wire import (
     FOOTPRINT_INVALID,
     CarbonFootprint,
     DataModelExtension,

@@ -12,19 +12,20 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from exchange import signing
+from exchange import pact_wire, signing
 from exchange.db import transaction
 from exchange.jobs.models import Job
 from exchange.log import services as log_services
 from exchange.organisations.models import Role
-from exchange.pact import schemas, services
-from exchange.pact.filters import criteria_from_query, terms_of
+from exchange.pact import services
 from exchange.pact.models import ReceivedEvent
-from exchange.pact.schemas import parse_product_footprint
+from exchange.pact_wire import parse_product_footprint
+from exchange.pact_wire.filters import criteria_from_query, terms_of
+from exchange.pact_wire.host import SIGNATURE_EXTENSION_PATH, Host
 from tests.factories import Member, add_member, cloud_event, json_of, pact_example
 from tests.pact.oracle import openapi_errors
 
-HOST = services.Host(base_url="http://localhost")
+HOST = Host(base_url="http://localhost")
 
 
 def push(
@@ -137,7 +138,7 @@ def test_served_footprints_are_schema_valid_and_carry_a_verifiable_signature(
             signature=data["value"],
             public_key=supplier.key.public_key,
         )
-    schema = client.get(services.SIGNATURE_EXTENSION_PATH).get_json()
+    schema = client.get(SIGNATURE_EXTENSION_PATH).get_json()
     assert schema["$id"] == extension["dataSchema"]
 
 
@@ -441,7 +442,7 @@ def test_malformed_events_are_400_and_change_nothing(
     app: Flask, client: FlaskClient, change: dict[str, Any]
 ) -> None:
     member = add_member(app)
-    body = event(schemas.PUBLISHED, {"pfIds": [str(uuid.uuid4())]}) | change
+    body = event(pact_wire.PUBLISHED, {"pfIds": [str(uuid.uuid4())]}) | change
     response = post_event(client, member, body)
     assert response.status_code == 400, response.get_json()
     assert response.get_json()["code"] == "BadRequest"
@@ -451,7 +452,7 @@ def test_malformed_events_are_400_and_change_nothing(
 
 def test_published_events_are_accepted_once(app: Flask, client: FlaskClient) -> None:
     member = add_member(app)
-    body = event(schemas.PUBLISHED, {"pfIds": [str(uuid.uuid4())]})
+    body = event(pact_wire.PUBLISHED, {"pfIds": [str(uuid.uuid4())]})
     for _ in range(2):
         response = post_event(client, member, body)
         assert response.status_code == 200 and response.data == b""
@@ -466,14 +467,14 @@ def test_a_request_is_answered_with_one_fulfilled_event(app: Flask, client: Flas
     register_endpoint(client, buyer, "https://buyer.example/")
     queued_before = len(queued_events(app))
 
-    request = event(schemas.REQUEST_CREATED, {"productId": ["urn:gtin:06901234500017"]})
+    request = event(pact_wire.REQUEST_CREATED, {"productId": ["urn:gtin:06901234500017"]})
     assert post_event(client, buyer, request).status_code == 200
     answers = queued_events(app)[queued_before:]
     assert len(answers) == 1
     answer = answers[0]["event"]
     assert answers[0]["recipient"] == buyer.organisation_id
     assert openapi_errors(answer, "RequestFulfilledEvent") == []
-    assert answer["type"] == schemas.REQUEST_FULFILLED
+    assert answer["type"] == pact_wire.REQUEST_FULFILLED
     assert answer["data"]["requestEventId"] == request["id"]
     assert [pf["id"] for pf in answer["data"]["pfs"]] == [wanted["id"]]
     for pf in answer["data"]["pfs"]:
@@ -489,7 +490,7 @@ def test_a_request_nobody_can_answer_is_rejected_with_not_found(
 ) -> None:
     buyer = add_member(app, Role.CHAIN_OWNER)
     register_endpoint(client, buyer, "https://buyer.example")
-    request = event(schemas.REQUEST_CREATED, {"productId": ["urn:pact:null"]})
+    request = event(pact_wire.REQUEST_CREATED, {"productId": ["urn:pact:null"]})
     assert post_event(client, buyer, request).status_code == 200
     (answer,) = [item["event"] for item in queued_events(app)]
     assert openapi_errors(answer, "RequestRejectedEvent") == []
@@ -527,11 +528,11 @@ def test_a_request_needs_a_registered_host_named_as_its_source(
     app: Flask, client: FlaskClient
 ) -> None:
     buyer = add_member(app, Role.CHAIN_OWNER)
-    request = event(schemas.REQUEST_CREATED, {"productId": ["urn:pact:null"]})
+    request = event(pact_wire.REQUEST_CREATED, {"productId": ["urn:pact:null"]})
     assert post_event(client, buyer, request).status_code == 400
     register_endpoint(client, buyer, "https://buyer.example")
     elsewhere = event(
-        schemas.REQUEST_CREATED, {"productId": ["urn:pact:null"]}, "https://evil.example"
+        pact_wire.REQUEST_CREATED, {"productId": ["urn:pact:null"]}, "https://evil.example"
     )
     response = post_event(client, buyer, elsewhere)
     assert response.status_code == 400 and response.get_json()["details"][0]["field"] == "source"
@@ -579,7 +580,7 @@ def test_a_request_by_product_alone_never_reaches_into_private_records(
     supplier, stranger = add_member(app), add_member(app, Role.CHAIN_OWNER)
     push(client, supplier, productIds=["urn:gtin:06901234500011"])
     register_endpoint(client, stranger, "https://buyer.example")
-    request = event(schemas.REQUEST_CREATED, {"productId": ["urn:gtin:06901234500011"]})
+    request = event(pact_wire.REQUEST_CREATED, {"productId": ["urn:gtin:06901234500011"]})
     assert post_event(client, stranger, request).status_code == 200
     (mine,) = client.get("/api/v1/requests", headers=stranger.headers).get_json()["data"]
     # rejected like a product nobody holds: no supplier named, nothing left open

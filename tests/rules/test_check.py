@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from exchange.pact.schemas import ProductFootprint, parse_product_footprint
+from exchange.pact_wire import ProductFootprint, parse_product_footprint
 from exchange.rules.check import cited_codes, violations
 from exchange.rules.models import AccountingRule, RuleStatus, SystemBoundary
 from exchange.rules.schemas import BOUNDARY_SCHEMA, PROGRAMME_NAME

@@ -13,7 +13,7 @@ from flask import Flask
 from exchange.aggregation.schemas import MAX_LINES
 from exchange.footprints.models import FootprintRecord
 from exchange.organisations.models import Role
-from exchange.pact.schemas.events import MAX_EVENT_ITEMS, PUBLISHED
+from exchange.pact_wire.events import MAX_EVENT_ITEMS, PUBLISHED
 from tests.factories import add_member, cloud_event
 
 

@@ -25,9 +25,9 @@ from exchange import signing
 from exchange.client.cli import sign_command
 from exchange.db import ROW_ID_MAX
 from exchange.footprints.models import FootprintRecord
-from exchange.mutual_recognition.models import PartnerProgramme
 from exchange.mutual_recognition.services.federation import PartnerClient, SyncError
 from exchange.organisations.models import Role, SigningKey
+from exchange.partners.models import PartnerProgramme
 from tests.factories import Member, add_member, json_of
 from tests.mutual_recognition.conftest import register as register_partner
 from tests.portal.helpers import add_user, csrf, post, text

@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.serving import make_server
 
+from exchange.observability import UNMATCHED_ROUTE
 from exchange.organisations.models import Role
-from exchange.system.observability import UNMATCHED_ROUTE
 from tests.factories import add_member
 
 

@@ -9,14 +9,14 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from exchange.aggregation import engine
+from exchange import quantities
 from exchange.aggregation.models import DerivedRecord, Product
 from exchange.db import chunked
 from exchange.errors import NotFound, ValidationFailed
 from exchange.factors import units
 from exchange.footprints import services as footprints
 from exchange.footprints.models import FootprintRecord
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 
 READ_SCOPE: Final = "footprints:read"
 WRITE_SCOPE: Final = "footprints:write"
@@ -90,5 +90,5 @@ def product_json(product: Product) -> dict[str, Any]:
         "owner": product.owner_id,
         "productUrn": product.product_urn,
         "declaredUnit": product.declared_unit,
-        "declaredAmount": engine.text(product.declared_amount),
+        "declaredAmount": quantities.rounded_text(product.declared_amount),
     }

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from exchange import signing
+from exchange import quantities, signing
 from exchange.aggregation import engine
 from exchange.aggregation.engine import SourceKind
 from exchange.aggregation.models import DerivedRecord, Product, Result
@@ -32,9 +32,10 @@ from exchange.db import utcnow
 from exchange.errors import Conflict, ValidationFailed
 from exchange.footprints.models import FootprintRecord, RecordStatus
 from exchange.organisations.models import CompanyIdentifier, Organisation
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 from exchange.pact import services as pact
-from exchange.pact.filters import Criteria
+from exchange.pact_wire.filters import Criteria
+from exchange.pact_wire.host import Host
 
 # --- explaining ------------------------------------------------------------------------------
 
@@ -112,8 +113,8 @@ def explain(session: Session, principal: Principal, product_id: str) -> dict[str
         "byTier": [
             {
                 "tier": tier,
-                engine.HEADLINE: engine.text(excluding),
-                "total": engine.text(total),
+                engine.HEADLINE: quantities.rounded_text(excluding),
+                "total": quantities.rounded_text(total),
             }
             for tier, (excluding, total) in sorted(by_tier.items())
         ],
@@ -140,8 +141,8 @@ def _explain_node(
         share = engine.CONTEXT.multiply(factor, line_result.contribution[0])
         share_excluding = engine.CONTEXT.multiply(factor, engine.headline(line_result.contribution))
         item["tier"] = tier + 1
-        item[TO_ROOT_HEADLINE] = engine.text(share_excluding)
-        item["contributionToRoot"] = engine.text(share)
+        item[TO_ROOT_HEADLINE] = quantities.rounded_text(share_excluding)
+        item["contributionToRoot"] = quantities.rounded_text(share)
         child_id = item["input"].get("productId") if item["kind"] == "product" else None
         child = session.get(Product, child_id) if child_id else None
         if child is not None and child.owner_id == viewer_id and child.id not in path:
@@ -223,7 +224,7 @@ def export_rows(session: Session, principal: Principal, product_id: str) -> list
 
 
 def request_missing(
-    session: Session, principal: Principal, product_id: str, *, host: pact.Host
+    session: Session, principal: Principal, product_id: str, *, host: Host
 ) -> list[dict[str, Any]]:
     """One PACT footprint request to each supplier whose data the result lacks."""
     principal.require_scope(READ_SCOPE)
@@ -257,7 +258,7 @@ def request_missing(
 # --- derived footprints ----------------------------------------------------------------------
 
 
-def provenance_schema_url(host: pact.Host) -> str:
+def provenance_schema_url(host: Host) -> str:
     return host.base_url + PROVENANCE_EXTENSION_PATH
 
 
@@ -266,7 +267,7 @@ def derived_draft(
     principal: Principal,
     product_id: str,
     *,
-    host: pact.Host,
+    host: Host,
     reference_year: int | None = None,
 ) -> dict[str, Any]:
     """The PACT footprint of a computed product, ready for its owner to sign and submit.
@@ -306,32 +307,34 @@ def derived_draft(
     )
     pcf: dict[str, Any] = {
         "declaredUnitOfMeasurement": pact_unit(product.declared_unit),
-        "declaredUnitAmount": engine.text(product.declared_amount),
-        "productMassPerDeclaredUnit": engine.text(product.mass_per_declared_unit or engine.ZERO),
+        "declaredUnitAmount": quantities.rounded_text(product.declared_amount),
+        "productMassPerDeclaredUnit": quantities.rounded_text(
+            product.mass_per_declared_unit or engine.ZERO
+        ),
         "referencePeriodStart": f"{year}-01-01T00:00:00Z",
         "referencePeriodEnd": f"{year + 1}-01-01T00:00:00Z",
-        "pcfExcludingBiogenicUptake": engine.text(total - biogenic),
-        "pcfIncludingBiogenicUptake": engine.text(total),
+        "pcfExcludingBiogenicUptake": quantities.rounded_text(total - biogenic),
+        "pcfIncludingBiogenicUptake": quantities.rounded_text(total),
         "fossilCarbonContent": "0",
-        "fossilGhgEmissions": engine.text(max(fossil, engine.ZERO)),
-        "landUseChangeGhgEmissions": engine.text(max(land_use, engine.ZERO)),
+        "fossilGhgEmissions": quantities.rounded_text(max(fossil, engine.ZERO)),
+        "landUseChangeGhgEmissions": quantities.rounded_text(max(land_use, engine.ZERO)),
         "packagingEmissionsIncluded": packaging_included,
         "ipccCharacterizationFactors": ["AR6"],
         "crossSectoralStandards": ["ISO14067", "PACT-3.0"],
         "exemptedEmissionsPercent": "0",
     }
     if biogenic <= 0:
-        pcf["biogenicCO2Uptake"] = engine.text(biogenic)
+        pcf["biogenicCO2Uptake"] = quantities.rounded_text(biogenic)
     if packaging_included and packaging >= 0:  # PACT: a positive-or-zero decimal
-        pcf["packagingGhgEmissions"] = engine.text(packaging)
+        pcf["packagingGhgEmissions"] = quantities.rounded_text(packaging)
     if stored.primary_data_share is not None:
-        pcf["primaryDataShare"] = engine.text(stored.primary_data_share)
+        pcf["primaryDataShare"] = quantities.rounded_text(stored.primary_data_share)
     if stored.dqr_technological is not None:
         assert stored.dqr_geographical is not None and stored.dqr_temporal is not None
         pcf["dqi"] = {
-            "technologicalDQR": engine.text(stored.dqr_technological),
-            "geographicalDQR": engine.text(stored.dqr_geographical),
-            "temporalDQR": engine.text(stored.dqr_temporal),
+            "technologicalDQR": quantities.rounded_text(stored.dqr_technological),
+            "geographicalDQR": quantities.rounded_text(stored.dqr_geographical),
+            "temporalDQR": quantities.rounded_text(stored.dqr_temporal),
         }
     factor_sources = sorted(
         {
@@ -405,7 +408,7 @@ def current_derived_records(session: Session, product: Product) -> list[str]:
     return sorted(found)
 
 
-def provenance_schema(host: pact.Host) -> dict[str, Any]:
+def provenance_schema(host: Host) -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": provenance_schema_url(host),

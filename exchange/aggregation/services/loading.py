@@ -16,6 +16,7 @@ from typing import Any, Final, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from exchange import quantities
 from exchange.aggregation import engine
 from exchange.aggregation.engine import Line, Node, Quality, Source, SourceKind
 from exchange.aggregation.models import Product, RecordValues
@@ -176,7 +177,7 @@ def record_values(footprint: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _fits(value: Decimal | None) -> bool:
-    return value is None or value == engine.q12(value)
+    return value is None or quantities.fits(value)
 
 
 def _record_sources(session: Session, ids: Collection[str], *, detail: bool) -> dict[str, Source]:

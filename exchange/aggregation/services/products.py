@@ -25,7 +25,7 @@ from exchange.errors import ValidationFailed
 from exchange.factors import units
 from exchange.footprints.models import FootprintRecord, Share
 from exchange.organisations.models import Organisation
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 
 
 def usable_product(session: Session, owner_id: str, product_id: str) -> Product | None:

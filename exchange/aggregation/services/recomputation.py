@@ -29,7 +29,7 @@ from exchange.aggregation.services.loading import (
 from exchange.aggregation.services.staleness import mark_products_stale, stale_products
 from exchange.db import chunked, utcnow
 from exchange.errors import ValidationFailed
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 
 # --- computing -------------------------------------------------------------------------------
 

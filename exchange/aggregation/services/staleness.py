@@ -14,7 +14,7 @@ from exchange.aggregation.services.common import PROVENANCE_EXTENSION_PATH, READ
 from exchange.aggregation.services.documents import link_derived
 from exchange.db import chunked, utcnow
 from exchange.footprints.services import NewRecord
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 
 OTHER_COMPONENT_CHANGED: Final = "a component from another organisation changed"
 

@@ -35,8 +35,9 @@ from exchange.footprints.models import (
     Share,
 )
 from exchange.organisations.models import OrganisationRole, Role
-from exchange.organisations.services import Principal, key_status, keys_by_kid
-from exchange.pact.filters import VALIDITY_YEARS, Criteria, countries_among
+from exchange.organisations.principals import Principal
+from exchange.organisations.services import key_status, keys_by_kid
+from exchange.pact_wire.filters import VALIDITY_YEARS, Criteria, countries_among
 
 # SQLite allows 500 selects in a compound one; beyond this a source is not used.
 MAX_RUNS: Final = 200
@@ -80,7 +81,7 @@ def visible_to(organisation_id: str, *, regulator: bool = False) -> sa.ColumnEle
 def _visible_clause(principal: Principal | None) -> sa.ColumnElement[bool]:
     if principal is None:
         return FootprintRecord.disclosure == Disclosure.PUBLIC
-    return visible_to(principal.organisation_id, regulator=Role.REGULATOR in principal.roles)
+    return visible_to(principal.organisation_id, regulator=principal.has_role(Role.REGULATOR))
 
 
 def get_record(session: Session, principal: Principal | None, record_id: str) -> FootprintRecord:
@@ -271,7 +272,7 @@ def _visibility_source(principal: Principal | None, *, owned_only: bool) -> _Sou
     if owned_only:
         return _Source([owned], True)
     runs = [owned, _record_run(FootprintRecord.disclosure == Disclosure.PUBLIC)]
-    if Role.REGULATOR in principal.roles:
+    if principal.has_role(Role.REGULATOR):
         runs.append(_record_run(FootprintRecord.disclosure == Disclosure.REGULATOR))
     by_record = aliased(Share)
     runs.append(
@@ -419,7 +420,7 @@ def _page_ids(
         checks.append(_visible_clause(principal))
         if owned_only and principal is not None:
             checks.append(FootprintRecord.owner_id == principal.organisation_id)
-    if principal is not None and Role.PARTNER_PROGRAMME in principal.roles:
+    if principal is not None and principal.has_role(Role.PARTNER_PROGRAMME):
         checks.append(~_held_for_a_partner_programme())
     pages = []
     for run in source.runs:

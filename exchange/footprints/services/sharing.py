@@ -13,8 +13,8 @@ from exchange.errors import (
     NotFound,
     ValidationFailed,
 )
-from exchange.flows import services as flows
-from exchange.flows.models import FlowKind
+from exchange.footprints.flows import services as flows
+from exchange.footprints.flows.models import FlowKind
 from exchange.footprints.models import (
     SHARES,
     Disclosure,
@@ -22,9 +22,9 @@ from exchange.footprints.models import (
     Share,
 )
 from exchange.organisations.models import Organisation
-from exchange.organisations.services import Principal
-from exchange.pact.filters import FilterTerms, terms_of
-from exchange.pact.schemas import parse_product_footprint
+from exchange.organisations.principals import Principal
+from exchange.pact_wire import parse_product_footprint
+from exchange.pact_wire.filters import FilterTerms, terms_of
 
 
 def own_record(session: Session, principal: Principal, record_id: str) -> FootprintRecord:

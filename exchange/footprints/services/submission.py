@@ -38,9 +38,10 @@ from exchange.footprints.models import (
 )
 from exchange.footprints.schemas import EnvelopeSignature, parse_envelope
 from exchange.organisations.models import CompanyIdentifier, SigningKey
-from exchange.organisations.services import Principal, keys_by_kid
-from exchange.pact.filters import FilterTerms, terms_of, validity_years
-from exchange.pact.schemas import ProductFootprint, parse_product_footprint
+from exchange.organisations.principals import Principal
+from exchange.organisations.services import keys_by_kid
+from exchange.pact_wire import ProductFootprint, parse_product_footprint
+from exchange.pact_wire.filters import FilterTerms, terms_of, validity_years
 from exchange.rules.services import check_footprints_against_rules
 
 LOG_KIND = "footprint"

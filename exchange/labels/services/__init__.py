@@ -18,7 +18,6 @@ from exchange.labels.services.accreditation import (
 )
 from exchange.labels.services.certificates import (
     CERTIFICATE_ACTIONS,
-    PER_UNIT_QUANTUM,
     RegistryEntry,
     add_years,
     certificate_entry,
@@ -97,7 +96,6 @@ __all__ = [
     "CLOCK_SKEW",
     "ISSUE_WINDOW",
     "LABEL_LOG_KIND",
-    "PER_UNIT_QUANTUM",
     "SCHEME_LOG_KIND",
     "SCOPE",
     "IssuedLabel",

@@ -26,7 +26,7 @@ from exchange.labels.services.common import (
     require_role,
 )
 from exchange.organisations.models import Organisation, Role
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 
 _ACCREDITATION_MOVES: Final = {
     None: {AccreditationStatus.GRANTED},

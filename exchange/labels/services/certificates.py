@@ -8,13 +8,13 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Collection, Sequence
-from decimal import ROUND_HALF_EVEN, Decimal, DivisionByZero, InvalidOperation
+from decimal import Decimal, DivisionByZero, InvalidOperation
 from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from exchange import signing
+from exchange import quantities, signing
 from exchange.db import LogAppender, utcnow
 from exchange.errors import (
     AccessDenied,
@@ -48,8 +48,8 @@ from exchange.labels.services.common import (
 )
 from exchange.labels.services.grading import current_grade, current_scheme, grade_certificate
 from exchange.organisations.models import Organisation, Role, SigningKey
-from exchange.organisations.services import Principal
-from exchange.pact.schemas import parse_product_footprint
+from exchange.organisations.principals import Principal
+from exchange.pact_wire import parse_product_footprint
 
 
 def footprint_digest(footprint_json: str) -> str:
@@ -64,9 +64,6 @@ def add_years(moment: dt.datetime, years: int) -> dt.datetime:
         return moment.replace(year=moment.year + years, day=28)
 
 
-PER_UNIT_QUANTUM: Final = Decimal("1e-12")
-
-
 def value_per_unit(footprint_json: str) -> tuple[Decimal, str]:
     """The PCF (including biogenic uptake) of ONE declared unit, and that unit.
 
@@ -79,7 +76,7 @@ def value_per_unit(footprint_json: str) -> tuple[Decimal, str]:
     except (InvalidOperation, DivisionByZero) as exc:  # pragma: no cover - schema forbids 0
         raise ValidationFailed("the footprint's declared unit amount is not usable") from exc
     # A division may not end (1 / 3 kg); values are stored with 12 decimal places.
-    exact = value.quantize(PER_UNIT_QUANTUM, rounding=ROUND_HALF_EVEN).normalize()
+    exact = quantities.stripped(quantities.rounded(value))
     return exact, str(pcf.declared_unit_of_measurement)
 
 

@@ -6,11 +6,10 @@ import datetime as dt
 from typing import Final
 
 from exchange.errors import (
-    AccessDenied,
     ValidationFailed,
 )
 from exchange.organisations.models import Role
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 
 SCOPE: Final = "labels:write"
 ACCREDITATION_LOG_KIND: Final = "accreditation"
@@ -26,8 +25,7 @@ ISSUE_WINDOW: Final = dt.timedelta(days=1)
 
 def require_role(principal: Principal, role: Role, what: str) -> None:
     principal.require_scope(SCOPE)
-    if role not in principal.roles:
-        raise AccessDenied(f"only a {role.value} may {what}")
+    principal.require_role(role, f"only a {role.value} may {what}")
 
 
 def given_reason(reason: str) -> str:

@@ -26,7 +26,7 @@ from exchange.labels.models import (
 )
 from exchange.labels.services.common import SCHEME_LOG_KIND, require_role
 from exchange.organisations.models import Role
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 
 
 def scheme_entry(scheme: GradingScheme) -> bytes:

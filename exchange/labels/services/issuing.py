@@ -43,7 +43,7 @@ from exchange.labels.services.grading import current_grade
 from exchange.labels.services.keys import ensure_issuer_key, trusted_keys
 from exchange.labels.verify import Reason, TrustedKey, Verdict, verify_scanned
 from exchange.organisations.models import Organisation
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 
 
 def label_entry(label: Label) -> bytes:

@@ -31,6 +31,7 @@ from exchange.labels.services.accreditation import accreditation_history, accred
 from exchange.labels.services.keys import ensure_issuer_key
 from exchange.organisations.models import SigningKey
 from exchange.organisations.services import keys_of
+from exchange.partners.services import trust_list_entries
 from exchange.witness import policy as witnessing
 
 DEFAULT_VALIDITY: Final = dt.timedelta(days=3)
@@ -51,9 +52,6 @@ def validity_of(config: Mapping[str, Any]) -> dt.timedelta:
 def trust_list_content(session: Session, key: ExchangeKey, *, origin: str) -> dict[str, Any]:
     """What the list says, without its times: the exchange's keys, the accredited bodies and
     the partner programmes, each with its history, and the log's witnesses."""
-    # Imported here: mutual recognition builds on labels (its bundles carry certificates).
-    from exchange.mutual_recognition.services.programmes import trust_list_entries
-
     ensure_issuer_key(session, key)
     bodies = []
     for organisation, accreditation in accredited_bodies(session):

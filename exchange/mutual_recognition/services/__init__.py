@@ -14,7 +14,8 @@ organisation, so nothing new may use it, and the existing stale-marking service
 (``mark_inputs_stale``) marks every derived footprint that used it. Refused records are
 not stored as records: their decision keeps the envelope as evidence.
 
-- :mod:`.programmes`: partners, trust anchors, agreements and their status flows;
+- :mod:`.programmes`: onboarding partners, their trust anchors, agreements and their status
+  flows (the register they change, and its reads, are :mod:`exchange.partners`);
 - :mod:`.recognition`: the checks of one record and the signed, logged decision;
 - :mod:`.federation`: the PACT client, the sync and the partner's log (forks);
 - :mod:`.bundle`: the verification bundle of one of our records.
@@ -35,30 +36,20 @@ from exchange.mutual_recognition.services.programmes import (
     AGREEMENT_LOG_KIND,
     PARTNER_LOG_KIND,
     accept_trust_list,
-    agreement_history,
     agreement_log_sources,
-    agreements_in_force,
     amend_agreement,
-    anchors_of,
     create_agreement,
     expire_agreements,
     expire_on_schedule,
     expiry_due,
     flag_key_revoked,
     forks_of,
-    get_partner,
-    list_agreements,
-    list_partners,
-    partner_history,
     partner_log_sources,
     register_partner,
     require_regulator,
     revoke_anchor,
     set_agreement_status,
     set_partner_status,
-    trust_list_entries,
-    valid_anchors,
-    visible_agreement,
 )
 from exchange.mutual_recognition.services.recognition import (
     RECOGNITION_LOG_KIND,
@@ -67,6 +58,19 @@ from exchange.mutual_recognition.services.recognition import (
     decide,
     list_recognitions,
     recognition_log_sources,
+)
+from exchange.partners.services import (
+    agreement_history,
+    agreements_in_force,
+    anchors_of,
+    get_agreement,
+    get_partner,
+    list_agreements,
+    list_partners,
+    partner_history,
+    trust_list_entries,
+    valid_anchors,
+    visible_agreement,
 )
 
 __all__ = [
@@ -92,6 +96,7 @@ __all__ = [
     "expiry_due",
     "flag_key_revoked",
     "forks_of",
+    "get_agreement",
     "get_partner",
     "list_agreements",
     "list_partners",

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from exchange import signing
 from exchange.db import iso_or_none, utcnow
-from exchange.flows import services as flows
-from exchange.flows.models import FlowKind
 from exchange.footprints import services as footprints
+from exchange.footprints.flows import services as flows
+from exchange.footprints.flows.models import FlowKind
 from exchange.keyring import ExchangeKey
 from exchange.labels import services as labels
 from exchange.labels.models import Certificate
@@ -31,7 +31,8 @@ from exchange.log.models import LogEntry
 from exchange.log.schemas import b64
 from exchange.mutual_recognition.services.recognition import recognitions_of_record
 from exchange.organisations.models import Organisation, SigningKey
-from exchange.organisations.services import KEY_LOG_KIND, Principal, key_entry, key_status
+from exchange.organisations.principals import Principal
+from exchange.organisations.services import KEY_LOG_KIND, key_entry, key_status
 from exchange.witness import policy as witnessing
 
 BUNDLE_FORMAT: Final = "footprint-exchange:verification-bundle:v1"

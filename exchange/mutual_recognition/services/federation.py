@@ -43,20 +43,10 @@ from exchange.jobs.services import JobContext, enqueue
 from exchange.keyring import ExchangeKey, SealedSecretError, open_secret
 from exchange.log import merkle, note
 from exchange.log.services import append_entries
-from exchange.mutual_recognition.models import (
-    Agreement,
-    Decision,
-    PartnerCheckpoint,
-    PartnerFork,
-    PartnerProgramme,
-    PartnerStatus,
-    Recognition,
-)
 from exchange.mutual_recognition.services.programmes import (
     accept_trust_list,
     change_partner_status,
     flag_key_revoked,
-    valid_anchors,
 )
 from exchange.mutual_recognition.services.recognition import (
     Inbound,
@@ -66,8 +56,19 @@ from exchange.mutual_recognition.services.recognition import (
     footprint_digest,
     previous_decision,
 )
-from exchange.pact.services import SIGNATURE_EXTENSION_PATH, Host, _check_public_host
+from exchange.pact.services import _check_public_host
 from exchange.pact.services import records_accepted as pact_records_accepted
+from exchange.pact_wire.host import SIGNATURE_EXTENSION_PATH, Host
+from exchange.partners.models import (
+    Agreement,
+    Decision,
+    PartnerCheckpoint,
+    PartnerFork,
+    PartnerProgramme,
+    PartnerStatus,
+    Recognition,
+)
+from exchange.partners.services import valid_anchors
 
 logger = logging.getLogger(__name__)
 

@@ -17,23 +17,24 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from exchange import signing
+from exchange import quantities, signing
 from exchange.db import LogAppender, iso_or_none, utcnow
 from exchange.errors import ExchangeError, ValidationFailed
-from exchange.factors.schemas import decimal_text
-from exchange.flows import services as flows
 from exchange.footprints import services as footprints
+from exchange.footprints.flows import services as flows
 from exchange.footprints.models import Disclosure
 from exchange.footprints.schemas import parse_envelope
 from exchange.keyring import ExchangeKey
 from exchange.log import merkle, note
-from exchange.mutual_recognition.models import (
+from exchange.organisations.models import SigningKey
+from exchange.organisations.services import register_key
+from exchange.pact_wire import ProductFootprint, parse_product_footprint
+from exchange.partners.models import (
     Agreement,
     AgreementStatus,
     Decision,
@@ -42,9 +43,6 @@ from exchange.mutual_recognition.models import (
     Recognition,
     VerificationLevel,
 )
-from exchange.organisations.models import SigningKey
-from exchange.organisations.services import register_key
-from exchange.pact.schemas import ProductFootprint, parse_product_footprint
 
 RECOGNITION_LOG_KIND: Final = "recognition"
 
@@ -93,10 +91,6 @@ def in_force(agreement: Agreement, now: dt.datetime) -> bool:
     )
 
 
-def _text(value: Decimal) -> str:
-    return decimal_text(value)
-
-
 def condition_reasons(
     agreement: Agreement, footprint: ProductFootprint, now: dt.datetime
 ) -> list[Reason]:
@@ -140,11 +134,11 @@ def condition_reasons(
     if floor is not None:
         share = pcf.primary_data_share
         if share is None or share < floor:
-            stated = "no primary-data share" if share is None else f"{_text(share)} %"
+            stated = "no primary-data share" if share is None else f"{quantities.text(share)} %"
             reasons.append(
                 Reason(
                     "primary-data-share-below-floor",
-                    f"the agreement needs at least {_text(floor)} % primary data; "
+                    f"the agreement needs at least {quantities.text(floor)} % primary data; "
                     f"the record states {stated}",
                 )
             )
@@ -160,8 +154,8 @@ def condition_reasons(
                 reasons.append(
                     Reason(
                         "dqr-above-ceiling",
-                        f"the agreement allows a DQR of at most {_text(ceiling)}; "
-                        f"the record's worst is {_text(worst)}",
+                        f"the agreement allows a DQR of at most {quantities.text(ceiling)}; "
+                        f"the record's worst is {quantities.text(worst)}",
                     )
                 )
     exempted_ceiling = agreement.max_exempted_share
@@ -169,8 +163,9 @@ def condition_reasons(
         reasons.append(
             Reason(
                 "exempted-share-above-ceiling",
-                f"the agreement allows at most {_text(exempted_ceiling)} % exempted emissions; "
-                f"the record exempts {_text(pcf.exempted_emissions_percent)} %",
+                f"the agreement allows at most {quantities.text(exempted_ceiling)} % exempted "
+                "emissions; "
+                f"the record exempts {quantities.text(pcf.exempted_emissions_percent)} %",
             )
         )
     if agreement.max_reference_age_days is not None:

@@ -32,7 +32,7 @@ def home() -> tuple[str, int]:
     sections = []
     if g.portal_user is not None:
         for role in Role:
-            if role in g.portal_principal.roles and role in NAVIGATION:
+            if g.portal_principal.has_role(role) and role in NAVIGATION:
                 sections.append((role, NAVIGATION[role]))
     return render("home.html", sections=sections)
 

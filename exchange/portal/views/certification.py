@@ -10,14 +10,14 @@ import sqlalchemy as sa
 from flask import current_app, g
 from werkzeug.wrappers import Response
 
-from exchange.aggregation import services as aggregation
-from exchange.client.labels import certificate_document
 from exchange.footprints import services as footprints
 from exchange.footprints.models import RecordStatus
 from exchange.labels import claims as label_claims
 from exchange.labels import qr
 from exchange.labels import services as labels
+from exchange.labels.documents import certificate_document
 from exchange.labels.models import Certificate, Label
+from exchange.labels.views import CERTIFICATE_REVOKED
 from exchange.log.services import append_entries
 from exchange.organisations.models import Role
 from exchange.portal import services as portal
@@ -86,7 +86,7 @@ def change_certificate(number: int, action: str) -> Response:
         action=action[:20],
         reason=form_text("reason", 500),
         append_to_log=append_entries,
-        on_revoked=aggregation.mark_inputs_stale,
+        on_revoked=CERTIFICATE_REVOKED,
     )
     db().commit()
     return done("Certificate updated.", "portal.certificate", number=number)

@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response
 from exchange import web
 from exchange.errors import ExchangeError, RetryLater
 from exchange.organisations.models import Organisation, Role
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 from exchange.portal import i18n, security, services
 from exchange.portal.models import PortalUser
 
@@ -187,7 +187,7 @@ def _context() -> dict[str, Any]:
     signed_in = g.get("portal_user")
     if signed_in is not None:
         for role in Role:
-            if role in g.portal_principal.roles:
+            if g.portal_principal.has_role(role):
                 menu += [item for item in NAVIGATION.get(role, []) if item not in menu]
         menu.append(("portal.keys", "Signing keys"))
         menu.append(("portal.password", "Change password"))

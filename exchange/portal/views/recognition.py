@@ -15,8 +15,8 @@ from exchange.errors import ValidationFailed
 from exchange.log.services import append_entries
 from exchange.mutual_recognition import schemas as recognition_schemas
 from exchange.mutual_recognition import services as recognition
-from exchange.mutual_recognition.models import AgreementStatus, VerificationLevel
 from exchange.organisations.models import Role
+from exchange.partners.models import AgreementStatus, VerificationLevel
 from exchange.portal.security import roles_required
 from exchange.portal.views.common import bp, db, done, form_text, principal, render
 

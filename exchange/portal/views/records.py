@@ -14,14 +14,14 @@ from exchange.errors import ValidationFailed
 from exchange.footprints import services as footprints
 from exchange.footprints.models import Disclosure
 from exchange.footprints.schemas import envelope_json
-from exchange.footprints.views import on_accepted
+from exchange.footprints.views import RECORD_SHARED, RECORDS_ACCEPTED
 from exchange.labels import services as labels
 from exchange.log.services import append_entries, issue_receipts
 from exchange.organisations import services as organisations
 from exchange.organisations.models import Organisation
 from exchange.pact import services as pact
 from exchange.pact.models import RequestStatus
-from exchange.pact.schemas import parse_product_footprint
+from exchange.pact_wire import parse_product_footprint
 from exchange.portal import services
 from exchange.portal.security import login_required, roles_required
 from exchange.portal.views.common import (
@@ -107,7 +107,7 @@ def share_record(record_id: str) -> Response:
         record_id=None if whole_product else record.id,
         product_id=str(product_ids[0]) if whole_product and product_ids else None,
     )
-    pact.record_shared(session, grant, pact_host())
+    RECORD_SHARED(session, grant)
     session.commit()
     return done("Shared.", "portal.record", record_id=record.id)
 
@@ -255,7 +255,7 @@ def sign_draft(draft_id: str) -> Response:
         principal=principal(),
         items=[envelope],
         append_to_log=append_entries,
-        on_accepted=on_accepted(pact_host()),
+        on_accepted=RECORDS_ACCEPTED,
     )
     if outcome.error is not None:
         raise outcome.error

@@ -11,9 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from exchange import quantities
 from exchange.errors import ValidationFailed
 from exchange.factors import units
-from exchange.factors.schemas import decimal_text
 from exchange.log.models import LogEntry
 from exchange.log.schemas import b64
 
@@ -40,7 +40,7 @@ class Figure:
 
     @property
     def text(self) -> str:
-        return decimal_text(self.decimal)
+        return quantities.text(self.decimal)
 
 
 def leaf_hashes(session: Session, indexes: Iterable[int]) -> dict[int, str]:

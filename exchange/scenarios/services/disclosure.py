@@ -31,7 +31,8 @@ from exchange.footprints.models import Disclosure, FootprintRecord, RecordStatus
 from exchange.labels import services as labels
 from exchange.labels.models import Certificate
 from exchange.organisations.models import Organisation, Role
-from exchange.organisations.services import Principal, get_organisation
+from exchange.organisations.principals import Principal
+from exchange.organisations.services import get_organisation
 
 READ_SCOPE: Final = "footprints:read"
 # A report lists at most this many records, newest first (it says when it stopped short).
@@ -77,7 +78,7 @@ class DisclosureReport:
 def sees_in_full(viewer: Principal | None, company_id: str) -> bool:
     """The company itself and the regulator read the full report."""
     return viewer is not None and (
-        viewer.organisation_id == company_id or Role.REGULATOR in viewer.roles
+        viewer.organisation_id == company_id or viewer.has_role(Role.REGULATOR)
     )
 
 
@@ -88,7 +89,7 @@ def _readable(viewer: Principal | None, full: bool) -> sa.ColumnElement[bool]:
     if viewer is None:
         return public
     visible = footprints.visible_to(
-        viewer.organisation_id, regulator=Role.REGULATOR in viewer.roles
+        viewer.organisation_id, regulator=viewer.has_role(Role.REGULATOR)
     )
     return visible if full else sa.and_(visible, public)
 

@@ -35,7 +35,7 @@ from exchange.labels.models import (
     GradingScheme,
 )
 from exchange.organisations.models import Organisation
-from exchange.pact.schemas import parse_product_footprint
+from exchange.pact_wire import parse_product_footprint
 from exchange.rules import check as rule_check
 from exchange.rules.models import AccountingRule
 from exchange.scenarios.services.common import field_error

@@ -31,7 +31,7 @@ from exchange.footprints import services as footprints
 from exchange.footprints.models import FootprintRecord
 from exchange.labels import services as labels
 from exchange.labels.models import Certificate, GradingMethod, GradingScheme
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
 from exchange.scenarios.services.common import Figure, field_error
 from exchange.scenarios.services.procurement import known_category
 

@@ -16,15 +16,16 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from exchange import pact_wire
 from exchange.client.keys import LocalKey
 from exchange.db import transaction
-from exchange.flows.models import DataFlow
+from exchange.footprints.flows.models import DataFlow
 from exchange.jobs.models import Job, JobStatus
 from exchange.jobs.services import JobContext, enqueue, run_due_jobs
 from exchange.organisations import services as organisations
 from exchange.organisations.models import Role
-from exchange.pact import schemas as pact_schemas
 from exchange.pact import services as pact_services
+from exchange.pact_wire.host import Host
 from tests.factories import Member, add_member
 from tests.mutual_recognition.builders import agreement_body, partner_envelope
 from tests.mutual_recognition.conftest import register
@@ -282,7 +283,7 @@ def test_a_delivered_published_event_is_recorded_with_its_event_id(
     [job] = delivery_jobs(app)
     run_worker(app)
     [event] = fake_host.events
-    assert event["type"] == pact_schemas.PUBLISHED and event["data"]["pfIds"] == [record_id]
+    assert event["type"] == pact_wire.PUBLISHED and event["data"]["pfIds"] == [record_id]
     [flow] = flows(app, kind="pact-delivery")
     assert (flow.record_id, flow.recipient_id, flow.grant.value, flow.share_id) == (
         record_id,
@@ -339,9 +340,9 @@ def test_a_delivery_drops_only_the_withdrawn_records(
     with transaction(app.extensions["exchange.sessions"]) as session:
         session.execute(sa.delete(Job))
         event = pact_services.new_event(
-            pact_schemas.PUBLISHED,
+            pact_wire.PUBLISHED,
             {"pfIds": sorted([kept, dropped])},
-            pact_services.Host(base_url="https://exchange.example"),
+            Host(base_url="https://exchange.example"),
         )
         enqueue(
             session,

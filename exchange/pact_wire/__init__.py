@@ -1,6 +1,13 @@
-"""PACT v3 wire formats: the ``ProductFootprint`` model and the CloudEvents of ``/3/events``."""
+"""The PACT v3 wire model: what travels, with no database and no Flask.
 
-from exchange.pact.schemas.events import (
+The ``ProductFootprint`` model (:mod:`.footprint`), the CloudEvents of ``/3/events``
+(:mod:`.events`), the filter language lists and requests share (:mod:`.filters`) and how
+this exchange names itself in PACT documents (:mod:`.host`). It sits below every area that
+reads footprints (footprints, rules, factors, labels, ...) and below the PACT host that
+serves them (:mod:`exchange.pact`: the ``/3/...`` endpoints, requests and events).
+"""
+
+from exchange.pact_wire.events import (
     EVENT_TYPES,
     PUBLISHED,
     REQUEST_CREATED,
@@ -13,7 +20,7 @@ from exchange.pact.schemas.events import (
     RequestRejectedData,
     parse_event,
 )
-from exchange.pact.schemas.footprint import (
+from exchange.pact_wire.footprint import (
     FOOTPRINT_INVALID,
     CarbonFootprint,
     DataModelExtension,

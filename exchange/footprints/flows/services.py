@@ -20,12 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange.db import chunked, utcnow
-from exchange.errors import AccessDenied, BadRequest
-from exchange.flows.models import DataFlow, FlowKind, Grant
+from exchange.errors import BadRequest
+from exchange.footprints.flows.models import DataFlow, FlowKind, Grant
 from exchange.footprints.models import Disclosure, FootprintProduct, FootprintRecord, Share
-from exchange.mutual_recognition.models import Agreement, AgreementStatus, PartnerProgramme
 from exchange.organisations.models import Organisation, Role
-from exchange.organisations.services import Principal
+from exchange.organisations.principals import Principal
+from exchange.partners.models import Agreement, AgreementStatus, PartnerProgramme
 
 READ_KINDS: Final = frozenset({FlowKind.API_READ, FlowKind.PACT_LIST, FlowKind.PACT_GET})
 PERIODS: Final = ("day", "month", "year")
@@ -40,7 +40,7 @@ class Recipient:
 
     @classmethod
     def of(cls, principal: Principal) -> Recipient:
-        return cls(principal.organisation_id, regulator=Role.REGULATOR in principal.roles)
+        return cls(principal.organisation_id, regulator=principal.has_role(Role.REGULATOR))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -342,8 +342,7 @@ def summary(
     """
     if principal is not None:
         principal.require_scope("footprints:read")
-        if Role.REGULATOR not in principal.roles:
-            raise AccessDenied("the flow summary is for the regulator")
+        principal.require_role(Role.REGULATOR, "the flow summary is for the regulator")
     if period not in PERIODS:
         raise BadRequest(
             "period is day, month or year", details=[{"field": "period", "message": "choice"}]

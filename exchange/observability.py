@@ -155,7 +155,7 @@ def gunicorn_log_config() -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "exchange.system.observability.JsonFormatter"}},
+        "formatters": {"json": {"()": "exchange.observability.JsonFormatter"}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",

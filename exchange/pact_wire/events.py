@@ -14,7 +14,7 @@ from annotated_types import MaxLen, MinLen
 from pydantic import BaseModel, ConfigDict
 
 from exchange.errors import ValidationFailed
-from exchange.pact.schemas.footprint import (
+from exchange.pact_wire.footprint import (
     NonEmptyString,
     PactDateTime,
     PactModel,

@@ -10,9 +10,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from exchange.db import transaction
-from exchange.flows import schemas, services
-from exchange.flows.models import FlowKind
-from exchange.organisations.services import Principal
+from exchange.footprints.flows import schemas, services
+from exchange.footprints.flows.models import FlowKind
+from exchange.organisations.principals import Principal
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:

@@ -6,8 +6,8 @@ from typing import Any
 
 from exchange.db import iso_or_none
 from exchange.errors import BadRequest
-from exchange.flows.models import DataFlow, FlowKind
-from exchange.flows.services import Summary
+from exchange.footprints.flows.models import DataFlow, FlowKind
+from exchange.footprints.flows.services import Summary
 
 
 def flow_json(flow: DataFlow) -> dict[str, Any]:

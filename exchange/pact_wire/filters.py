@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
-from exchange.pact.schemas import ProductFootprint, RequestCreatedData, parse_date_time
+from exchange.pact_wire import ProductFootprint, RequestCreatedData, parse_date_time
 
 STATUSES: Final = ("Active", "Deprecated")
 # A footprint without a validity period is valid for three years after its reference period.

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from exchange import web
-from exchange.flows import schemas, services
+from exchange.footprints.flows import schemas, services
+from exchange.organisations import access
 
 bp = Blueprint("flows", __name__, url_prefix="/api/v1/flows")
 
@@ -14,7 +15,7 @@ bp = Blueprint("flows", __name__, url_prefix="/api/v1/flows")
 def outbound() -> Response:
     """Who received the caller's records: ``recordId``, ``recipient``, ``kind``, ``from``,
     ``to`` (ISO times), ``limit`` and ``cursor``; newest first."""
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     query = services.OutboundQuery(
         record_id=request.args.get("recordId"),
         recipient_id=request.args.get("recipient"),
@@ -40,7 +41,7 @@ def outbound() -> Response:
 def summary() -> Response:
     """For the regulator: flow counts per company pair and per partner country, per kind and
     ``period`` (day, month, year) between ``from`` and ``to``; no record ids, no values."""
-    principal = web.require_principal("footprints:read")
+    principal = access.require_principal("footprints:read")
     result = services.summary(
         web.session(),
         principal,

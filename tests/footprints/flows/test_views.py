@@ -12,10 +12,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from exchange.db import transaction
-from exchange.flows.models import DataFlow
+from exchange.footprints.flows.models import DataFlow
 from exchange.organisations.models import Role
 from tests.factories import Member, add_member
-from tests.flows.test_flows import push, share
+from tests.footprints.flows.test_flows import push, share
 
 
 def get(client: FlaskClient, url: str, member: Member | None = None) -> Any:
