@@ -1,4 +1,5 @@
-"""Every table of the exchange, gathered so that Alembic sees the whole schema."""
+"""Every table of the exchange, gathered so that Alembic sees the whole schema and the audit
+every log kind the models declare (exchange.lifecycle.log_sources over ``registry``)."""
 
 from __future__ import annotations
 
@@ -33,9 +34,11 @@ __all__ = [
     "organisations_models",
     "pact_models",
     "portal_models",
+    "registry",
     "rules_models",
     "security_models",
     "sites_models",
 ]
 
 metadata = Base.metadata
+registry = Base.registry

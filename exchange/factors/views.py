@@ -12,7 +12,6 @@ from exchange import web
 from exchange.errors import AccessDenied, BadRequest
 from exchange.factors import gwp, schemas, services, units
 from exchange.factors.models import Decision, FactorKind, FactorStatus
-from exchange.log.services import append_entries
 from exchange.organisations.models import Role
 
 bp = Blueprint("factors", __name__, url_prefix="/api/v1")
@@ -151,7 +150,6 @@ def review_factor(factor_id: str) -> Response:
         factor_id,
         decision=decision,
         comment=comment,
-        append_to_log=append_entries,
     )
     session.commit()
     return jsonify(schemas.factor_json(factor, services.reviews_of(session, factor)))
@@ -172,7 +170,6 @@ def import_factors() -> Response:
         session,
         text,
         file_format,
-        append_to_log=append_entries,
         reviewer_id=principal.organisation_id,
         comment="imported by the regulator",
     )

@@ -16,7 +16,7 @@ from exchange.flows.models import FlowKind
 from exchange.footprints import services
 from exchange.footprints.models import Disclosure, FootprintRecord, Share
 from exchange.footprints.schemas import envelope_json
-from exchange.log.services import append_entries, issue_receipts
+from exchange.log.services import issue_receipts
 from exchange.pact import services as pact_services
 from exchange.pact.filters import criteria_from_query
 
@@ -86,7 +86,6 @@ def _store_and_answer(items: list[Any], *, is_batch: bool, signed: bool) -> Resp
         session,
         principal=principal,
         items=items,
-        append_to_log=append_entries,
         on_accepted=on_accepted(web.pact_host()),
     )
     accepted = [outcome for outcome in outcomes if outcome.accepted]

@@ -32,11 +32,8 @@ from exchange.mutual_recognition.services.federation import (
     sync_partner,
 )
 from exchange.mutual_recognition.services.programmes import (
-    AGREEMENT_LOG_KIND,
-    PARTNER_LOG_KIND,
     accept_trust_list,
     agreement_history,
-    agreement_log_sources,
     agreements_in_force,
     amend_agreement,
     anchors_of,
@@ -50,7 +47,6 @@ from exchange.mutual_recognition.services.programmes import (
     list_agreements,
     list_partners,
     partner_history,
-    partner_log_sources,
     register_partner,
     require_regulator,
     revoke_anchor,
@@ -61,18 +57,13 @@ from exchange.mutual_recognition.services.programmes import (
     visible_agreement,
 )
 from exchange.mutual_recognition.services.recognition import (
-    RECOGNITION_LOG_KIND,
     Inbound,
     LogEvidence,
     decide,
     list_recognitions,
-    recognition_log_sources,
 )
 
 __all__ = [
-    "AGREEMENT_LOG_KIND",
-    "PARTNER_LOG_KIND",
-    "RECOGNITION_LOG_KIND",
     "SYNC_JOB",
     "Inbound",
     "LogEvidence",
@@ -81,7 +72,6 @@ __all__ = [
     "SyncReport",
     "accept_trust_list",
     "agreement_history",
-    "agreement_log_sources",
     "agreements_in_force",
     "amend_agreement",
     "anchors_of",
@@ -97,8 +87,6 @@ __all__ = [
     "list_partners",
     "list_recognitions",
     "partner_history",
-    "partner_log_sources",
-    "recognition_log_sources",
     "records_accepted_hook",
     "register_partner",
     "require_regulator",
