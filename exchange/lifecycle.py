@@ -152,10 +152,6 @@ class LogKind(Generic[M]):
     def __set_name__(self, owner: type[M], name: str) -> None:
         self.model = owner
 
-    def __repr__(self) -> str:
-        owner = self.model.__name__ if self.model is not None else "?"
-        return f"LogKind({self.kind!r} of {owner})"
-
     def ref(self, row: M) -> str:
         """What the entry of ``row`` is named by in the log."""
         key = str(getattr(row, self.key))
@@ -168,8 +164,9 @@ class LogKind(Generic[M]):
     def append(self, session: Session, rows: Sequence[M]) -> list[int]:
         """Append the entries of ``rows``, in order, in the session's transaction; their log
         indexes, also kept in each row's ``log_index`` when its table has one."""
+        model = self._model()
         indexes = append_entries(session, self.entries(rows))
-        if hasattr(self._model(), "log_index"):
+        if hasattr(model, "log_index"):
             for row, index in zip(rows, indexes, strict=True):
                 setattr(row, "log_index", index)  # noqa: B010 - a column the model may lack
         return indexes
