@@ -293,8 +293,11 @@ OPERATIONS: Final[dict[str, Op]] = {
     "factors.declare_factor": Op(body=OBJECT, ok=ok(201)),
     "factors.review_factor": Op(body=OBJECT),
     "factors.import_factors": Op(
+        # ?mapping=<shipped mapping>: the body is a published dataset in its own layout;
+        # multipart/form-data: the parts "file" and "mapping" (TOML or JSON).
+        query=(q("mapping"),),
         body=OBJECT,
-        body_media=("application/json", "text/csv"),
+        body_media=("application/json", "text/csv", "multipart/form-data"),
         ok={200: (JSON, OBJECT), 207: (JSON, OBJECT)},
     ),
     "rules.list_rules": Op(query=(q("status"), q("q")), ok=ok(schema=listed(OBJECT))),

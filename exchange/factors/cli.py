@@ -1,4 +1,5 @@
-"""``exchange factors``: import and export exchange files, load the starter dataset."""
+"""``exchange factors``: import and export exchange files (or a published dataset through a
+mapping file), load the starter dataset."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from flask.cli import with_appcontext
 
 from exchange.db import transaction
 from exchange.errors import ExchangeError
-from exchange.factors import gwp, schemas, services
+from exchange.factors import gwp, mapping, schemas, services
 from exchange.factors.models import FactorKind, FactorStatus
 
 
@@ -31,6 +32,25 @@ def factors_cli() -> None:
     """The factor database (因子数据库)."""
 
 
+def _error_text(error: ExchangeError) -> str:
+    """The message and, one per line, what it lists (a mapping's problems, say)."""
+    lines = [error.message]
+    for detail in error.details or []:
+        if isinstance(detail, dict) and detail.get("message"):
+            where = f"{detail['field']}: " if detail.get("field") else ""
+            lines.append(f"  {where}{detail['message']}")
+    return "\n".join(lines)
+
+
+def _mapping(reference: str) -> mapping.Mapping:
+    """A mapping file (TOML, or JSON by its extension), or a shipped mapping by name."""
+    path = Path(reference)
+    if path.is_file():
+        syntax = "json" if path.suffix.lower() == ".json" else "toml"
+        return mapping.parse_mapping(path.read_text("utf-8-sig"), syntax=syntax)
+    return mapping.shipped(reference)
+
+
 @factors_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -39,21 +59,37 @@ def factors_cli() -> None:
     type=click.Choice(["csv", "json"]),
     help="default: from the file's extension",
 )
+@click.option(
+    "--mapping",
+    "mapping_reference",
+    metavar="MAPPING",
+    help="FILE is a published dataset in its own layout: read it through this mapping file "
+    "(TOML or JSON), or a shipped mapping by name (" + ", ".join(mapping.shipped_names()) + ")",
+)
 @with_appcontext
-def import_command(file: Path, file_format: str | None) -> None:
+def import_command(file: Path, file_format: str | None, mapping_reference: str | None) -> None:
     """Load programme factors from FILE; good rows are stored, bad ones listed (exit 1)."""
-    file_format = file_format or ("json" if file.suffix.lower() == ".json" else "csv")
-    text = file.read_text("utf-8-sig")
+    if mapping_reference and file_format:
+        raise click.UsageError("--format goes without --mapping: the mapping names the format")
     try:
         with transaction(current_app.extensions["exchange.sessions"]) as session:
-            report = services.import_text(
-                session,
-                text,
-                file_format,
-                comment=f"imported from {file.name}",
-            )
+            if mapping_reference:
+                report = mapping.import_mapped(
+                    session,
+                    file.read_bytes(),
+                    _mapping(mapping_reference),
+                    comment=f"imported from {file.name} through the mapping {mapping_reference}",
+                )
+            else:
+                file_format = file_format or ("json" if file.suffix.lower() == ".json" else "csv")
+                report = services.import_text(
+                    session,
+                    file.read_text("utf-8-sig"),
+                    file_format,
+                    comment=f"imported from {file.name}",
+                )
     except ExchangeError as exc:
-        raise click.ClickException(exc.message) from exc
+        raise click.ClickException(_error_text(exc)) from exc
     _echo_report(report)
     if report.count("rejected"):
         raise SystemExit(1)

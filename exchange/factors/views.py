@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 
 from exchange import web
 from exchange.errors import AccessDenied, BadRequest
-from exchange.factors import gwp, schemas, services, units
+from exchange.factors import gwp, mapping, schemas, services, units
 from exchange.factors.models import Decision, FactorKind, FactorStatus
 from exchange.organisations.models import Role
 
@@ -155,24 +155,54 @@ def review_factor(factor_id: str) -> Response:
     return jsonify(schemas.factor_json(factor, services.reviews_of(session, factor)))
 
 
+def _mapped_upload() -> tuple[mapping.Mapping, bytes] | None:
+    """A published dataset and the mapping to read it through, when the request sends one:
+    ``?mapping=<shipped name>`` with the file as the body, or multipart/form-data with the
+    parts ``file`` and ``mapping`` (a TOML or JSON mapping file, or ``?mapping=<name>``)."""
+    name = request.args.get("mapping")
+    if request.mimetype != "multipart/form-data":
+        return (mapping.shipped(name), request.get_data()) if name else None
+    upload = request.files.get("file")
+    if upload is None:
+        raise BadRequest("a multipart import carries the dataset as the part 'file'")
+    data = upload.read()
+    sent = request.files.get("mapping")
+    if sent is not None:
+        try:
+            text = sent.read().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise BadRequest("the mapping file is not UTF-8") from exc
+        syntax = "json" if (sent.filename or "").lower().endswith(".json") else None
+        return mapping.parse_mapping(text, syntax=syntax), data
+    if request.form.get("mapping"):
+        return mapping.parse_mapping(request.form["mapping"]), data
+    if name:
+        return mapping.shipped(name), data
+    raise BadRequest("a multipart import carries a mapping: the part 'mapping', or ?mapping=<name>")
+
+
 @bp.post("/factors/import")
 def import_factors() -> Response:
-    """A regulator loads programme data: a CSV (text/csv) or JSON file; a per-row report."""
+    """A regulator loads programme data: a CSV (text/csv) or JSON file; a per-row report.
+    A published dataset in its own layout is read through a mapping (``?mapping=<name>``, or
+    multipart/form-data with the parts ``file`` and ``mapping``)."""
     principal = web.require_principal(services.WRITE_SCOPE)
     if Role.REGULATOR not in principal.roles:
         raise AccessDenied("only a regulator imports factors; others declare them")
-    if request.mimetype == "text/csv":
-        text, file_format = request.get_data(as_text=True), "csv"
-    else:
-        text, file_format = json.dumps(web.json_body()), "json"
     session = web.session()
-    report = services.import_text(
-        session,
-        text,
-        file_format,
-        reviewer_id=principal.organisation_id,
-        comment="imported by the regulator",
-    )
+    options: dict[str, Any] = {
+        "reviewer_id": principal.organisation_id,
+        "comment": "imported by the regulator",
+    }
+    mapped = _mapped_upload()
+    if mapped is not None:
+        report = mapping.import_mapped(session, mapped[1], mapped[0], **options)
+    else:
+        if request.mimetype == "text/csv":
+            text, file_format = request.get_data(as_text=True), "csv"
+        else:
+            text, file_format = json.dumps(web.json_body()), "json"
+        report = services.import_text(session, text, file_format, **options)
     session.commit()
     response = jsonify(report.to_json())
     response.status_code = 200 if report.count("rejected") == 0 else 207

@@ -421,8 +421,8 @@ def test_cli_import_load_starter_and_export(app: Flask, tmp_path: Any) -> None:
 
     starter = runner.invoke(args=["factors", "load-starter"])
     assert starter.exit_code == 0, starter.output
-    assert "78 created, 0 unchanged, 0 rejected" in starter.output
-    assert "0 created, 78 unchanged" in runner.invoke(args=["factors", "load-starter"]).output
+    assert "103 created, 0 unchanged, 0 rejected" in starter.output
+    assert "0 created, 103 unchanged" in runner.invoke(args=["factors", "load-starter"]).output
 
     out = tmp_path / "hainan.json"
     exported = runner.invoke(

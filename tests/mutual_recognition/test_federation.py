@@ -4,7 +4,10 @@ HTTP client's retries, backoff and token renewal."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
+import socket
+import threading
 from typing import Any
 
 import pytest
@@ -18,7 +21,11 @@ from exchange.db import transaction
 from exchange.log import merkle, note
 from exchange.mutual_recognition import services
 from exchange.mutual_recognition.models import PartnerFork, PartnerProgramme
-from exchange.mutual_recognition.services.federation import PartnerClient, SyncError
+from exchange.mutual_recognition.services.federation import (
+    HostUnavailable,
+    PartnerClient,
+    SyncError,
+)
 from exchange.mutual_recognition.services.recognition import envelope_entry
 from tests.mutual_recognition.builders import OUT_OF_SCOPE, agreement_body, partner_envelope
 from tests.mutual_recognition.conftest import PARTNER_ORIGIN, Partnership, register
@@ -311,6 +318,36 @@ def test_the_client_retries_with_backoff_and_gives_up() -> None:
     )
     with pytest.raises(SyncError, match="after 5 attempts"):
         failing._send("GET", "https://p.example/x")
+
+
+def test_a_partner_that_accepts_connections_but_never_answers_is_given_up_on() -> None:
+    """A silent host (the TCP handshake completes, no byte ever comes back) costs each
+    attempt its read timeout, then the sync fails with a reason instead of hanging."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_and_stay_silent() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                accepted.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept_and_stay_silent, daemon=True)
+    thread.start()
+    slept: list[float] = []
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    client = PartnerClient(base, "c", "s", attempts=2, timeout=0.2, sleep=slept.append)
+    try:
+        with pytest.raises(HostUnavailable, match=r"ReadTimeout.*after 2 attempts"):
+            client.token()
+    finally:
+        stop.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        listener.close()
+    assert len(accepted) == 2 and len(slept) == 1  # each attempt reached the host
 
 
 def test_an_expired_token_is_renewed_once() -> None:

@@ -128,6 +128,7 @@ class PartnerClient:
         *,
         http: requests.Session | None = None,
         attempts: int = 5,
+        timeout: float = HTTP_TIMEOUT,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -137,6 +138,7 @@ class PartnerClient:
         self.client_secret = client_secret
         self.http = http or requests.Session()
         self.attempts = attempts
+        self.timeout = timeout
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.sleep = sleep
@@ -148,7 +150,7 @@ class PartnerClient:
         for attempt in range(self.attempts):
             try:
                 response = self.http.request(
-                    method, url, timeout=HTTP_TIMEOUT, allow_redirects=False, **options
+                    method, url, timeout=self.timeout, allow_redirects=False, **options
                 )
             except requests.RequestException as exc:
                 last = f"{type(exc).__name__}: {exc}"
