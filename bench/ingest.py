@@ -27,7 +27,7 @@ from exchange import create_app, signing
 from exchange.client.keys import LocalKey
 from exchange.db import transaction
 from exchange.footprints import services as footprints
-from exchange.log.services import append_entries, issue_receipts
+from exchange.log.services import issue_receipts
 from exchange.organisations import services as organisations
 from exchange.organisations.models import Role
 from exchange.system.services import upgrade_database
@@ -85,7 +85,6 @@ def setup_member(
             session,
             organisation_id=organisation.id,
             public_jwk=key.public_jwk(),
-            append_to_log=append_entries,
         )
         credentials = organisations.create_client(
             session, organisation_id=organisation.id, name="bench"
@@ -111,7 +110,6 @@ def service_rate(
                 session,
                 principal=principal,
                 items=envelopes[start : start + batch],
-                append_to_log=append_entries,
             )
             assert all(outcome.accepted and outcome.created for outcome in outcomes)
             issue_receipts(

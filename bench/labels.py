@@ -87,7 +87,6 @@ def issue_label(instance: Path) -> str:
     app = create_app({"TESTING": True}, instance_path=str(instance))
     upgrade_database(app.config["DATABASE_URL"])
     from exchange.db import transaction
-    from exchange.log.services import append_entries
     from exchange.organisations import services as organisations
 
     members: dict[Role, tuple[LocalKey, dict[str, str], str]] = {}
@@ -106,7 +105,6 @@ def issue_label(instance: Path) -> str:
                 session,
                 organisation_id=organisation.id,
                 public_jwk=key.public_jwk(),
-                append_to_log=append_entries,
             )
             credentials = organisations.create_client(
                 session, organisation_id=organisation.id, name="bench"

@@ -68,7 +68,6 @@ from exchange.db import transaction
 from exchange.footprints import services as footprints
 from exchange.footprints.models import FootprintRecord
 from exchange.log import merkle
-from exchange.log.services import append_entries
 from exchange.organisations import services as organisations
 from tests.databases import scratch_postgresql_database
 from tests.e2e.slow_clients import slow_clients
@@ -107,7 +106,6 @@ def seed(instance: Path, records: int, batch: int = 500) -> Seed:
                 session,
                 principal=principal,
                 items=envelopes[start : start + batch],
-                append_to_log=append_entries,
             )
             assert all(outcome.accepted for outcome in outcomes)
     with transaction(factory) as session:

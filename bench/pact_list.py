@@ -46,7 +46,6 @@ from exchange import create_app
 from exchange.client.keys import LocalKey
 from exchange.db import transaction
 from exchange.footprints import services as footprints
-from exchange.log.services import append_entries
 from exchange.organisations import services as organisations
 from exchange.organisations.models import Role
 from exchange.pact_wire.filters import criteria_from_query
@@ -238,7 +237,6 @@ class Member:
                 session,
                 organisation_id=organisation.id,
                 public_jwk=self.key.public_jwk(),
-                append_to_log=append_entries,
             )
             credentials = organisations.create_client(
                 session, organisation_id=organisation.id, name="bench"
@@ -291,7 +289,6 @@ def load(app: Flask, owner: Member, other: Member, records: int, batch: int) -> 
                     session,
                     principal=member.principal,
                     items=envelopes,
-                    append_to_log=append_entries,
                 )
                 failed = [o.error for o in outcomes if not (o.accepted and o.created)]
                 assert not failed, failed[:3]

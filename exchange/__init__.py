@@ -92,31 +92,11 @@ def _configure_portal_sessions(app: Flask) -> None:
 
 
 def _log_sources() -> dict[str, Any]:
-    """How the audit rebuilds each kind of log entry from the tables that hold its object."""
-    from exchange.factors import services as factors
-    from exchange.footprints import services as footprints
-    from exchange.labels import services as labels
-    from exchange.mutual_recognition import services as recognition
-    from exchange.organisations import services as organisations
-    from exchange.rules import services as rules
-    from exchange.witness import policy as witnesses
+    """How the audit rebuilds each kind of log entry: the log kinds the models declare
+    (exchange.lifecycle.LogKind), collected from every table of the exchange."""
+    from exchange import lifecycle, models
 
-    return {
-        factors.LOG_KIND: factors.log_sources,
-        footprints.LOG_KIND: footprints.log_sources,
-        labels.ACCREDITATION_LOG_KIND: labels.accreditation_log_sources,
-        labels.CERTIFICATE_LOG_KIND: labels.certificate_log_sources,
-        labels.CERTIFICATE_STATUS_LOG_KIND: labels.certificate_status_log_sources,
-        labels.SCHEME_LOG_KIND: labels.scheme_log_sources,
-        labels.LABEL_LOG_KIND: labels.label_log_sources,
-        recognition.AGREEMENT_LOG_KIND: recognition.agreement_log_sources,
-        recognition.PARTNER_LOG_KIND: recognition.partner_log_sources,
-        recognition.RECOGNITION_LOG_KIND: recognition.recognition_log_sources,
-        organisations.KEY_LOG_KIND: organisations.key_log_sources,
-        organisations.KEY_REVOCATION_LOG_KIND: organisations.key_revocation_log_sources,
-        rules.LOG_KIND: rules.log_sources,
-        witnesses.LOG_KIND: witnesses.witness_log_sources,
-    }
+    return lifecycle.log_sources(models.registry)
 
 
 def _job_handlers() -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, Final
@@ -97,12 +97,6 @@ class Base(DeclarativeBase):
         dt.datetime: UTCDateTime(),
         Decimal: ExactDecimal(),
     }
-
-
-# Appends (kind, ref, entry bytes) to the transparency log in the session's transaction and
-# returns their log indexes; services take it as a parameter (exchange.log.services
-# .append_entries) so that they need not import the log.
-LogAppender = Callable[[Session, Sequence[tuple[str, str, bytes]]], list[int]]
 
 
 def text_enum(kind: type[enum.StrEnum], *, length: int) -> sa.Enum:

@@ -34,7 +34,6 @@ from exchange.client.keys import LocalKey
 from exchange.client.labels import certificate_document, sign_certificate
 from exchange.db import transaction
 from exchange.factors import services as factors
-from exchange.log.services import append_entries
 from exchange.mutual_recognition.verify import verify_bundle
 from exchange.organisations import services as organisations
 from exchange.organisations.models import Organisation, Role
@@ -238,7 +237,7 @@ def demo_command(port: int, once: bool) -> None:
                 "company_ids": sorted(item.urn for item in organisation.company_ids),
                 "portal": _portal_user(session, organisation, slug, earlier.get(slug, {})),
             }
-        starter = factors.load_starter(session, append_to_log=append_entries)
+        starter = factors.load_starter(session)
     _say(
         f"the programme's starter factor database: {starter.count('created')} new, "
         f"{starter.count('unchanged')} already there (grid factors, fuels, GWP tables)"

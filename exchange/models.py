@@ -1,4 +1,5 @@
-"""Every table of the exchange, gathered so that Alembic sees the whole schema."""
+"""Every table of the exchange, gathered so that Alembic sees the whole schema and the audit
+every log kind the models declare (exchange.lifecycle.log_sources over ``registry``)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ __all__ = [
     "pact_models",
     "partners_models",
     "portal_models",
+    "registry",
     "rules_models",
     "security_models",
     "sites_models",
@@ -41,3 +43,4 @@ __all__ = [
 ]
 
 metadata = Base.metadata
+registry = Base.registry

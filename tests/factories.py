@@ -13,7 +13,6 @@ from werkzeug.test import TestResponse
 
 from exchange.client.keys import LocalKey
 from exchange.db import transaction
-from exchange.log.services import append_entries
 from exchange.organisations import services
 from exchange.organisations.models import Role
 from exchange.organisations.uscc import check_character
@@ -74,7 +73,6 @@ def add_member(
                 session,
                 organisation_id=organisation.id,
                 public_jwk=key.public_jwk(),
-                append_to_log=append_entries,
             )
         credentials = services.create_client(session, organisation_id=organisation.id, name="test")
         issued = services.issue_token(

@@ -14,7 +14,6 @@ from exchange.db import transaction
 from exchange.errors import ExchangeError
 from exchange.factors import gwp, mapping, schemas, services
 from exchange.factors.models import FactorKind, FactorStatus
-from exchange.log.services import append_entries
 
 
 def _echo_report(report: services.ImportReport) -> None:
@@ -79,7 +78,6 @@ def import_command(file: Path, file_format: str | None, mapping_reference: str |
                     session,
                     file.read_bytes(),
                     _mapping(mapping_reference),
-                    append_to_log=append_entries,
                     comment=f"imported from {file.name} through the mapping {mapping_reference}",
                 )
             else:
@@ -88,7 +86,6 @@ def import_command(file: Path, file_format: str | None, mapping_reference: str |
                     session,
                     file.read_text("utf-8-sig"),
                     file_format,
-                    append_to_log=append_entries,
                     comment=f"imported from {file.name}",
                 )
     except ExchangeError as exc:
@@ -103,7 +100,7 @@ def import_command(file: Path, file_format: str | None, mapping_reference: str |
 def load_starter_command() -> None:
     """Load the starter dataset shipped with the exchange (again: nothing changes)."""
     with transaction(current_app.extensions["exchange.sessions"]) as session:
-        report = services.load_starter(session, append_to_log=append_entries)
+        report = services.load_starter(session)
     _echo_report(report)
     if report.count("rejected"):
         raise SystemExit(1)

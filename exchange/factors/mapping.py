@@ -47,7 +47,6 @@ from typing import Any, Final
 from sqlalchemy.orm import Session
 
 from exchange import quantities
-from exchange.db import LogAppender
 from exchange.errors import ValidationFailed
 from exchange.factors import schemas, services, units
 
@@ -593,8 +592,6 @@ def import_mapped(
     session: Session,
     data: bytes | str,
     mapping: Mapping,
-    *,
-    append_to_log: LogAppender,
     **options: Any,
 ) -> services.ImportReport:
     """Import a published file through ``mapping``; the report numbers rows as the file does.
@@ -616,9 +613,7 @@ def import_mapped(
             )
         else:
             mapped.append((number, row))
-    report = services.import_rows(
-        session, [row for _, row in mapped], append_to_log=append_to_log, **options
-    )
+    report = services.import_rows(session, [row for _, row in mapped], **options)
     for outcome, (number, _) in zip(report.rows, mapped, strict=True):
         outcome.row = number
     return services.ImportReport(rows=sorted(report.rows + refused, key=lambda o: o.row))

@@ -11,12 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from decimal import Decimal
+from typing import Final
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from exchange import signing
 from exchange.db import Base, text_enum, utcnow
 from exchange.factors.gwp import GwpSet
+from exchange.lifecycle import Lifecycle, LogKind
 
 
 class FactorKind(enum.StrEnum):
@@ -44,6 +47,31 @@ class Decision(enum.StrEnum):
     RETURN = "return"
     REJECT = "reject"
     RETIRE = "retire"
+
+
+# A version only moves forward, so it gets each decision at most once.
+FACTOR: Final = Lifecycle(
+    "a factor version",
+    {
+        None: (FactorStatus.SUBMITTED,),
+        FactorStatus.SUBMITTED: (
+            FactorStatus.APPROVED,
+            FactorStatus.RETURNED,
+            FactorStatus.REJECTED,
+        ),
+        FactorStatus.APPROVED: (FactorStatus.RETIRED,),
+        FactorStatus.RETURNED: (),
+        FactorStatus.REJECTED: (),
+        FactorStatus.RETIRED: (),
+    },
+)
+# The status each decision leads to.
+DECIDES: Final = {
+    Decision.APPROVE: FactorStatus.APPROVED,
+    Decision.RETURN: FactorStatus.RETURNED,
+    Decision.REJECT: FactorStatus.REJECTED,
+    Decision.RETIRE: FactorStatus.RETIRED,
+}
 
 
 class Factor(Base):
@@ -101,3 +129,28 @@ class FactorReview(Base):
     reviewer_id: Mapped[str | None] = mapped_column(sa.ForeignKey("organisations.id"))
     decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     log_index: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
+
+    factor: Mapped[Factor] = relationship()
+
+    def log_entry(self) -> bytes:
+        """The decision, and the version it was taken on (through its content digest)."""
+        return signing.canonical_json(
+            {
+                "factor": self.factor.id,
+                "code": self.factor.code,
+                "version": self.factor.version,
+                "contentDigest": self.factor.content_digest,
+                "decision": self.decision.value,
+                "comment": self.comment,
+                "reviewer": self.reviewer_id,
+                "decidedAt": self.decided_at.isoformat(),
+            }
+        )
+
+    log = LogKind(
+        "factor-review",
+        entry=log_entry,
+        key="factor_id",
+        suffix=lambda review: review.decision.value,
+        load=("factor",),
+    )

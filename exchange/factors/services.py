@@ -28,11 +28,13 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from exchange import quantities, signing
-from exchange.db import LogAppender, chunked, utcnow
+from exchange import lifecycle, quantities, signing
+from exchange.db import utcnow
 from exchange.errors import Conflict, ExchangeError, NotFound, ValidationFailed
 from exchange.factors import gwp, schemas, units
 from exchange.factors.models import (
+    DECIDES,
+    FACTOR,
     Decision,
     Factor,
     FactorKind,
@@ -45,7 +47,6 @@ from exchange.organisations.models import Role
 from exchange.organisations.principals import Principal
 from exchange.pact_wire import parse_product_footprint
 
-LOG_KIND: Final = "factor-review"
 # Factors and rules use the existing scopes: declaring writes, like submitting a record.
 READ_SCOPE: Final = "footprints:read"
 WRITE_SCOPE: Final = "footprints:write"
@@ -53,51 +54,8 @@ PENDING: Final = (FactorStatus.SUBMITTED, FactorStatus.RETURNED, FactorStatus.RE
 PUBLISHED: Final = (FactorStatus.APPROVED, FactorStatus.RETIRED)
 
 
-# What a decision may follow, and the status it leads to.
-_TRANSITIONS: Final = {
-    Decision.APPROVE: (FactorStatus.SUBMITTED, FactorStatus.APPROVED),
-    Decision.RETURN: (FactorStatus.SUBMITTED, FactorStatus.RETURNED),
-    Decision.REJECT: (FactorStatus.SUBMITTED, FactorStatus.REJECTED),
-    Decision.RETIRE: (FactorStatus.APPROVED, FactorStatus.RETIRED),
-}
-
-
 def content_digest(item: schemas.FactorInput | Factor) -> str:
     return hashlib.sha256(signing.canonical_json(schemas.content(item))).hexdigest()
-
-
-def review_entry(review: FactorReview, factor: Factor) -> bytes:
-    """The log entry of a decision; the audit rebuilds it from the two rows."""
-    return signing.canonical_json(
-        {
-            "factor": factor.id,
-            "code": factor.code,
-            "version": factor.version,
-            "contentDigest": factor.content_digest,
-            "decision": review.decision.value,
-            "comment": review.comment,
-            "reviewer": review.reviewer_id,
-            "decidedAt": review.decided_at.isoformat(),
-        }
-    )
-
-
-def log_ref(review: FactorReview) -> str:
-    return f"{review.factor_id}/{review.decision.value}"
-
-
-def log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:
-    """Entry bytes of decisions rebuilt from the tables, for the log's audit."""
-    found: dict[str, bytes] = {}
-    for ids in chunked(ref.partition("/")[0] for ref in refs):
-        rows = session.execute(
-            sa.select(FactorReview, Factor)
-            .join(Factor, Factor.id == FactorReview.factor_id)
-            .where(FactorReview.factor_id.in_(ids))
-        )
-        for review, factor in rows:
-            found[log_ref(review)] = review_entry(review, factor)
-    return found
 
 
 def _new_factor(
@@ -148,16 +106,18 @@ def _decide(
     comment: str,
     reviewer_id: str | None,
 ) -> FactorReview:
-    required, after = _TRANSITIONS[decision]
-    if factor.status != required:
-        raise Conflict(
-            f"version {factor.version} of {factor.code} is {factor.status.value}; "
-            f"only a {required.value} version can be given the decision {decision.value!r}"
-        )
-    factor.status = after
+    after = DECIDES[decision]
+    required = " or ".join(str(status) for status in FACTOR.sources(after))
+    factor.status = FACTOR.check(
+        factor.status,
+        after,
+        refusal=f"version {factor.version} of {factor.code} is {factor.status.value}; "
+        f"only a {required} version can be given the decision {decision.value!r}",
+    )
     # Added to the session by _log once the log has given it its index.
     return FactorReview(
         factor_id=factor.id,
+        factor=factor,
         decision=decision,
         comment=comment,
         reviewer_id=reviewer_id,
@@ -184,23 +144,10 @@ def _approve(
     return reviews
 
 
-def _log(
-    session: Session,
-    reviews: Sequence[FactorReview],
-    factors: dict[str, Factor],
-    append_to_log: LogAppender,
-) -> None:
+def _log(session: Session, reviews: Sequence[FactorReview]) -> None:
     if not reviews:
         return
-    indexes = append_to_log(
-        session,
-        [
-            (LOG_KIND, log_ref(review), review_entry(review, factors[review.factor_id]))
-            for review in reviews
-        ],
-    )
-    for review, index in zip(reviews, indexes, strict=True):
-        review.log_index = index
+    FactorReview.log.append(session, reviews)
     session.add_all(reviews)
     session.flush()
 
@@ -315,7 +262,6 @@ def review(
     *,
     decision: Decision,
     comment: str,
-    append_to_log: LogAppender,
 ) -> Factor:
     """A regulator's decision on a version: approve, return, reject (submitted) or retire."""
     principal.require_scope(WRITE_SCOPE)
@@ -323,19 +269,18 @@ def review(
     factor = get_factor(session, principal, factor_id)
     # Lock the version (PostgreSQL) so two concurrent decisions cannot both find it pending.
     session.refresh(factor, with_for_update=True)
-    comment = comment.strip()
-    if not comment and decision != Decision.APPROVE:
-        raise ValidationFailed(
-            f"a decision to {decision.value} needs a comment",
-            details=[{"field": "comment", "message": "required"}],
-        )
+    comment = lifecycle.reason(
+        comment,
+        column=FactorReview.comment,
+        field="comment",
+        required=decision != Decision.APPROVE,
+        message=f"a decision to {decision.value} needs a comment",
+    )
     if decision == Decision.APPROVE:
         reviews = _approve(session, factor, comment, principal.organisation_id)
     else:
         reviews = [_decide(session, factor, decision, comment, principal.organisation_id)]
-    touched = {factor.id: factor}
-    touched.update((f.id, f) for f in versions_of(session, factor.code))
-    _log(session, reviews, touched, append_to_log)
+    _log(session, reviews)
     return factor
 
 
@@ -471,7 +416,6 @@ def import_rows(
     session: Session,
     rows: Sequence[object],
     *,
-    append_to_log: LogAppender,
     comment: str = "loaded by the programme",
     reviewer_id: str | None = None,
     first_row: int = 1,
@@ -486,7 +430,6 @@ def import_rows(
     """
     outcomes: list[RowOutcome] = []
     reviews: list[FactorReview] = []
-    touched: dict[str, Factor] = {}
     for position, data in enumerate(rows):
         number = position + first_row
         code = data.get("code") if isinstance(data, dict) else None
@@ -540,21 +483,17 @@ def import_rows(
         )
         session.add(factor)
         session.flush()
-        touched.update((v.id, v) for v in versions)
-        touched[factor.id] = factor
         reviews.extend(_approve(session, factor, comment, reviewer_id))
         outcome.status, outcome.version = "created", version
-    _log(session, reviews, touched, append_to_log)
+    _log(session, reviews)
     return ImportReport(rows=outcomes)
 
 
-def import_text(
-    session: Session, text: str, file_format: str, *, append_to_log: LogAppender, **options: Any
-) -> ImportReport:
+def import_text(session: Session, text: str, file_format: str, **options: Any) -> ImportReport:
     rows = schemas.read_rows(text, file_format)
     # CSV row numbers count the header as line 1, as a spreadsheet shows them.
     first_row = 2 if file_format == "csv" else 1
-    return import_rows(session, rows, append_to_log=append_to_log, first_row=first_row, **options)
+    return import_rows(session, rows, first_row=first_row, **options)
 
 
 STARTER_DATASET: Final = "starter.csv"
@@ -565,11 +504,5 @@ def starter_text() -> str:
     return (resources.files("exchange.factors") / "data" / STARTER_DATASET).read_text("utf-8")
 
 
-def load_starter(session: Session, *, append_to_log: LogAppender) -> ImportReport:
-    return import_text(
-        session,
-        starter_text(),
-        "csv",
-        append_to_log=append_to_log,
-        comment="starter dataset of the programme",
-    )
+def load_starter(session: Session) -> ImportReport:
+    return import_text(session, starter_text(), "csv", comment="starter dataset of the programme")

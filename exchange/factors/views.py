@@ -12,7 +12,6 @@ from exchange import quantities, web
 from exchange.errors import BadRequest
 from exchange.factors import gwp, mapping, schemas, services, units
 from exchange.factors.models import Decision, FactorKind, FactorStatus
-from exchange.log.services import append_entries
 from exchange.organisations import access
 from exchange.organisations.models import Role
 
@@ -152,7 +151,6 @@ def review_factor(factor_id: str) -> Response:
         factor_id,
         decision=decision,
         comment=comment,
-        append_to_log=append_entries,
     )
     session.commit()
     return jsonify(schemas.factor_json(factor, services.reviews_of(session, factor)))
@@ -193,7 +191,6 @@ def import_factors() -> Response:
     principal.require_role(Role.REGULATOR, "only a regulator imports factors; others declare them")
     session = web.session()
     options: dict[str, Any] = {
-        "append_to_log": append_entries,
         "reviewer_id": principal.organisation_id,
         "comment": "imported by the regulator",
     }

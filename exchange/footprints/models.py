@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from exchange import limits
 from exchange.db import Base, text_enum, utcnow
+from exchange.footprints.schemas import EnvelopeSignature
+from exchange.lifecycle import LogKind
 
 
 class RecordStatus(enum.StrEnum):
@@ -67,6 +69,33 @@ class FootprintRecord(Base):
     @property
     def signed(self) -> bool:
         return self.signature is not None
+
+    def log_entry(self) -> bytes:
+        return entry_bytes(self.footprint_json, signature_of(self))
+
+    log = LogKind("footprint", entry=log_entry)
+
+
+def signature_of(record: FootprintRecord) -> EnvelopeSignature | None:
+    """The owner's signature of a record, or None for an imported unsigned one."""
+    if record.signature_kid is None or record.signature is None:
+        return None
+    return EnvelopeSignature(alg="Ed25519", kid=record.signature_kid, value=record.signature)
+
+
+def entry_bytes(footprint_json: str, signature: EnvelopeSignature | None) -> bytes:
+    """The log entry of a record: the RFC 8785 form of its envelope, which anyone can recompute.
+
+    Built by concatenation because ``footprint_json`` is canonical already and every other
+    member is plain ASCII in sorted order; a test holds it equal to the canonicaliser's output.
+    An imported unsigned record's entry has ``"signature":null``.
+    """
+    if signature is None:
+        return f'{{"footprint":{footprint_json},"signature":null}}'.encode()
+    return (
+        f'{{"footprint":{footprint_json},"signature":{{"alg":"{signature.alg}",'
+        f'"kid":"{signature.kid}","value":"{signature.value}"}}}}'
+    ).encode()
 
 
 class RecordTerm:

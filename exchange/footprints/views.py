@@ -15,7 +15,7 @@ from exchange.footprints.flows import services as flows
 from exchange.footprints.flows.models import FlowKind
 from exchange.footprints.models import Disclosure, FootprintRecord, Share
 from exchange.footprints.schemas import envelope_json
-from exchange.log.services import append_entries, issue_receipts
+from exchange.log.services import issue_receipts
 from exchange.organisations import access
 from exchange.pact_wire.filters import criteria_from_query
 
@@ -83,7 +83,6 @@ def _store_and_answer(items: list[Any], *, is_batch: bool, signed: bool) -> Resp
         session,
         principal=principal,
         items=items,
-        append_to_log=append_entries,
         on_accepted=RECORDS_ACCEPTED,
     )
     accepted = [outcome for outcome in outcomes if outcome.accepted]

@@ -1,16 +1,21 @@
 """Tables of accreditations, certificates, grading schemes and grades, labels and the
-exchange's label-signing keys."""
+exchange's label-signing keys; the lifecycles of accreditations and certificates, and what
+each logged row puts in the transparency log."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import json
 from decimal import Decimal
+from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from exchange import signing
 from exchange.db import Base, text_enum, utcnow
+from exchange.lifecycle import HistoryRow, Lifecycle, LogKind
 
 
 class AccreditationStatus(enum.StrEnum):
@@ -25,6 +30,28 @@ class CertificateStatus(enum.StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
     REVOKED = "revoked"
+
+
+ACCREDITATION: Final = Lifecycle(
+    "an accreditation",
+    {
+        None: (AccreditationStatus.GRANTED,),
+        AccreditationStatus.GRANTED: (AccreditationStatus.SUSPENDED, AccreditationStatus.WITHDRAWN),
+        AccreditationStatus.SUSPENDED: (AccreditationStatus.GRANTED, AccreditationStatus.WITHDRAWN),
+        AccreditationStatus.WITHDRAWN: (),
+    },
+)
+# Suspension is reversible, revocation final; expiry and a withdrawn accreditation are not
+# moves but facts read with the status (exchange.labels.services.certificates).
+CERTIFICATE: Final = Lifecycle(
+    "a certificate",
+    {
+        None: (CertificateStatus.ACTIVE,),
+        CertificateStatus.ACTIVE: (CertificateStatus.SUSPENDED, CertificateStatus.REVOKED),
+        CertificateStatus.SUSPENDED: (CertificateStatus.ACTIVE, CertificateStatus.REVOKED),
+        CertificateStatus.REVOKED: (),
+    },
+)
 
 
 class GradingMethod(enum.StrEnum):
@@ -43,17 +70,26 @@ class Accreditation(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class AccreditationEvent(Base):
+class AccreditationEvent(HistoryRow, Base):
     """One decision of the regulator about a body, kept for the history and logged."""
 
     __tablename__ = "accreditation_events"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     body_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"), index=True)
     status: Mapped[AccreditationStatus] = mapped_column(text_enum(AccreditationStatus, length=16))
-    reason: Mapped[str] = mapped_column(sa.String(500))
-    decided_by: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"))
-    decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def log_entry(self) -> bytes:
+        return signing.canonical_json(
+            {
+                "body": self.body_id,
+                "status": self.status.value,
+                "reason": self.reason,
+                "decidedBy": self.decided_by,
+                "decidedAt": self.decided_at.isoformat(),
+            }
+        )
+
+    log = LogKind("accreditation", entry=log_entry)
 
 
 class Certificate(Base):
@@ -83,18 +119,39 @@ class Certificate(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     log_index: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
 
+    def log_entry(self) -> bytes:
+        """The RFC 8785 form of the envelope the body signed."""
+        return signing.canonical_json(
+            {
+                "certificate": json.loads(self.document_json),
+                "signature": {"alg": signing.ALGORITHM, "kid": self.kid, "value": self.signature},
+            }
+        )
 
-class CertificateEvent(Base):
-    """A status change of a certificate (issued, suspended, reinstated, revoked), logged."""
+    log = LogKind("certificate", entry=log_entry, key="uid")
+
+
+class CertificateEvent(HistoryRow, Base):
+    """A status change of a certificate (issued, suspended, reinstated, revoked), logged;
+    ``decided_by`` is the body that acted."""
 
     __tablename__ = "certificate_events"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     certificate_id: Mapped[int] = mapped_column(sa.ForeignKey("certificates.id"), index=True)
     status: Mapped[CertificateStatus] = mapped_column(text_enum(CertificateStatus, length=16))
-    reason: Mapped[str] = mapped_column(sa.String(500))
-    actor_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"))
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def log_entry(self) -> bytes:
+        return signing.canonical_json(
+            {
+                "certificate": self.certificate_id,
+                "status": self.status.value,
+                "reason": self.reason,
+                "actor": self.decided_by,
+                "at": self.decided_at.isoformat(),
+            }
+        )
+
+    log = LogKind("certificate-status", entry=log_entry)
 
 
 class GradingScheme(Base):
@@ -112,6 +169,21 @@ class GradingScheme(Base):
     parameters_json: Mapped[str] = mapped_column(sa.Text)
     created_by: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def log_entry(self) -> bytes:
+        return signing.canonical_json(
+            {
+                "category": self.category,
+                "version": self.version,
+                "method": self.method.value,
+                "unit": self.unit,
+                "parameters": json.loads(self.parameters_json),
+                "createdBy": self.created_by,
+                "createdAt": self.created_at.isoformat(),
+            }
+        )
+
+    log = LogKind("grading-scheme", entry=log_entry)
 
 
 class Grade(Base):
@@ -167,6 +239,11 @@ class Label(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # Set in the issuing transaction, once the label's number (which it signs) is known.
     log_index: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)
+
+    def log_entry(self) -> bytes:
+        return signing.canonical_json({"label": self.id, "url": self.url})
+
+    log = LogKind("label", entry=log_entry)
 
 
 class TrustListIssue(Base):

@@ -112,8 +112,8 @@ def certificate_event_json(event: CertificateEvent) -> dict[str, Any]:
     return {
         "status": event.status.value,
         "reason": event.reason,
-        "actor": event.actor_id,
-        "at": iso_or_none(event.at),
+        "actor": event.decided_by,
+        "at": iso_or_none(event.decided_at),
     }
 
 

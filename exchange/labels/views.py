@@ -30,7 +30,7 @@ from exchange.labels.schemas import (
     scheme_json,
 )
 from exchange.log import schemas as log_schemas
-from exchange.log.services import append_entries, inclusion_proof, issue_receipts
+from exchange.log.services import inclusion_proof, issue_receipts
 from exchange.organisations import access
 from exchange.organisations.schemas import parse
 from exchange.organisations.services import get_organisation
@@ -149,7 +149,6 @@ def decide_accreditation(body_id: str) -> Response:
         body_id=body_id,
         status=body.status,
         reason=body.reason,
-        append_to_log=append_entries,
     )
     session.commit()
     organisation = get_organisation(session, body_id)
@@ -204,9 +203,7 @@ def certificate_json(
 def certify() -> Response:
     principal = access.require_principal(services.SCOPE)
     session = web.session()
-    certificate, created = services.certify(
-        session, principal, web.json_body(), append_to_log=append_entries
-    )
+    certificate, created = services.certify(session, principal, web.json_body())
     [receipt] = issue_receipts(session, web.exchange_key(), _origin(), [certificate.log_index])
     session.commit()
     entry = services.registry_entry(session, certificate.id)
@@ -232,7 +229,6 @@ def change_certificate(certificate_id: int, action: str) -> Response:
         certificate_id=certificate_id,
         action=action,
         reason=body.reason,
-        append_to_log=append_entries,
         on_revoked=CERTIFICATE_REVOKED,
     )
     session.commit()
@@ -281,7 +277,6 @@ def publish_scheme() -> Response:
         method=body.method,
         unit=body.unit,
         parameters=body.parameters,
-        append_to_log=append_entries,
     )
     session.commit()
     return _created(
@@ -323,7 +318,6 @@ def issue_label() -> Response:
         lot=body.lot,
         key=web.exchange_key(),
         origin=_origin(),
-        append_to_log=append_entries,
     )
     assert label.log_index is not None
     [receipt] = issue_receipts(session, web.exchange_key(), _origin(), [label.log_index])

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from exchange import signing, web
 from exchange.db import transaction
 from exchange.errors import ExchangeError
-from exchange.log.services import append_entries
 from exchange.mutual_recognition import schemas, services
 from exchange.mutual_recognition.verify import verdict_json, verify_bundle
 from exchange.organisations.models import OrganisationRole, Role
@@ -143,7 +142,6 @@ def add_partner(
                 _regulator(session, regulator_id),
                 schemas.parse_partner(body),
                 key=web.exchange_key(),
-                append_to_log=append_entries,
                 allow_private=current_app.config["EVENTS_ALLOW_PRIVATE_HOSTS"],
             )
             click.echo(partner.id)
@@ -178,7 +176,6 @@ def partner_status(partner_id: str, status: str, reason: str, regulator_id: str 
                 partner_id,
                 PartnerStatus(status),
                 reason,
-                append_to_log=append_entries,
             )
     except ExchangeError as exc:
         raise click.ClickException(_describe(exc)) from exc
@@ -197,7 +194,6 @@ def create_agreement(file: Path, regulator_id: str | None) -> None:
                 session,
                 _regulator(session, regulator_id),
                 schemas.parse_agreement(_load_json(str(file))),
-                append_to_log=append_entries,
             )
             click.echo(str(agreement.id))
     except ExchangeError as exc:
@@ -220,7 +216,6 @@ def agreement_status(agreement_id: int, status: str, reason: str, regulator_id: 
                 agreement_id,
                 AgreementStatus(status),
                 reason,
-                append_to_log=append_entries,
             )
     except ExchangeError as exc:
         raise click.ClickException(_describe(exc)) from exc
@@ -313,7 +308,6 @@ def revoke_anchor_command(
                 kid,
                 reason,
                 revoked_at=moment,
-                append_to_log=append_entries,
             )
         except ExchangeError as error:
             raise click.ClickException(_describe(error)) from error

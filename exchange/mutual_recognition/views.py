@@ -14,7 +14,6 @@ from exchange import web
 from exchange.db import transaction
 from exchange.errors import BadRequest, ValidationFailed
 from exchange.footprints import services as footprints
-from exchange.log.services import append_entries
 from exchange.mutual_recognition import schemas, services
 from exchange.mutual_recognition.services.federation import (
     inbound_of_upload,
@@ -100,7 +99,6 @@ def register_partner() -> Response:
         principal,
         data,
         key=web.exchange_key(),
-        append_to_log=append_entries,
         allow_private=current_app.config["EVENTS_ALLOW_PRIVATE_HOSTS"],
     )
     session.commit()
@@ -124,9 +122,7 @@ def partner_status(partner_id: str) -> Response:
     status = web.choice_field(body, "status", PartnerStatus)
     _, reason = _status_change(body)
     session = web.session()
-    services.set_partner_status(
-        session, principal, partner_id, status, reason, append_to_log=append_entries
-    )
+    services.set_partner_status(session, principal, partner_id, status, reason)
     session.commit()
     return jsonify(_partner_json(session, services.get_partner(session, partner_id)))
 
@@ -144,7 +140,6 @@ def revoke_anchor(partner_id: str, kid: str) -> Response:
         kid,
         body.reason,
         revoked_at=body.revoked_at,
-        append_to_log=append_entries,
     )
     session.commit()
     return jsonify(_partner_json(session, services.get_partner(session, partner_id)))
@@ -235,7 +230,6 @@ def upload_records(partner_id: str) -> Response:
             anchors=anchors,
             agreements=agreements,
             source="upload",
-            append_to_log=append_entries,
             on_accepted=_on_accepted(),
         )
         results.append(schemas.recognition_json(recognition))
@@ -294,7 +288,7 @@ def create_agreement() -> Response:
     services.require_regulator(principal, "make agreements")
     data = schemas.parse_agreement(web.json_object())
     session = web.session()
-    agreement = services.create_agreement(session, principal, data, append_to_log=append_entries)
+    agreement = services.create_agreement(session, principal, data)
     session.commit()
     return _created(
         _agreement_json(session, agreement),
@@ -317,9 +311,7 @@ def amend_agreement(agreement_id: int) -> Response:
     session = web.session()
     current = services.visible_agreement(session, principal, agreement_id)
     data = schemas.parse_agreement(web.json_object(), partner_id=current.partner_id)
-    agreement = services.amend_agreement(
-        session, principal, agreement_id, data, append_to_log=append_entries
-    )
+    agreement = services.amend_agreement(session, principal, agreement_id, data)
     session.commit()
     return jsonify(_agreement_json(session, agreement))
 
@@ -332,9 +324,7 @@ def agreement_status(agreement_id: int) -> Response:
     status = web.choice_field(body, "status", AgreementStatus)
     _, reason = _status_change(body)
     session = web.session()
-    services.set_agreement_status(
-        session, principal, agreement_id, status, reason, append_to_log=append_entries
-    )
+    services.set_agreement_status(session, principal, agreement_id, status, reason)
     session.commit()
     return jsonify(
         _agreement_json(session, services.visible_agreement(session, principal, agreement_id))

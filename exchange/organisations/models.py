@@ -8,8 +8,9 @@ import enum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from exchange import limits
-from exchange.db import Base, text_enum, utcnow
+from exchange import limits, signing
+from exchange.db import Base, iso_or_none, text_enum, utcnow
+from exchange.lifecycle import LogKind
 
 
 class Role(enum.StrEnum):
@@ -88,6 +89,36 @@ class SigningKey(Base):
         if self.not_after is not None and moment >= self.not_after:
             return False
         return self.revoked_at is None or moment < self.revoked_at
+
+    def log_entry(self) -> bytes:
+        """The registration: the organisation, the public JWK and the validity window."""
+        return signing.canonical_json(
+            {
+                "organisation": self.organisation_id,
+                "jwk": signing.public_jwk(self.public_key),
+                "kid": self.kid,
+                "notBefore": self.not_before.isoformat(),
+                "notAfter": iso_or_none(self.not_after),
+            }
+        )
+
+    def revocation_log_entry(self) -> bytes:
+        assert self.revoked_at is not None
+        return signing.canonical_json(
+            {
+                "kid": self.kid,
+                "revokedAt": self.revoked_at.isoformat(),
+                "reason": self.revocation_reason,
+            }
+        )
+
+    log = LogKind("key", entry=log_entry, key="kid")
+    revocation_log = LogKind(
+        "key-revocation",
+        entry=revocation_log_entry,
+        key="kid",
+        present=lambda key: key.revoked_at is not None,
+    )
 
 
 class ApiClient(Base):

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from exchange import limits, signing
-from exchange.db import LogAppender, iso_or_none, utcnow
+from exchange import lifecycle, limits, signing
+from exchange.db import utcnow
 from exchange.errors import (
     AccessDenied,
     Conflict,
@@ -34,9 +34,6 @@ from exchange.organisations.models import (
 )
 from exchange.organisations.principals import Principal
 from exchange.organisations.uscc import InvalidUSCC, normalise_uscc
-
-KEY_LOG_KIND = "key"
-KEY_REVOCATION_LOG_KIND = "key-revocation"
 
 SCOPES = frozenset({"footprints:read", "footprints:write", "keys:write", "labels:write"})
 DEFAULT_TOKEN_LIFETIME = dt.timedelta(hours=1)
@@ -151,44 +148,11 @@ def get_organisation(session: Session, organisation_id: str) -> Organisation:
 # --- signing keys ----------------------------------------------------------------------
 
 
-def key_entry(key: SigningKey) -> bytes:
-    """Log entry of a key registration, rebuilt the same way by the audit."""
-    return signing.canonical_json(
-        {
-            "organisation": key.organisation_id,
-            "jwk": signing.public_jwk(key.public_key),
-            "kid": key.kid,
-            "notBefore": key.not_before.isoformat(),
-            "notAfter": iso_or_none(key.not_after),
-        }
-    )
-
-
-def key_revocation_entry(key: SigningKey) -> bytes:
-    assert key.revoked_at is not None
-    return signing.canonical_json(
-        {"kid": key.kid, "revokedAt": key.revoked_at.isoformat(), "reason": key.revocation_reason}
-    )
-
-
-def key_log_sources(session: Session, kids: Sequence[str]) -> dict[str, bytes]:
-    return {kid: key_entry(key) for kid, key in keys_by_kid(session, kids).items()}
-
-
-def key_revocation_log_sources(session: Session, kids: Sequence[str]) -> dict[str, bytes]:
-    return {
-        kid: key_revocation_entry(key)
-        for kid, key in keys_by_kid(session, kids).items()
-        if key.revoked_at is not None
-    }
-
-
 def register_key(
     session: Session,
     *,
     organisation_id: str,
     public_jwk: object,
-    append_to_log: LogAppender,
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
 ) -> SigningKey:
@@ -223,7 +187,7 @@ def register_key(
     )
     session.add(key)
     session.flush()
-    append_to_log(session, [(KEY_LOG_KIND, kid, key_entry(key))])
+    SigningKey.log.append(session, [key])
     return key
 
 
@@ -233,7 +197,6 @@ def revoke_key(
     organisation_id: str,
     kid: str,
     reason: str,
-    append_to_log: LogAppender,
     revoked_at: dt.datetime | None = None,
 ) -> SigningKey:
     """Revoke a key from ``revoked_at`` (now by default, never in the future); final.
@@ -244,14 +207,13 @@ def revoke_key(
     key = session.get(SigningKey, kid, with_for_update=True, populate_existing=True)
     if key is None or key.organisation_id != organisation_id:
         raise NotFound(f"no key {kid} of yours")
-    if not reason.strip():
-        raise ValidationFailed(
-            "a revocation needs a reason", details=[{"field": "reason", "message": "required"}]
-        )
+    reason = lifecycle.reason(
+        reason, column=SigningKey.revocation_reason, message="a revocation needs a reason"
+    )
     key.revoked_at = revocation_moment(revoked_at, already=key.revoked_at, what=f"key {kid}")
-    key.revocation_reason = reason.strip()
+    key.revocation_reason = reason
     session.flush()
-    append_to_log(session, [(KEY_REVOCATION_LOG_KIND, kid, key_revocation_entry(key))])
+    SigningKey.revocation_log.append(session, [key])
     return key
 
 

@@ -9,7 +9,6 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from exchange import web
 from exchange.errors import AccessDenied, Unauthenticated
-from exchange.log.services import append_entries
 from exchange.organisations import access, services
 from exchange.organisations.models import Organisation
 from exchange.organisations.schemas import KeyRegistration, KeyRevocation, organisation_json, parse
@@ -109,7 +108,6 @@ def register_key() -> Response:
         public_jwk=body.jwk,
         not_before=body.not_before,
         not_after=body.not_after,
-        append_to_log=append_entries,
     )
     session.commit()
     response = jsonify(services.key_as_jwk(key))
@@ -128,7 +126,6 @@ def revoke_key(kid: str) -> Response:
         kid=kid,
         reason=body.reason,
         revoked_at=body.revoked_at,
-        append_to_log=append_entries,
     )
     session.commit()
     return jsonify(services.key_as_jwk(key))

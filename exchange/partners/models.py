@@ -1,17 +1,21 @@
 """Tables of partner programmes, their trust anchors, agreements, recognition decisions,
-the partners' log checkpoints we saw and the evidence of a partner log that forked."""
+the partners' log checkpoints we saw and the evidence of a partner log that forked; the
+lifecycles of partners and agreements, and what each logged row puts in the log."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import json
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from exchange import signing
 from exchange.db import Base, text_enum, utcnow
+from exchange.lifecycle import HistoryRow, Lifecycle, LogKind
 
 
 class PartnerStatus(enum.StrEnum):
@@ -25,6 +29,29 @@ class AgreementStatus(enum.StrEnum):
     GRANTED = "granted"
     SUSPENDED = "suspended"
     WITHDRAWN = "withdrawn"
+
+
+# A partner starts active when it is onboarded; withdrawal is final.
+PARTNER: Final = Lifecycle(
+    "a partner",
+    {
+        None: (PartnerStatus.ACTIVE,),
+        PartnerStatus.ACTIVE: (PartnerStatus.SUSPENDED, PartnerStatus.WITHDRAWN),
+        PartnerStatus.SUSPENDED: (PartnerStatus.ACTIVE, PartnerStatus.WITHDRAWN),
+        PartnerStatus.WITHDRAWN: (),
+    },
+)
+# An agreement is drafted, takes effect when granted, and is never rewritten once granted.
+AGREEMENT: Final = Lifecycle(
+    "an agreement",
+    {
+        None: (AgreementStatus.DRAFT,),
+        AgreementStatus.DRAFT: (AgreementStatus.GRANTED, AgreementStatus.WITHDRAWN),
+        AgreementStatus.GRANTED: (AgreementStatus.SUSPENDED, AgreementStatus.WITHDRAWN),
+        AgreementStatus.SUSPENDED: (AgreementStatus.GRANTED, AgreementStatus.WITHDRAWN),
+        AgreementStatus.WITHDRAWN: (),
+    },
+)
 
 
 class VerificationLevel(enum.StrEnum):
@@ -76,19 +103,34 @@ class PartnerProgramme(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class PartnerEvent(Base):
-    """A change of a partner (onboarding, status, trust anchors), with a snapshot; logged."""
+class PartnerEvent(HistoryRow, Base):
+    """A change of a partner (onboarding, status, trust anchors), with a snapshot; logged.
+
+    ``decided_by`` is the regulator's organisation, or None when the exchange decided (a
+    log fork, anchors from the partner's own trust list)."""
 
     __tablename__ = "partner_events"
+    reason_length = 2000
+    decided_by_optional = True
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     partner_id: Mapped[str] = mapped_column(sa.ForeignKey("partner_programmes.id"), index=True)
     status: Mapped[PartnerStatus] = mapped_column(text_enum(PartnerStatus, length=16))
-    reason: Mapped[str] = mapped_column(sa.String(2000))
-    # The regulator's organisation; None when the exchange decided (a log fork).
-    decided_by: Mapped[str | None] = mapped_column(sa.ForeignKey("organisations.id"))
-    decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     snapshot_json: Mapped[str] = mapped_column(sa.Text)
+
+    def log_entry(self) -> bytes:
+        return signing.canonical_json(
+            {
+                "partnerEvent": self.id,
+                "partner": self.partner_id,
+                "status": self.status.value,
+                "reason": self.reason,
+                "decidedBy": self.decided_by,
+                "decidedAt": self.decided_at.isoformat(),
+                "snapshot": json.loads(self.snapshot_json),
+            }
+        )
+
+    log = LogKind("partner", entry=log_entry)
 
 
 class PartnerKey(Base):
@@ -135,18 +177,30 @@ class Agreement(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class AgreementEvent(Base):
+class AgreementEvent(HistoryRow, Base):
     """A step of an agreement's life (drafted, amended, granted, ...) with its terms; logged."""
 
     __tablename__ = "agreement_events"
+    reason_length = 2000
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     agreement_id: Mapped[int] = mapped_column(sa.ForeignKey("agreements.id"), index=True)
     status: Mapped[AgreementStatus] = mapped_column(text_enum(AgreementStatus, length=16))
-    reason: Mapped[str] = mapped_column(sa.String(2000))
-    decided_by: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"))
-    decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     terms_json: Mapped[str] = mapped_column(sa.Text)
+
+    def log_entry(self) -> bytes:
+        return signing.canonical_json(
+            {
+                "agreementEvent": self.id,
+                "agreement": self.agreement_id,
+                "status": self.status.value,
+                "reason": self.reason,
+                "decidedBy": self.decided_by,
+                "decidedAt": self.decided_at.isoformat(),
+                "terms": json.loads(self.terms_json),
+            }
+        )
+
+    log = LogKind("agreement", entry=log_entry)
 
 
 class Recognition(Base):
@@ -186,6 +240,17 @@ class Recognition(Base):
     # Set once the signer's key is found revoked (by the partner, or a pinned anchor by the
     # regulator): the recognition never stands again, whatever the agreement does.
     key_revoked_at: Mapped[dt.datetime | None]
+
+    def log_entry(self) -> bytes:
+        """The RFC 8785 form of the signed decision."""
+        return signing.canonical_json(
+            {
+                "recognition": json.loads(self.document_json),
+                "signature": {"alg": signing.ALGORITHM, "kid": self.kid, "value": self.signature},
+            }
+        )
+
+    log = LogKind("recognition", entry=log_entry)
 
 
 class PartnerCheckpoint(Base):

@@ -1,15 +1,21 @@
-"""Tables of the accounting rules list (核算规则清单) and the demand catalogue (需求目录)."""
+"""Tables of the accounting rules list (核算规则清单) and the demand catalogue (需求目录);
+the lifecycle of a rule, and the logged decisions that move it."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
+import json
 from decimal import Decimal
+from typing import Any, Final
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from exchange import quantities, signing
 from exchange.db import Base, text_enum, utcnow
+from exchange.lifecycle import Lifecycle, LogKind
 
 
 class RuleStatus(enum.StrEnum):
@@ -17,6 +23,20 @@ class RuleStatus(enum.StrEnum):
     ASSESSED = "assessed"
     LISTED = "listed"
     WITHDRAWN = "withdrawn"
+
+
+# A rule only moves forward (a proposal may also be withdrawn before it is listed), so it
+# reaches each status at most once.
+RULE: Final = Lifecycle(
+    "a rule",
+    {
+        None: (RuleStatus.PROPOSED,),
+        RuleStatus.PROPOSED: (RuleStatus.ASSESSED, RuleStatus.WITHDRAWN),
+        RuleStatus.ASSESSED: (RuleStatus.LISTED, RuleStatus.WITHDRAWN),
+        RuleStatus.LISTED: (RuleStatus.WITHDRAWN,),
+        RuleStatus.WITHDRAWN: (),
+    },
+)
 
 
 class SystemBoundary(enum.StrEnum):
@@ -58,6 +78,32 @@ class AccountingRule(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     status_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
+    def content(self) -> dict[str, Any]:
+        """What the rule says, as its wire form states it: everything but its status."""
+        return {
+            "code": self.code,
+            "title": self.title,
+            "productClassifications": list(json.loads(self.classifications_json)),
+            "standardBasis": self.standard_basis,
+            "declaredUnit": self.declared_unit,
+            "systemBoundary": self.system_boundary.value,
+            "requiredStages": [
+                Stage(stage).value for stage in json.loads(self.required_stages_json)
+            ],
+            "minPrimaryDataShare": (
+                quantities.text(self.min_primary_data_share)
+                if self.min_primary_data_share is not None
+                else None
+            ),
+            "maxDqr": quantities.text(self.max_dqr) if self.max_dqr is not None else None,
+            "proposedBy": self.proposed_by_id,
+            "createdAt": self.created_at.isoformat(),
+        }
+
+    def content_digest(self) -> str:
+        """SHA-256 of :meth:`content`, as logged decisions cite it."""
+        return hashlib.sha256(signing.canonical_json(self.content())).hexdigest()
+
 
 class RuleDemand(Base):
     """A product category that still needs a rule; anyone may add one."""
@@ -91,3 +137,26 @@ class RuleDecision(Base):
     decided_by_id: Mapped[str] = mapped_column(sa.ForeignKey("organisations.id"))
     decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     log_index: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
+
+    rule: Mapped[AccountingRule] = relationship()
+
+    def log_entry(self) -> bytes:
+        """The decision, and the content of the rule it moved (through its digest)."""
+        return signing.canonical_json(
+            {
+                "rule": self.rule.code,
+                "contentDigest": self.rule.content_digest(),
+                "status": self.status.value,
+                "comment": self.comment,
+                "decidedBy": self.decided_by_id,
+                "decidedAt": self.decided_at.isoformat(),
+            }
+        )
+
+    log = LogKind(
+        "rule-decision",
+        entry=log_entry,
+        key="rule_code",
+        suffix=lambda decision: decision.status.value,
+        load=("rule",),
+    )

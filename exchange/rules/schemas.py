@@ -139,24 +139,10 @@ def stages_of(rule: AccountingRule) -> list[Stage]:
 
 def rule_json(rule: AccountingRule) -> dict[str, Any]:
     return {
-        "code": rule.code,
-        "title": rule.title,
-        "productClassifications": classifications_of(rule),
-        "standardBasis": rule.standard_basis,
-        "declaredUnit": rule.declared_unit,
-        "systemBoundary": rule.system_boundary.value,
-        "requiredStages": [stage.value for stage in stages_of(rule)],
-        "minPrimaryDataShare": (
-            quantities.text(rule.min_primary_data_share)
-            if rule.min_primary_data_share is not None
-            else None
-        ),
-        "maxDqr": quantities.text(rule.max_dqr) if rule.max_dqr is not None else None,
+        **rule.content(),
         "status": rule.status.value,
         "statusComment": rule.status_comment,
         "statusChangedAt": rule.status_changed_at.isoformat(),
-        "proposedBy": rule.proposed_by_id,
-        "createdAt": rule.created_at.isoformat(),
         "citation": {
             "operator": "Other",
             "otherOperatorName": PROGRAMME_NAME,

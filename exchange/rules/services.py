@@ -9,7 +9,6 @@ classifications it covers.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from typing import Final
@@ -17,68 +16,17 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from exchange import signing
-from exchange.db import LogAppender, chunked, utcnow
+from exchange import lifecycle
+from exchange.db import utcnow
 from exchange.errors import Conflict, NotFound, ValidationFailed
 from exchange.organisations.models import Role
 from exchange.organisations.principals import Principal
 from exchange.pact_wire import ProductFootprint
 from exchange.rules import check, schemas
-from exchange.rules.models import AccountingRule, RuleDecision, RuleDemand, RuleStatus
+from exchange.rules.models import RULE, AccountingRule, RuleDecision, RuleDemand, RuleStatus
 
-LOG_KIND: Final = "rule-decision"
 # Rules use the existing scopes, like factors: proposing writes, like submitting a record.
 WRITE_SCOPE: Final = "footprints:write"
-
-
-TRANSITIONS: Final = {
-    RuleStatus.PROPOSED: (RuleStatus.ASSESSED, RuleStatus.WITHDRAWN),
-    RuleStatus.ASSESSED: (RuleStatus.LISTED, RuleStatus.WITHDRAWN),
-    RuleStatus.LISTED: (RuleStatus.WITHDRAWN,),
-    RuleStatus.WITHDRAWN: (),
-}
-
-
-def content_digest(rule: AccountingRule) -> str:
-    """SHA-256 of what the rule says (everything but its status), as logged decisions cite it."""
-    content = {
-        key: value
-        for key, value in schemas.rule_json(rule).items()
-        if key not in ("status", "statusComment", "statusChangedAt", "citation")
-    }
-    return hashlib.sha256(signing.canonical_json(content)).hexdigest()
-
-
-def decision_entry(decision: RuleDecision, rule: AccountingRule) -> bytes:
-    """The log entry of a decision; the audit rebuilds it from the two rows."""
-    return signing.canonical_json(
-        {
-            "rule": rule.code,
-            "contentDigest": content_digest(rule),
-            "status": decision.status.value,
-            "comment": decision.comment,
-            "decidedBy": decision.decided_by_id,
-            "decidedAt": decision.decided_at.isoformat(),
-        }
-    )
-
-
-def log_ref(decision: RuleDecision) -> str:
-    return f"{decision.rule_code}/{decision.status.value}"
-
-
-def log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:
-    """Entry bytes of rule decisions rebuilt from the tables, for the log's audit."""
-    found: dict[str, bytes] = {}
-    for codes in chunked(ref.rpartition("/")[0] for ref in refs):
-        rows = session.execute(
-            sa.select(RuleDecision, AccountingRule)
-            .join(AccountingRule, AccountingRule.code == RuleDecision.rule_code)
-            .where(RuleDecision.rule_code.in_(codes))
-        )
-        for decision, rule in rows:
-            found[log_ref(decision)] = decision_entry(decision, rule)
-    return found
 
 
 def decisions_of(session: Session, rule: AccountingRule) -> list[RuleDecision]:
@@ -110,7 +58,7 @@ def propose(session: Session, principal: Principal, data: object) -> AccountingR
         required_stages_json=json.dumps([stage.value for stage in item.required_stages]),
         min_primary_data_share=item.min_primary_data_share,
         max_dqr=item.max_dqr,
-        status=RuleStatus.PROPOSED,
+        status=RULE.check(None, RuleStatus.PROPOSED),
         proposed_by_id=principal.organisation_id,
         status_comment=None,
         created_at=now,
@@ -140,7 +88,6 @@ def transition(
     code: str,
     *,
     status: RuleStatus,
-    append_to_log: LogAppender,
     comment: str = "",
 ) -> AccountingRule:
     """The regulator moves a rule to its next status; the decision is logged."""
@@ -149,24 +96,26 @@ def transition(
     rule = get_rule(session, code)
     # Lock the rule (PostgreSQL) so two concurrent moves cannot both start from one status.
     session.refresh(rule, with_for_update=True)
-    allowed = TRANSITIONS[rule.status]
-    if status not in allowed:
-        then = ", ".join(s.value for s in allowed) or "nothing (final)"
-        raise Conflict(f"rule {code} is {rule.status.value}; it can become {then}")
+    then = ", ".join(s.value for s in RULE.targets(rule.status)) or "nothing (final)"
+    RULE.check(
+        rule.status, status, refusal=f"rule {code} is {rule.status.value}; it can become {then}"
+    )
+    comment = lifecycle.reason(
+        comment, column=RuleDecision.comment, field="comment", required=False
+    )
     now = utcnow()
     rule.status = status
-    rule.status_comment = comment.strip() or None
+    rule.status_comment = comment or None
     rule.status_changed_at = now
     decision = RuleDecision(
         rule_code=rule.code,
+        rule=rule,
         status=status,
-        comment=comment.strip(),
+        comment=comment,
         decided_by_id=principal.organisation_id,
         decided_at=now,
     )
-    [decision.log_index] = append_to_log(
-        session, [(LOG_KIND, log_ref(decision), decision_entry(decision, rule))]
-    )
+    RuleDecision.log.append(session, [decision])
     session.add(decision)
     if status == RuleStatus.LISTED:
         covered = schemas.classifications_of(rule)

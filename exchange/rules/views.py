@@ -6,7 +6,6 @@ from flask import Blueprint, Response, jsonify, request, url_for
 
 from exchange import web
 from exchange.errors import BadRequest
-from exchange.log.services import append_entries
 from exchange.organisations import access
 from exchange.rules import schemas, services
 from exchange.rules.models import AccountingRule, RuleStatus
@@ -88,8 +87,6 @@ def transition_rule(code: str) -> Response:
     status = web.choice_field(body, "status", RuleStatus)
     comment = web.text_field(body, "comment")
     session = web.session()
-    rule = services.transition(
-        session, principal, code, status=status, comment=comment, append_to_log=append_entries
-    )
+    rule = services.transition(session, principal, code, status=status, comment=comment)
     session.commit()
     return _rule_with_decisions(rule)

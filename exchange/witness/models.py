@@ -17,7 +17,10 @@ import enum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from exchange import signing
 from exchange.db import Base, text_enum, utcnow
+from exchange.lifecycle import LogKind
+from exchange.log import cosignature
 
 
 class WitnessStatus(enum.StrEnum):
@@ -101,6 +104,34 @@ class LogWitness(Base):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     # Failed submissions in a row since the last success.
     failures: Mapped[int] = mapped_column(default=0)
+
+    def _statement(self, event: str, at: dt.datetime | None) -> bytes:
+        """The logged statement of the witness's addition or removal."""
+        return signing.canonical_json(
+            {
+                "witness": self.name,
+                "verifierKey": cosignature.cosigner_key(self.name, self.public_key),
+                "url": self.url,
+                "operator": self.operator,
+                "kind": self.kind.value,
+                "event": event,
+                "at": None if at is None else at.isoformat(),
+            }
+        )
+
+    def log_entry(self) -> bytes:
+        return self._statement("added", self.added_at)
+
+    def removal_log_entry(self) -> bytes:
+        return self._statement("removed", self.removed_at)
+
+    # The addition's index is the row's log_index; a removal is logged once, when it happens.
+    log = LogKind("witness", entry=log_entry)
+    removal_log = LogKind(
+        "witness-removal",
+        entry=removal_log_entry,
+        present=lambda witness: witness.removed_at is not None,
+    )
 
 
 class LogCosignature(Base):

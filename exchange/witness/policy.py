@@ -21,7 +21,6 @@ from typing import Any, Final, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from exchange import signing
 from exchange.db import utcnow
 from exchange.errors import Conflict, NotFound, ValidationFailed
 from exchange.keyring import ExchangeKey
@@ -36,44 +35,9 @@ from exchange.witness.models import (
     WitnessStatus,
 )
 
-LOG_KIND: Final = "witness"
 OPERATOR_LENGTH: Final = 300
 URL_LENGTH: Final = 500
 _POLICY: Final = cast(sa.Table, WitnessPolicyRow.__table__)
-
-
-# --- log entries of witness changes ---------------------------------------------------------
-
-
-def witness_entry(witness: LogWitness, event: str) -> bytes:
-    """The logged statement of a witness's addition or removal."""
-    at = witness.added_at if event == "added" else witness.removed_at
-    return signing.canonical_json(
-        {
-            "witness": witness.name,
-            "verifierKey": cosignature.cosigner_key(witness.name, witness.public_key),
-            "url": witness.url,
-            "operator": witness.operator,
-            "kind": witness.kind.value,
-            "event": event,
-            "at": None if at is None else at.isoformat(),
-        }
-    )
-
-
-def witness_log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:
-    """Rebuild logged witness changes (ref ``<id>:added`` or ``<id>:removed``) for the audit."""
-    ids = {int(ref.split(":", 1)[0]) for ref in refs}
-    rows = {
-        row.id: row for row in session.scalars(sa.select(LogWitness).where(LogWitness.id.in_(ids)))
-    }
-    found = {}
-    for ref in refs:
-        identifier, _, event = ref.partition(":")
-        row = rows.get(int(identifier))
-        if row is not None and (event == "added" or row.removed_at is not None):
-            found[ref] = witness_entry(row, event)
-    return found
 
 
 # --- managing witnesses ---------------------------------------------------------------------
@@ -126,9 +90,7 @@ def add_witness(
     )
     session.add(witness)
     session.flush()
-    [witness.log_index] = log.append_entries(
-        session, [(LOG_KIND, f"{witness.id}:added", witness_entry(witness, "added"))]
-    )
+    LogWitness.log.append(session, [witness])
     return witness
 
 
@@ -146,9 +108,7 @@ def remove_witness(session: Session, name: str) -> LogWitness:
     witness.status = WitnessStatus.REMOVED
     witness.removed_at = utcnow()
     session.flush()
-    log.append_entries(
-        session, [(LOG_KIND, f"{witness.id}:removed", witness_entry(witness, "removed"))]
-    )
+    log.append_entries(session, LogWitness.removal_log.entries([witness]))
     return witness
 
 

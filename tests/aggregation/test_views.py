@@ -23,7 +23,6 @@ from exchange.aggregation.models import Result
 from exchange.client.labels import certificate_document, sign_certificate
 from exchange.db import transaction
 from exchange.factors import services as factor_services
-from exchange.log.services import append_entries
 from exchange.organisations.models import Role
 from tests.factories import Member, add_member, pact_example
 from tests.pact.oracle import openapi_errors
@@ -44,9 +43,7 @@ BOTTLE_URN = "urn:gtin:06901234567809"
 
 def load_factors(app: Flask) -> None:
     with transaction(app.extensions["exchange.sessions"]) as session:
-        report = factor_services.import_text(
-            session, FACTORS_CSV, "csv", append_to_log=append_entries, comment="test"
-        )
+        report = factor_services.import_text(session, FACTORS_CSV, "csv", comment="test")
     assert report.count("rejected") == 0, report.to_json()
 
 

@@ -19,7 +19,6 @@ from exchange.db import transaction
 from exchange.errors import ValidationFailed
 from exchange.factors import mapping
 from exchange.factors.models import Factor
-from exchange.log.services import append_entries
 from exchange.organisations.models import Role
 from tests.factories import Member, add_member, json_of
 
@@ -101,9 +100,7 @@ def test_the_shipped_mapping_loads_the_announcement_sample_by_cli_and_again_chan
 
 def test_the_mapped_rows_equal_the_starter_figures(app: Flask, client: FlaskClient) -> None:
     with transaction(app.extensions["exchange.sessions"]) as session:
-        report = mapping.import_mapped(
-            session, SAMPLE, mapping.shipped("mee-grid-announcement"), append_to_log=append_entries
-        )
+        report = mapping.import_mapped(session, SAMPLE, mapping.shipped("mee-grid-announcement"))
     # Row numbers as the file shows them: a title line, the header, then the areas.
     assert [(row.row, row.status) for row in report.rows] == [
         (3, "created"),
@@ -268,7 +265,7 @@ def test_a_template_must_name_a_field_or_a_column_of_the_file(app: Flask) -> Non
         transaction(app.extensions["exchange.sessions"]) as session,
         pytest.raises(ValidationFailed, match=r"\{Itme\} is neither a field"),
     ):
-        mapping.import_mapped(session, PACKAGING_CSV, typo, append_to_log=append_entries)
+        mapping.import_mapped(session, PACKAGING_CSV, typo)
     assert stored(app) == []
 
 
@@ -314,8 +311,8 @@ def test_json_layouts_other_encodings_and_spreadsheet_numbers(app: Flask) -> Non
     )
     chinese = "品名,Area,Factor,Per,Year\n纸箱,HN,1199.7,kgCO2e/t,2024\n".encode("gbk")
     with transaction(app.extensions["exchange.sessions"]) as session:
-        first = mapping.import_mapped(session, document, as_json, append_to_log=append_entries)
-        second = mapping.import_mapped(session, chinese, gbk, append_to_log=append_entries)
+        first = mapping.import_mapped(session, document, as_json)
+        second = mapping.import_mapped(session, chinese, gbk)
     assert [(r.row, r.status) for r in first.rows] == [(1, "created"), (2, "created")]
     assert [(r.row, r.status) for r in second.rows] == [(2, "created")]
     assert stored(app) == [
@@ -328,7 +325,7 @@ def test_json_layouts_other_encodings_and_spreadsheet_numbers(app: Flask) -> Non
         pytest.raises(ValidationFailed, match="not utf-8"),
     ):
         utf8 = mapping.parse_mapping(PACKAGING_MAPPING.replace('"Item"', '"品名"'))
-        mapping.import_mapped(session, chinese, utf8, append_to_log=append_entries)
+        mapping.import_mapped(session, chinese, utf8)
 
 
 def test_a_multipart_import_needs_its_file_and_a_mapping(
@@ -366,5 +363,5 @@ def test_what_no_database_text_can_hold_is_refused_up_front(app: Flask) -> None:
             ('[{"Item": "Car\\u0000ton"}]', as_json),
         ):
             with pytest.raises(ValidationFailed, match="NUL"):
-                mapping.import_mapped(session, data, which, append_to_log=append_entries)
+                mapping.import_mapped(session, data, which)
     assert stored(app) == []

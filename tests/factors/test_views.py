@@ -14,9 +14,8 @@ from flask.testing import FlaskClient
 
 from exchange.db import transaction
 from exchange.factors import services
-from exchange.factors.models import Factor
+from exchange.factors.models import Factor, FactorReview
 from exchange.log.models import LogEntry
-from exchange.log.services import append_entries
 from exchange.organisations.models import Role
 from tests.factories import Member, add_member, json_of
 
@@ -79,14 +78,14 @@ def review_entries(app: Flask) -> int:
         count = session.scalar(
             sa.select(sa.func.count())
             .select_from(LogEntry)
-            .where(LogEntry.kind == services.LOG_KIND)
+            .where(LogEntry.kind == FactorReview.log.kind)
         )
     return count or 0
 
 
 def load_starter(app: Flask) -> None:
     with transaction(app.extensions["exchange.sessions"]) as session:
-        services.load_starter(session, append_to_log=append_entries)
+        services.load_starter(session)
 
 
 def test_a_declaration_is_pending_and_seen_only_by_its_declarant_and_the_regulator(
@@ -400,7 +399,6 @@ def test_exact_values_survive_the_database(app: Flask) -> None:
                     "uncertainty": "7.5",
                 }
             ],
-            append_to_log=append_entries,
         )
         assert report.count("created") == 1
     with transaction(app.extensions["exchange.sessions"]) as session:

@@ -19,7 +19,6 @@ from exchange import signing
 from exchange.client.keys import LocalKey
 from exchange.db import transaction
 from exchange.log import merkle, note
-from exchange.log.services import append_entries
 from exchange.mutual_recognition import services
 from exchange.mutual_recognition.services.federation import (
     HostUnavailable,
@@ -273,12 +272,8 @@ def test_new_anchors_come_only_through_the_partners_signed_trust_list(
         partner = session.get(PartnerProgramme, partnership.partner_id)
         assert partner is not None
         with pytest.raises(signing.SigningError):
-            services.accept_trust_list(
-                session, partner, signed(successor), append_to_log=append_entries
-            )
-        added = services.accept_trust_list(
-            session, partner, signed(partnership.anchor), append_to_log=append_entries
-        )
+            services.accept_trust_list(session, partner, signed(successor))
+        added = services.accept_trust_list(session, partner, signed(partnership.anchor))
         assert added == [successor.kid]
         assert set(services.valid_anchors(session, partner.id)) == {
             partnership.anchor.kid,

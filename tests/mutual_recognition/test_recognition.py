@@ -16,7 +16,6 @@ from exchange.client.keys import LocalKey
 from exchange.db import transaction
 from exchange.log import merkle
 from exchange.log.models import LogEntry
-from exchange.mutual_recognition.services.recognition import recognition_entry
 from exchange.organisations.models import Role
 from exchange.partners.models import Recognition
 from tests.factories import add_member
@@ -50,7 +49,7 @@ def test_a_record_signed_by_a_pinned_key_is_recognised_signed_and_logged(
         assert entry is not None and entry.kind == "recognition"
         recognition = session.get(Recognition, decision["id"])
         assert recognition is not None
-        assert entry.leaf_hash == merkle.leaf_hash(recognition_entry(recognition))
+        assert entry.leaf_hash == merkle.leaf_hash(recognition.log_entry())
     # The record is now a footprint record here, readable like any public one.
     reader = add_member(partnership.app, Role.CHAIN_OWNER)
     served = partnership.client.get(

@@ -17,7 +17,6 @@ from exchange import signing
 from exchange.client.keys import LocalKey
 from exchange.db import transaction
 from exchange.footprints.models import FootprintRecord
-from exchange.log.services import append_entries
 from exchange.mutual_recognition.verify import verify_bundle
 from exchange.organisations import services
 from exchange.organisations.models import Role
@@ -105,7 +104,6 @@ def test_a_revocation_invalidates_only_what_was_signed_after_it(
             session,
             organisation_id=supplier.organisation_id,
             public_jwk=supplier.key.public_jwk(),
-            append_to_log=append_entries,
         )
     assert push(client, supplier, supplier.envelope()).status_code == 201
     audit = app.test_cli_runner().invoke(args=["audit"])
@@ -181,7 +179,6 @@ def test_a_submission_racing_a_revocation_is_refused(app: Flask) -> None:
             organisation_id=supplier.organisation_id,
             kid=supplier.key.kid,
             reason="leaked",
-            append_to_log=append_entries,
         )
 
         def submit() -> None:

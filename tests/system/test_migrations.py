@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,15 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
-from exchange import create_app
+from exchange import create_app, signing
 from exchange.db import UTCDateTime, make_engine
+from exchange.footprints.models import FootprintRecord
+from exchange.labels.models import Certificate, CertificateEvent
+from exchange.log import services as log_services
 from exchange.models import metadata
+from exchange.organisations.models import Organisation, SigningKey
 from exchange.system.services import alembic_config, upgrade_database
 from tests.conftest import fresh_database
 from tests.factories import add_member, pact_example
@@ -228,3 +234,124 @@ def test_0014_keeps_the_oldest_of_duplicate_shares(tmp_path: Path) -> None:
         finally:
             engine.dispose()
     assert kept == [1, 3, 4]
+
+
+def test_0018_renames_the_certificate_history_and_its_entries_still_verify(
+    tmp_path: Path,
+) -> None:
+    """certificate_events.actor_id/at become decided_by/decided_at (the history rows' one
+    set of columns); the rows, their ids and the log entries written before stay valid."""
+    at = dt.datetime(2026, 2, 1, 9, 30, tzinfo=dt.UTC)
+    body, owner = str(uuid.uuid4()), str(uuid.uuid4())
+    events = sa.table(
+        "certificate_events",
+        sa.column("id"),
+        sa.column("certificate_id"),
+        sa.column("status"),
+        sa.column("reason"),
+        sa.column("actor_id"),
+        sa.column("at", UTCDateTime()),
+    )
+    written = {
+        "certificate": 1,
+        "status": "suspended",
+        "reason": "audit finding",
+        "actor": body,
+        "at": at.isoformat(),
+    }
+    with fresh_database(tmp_path) as url:
+        upgrade_database(url, "0017")
+        engine = make_engine(url)
+        try:
+            with Session(engine) as session, session.begin():
+                _store_a_0017_certificate(session, body, owner, at)
+                session.execute(
+                    sa.insert(events),
+                    [
+                        {"id": 7, "certificate_id": 1, "status": "active", "reason": "issued"}
+                        | {"actor_id": body, "at": at},
+                        {"id": 8, "certificate_id": 1, "status": "suspended"}
+                        | {"reason": "audit finding", "actor_id": body, "at": at},
+                    ],
+                )
+                # The entry as the exchange wrote it before 0018.
+                log_services.append_entries(
+                    session, [("certificate-status", "8", signing.canonical_json(written))]
+                )
+            upgrade_database(url)
+            with Session(engine) as session:
+                history = session.scalars(
+                    sa.select(CertificateEvent).order_by(CertificateEvent.id)
+                ).all()
+                kept = [
+                    (e.id, e.status.value, e.reason, e.decided_by, e.decided_at) for e in history
+                ]
+                report = log_services.audit(
+                    session,
+                    {},
+                    "origin",
+                    {"certificate-status": CertificateEvent.log.rebuild},
+                )
+            command.downgrade(alembic_config(url), "0017")
+            with engine.connect() as connection:
+                restored = connection.execute(
+                    sa.select(events.c.id, events.c.actor_id, events.c.at).order_by(events.c.id)
+                ).all()
+        finally:
+            engine.dispose()
+    assert kept == [(7, "active", "issued", body, at), (8, "suspended", "audit finding", body, at)]
+    assert report.ok, report.problem
+    assert report.entries_checked == 1
+    assert restored == [(7, body, at), (8, body, at)]
+
+
+def _store_a_0017_certificate(session: Session, body: str, owner: str, at: dt.datetime) -> None:
+    """Certificate 1 of ``body`` on a record of ``owner``, in the tables as 0017 left them
+    (they are unchanged since)."""
+    session.execute(
+        sa.insert(Organisation),
+        [{"id": org, "name": org, "country": "CN", "created_at": at} for org in (body, owner)],
+    )
+    session.execute(
+        sa.insert(SigningKey),
+        {"kid": "k" * 43, "organisation_id": body, "public_key": b"\0" * 32, "not_before": at},
+    )
+    record = str(uuid.uuid4())
+    session.execute(
+        sa.insert(FootprintRecord),
+        {
+            "id": record,
+            "owner_id": owner,
+            "status": "Active",
+            "disclosure": "private",
+            "footprint_json": "{}",
+            "envelope_digest": "d" * 64,
+            "received_at": at,
+            "log_index": -1,
+            "valid_from": at,
+            "valid_until": at,
+        },
+    )
+    session.execute(
+        sa.insert(Certificate),
+        {
+            "id": 1,
+            "uid": str(uuid.uuid4()),
+            "body_id": body,
+            "owner_id": owner,
+            "record_id": record,
+            "gtin": "0" * 14,
+            "category": "tea",
+            "product_name": "tea",
+            "company_name": "owner",
+            "value": Decimal(1),
+            "unit": "kilogram",
+            "document_json": "{}",
+            "kid": "k" * 43,
+            "signature": "s" * 86,
+            "issued_at": at,
+            "valid_until": at,
+            "status": "suspended",
+            "log_index": -2,
+        },
+    )

@@ -314,7 +314,7 @@ SERVER_WRITTEN: frozenset[str] = frozenset(
         "api_clients.organisation_id",
         "api_clients.secret_hash",
         "accounting_rules.proposed_by_id",
-        "certificate_events.actor_id",
+        "certificate_events.decided_by",
         "certificates.body_id",
         "certificates.kid",
         "certificates.owner_id",

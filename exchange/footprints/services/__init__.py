@@ -1,6 +1,6 @@
 """Footprint records: submission and import, reading and listing, sharing and disclosure."""
 
-from exchange.db import LogAppender
+from exchange.footprints.models import entry_bytes, signature_of
 from exchange.footprints.services.reading import (
     Page,
     encode_cursor,
@@ -21,21 +21,15 @@ from exchange.footprints.services.sharing import (
     unshare,
 )
 from exchange.footprints.services.submission import (
-    LOG_KIND,
     NewRecord,
     Outcome,
     RecordsAccepted,
-    entry_bytes,
     import_unsigned,
-    log_sources,
-    signature_of,
     store_recognised,
     submit,
 )
 
 __all__ = [
-    "LOG_KIND",
-    "LogAppender",
     "NewRecord",
     "Outcome",
     "Page",
@@ -48,7 +42,6 @@ __all__ = [
     "import_unsigned",
     "key_statuses_at_receipt",
     "list_records",
-    "log_sources",
     "matching_records",
     "own_record",
     "set_disclosure",

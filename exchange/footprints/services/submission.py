@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import LogAppender, chunked, insert_unless_present, utcnow
+from exchange.db import chunked, insert_unless_present, utcnow
 from exchange.errors import (
     AccessDenied,
     Conflict,
@@ -44,7 +44,6 @@ from exchange.pact_wire import ProductFootprint, parse_product_footprint
 from exchange.pact_wire.filters import FilterTerms, terms_of, validity_years
 from exchange.rules.services import check_footprints_against_rules
 
-LOG_KIND = "footprint"
 RecordsAccepted = Callable[[Session, Sequence["NewRecord"]], None]
 """Told of the records a submission created, in its transaction (requests, notifications)."""
 
@@ -78,21 +77,6 @@ class _Candidate:
     digest: str
     # Predecessors this exchange does not hold are ignored (imports, partners' records).
     lenient_predecessors: bool = False
-
-
-def entry_bytes(footprint_json: str, signature: EnvelopeSignature | None) -> bytes:
-    """The log entry of a record: the RFC 8785 form of its envelope, which anyone can recompute.
-
-    Built by concatenation because ``footprint_json`` is canonical already and every other
-    member is plain ASCII in sorted order; a test holds it equal to the canonicaliser's output.
-    An imported unsigned record's entry has ``"signature":null``.
-    """
-    if signature is None:
-        return f'{{"footprint":{footprint_json},"signature":null}}'.encode()
-    return (
-        f'{{"footprint":{footprint_json},"signature":{{"alg":"{signature.alg}",'
-        f'"kid":"{signature.kid}","value":"{signature.value}"}}}}'
-    ).encode()
 
 
 def _digest(canonical: str, signature: EnvelopeSignature | None) -> str:
@@ -211,7 +195,6 @@ def submit(
     *,
     principal: Principal,
     items: Sequence[object],
-    append_to_log: LogAppender,
     on_accepted: RecordsAccepted | None = None,
     disclosure: Disclosure = Disclosure.PRIVATE,
 ) -> list[Outcome]:
@@ -245,7 +228,6 @@ def submit(
         check,
         now=now,
         disclosure=disclosure,
-        append_to_log=append_to_log,
         on_accepted=on_accepted,
     )
 
@@ -255,7 +237,6 @@ def import_unsigned(
     *,
     principal: Principal,
     items: Sequence[object],
-    append_to_log: LogAppender,
     on_accepted: RecordsAccepted | None = None,
 ) -> list[Outcome]:
     """Store footprints exported unchanged by another PACT tool, marked as unsigned.
@@ -276,7 +257,6 @@ def import_unsigned(
         check,
         now=utcnow(),
         disclosure=Disclosure.PRIVATE,
-        append_to_log=append_to_log,
         on_accepted=on_accepted,
     )
 
@@ -287,7 +267,6 @@ def store_recognised(
     organisation_id: str,
     envelopes: Sequence[object],
     disclosure: Disclosure,
-    append_to_log: LogAppender,
     on_accepted: RecordsAccepted | None = None,
 ) -> list[Outcome]:
     """Store partner records the exchange has recognised (mutual recognition).
@@ -304,7 +283,6 @@ def store_recognised(
         _check_recognised_item,
         now=utcnow(),
         disclosure=disclosure,
-        append_to_log=append_to_log,
         on_accepted=on_accepted,
     )
 
@@ -317,7 +295,6 @@ def _accept(
     *,
     now: dt.datetime,
     disclosure: Disclosure,
-    append_to_log: LogAppender,
     on_accepted: RecordsAccepted | None,
 ) -> list[Outcome]:
     """Check every item on its own, then store the good ones together; an outcome for each."""
@@ -341,7 +318,6 @@ def _accept(
         outcomes,
         now=now,
         disclosure=disclosure,
-        append_to_log=append_to_log,
         on_accepted=on_accepted,
     )
     return [outcomes[index] for index in range(len(items))]
@@ -355,7 +331,6 @@ def _store(
     *,
     now: dt.datetime,
     disclosure: Disclosure,
-    append_to_log: LogAppender,
     on_accepted: RecordsAccepted | None,
 ) -> None:
     """Store the checked candidates that neither repeat nor conflict, with their log entries.
@@ -435,15 +410,7 @@ def _store(
     if not created:
         return
     records = [item.record for item in created]
-    indexes = append_to_log(
-        session,
-        [
-            (LOG_KIND, record.id, entry_bytes(record.footprint_json, signature_of(record)))
-            for record in records
-        ],
-    )
-    for record, log_index in zip(records, indexes, strict=True):
-        record.log_index = log_index
+    FootprintRecord.log.append(session, records)
     try:
         session.execute(sa.insert(FootprintRecord), [_row(record) for record in records])
     except sa.exc.IntegrityError as exc:
@@ -513,13 +480,6 @@ def _row(record: FootprintRecord) -> dict[str, Any]:
     return {key: getattr(record, key) for key in _RECORD_COLUMNS}
 
 
-def signature_of(record: FootprintRecord) -> EnvelopeSignature | None:
-    """The owner's signature of a record, or None for an imported unsigned one."""
-    if record.signature_kid is None or record.signature is None:
-        return None
-    return EnvelopeSignature(alg="Ed25519", kid=record.signature_kid, value=record.signature)
-
-
 def _check_predecessors(
     preceding: Sequence[str],
     record_id: str,
@@ -561,11 +521,3 @@ def _records_by_id(
             )
         found.update((record.id, record) for record in session.scalars(query))
     return found
-
-
-def log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:
-    """Entry bytes of records rebuilt from the table, for the log's audit."""
-    return {
-        record.id: entry_bytes(record.footprint_json, signature_of(record))
-        for record in _records_by_id(session, set(refs)).values()
-    }

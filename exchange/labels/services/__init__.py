@@ -7,11 +7,8 @@ part; this package re-exports them all, so callers write ``services.certify``.
 
 from __future__ import annotations
 
-from exchange.db import LogAppender
 from exchange.labels.services.accreditation import (
-    accreditation_entry,
     accreditation_history,
-    accreditation_log_sources,
     accreditation_status,
     accredited_bodies,
     set_accreditation,
@@ -20,11 +17,7 @@ from exchange.labels.services.certificates import (
     CERTIFICATE_ACTIONS,
     RegistryEntry,
     add_years,
-    certificate_entry,
-    certificate_event_entry,
     certificate_history,
-    certificate_log_sources,
-    certificate_status_log_sources,
     certify,
     change_certificate,
     effective_status,
@@ -36,14 +29,9 @@ from exchange.labels.services.certificates import (
     value_per_unit,
 )
 from exchange.labels.services.common import (
-    ACCREDITATION_LOG_KIND,
-    CERTIFICATE_LOG_KIND,
-    CERTIFICATE_STATUS_LOG_KIND,
     CERTIFICATE_YEARS,
     CLOCK_SKEW,
     ISSUE_WINDOW,
-    LABEL_LOG_KIND,
-    SCHEME_LOG_KIND,
     SCOPE,
 )
 from exchange.labels.services.grading import (
@@ -54,8 +42,6 @@ from exchange.labels.services.grading import (
     population_values,
     publish_scheme,
     regrade,
-    scheme_entry,
-    scheme_log_sources,
     scheme_parameters,
     schemes,
 )
@@ -68,8 +54,6 @@ from exchange.labels.services.issuing import (
     get_label,
     issue_label,
     label_claims_of,
-    label_entry,
-    label_log_sources,
     label_status,
     verify_text,
 )
@@ -88,32 +72,21 @@ from exchange.labels.services.trust import (
 )
 
 __all__ = [
-    "ACCREDITATION_LOG_KIND",
     "CERTIFICATE_ACTIONS",
-    "CERTIFICATE_LOG_KIND",
-    "CERTIFICATE_STATUS_LOG_KIND",
     "CERTIFICATE_YEARS",
     "CLOCK_SKEW",
     "ISSUE_WINDOW",
-    "LABEL_LOG_KIND",
-    "SCHEME_LOG_KIND",
+    "PER_UNIT_QUANTUM",
     "SCOPE",
     "IssuedLabel",
     "LabelCheck",
     "LabelStatus",
-    "LogAppender",
     "RegistryEntry",
-    "accreditation_entry",
     "accreditation_history",
-    "accreditation_log_sources",
     "accreditation_status",
     "accredited_bodies",
     "add_years",
-    "certificate_entry",
-    "certificate_event_entry",
     "certificate_history",
-    "certificate_log_sources",
-    "certificate_status_log_sources",
     "certify",
     "change_certificate",
     "check_label",
@@ -130,8 +103,6 @@ __all__ = [
     "grade_history",
     "issue_label",
     "label_claims_of",
-    "label_entry",
-    "label_log_sources",
     "label_status",
     "population_values",
     "publish_scheme",
@@ -139,8 +110,6 @@ __all__ = [
     "registry_entry",
     "regrade",
     "revoke_issuer_key",
-    "scheme_entry",
-    "scheme_log_sources",
     "scheme_parameters",
     "schemes",
     "set_accreditation",

@@ -7,15 +7,15 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from decimal import Decimal, DivisionByZero, InvalidOperation
 from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from exchange import quantities, signing
-from exchange.db import LogAppender, utcnow
+from exchange import lifecycle, quantities, signing
+from exchange.db import utcnow
 from exchange.errors import (
     AccessDenied,
     Conflict,
@@ -28,6 +28,7 @@ from exchange.footprints import services as footprints
 from exchange.footprints.models import FootprintRecord, RecordStatus
 from exchange.labels import gs1
 from exchange.labels.models import (
+    CERTIFICATE,
     Accreditation,
     AccreditationStatus,
     Certificate,
@@ -38,12 +39,9 @@ from exchange.labels.models import (
 from exchange.labels.schemas import CertificateDocument, parse_certificate_envelope
 from exchange.labels.services.accreditation import accreditation_status
 from exchange.labels.services.common import (
-    CERTIFICATE_LOG_KIND,
-    CERTIFICATE_STATUS_LOG_KIND,
     CERTIFICATE_YEARS,
     CLOCK_SKEW,
     ISSUE_WINDOW,
-    given_reason,
     require_role,
 )
 from exchange.labels.services.grading import current_grade, current_scheme, grade_certificate
@@ -89,46 +87,6 @@ def _record_gtins(footprint_json: str) -> set[str]:
             except gs1.GS1Error:
                 continue
     return found
-
-
-def certificate_entry(certificate: Certificate) -> bytes:
-    """The log entry of a certificate: RFC 8785 form of the envelope the body signed."""
-    document = json.loads(certificate.document_json)
-    return signing.canonical_json(
-        {
-            "certificate": document,
-            "signature": {
-                "alg": signing.ALGORITHM,
-                "kid": certificate.kid,
-                "value": certificate.signature,
-            },
-        }
-    )
-
-
-def certificate_log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:
-    certificates = session.scalars(
-        sa.select(Certificate).where(Certificate.uid.in_(sorted(set(refs))))
-    )
-    return {certificate.uid: certificate_entry(certificate) for certificate in certificates}
-
-
-def certificate_event_entry(event: CertificateEvent) -> bytes:
-    return signing.canonical_json(
-        {
-            "certificate": event.certificate_id,
-            "status": event.status.value,
-            "reason": event.reason,
-            "actor": event.actor_id,
-            "at": event.at.isoformat(),
-        }
-    )
-
-
-def certificate_status_log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:
-    ids = [int(ref) for ref in refs]
-    events = session.scalars(sa.select(CertificateEvent).where(CertificateEvent.id.in_(ids)))
-    return {str(event.id): certificate_event_entry(event) for event in events}
 
 
 def _certificate_error(field: str, message: str) -> ValidationFailed:
@@ -195,8 +153,6 @@ def certify(
     session: Session,
     principal: Principal,
     envelope: object,
-    *,
-    append_to_log: LogAppender,
 ) -> tuple[Certificate, bool]:
     """Register a body-signed certificate of a record the body can see; (certificate, created).
 
@@ -254,23 +210,22 @@ def certify(
         signature=parsed.signature.value,
         issued_at=document.issued,
         valid_until=document.valid_until,
-        status=CertificateStatus.ACTIVE,
+        status=CERTIFICATE.check(None, CertificateStatus.ACTIVE),
         created_at=now,
-        log_index=-1,
+        log_index=-1,  # the log's index, given below before the row is stored
     )
-    [certificate.log_index] = append_to_log(
-        session, [(CERTIFICATE_LOG_KIND, certificate.uid, certificate_entry(certificate))]
-    )
+    Certificate.log.append(session, [certificate])
     session.add(certificate)
     session.flush()
-    _record_event(
+    lifecycle.record(
         session,
-        certificate,
-        CertificateStatus.ACTIVE,
-        "issued",
-        principal.organisation_id,
-        now,
-        append_to_log,
+        CertificateEvent(
+            certificate_id=certificate.id,
+            status=certificate.status,
+            reason="issued",
+            decided_by=principal.organisation_id,
+            decided_at=now,
+        ),
     )
     scheme = current_scheme(session, certificate.category)
     if scheme is not None:
@@ -280,32 +235,13 @@ def certify(
     return certificate, True
 
 
-def _record_event(
-    session: Session,
-    certificate: Certificate,
-    status: CertificateStatus,
-    reason: str,
-    actor_id: str,
-    now: dt.datetime,
-    append_to_log: LogAppender,
-) -> CertificateEvent:
-    event = CertificateEvent(
-        certificate_id=certificate.id, status=status, reason=reason, actor_id=actor_id, at=now
-    )
-    session.add(event)
-    session.flush()
-    append_to_log(
-        session, [(CERTIFICATE_STATUS_LOG_KIND, str(event.id), certificate_event_entry(event))]
-    )
-    return event
-
-
-_CERTIFICATE_MOVES: Final = {
-    "suspend": ({CertificateStatus.ACTIVE}, CertificateStatus.SUSPENDED),
-    "reinstate": ({CertificateStatus.SUSPENDED}, CertificateStatus.ACTIVE),
-    "revoke": ({CertificateStatus.ACTIVE, CertificateStatus.SUSPENDED}, CertificateStatus.REVOKED),
+# What a body tells a certificate to do, and the status that leads to (moves: CERTIFICATE).
+_ACTIONS: Final = {
+    "suspend": CertificateStatus.SUSPENDED,
+    "reinstate": CertificateStatus.ACTIVE,
+    "revoke": CertificateStatus.REVOKED,
 }
-CERTIFICATE_ACTIONS: Final = tuple(_CERTIFICATE_MOVES)
+CERTIFICATE_ACTIONS: Final = tuple(_ACTIONS)
 
 
 def get_certificate(session: Session, certificate_id: int) -> Certificate:
@@ -322,7 +258,6 @@ def change_certificate(
     certificate_id: int,
     action: str,
     reason: str,
-    append_to_log: LogAppender,
     on_revoked: Callable[[Session, Collection[str], str], object] | None = None,
 ) -> CertificateEvent:
     """Suspend (reversible), reinstate or revoke (final) one of the body's own certificates.
@@ -331,24 +266,33 @@ def change_certificate(
     (derived footprints built on it go stale).
     """
     require_role(principal, Role.CERTIFICATION_BODY, "change certificates")
-    if action not in _CERTIFICATE_MOVES:
+    if action not in _ACTIONS:
         raise NotFound(f"no certificate action {action!r}")
-    reason = given_reason(reason)
+    reason = lifecycle.reason(reason, column=CertificateEvent.reason)
     certificate = session.get(Certificate, certificate_id, with_for_update=True)
     if certificate is None:
         raise NotFound(f"no certificate {certificate_id}")
     if certificate.body_id != principal.organisation_id:
         raise AccessDenied("a body acts only on its own certificates")
-    allowed, status = _CERTIFICATE_MOVES[action]
-    if certificate.status not in allowed:
-        raise Conflict(f"a {certificate.status.value} certificate cannot be told to {action}")
+    status = CERTIFICATE.check(
+        certificate.status,
+        _ACTIONS[action],
+        refusal=f"a {certificate.status.value} certificate cannot be told to {action}",
+    )
     if action == "reinstate" and (
         accreditation_status(session, principal.organisation_id) != AccreditationStatus.GRANTED
     ):
         raise AccessDenied("only an accredited body may reinstate a certificate")
     certificate.status = status
-    event = _record_event(
-        session, certificate, status, reason, principal.organisation_id, utcnow(), append_to_log
+    event = lifecycle.record(
+        session,
+        CertificateEvent(
+            certificate_id=certificate.id,
+            status=status,
+            reason=reason,
+            decided_by=principal.organisation_id,
+            decided_at=utcnow(),
+        ),
     )
     if status == CertificateStatus.REVOKED and on_revoked is not None:
         on_revoked(session, [certificate.record_id], f"certificate {certificate.id} revoked")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import LogAppender, utcnow
+from exchange.db import utcnow
 from exchange.errors import (
     ValidationFailed,
 )
@@ -24,29 +23,9 @@ from exchange.labels.models import (
     GradingMethod,
     GradingScheme,
 )
-from exchange.labels.services.common import SCHEME_LOG_KIND, require_role
+from exchange.labels.services.common import require_role
 from exchange.organisations.models import Role
 from exchange.organisations.principals import Principal
-
-
-def scheme_entry(scheme: GradingScheme) -> bytes:
-    return signing.canonical_json(
-        {
-            "category": scheme.category,
-            "version": scheme.version,
-            "method": scheme.method.value,
-            "unit": scheme.unit,
-            "parameters": json.loads(scheme.parameters_json),
-            "createdBy": scheme.created_by,
-            "createdAt": scheme.created_at.isoformat(),
-        }
-    )
-
-
-def scheme_log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:
-    ids = [int(ref) for ref in refs]
-    schemes = session.scalars(sa.select(GradingScheme).where(GradingScheme.id.in_(ids)))
-    return {str(scheme.id): scheme_entry(scheme) for scheme in schemes}
 
 
 def scheme_parameters(scheme: GradingScheme) -> grading.Parameters:
@@ -150,7 +129,6 @@ def publish_scheme(
     method: GradingMethod,
     unit: str,
     parameters: object,
-    append_to_log: LogAppender,
 ) -> tuple[GradingScheme, list[Grade]]:
     """The regulator publishes the next version of a category's scheme; certificates regraded."""
     require_role(principal, Role.REGULATOR, "set grading schemes")
@@ -179,7 +157,7 @@ def publish_scheme(
     )
     session.add(scheme)
     session.flush()
-    append_to_log(session, [(SCHEME_LOG_KIND, str(scheme.id), scheme_entry(scheme))])
+    GradingScheme.log.append(session, [scheme])
     return scheme, regrade(session, scheme, now=now)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
 from decimal import Decimal
 from typing import Final
 
@@ -12,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import LogAppender, utcnow
+from exchange.db import utcnow
 from exchange.errors import (
     AccessDenied,
     Conflict,
@@ -38,22 +37,12 @@ from exchange.labels.services.certificates import (
     registry_entry,
     status_from_facts,
 )
-from exchange.labels.services.common import LABEL_LOG_KIND, SCOPE
+from exchange.labels.services.common import SCOPE
 from exchange.labels.services.grading import current_grade
 from exchange.labels.services.keys import ensure_issuer_key, trusted_keys
 from exchange.labels.verify import Reason, TrustedKey, Verdict, verify_scanned
 from exchange.organisations.models import Organisation
 from exchange.organisations.principals import Principal
-
-
-def label_entry(label: Label) -> bytes:
-    return signing.canonical_json({"label": label.id, "url": label.url})
-
-
-def label_log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:
-    ids = [int(ref) for ref in refs]
-    labels = session.scalars(sa.select(Label).where(Label.id.in_(ids)))
-    return {str(label.id): label_entry(label) for label in labels}
 
 
 def issue_label(
@@ -64,7 +53,6 @@ def issue_label(
     lot: str | None,
     key: ExchangeKey,
     origin: str,
-    append_to_log: LogAppender,
     today: dt.date | None = None,
 ) -> Label:
     """A signed label of a live certificate, asked for by its body or the record's owner.
@@ -121,9 +109,7 @@ def issue_label(
         message=label_claims.signed_message(claims), private_key=key.private_key
     )
     label.url = label_claims.encode(claims, label.signature)
-    [label.log_index] = append_to_log(
-        session, [(LABEL_LOG_KIND, str(label.id), label_entry(label))]
-    )
+    Label.log.append(session, [label])
     session.flush()
     return label
 

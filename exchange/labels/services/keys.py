@@ -8,6 +8,7 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from exchange import lifecycle
 from exchange.db import utcnow
 from exchange.errors import (
     Conflict,
@@ -17,7 +18,6 @@ from exchange.keyring import ExchangeKey
 from exchange.labels.models import (
     IssuerKey,
 )
-from exchange.labels.services.common import given_reason
 from exchange.labels.verify import TrustedKey
 
 
@@ -53,7 +53,7 @@ def revoke_issuer_key(
     if key.revoked_at is not None:
         raise Conflict(f"label key {kid} was revoked at {key.revoked_at.isoformat()}")
     key.revoked_at = revoked_at or utcnow()
-    key.revocation_reason = given_reason(reason)
+    key.revocation_reason = lifecycle.reason(reason, column=IssuerKey.revocation_reason)
     session.flush()
     return key
 

@@ -33,10 +33,7 @@ from exchange.mutual_recognition.services.federation import (
     sync_partner,
 )
 from exchange.mutual_recognition.services.programmes import (
-    AGREEMENT_LOG_KIND,
-    PARTNER_LOG_KIND,
     accept_trust_list,
-    agreement_log_sources,
     amend_agreement,
     create_agreement,
     expire_agreements,
@@ -44,7 +41,6 @@ from exchange.mutual_recognition.services.programmes import (
     expiry_due,
     flag_key_revoked,
     forks_of,
-    partner_log_sources,
     register_partner,
     require_regulator,
     revoke_anchor,
@@ -52,12 +48,10 @@ from exchange.mutual_recognition.services.programmes import (
     set_partner_status,
 )
 from exchange.mutual_recognition.services.recognition import (
-    RECOGNITION_LOG_KIND,
     Inbound,
     LogEvidence,
     decide,
     list_recognitions,
-    recognition_log_sources,
 )
 from exchange.partners.services import (
     agreement_history,
@@ -74,9 +68,6 @@ from exchange.partners.services import (
 )
 
 __all__ = [
-    "AGREEMENT_LOG_KIND",
-    "PARTNER_LOG_KIND",
-    "RECOGNITION_LOG_KIND",
     "SYNC_JOB",
     "Inbound",
     "LogEvidence",
@@ -85,7 +76,6 @@ __all__ = [
     "SyncReport",
     "accept_trust_list",
     "agreement_history",
-    "agreement_log_sources",
     "agreements_in_force",
     "amend_agreement",
     "anchors_of",
@@ -102,8 +92,6 @@ __all__ = [
     "list_partners",
     "list_recognitions",
     "partner_history",
-    "partner_log_sources",
-    "recognition_log_sources",
     "records_accepted_hook",
     "register_partner",
     "require_regulator",

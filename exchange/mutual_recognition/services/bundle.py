@@ -32,7 +32,7 @@ from exchange.log.schemas import b64
 from exchange.mutual_recognition.services.recognition import recognitions_of_record
 from exchange.organisations.models import Organisation, SigningKey
 from exchange.organisations.principals import Principal
-from exchange.organisations.services import KEY_LOG_KIND, key_entry, key_status
+from exchange.organisations.services import key_status
 from exchange.witness import policy as witnessing
 
 BUNDLE_FORMAT: Final = "footprint-exchange:verification-bundle:v1"
@@ -59,7 +59,7 @@ def _signer(
     assert organisation is not None
     key_index = session.scalar(
         sa.select(LogEntry.log_index)
-        .where(LogEntry.kind == KEY_LOG_KIND, LogEntry.ref == kid)
+        .where(LogEntry.kind == SigningKey.log.kind, LogEntry.ref == kid)
         .order_by(LogEntry.log_index)
         .limit(1)
     )
@@ -80,7 +80,7 @@ def _signer(
         "statusAtReceipt": key_status(key, received_at),
         # The registration's log entry (the organisation, the JWK and the window), so that
         # a verifier sees the key was registered in the log the checkpoint signs.
-        "registration": json.loads(key_entry(key)),
+        "registration": json.loads(key.log_entry()),
         "registrationProof": None
         if key_index is None or key_index >= size
         else _proof(session, key_index, size),
@@ -94,7 +94,7 @@ def _covering(session: Session, record: Any) -> int:
     if record.signature_kid is not None:
         key_index = session.scalar(
             sa.select(sa.func.min(LogEntry.log_index)).where(
-                LogEntry.kind == KEY_LOG_KIND, LogEntry.ref == record.signature_kid
+                LogEntry.kind == SigningKey.log.kind, LogEntry.ref == record.signature_kid
             )
         )
         if key_index is not None:

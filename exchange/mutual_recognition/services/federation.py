@@ -42,7 +42,6 @@ from exchange.jobs.models import Job, JobStatus
 from exchange.jobs.services import JobContext, enqueue
 from exchange.keyring import ExchangeKey, SealedSecretError, open_secret
 from exchange.log import merkle, note
-from exchange.log.services import append_entries
 from exchange.mutual_recognition.services.programmes import (
     accept_trust_list,
     change_partner_status,
@@ -462,9 +461,7 @@ def _keep(session: Session, partner_id: str, state: _LogState | None) -> None:
     state.new = False
 
 
-def record_fork(
-    session: Session, partner: PartnerProgramme, fork: Fork, *, append_to_log: Callable[..., Any]
-) -> PartnerFork:
+def record_fork(session: Session, partner: PartnerProgramme, fork: Fork) -> PartnerFork:
     """Keep the evidence and suspend the partner: its log was rewritten."""
     evidence = PartnerFork(
         partner_id=partner.id,
@@ -483,7 +480,6 @@ def record_fork(
             PartnerStatus.SUSPENDED,
             f"its transparency log forked ({fork.problem}); evidence {evidence.id} kept",
             decided_by=None,
-            append_to_log=append_to_log,
         )
     return evidence
 
@@ -664,9 +660,7 @@ def sync_partner(
                 partner = session.get(PartnerProgramme, partner_id)
                 assert partner is not None
                 try:
-                    report.anchors_added = accept_trust_list(
-                        session, partner, document, append_to_log=append_entries
-                    )
+                    report.anchors_added = accept_trust_list(session, partner, document)
                 except signing.SigningError as exc:
                     logger.info("partner %s: trust list not taken: %s", partner_id, exc)
                 walk.anchors = valid_anchors(session, partner_id)
@@ -678,7 +672,7 @@ def sync_partner(
                 partner = session.get(PartnerProgramme, partner_id)
                 assert partner is not None
                 if isinstance(checked, Fork):
-                    record_fork(session, partner, checked, append_to_log=append_entries)
+                    record_fork(session, partner, checked)
                     report.fork = checked.problem
                     return report
                 _keep(session, partner_id, checked)
@@ -733,7 +727,7 @@ def sync_partner(
                 partner = session.get(PartnerProgramme, partner_id, with_for_update=True)
                 assert partner is not None
                 if fork is not None:
-                    record_fork(session, partner, fork, append_to_log=append_entries)
+                    record_fork(session, partner, fork)
                     report.fork = fork.problem
                     return report
                 _keep(session, partner_id, walk.log)
@@ -860,7 +854,6 @@ def _decide_page(
                 anchors=anchors,
                 agreements=agreements,
                 source="sync",
-                append_to_log=append_entries,
                 on_accepted=on_accepted,
             )
         except ExchangeError as exc:  # one malformed record must not stop the walk

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from exchange import signing
+from exchange import lifecycle, signing
 from exchange.aggregation.services import mark_inputs_stale
-from exchange.db import LogAppender, utcnow
+from exchange.db import utcnow
 from exchange.errors import Conflict, NotFound, ValidationFailed
 from exchange.footprints.models import Disclosure, FootprintRecord
 from exchange.keyring import ExchangeKey, seal_secret
@@ -31,6 +31,8 @@ from exchange.organisations.principals import Principal
 from exchange.organisations.services import create_organisation, revocation_moment
 from exchange.pact.services import _check_public_host, normalise_base_url
 from exchange.partners.models import (
+    AGREEMENT,
+    PARTNER,
     Agreement,
     AgreementEvent,
     AgreementStatus,
@@ -51,35 +53,12 @@ from exchange.partners.services import (
     valid_anchors,
 )
 
-PARTNER_LOG_KIND: Final = "partner"
-AGREEMENT_LOG_KIND: Final = "agreement"
 WRITE_SCOPE: Final = "footprints:write"
-
-_PARTNER_MOVES: Final = {
-    PartnerStatus.ACTIVE: {PartnerStatus.SUSPENDED, PartnerStatus.WITHDRAWN},
-    PartnerStatus.SUSPENDED: {PartnerStatus.ACTIVE, PartnerStatus.WITHDRAWN},
-    PartnerStatus.WITHDRAWN: set(),
-}
-_AGREEMENT_MOVES: Final = {
-    AgreementStatus.DRAFT: {AgreementStatus.GRANTED, AgreementStatus.WITHDRAWN},
-    AgreementStatus.GRANTED: {AgreementStatus.SUSPENDED, AgreementStatus.WITHDRAWN},
-    AgreementStatus.SUSPENDED: {AgreementStatus.GRANTED, AgreementStatus.WITHDRAWN},
-    AgreementStatus.WITHDRAWN: set(),
-}
 
 
 def require_regulator(principal: Principal, what: str) -> None:
     principal.require_scope(WRITE_SCOPE)
     principal.require_role(Role.REGULATOR, f"only the regulator may {what}")
-
-
-def _reason(reason: str) -> str:
-    text = reason.strip()
-    if not text or len(text) > 2000:
-        raise ValidationFailed(
-            "give a reason", details=[{"field": "reason", "message": "1 to 2000 characters"}]
-        )
-    return text
 
 
 # --- partners -------------------------------------------------------------------------------
@@ -158,46 +137,21 @@ def _snapshot(session: Session, partner: PartnerProgramme) -> str:
     ).decode("utf-8")
 
 
-def partner_entry(event: PartnerEvent) -> bytes:
-    return signing.canonical_json(
-        {
-            "partnerEvent": event.id,
-            "partner": event.partner_id,
-            "status": event.status.value,
-            "reason": event.reason,
-            "decidedBy": event.decided_by,
-            "decidedAt": event.decided_at.isoformat(),
-            "snapshot": json.loads(event.snapshot_json),
-        }
-    )
-
-
-def partner_log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:
-    ids = [int(ref) for ref in refs]
-    events = session.scalars(sa.select(PartnerEvent).where(PartnerEvent.id.in_(ids)))
-    return {str(event.id): partner_entry(event) for event in events}
-
-
 def _partner_event(
-    session: Session,
-    partner: PartnerProgramme,
-    reason: str,
-    decided_by: str | None,
-    append_to_log: LogAppender,
+    session: Session, partner: PartnerProgramme, reason: str, decided_by: str | None
 ) -> PartnerEvent:
     session.flush()
-    event = PartnerEvent(
-        partner_id=partner.id,
-        status=partner.status,
-        reason=reason,
-        decided_by=decided_by,
-        decided_at=utcnow(),
-        snapshot_json=_snapshot(session, partner),
+    return lifecycle.record(
+        session,
+        PartnerEvent(
+            partner_id=partner.id,
+            status=partner.status,
+            reason=reason,
+            decided_by=decided_by,
+            decided_at=utcnow(),
+            snapshot_json=_snapshot(session, partner),
+        ),
     )
-    session.add(event)
-    session.flush()
-    append_to_log(session, [(PARTNER_LOG_KIND, str(event.id), partner_entry(event))])
-    return event
 
 
 def register_partner(
@@ -206,7 +160,6 @@ def register_partner(
     data: PartnerInput,
     *,
     key: ExchangeKey,
-    append_to_log: LogAppender,
     allow_private: bool = False,
 ) -> PartnerProgramme:
     """Onboard a partner programme, pinning its JWK Set as its trust anchors."""
@@ -237,7 +190,7 @@ def register_partner(
         sealed_secret=seal_secret(key, data.client_secret) if data.client_secret else None,
         sync_filters=data.sync_filters,
         recognised_disclosure=data.recognised_disclosure,
-        status=PartnerStatus.ACTIVE,
+        status=PARTNER.check(None, PartnerStatus.ACTIVE),
         sync_next_url=None,
         sync_walk_head=None,
         sync_stop_id=None,
@@ -258,7 +211,7 @@ def register_partner(
                 revoked_at=None,
             )
         )
-    _partner_event(session, partner, "onboarded", principal.organisation_id, append_to_log)
+    _partner_event(session, partner, "onboarded", principal.organisation_id)
     return partner
 
 
@@ -279,15 +232,12 @@ def change_partner_status(
     reason: str,
     *,
     decided_by: str | None,
-    append_to_log: LogAppender,
 ) -> PartnerEvent:
     """Move a partner along active → suspended ↔ active → withdrawn (final)."""
-    reason = _reason(reason)
+    reason = lifecycle.reason(reason, column=PartnerEvent.reason)
     session.refresh(partner, with_for_update=True)
-    if status not in _PARTNER_MOVES[partner.status]:
-        raise Conflict(f"a partner cannot go from {partner.status.value} to {status.value}")
-    partner.status = status
-    event = _partner_event(session, partner, reason, decided_by, append_to_log)
+    partner.status = PARTNER.check(partner.status, status)
+    event = _partner_event(session, partner, reason, decided_by)
     refresh_recognitions(session, partner_id=partner.id, reason=f"partner {status.value}: {reason}")
     return event
 
@@ -298,8 +248,6 @@ def set_partner_status(
     partner_id: str,
     status: PartnerStatus,
     reason: str,
-    *,
-    append_to_log: LogAppender,
 ) -> PartnerEvent:
     require_regulator(principal, "change partner programmes")
     return change_partner_status(
@@ -308,7 +256,6 @@ def set_partner_status(
         status,
         reason,
         decided_by=principal.organisation_id,
-        append_to_log=append_to_log,
     )
 
 
@@ -316,8 +263,6 @@ def accept_trust_list(
     session: Session,
     partner: PartnerProgramme,
     document: Mapping[str, Any],
-    *,
-    append_to_log: LogAppender,
 ) -> list[str]:
     """New trust anchors announced in the partner's own trust list, signed by a key we
     already pin; the kids added. Keys are never learnt any other way after onboarding."""
@@ -367,7 +312,6 @@ def accept_trust_list(
             partner,
             f"trust anchors added from the partner's signed trust list: {', '.join(added)}",
             None,
-            append_to_log,
         )
     return added
 
@@ -375,46 +319,21 @@ def accept_trust_list(
 # --- agreements ---------------------------------------------------------------------------------
 
 
-def agreement_entry(event: AgreementEvent) -> bytes:
-    return signing.canonical_json(
-        {
-            "agreementEvent": event.id,
-            "agreement": event.agreement_id,
-            "status": event.status.value,
-            "reason": event.reason,
-            "decidedBy": event.decided_by,
-            "decidedAt": event.decided_at.isoformat(),
-            "terms": json.loads(event.terms_json),
-        }
-    )
-
-
-def agreement_log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:
-    ids = [int(ref) for ref in refs]
-    events = session.scalars(sa.select(AgreementEvent).where(AgreementEvent.id.in_(ids)))
-    return {str(event.id): agreement_entry(event) for event in events}
-
-
 def _agreement_event(
-    session: Session,
-    agreement: Agreement,
-    reason: str,
-    decided_by: str,
-    append_to_log: LogAppender,
+    session: Session, agreement: Agreement, reason: str, decided_by: str
 ) -> AgreementEvent:
     session.flush()
-    event = AgreementEvent(
-        agreement_id=agreement.id,
-        status=agreement.status,
-        reason=reason,
-        decided_by=decided_by,
-        decided_at=utcnow(),
-        terms_json=signing.canonical_json(agreement_terms(agreement)).decode("utf-8"),
+    return lifecycle.record(
+        session,
+        AgreementEvent(
+            agreement_id=agreement.id,
+            status=agreement.status,
+            reason=reason,
+            decided_by=decided_by,
+            decided_at=utcnow(),
+            terms_json=signing.canonical_json(agreement_terms(agreement)).decode("utf-8"),
+        ),
     )
-    session.add(event)
-    session.flush()
-    append_to_log(session, [(AGREEMENT_LOG_KIND, str(event.id), agreement_entry(event))])
-    return event
 
 
 def _apply_terms(agreement: Agreement, data: AgreementInput) -> None:
@@ -434,9 +353,7 @@ def _apply_terms(agreement: Agreement, data: AgreementInput) -> None:
     agreement.texts = data.texts
 
 
-def create_agreement(
-    session: Session, principal: Principal, data: AgreementInput, *, append_to_log: LogAppender
-) -> Agreement:
+def create_agreement(session: Session, principal: Principal, data: AgreementInput) -> Agreement:
     """A draft agreement with a partner; it takes effect when the regulator grants it."""
     require_regulator(principal, "make agreements")
     partner = session.get(PartnerProgramme, data.partner_id)
@@ -447,10 +364,14 @@ def create_agreement(
         )
     if partner.status == PartnerStatus.WITHDRAWN:
         raise Conflict(f"partner {partner.id} is withdrawn")
-    agreement = Agreement(partner_id=partner.id, status=AgreementStatus.DRAFT, created_at=utcnow())
+    agreement = Agreement(
+        partner_id=partner.id,
+        status=AGREEMENT.check(None, AgreementStatus.DRAFT),
+        created_at=utcnow(),
+    )
     _apply_terms(agreement, data)
     session.add(agreement)
-    _agreement_event(session, agreement, "drafted", principal.organisation_id, append_to_log)
+    _agreement_event(session, agreement, "drafted", principal.organisation_id)
     return agreement
 
 
@@ -459,8 +380,6 @@ def amend_agreement(
     principal: Principal,
     agreement_id: int,
     data: AgreementInput,
-    *,
-    append_to_log: LogAppender,
 ) -> Agreement:
     """New terms for a draft; a granted agreement is never rewritten (withdraw, make anew)."""
     require_regulator(principal, "amend agreements")
@@ -476,7 +395,7 @@ def amend_agreement(
             details=[{"field": "partnerId", "message": "cannot change"}],
         )
     _apply_terms(agreement, data)
-    _agreement_event(session, agreement, "amended", principal.organisation_id, append_to_log)
+    _agreement_event(session, agreement, "amended", principal.organisation_id)
     return agreement
 
 
@@ -486,20 +405,17 @@ def set_agreement_status(
     agreement_id: int,
     status: AgreementStatus,
     reason: str,
-    *,
-    append_to_log: LogAppender,
 ) -> AgreementEvent:
     """draft → granted → suspended ↔ granted → withdrawn (final), each with a reason."""
     require_regulator(principal, "decide agreements")
-    reason = _reason(reason)
+    reason = lifecycle.reason(reason, column=AgreementEvent.reason)
     agreement = get_agreement(session, agreement_id)
     session.refresh(agreement, with_for_update=True)
-    if status not in _AGREEMENT_MOVES[agreement.status]:
-        raise Conflict(f"an agreement cannot go from {agreement.status.value} to {status.value}")
+    AGREEMENT.check(agreement.status, status)
     if status == AgreementStatus.GRANTED and agreement.valid_until <= utcnow():
         raise Conflict(f"agreement {agreement_id} expired on {agreement.valid_until.isoformat()}")
     agreement.status = status
-    event = _agreement_event(session, agreement, reason, principal.organisation_id, append_to_log)
+    event = _agreement_event(session, agreement, reason, principal.organisation_id)
     refresh_recognitions(
         session, agreement_id=agreement.id, reason=f"agreement {status.value}: {reason}"
     )
@@ -689,13 +605,12 @@ def revoke_anchor(
     reason: str,
     *,
     revoked_at: dt.datetime | None = None,
-    append_to_log: LogAppender,
 ) -> PartnerKey:
     """The regulator revokes a pinned trust anchor of a partner (a leak, say), from now or
     a time in the past: it vouches for no new record or checkpoint, and every recognition
     of a record it signed is flagged."""
     require_regulator(principal, "revoke partner trust anchors")
-    reason = _reason(reason)
+    reason = lifecycle.reason(reason, column=PartnerKey.revocation_reason)
     partner = get_partner(session, partner_id)
     anchor = session.get(PartnerKey, (partner.id, kid), with_for_update=True)
     if anchor is None:
@@ -708,7 +623,6 @@ def revoke_anchor(
         partner,
         f"trust anchor {kid} revoked from {moment.isoformat()}: {reason}",
         principal.organisation_id,
-        append_to_log,
     )
     why = f"trust anchor {kid} revoked by the regulator: {reason}"
     flag_key_revoked(session, partner.id, kid, moment, why)

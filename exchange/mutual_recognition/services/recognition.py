@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import quantities, signing
-from exchange.db import LogAppender, iso_or_none, utcnow
+from exchange.db import iso_or_none, utcnow
 from exchange.errors import ExchangeError, ValidationFailed
 from exchange.footprints import services as footprints
 from exchange.footprints.flows import services as flows
@@ -43,8 +43,6 @@ from exchange.partners.models import (
     Recognition,
     VerificationLevel,
 )
-
-RECOGNITION_LOG_KIND: Final = "recognition"
 
 _LEVEL_ORDER: Final = {
     VerificationLevel.NONE: 0,
@@ -377,25 +375,6 @@ def signature_reasons(
 # --- the decision -----------------------------------------------------------------------------
 
 
-def recognition_entry(recognition: Recognition) -> bytes:
-    return signing.canonical_json(
-        {
-            "recognition": json.loads(recognition.document_json),
-            "signature": {
-                "alg": signing.ALGORITHM,
-                "kid": recognition.kid,
-                "value": recognition.signature,
-            },
-        }
-    )
-
-
-def recognition_log_sources(session: Session, refs: Sequence[str]) -> dict[str, bytes]:
-    ids = [int(ref) for ref in refs]
-    found = session.scalars(sa.select(Recognition).where(Recognition.id.in_(ids)))
-    return {str(item.id): recognition_entry(item) for item in found}
-
-
 def footprint_digest(footprint: Mapping[str, Any]) -> str:
     return hashlib.sha256(signing.canonical_json(footprint)).hexdigest()
 
@@ -407,7 +386,6 @@ def _ensure_signer(
     public_key: bytes,
     signer_jwk: Mapping[str, Any] | None,
     footprint: ProductFootprint,
-    append_to_log: LogAppender,
 ) -> Reason | None:
     """Register the signer's key to the partner's organisation (records refer to it)."""
     existing = session.get(SigningKey, kid)
@@ -422,7 +400,6 @@ def _ensure_signer(
         session,
         organisation_id=partner.organisation_id,
         public_jwk=signing.public_jwk(public_key),
-        append_to_log=append_to_log,
         not_before=not_before,
         not_after=not_after if not_after is not None and not_after > not_before else None,
     )
@@ -454,7 +431,6 @@ def decide(
     anchors: Mapping[str, bytes],
     agreements: Sequence[Agreement],
     source: str,
-    append_to_log: LogAppender,
     on_accepted: footprints.RecordsAccepted | None = None,
     now: dt.datetime | None = None,
 ) -> Recognition:
@@ -495,7 +471,6 @@ def decide(
             public_key,
             inbound.signer_jwk,
             footprint,
-            append_to_log,
         )
         if conflict is not None:
             reasons.append(conflict)
@@ -505,7 +480,6 @@ def decide(
                 organisation_id=partner.organisation_id,
                 envelopes=[dict(inbound.envelope)],
                 disclosure=Disclosure(partner.recognised_disclosure),
-                append_to_log=append_to_log,
                 on_accepted=on_accepted,
             )
             if outcome.error is not None:
@@ -565,9 +539,7 @@ def decide(
     )
     session.add(recognition)
     session.flush()
-    [recognition.log_index] = append_to_log(
-        session, [(RECOGNITION_LOG_KIND, str(recognition.id), recognition_entry(recognition))]
-    )
+    Recognition.log.append(session, [recognition])
     session.flush()
     return recognition
 

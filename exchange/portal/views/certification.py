@@ -18,7 +18,6 @@ from exchange.labels import services as labels
 from exchange.labels.documents import certificate_document
 from exchange.labels.models import Certificate, Label
 from exchange.labels.views import CERTIFICATE_REVOKED
-from exchange.log.services import append_entries
 from exchange.organisations.models import Role
 from exchange.portal import services as portal
 from exchange.portal import sheets
@@ -85,7 +84,6 @@ def change_certificate(number: int, action: str) -> Response:
         certificate_id=number,
         action=action[:20],
         reason=form_text("reason", 500),
-        append_to_log=append_entries,
         on_revoked=CERTIFICATE_REVOKED,
     )
     db().commit()
@@ -103,7 +101,6 @@ def issue_label(number: int) -> Response:
         lot=lot,
         key=exchange_key(),
         origin=_origin(),
-        append_to_log=append_entries,
     )
     db().commit()
     return done("Label issued.", "portal.certificate", number=number)

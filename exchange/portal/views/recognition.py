@@ -12,7 +12,6 @@ from werkzeug.wrappers import Response
 
 from exchange import signing, web
 from exchange.errors import ValidationFailed
-from exchange.log.services import append_entries
 from exchange.mutual_recognition import schemas as recognition_schemas
 from exchange.mutual_recognition import services as recognition
 from exchange.organisations.models import Role
@@ -86,7 +85,6 @@ def regulator_register_partner() -> Response:
         principal(),
         recognition_schemas.parse_partner(body),
         key=web.exchange_key(),
-        append_to_log=append_entries,
         allow_private=bool(current_app.config["EVENTS_ALLOW_PRIVATE_HOSTS"]),
     )
     db().commit()
@@ -103,7 +101,6 @@ def regulator_revoke_anchor(partner_id: str, kid: str) -> Response:
         partner_id,
         kid,
         form_text("reason", 2000),
-        append_to_log=append_entries,
     )
     db().commit()
     return done("Trust anchor revoked.", "portal.regulator_partners")
@@ -159,9 +156,7 @@ def regulator_create_agreement() -> Response:
             },
         },
     }
-    recognition.create_agreement(
-        db(), principal(), recognition_schemas.parse_agreement(body), append_to_log=append_entries
-    )
+    recognition.create_agreement(db(), principal(), recognition_schemas.parse_agreement(body))
     db().commit()
     return done("Agreement drafted.", "portal.regulator_agreements")
 
@@ -176,7 +171,6 @@ def regulator_agreement_status(agreement_id: int) -> Response:
         agreement_id,
         status,
         form_text("reason", 2000),
-        append_to_log=append_entries,
     )
     db().commit()
     return done("Decision recorded.", "portal.regulator_agreements")

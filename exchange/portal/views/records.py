@@ -16,7 +16,7 @@ from exchange.footprints.models import Disclosure
 from exchange.footprints.schemas import envelope_json
 from exchange.footprints.views import RECORD_SHARED, RECORDS_ACCEPTED
 from exchange.labels import services as labels
-from exchange.log.services import append_entries, issue_receipts
+from exchange.log.services import issue_receipts
 from exchange.organisations import services as organisations
 from exchange.organisations.models import Organisation
 from exchange.pact import services as pact
@@ -244,9 +244,7 @@ def sign_draft(draft_id: str) -> Response:
     kid, value = _signature_fields()
     envelope = services.signed_envelope(found, kid=kid, value=value)
     if found.kind == "certificate":
-        certificate, _created = labels.certify(
-            session, principal(), envelope, append_to_log=append_entries
-        )
+        certificate, _created = labels.certify(session, principal(), envelope)
         found.submitted_ref = str(certificate.id)
         session.commit()
         return done("Certificate registered.", "portal.certificate", number=certificate.id)
@@ -254,7 +252,6 @@ def sign_draft(draft_id: str) -> Response:
         session,
         principal=principal(),
         items=[envelope],
-        append_to_log=append_entries,
         on_accepted=RECORDS_ACCEPTED,
     )
     if outcome.error is not None:
@@ -344,7 +341,6 @@ def register_key() -> Response:
         db(),
         organisation_id=principal().organisation_id,
         public_jwk=jwk,
-        append_to_log=append_entries,
     )
     db().commit()
     return done("Key registered.", "portal.keys")
@@ -358,7 +354,6 @@ def revoke_key(kid: str) -> Response:
         organisation_id=principal().organisation_id,
         kid=kid[:43],
         reason=form_text("reason", 500),
-        append_to_log=append_entries,
     )
     db().commit()
     return done("Key revoked.", "portal.keys")

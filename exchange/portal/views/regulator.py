@@ -19,7 +19,6 @@ from exchange.factors.schemas import factor_json
 from exchange.labels import services as labels
 from exchange.labels.models import AccreditationStatus, GradingMethod
 from exchange.labels.schemas import SchemeRequest
-from exchange.log.services import append_entries
 from exchange.organisations.models import Organisation, OrganisationRole, Role
 from exchange.organisations.schemas import parse
 from exchange.portal import charts
@@ -67,7 +66,6 @@ def regulator_review_factor(factor_id: str) -> Response:
         factor_id[:36],
         decision=decision,
         comment=form_text("comment", 2000),
-        append_to_log=append_entries,
     )
     db().commit()
     return done("Decision recorded.", "portal.regulator_factors")
@@ -94,7 +92,6 @@ def regulator_rule_status(code: str) -> Response:
         code[:100],
         status=status,
         comment=form_text("comment", 2000),
-        append_to_log=append_entries,
     )
     db().commit()
     return done("Decision recorded.", "portal.regulator_rules")
@@ -153,7 +150,6 @@ def regulator_publish_scheme() -> Response:
         method=body.method,
         unit=body.unit,
         parameters=body.parameters,
-        append_to_log=append_entries,
     )
     db().commit()
     return done("Scheme published.", "portal.regulator_grading")
@@ -190,7 +186,6 @@ def regulator_accredit(body_id: str) -> Response:
         body_id=body_id[:36],
         status=status,
         reason=form_text("reason", 500),
-        append_to_log=append_entries,
     )
     db().commit()
     return done("Decision recorded.", "portal.regulator_accreditation")

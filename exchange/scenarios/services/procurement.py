@@ -128,8 +128,8 @@ def _decided_statuses(
     rows = session.execute(
         sa.select(CertificateEvent.certificate_id, CertificateEvent.status)
         .join(Certificate, Certificate.id == CertificateEvent.certificate_id)
-        .where(Certificate.category == category, CertificateEvent.at <= at)
-        .order_by(CertificateEvent.at, CertificateEvent.id)
+        .where(Certificate.category == category, CertificateEvent.decided_at <= at)
+        .order_by(CertificateEvent.decided_at, CertificateEvent.id)
     )
     return {certificate_id: status for certificate_id, status in rows}
 

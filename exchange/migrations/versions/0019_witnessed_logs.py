@@ -1,8 +1,8 @@
 """Witnessed logs: the logs this exchange cosigns (and the submissions it refused), the
 witnesses of its own log, their cosignatures and incidents, and the quorum
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from alembic import op
 
 from exchange.db import UTCDateTime
 
-revision = "0018"
-down_revision = "0017"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
