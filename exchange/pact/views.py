@@ -74,7 +74,7 @@ def list_footprints() -> Response:
     return _json({"data": data}, headers=headers)
 
 
-@bp.get("/3/footprints/<record_id>")
+@bp.get("/3/footprints/<id:record_id>")
 def get_footprint(record_id: str) -> Response:
     """GetFootprint; 403 only for a record the caller knows of, 404 for any other."""
     principal = web.require_principal("footprints:read")
@@ -230,7 +230,7 @@ def list_requests() -> Response:
     return jsonify({"data": [_request_json(item) for item in found]})
 
 
-@bp.post("/api/v1/requests/<request_id>/reject")
+@bp.post("/api/v1/requests/<id:request_id>/reject")
 def reject_request(request_id: str) -> Response:
     """``{"message": "why"}``; the requester's host is told with a RequestRejectedEvent."""
     principal = web.require_principal("footprints:write")
@@ -248,7 +248,7 @@ def reject_request(request_id: str) -> Response:
     return jsonify(_request_json(answered))
 
 
-@bp.post("/api/v1/requests/<request_id>/fulfil")
+@bp.post("/api/v1/requests/<id:request_id>/fulfil")
 def fulfil_request(request_id: str) -> Response:
     """``{"recordIds": [...]}`` of records you hold that meet the request."""
     principal = web.require_principal("footprints:write")
