@@ -236,9 +236,10 @@ def _serving_demo(env: dict[str, str], logs: Path, port: int) -> str:
         page = requests.get(url, timeout=30)
         assert page.status_code == 200, page.status_code
         assert "/static/labels/verify.js" in page.text
-        # What the page checks online: the label at the trust list's origin, the one issued.
+        # What the page asks the exchange online (verify.js): the label as it is printed at
+        # the trust list's origin (canonical, upper case), which is the one issued.
         trust = requests.get(f"{base_url}/.well-known/trust-list.json", timeout=30).json()
-        label = "https://" + trust["trustList"]["origin"] + url.removeprefix(base_url)
+        label = "HTTPS://" + trust["trustList"]["origin"].upper() + url.removeprefix(base_url)
         verdict = requests.post(
             f"{base_url}/api/v1/labels/verify", json={"text": label}, timeout=30
         ).json()
