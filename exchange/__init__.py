@@ -55,7 +55,7 @@ def create_app(
     _configure_portal_sessions(app)
     observability.init_app(app)
     web.register_error_handlers(app)
-    app.url_map.converters["rowid"] = web.RowIdConverter
+    _register_converters(app)
     app.before_request(web.refuse_plain_http)
     app.before_request(web.refuse_nul_characters)
     # Before anything of the request touches the database (see its docstring).
@@ -151,6 +151,19 @@ def _connect_witnessing(app: Flask) -> None:
     app.extensions[PARTNER_KEYS] = anchors
     # The log serves its checkpoints with the cosignatures this area collected.
     app.extensions["exchange.log.cosignatures"] = policy
+
+
+def _register_converters(app: Flask) -> None:
+    """The kinds of id in URL paths (exchange.routing): the core's, then those areas declare
+    beside their views. Before the blueprints: a rule is parsed when it is added."""
+    from exchange import routing
+    from exchange.labels.views import GtinConverter, LotConverter
+    from exchange.rules.views import RuleCodeConverter
+
+    app.url_map.converters.update(routing.CONVERTERS)
+    app.url_map.converters.update(
+        {"gtin": GtinConverter, "lot": LotConverter, "rulecode": RuleCodeConverter}
+    )
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -34,6 +34,7 @@ from exchange.client.keys import LocalKey
 from exchange.client.labels import certificate_document, sign_certificate
 from exchange.db import transaction
 from exchange.factors import services as factors
+from exchange.labels import qr
 from exchange.mutual_recognition.verify import verify_bundle
 from exchange.organisations import services as organisations
 from exchange.organisations.models import Organisation, Role
@@ -458,15 +459,21 @@ class _Story:
         )
         label = self.clients["brand"].issue_label(certificate["number"], lot="L2026A")
         verdict = self.clients["brand"].verify_label(label["url"])
-        # The printed label names the programme's domain; this demo serves it locally.
+        # A label names the programme's own host (https://<EXCHANGE_ORIGIN>/01/...), which no
+        # demo serves. The demo's label names the same path and signed query on the demo's
+        # own server instead: scanned, it opens this exchange's verification page, which
+        # checks the label against the trust list's origin, not the host it came from.
         self.label_page = f"{self.base_url}/{label['url'].split('/', 3)[3]}"
-        (self.demo_dir / "label.png").write_bytes(
-            requests.get(f"{self.base_url}/api/v1/labels/{label['id']}.png", timeout=30).content
+        claims = label["claims"]
+        art = qr.LabelArt(
+            url=self.label_page, value=claims["value"], unit=claims["unit"], grade=claims["grade"]
         )
+        (self.demo_dir / "label.png").write_bytes(qr.png(art))
         _say(
-            f"the brand prints a QR label (version {label['qrVersion']}, "
+            f"the brand prints a QR label (version {qr.symbol(self.label_page).version}, "
             f"{self.demo_dir / 'label.png'}); the exchange verifies it: {verdict['verdict']}"
         )
+        _say(f"scanning the demo's label opens {self.label_page}")
 
     def _request_in_the_hub(self, brand_id: str) -> None:
         """The brand asks for a footprint the bottle maker has not pushed; pushing answers it."""

@@ -12,15 +12,12 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Generic, ParamSpec, TypeVar
 
-import werkzeug.exceptions
 from flask import Flask, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException, InternalServerError
-from werkzeug.routing import IntegerConverter
 
 from exchange import signing
-from exchange.db import ROW_ID_MAX
 from exchange.errors import (
     AccessDenied,
     BadRequest,
@@ -36,6 +33,7 @@ from exchange.errors import (
 from exchange.keyring import ExchangeKey
 from exchange.observability import request_id
 from exchange.pact_wire.host import Host
+from exchange.routing import RefusedPathValue
 
 _Args = ParamSpec("_Args")
 
@@ -218,22 +216,6 @@ def page_limit(default: int = 100) -> int:
     return default if limit is None else limit
 
 
-class RowIdConverter(IntegerConverter):
-    """``<rowid:...>``: an integer key; one beyond :data:`ROW_ID_MAX` names no row."""
-
-    def to_python(self, value: str) -> int:
-        # A larger number would overflow the database's integer (a 500 on PostgreSQL). It is
-        # a 404 here, for every method: a ValidationError would make werkzeug answer 405 to a
-        # PUT or POST when a GET rule shares the path.
-        # Digits beyond int()'s limit (4,300) would raise ValueError: a 500.
-        if len(value.lstrip("0")) > len(str(ROW_ID_MAX)):
-            raise werkzeug.exceptions.NotFound()
-        number = int(value)
-        if number > ROW_ID_MAX:
-            raise werkzeug.exceptions.NotFound()
-        return number
-
-
 def error_response(error: ExchangeError) -> Response:
     response = jsonify(error.to_body())
     response.status_code = error.status
@@ -244,10 +226,14 @@ def error_response(error: ExchangeError) -> Response:
     return response
 
 
-def _http_exception(exc: HTTPException) -> Response:
+def http_error_response(exc: HTTPException) -> Response:
+    """A werkzeug HTTP error (a route that is not there, a refused path id, a body too large)
+    as the one JSON error body."""
     status = exc.code or 500
     if status == 404:
-        error: ExchangeError = NotFound("no such resource")
+        # A path id its route's converter refused says what an id of its kind is.
+        refused = isinstance(exc, RefusedPathValue) and exc.description
+        error: ExchangeError = NotFound(refused or "no such resource")
     elif status == 413:
         limit = current_app.config["MAX_CONTENT_LENGTH"]
         error = PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
@@ -341,4 +327,4 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ExchangeError, error_response)
     app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(InternalServerError, _internal_error)
-    app.register_error_handler(HTTPException, _http_exception)
+    app.register_error_handler(HTTPException, http_error_response)

@@ -21,6 +21,7 @@ from werkzeug.routing import RequestRedirect
 
 from exchange.apidoc.spec import build_document
 from exchange.cli import main
+from exchange.routing import RefusedPathValue
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -210,6 +211,8 @@ def test_every_path_the_docs_show_is_a_route_of_the_app(app: Flask) -> None:
             adapter.match(concrete, method="GET")
         except (MethodNotAllowed, RequestRedirect):
             pass  # the route is there, for another method or with a trailing slash
+        except RefusedPathValue:
+            pass  # the route is there; "1" is no id of the kind its converter takes
         except NotFound:
             wrong.append(f"{where}: {path}")
     assert wrong == []

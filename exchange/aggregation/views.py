@@ -143,13 +143,13 @@ def recompute_stale() -> Response:
     return jsonify({"computed": outcome.computed, "changed": outcome.changed})
 
 
-@bp.get("/products/<product_id>")
+@bp.get("/products/<id:product_id>")
 def get_product(product_id: str) -> Response:
     principal = access.require_principal("footprints:read")
     return jsonify(_product_json(services.own_product(web.session(), principal, product_id)))
 
 
-@bp.put("/products/<product_id>/bom")
+@bp.put("/products/<id:product_id>/bom")
 def put_bom(product_id: str) -> Response:
     """Replace the bill of materials: ``{"lines": [...]}`` or ``text/csv``."""
     principal = access.require_principal("footprints:write")
@@ -160,7 +160,7 @@ def put_bom(product_id: str) -> Response:
     return jsonify(_product_json(services.own_product(session, principal, product_id)))
 
 
-@bp.post("/products/<product_id>/compute")
+@bp.post("/products/<id:product_id>/compute")
 def compute(product_id: str) -> Response:
     """Compute the product (and its own stale components); answers with the result."""
     principal = access.require_principal("footprints:write")
@@ -186,19 +186,19 @@ def _result_response(principal: Principal, product_id: str) -> Response:
     return Response(signing.canonical_json(body), mimetype="application/json")
 
 
-@bp.get("/products/<product_id>/result")
+@bp.get("/products/<id:product_id>/result")
 def get_result(product_id: str) -> Response:
     """The reproducible result with every input and its contribution (JSON export)."""
     return _result_response(access.require_principal("footprints:read"), product_id)
 
 
-@bp.get("/products/<product_id>/explain")
+@bp.get("/products/<id:product_id>/explain")
 def explain(product_id: str) -> Response:
     principal = access.require_principal("footprints:read")
     return jsonify(services.explain(web.session(), principal, product_id))
 
 
-@bp.get("/products/<product_id>/export")
+@bp.get("/products/<id:product_id>/export")
 def export(product_id: str) -> Response:
     """Every input of the breakdown tree as CSV (``?format=csv``, default) or JSON rows."""
     principal = access.require_principal("footprints:read")
@@ -214,7 +214,7 @@ def export(product_id: str) -> Response:
     return Response(buffer.getvalue(), mimetype="text/csv")
 
 
-@bp.post("/products/<product_id>/requests")
+@bp.post("/products/<id:product_id>/requests")
 def request_missing(product_id: str) -> Response:
     """Send a footprint request to every supplier whose data the result lacks."""
     principal = access.require_principal("footprints:read")
@@ -224,7 +224,7 @@ def request_missing(product_id: str) -> Response:
     return jsonify({"data": sent})
 
 
-@bp.get("/products/<product_id>/derived-footprint")
+@bp.get("/products/<id:product_id>/derived-footprint")
 def derived_footprint(product_id: str) -> Response:
     """The PACT footprint draft to review, sign locally and submit to ``/api/v1/footprints``."""
     principal = access.require_principal("footprints:read")

@@ -24,6 +24,7 @@ from exchange.apidoc import operations
 from exchange.apidoc.operations import JSON, Op
 from exchange.authentication import Authentication
 from exchange.db import ROW_ID_MAX
+from exchange.routing import PathValueConverter
 
 # The prefixes the document covers; pages, the portal and static files are not API.
 PREFIXES: Final = ("/api/v1", "/auth", "/3", "/.well-known")
@@ -70,6 +71,9 @@ def openapi_path(rule: Rule) -> tuple[str, list[dict[str, Any]]]:
 
 def _converter_schema(rule: Rule, name: str) -> dict[str, Any]:
     converter = rule._converters[name]  # the bound converter werkzeug built for this rule
+    if isinstance(converter, PathValueConverter):
+        # A kind of id (exchange.routing): its pattern and lengths; anything else is a 404.
+        return converter.json_schema()
     kind = type(converter).__name__
     if kind in ("IntegerConverter", "RowIdConverter"):
         # A larger row id is answered 404 (it names no row).

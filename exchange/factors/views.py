@@ -92,7 +92,7 @@ def _decimal_arg(name: str) -> Decimal | None:
         raise BadRequest(f"{name}: {exc}") from exc
 
 
-@bp.get("/factors/<factor_id>")
+@bp.get("/factors/<id:factor_id>")
 def get_factor(factor_id: str) -> Response:
     """One version with its decisions; ``unit`` (and ``massPerPiece``) or ``gwpSet``
     add the value re-expressed per another unit or in another GWP set."""
@@ -137,7 +137,7 @@ def declare_factor() -> Response:
     return response
 
 
-@bp.post("/factors/<factor_id>/review")
+@bp.post("/factors/<id:factor_id>/review")
 def review_factor(factor_id: str) -> Response:
     """``{"decision": "approve" | "return" | "reject" | "retire", "comment": "..."}``."""
     principal = access.require_principal(services.WRITE_SCOPE)

@@ -172,7 +172,7 @@ def import_unsigned() -> Response:
     return _store_and_answer([body], is_batch=False, signed=False)
 
 
-@bp.get("/footprints/<record_id>")
+@bp.get("/footprints/<id:record_id>")
 def get_footprint(record_id: str) -> Response:
     principal = access.optional_principal()
     session = web.session()
@@ -279,7 +279,7 @@ def delete_share(share_id: int) -> Response:
     return Response(status=204)
 
 
-@bp.put("/footprints/<record_id>/disclosure")
+@bp.put("/footprints/<id:record_id>/disclosure")
 def put_disclosure(record_id: str) -> Response:
     """``{"disclosure": "public" | "regulator" | "private"}``."""
     principal = access.require_principal("footprints:write")

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from exchange import limits
+
 # GS1 General Specifications §7.11, "CSET 82": the characters a batch/lot (AI 10) may hold.
-_CSET82: Final = frozenset(
+CSET82: Final = frozenset(
     "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 )
 # Kept as they are in a Digital Link path; every other character is percent-encoded.
 _UNRESERVED: Final = frozenset("-._0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-LOT_MAX_LENGTH: Final = 20
+LOT_MAX_LENGTH: Final = limits.LOT
 _PERCENT: Final = re.compile(r"%([0-9A-F]{2})")
 
 
@@ -44,8 +46,8 @@ def check_lot(lot: str) -> str:
     """A batch/lot number (AI 10): 1 to 20 characters of CSET 82."""
     if not 1 <= len(lot) <= LOT_MAX_LENGTH:
         raise GS1Error(f"a lot has 1 to {LOT_MAX_LENGTH} characters")
-    if not _CSET82.issuperset(lot):
-        bad = sorted(set(lot) - _CSET82)
+    if not CSET82.issuperset(lot):
+        bad = sorted(set(lot) - CSET82)
         raise GS1Error(f"a lot may not contain {''.join(bad)!r}")
     return lot
 

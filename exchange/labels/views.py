@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Final
@@ -11,12 +12,13 @@ from typing import Any, Final
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify, request, send_from_directory
 from sqlalchemy.orm import Session
+from werkzeug.routing import PathConverter
 
-from exchange import web
+from exchange import limits, routing, web
 from exchange.db import utcnow
 from exchange.errors import BadRequest
 from exchange.labels import claims as label_claims
-from exchange.labels import qr, services
+from exchange.labels import gs1, qr, services
 from exchange.labels.models import AccreditationStatus, Label
 from exchange.labels.schemas import (
     AccreditationChange,
@@ -49,6 +51,30 @@ bp = Blueprint("labels", __name__, static_folder="static", static_url_path="/sta
 # footprints) listen, registered by create_app. Called with the session, the record ids and
 # the reason.
 CERTIFICATE_REVOKED: Final = web.Hook[[Session, Collection[str], str]]("labels.certificate-revoked")
+
+
+class GtinConverter(routing.PathValueConverter):
+    """``<gtin:...>``: the GTIN-14 of a label's Digital Link path, its check digit right."""
+
+    pattern = r"[0-9]{14}"
+    min_length = limits.GTIN
+    max_length = limits.GTIN
+    what = "a label's GTIN is 14 digits with a right check digit"
+    example = "09506000134352"
+
+    def accepts(self, value: str) -> bool:
+        return super().accepts(value) and gs1.check_digit(value[:-1]) == int(value[-1])
+
+
+class LotConverter(routing.PathValueConverter):
+    """``<lot:...>``: a label's batch/lot (AI 10), which may hold a "/" (GS1's CSET 82)."""
+
+    regex = PathConverter.regex
+    part_isolating = False
+    pattern = "[" + re.escape("".join(sorted(gs1.CSET82))) + "]+"
+    max_length = limits.LOT
+    what = f"a lot is 1 to {limits.LOT} characters of GS1's CSET 82"
+    example = "LOT2026A"
 
 
 def _origin() -> str:
@@ -88,14 +114,20 @@ def _page() -> Response:
     return response
 
 
-@bp.get("/01/<gtin>")
+@bp.get("/01/<gtin:gtin>")
 def landing(gtin: str) -> Response:
     """The GS1 Digital Link landing: the verification page (it reads the URL itself)."""
     return _page()
 
 
-@bp.get("/01/<gtin>/10/<path:lot>")
+@bp.get("/01/<gtin:gtin>/10/<lot:lot>")
 def landing_lot(gtin: str, lot: str) -> Response:
+    return _page()
+
+
+@bp.get("/01/page")
+def landing_shell() -> Response:
+    """The page under a path of no label: what the service worker keeps for use offline."""
     return _page()
 
 
@@ -138,7 +170,7 @@ def accreditations() -> Response:
     )
 
 
-@bp.post("/api/v1/accreditations/<body_id>")
+@bp.post("/api/v1/accreditations/<id:body_id>")
 def decide_accreditation(body_id: str) -> Response:
     principal = access.require_principal(services.SCOPE)
     body = parse(AccreditationChange, web.json_body())

@@ -93,6 +93,7 @@ regulator_option = click.option(
 @click.option("--name", required=True)
 @click.option("--country", required=True, help="ISO 3166-1 alpha-2 (a foreign programme)")
 @click.option("--operator", required=True, help="who runs the programme")
+@click.option("--uscc", help="its unified social credit code, if it has one (a domestic programme)")
 @click.option("--contact", default="")
 @click.option("--pact-url", required=True, help="base URL of the partner's PACT host")
 @click.option("--jwks", "jwks_source", required=True, help="its JWK Set: a file or a URL")
@@ -107,6 +108,7 @@ def add_partner(
     name: str,
     country: str,
     operator: str,
+    uscc: str | None,
     contact: str,
     pact_url: str,
     jwks_source: str,
@@ -133,6 +135,8 @@ def add_partner(
         "syncFilters": sync_filters,
         "recognisedDisclosure": disclosure,
     }
+    if uscc is not None:
+        body["uscc"] = uscc
     if client_id is not None:
         body |= {"clientId": client_id, "clientSecret": client_secret}
     try:

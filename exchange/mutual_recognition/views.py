@@ -108,13 +108,13 @@ def register_partner() -> Response:
     )
 
 
-@bp.get("/api/v1/partners/<partner_id>")
+@bp.get("/api/v1/partners/<id:partner_id>")
 def get_partner(partner_id: str) -> Response:
     session = web.session()
     return jsonify(_partner_json(session, services.get_partner(session, partner_id)))
 
 
-@bp.post("/api/v1/partners/<partner_id>/status")
+@bp.post("/api/v1/partners/<id:partner_id>/status")
 def partner_status(partner_id: str) -> Response:
     """``{"status": "suspended" | "active" | "withdrawn", "reason": ...}`` (regulator)."""
     principal = access.require_principal(services.programmes.WRITE_SCOPE)
@@ -127,7 +127,7 @@ def partner_status(partner_id: str) -> Response:
     return jsonify(_partner_json(session, services.get_partner(session, partner_id)))
 
 
-@bp.post("/api/v1/partners/<partner_id>/keys/<kid>/revoke")
+@bp.post("/api/v1/partners/<id:partner_id>/keys/<kid:kid>/revoke")
 def revoke_anchor(partner_id: str, kid: str) -> Response:
     """``{"reason": ..., "revokedAt"?: ...}``: the regulator revokes a pinned trust anchor."""
     principal = access.require_principal(services.programmes.WRITE_SCOPE)
@@ -168,7 +168,7 @@ def apply_due_expiries() -> None:
             services.expire_agreements(session)
 
 
-@bp.post("/api/v1/partners/<partner_id>/sync")
+@bp.post("/api/v1/partners/<id:partner_id>/sync")
 def sync_partner(partner_id: str) -> Response:
     """Pull the partner's new records now (the worker does it on a schedule)."""
     principal = access.require_principal(services.programmes.WRITE_SCOPE)
@@ -186,7 +186,7 @@ def sync_partner(partner_id: str) -> Response:
     return jsonify(report.to_json())
 
 
-@bp.post("/api/v1/partners/<partner_id>/records")
+@bp.post("/api/v1/partners/<id:partner_id>/records")
 def upload_records(partner_id: str) -> Response:
     """Records of the partner handed over directly (regulator), each decided and answered.
 
@@ -349,7 +349,7 @@ def agreements_page() -> str:
 # --- outbound verification ------------------------------------------------------------------------
 
 
-@bp.get("/api/v1/footprints/<record_id>/verification")
+@bp.get("/api/v1/footprints/<id:record_id>/verification")
 def verification(record_id: str) -> Response:
     """Everything needed to verify the record offline; visible exactly as the record is."""
     principal: Principal | None = access.optional_principal()

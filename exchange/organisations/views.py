@@ -82,13 +82,13 @@ def list_organisations() -> Response:
     return jsonify({"data": [organisation_json(o) for o in organisations]})
 
 
-@bp.get("/api/v1/organisations/<organisation_id>")
+@bp.get("/api/v1/organisations/<id:organisation_id>")
 def get_organisation(organisation_id: str) -> Response:
     organisation = services.get_organisation(web.session(), organisation_id)
     return jsonify(organisation_json(organisation))
 
 
-@bp.get("/api/v1/organisations/<organisation_id>/jwks.json")
+@bp.get("/api/v1/organisations/<id:organisation_id>/jwks.json")
 def organisation_jwks(organisation_id: str) -> Response:
     """Every key the organisation ever registered, with windows and revocations."""
     session = web.session()
@@ -115,7 +115,7 @@ def register_key() -> Response:
     return response
 
 
-@bp.post("/api/v1/keys/<kid>/revoke")
+@bp.post("/api/v1/keys/<kid:kid>/revoke")
 def revoke_key(kid: str) -> Response:
     principal = access.require_principal("keys:write")
     body = parse(KeyRevocation, web.json_body())

@@ -91,7 +91,7 @@ def list_footprints() -> Response:
     return _json({"data": data}, headers=headers)
 
 
-@bp.get("/3/footprints/<record_id>")
+@bp.get("/3/footprints/<id:record_id>")
 def get_footprint(record_id: str) -> Response:
     """GetFootprint; 403 only for a record the caller knows of, 404 for any other."""
     principal = access.require_principal("footprints:read")
@@ -247,7 +247,7 @@ def list_requests() -> Response:
     return jsonify({"data": [_request_json(item) for item in found]})
 
 
-@bp.post("/api/v1/requests/<request_id>/reject")
+@bp.post("/api/v1/requests/<id:request_id>/reject")
 def reject_request(request_id: str) -> Response:
     """``{"message": "why"}``; the requester's host is told with a RequestRejectedEvent."""
     principal = access.require_principal("footprints:write")
@@ -265,7 +265,7 @@ def reject_request(request_id: str) -> Response:
     return jsonify(_request_json(answered))
 
 
-@bp.post("/api/v1/requests/<request_id>/fulfil")
+@bp.post("/api/v1/requests/<id:request_id>/fulfil")
 def fulfil_request(request_id: str) -> Response:
     """``{"recordIds": [...]}`` of records you hold that meet the request."""
     principal = access.require_principal("footprints:write")

@@ -264,7 +264,7 @@ def create_draft(
 
 def get_draft(session: Session, principal: Principal, draft_id: str) -> SigningDraft:
     """One of the caller's own drafts; another organisation's is "not found"."""
-    draft = session.get(SigningDraft, draft_id[:36])
+    draft = session.get(SigningDraft, draft_id)
     if draft is None or draft.organisation_id != principal.organisation_id:
         raise NotFound(f"you have no draft {draft_id}")
     return draft

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from exchange import web
+from exchange import limits, routing, web
 from exchange.errors import BadRequest
 from exchange.organisations import access
 from exchange.rules import schemas, services
 from exchange.rules.models import AccountingRule, RuleStatus
 
 bp = Blueprint("rules", __name__, url_prefix="/api/v1")
+
+
+class RuleCodeConverter(routing.PathValueConverter):
+    """``<rulecode:...>``: a rule's code in a path, as a proposal's code may be written."""
+
+    pattern = schemas.CODE_PATTERN.pattern.removeprefix("^").removesuffix("$")
+    max_length = limits.RULE_CODE
+    what = f"a rule's code is up to {limits.RULE_CODE} letters, digits, '.', '_' or '-'"
+    example = "cn-hainan-tea-2025"
 
 
 @bp.get("/rules")
@@ -73,13 +82,13 @@ def _rule_with_decisions(rule: AccountingRule) -> Response:
     return jsonify(body)
 
 
-@bp.get("/rules/<code>")
+@bp.get("/rules/<rulecode:code>")
 def get_rule(code: str) -> Response:
     """One rule with the logged decisions that moved it."""
     return _rule_with_decisions(services.get_rule(web.session(), code))
 
 
-@bp.post("/rules/<code>/status")
+@bp.post("/rules/<rulecode:code>/status")
 def transition_rule(code: str) -> Response:
     """``{"status": "assessed" | "listed" | "withdrawn", "comment": "..."}`` (regulator)."""
     principal = access.require_principal(services.WRITE_SCOPE)

@@ -73,7 +73,7 @@ def procurement() -> Response:
     return jsonify(document)
 
 
-@bp.get("/disclosure/<company_id>")
+@bp.get("/disclosure/<id:company_id>")
 def disclosure(company_id: str) -> Response:
     """A company's disclosure report: in full for the company and the regulator, the public
     part for anyone else. Cites a signed log checkpoint that covers everything listed."""

@@ -34,13 +34,13 @@ def list_sites() -> Response:
     return jsonify({"data": [schemas.site_json(site) for site in sites]})
 
 
-@bp.get("/<site_id>")
+@bp.get("/<id:site_id>")
 def get_site(site_id: str) -> Response:
     principal = access.require_principal("footprints:read")
     return jsonify(schemas.site_json(services.get_site(web.session(), principal, site_id)))
 
 
-@bp.post("/<site_id>/productions")
+@bp.post("/<id:site_id>/productions")
 def record_production(site_id: str) -> Response:
     principal = access.require_principal("footprints:write")
     session = web.session()
@@ -67,12 +67,12 @@ def _rollup_document(site_id: str) -> dict[str, object]:
     )
 
 
-@bp.get("/<site_id>/rollup")
+@bp.get("/<id:site_id>/rollup")
 def rollup(site_id: str) -> Response:
     return jsonify(_rollup_document(site_id))
 
 
-@bp.get("/<site_id>/rollup.html")
+@bp.get("/<id:site_id>/rollup.html")
 def rollup_page(site_id: str) -> Response:
     html = render_template("sites/rollup.html", doc=_rollup_document(site_id))
     response = Response(html, mimetype="text/html")

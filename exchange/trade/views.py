@@ -43,12 +43,12 @@ def page(html: str, status: int = 200) -> Response:
     return response
 
 
-@bp.get("/records/<record_id>/<any('battery-declaration', 'cbam-report'):kind>")
+@bp.get("/records/<id:record_id>/<any('battery-declaration', 'cbam-report'):kind>")
 def export_json(record_id: str, kind: str) -> Response:
     return jsonify(_export(record_id, kind).document)
 
 
-@bp.get("/records/<record_id>/<any('battery-declaration', 'cbam-report'):kind>.html")
+@bp.get("/records/<id:record_id>/<any('battery-declaration', 'cbam-report'):kind>.html")
 def export_page(record_id: str, kind: str) -> Response:
     try:
         export = _export(record_id, kind)

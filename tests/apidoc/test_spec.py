@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
+from exchange import limits
 from exchange.apidoc.spec import NOT_API, PREFIXES, documented_rules, openapi_path
 from exchange.db import ROW_ID_MAX
 from exchange.organisations.models import Role
@@ -77,11 +78,15 @@ def test_security_follows_the_declarations(client: FlaskClient) -> None:
 
 
 def _placeholder(parameter: dict[str, Any]) -> str:
+    """A well-formed value of the parameter that names nothing: a malformed id is refused
+    (404) before the caller is looked at."""
     schema = parameter["schema"]
     if "enum" in schema:
         return str(schema["enum"][0])
     if schema["type"] == "integer":
         return "987654321"
+    if schema.get("maxLength") == limits.KID:
+        return "A" * limits.KID
     return "00000000-0000-4000-8000-000000000000"
 
 

@@ -6,8 +6,10 @@ import base64
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nacl.signing
@@ -17,10 +19,12 @@ import rfc8785
 from flask import Flask
 
 from exchange.db import make_engine, make_session_factory
+from exchange.demo import DRINK_GTIN
 from exchange.organisations.models import Role
 from exchange.portal import services as portal
 from tests.e2e.conftest import free_port, running_server, server_environment
 from tests.factories import add_member, pact_example
+from tests.labels.test_qr import decoded
 
 pytestmark = pytest.mark.e2e
 
@@ -191,21 +195,14 @@ def test_the_demo_tells_its_story(tmp_path: Path) -> None:
     assert "a partner programme verifies the coconut water offline" in result.stdout
     assert (tmp_path / "demo-instance" / "demo" / "label.png").read_bytes()[:4] == b"\x89PNG"
     _the_printed_commands_work_as_printed(result.stdout, env, tmp_path)
-    # Running it again reuses the companies instead of failing on their codes.
-    again = subprocess.run(
-        [sys.executable, "-m", "exchange.cli", "demo", "--once", "--port", str(free_port())],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert "the exchange verifies it: valid" in again.stdout
+    # Running it again reuses the companies instead of failing on their codes; this run
+    # serves on, and the label it printed opens the demo's own verification page.
+    again = _serving_demo(env, tmp_path / "again", free_port())
+    assert "the exchange verifies it: valid" in again
     # Each company's portal user signs in with the password the run printed and kept.
     credentials = json.loads((tmp_path / "demo-instance" / "demo" / "credentials.json").read_text())
     cooperative = credentials["cooperative"]["portal"]
-    assert f"{cooperative['email']} / {cooperative['password']}" in again.stdout
+    assert f"{cooperative['email']} / {cooperative['password']}" in again
     engine = make_engine(f"sqlite:///{tmp_path / 'demo-instance' / 'exchange.db'}")
     try:
         with make_session_factory(engine)() as session:
@@ -214,6 +211,57 @@ def test_the_demo_tells_its_story(tmp_path: Path) -> None:
                 assert user.organisation_id == company["organisation_id"]
     finally:
         engine.dispose()
+
+
+def _serving_demo(env: dict[str, str], logs: Path, port: int) -> str:
+    """``exchange demo`` until it serves; its label's QR read and opened meanwhile; then
+    Ctrl-C. What it printed."""
+    logs.mkdir()
+    with (logs / "stdout").open("wb") as stdout, (logs / "stderr").open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "exchange.cli", "demo", "--port", str(port)],
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            stdout=stdout,
+            stderr=stderr,
+        )
+    try:
+        output = _printed_until(process, logs, "Serving until you press Ctrl-C")
+        base_url = f"http://127.0.0.1:{port}"
+        instance = Path(env["EXCHANGE_INSTANCE_PATH"])
+        [url] = decoded((instance / "demo" / "label.png").read_bytes())
+        # The demo's own server, the label's path and signed query; printed as it is encoded.
+        assert url.startswith(f"{base_url}/01/{DRINK_GTIN}/10/L2026A?L="), url
+        assert f"scanning the demo's label opens {url}" in output
+        assert f"What to open\n  {url}\n" in output
+        page = requests.get(url, timeout=30)
+        assert page.status_code == 200, page.status_code
+        assert "/static/labels/verify.js" in page.text
+        # What the page asks the exchange online (verify.js): the label as it is printed at
+        # the trust list's origin (canonical, upper case), which is the one issued.
+        trust = requests.get(f"{base_url}/.well-known/trust-list.json", timeout=30).json()
+        label = "HTTPS://" + trust["trustList"]["origin"].upper() + url.removeprefix(base_url)
+        verdict = requests.post(
+            f"{base_url}/api/v1/labels/verify", json={"text": label}, timeout=30
+        ).json()
+        assert verdict["verdict"] == "valid", verdict
+    finally:
+        process.send_signal(signal.SIGINT)  # the demo stops its server as it ends
+        process.wait(timeout=60)
+    assert process.returncode == 0, (logs / "stderr").read_text()
+    return (logs / "stdout").read_text()
+
+
+def _printed_until(process: subprocess.Popen[bytes], logs: Path, marker: str) -> str:
+    """What the process printed once ``marker`` is among it (it fails if the process ends
+    first, or after 300 s)."""
+    deadline = time.monotonic() + 300
+    while True:
+        output = (logs / "stdout").read_text()
+        if marker in output:
+            return output
+        assert process.poll() is None, output + (logs / "stderr").read_text()
+        assert time.monotonic() < deadline, output
+        time.sleep(0.2)  # polling its output, not waiting for a guessed time
 
 
 def _the_printed_commands_work_as_printed(output: str, env: dict[str, str], tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from exchange.mutual_recognition.services import SYNC_JOB
 from exchange.organisations.models import Role
 from tests.factories import add_member
 from tests.mutual_recognition.builders import agreement_body
+from tests.mutual_recognition.test_programmes import GUANGDONG_USCC
 
 
 def cli(app: Flask, *args: str) -> Result:
@@ -74,6 +75,25 @@ def test_onboarding_and_agreements_from_the_command_line(
     assert bad
     invalid = cli(app, "agreement", str(body))
     assert invalid.exit_code != 0 and "scope" in invalid.output
+
+
+def test_a_domestic_programme_is_added_with_its_uscc(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    """As the API and the portal take it: the code is the programme organisation's."""
+    add_member(app, Role.REGULATOR)
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [LocalKey.generate().public_jwk()]}))
+    arguments = ["add", "--name", "Guangdong Product Carbon Footprint Platform", "--country"]
+    arguments += ["CN", "--operator", "GDEE", "--pact-url", "https://pcf.guangdong.example"]
+    arguments += ["--jwks", str(jwks)]
+    wrong = cli(app, *arguments, "--uscc", GUANGDONG_USCC[:-1] + "X")
+    assert wrong.exit_code != 0 and "uscc" in wrong.output
+    added = cli(app, *arguments, "--uscc", GUANGDONG_USCC)
+    assert added.exit_code == 0, added.output
+    partner = client.get(f"/api/v1/partners/{added.output.strip()}").get_json()
+    organisation = client.get(f"/api/v1/organisations/{partner['organisationId']}").get_json()
+    assert organisation["uscc"] == GUANGDONG_USCC
 
 
 def test_sync_reports_an_unreachable_partner_and_keeps_its_error(

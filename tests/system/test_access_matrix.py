@@ -111,6 +111,8 @@ def _url(rule: Rule, world: World) -> str:
             return world.owner.key.kid
         if name == "gtin":
             return "09506000134352"
+        if name == "lot":
+            return "LOT2026A"
         if name == "filename":
             return "nothing.css"
         if name == "action":
@@ -123,7 +125,7 @@ def _url(rule: Rule, world: World) -> str:
 def _bodies(world: World, record_id: str) -> dict[str, dict[str, Any]]:
     """Valid bodies for writes whose role check follows the body's validation."""
     return {
-        "POST /api/v1/accreditations/<body_id>": {"status": "granted", "reason": "audit"},
+        "POST /api/v1/accreditations/<id:body_id>": {"status": "granted", "reason": "audit"},
         "POST /api/v1/grading-schemes": {
             "category": "urn:pact:productclassification:hainan:tea",
             "method": "benchmark-ratio",
@@ -140,16 +142,16 @@ def _bodies(world: World, record_id: str) -> dict[str, dict[str, Any]]:
             "manner": "public",
             "deadline": {"kind": "annual", "month": 6, "day": 30, "dueSoonDays": 30},
         },
-        "PUT /api/v1/footprints/<record_id>/disclosure": {"disclosure": "private"},
-        "POST /api/v1/factors/<factor_id>/review": {"decision": "approve", "comment": "ok"},
-        "POST /api/v1/rules/<code>/status": {"status": "listed", "comment": "ok"},
-        "POST /api/v1/partners/<partner_id>/status": {"status": "suspended", "reason": "audit"},
-        "POST /api/v1/partners/<partner_id>/keys/<kid>/revoke": {"reason": "leaked"},
+        "PUT /api/v1/footprints/<id:record_id>/disclosure": {"disclosure": "private"},
+        "POST /api/v1/factors/<id:factor_id>/review": {"decision": "approve", "comment": "ok"},
+        "POST /api/v1/rules/<rulecode:code>/status": {"status": "listed", "comment": "ok"},
+        "POST /api/v1/partners/<id:partner_id>/status": {"status": "suspended", "reason": "audit"},
+        "POST /api/v1/partners/<id:partner_id>/keys/<kid:kid>/revoke": {"reason": "leaked"},
         "POST /api/v1/agreements/<rowid:agreement_id>/status": {
             "status": "suspended",
             "reason": "audit",
         },
-        "POST /api/v1/keys/<kid>/revoke": {"reason": "the matrix revokes it"},
+        "POST /api/v1/keys/<kid:kid>/revoke": {"reason": "the matrix revokes it"},
         "POST /api/v1/shares": {
             "organisationId": world.members["x"].organisation_id,
             "recordId": record_id,
@@ -234,14 +236,15 @@ MATRIX_TABLE = """
 AAAAAAAA  GET /.well-known/jwks.json
 AAAAAAAA  GET /.well-known/openid-configuration
 AAAAAAAA  GET /.well-known/trust-list.json
-AAAAAAAA  GET /01/<gtin>
-AAAAAAAA  GET /01/<gtin>/10/<path:lot>
+AAAAAAAA  GET /01/<gtin:gtin>
+AAAAAAAA  GET /01/<gtin:gtin>/10/<lot:lot>
+AAAAAAAA  GET /01/page
 AAAAAAAA  GET /01/sw.js
 DAAAAAAA  POST /3/events
 DAAAAAAA  GET /3/footprints
-DAHAHHHH  GET /3/footprints/<record_id>
+DAHAHHHH  GET /3/footprints/<id:record_id>
 AAAAAAAA  GET /api/v1/accreditations
-DDDDDDAD  POST /api/v1/accreditations/<body_id>
+DDDDDDAD  POST /api/v1/accreditations/<id:body_id>
 AAAAAAAA  GET /api/v1/aggregation/extensions/provenance/1.0.0/schema.json
 DDDDDDAD  POST /api/v1/agreements
 AAAAAAAA  GET /api/v1/agreements
@@ -264,22 +267,22 @@ DAAAAAAA  GET /api/v1/events-endpoint
 DAAAAAAA  PUT /api/v1/events-endpoint
 DAAAAAAA  POST /api/v1/factors
 AAAAAAAA  GET /api/v1/factors
-AAAAAAAA  GET /api/v1/factors/<factor_id>
-DDDDDDAD  POST /api/v1/factors/<factor_id>/review
+AAAAAAAA  GET /api/v1/factors/<id:factor_id>
+DDDDDDAD  POST /api/v1/factors/<id:factor_id>/review
 AAAAAAAA  GET /api/v1/factors/export
 DDDDDDAD  POST /api/v1/factors/import
 DAAAAAAA  GET /api/v1/flows/outbound
 DDDDDDAD  GET /api/v1/flows/summary
 AAAAAAAA  GET /api/v1/footprints
 DAAAAAAA  POST /api/v1/footprints
-HAHAHHHH  GET /api/v1/footprints/<record_id>
-DAHHHHHH  PUT /api/v1/footprints/<record_id>/disclosure
-HAHAHHHH  GET /api/v1/footprints/<record_id>/verification
+HAHAHHHH  GET /api/v1/footprints/<id:record_id>
+DAHHHHHH  PUT /api/v1/footprints/<id:record_id>/disclosure
+HAHAHHHH  GET /api/v1/footprints/<id:record_id>/verification
 DAAAAAAA  POST /api/v1/footprints/import
 AAAAAAAA  GET /api/v1/grading-schemes
 DDDDDDAD  POST /api/v1/grading-schemes
 DAAAAAAA  POST /api/v1/keys
-DAAAAAAA  POST /api/v1/keys/<kid>/revoke
+DAAAAAAA  POST /api/v1/keys/<kid:kid>/revoke
 DAAAAAAA  POST /api/v1/labels
 AAAAAAAA  GET /api/v1/labels/<rowid:label_id>
 AAAAAAAA  GET /api/v1/labels/<rowid:label_id>.png
@@ -294,40 +297,40 @@ AAAAAAAA  GET /api/v1/log/proof/inclusion
 AAAAAAAA  GET /api/v1/log/witnesses
 AAAAAAAA  GET /api/v1/openapi.json
 AAAAAAAA  GET /api/v1/organisations
-AAAAAAAA  GET /api/v1/organisations/<organisation_id>
-AAAAAAAA  GET /api/v1/organisations/<organisation_id>/jwks.json
+AAAAAAAA  GET /api/v1/organisations/<id:organisation_id>
+AAAAAAAA  GET /api/v1/organisations/<id:organisation_id>/jwks.json
 AAAAAAAA  GET /api/v1/partners
 DDDDDDAD  POST /api/v1/partners
-AAAAAAAA  GET /api/v1/partners/<partner_id>
-DDDDDDAD  POST /api/v1/partners/<partner_id>/records
-DDDDDDAD  POST /api/v1/partners/<partner_id>/status
-DDDDDDAD  POST /api/v1/partners/<partner_id>/keys/<kid>/revoke
-DDDDDDAD  POST /api/v1/partners/<partner_id>/sync
+AAAAAAAA  GET /api/v1/partners/<id:partner_id>
+DDDDDDAD  POST /api/v1/partners/<id:partner_id>/records
+DDDDDDAD  POST /api/v1/partners/<id:partner_id>/status
+DDDDDDAD  POST /api/v1/partners/<id:partner_id>/keys/<kid:kid>/revoke
+DDDDDDAD  POST /api/v1/partners/<id:partner_id>/sync
 DAAAAAAA  POST /api/v1/products
 DAAAAAAA  GET /api/v1/products
-DAAAAAAA  GET /api/v1/products/<product_id>
-DAAAAAAA  PUT /api/v1/products/<product_id>/bom
-DAAAAAAA  POST /api/v1/products/<product_id>/compute
-DAAAAAAA  GET /api/v1/products/<product_id>/derived-footprint
-DAAAAAAA  GET /api/v1/products/<product_id>/explain
-DAAAAAAA  GET /api/v1/products/<product_id>/export
-DAAAAAAA  POST /api/v1/products/<product_id>/requests
-DAAAAAAA  GET /api/v1/products/<product_id>/result
+DAAAAAAA  GET /api/v1/products/<id:product_id>
+DAAAAAAA  PUT /api/v1/products/<id:product_id>/bom
+DAAAAAAA  POST /api/v1/products/<id:product_id>/compute
+DAAAAAAA  GET /api/v1/products/<id:product_id>/derived-footprint
+DAAAAAAA  GET /api/v1/products/<id:product_id>/explain
+DAAAAAAA  GET /api/v1/products/<id:product_id>/export
+DAAAAAAA  POST /api/v1/products/<id:product_id>/requests
+DAAAAAAA  GET /api/v1/products/<id:product_id>/result
 DAAAAAAA  GET /api/v1/products/notices
 DAAAAAAA  POST /api/v1/products/recompute-stale
 DDDDDDAD  GET /api/v1/recognitions
 AAAAAAAA  GET /api/v1/registry
 DAAAAAAA  POST /api/v1/requests
 DAAAAAAA  GET /api/v1/requests
-DAAAAAAA  POST /api/v1/requests/<request_id>/fulfil
-DAAAAAAA  POST /api/v1/requests/<request_id>/reject
+DAAAAAAA  POST /api/v1/requests/<id:request_id>/fulfil
+DAAAAAAA  POST /api/v1/requests/<id:request_id>/reject
 AAAAAAAA  GET /api/v1/rules
 DAAAAAAA  POST /api/v1/rules
-AAAAAAAA  GET /api/v1/rules/<code>
-DDDDDDAD  POST /api/v1/rules/<code>/status
+AAAAAAAA  GET /api/v1/rules/<rulecode:code>
+DDDDDDAD  POST /api/v1/rules/<rulecode:code>/status
 DAAAAAAA  POST /api/v1/rules/demands
 AAAAAAAA  GET /api/v1/rules/demands
-AAAAAAAA  GET /api/v1/scenarios/disclosure/<company_id>
+AAAAAAAA  GET /api/v1/scenarios/disclosure/<id:company_id>
 AAAAAAAA  GET /api/v1/scenarios/procurement
 AAAAAAAA  GET /api/v1/scenarios/reductions
 AAAAAAAA  GET /api/v1/scenarios/static/<path:filename>
@@ -336,13 +339,13 @@ DAAAAAAA  GET /api/v1/shares
 DAAAAAAA  DELETE /api/v1/shares/<rowid:share_id>
 DAAAAAAA  GET /api/v1/sites
 DAAAAAAA  POST /api/v1/sites
-DAAAAAAA  GET /api/v1/sites/<site_id>
-DAAAAAAA  POST /api/v1/sites/<site_id>/productions
-DAAAAAAA  GET /api/v1/sites/<site_id>/rollup
-DAAAAAAA  GET /api/v1/sites/<site_id>/rollup.html
+DAAAAAAA  GET /api/v1/sites/<id:site_id>
+DAAAAAAA  POST /api/v1/sites/<id:site_id>/productions
+DAAAAAAA  GET /api/v1/sites/<id:site_id>/rollup
+DAAAAAAA  GET /api/v1/sites/<id:site_id>/rollup.html
 AAAAAAAA  GET /api/v1/trade/extensions/trade-data/1.0.0/schema.json
-DAHAHHHH  GET /api/v1/trade/records/<record_id>/<any('battery-declaration','cbam-report'):kind>
-DAHAHHHH  GET /api/v1/trade/records/<record_id>/<any('battery-declaration','cbam-report'):kind>.html
+DAHAHHHH  GET /api/v1/trade/records/<id:record_id>/<any('battery-declaration','cbam-report'):kind>
+DAHAHHHH  GET /api/v1/trade/records/<id:record_id>/<any('battery-declaration','cbam-report'):kind>.html
 AAAAAAAA  GET /api/v1/witness
 AAAAAAAA  GET /api/v1/witness/<origin_hash>/checkpoint
 AAAAAAAA  POST /api/v1/witness/add-checkpoint
@@ -359,13 +362,13 @@ DDDDDADD  GET /portal/certification
 DDDDDADD  POST /portal/certification/draft
 DAAAADDD  GET /portal/compliance
 DAAAADDD  GET /portal/disclosure-report
-DAAAAAAA  GET /portal/drafts/<draft_id>
-DAAAAAAA  GET /portal/drafts/<draft_id>/message
-DAAAAAAA  GET /portal/drafts/<draft_id>/payload.json
-DAAAAAAA  POST /portal/drafts/<draft_id>/sign
+DAAAAAAA  GET /portal/drafts/<id:draft_id>
+DAAAAAAA  GET /portal/drafts/<id:draft_id>/message
+DAAAAAAA  GET /portal/drafts/<id:draft_id>/payload.json
+DAAAAAAA  POST /portal/drafts/<id:draft_id>/sign
 DAAAAAAA  GET /portal/keys
 DAAAAAAA  POST /portal/keys
-DAAAAAAA  POST /portal/keys/<kid>/revoke
+DAAAAAAA  POST /portal/keys/<kid:kid>/revoke
 AAAAAAAA  GET /portal/labels/<rowid:label_id>.pdf
 AAAAAAAA  POST /portal/language
 AAAAAAAA  GET /portal/login
@@ -376,43 +379,43 @@ DAAAAAAA  POST /portal/password
 AAAAAAAA  GET /portal/procurement
 DDDAADDD  POST /portal/products
 DDDAADDD  GET /portal/products
-DDDAADDD  GET /portal/products/<product_id>
-DDDAADDD  POST /portal/products/<product_id>/bom
-DDDAADDD  POST /portal/products/<product_id>/compute
-DDDAADDD  POST /portal/products/<product_id>/derive
-DDDAADDD  POST /portal/products/<product_id>/request-missing
+DDDAADDD  GET /portal/products/<id:product_id>
+DDDAADDD  POST /portal/products/<id:product_id>/bom
+DDDAADDD  POST /portal/products/<id:product_id>/compute
+DDDAADDD  POST /portal/products/<id:product_id>/derive
+DDDAADDD  POST /portal/products/<id:product_id>/request-missing
 DAAAADDD  GET /portal/records
-DAHAHHHH  GET /portal/records/<record_id>
-DAAAADDD  POST /portal/records/<record_id>/disclosure
-DAHAHDDD  GET /portal/records/<record_id>/exports/<any('battery-declaration','cbam-report'):kind>
-DAHAHDDD  GET /portal/records/<record_id>/reduction
-DAHHHDDD  POST /portal/records/<record_id>/share
+DAHAHHHH  GET /portal/records/<id:record_id>
+DAAAADDD  POST /portal/records/<id:record_id>/disclosure
+DAHAHDDD  GET /portal/records/<id:record_id>/exports/<any('battery-declaration','cbam-report'):kind>
+DAHAHDDD  GET /portal/records/<id:record_id>/reduction
+DAHHHDDD  POST /portal/records/<id:record_id>/share
 AAAAAAAA  GET /portal/registry
 AAAAAAAA  GET /portal/registry/<rowid:number>
 DDDDDDAD  GET /portal/regulator
 DDDDDDAD  GET /portal/regulator/accreditation
-DDDDDDAD  POST /portal/regulator/accreditation/<body_id>
+DDDDDDAD  POST /portal/regulator/accreditation/<id:body_id>
 DDDDDDAD  GET /portal/regulator/agreements
 DDDDDDAD  POST /portal/regulator/agreements
 DDDDDDAD  POST /portal/regulator/agreements/<rowid:agreement_id>/status
 DDDDDDAD  POST /portal/regulator/disclosure
 DDDDDDAD  GET /portal/regulator/disclosure
 DDDDDDAD  GET /portal/regulator/factors
-DDDDDDAD  POST /portal/regulator/factors/<factor_id>/review
+DDDDDDAD  POST /portal/regulator/factors/<id:factor_id>/review
 DDDDDDAD  GET /portal/regulator/grading
 DDDDDDAD  POST /portal/regulator/grading
 DDDDDDAD  GET /portal/regulator/partners
 DDDDDDAD  POST /portal/regulator/partners
-DDDDDDAD  POST /portal/regulator/partners/<partner_id>/keys/<kid>/revoke
+DDDDDDAD  POST /portal/regulator/partners/<id:partner_id>/keys/<kid:kid>/revoke
 DDDDDDAD  GET /portal/regulator/recognitions
 DDDDDDAD  GET /portal/regulator/rules
-DDDDDDAD  POST /portal/regulator/rules/<code>/status
+DDDDDDAD  POST /portal/regulator/rules/<rulecode:code>/status
 DAAAADDD  GET /portal/requests
-DAAAADDD  POST /portal/requests/<request_id>/fulfil
-DAAAADDD  POST /portal/requests/<request_id>/reject
+DAAAADDD  POST /portal/requests/<id:request_id>/fulfil
+DAAAADDD  POST /portal/requests/<id:request_id>/reject
 DAAAADDD  POST /portal/shares/<rowid:share_id>/delete
 DAAAADAD  GET /portal/sites
-DAAAADAD  GET /portal/sites/<site_id>
+DAAAADAD  GET /portal/sites/<id:site_id>
 AAAAAAAA  GET /portal/static/<path:filename>
 DAAAADDD  GET /portal/upload
 DAAAADDD  POST /portal/upload
@@ -421,7 +424,7 @@ AAAAAAAA  POST /portal/verify
 AAAAAAAA  GET /static/<path:filename>
 AAAAAAAA  GET /static/labels/<path:filename>
 AAAAAAAA  GET /static/mutual-recognition/<path:filename>
-"""
+"""  # noqa: E501 - a row is a route as werkzeug spells it, however long
 MATRIX: dict[str, str] = {
     line[10:]: line[:8] for line in MATRIX_TABLE.strip().splitlines() if not line.startswith("#")
 }

@@ -28,12 +28,16 @@ from exchange.footprints.models import FootprintRecord
 from exchange.mutual_recognition.services.federation import PartnerClient, SyncError
 from exchange.organisations.models import Role, SigningKey
 from exchange.partners.models import PartnerProgramme
+from exchange.routing import PathValueConverter
 from tests.factories import Member, add_member, json_of
 from tests.mutual_recognition.conftest import register as register_partner
 from tests.portal.helpers import add_user, csrf, post, text
 from tests.portal.test_recognition import AGREEMENT_FORM, regulator_client
 from tests.portal.test_recognition import register_partner as register_portal_partner
 from tests.test_signing import SMALL_ORDER_POINTS
+
+# A well-formed id that names nothing (an id of another form is refused when routed, 404).
+NOWHERE = "00000000-0000-4000-8000-000000000000"
 
 
 def test_a_nul_character_in_the_url_is_a_bad_request(app: Flask, client: FlaskClient) -> None:
@@ -138,8 +142,8 @@ def test_a_time_beyond_the_calendar_in_utc_is_a_bad_request(
             f"/api/v1/disclosure/compliance.html?asOf={moment}",
             f"/api/v1/flows/summary?from={moment}",
             f"/api/v1/flows/outbound?to={moment}",
-            f"/api/v1/sites/nothing/rollup?from={moment}",
-            f"/api/v1/sites/nothing/rollup.html?to={moment}",
+            f"/api/v1/sites/{NOWHERE}/rollup?from={moment}",
+            f"/api/v1/sites/{NOWHERE}/rollup.html?to={moment}",
             f"/api/v1/scenarios/procurement?category=tea&grade=1&asOf={moment}",
         ):
             response = client.get(url, headers=member.headers)
@@ -161,7 +165,7 @@ def test_a_body_time_beyond_the_calendar_in_utc_is_a_bad_request(
         for member, url, body, field in (
             (
                 regulator,
-                "/api/v1/sites/nothing/productions",
+                f"/api/v1/sites/{NOWHERE}/productions",
                 {"recordId": "r", "periodStart": moment, "periodEnd": moment, "quantity": "1"},
                 "periodStart",
             ),
@@ -220,12 +224,16 @@ def _count(app: Flask, model: type) -> int:
 
 def _body_rules(app: Flask) -> list[tuple[str, str]]:
     """(method, url) of every route that takes a body, its variables filled with a name
-    that exists nowhere (or a row id of 1)."""
+    that exists nowhere (a well-formed id of the variable's kind, or a row id of 1)."""
     found: list[tuple[str, str]] = []
     for rule in app.url_map.iter_rules():
         for method in sorted((rule.methods or set()) & {"POST", "PUT", "PATCH"}):
-            values = {
-                name: 1 if isinstance(converter, IntegerConverter) else "nothing"
+            values: dict[str, Any] = {
+                name: 1
+                if isinstance(converter, IntegerConverter)
+                else converter.example
+                if isinstance(converter, PathValueConverter)
+                else "nothing"
                 for name, converter in rule._converters.items()
             }
             built = rule.build(values, append_unknown=False)

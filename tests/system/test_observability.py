@@ -140,7 +140,7 @@ def test_metrics_count_by_route_template_so_ids_do_not_multiply_series(
     counts = samples(client, "exchange_http_requests_total")
     assert counts[(("method", "GET"), ("route", "/healthz"), ("status", "200"))] == 3
     assert (
-        counts[(("method", "GET"), ("route", "/3/footprints/<record_id>"), ("status", "404"))]
+        counts[(("method", "GET"), ("route", "/3/footprints/<id:record_id>"), ("status", "404"))]
         == 200
     )
     assert counts[(("method", "GET"), ("route", UNMATCHED_ROUTE), ("status", "404"))] == 200
@@ -148,9 +148,9 @@ def test_metrics_count_by_route_template_so_ids_do_not_multiply_series(
     assert counts[(("method", "OTHER"), ("route", UNMATCHED_ROUTE), ("status", "405"))] == 1
     assert len(counts) == 4
     histograms = samples(client, "exchange_http_request_duration_seconds_count")
-    assert histograms[(("route", "/3/footprints/<record_id>"),)] == 200
+    assert histograms[(("route", "/3/footprints/<id:record_id>"),)] == 200
     routes = {dict(labels)["route"] for labels in histograms}
-    assert routes == {"/healthz", "/3/footprints/<record_id>", UNMATCHED_ROUTE, "/metrics"}
+    assert routes == {"/healthz", "/3/footprints/<id:record_id>", UNMATCHED_ROUTE, "/metrics"}
 
 
 def test_metrics_token_when_configured(app: Flask, client: FlaskClient) -> None:

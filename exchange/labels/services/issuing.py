@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from decimal import Decimal
-from typing import Final
+from typing import Final, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from exchange import signing
+from exchange import quantities, signing
 from exchange.db import utcnow
 from exchange.errors import (
     AccessDenied,
@@ -114,14 +114,41 @@ def issue_label(
     return label
 
 
-def label_claims_of(label: Label, origin: str) -> label_claims.Claims:
+class LabelFacts(Protocol):
+    """What a label's claims are made of: a :class:`Label`, or the verifier's row of the
+    labels table (read with Core statements, without the ORM: see :func:`check_label`)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def gtin(self) -> str: ...
+    @property
+    def lot(self) -> str | None: ...
+    @property
+    def certificate_id(self) -> int: ...
+    @property
+    def value(self) -> Decimal: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def grade(self) -> int | None: ...
+    @property
+    def issued_on(self) -> dt.date: ...
+    @property
+    def expires_on(self) -> dt.date: ...
+    @property
+    def kid(self) -> str: ...
+
+
+def label_claims_of(label: LabelFacts, origin: str) -> label_claims.Claims:
+    """The claims the exchange issued ``label`` with, at ``origin``."""
     return label_claims.Claims(
         origin=origin.lower(),
         gtin=label.gtin,
         lot=label.lot,
         label=label.id,
         certificate=label.certificate_id,
-        value=Decimal(label.value).normalize(),
+        value=quantities.stripped(Decimal(label.value)),
         unit=label.unit,
         grade=label.grade,
         issued=label.issued_on,
@@ -171,6 +198,7 @@ _ACCREDITATIONS = Accreditation.__table__.c
 _BODIES = Organisation.__table__.c
 _LABEL_CHECK: Final = (
     sa.select(
+        _LABELS.id,
         _LABELS.signature,
         _LABELS.kid,
         _LABELS.certificate_id,
@@ -295,19 +323,7 @@ def check_label(
     if row is None:
         reasons.append(Reason("unknown-label", "the exchange issued no label of this number"))
         return LabelCheck(Verdict(reasons, verdict.claims, verdict.scanned))
-    issued = label_claims.Claims(
-        origin=origin.lower(),
-        gtin=row.gtin,
-        lot=row.lot,
-        label=scanned.label,
-        certificate=row.certificate_id,
-        value=Decimal(row.value).normalize(),
-        unit=row.unit,
-        grade=row.grade,
-        issued=row.issued_on,
-        expires=row.expires_on,
-        kid=row.kid,
-    )
+    issued = label_claims_of(row, origin)
     differing = differing_claims(verdict.claims, issued)
     if differing:
         stated = label_claims.claims_document(verdict.claims)

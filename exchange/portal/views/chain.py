@@ -116,11 +116,11 @@ def _components(tree: dict[str, Any]) -> list[tuple[str, Decimal]]:
     ]
 
 
-@bp.get("/products/<product_id>")
+@bp.get("/products/<id:product_id>")
 @roles_required(Role.CHAIN_OWNER)
 def product(product_id: str) -> tuple[str, int]:
     session = db()
-    found: Product = services.own_product(session, principal(), product_id[:36])
+    found: Product = services.own_product(session, principal(), product_id)
     result = services.result_of(session, found.id)
     explanation: dict[str, Any] | None = None
     document: dict[str, Any] | None = None
@@ -194,36 +194,36 @@ def _lines_from_form() -> list[schemas.LineInput]:
     return schemas.parse_lines(items)
 
 
-@bp.post("/products/<product_id>/bom")
+@bp.post("/products/<id:product_id>/bom")
 @roles_required(Role.CHAIN_OWNER)
 def save_bom(product_id: str) -> Response:
-    services.replace_bom(db(), principal(), product_id[:36], _lines_from_form())
+    services.replace_bom(db(), principal(), product_id, _lines_from_form())
     db().commit()
-    return done("Bill of materials saved.", "portal.product", product_id=product_id[:36])
+    return done("Bill of materials saved.", "portal.product", product_id=product_id)
 
 
-@bp.post("/products/<product_id>/compute")
+@bp.post("/products/<id:product_id>/compute")
 @roles_required(Role.CHAIN_OWNER)
 def compute(product_id: str) -> Response:
-    services.compute_product(db(), principal(), product_id[:36])
+    services.compute_product(db(), principal(), product_id)
     db().commit()
-    return done("Footprint computed.", "portal.product", product_id=product_id[:36])
+    return done("Footprint computed.", "portal.product", product_id=product_id)
 
 
-@bp.post("/products/<product_id>/request-missing")
+@bp.post("/products/<id:product_id>/request-missing")
 @roles_required(Role.CHAIN_OWNER)
 def request_missing(product_id: str) -> Response:
-    sent = services.request_missing(db(), principal(), product_id[:36], host=pact_host())
+    sent = services.request_missing(db(), principal(), product_id, host=pact_host())
     db().commit()
     message = "Requests sent." if sent else "No supplier data is missing."
-    return done(message, "portal.product", product_id=product_id[:36])
+    return done(message, "portal.product", product_id=product_id)
 
 
-@bp.post("/products/<product_id>/derive")
+@bp.post("/products/<id:product_id>/derive")
 @roles_required(Role.CHAIN_OWNER)
 def derive(product_id: str) -> Response:
     """The derived PACT footprint becomes a draft, signed like any record."""
-    draft_document = services.derived_draft(db(), principal(), product_id[:36], host=pact_host())
+    draft_document = services.derived_draft(db(), principal(), product_id, host=pact_host())
     draft = portal.create_draft(db(), principal(), kind="footprint", payload=draft_document)
     db().commit()
     return done("Draft ready: now sign it.", "portal.draft", draft_id=draft.id)

@@ -21,7 +21,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.wrappers import Response
 
 from exchange import web
@@ -153,6 +153,12 @@ def start_session(user: PortalUser) -> None:
 
 @bp.before_request
 def _load_user() -> None:
+    _identify()
+    security.check_csrf()
+
+
+def _identify() -> None:
+    """Who is signed in (if anyone) and the language of the page."""
     g.portal_user = None
     token = session.get(SESSION_KEY)
     if isinstance(token, str):
@@ -167,7 +173,6 @@ def _load_user() -> None:
             g.portal_principal = services.principal_of(db(), found)
             g.portal_organisation = db().get(Organisation, found.organisation_id)
     g.lang = _language()
-    security.check_csrf()
 
 
 @bp.after_request
@@ -207,6 +212,25 @@ def _domain_error(error: ExchangeError) -> tuple[str, int, dict[str, str]]:
     page, status = render("error.html", error.status, error=error)
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RetryLater) else {}
     return page, status, headers
+
+
+@bp.app_errorhandler(NotFound)
+def _unrouted(error: NotFound) -> Response:
+    """A path that routing found no page for: under the portal, no route matched it or a
+    route's converter refused an id in it (exchange.routing), and the portal shows its own
+    not-found page, as for a record that is not there; elsewhere the one JSON error body.
+
+    Registered on the app: a path that matched no route belongs to no blueprint, so the
+    portal's own handlers and hooks do not run for it; this sets up what they would."""
+    if request.blueprint is not None or not (
+        request.path == bp.url_prefix or request.path.startswith(f"{bp.url_prefix}/")
+    ):
+        return web.http_error_response(error)
+    _identify()
+    page = render_template(
+        "portal/http_error.html", status=404, description=error.description, **_context()
+    )
+    return security.add_headers(Response(page, status=404, mimetype="text/html"))
 
 
 @bp.errorhandler(HTTPException)

@@ -135,12 +135,12 @@ def disclosure_report() -> tuple[str, int]:
     return render("disclosure_report.html", document=document)
 
 
-@bp.get("/records/<record_id>/exports/<any('battery-declaration', 'cbam-report'):kind>")
+@bp.get("/records/<id:record_id>/exports/<any('battery-declaration', 'cbam-report'):kind>")
 @roles_required(*RECORD_ROLES)
 def record_export(record_id: str, kind: str) -> tuple[str, int]:
     """A trade export of a record; when data is missing, which fields and why (422)."""
     title, exporter = EXPORTS[kind]
-    record = footprints.get_record(db(), principal(), record_id[:36])
+    record = footprints.get_record(db(), principal(), record_id)
     try:
         export = exporter(
             db(), record, key=web.exchange_key(), origin=current_app.config["EXCHANGE_ORIGIN"]
@@ -160,11 +160,11 @@ def record_export(record_id: str, kind: str) -> tuple[str, int]:
     )
 
 
-@bp.get("/records/<record_id>/reduction")
+@bp.get("/records/<id:record_id>/reduction")
 @roles_required(*RECORD_ROLES)
 def record_reduction(record_id: str) -> tuple[str, int]:
     """The carbon-inclusion reduction of a record against its category's benchmark."""
-    arguments = {"record": record_id[:36]}
+    arguments = {"record": record_id}
     for name in ("quantity", "quantityUnit"):
         if request.args.get(name):
             arguments[name] = request.args[name][:100]

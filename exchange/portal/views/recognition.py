@@ -91,7 +91,7 @@ def regulator_register_partner() -> Response:
     return done("Partner programme registered.", "portal.regulator_partners")
 
 
-@bp.post("/regulator/partners/<partner_id>/keys/<kid>/revoke")
+@bp.post("/regulator/partners/<id:partner_id>/keys/<kid:kid>/revoke")
 @roles_required(Role.REGULATOR)
 def regulator_revoke_anchor(partner_id: str, kid: str) -> Response:
     """Revoke a pinned trust anchor from now: every recognition under it is flagged."""

@@ -65,10 +65,10 @@ def records() -> tuple[str, int]:
     return render("records.html", rows=rows, mine=mine, next_cursor=page.next_cursor)
 
 
-@bp.get("/records/<record_id>")
+@bp.get("/records/<id:record_id>")
 @login_required
 def record(record_id: str) -> tuple[str, int]:
-    found = footprints.get_record(db(), principal(), record_id[:64])
+    found = footprints.get_record(db(), principal(), record_id)
     owner = db().get(Organisation, found.owner_id)
     mine = found.owner_id == principal().organisation_id
     grants = (
@@ -93,12 +93,12 @@ def record(record_id: str) -> tuple[str, int]:
     )
 
 
-@bp.post("/records/<record_id>/share")
+@bp.post("/records/<id:record_id>/share")
 @roles_required(*RECORD_ROLES)
 def share_record(record_id: str) -> Response:
     session = db()
     whole_product = request.form.get("scope") == "product"
-    record = footprints.own_record(session, principal(), record_id[:64])
+    record = footprints.own_record(session, principal(), record_id)
     product_ids = json.loads(record.footprint_json).get("productIds") or []
     grant = footprints.share(
         session,
@@ -121,13 +121,11 @@ def unshare(share_id: int) -> Response:
     return done("No longer shared.", "portal.record", record_id=record_id)
 
 
-@bp.post("/records/<record_id>/disclosure")
+@bp.post("/records/<id:record_id>/disclosure")
 @roles_required(*RECORD_ROLES)
 def disclosure(record_id: str) -> Response:
     chosen = web.choice_field(request.form, "disclosure", Disclosure)
-    record = footprints.set_disclosure(
-        db(), principal(), record_id=record_id[:64], disclosure=chosen
-    )
+    record = footprints.set_disclosure(db(), principal(), record_id=record_id, disclosure=chosen)
     db().commit()
     return done("Disclosure changed.", "portal.record", record_id=record.id)
 
@@ -178,7 +176,7 @@ def upload_submit() -> Response:
     return done("Draft ready: now sign it.", "portal.draft", draft_id=draft.id)
 
 
-@bp.get("/drafts/<draft_id>")
+@bp.get("/drafts/<id:draft_id>")
 @login_required
 def draft(draft_id: str) -> tuple[str, int]:
     found = services.get_draft(db(), principal(), draft_id)
@@ -198,7 +196,7 @@ def draft(draft_id: str) -> tuple[str, int]:
     )
 
 
-@bp.get("/drafts/<draft_id>/message")
+@bp.get("/drafts/<id:draft_id>/message")
 @login_required
 def draft_message(draft_id: str) -> Response:
     """The exact bytes to sign, for a signer that works on bytes."""
@@ -210,7 +208,7 @@ def draft_message(draft_id: str) -> Response:
     )
 
 
-@bp.get("/drafts/<draft_id>/payload.json")
+@bp.get("/drafts/<id:draft_id>/payload.json")
 @login_required
 def draft_payload(draft_id: str) -> Response:
     """The document itself, for ``exchange sign`` on the company's machine."""
@@ -235,7 +233,7 @@ def _signature_fields() -> tuple[str, str]:
     return form_text("kid", 100), form_text("signature", 200)
 
 
-@bp.post("/drafts/<draft_id>/sign")
+@bp.post("/drafts/<id:draft_id>/sign")
 @login_required
 def sign_draft(draft_id: str) -> Response:
     """Submit a draft with a signature made in the browser or pasted from the CLI."""
@@ -290,13 +288,13 @@ def requests() -> tuple[str, int]:
     )
 
 
-@bp.post("/requests/<request_id>/fulfil")
+@bp.post("/requests/<id:request_id>/fulfil")
 @roles_required(*RECORD_ROLES)
 def fulfil(request_id: str) -> Response:
     pact.fulfil_request(
         db(),
         principal(),
-        request_id=request_id[:36],
+        request_id=request_id,
         record_ids=[value[:64] for value in request.form.getlist("record") if value],
         host=pact_host(),
     )
@@ -304,13 +302,13 @@ def fulfil(request_id: str) -> Response:
     return done("Request answered.", "portal.requests")
 
 
-@bp.post("/requests/<request_id>/reject")
+@bp.post("/requests/<id:request_id>/reject")
 @roles_required(*RECORD_ROLES)
 def reject(request_id: str) -> Response:
     pact.reject_request(
         db(),
         principal(),
-        request_id=request_id[:36],
+        request_id=request_id,
         message=form_text("message", 500),
         host=pact_host(),
     )
@@ -346,13 +344,13 @@ def register_key() -> Response:
     return done("Key registered.", "portal.keys")
 
 
-@bp.post("/keys/<kid>/revoke")
+@bp.post("/keys/<kid:kid>/revoke")
 @login_required
 def revoke_key(kid: str) -> Response:
     organisations.revoke_key(
         db(),
         organisation_id=principal().organisation_id,
-        kid=kid[:43],
+        kid=kid,
         reason=form_text("reason", 500),
     )
     db().commit()

@@ -56,14 +56,14 @@ def regulator_factors() -> tuple[str, int]:
     )
 
 
-@bp.post("/regulator/factors/<factor_id>/review")
+@bp.post("/regulator/factors/<id:factor_id>/review")
 @roles_required(Role.REGULATOR)
 def regulator_review_factor(factor_id: str) -> Response:
     decision = web.choice_field(request.form, "decision", Decision)
     factors.review(
         db(),
         principal(),
-        factor_id[:36],
+        factor_id,
         decision=decision,
         comment=form_text("comment", 2000),
     )
@@ -82,14 +82,14 @@ def regulator_rules() -> tuple[str, int]:
     )
 
 
-@bp.post("/regulator/rules/<code>/status")
+@bp.post("/regulator/rules/<rulecode:code>/status")
 @roles_required(Role.REGULATOR)
 def regulator_rule_status(code: str) -> Response:
     status = web.choice_field(request.form, "status", RuleStatus)
     rules.transition(
         db(),
         principal(),
-        code[:100],
+        code,
         status=status,
         comment=form_text("comment", 2000),
     )
@@ -176,14 +176,14 @@ def regulator_accreditation() -> tuple[str, int]:
     return render("accreditation.html", rows=rows, statuses=list(AccreditationStatus))
 
 
-@bp.post("/regulator/accreditation/<body_id>")
+@bp.post("/regulator/accreditation/<id:body_id>")
 @roles_required(Role.REGULATOR)
 def regulator_accredit(body_id: str) -> Response:
     status = web.choice_field(request.form, "status", AccreditationStatus)
     labels.set_accreditation(
         db(),
         principal(),
-        body_id=body_id[:36],
+        body_id=body_id,
         status=status,
         reason=form_text("reason", 500),
     )

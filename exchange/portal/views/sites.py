@@ -19,12 +19,12 @@ def site_list() -> tuple[str, int]:
     return render("sites.html", sites=[site_schemas.site_json(site) for site in found])
 
 
-@bp.get("/sites/<site_id>")
+@bp.get("/sites/<id:site_id>")
 @roles_required(*RECORD_ROLES, Role.REGULATOR)
 def site_rollup(site_id: str) -> tuple[str, int]:
     session, viewer, now = db(), principal(), utcnow()
-    whole, factories = sites.site_rollup(session, viewer, site_id[:36], now=now)
-    site = sites.get_site(session, viewer, site_id[:36])
+    whole, factories = sites.site_rollup(session, viewer, site_id, now=now)
+    site = sites.get_site(session, viewer, site_id)
     document = site_schemas.site_rollup_json(
         site, whole, factories, now=now, period_from=None, period_to=None
     )
