@@ -91,6 +91,7 @@ def _configure_portal_sessions(app: Flask) -> None:
 
 def _log_sources() -> dict[str, Any]:
     """How the audit rebuilds each kind of log entry from the tables that hold its object."""
+    from exchange.aggregation import services as aggregation
     from exchange.factors import services as factors
     from exchange.footprints import services as footprints
     from exchange.labels import services as labels
@@ -99,6 +100,7 @@ def _log_sources() -> dict[str, Any]:
     from exchange.rules import services as rules
 
     return {
+        aggregation.LOG_KIND: aggregation.attestation_log_sources,
         factors.LOG_KIND: factors.log_sources,
         footprints.LOG_KIND: footprints.log_sources,
         labels.ACCREDITATION_LOG_KIND: labels.accreditation_log_sources,

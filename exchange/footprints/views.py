@@ -39,11 +39,14 @@ def _meta(record: FootprintRecord, key_status: str | None) -> dict[str, Any]:
 
 def _envelope_texts(session: Session, records: Sequence[FootprintRecord]) -> list[str]:
     statuses = services.key_statuses_at_receipt(session, records)
+    # A record whose signed document holds what the caller may not see is served withheld.
+    served = services.served_to(session, records, web.optional_principal())
     return [
         envelope_json(
-            record.footprint_json,
+            served[record.id],
             services.signature_of(record),
-            _meta(record, statuses.get(record.id)),
+            _meta(record, statuses.get(record.id))
+            | ({"withheld": True} if served[record.id] != record.footprint_json else {}),
         )
         for record in records
     ]
@@ -68,11 +71,19 @@ def _batch_items(body: Any) -> list[Any]:
 
 
 def on_accepted(host: pact_services.Host) -> services.RecordsAccepted:
-    """What new records set off: PACT requests and notifications, then aggregation staleness."""
+    """What new records set off: PACT requests and notifications, then aggregation staleness
+    and the exchange's attestation of derived footprints (within a request)."""
 
     def told(session: Session, created: Sequence[services.NewRecord]) -> None:
         pact_services.records_accepted(session, created, host=host)
         aggregation_services.records_accepted(session, created)
+        aggregation_services.attest_accepted(
+            session,
+            created,
+            key=web.exchange_key(),
+            origin=current_app.config["EXCHANGE_ORIGIN"],
+            append_to_log=append_entries,
+        )
 
     return told
 

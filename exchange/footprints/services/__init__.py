@@ -32,6 +32,12 @@ from exchange.footprints.services.submission import (
     store_recognised,
     submit,
 )
+from exchange.footprints.services.withheld import (
+    is_withheld,
+    served_footprints,
+    served_to,
+    withheld_forms,
+)
 
 __all__ = [
     "LOG_KIND",
@@ -46,11 +52,14 @@ __all__ = [
     "get_record_or_deny",
     "grant_record",
     "import_unsigned",
+    "is_withheld",
     "key_statuses_at_receipt",
     "list_records",
     "log_sources",
     "matching_records",
     "own_record",
+    "served_footprints",
+    "served_to",
     "set_disclosure",
     "share",
     "shares_of",
@@ -60,4 +69,5 @@ __all__ = [
     "terms_of_record",
     "unshare",
     "visible_to",
+    "withheld_forms",
 ]
