@@ -17,6 +17,7 @@ from exchange.footprints import services
 from exchange.footprints.models import Disclosure, FootprintRecord, Share
 from exchange.footprints.schemas import envelope_json
 from exchange.log.services import append_entries, issue_receipts
+from exchange.organisations.services import Principal
 from exchange.pact import services as pact_services
 from exchange.pact.filters import criteria_from_query
 
@@ -37,10 +38,12 @@ def _meta(record: FootprintRecord, key_status: str | None) -> dict[str, Any]:
     }
 
 
-def _envelope_texts(session: Session, records: Sequence[FootprintRecord]) -> list[str]:
+def _envelope_texts(
+    session: Session, records: Sequence[FootprintRecord], viewer: Principal | None
+) -> list[str]:
     statuses = services.key_statuses_at_receipt(session, records)
     # A record whose signed document holds what the caller may not see is served withheld.
-    served = services.served_to(session, records, web.optional_principal())
+    served = services.served_to(session, records, viewer)
     return [
         envelope_json(
             served[record.id],
@@ -52,8 +55,8 @@ def _envelope_texts(session: Session, records: Sequence[FootprintRecord]) -> lis
     ]
 
 
-def _envelope_text(session: Session, record: FootprintRecord) -> str:
-    return _envelope_texts(session, [record])[0]
+def _envelope_text(session: Session, record: FootprintRecord, viewer: Principal | None) -> str:
+    return _envelope_texts(session, [record], viewer)[0]
 
 
 def _json_text(text: str, status: int = 200) -> Response:
@@ -194,7 +197,7 @@ def get_footprint(record_id: str) -> Response:
     record = services.get_record(session, principal, record_id)
     if flows.record_reads(session, principal, [record], FlowKind.API_READ):
         session.commit()
-    return _json_text(_envelope_text(session, record))
+    return _json_text(_envelope_text(session, record, principal))
 
 
 @bp.get("/footprints")
@@ -215,7 +218,7 @@ def list_footprints() -> Response:
     )
     if flows.record_reads(session, principal, page.records, FlowKind.API_READ):
         session.commit()
-    body = '{"data":[' + ",".join(_envelope_texts(session, page.records)) + "]"
+    body = '{"data":[' + ",".join(_envelope_texts(session, page.records, principal)) + "]"
     headers = {}
     if page.next_cursor:
         args = {**request.args.to_dict(), "cursor": page.next_cursor}
@@ -309,4 +312,4 @@ def put_disclosure(record_id: str) -> Response:
     session = web.session()
     record = services.set_disclosure(session, principal, record_id=record_id, disclosure=disclosure)
     session.commit()
-    return _json_text(_envelope_text(session, record))
+    return _json_text(_envelope_text(session, record, principal))
