@@ -138,13 +138,18 @@ def _attestation(
     if not verdict.ok:
         problems.extend(f"the attestation: {problem}" for problem in verdict.problems)
         return None
-    data = commitments.provenance_of(footprint) or {}
+    # The commitments the openings open: those the footprint holds, or for a migrated
+    # record served as its owner signed it, the exchange's, bound by the attested root.
+    data = commitments.provenance_of(footprint) or derived.get("commitments") or {}
+    assert isinstance(signed, Mapping)
+    if data.get("commitmentRoot") != signed["attestation"].get("commitmentRoot"):
+        problems.append("the openings are not of the commitments the attestation names")
+        return None
     for position, opening in enumerate(derived.get("openings") or ()):
         try:
             commitments.check_opening(data, opening)
         except commitments.OpeningRefused as exc:
             problems.append(f"opening {position}: {exc}")
-    assert isinstance(signed, Mapping)
     document: dict[str, Any] = signed["attestation"]
     return document
 

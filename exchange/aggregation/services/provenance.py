@@ -993,6 +993,12 @@ class BundlePart:
             }
         return {
             "provenance": self.opened.provenance.kind,
+            # The commitments the openings open (for a migrated record read as signed, the
+            # footprint itself holds none).
+            "commitments": {
+                name: self.opened.data.get(name)
+                for name in ("commitments", "commitmentRoot", "totals")
+            },
             "attestation": None if attestation is None else signed_attestation_json(attestation),
             "attestationProof": proof,
             "openings": self.opened.openings(),
