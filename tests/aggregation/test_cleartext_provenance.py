@@ -156,9 +156,9 @@ def test_the_customer_is_served_the_withheld_form_and_no_input(
     # exchange's attestation, the record's log leaf the one the attestation names.
     bundle = json.loads(bodies[f"/api/v1/footprints/{record_id}/verification"])
     jwks = client.get("/.well-known/jwks.json").get_json()
-    verdict = verify_bundle(bundle, pinned=jwks)
-    assert verdict.ok, verdict.problems
-    assert (verdict.withheld, verdict.attestation, verdict.openings) == (True, "migrated", ())
+    checked = verify_bundle(bundle, pinned=jwks)
+    assert checked.ok, checked.problems
+    assert (checked.withheld, checked.attestation, checked.openings) == (True, "migrated", ())
     # Without the attestation a withheld envelope proves nothing.
     stripped = copy.deepcopy(bundle)
     stripped["bundle"]["provenance"] = None
