@@ -873,3 +873,26 @@ def test_the_attestation_is_in_the_log_and_the_audit_rebuilds_it(
             app.extensions["exchange.log_sources"],
         )
     assert report.ok, report.problem
+
+
+def test_the_portal_shows_the_lines_the_reader_may_open_and_the_attestation(
+    app: Flask, client: FlaskClient, chain: Chain
+) -> None:
+    pages = {}
+    for name, member in (("brand", chain.brand), ("customer", chain.customer)):
+        browser = app.test_client()
+        sign_in(browser, add_user(app, member, f"{name}-{uuid.uuid4().hex[:8]}@example.cn"))
+        page = browser.get(f"/portal/records/{chain.juice_id}")
+        assert page.status_code == 200
+        pages[name] = page.get_data(as_text=True)
+    brand, customer = pages["brand"], pages["customer"]
+    assert 'id="provenance-lines"' in brand
+    assert chain.sugar["footprint"]["id"] in brand and "0.46692016" in brand
+    assert 'id="provenance-lines"' not in customer
+    assert (
+        "2 inputs from suppliers who have not shared them with you, attested by the exchange."
+        in customer
+    )
+    assert "Attested by the exchange (committed, log index" in customer
+    # The customer's page is in the scan above too: nothing of an input is on it.
+    assert not [secret for secret in secrets_of(chain).values() if secret in customer]

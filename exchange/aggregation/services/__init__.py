@@ -55,6 +55,7 @@ from exchange.aggregation.services.provenance import (
     bundle_part,
 )
 from exchange.aggregation.services.provenance import view as provenance_view
+from exchange.aggregation.services.provenance import view_of_record as derived_provenance
 from exchange.aggregation.services.recomputation import (
     Recomputation,
     compute_product,
@@ -87,6 +88,7 @@ __all__ = [
     "compute_product",
     "define_product",
     "derived_draft",
+    "derived_provenance",
     "derived_records_of",
     "digest_of",
     "explain",

@@ -906,6 +906,24 @@ def signed_attestation_json(attestation: Attestation) -> dict[str, Any]:
     return {**signed_attestation(attestation), "logIndex": attestation.log_index}
 
 
+def view_of_record(
+    session: Session,
+    principal: Principal | None,
+    record: FootprintRecord,
+    *,
+    key: ExchangeKey,
+    origin: str,
+    append_to_log: LogAppender,
+) -> dict[str, Any] | None:
+    """:func:`view` of a record the caller has already read; None when it is not derived."""
+    provenance = provenance_of_record(session, record)
+    if provenance is None:
+        return None
+    return _view(
+        session, principal, record, provenance, key=key, origin=origin, append_to_log=append_to_log
+    )
+
+
 def view(
     session: Session,
     principal: Principal | None,
@@ -924,6 +942,21 @@ def view(
     provenance = provenance_of_record(session, record)
     if provenance is None:
         raise NotFound(f"footprint {record_id} is not a derived footprint with provenance")
+    return _view(
+        session, principal, record, provenance, key=key, origin=origin, append_to_log=append_to_log
+    )
+
+
+def _view(
+    session: Session,
+    principal: Principal | None,
+    record: FootprintRecord,
+    provenance: Provenance,
+    *,
+    key: ExchangeKey,
+    origin: str,
+    append_to_log: LogAppender,
+) -> dict[str, Any]:
     opened = open_for(
         session,
         Reader.of(principal),
