@@ -123,7 +123,7 @@ def test_a_chain_owner_uses_the_cli(app: Flask, server: str, tmp_path: Path) -> 
     )
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.splitlines()[1] == (
-        "2 lines of the chain-owner's own activity data - attested by the exchange"
+        "2 lines of the chain-owner's own activity data — attested by the exchange"
     )
     # A pinned key that is not the exchange's: the attestation cannot be trusted.
     (tmp_path / "other.json").write_text(json.dumps({"keys": [LocalKey.generate().public_jwk()]}))

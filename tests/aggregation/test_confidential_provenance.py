@@ -270,7 +270,7 @@ def test_the_customer_sees_commitments_totals_and_a_valid_attestation(
     )
     assert [line["opened"] for line in view["lines"]] == [False, False]
     assert view["withheld"]["summary"] == (
-        "2 inputs from suppliers who have not shared them with you - attested by the exchange"
+        "2 inputs from suppliers who have not shared them with you — attested by the exchange"
     )
     # The attestation verifies offline with the trust list, like a certificate.
     trust_list = client.get("/.well-known/trust-list.json").get_json()
@@ -450,7 +450,7 @@ def test_each_party_opens_exactly_the_lines_it_may(
     assert [line["opened"] for line in view["lines"]] == [False, False]
     assert view["withheld"]["summary"] == (
         "1 input from suppliers who have not shared them with you and 1 line of the "
-        "chain-owner's own activity data - attested by the exchange"
+        "chain-owner's own activity data — attested by the exchange"
     )
 
     # The regulator opens everything, both tiers.
@@ -495,19 +495,23 @@ def test_each_party_opens_exactly_the_lines_it_may(
         ).replace(nowhere_id, "x")
 
 
-def test_a_product_share_gives_figures_never_openings(
+def test_a_product_share_of_the_derived_product_gives_figures_never_openings(
     app: Flask, client: FlaskClient, chain: Chain
 ) -> None:
-    # The customer holds a product share of the juice: it reads the record ...
+    # The customer holds a product share of the juice: it reads the record's figures ...
     served = client.get(f"/api/v1/footprints/{chain.juice_id}", headers=chain.customer.headers)
     assert served.status_code == 200
-    # ... and opens nothing, even after being given the sugar record itself by product?
-    # No: the sugar company's product share makes the sugar line the customer's to see.
+    assert json_of(served)["footprint"]["pcf"]["pcfIncludingBiogenicUptake"] == "1.222816524"
+    # ... and opens no line of it.
+    status, view = provenance(client, chain.customer, chain.juice_id)
+    assert status == 200 and opened(view) == {}
+    # A line opens only once the input itself is shared with the customer by its owner
+    # (here the sugar company's product), since then it may see that input anyway.
     share_product(client, chain.sugar_co, chain.customer, SUGAR_URN)
     status, view = provenance(client, chain.customer, chain.juice_id)
     assert list(opened(view)) == [1]
-    # A product share of the pulp product (the processor's) opens the pulp line likewise,
-    # never the farm's one tier down.
+    # Likewise the pulp line once the processor shares its pulp - never the farm's line one
+    # tier down, which the pulp's provenance keeps closed to the customer.
     share_product(client, chain.processor, chain.customer, PULP_URN)
     status, view = provenance(client, chain.customer, chain.juice_id)
     assert sorted(opened(view)) == [0, 1]

@@ -898,7 +898,7 @@ def withheld_summary(lines: Sequence[ProvenanceLine], opened: Mapping[int, Any])
         "count": len(closed),
         "suppliers": suppliers,
         "own": own,
-        "summary": (" and ".join(parts) + f" - {WITHHELD_SUMMARY}") if parts else "",
+        "summary": (" and ".join(parts) + f" \u2014 {WITHHELD_SUMMARY}") if parts else "",
     }
 
 
