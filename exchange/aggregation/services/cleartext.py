@@ -189,7 +189,7 @@ def convert_cleartext(connection: sa.Connection, *, now: dt.datetime | None = No
                     {
                         "footprint_id": record_id,
                         "position": index,
-                        "kind": str(line.get("kind", "")),
+                        "kind": str(line.get("kind", ""))[:16],
                         "salt": salt,
                         "line_json": signing.canonical_json(line).decode("utf-8"),
                         "commitment": value,

@@ -274,13 +274,20 @@ def verify_computation(session: Session, product: Product, result: Result) -> Ve
 # --- preparing and binding ----------------------------------------------------------------
 
 
+def _id(value: object) -> str | None:
+    """An id a line names, if it can be one (a line signed in clear may hold anything)."""
+    return value if isinstance(value, str) and 0 < len(value) <= 36 else None
+
+
 def _line_reference(line: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
     """(input record id, its owner, input product id) named by a committed line."""
-    reference = line.get("input") or {}
+    reference = line.get("input")
+    if not isinstance(reference, Mapping):
+        return None, None, None
     if line.get("kind") == SourceKind.RECORD.value:
-        return reference.get("recordId"), reference.get("owner"), None
+        return _id(reference.get("recordId")), _id(reference.get("owner")), None
     if line.get("kind") == SourceKind.PRODUCT.value:
-        return None, reference.get("owner"), reference.get("productId")
+        return None, _id(reference.get("owner")), _id(reference.get("productId"))
     return None, None, None
 
 
@@ -301,7 +308,7 @@ def store_openings(
             {
                 "footprint_id": provenance.footprint_id,
                 "position": index,
-                "kind": str(line.get("kind", "")),
+                "kind": str(line.get("kind", ""))[:16],
                 "salt": salt,
                 "line_json": signing.canonical_json(line).decode("utf-8"),
                 "commitment": value,
