@@ -209,13 +209,26 @@ def _register_blueprints(app: Flask) -> None:
 def _register_listeners(app: Flask) -> None:
     """Who hears what an area's views announce (:class:`exchange.web.Hook`): areas above it,
     which it must not import. Listeners run in the order registered here."""
+    from collections.abc import Sequence
+
+    from sqlalchemy.orm import Session
+
+    from exchange import web
     from exchange.aggregation import services as aggregation
     from exchange.footprints import views as footprints
+    from exchange.footprints.services import NewRecord
     from exchange.labels import views as labels
     from exchange.pact import views as pact
 
     footprints.RECORDS_ACCEPTED.listen(app, pact.records_accepted)
     footprints.RECORDS_ACCEPTED.listen(app, aggregation.records_accepted)
+
+    def attest_derived(session: Session, created: Sequence[NewRecord]) -> None:
+        aggregation.attest_accepted(
+            session, created, key=web.exchange_key(), origin=app.config["EXCHANGE_ORIGIN"]
+        )
+
+    footprints.RECORDS_ACCEPTED.listen(app, attest_derived)
     footprints.RECORD_SHARED.listen(app, pact.record_shared)
     labels.CERTIFICATE_REVOKED.listen(app, aggregation.mark_inputs_stale)
 

@@ -125,6 +125,7 @@ OPTIONAL: Final = frozenset(
         "footprints.get_footprint",
         "footprints.list_footprints",
         "mutual_recognition.verification",
+        "aggregation.provenance",
         "factors.list_factors",
         "factors.get_factor",
         "factors.export_factors",

@@ -28,6 +28,7 @@ RECOGNITION_CONTEXT: Final = "footprint-exchange:recognition:v1"
 TRUST_LIST_CONTEXT: Final = "footprint-exchange:trust-list:v1"
 RECEIPT_CONTEXT: Final = "footprint-exchange:receipt:v1"
 VERIFICATION_CONTEXT: Final = "footprint-exchange:verification:v1"
+AGGREGATION_ATTESTATION_CONTEXT: Final = "footprint-exchange:aggregation-attestation:v1"
 
 ALGORITHM: Final = "Ed25519"
 PUBLIC_KEY_BYTES: Final = 32

@@ -102,6 +102,7 @@ def test_the_models_declare_every_log_kind_once() -> None:
     kinds = lifecycle.log_kinds(models.registry)
     assert sorted(kinds) == [
         "accreditation",
+        "aggregation-attestation",
         "agreement",
         "certificate",
         "certificate-status",

@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from exchange import quantities, signing, web
 from exchange.aggregation import schemas, services
@@ -226,21 +226,49 @@ def request_missing(product_id: str) -> Response:
 
 @bp.get("/products/<id:product_id>/derived-footprint")
 def derived_footprint(product_id: str) -> Response:
-    """The PACT footprint draft to review, sign locally and submit to ``/api/v1/footprints``."""
+    """The PACT footprint draft to review, sign locally and submit to ``/api/v1/footprints``.
+
+    Its provenance holds commitments to the input lines; making it verifies every input
+    and keeps the openings, so each draft is new (sign it unchanged)."""
     principal = access.require_principal("footprints:read")
     year = web.int_arg(
         "referenceYear", minimum=1901, maximum=2999, message="referenceYear is a year such as 2025"
     )
+    session = web.session()
     draft = services.derived_draft(
-        web.session(),
+        session,
         principal,
         product_id,
         host=web.pact_host(),
         reference_year=year,
     )
+    session.commit()
     return jsonify(draft)
 
 
-@bp.get("/aggregation/extensions/provenance/1.0.0/schema.json", strict_slashes=False)
+@bp.get("/footprints/<id:record_id>/provenance")
+def provenance(record_id: str) -> Response:
+    """A derived footprint's provenance as the caller may see it: commitments and totals,
+    the lines it may open, how many it may not, and the exchange's attestation."""
+    principal = access.optional_principal()
+    session = web.session()
+    document = services.provenance_view(
+        session,
+        principal,
+        record_id,
+        key=web.exchange_key(),
+        origin=current_app.config["EXCHANGE_ORIGIN"],
+    )
+    session.commit()
+    return jsonify(document)
+
+
+@bp.get("/aggregation/extensions/provenance/2.0.0/schema.json", strict_slashes=False)
 def provenance_schema() -> Response:
     return jsonify(services.provenance_schema(web.pact_host()))
+
+
+@bp.get("/aggregation/extensions/provenance/1.0.0/schema.json", strict_slashes=False)
+def cleartext_provenance_schema() -> Response:
+    """The schema of records signed before confidential provenance (no longer issued)."""
+    return jsonify(services.cleartext_provenance_schema(web.pact_host()))

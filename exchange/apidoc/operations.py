@@ -80,6 +80,58 @@ def listed(items: Schema) -> dict[str, Any]:
     }
 
 
+_SIGNED_STATEMENT: Final = {
+    "type": "object",
+    "required": ["attestation", "signature", "logIndex"],
+    "properties": {
+        "attestation": OBJECT,
+        "signature": OBJECT,
+        "logIndex": _WHOLE,
+    },
+}
+# GET /api/v1/footprints/<id>/provenance (see docs/topics/privacy-model.md).
+PROVENANCE_VIEW: Final = {
+    "type": "object",
+    "required": [
+        "record",
+        "owner",
+        "provenance",
+        "totals",
+        "commitments",
+        "commitmentRoot",
+        "lines",
+        "withheld",
+        "attestation",
+    ],
+    "properties": {
+        "record": TEXT,
+        "owner": TEXT,
+        "provenance": {"type": "string", "enum": ["committed", "migrated"]},
+        "format": {"type": ["string", "null"]},
+        "totals": OBJECT,
+        "commitments": {"type": "array", "items": TEXT},
+        "commitmentRoot": TEXT,
+        "lines": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["index", "commitment", "opened"],
+                "properties": {
+                    "index": _WHOLE,
+                    "commitment": TEXT,
+                    "opened": {"type": "boolean"},
+                    "grant": TEXT,
+                    "opening": OBJECT,
+                    "problem": TEXT,
+                },
+            },
+        },
+        "withheld": OBJECT,
+        "attestation": {"oneOf": [{"type": "null"}, _SIGNED_STATEMENT]},
+    },
+}
+
+
 def ok(status: int = 200, schema: Any = OBJECT, media: tuple[str, ...] = JSON) -> dict[int, Any]:
     return {status: (media, schema)}
 
@@ -416,6 +468,10 @@ OPERATIONS: Final[dict[str, Op]] = {
         ok={200: (("text/csv", "application/json"), OBJECT)},
     ),
     "aggregation.derived_footprint": Op(query=(q("year", {"type": "integer"}),)),
+    "aggregation.provenance": Op(
+        summary="A derived footprint's provenance: the lines you may open, the attestation",
+        ok=ok(schema=PROVENANCE_VIEW),
+    ),
     # --- disclosure ------------------------------------------------------------------------
     "disclosure.define": Op(body=RequirementRequest, ok=ok(201)),
     "disclosure.compliance": Op(query=(q("asOf", _TIME),)),

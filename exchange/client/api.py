@@ -138,6 +138,14 @@ class ExchangeClient:
         draft = self.derived_draft(product_id, reference_year)
         return self.push(key.sign_footprint(draft))
 
+    def provenance(self, record_id: str) -> Any:
+        """A derived footprint's provenance as this client may see it (openings it may have,
+        the exchange's attestation)."""
+        return self.request("GET", f"/api/v1/footprints/{record_id}/provenance")
+
+    def jwks(self) -> Any:
+        return self.request("GET", "/.well-known/jwks.json")
+
     def iter_footprints(self, **params: str) -> Iterator[dict[str, Any]]:
         path: str | None = "/api/v1/footprints"
         query: dict[str, str] | None = params

@@ -15,9 +15,11 @@ from typing import Any, Final
 
 import click
 
+from exchange.aggregation import commitments
 from exchange.client.api import ExchangeAPIError, ExchangeClient
 from exchange.client.cli import server_options
 from exchange.client.keys import LocalKey
+from exchange.labels.verify import TrustListError, TrustListStale
 from exchange.signing import SigningError
 
 # Members of the API's product documents that the commands print first: PACT's headline
@@ -211,3 +213,117 @@ def derive_command(
         click.confirm("sign and submit?", abort=True)
     answer = _call(client.push, key.sign_footprint(draft))
     click.echo(f"submitted {answer['id']}, log index {answer['receipt']['receipt']['logIndex']}")
+
+
+def _pinned(jwks_file: Path | None, client: ExchangeClient) -> tuple[list[bytes], str]:
+    """The exchange keys to trust: pinned from a file, else as the exchange serves them."""
+    if jwks_file is not None:
+        try:
+            document = json.loads(jwks_file.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"{jwks_file}: {exc}") from exc
+        source = f"pinned from {jwks_file}"
+    else:
+        document = _call(client.jwks)
+        source = "as the exchange serves them now (pin them with --jwks for an offline check)"
+    try:
+        keys = [key.public_key for key in commitments.exchange_keys(document["keys"]).values()]
+    except (KeyError, TypeError, SigningError) as exc:
+        raise click.ClickException(f"not a JWK Set of Ed25519 keys: {exc}") from exc
+    return keys, source
+
+
+def _line_text(index: int, line: dict[str, Any], grant: str) -> str:
+    reference = line.get("input") or {}
+    named = (
+        f"record {reference['recordId']} of {reference.get('owner')} (key {reference.get('kid')}, "
+        f"log index {reference.get('logIndex')})"
+        if reference.get("recordId")
+        else f"factor {reference['code']} v{reference.get('version')}"
+        if reference.get("code")
+        else f"product {reference.get('productId')}"
+    )
+    contribution = line.get("contribution") or {}
+    return (
+        f"line {index}: {line.get('label') or line.get('category')}, {line.get('quantity')} "
+        f"{line.get('unit')} of {named}: {contribution.get(HEADLINE)} (including biogenic "
+        f"uptake {contribution.get('total')}) - opened to you as {grant}, matches its commitment"
+    )
+
+
+@products_cli.command("provenance")
+@click.argument("record_id")
+@click.option(
+    "--jwks",
+    "jwks_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The exchange's JWK Set, pinned out of band, to check the attestation against.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the provenance as served, as JSON.")
+@server_options
+def provenance_command(
+    record_id: str,
+    jwks_file: Path | None,
+    as_json: bool,
+    url: str,
+    client_id: str,
+    client_secret: str,
+) -> None:
+    """Show and check a derived footprint's provenance: the lines you may open (each held
+    against the commitment its owner signed) and the exchange's attestation for the rest."""
+    client = _client(url, client_id, client_secret)
+    envelope = _call(client.get, record_id)
+    view = _call(client.provenance, record_id)
+    if as_json:
+        _echo(view)
+    footprint = envelope["footprint"]
+    data = commitments.provenance_of(footprint) or {
+        name: view[name] for name in ("commitments", "commitmentRoot")
+    }
+    problems: list[str] = []
+    lines: list[str] = []
+    for item in view["lines"]:
+        if item.get("problem"):
+            problems.append(f"line {item['index']}: {item['problem']}")
+        if not item["opened"]:
+            continue
+        try:
+            line = commitments.check_opening(data, item["opening"])
+        except commitments.OpeningRefused as exc:
+            problems.append(f"line {item['index']}: {exc}")
+            continue
+        lines.append(_line_text(item["index"], line, item["grant"]))
+    keys, source = _pinned(jwks_file, client)
+    attestation = view.get("attestation")
+    if attestation is None:
+        problems.append("the exchange has not attested this footprint")
+    else:
+        try:
+            trusted = commitments.keys_from_trust_list(_call(client.trust_list), pinned=keys)
+        except (TrustListError, TrustListStale) as exc:
+            raise click.ClickException(f"the trust list does not check out: {exc}") from exc
+        verdict = commitments.verify_attestation(attestation, keys=trusted, footprint=footprint)
+        problems += [f"attestation: {problem}" for problem in verdict.problems]
+    if not as_json:
+        totals = view["totals"] or {}
+        click.echo(
+            f"{record_id}: {totals.get(HEADLINE)} excluding biogenic uptake (including "
+            f"{totals.get('total')}), {len(view['commitments'])} committed lines, root "
+            f"{view['commitmentRoot']}"
+        )
+        for text in lines:
+            click.echo(text)
+        if view["withheld"]["count"]:
+            click.echo(view["withheld"]["summary"])
+        if attestation is not None and not any(p.startswith("attestation") for p in problems):
+            statement = attestation["attestation"]
+            click.echo(
+                f"attestation: valid ({statement['provenance']}), log index "
+                f"{attestation['logIndex']}, verified {statement['verifiedAt']}, issued "
+                f"{statement['issuedAt']}; exchange keys {source}"
+            )
+    for problem in problems:
+        click.echo(f"problem: {problem}", err=True)
+    if problems:
+        raise SystemExit(1)

@@ -202,3 +202,23 @@ class Share(Base):
 
 # The shares table for Core statements (an insert that skips a grant already made).
 SHARES: Final = cast(sa.Table, Share.__table__)
+
+
+class WithheldForm(Base):
+    """The form of a record served to readers who may not see all of what its owner signed.
+
+    A derived footprint signed before confidential provenance carries its suppliers' lines
+    in clear; the upgrade keeps that signed document (its signature, log entry and
+    certificates hold over it) and stores beside it this form, whose provenance is
+    commitments only. Everyone but the owner, the regulator and a certification body the
+    record was shared with reads this form; the exchange attests what it replaced.
+    """
+
+    __tablename__ = "footprint_withheld_forms"
+
+    record_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("footprint_records.id", ondelete="CASCADE"), primary_key=True
+    )
+    # RFC 8785 text of the footprint as those readers are served it.
+    footprint_json: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

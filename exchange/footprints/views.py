@@ -17,6 +17,7 @@ from exchange.footprints.models import Disclosure, FootprintRecord, Share
 from exchange.footprints.schemas import envelope_json
 from exchange.log.services import issue_receipts
 from exchange.organisations import access
+from exchange.organisations.principals import Principal
 from exchange.pact_wire.filters import criteria_from_query
 
 bp = Blueprint("footprints", __name__, url_prefix="/api/v1")
@@ -36,20 +37,25 @@ def _meta(record: FootprintRecord, key_status: str | None) -> dict[str, Any]:
     }
 
 
-def _envelope_texts(session: Session, records: Sequence[FootprintRecord]) -> list[str]:
+def _envelope_texts(
+    session: Session, records: Sequence[FootprintRecord], viewer: Principal | None
+) -> list[str]:
     statuses = services.key_statuses_at_receipt(session, records)
+    # A record whose signed document holds what the caller may not see is served withheld.
+    served = services.served_to(session, records, viewer)
     return [
         envelope_json(
-            record.footprint_json,
+            served[record.id],
             services.signature_of(record),
-            _meta(record, statuses.get(record.id)),
+            _meta(record, statuses.get(record.id))
+            | ({"withheld": True} if served[record.id] != record.footprint_json else {}),
         )
         for record in records
     ]
 
 
-def _envelope_text(session: Session, record: FootprintRecord) -> str:
-    return _envelope_texts(session, [record])[0]
+def _envelope_text(session: Session, record: FootprintRecord, viewer: Principal | None) -> str:
+    return _envelope_texts(session, [record], viewer)[0]
 
 
 def _json_text(text: str, status: int = 200) -> Response:
@@ -179,7 +185,7 @@ def get_footprint(record_id: str) -> Response:
     record = services.get_record(session, principal, record_id)
     if flows.record_reads(session, principal, [record], FlowKind.API_READ):
         session.commit()
-    return _json_text(_envelope_text(session, record))
+    return _json_text(_envelope_text(session, record, principal))
 
 
 @bp.get("/footprints")
@@ -200,7 +206,7 @@ def list_footprints() -> Response:
     )
     if flows.record_reads(session, principal, page.records, FlowKind.API_READ):
         session.commit()
-    body = '{"data":[' + ",".join(_envelope_texts(session, page.records)) + "]"
+    body = '{"data":[' + ",".join(_envelope_texts(session, page.records, principal)) + "]"
     headers = {}
     if page.next_cursor:
         args = {**request.args.to_dict(), "cursor": page.next_cursor}
@@ -294,4 +300,4 @@ def put_disclosure(record_id: str) -> Response:
     session = web.session()
     record = services.set_disclosure(session, principal, record_id=record_id, disclosure=disclosure)
     session.commit()
-    return _json_text(_envelope_text(session, record))
+    return _json_text(_envelope_text(session, record, principal))

@@ -6,15 +6,12 @@ with :func:`verify_bundle`: the exchange's signature over the bundle, the owner'
 over the footprint under the key the bundle names (whose registration must be in the log),
 the record's inclusion in the log under a checkpoint the pinned key signed, each
 certificate under its body's key from the signed trust list, and each recognition under the
-pinned key. Every problem found is reported; an empty list means the bundle holds.
-
-Witnesses: the checkpoint carries the cosignatures of the log's witnesses (C2SP
-tlog-cosignature). They are checked against the witness policy of the trust list (its
-tlog-policy text), or one the verifier pinned itself (``witness_policy``): a forged
-cosignature by a known witness is a failure; a checkpoint short of the quorum, when the
-policy is required (by default whenever it asks for any cosignature), is the weaker state
-"cannot confirm" (:attr:`BundleVerdict.state`), never "valid": the exchange might be showing
-this verifier a log the witnesses never saw (a split view).
+pinned key; for a derived footprint, the exchange's attestation of its inputs (under the
+exchange keys of the signed trust list, and in the log) and every opening of its lines the
+bundle carries, against the commitments the owner signed. A record served *withheld* (a
+derived footprint signed with its inputs in clear, before confidential provenance) has its
+owner's signature vouched for by that attestation instead of checked here. Every problem
+found is reported; an empty list means the bundle holds.
 """
 
 from __future__ import annotations
@@ -26,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from exchange import signing
+from exchange.aggregation import commitments
 from exchange.labels.verify import TrustListStale, check_current
 from exchange.log import cosignature, note
 from exchange.log.verify import verify_inclusion_proof
@@ -69,6 +67,11 @@ class BundleVerdict:
     recognitions: tuple[str, ...] = ()
     witnesses: WitnessCheck | None = None
     unconfirmed: tuple[str, ...] = ()
+    # A derived footprint: its attestation's kind ("committed", "migrated") once it holds,
+    # and the indexes of the lines the bundle opened, each checked against its commitment.
+    attestation: str | None = None
+    openings: tuple[int, ...] = ()
+    withheld: bool = False
 
     @property
     def ok(self) -> bool:
@@ -130,9 +133,61 @@ def _moment(value: object) -> dt.datetime | None:
 
 
 def _leaf_check(
-    entry: bytes, proof: Any, checkpoint: str, key: signing.PublicKeys, origin: str
+    entry: bytes,
+    proof: Any,
+    checkpoint: str,
+    key: signing.PublicKeys,
+    origin: str,
+    *,
+    withheld: bool = False,
 ) -> int:
-    return verify_inclusion_proof(proof, checkpoint, public_key=key, origin=origin, entry=entry)
+    """The log index ``proof`` proves ``entry`` at, under the checkpoint; with ``withheld``
+    the proof's own leaf (the caller holds it against what vouches for it)."""
+    return verify_inclusion_proof(
+        proof, checkpoint, public_key=key, origin=origin, entry=None if withheld else entry
+    )
+
+
+def _attestation(
+    derived: Mapping[str, Any],
+    footprint: Mapping[str, Any],
+    pinned: Mapping[str, bytes],
+    trust_list: Any,
+    problems: list[str],
+) -> dict[str, Any] | None:
+    """A derived footprint's attestation, if it holds (problems noted otherwise), and every
+    opening the bundle carries checked against the commitments the footprint holds."""
+    if not derived:
+        return None
+    keys = {kid: commitments.ExchangeKey(kid, key) for kid, key in pinned.items()}
+    listed = trust_list.get("trustList") if isinstance(trust_list, Mapping) else None
+    if isinstance(listed, Mapping):
+        # The trust list (its own signature is checked with the certificates) says when each
+        # exchange key signed: an attestation issued outside that window is refused.
+        try:
+            published = commitments.exchange_keys(listed["exchange"]["keys"])
+            keys = {kid: published.get(kid, key) for kid, key in keys.items()}
+        except (KeyError, TypeError, signing.SigningError):
+            pass
+    signed = derived.get("attestation")
+    verdict = commitments.verify_attestation(signed, keys=keys, footprint=footprint)
+    if not verdict.ok:
+        problems.extend(f"the attestation: {problem}" for problem in verdict.problems)
+        return None
+    # The commitments the openings open: those the footprint holds, or for a migrated
+    # record served as its owner signed it, the exchange's, bound by the attested root.
+    data = commitments.provenance_of(footprint) or derived.get("commitments") or {}
+    assert isinstance(signed, Mapping)
+    if data.get("commitmentRoot") != signed["attestation"].get("commitmentRoot"):
+        problems.append("the openings are not of the commitments the attestation names")
+        return None
+    for position, opening in enumerate(derived.get("openings") or ()):
+        try:
+            commitments.check_opening(data, opening)
+        except commitments.OpeningRefused as exc:
+            problems.append(f"opening {position}: {exc}")
+    document: dict[str, Any] = signed["attestation"]
+    return document
 
 
 def verify_bundle(
@@ -209,6 +264,27 @@ def _verify_bundle(
     if str(record.get("id", "")).lower() != record_id:
         problems.append("the bundle's record is not the envelope's footprint")
     digest = hashlib.sha256(signing.canonical_json(footprint)).hexdigest()
+    withheld = envelope.get("withheld") is True
+
+    # A derived footprint's attestation, under the exchange keys: checked first, since for
+    # a withheld record it vouches for what the owner signed.
+    found_provenance = bundle.get("provenance")
+    derived: dict[str, Any] = found_provenance if isinstance(found_provenance, dict) else {}
+    attested = _attestation(
+        derived,
+        footprint,
+        keys,
+        trust_list if trust_list is not None else bundle.get("trustList"),
+        problems,
+    )
+    if withheld:
+        if attested is None or attested.get("provenance") != commitments.MIGRATED:
+            problems.append(
+                "the record is served withheld without an attestation of what was withheld"
+            )
+        else:
+            # Certificates and recognitions name the bytes the owner signed.
+            digest = str(attested.get("footprintDigest"))
 
     # The owner's signature, under the key the bundle names.
     signer = bundle.get("signer")
@@ -225,12 +301,17 @@ def _verify_bundle(
             )
             if signing.key_id(public_key) != kid:
                 problems.append("the signer key in the bundle is not the key that signed")
-            signing.verify(
-                context=signing.FOOTPRINT_CONTEXT,
-                payload=footprint,
-                signature=str(signature.get("value")),
-                public_key=public_key,
-            )
+            if withheld:
+                owner = (attested or {}).get("ownerSignature") or {}
+                if owner.get("kid") != kid:
+                    problems.append("the attestation vouches for another key's signature")
+            else:
+                signing.verify(
+                    context=signing.FOOTPRINT_CONTEXT,
+                    payload=footprint,
+                    signature=str(signature.get("value")),
+                    public_key=public_key,
+                )
         except (signing.SigningError, KeyError, TypeError) as exc:
             problems.append(f"the owner's signature does not verify: {exc}")
         # The exchange checked the key when it received the record: a revocation after
@@ -258,17 +339,39 @@ def _verify_bundle(
         problems.append(f"the checkpoint is not signed by the pinned exchange key: {exc}")
     if tree_size is not None:
         try:
+            proof = log_part.get("inclusionProof")
             log_index = _leaf_check(
-                signing.canonical_json({"footprint": footprint, "signature": signature}),
-                log_part.get("inclusionProof"),
+                # A withheld record's leaf is of the signed bytes: the attestation names it.
+                b""
+                if withheld
+                else signing.canonical_json({"footprint": footprint, "signature": signature}),
+                proof,
                 checkpoint_text,
                 exchange_keys,
                 origin,
+                withheld=withheld,
             )
             if log_index != record.get("logIndex"):
                 problems.append("the inclusion proof is for another log index than the record's")
+            if withheld and (attested or {}).get("logLeafHash") != (proof or {}).get("leafHash"):
+                problems.append("the inclusion proof is not for the leaf the attestation names")
         except signing.SigningError as exc:
             problems.append(f"the record is not in the exchange's log as it stands: {exc}")
+        if attested is not None:
+            try:
+                index = _leaf_check(
+                    signing.canonical_json(
+                        {"attestation": attested, "signature": derived["attestation"]["signature"]}
+                    ),
+                    derived.get("attestationProof"),
+                    checkpoint_text,
+                    exchange_keys,
+                    origin,
+                )
+                if index != derived["attestation"].get("logIndex"):
+                    problems.append("the attestation's proof is for another log index")
+            except signing.SigningError as exc:
+                problems.append(f"the attestation is not in the exchange's log: {exc}")
         if isinstance(signer, dict) and isinstance(signature, dict):
             registration = signer.get("registration")
             if not isinstance(registration, dict) or registration.get("kid") != kid:
@@ -373,6 +476,15 @@ def _verify_bundle(
         recognitions=tuple(recognitions),
         witnesses=witnesses,
         unconfirmed=tuple(unconfirmed),
+        attestation=None if attested is None else str(attested.get("provenance")),
+        openings=tuple(
+            item["index"]
+            for item in derived.get("openings") or ()
+            if isinstance(item, Mapping) and isinstance(item.get("index"), int)
+        )
+        if attested is not None
+        else (),
+        withheld=withheld,
     )
 
 
@@ -455,6 +567,9 @@ def verdict_json(verdict: BundleVerdict) -> dict[str, Any]:
         "treeSize": verdict.tree_size,
         "certificates": [list(item) for item in verdict.certificates],
         "recognitions": list(verdict.recognitions),
+        "attestation": verdict.attestation,
+        "openings": list(verdict.openings),
+        "withheld": verdict.withheld,
         "problems": list(verdict.problems),
     }
 

@@ -48,7 +48,9 @@ BASE_URL_LENGTH: Final = 500  # the events_endpoints.base_url column
 # --- footprints as PACT serves them ------------------------------------------------------
 
 
-def pact_footprint(record: FootprintRecord, host: Host) -> dict[str, Any]:
+def pact_footprint(
+    record: FootprintRecord, host: Host, *, footprint_json: str | None = None
+) -> dict[str, Any]:
     """The record as a PACT ProductFootprint, its signature in a DataModelExtension.
 
     The footprint is served as signed except for its current ``status`` (a successor may
@@ -56,8 +58,13 @@ def pact_footprint(record: FootprintRecord, host: Host) -> dict[str, Any]:
     ours (and the ``extensions`` member if ``data.extensionsMember`` is false), set
     ``status`` back to ``data.signedStatus``, and check ``data.value`` over
     ``footprint-exchange:footprint:v1\\n`` + the RFC 8785 form under key ``data.kid``.
+
+    ``footprint_json``: the form the reader is served (see
+    :func:`exchange.footprints.services.served_footprints`) when it is not the signed one;
+    then ``data.withheld`` is true and the signature does not cover it.
     """
-    footprint: dict[str, Any] = json.loads(record.footprint_json)
+    served = record.footprint_json if footprint_json is None else footprint_json
+    footprint: dict[str, Any] = json.loads(served)
     signed_status = footprint["status"]
     footprint["status"] = record.status.value
     data: dict[str, Any] = {
@@ -67,6 +74,8 @@ def pact_footprint(record: FootprintRecord, host: Host) -> dict[str, Any]:
         "logIndex": record.log_index,
         "owner": record.owner_id,
     }
+    if served != record.footprint_json:
+        data["withheld"] = True
     if record.signed:
         data |= {
             "alg": signing.ALGORITHM,
@@ -394,9 +403,12 @@ def _fulfil(
         for record in records:
             footprints.grant_record(session, record, grantee_id=request.requester_id)
     if request.event_id is not None:
+        served = footprints.served_footprints(session, records, viewer_id=request.requester_id)
         data = {
             "requestEventId": request.event_id,
-            "pfs": [pact_footprint(record, host) for record in records],
+            "pfs": [
+                pact_footprint(record, host, footprint_json=served[record.id]) for record in records
+            ],
         }
         _queue_event(
             session, request.requester_id, new_event(pact_wire.REQUEST_FULFILLED, data, host)

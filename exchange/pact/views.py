@@ -87,7 +87,11 @@ def list_footprints() -> Response:
             + urlencode(list(args.items(multi=True)))
         )
         headers["Link"] = f'<{target}>; rel="next"'
-    data = [services.pact_footprint(record, host) for record in page.records]
+    served = footprints.served_to(session, page.records, principal)
+    data = [
+        services.pact_footprint(record, host, footprint_json=served[record.id])
+        for record in page.records
+    ]
     return _json({"data": data}, headers=headers)
 
 
@@ -99,7 +103,8 @@ def get_footprint(record_id: str) -> Response:
     record = footprints.get_record_or_deny(session, principal, record_id)
     if flows.record_reads(session, principal, [record], FlowKind.PACT_GET):
         session.commit()
-    return _json({"data": services.pact_footprint(record, web.pact_host())})
+    served = footprints.served_to(session, [record], principal)[record.id]
+    return _json({"data": services.pact_footprint(record, web.pact_host(), footprint_json=served)})
 
 
 @bp.post("/3/events")

@@ -446,6 +446,22 @@ ZH: Final[dict[str, str]] = {
     "Public part as CSV": "公开部分（CSV）",
     "Public part, printable": "公开部分（可打印）",
     "Signed log checkpoint": "已签名的日志检查点",
+    "Provenance": "数据溯源",
+    "This record was signed with its inputs in clear; you are shown the form the exchange serves to readers who may not see them.": "该记录签署时其输入为明文；向您显示的是平台向无权查看这些输入的读者提供的版本。",
+    "Computed from {count} input lines. The owner signed a salted commitment to each line, never the line itself; you see the lines whose inputs you may see yourself.": "由 {count} 个输入行计算得出。所有者签署的是每一行的加盐承诺，而非该行本身；您只能看到您本身有权查看其输入的行。",
+    "Line": "行",
+    "Opened to you as": "向您公开的依据",
+    "Line {index}: its stored opening does not match what the owner signed, so it is not shown.": "第 {index} 行：存储的公开内容与所有者签署的承诺不符，未予显示。",
+    "{count} inputs from suppliers who have not shared them with you, attested by the exchange.": "{count} 个输入来自未向您共享的供应商，由平台证明。",
+    "{count} lines of the chain-owner's own activity data, attested by the exchange.": "{count} 行为链主企业自身的活动数据，由平台证明。",
+    "Attested by the exchange ({kind}, log index {index}, issued {issued}): it verified every input's signature, key status, record status and log inclusion, and recomputed every total.": "平台已证明（{kind}，日志索引 {index}，签发于 {issued}）：平台已核验每个输入的签名、密钥状态、记录状态及日志收录，并重新计算了每项合计。",
+    "Not attested by the exchange.": "平台尚未证明。",
+    "computation": "计算方",
+    "ownership": "输入所有者",
+    "share": "共享",
+    "certification": "认证",
+    "committed": "承诺",
+    "migrated": "迁移",
 }
 
 

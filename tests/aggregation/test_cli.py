@@ -12,6 +12,7 @@ import pytest
 import requests
 from flask import Flask
 
+from exchange.client.keys import LocalKey
 from exchange.organisations.models import Role
 from tests.aggregation.test_views import load_factors
 from tests.e2e.conftest import running_server
@@ -87,3 +88,47 @@ def test_a_chain_owner_uses_the_cli(app: Flask, server: str, tmp_path: Path) -> 
     ).json()
     assert product["derivedRecords"][0]["recordId"] == record_id
     assert product["derivedRecords"][0]["matchedResult"] is True
+    # The chain-owner checks what it signed: every line opens against its commitment, and
+    # the exchange's attestation holds under the exchange key it pinned.
+    (tmp_path / "jwks.json").write_text(
+        json.dumps(requests.get(f"{server}/.well-known/jwks.json", timeout=30).json())
+    )
+    checked = run_cli(
+        "products", "provenance", record_id, "--jwks", "jwks.json", env=env, cwd=tmp_path
+    )
+    assert checked.returncode == 0, checked.stderr
+    lines = checked.stdout.splitlines()
+    assert lines[0].startswith(f"{record_id}: 0.8053 excluding biogenic uptake")
+    assert lines[1] == (
+        "line 0: sugar, 600 g of factor test.sugar v1: 0.54 (including biogenic uptake 0.54) "
+        "- opened to you as computation, matches its commitment"
+    )
+    assert lines[-1].startswith("attestation: valid (committed), log index ")
+    assert lines[-1].endswith("exchange keys pinned from jwks.json")
+    # Another organisation it is shared with opens nothing and is told why.
+    customer = add_member(app, Role.CHAIN_OWNER)
+    requests.post(
+        f"{server}/api/v1/shares",
+        json={"organisationId": customer.organisation_id, "recordId": record_id},
+        headers=owner.headers,
+        timeout=30,
+    )
+    as_customer = {
+        **env,
+        "EXCHANGE_CLIENT_ID": customer.client_id,
+        "EXCHANGE_CLIENT_SECRET": customer.client_secret,
+    }
+    checked = run_cli(
+        "products", "provenance", record_id, "--jwks", "jwks.json", env=as_customer, cwd=tmp_path
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.splitlines()[1] == (
+        "2 lines of the chain-owner's own activity data — attested by the exchange"
+    )
+    # A pinned key that is not the exchange's: the attestation cannot be trusted.
+    (tmp_path / "other.json").write_text(json.dumps({"keys": [LocalKey.generate().public_jwk()]}))
+    refused = run_cli(
+        "products", "provenance", record_id, "--jwks", "other.json", env=env, cwd=tmp_path
+    )
+    assert refused.returncode == 1
+    assert "trust list does not check out" in refused.stderr

@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from exchange import signing
-from exchange.aggregation import services
+from exchange.aggregation import commitments, services
 from exchange.aggregation.cli import recompute_stale_command
 from exchange.aggregation.models import Result
 from exchange.client.labels import certificate_document, sign_certificate
@@ -689,7 +689,7 @@ def test_a_derived_footprint_is_signed_submitted_linked_and_verified(
     assert (link["recordId"], link["matchedResult"]) == (record_id, True)
 
     # A partner it is shared with verifies the chain-owner's signature over the provenance,
-    # then each supplier signature the provenance names, against the supplier's record.
+    # which holds commitments, not the suppliers' lines (see test_confidential_provenance).
     partner = add_member(app)
     client.post(
         "/api/v1/shares",
@@ -711,8 +711,16 @@ def test_a_derived_footprint_is_signed_submitted_linked_and_verified(
     )
     (extension,) = served["footprint"]["extensions"]
     provenance = extension["data"]
-    assert provenance["resultDigest"] == services.digest_of(provenance["result"])
-    bottle_input = provenance["result"]["inputs"][1]["input"]
+    assert len(provenance["commitments"]) == 3
+    assert chain.bottle["signature"]["value"] not in json.dumps(served)
+    # The chain-owner that computed it opens each line and verifies the supplier signature
+    # it names, against the supplier's record.
+    opened = client.get(
+        f"/api/v1/footprints/{record_id}/provenance", headers=chain.owner.headers
+    ).get_json()
+    bottle_line = opened["lines"][1]["opening"]
+    assert commitments.check_opening(provenance, bottle_line) == bottle_line["line"]
+    bottle_input = bottle_line["line"]["input"]
     signing.verify(
         context=signing.FOOTPRINT_CONTEXT,
         payload=chain.bottle["footprint"],

@@ -23,8 +23,25 @@ SECRET_NAME = re.compile(r"secret|token|password|passw|digest|hash|signature|csr
 PUBLIC_DIGEST = "a digest of a stored document, computed by the exchange from public bytes"
 PUBLIC_SIGNATURE = "a signature, public by design (it rides on labels and in envelopes)"
 MERKLE = "a hash of the transparency log, which is public"
+OWN_TABLES = "both operands read by the exchange from its own tables: no caller chooses either"
 PUBLIC_VALUES: dict[tuple[str, str], str] = {
-    ("aggregation/services/documents.py", "current == digest"): PUBLIC_DIGEST,
+    ("aggregation/services/documents.py", "current == bound.result_digest"): PUBLIC_DIGEST,
+    ("aggregation/commitments.py", "digest == document['footprintDigest']"): PUBLIC_DIGEST,
+    ("aggregation/commitments.py", "digest == document.get('servedFootprintDigest')"): (
+        PUBLIC_DIGEST
+    ),
+    ("aggregation/services/provenance.py", "entry.leaf_hash != leaf"): MERKLE,
+    ("aggregation/services/provenance.py", "record.signature_kid != reference.get('kid')"): (
+        OWN_TABLES
+    ),
+    (
+        "aggregation/services/provenance.py",
+        "record.signature != reference.get('signature')",
+    ): OWN_TABLES,
+    (
+        "mutual_recognition/verify.py",
+        "(attested or {}).get('logLeafHash') != (proof or {}).get('leafHash')",
+    ): MERKLE,
     ("factors/services.py", "same[0].content_digest != digest"): PUBLIC_DIGEST,
     ("labels/services/trust.py", "latest.content_digest == digest"): PUBLIC_DIGEST,
     ("factors/services.py", "versions[-1].content_digest == digest"): PUBLIC_DIGEST,

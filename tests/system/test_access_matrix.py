@@ -246,6 +246,7 @@ DAHAHHHH  GET /3/footprints/<id:record_id>
 AAAAAAAA  GET /api/v1/accreditations
 DDDDDDAD  POST /api/v1/accreditations/<id:body_id>
 AAAAAAAA  GET /api/v1/aggregation/extensions/provenance/1.0.0/schema.json
+AAAAAAAA  GET /api/v1/aggregation/extensions/provenance/2.0.0/schema.json
 DDDDDDAD  POST /api/v1/agreements
 AAAAAAAA  GET /api/v1/agreements
 DDDDDDAD  PUT /api/v1/agreements/<rowid:agreement_id>
@@ -278,6 +279,7 @@ DAAAAAAA  POST /api/v1/footprints
 HAHAHHHH  GET /api/v1/footprints/<id:record_id>
 DAHHHHHH  PUT /api/v1/footprints/<id:record_id>/disclosure
 HAHAHHHH  GET /api/v1/footprints/<id:record_id>/verification
+HAHAHHHH  GET /api/v1/footprints/<id:record_id>/provenance
 DAAAAAAA  POST /api/v1/footprints/import
 AAAAAAAA  GET /api/v1/grading-schemes
 DDDDDDAD  POST /api/v1/grading-schemes
@@ -463,6 +465,7 @@ PRIVATE_READS = (
     "/api/v1/footprints/{}",
     "/3/footprints/{}",
     "/api/v1/footprints/{}/verification",
+    "/api/v1/footprints/{}/provenance",
     "/api/v1/trade/records/{}/cbam-report",
     "/api/v1/trade/records/{}/battery-declaration",
 )

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from exchange import create_app, signing
+from exchange.aggregation import commitments
 from exchange.db import UTCDateTime, make_engine
 from exchange.footprints.models import FootprintRecord
 from exchange.labels.models import Certificate, CertificateEvent
@@ -355,3 +356,109 @@ def _store_a_0017_certificate(session: Session, body: str, owner: str, at: dt.da
             "log_index": -2,
         },
     )
+
+
+def test_0020_withholds_cleartext_provenance_and_loses_nothing(tmp_path: Path) -> None:
+    """A derived record signed with its inputs in clear gets commitments and a withheld form
+    on upgrade; its signed document is untouched, and the downgrade only drops what 0020
+    made."""
+    received = dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.UTC)
+    organisation, product, record_id = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    secret = "5ec12e70-0000-4000-8000-00000000f00d"
+    line = {
+        "position": 0,
+        "kind": "record",
+        "input": {"recordId": secret, "owner": organisation, "kid": "k" * 43, "logIndex": 3},
+        "quantity": "0.5",
+        "contribution": {"total": "1.35914091"},
+    }
+    footprint = pact_example()
+    footprint["id"] = record_id
+    footprint["extensions"] = [
+        {
+            "specVersion": "2.0.0",
+            "dataSchema": "https://fx.example/api/v1/aggregation/extensions/provenance/1.0.0"
+            "/schema.json",
+            "data": {
+                "productId": product,
+                "resultDigest": "a" * 64,
+                "result": {"pcf": {"total": "1.35914091"}, "inputs": [line]},
+            },
+        }
+    ]
+    signed = json.dumps(footprint, sort_keys=True, separators=(",", ":"))
+    with fresh_database(tmp_path) as url:
+        upgrade_database(url, "0019")
+        engine = make_engine(url)
+        try:
+            with engine.begin() as connection:
+                _store_a_0019_derived_record(
+                    connection, organisation, product, record_id, signed, received
+                )
+            upgrade_database(url)
+            with engine.connect() as connection:
+                kept = connection.execute(
+                    sa.text("SELECT footprint_json FROM footprint_records WHERE id = :id"),
+                    {"id": record_id},
+                ).scalar_one()
+                kind, data = connection.execute(
+                    sa.text("SELECT kind, data_json FROM agg_provenance")
+                ).one()
+                (opening,) = connection.execute(
+                    sa.text("SELECT salt, line_json, commitment FROM agg_provenance_lines")
+                ).all()
+                withheld = connection.execute(
+                    sa.text("SELECT footprint_json FROM footprint_withheld_forms")
+                ).scalar_one()
+            command.downgrade(alembic_config(url), "0019")
+            with engine.connect() as connection:
+                after = connection.execute(
+                    sa.text("SELECT footprint_json FROM footprint_records")
+                ).scalar_one()
+                tables = set(sa.inspect(connection).get_table_names())
+        finally:
+            engine.dispose()
+    assert kept == after == signed
+    assert kind == "migrated"
+    salt, line_json, value = opening
+    assert json.loads(line_json) == line
+    assert commitments.commit(salt, line) == value
+    assert json.loads(data)["commitments"] == [value]
+    assert secret not in withheld and "1.35914091" in withheld  # the totals stay
+    assert commitments.provenance_of(json.loads(withheld)) == json.loads(data)
+    assert not {"agg_provenance", "footprint_withheld_forms"} & tables
+
+
+def _store_a_0019_derived_record(
+    connection: sa.Connection,
+    organisation: str,
+    product: str,
+    record_id: str,
+    footprint_json: str,
+    received: dt.datetime,
+) -> None:
+    values = {"org": organisation, "at": received, "product": product, "id": record_id}
+    for statement in (
+        "INSERT INTO organisations (id, name, country, created_at) "
+        "VALUES (:org, 'Old Co', 'CN', :at)",
+        "INSERT INTO signing_keys (kid, organisation_id, public_key, not_before, created_at) "
+        "VALUES ('" + "k" * 43 + "', :org, :key, :at, :at)",
+        "INSERT INTO footprint_records (id, owner_id, status, disclosure, footprint_json, "
+        "signature_kid, signature, envelope_digest, received_at, log_index, valid_from, "
+        "valid_until) VALUES (:id, :org, 'Active', 'private', :json, '"
+        + "k" * 43
+        + "', '"
+        + "s" * 86
+        + "', '"
+        + "d" * 64
+        + "', :at, 0, :at, :at)",
+        "INSERT INTO agg_products (id, owner_id, code, name, declared_unit, declared_amount, "
+        "product_urn, created_at, updated_at) VALUES (:product, :org, 'P', 'P', 'kg', 1, "
+        "'urn:gtin:1', :at, :at)",
+        "INSERT INTO agg_derived_records (record_id, product_id, result_digest, "
+        "matched_result, linked_at) VALUES (:id, :product, '" + "a" * 64 + "', :yes, :at)",
+    ):
+        connection.execute(
+            sa.text(statement),
+            {**values, "key": b"\0" * 32, "json": footprint_json, "yes": True},
+        )

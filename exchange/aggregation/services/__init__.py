@@ -6,6 +6,10 @@ the pure :mod:`exchange.aggregation.engine` computes them, and results are writt
 executemany statements. A recomputation of stale products touches only those products;
 their other children are read as stored.
 
+Derived footprints carry confidential provenance (:mod:`.provenance`): commitments to
+their input lines, opened only to those who may see each input, and the exchange's
+attestation; records signed before it are handled by :mod:`.cleartext`.
+
 Access: a chain-owner defines and computes only its own products; supplier records are
 the ones shared with it (or public); another chain-owner's product is usable when its
 owner shared that product (a product share of its URN) and then appears as an opaque
@@ -15,6 +19,7 @@ input - figures and quality only, never its lines or its suppliers.
 from exchange.aggregation.services.common import (
     PACT_UNITS,
     PROVENANCE_EXTENSION_PATH,
+    PROVENANCE_EXTENSION_PREFIX,
     READ_SCOPE,
     WRITE_SCOPE,
     derived_records_of,
@@ -24,6 +29,7 @@ from exchange.aggregation.services.common import (
     visible_record_ids,
 )
 from exchange.aggregation.services.documents import (
+    cleartext_provenance_schema,
     derived_draft,
     digest_of,
     explain,
@@ -42,6 +48,12 @@ from exchange.aggregation.services.products import (
     result_of,
     usable_product,
 )
+from exchange.aggregation.services.provenance import (
+    attest_accepted,
+    bundle_part,
+)
+from exchange.aggregation.services.provenance import view as provenance_view
+from exchange.aggregation.services.provenance import view_of_record as derived_provenance
 from exchange.aggregation.services.recomputation import (
     Recomputation,
     compute_product,
@@ -61,13 +73,18 @@ __all__ = [
     "OTHER_COMPONENT_CHANGED",
     "PACT_UNITS",
     "PROVENANCE_EXTENSION_PATH",
+    "PROVENANCE_EXTENSION_PREFIX",
     "READ_SCOPE",
     "WRITE_SCOPE",
     "Recomputation",
+    "attest_accepted",
+    "bundle_part",
     "canonical_unit",
+    "cleartext_provenance_schema",
     "compute_product",
     "define_product",
     "derived_draft",
+    "derived_provenance",
     "derived_records_of",
     "digest_of",
     "explain",
@@ -83,6 +100,7 @@ __all__ = [
     "product_json",
     "provenance_schema",
     "provenance_schema_url",
+    "provenance_view",
     "recompute",
     "recompute_stale",
     "record_values",

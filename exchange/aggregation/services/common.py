@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import quantities
+from exchange.aggregation import commitments
 from exchange.aggregation.models import DerivedRecord, Product
 from exchange.db import chunked
 from exchange.errors import NotFound, ValidationFailed
@@ -20,7 +21,10 @@ from exchange.organisations.principals import Principal
 
 READ_SCOPE: Final = "footprints:read"
 WRITE_SCOPE: Final = "footprints:write"
-PROVENANCE_EXTENSION_PATH: Final = "/api/v1/aggregation/extensions/provenance/1.0.0/schema.json"
+# The signed provenance extension's schema (confidential: commitments, not lines); every
+# version's path starts with PROVENANCE_EXTENSION_PREFIX.
+PROVENANCE_EXTENSION_PATH: Final = commitments.PROVENANCE_PATH
+PROVENANCE_EXTENSION_PREFIX: Final = "/api/v1/aggregation/extensions/provenance/"
 
 
 # PACT's declaredUnitOfMeasurement for each unit symbol a product may be declared in.

@@ -15,9 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import quantities, signing
-from exchange.aggregation import engine
+from exchange.aggregation import commitments, engine
 from exchange.aggregation.engine import SourceKind
 from exchange.aggregation.models import DerivedRecord, Product, Result
+from exchange.aggregation.services import provenance
 from exchange.aggregation.services.common import (
     PROVENANCE_EXTENSION_PATH,
     READ_SCOPE,
@@ -272,8 +273,11 @@ def derived_draft(
 ) -> dict[str, Any]:
     """The PACT footprint of a computed product, ready for its owner to sign and submit.
 
-    The provenance (the result, its digest and the explanation tree as the owner may see
-    it) rides in a ``DataModelExtension``, so the owner's signature covers it.
+    Its confidential provenance - the totals by part and a salted commitment to each input
+    line, never the lines - rides in a ``DataModelExtension``, so the owner's signature
+    covers it. Making the draft verifies every input and recomputes every total
+    (:func:`exchange.aggregation.services.provenance.prepare`), and stores the openings:
+    the caller's transaction must be committed.
     """
     principal.require_scope(READ_SCOPE)
     product = own_product(session, principal, product_id)
@@ -283,7 +287,6 @@ def derived_draft(
             f"the result of {product.code} is stale ({stored.stale_reason}); recompute it first"
         )
     document = _owner_document(session, product)
-    explanation = explain(session, principal, product_id)
     organisation = session.get(Organisation, principal.organisation_id)
     assert organisation is not None
     company_ids = sorted(
@@ -347,8 +350,12 @@ def derived_draft(
         pcf["secondaryEmissionFactorSources"] = [
             {"name": name, "version": version} for name, version in factor_sources
         ]
+    footprint_id = str(uuid.uuid4())
+    data = provenance.prepare(
+        session, product, stored, footprint_id, result_digest=digest_of(document)
+    )
     draft: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
+        "id": footprint_id,
         "specVersion": "3.0.0",
         "created": utcnow().replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "status": "Active",
@@ -364,12 +371,7 @@ def derived_draft(
             {
                 "specVersion": "2.0.0",
                 "dataSchema": provenance_schema_url(host),
-                "data": {
-                    "productId": product.id,
-                    "resultDigest": digest_of(document),
-                    "result": document,
-                    "explanation": explanation["tree"],
-                },
+                "data": data,
             }
         ],
     }
@@ -409,15 +411,51 @@ def current_derived_records(session: Session, product: Product) -> list[str]:
 
 
 def provenance_schema(host: Host) -> dict[str, Any]:
+    """The JSON Schema of the signed provenance extension (confidential, 2.0.0)."""
+    hex64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": provenance_schema_url(host),
-        "title": "Footprint Exchange aggregation provenance",
+        "title": "Footprint Exchange aggregation provenance (confidential)",
         "description": (
-            "How a chain-owner's footprint was computed: the reproducible result (its "
-            "SHA-256 over the RFC 8785 form is resultDigest) listing every input with its "
-            "contribution - a supplier record by id, owner, signature kid and value and log "
-            "index, or a factor by id, code and version - and the breakdown tree."
+            "How a chain-owner's footprint was computed, without disclosing its inputs: "
+            "the totals by part, quality roll-ups, and one salted commitment per input "
+            "line - the hex SHA-256 of a 32-byte salt followed by the RFC 8785 bytes of the "
+            "line (its input's record id, key id, signature and log index, or factor, its "
+            "quantity and unit, its contribution by part) - with their root, the hex SHA-256 "
+            "of the RFC 8785 array of the commitments. The exchange opens a line to those "
+            "who may see its input, and attests (footprint-exchange:aggregation-attestation:v1, "
+            "logged) that it verified every input and recomputed every total."
+        ),
+        "type": "object",
+        "required": ["format", "productId", "totals", "commitments", "commitmentRoot"],
+        "properties": {
+            "format": {"const": commitments.PROVENANCE_FORMAT},
+            "productId": {"type": "string"},
+            "totals": {"type": "object", "additionalProperties": {"type": "string"}},
+            "quality": {"type": ["object", "null"]},
+            "directSecondaryShare": {"type": ["string", "null"]},
+            "commitments": {"type": "array", "items": hex64},
+            "commitmentRoot": hex64,
+        },
+        "additionalProperties": False,
+    }
+
+
+def cleartext_provenance_schema(host: Host) -> dict[str, Any]:
+    """The schema of the provenance extension records signed before confidential
+    provenance carry (1.0.0): their inputs in clear, served now to few readers."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": host.base_url + commitments.CLEARTEXT_PROVENANCE_PATH,
+        "title": "Footprint Exchange aggregation provenance (cleartext, no longer issued)",
+        "description": (
+            "How a chain-owner's footprint was computed, as derived footprints signed before "
+            "confidential provenance state it: the reproducible result (its SHA-256 over the "
+            "RFC 8785 form is resultDigest) listing every input with its contribution, and "
+            "the breakdown tree. The exchange serves such records in this form only to their "
+            "owner, the regulator and a certification body they were shared with; everyone "
+            "else gets the confidential (2.0.0) form."
         ),
         "type": "object",
         "required": ["productId", "resultDigest", "result"],
@@ -431,23 +469,22 @@ def provenance_schema(host: Host) -> dict[str, Any]:
 
 
 def link_derived(session: Session, record: FootprintRecord) -> None:
-    footprint = json.loads(record.footprint_json)
-    for extension in footprint.get("extensions") or ():
-        if not str(extension.get("dataSchema", "")).endswith(PROVENANCE_EXTENSION_PATH):
-            continue
-        data = extension.get("data") or {}
-        product = session.get(Product, str(data.get("productId", "")))
-        digest = data.get("resultDigest")
-        if product is None or product.owner_id != record.owner_id or not isinstance(digest, str):
-            continue
-        current = _document_digest_or_none(session, product)
-        session.add(
-            DerivedRecord(
-                record_id=record.id,
-                product_id=product.id,
-                result_digest=digest[:64],
-                matched_result=current == digest,
-                linked_at=utcnow(),
-            )
+    """A new record that carries our provenance for one of its owner's products is bound to
+    the provenance prepared for it (or refused: see
+    :func:`exchange.aggregation.services.provenance.bind`) and linked to the product."""
+    bound = provenance.bind(session, record, json.loads(record.footprint_json))
+    if bound is None:
+        return
+    product = session.get(Product, bound.product_id)
+    assert product is not None
+    current = _document_digest_or_none(session, product)
+    session.add(
+        DerivedRecord(
+            record_id=record.id,
+            product_id=product.id,
+            result_digest=str(bound.result_digest),
+            matched_result=current == bound.result_digest,
+            linked_at=utcnow(),
         )
-        session.flush()
+    )
+    session.flush()

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange.aggregation.models import BomLine, Product, Result, StaleNotice
-from exchange.aggregation.services.common import PROVENANCE_EXTENSION_PATH, READ_SCOPE
+from exchange.aggregation.services.common import PROVENANCE_EXTENSION_PREFIX, READ_SCOPE
 from exchange.aggregation.services.documents import link_derived
 from exchange.db import chunked, utcnow
 from exchange.footprints.services import NewRecord
@@ -158,8 +158,8 @@ def records_accepted(session: Session, created: Sequence[NewRecord]) -> None:
         for product_id, reason in sorted(waiting.items()):
             mark_products_stale(session, [product_id], reason)
     for item in created:
-        # Cheap test first: only a footprint naming our provenance schema is parsed.
-        if PROVENANCE_EXTENSION_PATH in item.record.footprint_json:
+        # Cheap test first: only a footprint naming a provenance schema of ours is parsed.
+        if PROVENANCE_EXTENSION_PREFIX in item.record.footprint_json:
             link_derived(session, item.record)
 
 

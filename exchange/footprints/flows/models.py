@@ -24,6 +24,9 @@ class FlowKind(enum.StrEnum):
     VERIFICATION_BUNDLE = "verification-bundle"
     FEDERATION_OUT = "federation-out"  # a partner programme's host read it
     FEDERATION_IN = "federation-in"  # a partner's record recognised and stored here
+    # A line of a derived footprint's provenance opened to a reader (the record is the
+    # line's input, or the derived record for its owner's own lines).
+    PROVENANCE_OPENING = "provenance-opening"
 
 
 class Grant(enum.StrEnum):
@@ -34,6 +37,9 @@ class Grant(enum.StrEnum):
     REGULATOR = "regulator"
     AGREEMENT = "agreement"
     NONE = "none"  # a refused delivery: the grant was gone
+    PUBLIC = "public"  # an opened line whose input is published to everyone
+    COMPUTATION = "computation"  # the chain-owner that computed the derived footprint
+    CERTIFICATION = "certification"  # a body certifying the derived footprint
 
 
 class DataFlow(Base):

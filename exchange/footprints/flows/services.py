@@ -243,6 +243,58 @@ def record_federation_in(
     return 1
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Opening:
+    """A line of a derived footprint's provenance opened to a reader: the record that is the
+    line's input (or the derived record itself, for its owner's own lines), whose it is,
+    under which grant, and ``reference`` (the derived record and the line)."""
+
+    record_id: str
+    owner_id: str
+    grant: Grant
+    reference: str
+    share_id: int | None = None
+
+
+def record_openings(
+    session: Session,
+    recipient: Recipient,
+    openings: Sequence[Opening],
+    *,
+    now: dt.datetime | None = None,
+) -> int:
+    """Record provenance lines opened to ``recipient`` (one insert); how many were recorded.
+
+    Every opening is a flow, public inputs included: the line carries the chain-owner's
+    quantity too. An opening to the line's own owner is not a transfer.
+    """
+    moved = [item for item in openings if item.owner_id != recipient.organisation_id]
+    if not moved:
+        return 0
+    now = now or utcnow()
+    party = _party(session, recipient.organisation_id, now)
+    session.execute(
+        sa.insert(DataFlow),
+        [
+            {
+                "kind": FlowKind.PROVENANCE_OPENING,
+                "record_id": item.record_id,
+                "owner_id": item.owner_id,
+                "recipient_id": recipient.organisation_id,
+                "partner_id": party.partner_id,
+                "country": party.country,
+                "grant": item.grant,
+                "share_id": item.share_id,
+                "agreement_id": party.agreement_id,
+                "reference": item.reference[:100],
+                "occurred_at": now,
+            }
+            for item in moved
+        ],
+    )
+    return len(moved)
+
+
 # --- the owner's view ------------------------------------------------------------------
 
 

@@ -28,6 +28,12 @@ from exchange.footprints.services.submission import (
     store_recognised,
     submit,
 )
+from exchange.footprints.services.withheld import (
+    is_withheld,
+    served_footprints,
+    served_to,
+    withheld_forms,
+)
 
 __all__ = [
     "NewRecord",
@@ -40,10 +46,13 @@ __all__ = [
     "get_record_or_deny",
     "grant_record",
     "import_unsigned",
+    "is_withheld",
     "key_statuses_at_receipt",
     "list_records",
     "matching_records",
     "own_record",
+    "served_footprints",
+    "served_to",
     "set_disclosure",
     "share",
     "shares_of",
@@ -53,4 +62,5 @@ __all__ = [
     "terms_of_record",
     "unshare",
     "visible_to",
+    "withheld_forms",
 ]

@@ -3,10 +3,11 @@
 The bundle holds the envelope, the signer's key with its status, the certificates of the
 record with their grades, inclusion proofs of the record and of the signer key's
 registration under one signed checkpoint, our recognitions of the record (when it is a
-partner's), and the signed trust list; the exchange signs the whole bundle
-(``footprint-exchange:verification:v1``) so the statuses it states are attributable.
-:func:`exchange.mutual_recognition.verify.verify_bundle` checks it with nothing else
-than the pinned exchange key.
+partner's), the signed trust list and, for a derived footprint, the exchange's attestation
+of its inputs with the openings of the lines the bundle's reader may see; the exchange
+signs the whole bundle (``footprint-exchange:verification:v1``) so the statuses it states
+are attributable. :func:`exchange.mutual_recognition.verify.verify_bundle` checks it with
+nothing else than the pinned exchange key.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
+from exchange.aggregation import services as aggregation
 from exchange.db import iso_or_none, utcnow
 from exchange.footprints import services as footprints
 from exchange.footprints.flows import services as flows
@@ -146,21 +148,31 @@ def verification_bundle(
     now = now or utcnow()
     record = footprints.get_record(session, principal, record_id)
     flows.record_reads(session, principal, [record], FlowKind.VERIFICATION_BUNDLE, now=now)
+    # Before the checkpoint: an attestation issued now for a derived record falls under it.
+    derived = aggregation.bundle_part(session, principal, record, key=key, origin=origin)
+    covering = _covering(session, record)
+    attestation = None if derived is None else derived.opened.attestation
+    if attestation is not None:
+        covering = max(covering, attestation.log_index + 1)
     # The newest checkpoint the witnesses cosigned that covers every entry proved here (else
     # the current one): what a verifier requiring the witness policy can accept.
-    checkpoint = witnessing.checkpoint_for(
-        session, key, origin, covering=_covering(session, record)
-    )
+    checkpoint = witnessing.checkpoint_for(session, key, origin, covering=covering)
     size = checkpoint.tree_size
     signature = footprints.signature_of(record)
+    served = footprints.served_to(session, [record], principal)[record.id]
+    envelope: dict[str, Any] = {
+        "footprint": json.loads(served),
+        "signature": None if signature is None else signature.model_dump(),
+    }
+    if served != record.footprint_json:
+        # Signed with inputs the reader may not see: the exchange's attestation vouches
+        # for the owner's signature over what it withholds.
+        envelope["withheld"] = True
     payload: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
         "origin": origin,
         "issuedAt": now.isoformat(),
-        "envelope": {
-            "footprint": json.loads(record.footprint_json),
-            "signature": None if signature is None else signature.model_dump(),
-        },
+        "envelope": envelope,
         "record": {
             "id": record.id,
             "owner": record.owner_id,
@@ -192,6 +204,7 @@ def verification_bundle(
             for item in recognitions_of_record(session, record.id)
         ],
         "trustList": labels.trust_list(session, key, origin=origin, now=now),
+        "provenance": None if derived is None else derived.to_json(session, size),
     }
     return {
         "bundle": payload,

@@ -10,6 +10,7 @@ from flask import current_app, request
 from werkzeug.wrappers import Response
 
 from exchange import signing, web
+from exchange.aggregation import services as aggregation
 from exchange.errors import ValidationFailed
 from exchange.footprints import services as footprints
 from exchange.footprints.models import Disclosure
@@ -78,11 +79,27 @@ def record(record_id: str) -> tuple[str, int]:
     )
     names = {organisation.id: organisation.name for organisation in _others()}
     signature = footprints.signature_of(found)
-    envelope = envelope_json(found.footprint_json, signature, {"logIndex": found.log_index})
+    # The form of the record this reader is served (withheld: signed with inputs it may
+    # not see), and for a derived footprint its provenance as this reader may open it.
+    served = footprints.served_to(db(), [found], principal())[found.id]
+    meta: dict[str, Any] = {"logIndex": found.log_index}
+    if served != found.footprint_json:
+        meta["withheld"] = True
+    envelope = envelope_json(served, signature, meta)
+    derived = aggregation.derived_provenance(
+        db(),
+        principal(),
+        found,
+        key=exchange_key(),
+        origin=current_app.config["EXCHANGE_ORIGIN"],
+    )
+    db().commit()  # the openings shown are data flows, and an attestation may be new
     return render(
         "record.html",
         record=found,
-        footprint=json.loads(found.footprint_json),
+        derived=derived,
+        withheld_form=served != found.footprint_json,
+        footprint=json.loads(served),
         owner=owner,
         mine=mine,
         grants=grants,

@@ -110,8 +110,12 @@ def _derived_figures(link: DerivedRecord, footprint: dict[str, Any]) -> DerivedF
     for extension in footprint.get("extensions") or ():
         data = extension.get("data") if isinstance(extension, dict) else None
         if isinstance(data, dict) and data.get("productId") == link.product_id:
+            # Confidential provenance states the roll-ups itself; a record signed before it,
+            # inside its (cleartext) result.
             result = data.get("result")
-            if isinstance(result, dict) and isinstance(result.get("quality"), dict):
+            if isinstance(data.get("quality"), dict):
+                quality = data["quality"]
+            elif isinstance(result, dict) and isinstance(result.get("quality"), dict):
                 quality = result["quality"]
     share = quality.get("primaryDataShare", footprint.get("pcf", {}).get("primaryDataShare"))
     return DerivedFigures(
