@@ -43,7 +43,9 @@ E2E_DIRECTORY = Path(__file__).resolve().parent / "e2e"
 E2E_FIXTURES = frozenset({"live_server", "tls_server", "module_live_server", "module_tls_server"})
 # Module-scoped servers and browsers (tests/e2e/conftest.py): the tests that share one run on
 # one xdist worker under ``--dist loadgroup``, so that each is started once.
-MODULE_SHARED_FIXTURES = frozenset({"module_live_server", "module_tls_server", "browser"})
+MODULE_SHARED_FIXTURES = frozenset(
+    {"module_live_server", "module_tls_server", "browser", "module_exchanges"}
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
