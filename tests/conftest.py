@@ -14,9 +14,11 @@ from flask.testing import FlaskClient
 from hypothesis import settings
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
 
 from exchange.db import make_engine, make_session_factory
 from exchange.models import metadata
+from exchange.portal import services as portal_services
 from exchange.system.services import upgrade_database
 from tests.databases import scratch_postgresql_database
 from tests.shared_app import SharedApp, build_app
@@ -24,6 +26,14 @@ from tests.shared_app import SharedApp, build_app
 # Timing belongs in bench/, not in tests: a loaded CI machine must not fail a property test.
 settings.register_profile("exchange", deadline=None)
 settings.load_profile("exchange")
+
+# Portal passwords are scrypt hashes at werkzeug's default work factor (N = 2**15): about
+# 0.1 s of CPU a hash, on purpose. The tests create and sign in portal users thousands of
+# times, which at that cost was most of the CPU of the in-process suite; in this process they
+# hash with the same scrypt at N = 2**10. The servers and CLIs the tests start hash as the
+# exchange does (tests/portal/test_auth.py checks the exchange's own method).
+EXCHANGE_PASSWORD_METHOD = portal_services.PASSWORD_METHOD
+TEST_PASSWORD_METHOD = "scrypt:1024:8:1"
 
 # The official PACT v3 files, carried unchanged (with their licence) inside the repository.
 PACT_DIR = Path(__file__).resolve().parent / "pact" / "official"
@@ -33,7 +43,19 @@ E2E_DIRECTORY = Path(__file__).resolve().parent / "e2e"
 E2E_FIXTURES = frozenset({"live_server", "tls_server", "module_live_server", "module_tls_server"})
 # Module-scoped servers and browsers (tests/e2e/conftest.py): the tests that share one run on
 # one xdist worker under ``--dist loadgroup``, so that each is started once.
-MODULE_SHARED_FIXTURES = frozenset({"module_live_server", "module_tls_server", "browser"})
+MODULE_SHARED_FIXTURES = frozenset(
+    {"module_live_server", "module_tls_server", "browser", "module_exchanges"}
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(portal_services, "PASSWORD_METHOD", TEST_PASSWORD_METHOD)
+        # The unknown user's hash too, so that a failed sign-in costs what a good one does.
+        unknown = generate_password_hash("no such user: a fixed dummy", TEST_PASSWORD_METHOD)
+        patch.setattr(portal_services, "_UNKNOWN_USER_HASH", unknown)
+        yield
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

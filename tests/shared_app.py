@@ -59,8 +59,21 @@ def _routing(app: Flask) -> tuple[Any, ...]:
             )
         ),
         len(app.teardown_appcontext_funcs),
-        repr(app.error_handler_spec),
+        _error_handlers(app),
         id(app.session_interface),
+    )
+
+
+def _error_handlers(app: Flask) -> tuple[Any, ...]:
+    """The registered error handlers. Flask's ``error_handler_spec`` is a defaultdict that
+    grows an empty entry for every status code it has looked up a handler for, so a test
+    that merely got a 401 would otherwise look like one that added a handler (and make the
+    next test build a new app): only the non-empty entries count."""
+    return tuple(
+        (scope, code, tuple(handlers.items()))
+        for scope, codes in app.error_handler_spec.items()
+        for code, handlers in codes.items()
+        if handlers
     )
 
 

@@ -37,6 +37,9 @@ def test_a_test_leaves_nothing_to_the_next(
         assert limiter.hit("test", "203.0.113.9", tight).allowed
         assert not limiter.hit("test", "203.0.113.9", tight).allowed
         assert client.get("/healthz").status_code == 200
+        # Error answers, whose handler lookups Flask records in ``error_handler_spec``.
+        assert client.post("/api/v1/footprints", json={}).status_code == 401
+        assert client.get("/no/such/page").status_code == 404
         assert _metrics(app) != metrics_before
 
         assert shared.reusable()
@@ -61,6 +64,17 @@ def test_a_test_that_adds_a_route_makes_the_next_one_build_an_app(
     shared = SharedApp.build(database_url, tmp_path / "instance")
     try:
         shared.app.add_url_rule("/stray", "stray", lambda: "stray")
+        assert not shared.reusable()
+    finally:
+        shared.dispose()
+
+
+def test_a_test_that_adds_an_error_handler_makes_the_next_one_build_an_app(
+    database_url: str, tmp_path: Path
+) -> None:
+    shared = SharedApp.build(database_url, tmp_path / "instance")
+    try:
+        shared.app.register_error_handler(418, lambda error: ("teapot", 418))
         assert not shared.reusable()
     finally:
         shared.dispose()

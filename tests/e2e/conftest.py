@@ -8,6 +8,10 @@ server holds no one test's rows; what else a server keeps between tests (its key
 rate-limit counters, its access log) is the module's. A test that needs a server of its
 own (kills it, rotates its keys, counts its log lines) starts one with ``running_server``.
 
+A server runs one gunicorn worker (each worker imports and builds the app: ~2 s of CPU),
+except for the tests about several workers (one rate limit, one key, one set of metrics
+across them), which ask for ``workers=2``.
+
 Every test here is marked ``e2e`` (tests/conftest.py marks them by directory), and the
 tests of a module that share a server run on one pytest-xdist worker (``--dist loadgroup``)
 so the server starts once.
@@ -53,8 +57,14 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def server_environment(instance: Path, database_url: str | None) -> dict[str, str]:
-    environment = {**os.environ, "EXCHANGE_INSTANCE_PATH": str(instance), "EXCHANGE_WORKERS": "2"}
+def server_environment(
+    instance: Path, database_url: str | None, *, workers: int = 1
+) -> dict[str, str]:
+    environment = {
+        **os.environ,
+        "EXCHANGE_INSTANCE_PATH": str(instance),
+        "EXCHANGE_WORKERS": str(workers),
+    }
     environment.pop("EXCHANGE_DATABASE_URL", None)
     if database_url:
         environment["EXCHANGE_DATABASE_URL"] = database_url
@@ -80,6 +90,7 @@ def start_server(
     *,
     tls: tuple[Path, Path, Path] | None = None,
     port: int | None = None,
+    workers: int = 1,
 ) -> ServerProcess:
     """``exchange serve`` in a new session, once ``/healthz`` answers. ``tls``: cert, key, CA."""
     port = port or free_port()
@@ -89,7 +100,7 @@ def start_server(
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             argv,
-            env=server_environment(instance, database_url),
+            env=server_environment(instance, database_url, workers=workers),
             stdout=subprocess.DEVNULL,
             stderr=log,
             start_new_session=True,
@@ -120,10 +131,15 @@ def kill_group(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> N
 
 @contextmanager
 def running_server(
-    database_url: str, instance: Path, log_path: Path, *, tls: tuple[Path, Path, Path] | None = None
+    database_url: str,
+    instance: Path,
+    log_path: Path,
+    *,
+    tls: tuple[Path, Path, Path] | None = None,
+    workers: int = 1,
 ) -> Iterator[str]:
     """``exchange serve`` until the block ends; its base URL. ``tls``: cert, key, CA file."""
-    server = start_server(database_url, instance, log_path, tls=tls)
+    server = start_server(database_url, instance, log_path, tls=tls, workers=workers)
     try:
         yield server.base_url
     finally:

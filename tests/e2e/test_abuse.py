@@ -74,11 +74,11 @@ def test_a_limit_holds_across_gunicorn_workers(
 ) -> None:
     monkeypatch.setenv("EXCHANGE_RATE_LIMIT_VERIFY", "10/3600")
     instance = tmp_path / "server-instance"
-    # The server has two workers (tests/e2e/conftest.py), which take new connections as
+    # The server has two workers, which take new connections as
     # they come; half a request no longer holds a worker (exchange.system.worker reads heads
     # in its event loop), so the stalls below only add connections. Phases go on until both
     # workers have answered some of the verifications.
-    with running_server(database_url, instance, tmp_path / "server.log") as base_url:
+    with running_server(database_url, instance, tmp_path / "server.log", workers=2) as base_url:
         port = int(base_url.rsplit(":", 1)[1])
         statuses: list[int] = []
 

@@ -28,7 +28,7 @@ def test_a_rotation_reaches_every_worker(app: Flask, database_url: str, tmp_path
     origin = app.config["EXCHANGE_ORIGIN"]
     supplier = add_member(app)
     instance = tmp_path / "server-instance"
-    with running_server(database_url, instance, tmp_path / "server.log") as base_url:
+    with running_server(database_url, instance, tmp_path / "server.log", workers=2) as base_url:
         [old_kid] = _kids(base_url)
         envelope = supplier.envelope()
         before = requests.post(

@@ -26,7 +26,7 @@ from exchange.log.services import node_id
 from exchange.mutual_recognition.verify import verify_bundle
 from exchange.organisations.models import Role
 from exchange.system.services import upgrade_database
-from tests.conftest import fresh_database
+from tests.conftest import empty_all_tables, fresh_database
 from tests.e2e.conftest import running_server, server_environment
 from tests.factories import Member, add_member
 from tests.mutual_recognition.builders import OUT_OF_SCOPE, agreement_body, partner_envelope
@@ -69,19 +69,27 @@ class Exchange:
         )
 
 
-@pytest.fixture
-def exchanges(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture(scope="module")
+def module_exchanges(
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Exchange, Exchange]]:
-    with fresh_database(tmp_path / "a") as url_a, fresh_database(tmp_path / "b") as url_b:
-        pass_a, pass_b = tmp_path / "a", tmp_path / "b"
-        pass_a.mkdir(exist_ok=True)
-        pass_b.mkdir(exist_ok=True)
+    """Two exchanges, each with its database and server, for the tests of a module (use
+    ``exchanges`` in tests): starting them is four interpreters, two migrations and two
+    apps, most of a test's time when each test had its own."""
+    directory = tmp_path_factory.mktemp("exchanges")
+    pass_a, pass_b = directory / "a", directory / "b"
+    pass_a.mkdir()
+    pass_b.mkdir()
+    with (
+        fresh_database(pass_a) as url_a,
+        fresh_database(pass_b) as url_b,
+        pytest.MonkeyPatch.context() as patch,
+    ):
         upgrade_database(url_a)
         upgrade_database(url_b)
-        monkeypatch.setenv("EXCHANGE_ORIGIN", B_ORIGIN)
+        patch.setenv("EXCHANGE_ORIGIN", B_ORIGIN)
         with running_server(url_b, pass_b / "instance", pass_b / "server.log") as base_b:
-            monkeypatch.delenv("EXCHANGE_ORIGIN")
+            patch.delenv("EXCHANGE_ORIGIN")
             with running_server(url_a, pass_a / "instance", pass_a / "server.log") as base_a:
                 a = Exchange(base_a, url_a, pass_a / "instance")
                 b = Exchange(base_b, url_b, pass_b / "instance")
@@ -90,6 +98,17 @@ def exchanges(
                 finally:
                     for exchange in (a, b):
                         exchange.app.extensions["exchange.engine"].dispose()
+
+
+@pytest.fixture
+def exchanges(
+    module_exchanges: tuple[Exchange, Exchange],
+) -> Iterator[tuple[Exchange, Exchange]]:
+    """The module's two exchanges; what a test leaves in either database is removed after
+    it (what else a server keeps, its keys and rate-limit counters, is the module's)."""
+    yield module_exchanges
+    for exchange in module_exchanges:
+        empty_all_tables(exchange.app.extensions["exchange.engine"])
 
 
 def push_public(exchange: Exchange, member: Member, envelope: dict[str, Any]) -> str:

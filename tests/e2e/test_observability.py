@@ -38,7 +38,7 @@ def test_metrics_and_logs_cover_every_worker(database_url: str, tmp_path: Path) 
     instance = tmp_path / "instance"
     server_log = tmp_path / "server.log"
     sent: set[str] = set()
-    with running_server(database_url, instance, server_log) as base_url:
+    with running_server(database_url, instance, server_log, workers=2) as base_url:
         # Bursts of concurrent requests until both workers have answered some (the second
         # may still be loading the app when the first answers the health check).
         deadline = time.monotonic() + 120

@@ -27,6 +27,7 @@ from tests.e2e.test_mutual_recognition import (  # noqa: F401 (the fixture)
     Exchange,
     decisions,
     exchanges,
+    module_exchanges,
     push_public,
     sync,
 )

@@ -23,6 +23,7 @@ from exchange.client.keys import LocalKey
 from exchange.db import transaction
 from exchange.footprints.models import FootprintRecord
 from exchange.jobs.services import JobContext, enqueue, run_due_jobs
+from exchange.mutual_recognition.services import federation
 from exchange.mutual_recognition.services.federation import SYNC_JOB
 from exchange.partners.models import PartnerProgramme, Recognition
 from tests.mutual_recognition.builders import agreement_body, partner_envelope
@@ -33,9 +34,21 @@ RECORDS = 5  # three pages of two
 
 
 @pytest.fixture
-def outage(partnership: Partnership) -> Iterator[tuple[Partnership, str, PartnerHost]]:
-    """A partner with a transparency log whose host listens on loopback, and an agreement."""
+def outage(
+    partnership: Partnership, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Partnership, str, PartnerHost]]:
+    """A partner with a transparency log whose host listens on loopback, and an agreement.
+
+    The syncs' HTTP clients retry a dying host with exponential backoff; they note each wait
+    instead of sleeping it (four attempts' waits were ~6 s of every test here)."""
     app, client, regulator = partnership.app, partnership.client, partnership.regulator
+    waits: list[float] = []  # what the clients would have slept
+
+    class NotWaitingClient(federation.PartnerClient):
+        def __init__(self, *args: Any, **options: Any) -> None:
+            super().__init__(*args, **options, sleep=waits.append)
+
+    monkeypatch.setattr(federation, "PartnerClient", NotWaitingClient)
     app.config["EVENTS_ALLOW_PRIVATE_HOSTS"] = True
     with running_partner_host(PARTNER_ORIGIN, partnership.anchor, LocalKey.generate()) as host:
         registered = register(

@@ -46,21 +46,26 @@ def test_the_verifier_runs_in_a_venv_with_only_the_stated_packages(
     )
 
     venv = tmp_path / "verifier"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
     environment = {
         name: value
         for name, value in os.environ.items()
         if name not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
     }
-    installed = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", *stated_packages()],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert installed.returncode == 0, installed.stdout + installed.stderr
+    # uv (a dev dependency) makes the virtualenv and installs into it as the docs' pip does,
+    # in a second instead of half a minute of CPU.
+    for step in (
+        ["venv", "--python", sys.executable, str(venv)],
+        ["pip", "install", "--python", str(python), *stated_packages()],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "uv", *step, "--quiet"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
     environment["PYTHONPATH"] = str(copy)
     # Nothing of the server's is there to lean on.
     bare = subprocess.run(

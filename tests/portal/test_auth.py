@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.security import generate_password_hash
 
 from exchange.db import transaction
 from exchange.errors import Conflict, Unauthenticated, ValidationFailed
@@ -16,6 +17,7 @@ from exchange.organisations.models import Role, SigningKey
 from exchange.portal import i18n, services
 from exchange.portal.models import PortalUser
 from exchange.portal.views.common import NAVIGATION
+from tests.conftest import EXCHANGE_PASSWORD_METHOD
 from tests.factories import add_member
 from tests.portal.helpers import PASSWORD, add_user, csrf, post, sign_in, text
 
@@ -48,6 +50,13 @@ def test_password_is_hashed_and_checked(app: Flask) -> None:
             )
         fields = {item["field"] for item in refused.value.details}
         assert fields == {"email", "name", "password"}
+
+
+def test_the_exchange_hashes_passwords_with_full_strength_scrypt() -> None:
+    """The tests' cheaper work factor (tests/conftest.py) is theirs alone."""
+    assert EXCHANGE_PASSWORD_METHOD == "scrypt"  # werkzeug's default: N = 2**15, r = 8, p = 1
+    hashed = generate_password_hash(PASSWORD, EXCHANGE_PASSWORD_METHOD)
+    assert hashed.startswith("scrypt:32768:8:1$")
 
 
 def test_sign_in_and_out(app: Flask, client: FlaskClient) -> None:
