@@ -46,7 +46,6 @@ from exchange.footprints.flows import services as flows
 from exchange.footprints.flows.models import Grant
 from exchange.footprints.models import (
     Disclosure,
-    FootprintProduct,
     FootprintRecord,
     RecordStatus,
     Share,
@@ -693,7 +692,7 @@ def may_open(
                     ).where(FootprintRecord.id.in_(chunk), clause)
                 )
             )
-    shares = _record_shares(session, me, record_ids) if me is not None and record_ids else {}
+    shares = flows.shares_granting(session, me, record_ids) if me is not None and record_ids else {}
     for line in lines:
         if line.input_record_id is not None and line.input_record_id in visible:
             owner, disclosure = visible[line.input_record_id]
@@ -720,37 +719,6 @@ def may_open(
             if share is not None:
                 granted[line.position] = LineGrant(Grant.SHARE, share)
     return granted
-
-
-def _record_shares(session: Session, grantee_id: str, record_ids: Sequence[str]) -> dict[str, int]:
-    """The share that lets ``grantee_id`` see each record: one by record, else by product."""
-    found: dict[str, int] = {}
-    for chunk in chunked(record_ids):
-        found.update(
-            (str(record_id), share_id)
-            for record_id, share_id in session.execute(
-                sa.select(FootprintProduct.record_id, sa.func.min(Share.id))
-                .join(FootprintRecord, FootprintRecord.id == FootprintProduct.record_id)
-                .join(
-                    Share,
-                    sa.and_(
-                        Share.product_id == FootprintProduct.product_id,
-                        Share.owner_id == FootprintRecord.owner_id,
-                    ),
-                )
-                .where(Share.grantee_id == grantee_id, FootprintProduct.record_id.in_(chunk))
-                .group_by(FootprintProduct.record_id)
-            )
-        )
-        found.update(
-            (str(record_id), share_id)
-            for record_id, share_id in session.execute(
-                sa.select(Share.record_id, sa.func.min(Share.id))
-                .where(Share.grantee_id == grantee_id, Share.record_id.in_(chunk))
-                .group_by(Share.record_id)
-            )
-        )
-    return found
 
 
 # --- what a reader is shown -------------------------------------------------------------------

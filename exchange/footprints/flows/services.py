@@ -73,12 +73,11 @@ def _party(session: Session, organisation_id: str, now: dt.datetime) -> _Party:
     return _Party(partner.country, partner.id, agreement_id)
 
 
-def _shares_granting(
-    session: Session, grantee_id: str, records: Sequence[FootprintRecord]
-) -> dict[str, int]:
-    """The share (one by record, else one by product) that lets ``grantee_id`` see each record."""
+def shares_granting(session: Session, grantee_id: str, record_ids: Sequence[str]) -> dict[str, int]:
+    """The share (one by record, else one by product) that lets ``grantee_id`` see each of
+    the records ``record_ids``; records it sees by no share are left out."""
     found: dict[str, int] = {}
-    for ids in chunked([record.id for record in records]):
+    for ids in chunked(record_ids):
         by_product = session.execute(
             sa.select(FootprintProduct.record_id, sa.func.min(Share.id))
             .join(FootprintRecord, FootprintRecord.id == FootprintProduct.record_id)
@@ -134,7 +133,7 @@ def record_flows(
     shares = (
         {}
         if share_id is not None or kind == FlowKind.PACT_DELIVERY_REFUSED
-        else _shares_granting(session, recipient.organisation_id, moved)
+        else shares_granting(session, recipient.organisation_id, [record.id for record in moved])
     )
     if party.partner_id is not None and kind in READ_KINDS:
         kind = FlowKind.FEDERATION_OUT
