@@ -63,7 +63,7 @@ def test_operator_commands(app: Flask) -> None:
     printed = runner.invoke(labels_cli, ["trust-list"])
     assert printed.exit_code == 0, printed.output
     kid = json.loads(printed.output)["trustList"]["exchange"]["labelKeys"][0]["kid"]
-    revoked = runner.invoke(labels_cli, ["revoke-key", kid, "--reason", "rotated"])
+    revoked = runner.invoke(labels_cli, ["revoke-key", "--reason", "rotated", "--", kid])
     assert revoked.exit_code == 0 and "revoked" in revoked.output
-    again = runner.invoke(labels_cli, ["revoke-key", kid, "--reason", "rotated"])
+    again = runner.invoke(labels_cli, ["revoke-key", "--reason", "rotated", "--", kid])
     assert again.exit_code == 1 and "was revoked" in again.output

@@ -402,7 +402,8 @@ def test_a_partners_log_is_checked_under_its_pinned_anchors(
     assert PARTNER in registered.output
     assert submit(client, 0, [], log.checkpoint()).status_code == 200
     revoked = app.test_cli_runner().invoke(
-        args=["partners", "revoke-anchor", partner_id, anchor.kid, "--reason", "key leaked"]
+        # "--": a key id may begin with "-", which click would read as an option.
+        args=["partners", "revoke-anchor", "--reason", "key leaked", "--", partner_id, anchor.kid]
     )
     assert revoked.exit_code == 0, revoked.output
     log.grow(2)
