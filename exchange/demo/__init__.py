@@ -28,11 +28,12 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 
-from exchange import signing
+from exchange import signing, web
 from exchange.client.api import ExchangeAPIError, ExchangeClient
 from exchange.client.keys import LocalKey
 from exchange.client.labels import certificate_document, sign_certificate
 from exchange.db import transaction
+from exchange.demo import hainan, province
 from exchange.factors import services as factors
 from exchange.labels import qr
 from exchange.mutual_recognition.verify import verify_bundle
@@ -175,6 +176,7 @@ def _free_port(preferred: int) -> int:
 
 @contextlib.contextmanager
 def _server(port: int, instance_path: str, database_url: str) -> Iterator[str]:
+    """A gunicorn server of this instance on 127.0.0.1:``port`` until the block ends."""
     environment = {
         **os.environ,
         "EXCHANGE_INSTANCE_PATH": instance_path,
@@ -213,11 +215,42 @@ def _say(text: str) -> None:
 @click.command("demo")
 @click.option("--port", default=8000, show_default=True, help="preferred port on 127.0.0.1")
 @click.option("--once", is_flag=True, help="run the story and stop, instead of serving on")
+@click.option(
+    "--scale",
+    type=click.Choice(["story", "province"]),
+    default="story",
+    show_default=True,
+    help="story: one supply chain told step by step; province: a whole generated programme",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=province.DEFAULT_SEED,
+    show_default=True,
+    help="province: the same seed makes the same companies, keys and records",
+)
+@click.option(
+    "--companies",
+    type=click.IntRange(len(hainan.INDUSTRIES)),
+    default=province.DEFAULT_COMPANIES,
+    show_default=True,
+    help="province: how many companies",
+)
+@click.option(
+    "--years",
+    type=click.IntRange(1, 10),
+    default=province.DEFAULT_YEARS,
+    show_default=True,
+    help=f"province: reference years of records, up to {province.LAST_YEAR}",
+)
 @with_appcontext
-def demo_command(port: int, once: bool) -> None:
-    """Run a Hainan coconut-water supply chain on a live exchange."""
+def demo_command(port: int, once: bool, scale: str, seed: int, companies: int, years: int) -> None:
+    """Run a Hainan coconut-water supply chain on a live exchange (or a whole province)."""
     database_url = current_app.config["DATABASE_URL"]
     upgrade_database(database_url)
+    if scale == "province":
+        _province(province.Plan(seed=seed, companies=companies, years=years), port, once)
+        return
     demo_dir = Path(current_app.instance_path) / "demo"
     demo_dir.mkdir(exist_ok=True)
 
@@ -620,3 +653,83 @@ Commands to try, as the cooperative (credentials of every demo company: {credent
   # sign the example footprint written for you, and push it
   {exchange} sign {footprint} --key {key} && {exchange} push {signed}
 """)
+
+
+def _province(plan: province.Plan, port: int, once: bool) -> None:
+    """Generate the province (unless this database holds it already), print what it made
+    and how to sign in as each role, then serve it (unless ``once``)."""
+    database_url = current_app.config["DATABASE_URL"]
+    demo_dir = Path(current_app.instance_path) / "demo"
+    demo_dir.mkdir(exist_ok=True)
+    sign_ins_file = demo_dir / "province.json"
+    origin = current_app.config["EXCHANGE_ORIGIN"]
+    services = province.Services(
+        sessions=current_app.extensions["exchange.sessions"],
+        key=web.exchange_key(),
+        origin=origin,
+        public_url=current_app.config.get("PUBLIC_URL") or f"https://{origin}",
+    )
+    if province.already_generated(services.sessions, plan):
+        _say(f"the province of seed {plan.seed} is in {database_url} already: not generated again")
+        sign_ins = (
+            json.loads(sign_ins_file.read_text())["signIns"] if sign_ins_file.exists() else {}
+        )
+    else:
+        _say(
+            f"generating a province of {plan.companies} companies, reference years "
+            f"{plan.first_year}-{province.LAST_YEAR}, seed {plan.seed}, into {database_url}"
+        )
+        summary = province.generate(
+            services,
+            plan,
+            regulator_spec=COMPANIES["regulator"],
+            certifier_spec=COMPANIES["certifier"],
+            say=_say,
+        )
+        sign_ins = summary.sign_ins
+        sign_ins_file.write_text(
+            json.dumps(
+                {
+                    "seed": plan.seed,
+                    "companies": plan.companies,
+                    "years": plan.years,
+                    "seconds": round(summary.seconds, 2),
+                    "counts": summary.counts,
+                    "rows": summary.rows,
+                    "signIns": sign_ins,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        sign_ins_file.chmod(0o600)
+        click.echo(f"\nThe province in {summary.seconds:.1f} s:")
+        for name, count in summary.counts.items():
+            click.echo(f"  {count:>7}  {name}")
+        largest = sorted(summary.rows.items(), key=lambda item: -item[1])[:5]
+        click.echo(
+            f"  {sum(summary.rows.values()):>7}  rows in {len(summary.rows)} tables "
+            f"(most: {', '.join(f'{name} {count}' for name, count in largest)})"
+        )
+    exchange = _command_prefix()
+    click.echo(f"""
+Check the transparency log holds every entry it should:
+  {exchange} audit
+Sign-in details are kept in {sign_ins_file}.""")
+    if once:
+        _print_sign_ins("<the exchange's address, e.g. after `exchange serve`>", sign_ins)
+        return
+    with _server(_free_port(port), current_app.instance_path, database_url) as base_url:
+        _say(f"exchange running at {base_url} (gunicorn, 2 workers, {database_url})")
+        _print_sign_ins(base_url, sign_ins)
+        click.echo("\nServing until you press Ctrl-C.")
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
+
+
+def _print_sign_ins(base_url: str, sign_ins: dict[str, dict[str, str]]) -> None:
+    click.echo(f"\nThe web portal: {base_url}/portal/login, as each role:")
+    for role, person in sign_ins.items():
+        click.echo(f"  {role:<19} {person['email']} / {person['password']}")
+        click.echo(f"  {'':<19} ({person['organisation']})")
