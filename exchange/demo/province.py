@@ -169,16 +169,37 @@ def _industry(rng: random.Random) -> hainan.Industry:
 def plan_companies(plan: Plan) -> list[Company]:
     """The province's companies, the same for the same plan."""
     places = {place[0]: place for place in hainan.PLACES}
-    assembling = {assembly[5] for assembly in hainan.ASSEMBLIES}
+    kinds_by_key = {kind.key: kind for industry in hainan.INDUSTRIES for kind in industry.products}
+    # What each assembling industry's chain-owners buy from its other companies.
+    assembling = {assembly[5]: kinds_by_key[assembly[6][0][0]] for assembly in hainan.ASSEMBLIES}
     companies: list[Company] = []
     names: set[str] = set()
     owners: set[str] = set()
     for index in range(plan.companies):
         rng = _rng(plan, "company", index)
-        # The first companies cover every industry once, so a small province has them all.
-        industry = hainan.INDUSTRIES[index] if index < len(hainan.INDUSTRIES) else _industry(rng)
+        # The first companies cover every industry twice, so that even a small province has
+        # them all, each with a chain-owner and a supplier.
+        industry = (
+            hainan.INDUSTRIES[index % len(hainan.INDUSTRIES)]
+            if index < 2 * len(hainan.INDUSTRIES)
+            else _industry(rng)
+        )
         place = places[rng.choice(industry.places)]
-        kind_en, kind_zh = rng.choice(industry.kinds)
+        # The first company of an industry with assembled products is its chain-owner, and
+        # one in twenty of the others besides; the others of the industry grow or make what
+        # the chain-owners buy.
+        chain_owner = industry.key in assembling and (
+            industry.key not in owners or rng.random() < 0.05
+        )
+        kinds = rng.sample(industry.products, min(len(industry.products), 1 + rng.randrange(3)))
+        if chain_owner:
+            owners.add(industry.key)
+            kind_en, kind_zh = industry.kinds[0]  # a company, not a cooperative
+        else:
+            kind_en, kind_zh = rng.choice(industry.kinds)
+            wanted = assembling.get(industry.key)
+            if wanted is not None and wanted not in kinds:
+                kinds = [wanted, *kinds[1:]]
         for attempt in range(len(hainan.TRADE_NAMES)):
             trade_en, trade_zh = hainan.TRADE_NAMES[
                 (rng.randrange(len(hainan.TRADE_NAMES)) + attempt) % len(hainan.TRADE_NAMES)
@@ -189,16 +210,7 @@ def plan_companies(plan: Plan) -> list[Company]:
         else:
             name = f"{place[0]} {trade_en} {kind_en} No. {index} {place[1]}{trade_zh}{kind_zh}"
         names.add(name)
-        count = min(len(industry.products), 1 + rng.randrange(3))
-        kinds = rng.sample(industry.products, count)
         uscc = _uscc(plan, place[2], index)
-        # The first company of an industry with assembled products is its chain-owner, and
-        # one in twenty of the others besides.
-        chain_owner = industry.key in assembling and (
-            industry.key not in owners or rng.random() < 0.05
-        )
-        if chain_owner:
-            owners.add(industry.key)
         companies.append(
             Company(
                 index=index,
@@ -215,7 +227,8 @@ def plan_companies(plan: Plan) -> list[Company]:
 
 
 def _text(value: Decimal) -> str:
-    return str(value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN).normalize())
+    # Plain notation ("2910", never "2.91E+3"): PACT decimals are written out.
+    return format(value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN).normalize(), "f")
 
 
 def _footprint(
@@ -918,8 +931,13 @@ def _portal_users(
     parks: list[Park],
 ) -> dict[str, dict[str, str]]:
     """A person of each role to sign in as; passwords are made afresh, never from the seed."""
-    owner = next(company for company in companies if company.chain_owner)
-    supplier = next(company for company in companies if not company.chain_owner)
+    # The coconut-water chain-owner, as in the story, and one of its growers.
+    owners = [company for company in companies if company.chain_owner]
+    owner = next((c for c in owners if c.industry.key == "coconut"), owners[0])
+    supplier = next(
+        (c for c in companies if not c.chain_owner and c.industry is owner.industry),
+        next(company for company in companies if not company.chain_owner),
+    )
     people = {
         "regulator": regulator_id,
         "certification-body": body_id,
