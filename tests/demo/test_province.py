@@ -19,7 +19,7 @@ from flask import Flask
 from exchange import signing
 from exchange.aggregation.models import Attestation
 from exchange.db import transaction
-from exchange.demo import demo_command, province
+from exchange.demo import demo_command, hainan, province
 from exchange.disclosure.models import DisclosureRequirement
 from exchange.footprints.models import Disclosure, FootprintRecord, RecordStatus
 from exchange.labels.models import Certificate, Grade
@@ -55,9 +55,9 @@ def test_the_same_seed_plans_the_same_province_and_another_seed_another() -> Non
     other = _planned(dataclasses.replace(SMALL, seed=8))
     assert not set(other) & set(first)
     # Every industry has a chain-owner and a company supplying it, even at this scale.
-    assert {c.industry.key for c in companies} == {i.key for i in province.hainan.INDUSTRIES}
+    assert {c.industry.key for c in companies} == {i.key for i in hainan.INDUSTRIES}
     owners = [c for c in companies if c.chain_owner]
-    assert {c.industry.key for c in owners} == {a[5] for a in province.hainan.ASSEMBLIES}
+    assert {c.industry.key for c in owners} == {a[5] for a in hainan.ASSEMBLIES}
     # Figures lie in the industry's range, per declared unit; reference years as planned.
     for company in companies:
         for item in province.plan_records(SMALL, company):
@@ -84,7 +84,7 @@ def test_a_small_province_is_generated_as_planned_and_audits_clean(
             "--years",
             str(SMALL.years),
             "--once",
-        ]
+        ],
     )
     assert result.exit_code == 0, result.output
     kept = json.loads((Path(app.instance_path) / "demo" / "province.json").read_text())
@@ -104,7 +104,9 @@ def test_a_small_province_is_generated_as_planned_and_audits_clean(
         # What is stored is exactly what was planned and signed, byte for byte.
         assert stored == planned
         derived = session.scalars(
-            sa.select(FootprintRecord).join(Attestation, Attestation.record_id == FootprintRecord.id)
+            sa.select(FootprintRecord).join(
+                Attestation, Attestation.record_id == FootprintRecord.id
+            )
         ).all()
         assert len(derived) == counts["derived footprints"] >= 4
         assert all(record.disclosure == Disclosure.PUBLIC for record in derived)
@@ -130,7 +132,7 @@ def test_a_small_province_is_generated_as_planned_and_audits_clean(
         assert recognised == counts["recognised partner records"] > 0
         assert session.scalar(sa.select(sa.func.count()).select_from(DisclosureRequirement)) == 3
         parks = session.scalars(sa.select(Site).where(Site.kind == SiteKind.PARK)).all()
-        assert len(parks) == len(province.hainan.PARKS)
+        assert len(parks) == len(hainan.PARKS)
         in_parks = session.scalar(
             sa.select(sa.func.count()).where(Site.park_id.in_([p.id for p in parks]))
         )
@@ -161,6 +163,7 @@ def test_a_small_province_is_generated_as_planned_and_audits_clean(
     assert again.exit_code == 0, again.output
     assert "not generated again" in again.output
     with transaction(factory) as session:
-        assert session.scalar(
-            sa.select(sa.func.count()).select_from(FootprintRecord)
-        ) == kept["rows"]["footprint_records"]
+        assert (
+            session.scalar(sa.select(sa.func.count()).select_from(FootprintRecord))
+            == kept["rows"]["footprint_records"]
+        )
