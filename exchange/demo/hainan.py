@@ -533,3 +533,50 @@ ASSEMBLIES: Final = (
         ),
     ),
 )
+
+# Accounting rules on the provincial list (核算规则清单): (code, title, UN CPC subclass,
+# declared unit, system boundary). Categories without one are asked for in the demand
+# catalogue (需求目录) instead.
+RULES: Final = (
+    (
+        "HN-PCR-TEA-2025",
+        "茶叶产品碳足迹核算规则 Product category rule: tea",
+        "23913",
+        "kilogram",
+        "cradle-to-gate",
+    ),
+    (
+        "HN-PCR-COCONUT-2025",
+        "椰子产品碳足迹核算规则 Product category rule: coconuts",
+        "01460",
+        "kilogram",
+        "cradle-to-gate",
+    ),
+    (
+        "HN-PCR-SHRIMP-2025",
+        "养殖对虾碳足迹核算规则 Product category rule: farmed shrimp",
+        "04362",
+        "kilogram",
+        "cradle-to-gate",
+    ),
+    (
+        "HN-PCR-RUBBER-2025",
+        "天然橡胶碳足迹核算规则 Product category rule: natural rubber",
+        "01950",
+        "kilogram",
+        "cradle-to-gate",
+    ),
+    (
+        "HN-PCR-PE-2025",
+        "聚乙烯树脂碳足迹核算规则 Product category rule: polyethylene",
+        "34710",
+        "kilogram",
+        "cradle-to-gate",
+    ),
+)
+DEMANDS: Final = (
+    ("芒果 Mangoes", "01316"),
+    ("咖啡 Roasted coffee", "23911"),
+    ("胡椒 Pepper", "01651"),
+    ("熟冻虾 Prepared crustaceans", "21270"),
+)

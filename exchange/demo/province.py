@@ -63,6 +63,8 @@ from exchange.pact_wire.host import Host
 from exchange.partners.models import AgreementStatus
 from exchange.portal import services as portal
 from exchange.portal.models import PortalUser
+from exchange.rules import services as accounting_rules
+from exchange.rules.models import RuleStatus
 from exchange.sites import services as sites
 from exchange.sites.models import SiteKind
 
@@ -502,6 +504,7 @@ def generate(
     _partners(services, plan, regulator_id, summary)
     say(f"{summary.counts.get('recognised partner records', 0)} recognised partner records")
     _disclosure(services, regulator_id, summary)
+    _rules(services, regulator_id, summary)
     with transaction(services.sessions) as session:
         ensure_checkpoint(session, services.key, services.origin)
     summary.sign_ins = _portal_users(services, regulator_id, body_ids[0], companies, parks)
@@ -921,6 +924,48 @@ def _disclosure(services: Services, regulator_id: str, summary: Summary) -> None
                 now=now,
             )
             summary.add("disclosure requirements")
+
+
+def _rules(services: Services, regulator_id: str, summary: Summary) -> None:
+    """Accounting rules listed for some categories; the others wanted in the demand catalogue."""
+    with transaction(services.sessions) as session:
+        official = acting(session, regulator_id)
+        known = {rule.code for rule in accounting_rules.list_rules(session)}
+        for code, title, cpc, unit, boundary in hainan.RULES:
+            if code in known:
+                continue
+            accounting_rules.propose(
+                session,
+                official,
+                {
+                    "code": code,
+                    "title": title,
+                    "productClassifications": [hainan.CPC + cpc],
+                    "standardBasis": "GB/T 24067-2024",
+                    "declaredUnit": unit,
+                    "systemBoundary": boundary,
+                    "requiredStages": ["raw-material-acquisition", "production"],
+                },
+            )
+            for status in (RuleStatus.ASSESSED, RuleStatus.LISTED):
+                accounting_rules.transition(
+                    session, official, code, status=status, comment="expert review, 2025"
+                )
+            summary.add("accounting rules listed")
+        wanted = {demand.classification for demand in accounting_rules.list_demands(session)}
+        for category, cpc in hainan.DEMANDS:
+            if hainan.CPC + cpc in wanted:
+                continue
+            accounting_rules.add_demand(
+                session,
+                official,
+                {
+                    "category": category,
+                    "classification": hainan.CPC + cpc,
+                    "description": "companies of the province ask for an accounting rule",
+                },
+            )
+            summary.add("rules asked for")
 
 
 def _portal_users(

@@ -26,6 +26,7 @@ from exchange.labels.models import Certificate, Grade
 from exchange.organisations.models import Organisation, Role
 from exchange.partners.models import Recognition
 from exchange.portal import services as portal
+from exchange.rules.models import AccountingRule, RuleDemand, RuleStatus
 from exchange.sites.models import Site, SiteKind
 
 SMALL = province.Plan(seed=7, companies=14, years=2)
@@ -131,6 +132,12 @@ def test_a_small_province_is_generated_as_planned_and_audits_clean(
         )
         assert recognised == counts["recognised partner records"] > 0
         assert session.scalar(sa.select(sa.func.count()).select_from(DisclosureRequirement)) == 3
+        listed = session.scalars(
+            sa.select(AccountingRule.code).where(AccountingRule.status == RuleStatus.LISTED)
+        ).all()
+        assert sorted(listed) == sorted(rule[0] for rule in hainan.RULES)
+        wanted = session.scalars(sa.select(RuleDemand.classification)).all()
+        assert sorted(wanted) == sorted(hainan.CPC + cpc for _, cpc in hainan.DEMANDS)
         parks = session.scalars(sa.select(Site).where(Site.kind == SiteKind.PARK)).all()
         assert len(parks) == len(hainan.PARKS)
         in_parks = session.scalar(
