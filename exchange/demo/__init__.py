@@ -189,7 +189,8 @@ def _server(port: int, instance_path: str, database_url: str) -> Iterator[str]:
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        # Generous: on a busy machine gunicorn and its workers take a while to import the app.
+        deadline = time.monotonic() + 180
         while True:
             if process.poll() is not None:
                 raise click.ClickException("the server stopped while starting; see above")
@@ -197,7 +198,7 @@ def _server(port: int, instance_path: str, database_url: str) -> Iterator[str]:
                 if requests.get(f"{base_url}/healthz", timeout=5).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                raise click.ClickException("the server did not start within 60 s")
+                raise click.ClickException("the server did not start within 180 s")
             time.sleep(0.2)
         yield base_url
     finally:
