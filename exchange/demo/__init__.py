@@ -232,10 +232,10 @@ def _say(text: str) -> None:
 )
 @click.option(
     "--companies",
-    type=click.IntRange(len(hainan.INDUSTRIES)),
+    type=click.IntRange(2 * len(hainan.INDUSTRIES)),
     default=province.DEFAULT_COMPANIES,
     show_default=True,
-    help="province: how many companies",
+    help="province: how many companies (at least two of each industry)",
 )
 @click.option(
     "--years",

@@ -435,6 +435,7 @@ def generate(
         ]
         regulator_id = regulator.id
         body_ids = [body.id for body in bodies]
+        body_keys = {body.id: _key(plan, f"body {body.uscc}") for body in bodies}
         official = acting(session, regulator_id)
         for body in bodies:
             if labels.accreditation_status(session, body.id) != AccreditationStatus.GRANTED:
@@ -446,7 +447,6 @@ def generate(
                     reason="accredited for product carbon footprint certification",
                 )
                 summary.add("accreditations")
-    body_keys = {body_id: _key(plan, f"body {body_id}") for body_id in body_ids}
     with transaction(services.sessions) as session:
         for body_id, key in body_keys.items():
             organisations.register_key(
