@@ -299,7 +299,7 @@ def _the_printed_commands_work_as_printed(output: str, env: dict[str, str], tmp_
             cwd=tmp_path,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=600,  # six CLI processes; a loaded machine takes a while to start each
             check=False,
         )
     assert ran.returncode == 0, ran.stdout + ran.stderr
