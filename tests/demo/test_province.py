@@ -28,6 +28,7 @@ from exchange.partners.models import Recognition
 from exchange.portal import services as portal
 from exchange.rules.models import AccountingRule, RuleDemand, RuleStatus
 from exchange.sites.models import Site, SiteKind
+from tests.portal.helpers import csrf
 
 SMALL = province.Plan(seed=7, companies=14, years=2)
 
@@ -160,6 +161,36 @@ def test_a_small_province_is_generated_as_planned_and_audits_clean(
             if role in wanted:
                 assert organisation.has_role(wanted[role]), role
         assert set(wanted) <= set(kept["signIns"])
+
+    # Each role's pages open on the province's data.
+    pages = {
+        "regulator": [
+            "/portal/",
+            "/portal/regulator",
+            "/portal/regulator/disclosure",
+            "/portal/regulator/partners",
+            "/portal/regulator/rules",
+        ],
+        "certification-body": ["/portal/"],
+        "chain-owner": ["/portal/", "/portal/products", "/portal/records"],
+        "supplier": ["/portal/", "/portal/records", "/portal/sites"],
+        "park": ["/portal/", "/portal/sites"],
+    }
+    for role, paths in pages.items():
+        person = kept["signIns"][role]
+        client = app.test_client()
+        signed = client.post(
+            "/portal/login",
+            data={
+                "email": person["email"],
+                "password": person["password"],
+                "csrf_token": csrf(client),
+            },
+        )
+        assert signed.status_code == 303, (role, signed.status_code)
+        for path in paths:
+            page = client.get(path)
+            assert page.status_code == 200, (role, path, page.status_code)
 
     audit = runner.invoke(args=["audit"])
     assert audit.exit_code == 0, audit.output
