@@ -116,7 +116,6 @@ class Summary:
     rows: dict[str, int] = dataclasses.field(default_factory=dict)
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
     sign_ins: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
-    record_ids: list[str] = dataclasses.field(default_factory=list)
 
     def add(self, name: str, number: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + number
@@ -492,7 +491,6 @@ def generate(
         summary.add("companies")
         if company.chain_owner:
             summary.add("chain-owners")
-        summary.record_ids += [item.footprint["id"] for item in planned]
     say(f"{summary.counts['companies']} companies, {summary.counts['records']} signed records")
 
     derived = _chain_owners(services, plan, companies, summary)
