@@ -10,6 +10,8 @@ from typing import Any, Final
 
 from markupsafe import Markup, escape
 
+from exchange.portal import names
+
 # Colour-blind safe (Okabe-Ito), each dark enough for white text or readable on white.
 PALETTE: Final = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#666666")
 GRADE_COLOURS: Final = {1: "#1a7f37", 2: "#57a639", 3: "#b58900", 4: "#d55e00", 5: "#b3261e"}
@@ -62,9 +64,8 @@ def bar_chart(title: str, items: Sequence[tuple[str, Decimal]], unit: str) -> Ma
 
 
 def _short(value: Decimal) -> str:
-    rounded = value.quantize(Decimal("0.0001")) if abs(value) < 1000 else value.quantize(1)
-    text = format(rounded.normalize(), "f")
-    return text if text != "-0" else "0"
+    # As the label prints it: the bar beside a figure says what the label would say.
+    return names.figure(value)
 
 
 def stacked_columns(title: str, series: Mapping[str, Mapping[str, int]]) -> Markup:

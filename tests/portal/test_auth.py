@@ -16,7 +16,8 @@ from exchange.errors import Conflict, Unauthenticated, ValidationFailed
 from exchange.organisations.models import Role, SigningKey
 from exchange.portal import i18n, services
 from exchange.portal.models import PortalUser
-from exchange.portal.views.common import NAVIGATION
+from exchange.portal.views.auth import ATTENTION
+from exchange.portal.views.common import ACCOUNT_PAGES, MENU_GROUPS, NAVIGATION, PUBLIC_PAGES
 from tests.conftest import EXCHANGE_PASSWORD_METHOD
 from tests.factories import add_member
 from tests.portal.helpers import PASSWORD, add_user, csrf, post, sign_in, text
@@ -235,5 +236,8 @@ def test_every_text_has_a_chinese_translation() -> None:
             wanted.add(double or single)
     for items in NAVIGATION.values():
         wanted |= {label for _endpoint, label in items}
+    wanted |= {label for label, _endpoints in MENU_GROUPS} | {"More"}
+    wanted |= {label for _endpoint, label in PUBLIC_PAGES + ACCOUNT_PAGES}
+    wanted |= {label for label, _endpoint in ATTENTION.values()}
     missing = sorted(text for text in wanted if text not in i18n.ZH)
     assert missing == []
