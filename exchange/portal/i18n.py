@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Final
 
 ZH: Final[dict[str, str]] = {
+    "No.": "编号",
+    "as signed: {value}": "签名值：{value}",
     "Welcome, {name}": "{name}，您好",
     "Needs your attention": "待办事项",
     "Nothing waits for you.": "暂无待办事项。",

@@ -8,6 +8,7 @@ A category or region the tables below do not name is still shown readably (``UN 
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Final
 
@@ -90,6 +91,7 @@ HAINAN: Final[dict[str, tuple[str, str]]] = {
     "packaging": ("Packaging", "包装"),
 }
 
+_ISO_CODE: Final = re.compile(r"[a-z]{2}(-[a-z0-9]{1,3})?")
 _CLASSIFICATION_PREFIX: Final = "urn:pact:productclassification:"
 
 
@@ -123,8 +125,19 @@ def category_name(urn: str, language: str) -> str:
 
 def region_name(code: str, language: str) -> str:
     """A region (ISO 3166 country or subdivision code, any case) as people call it."""
-    named = REGIONS.get(code.strip().lower())
-    return _pick(named, language) if named else code.upper()
+    lowered = code.strip().lower()
+    named = REGIONS.get(lowered)
+    if named:
+        return _pick(named, language)
+    # An ISO code the table lacks, written as the standard writes it; a name ("Europe") as is.
+    return code.upper() if _ISO_CODE.fullmatch(lowered) else code
+
+
+def product_code(urn: str) -> str:
+    """A product id as printed on packs: ``urn:gtin:0950...`` is "GTIN 0950..."."""
+    if urn.lower().startswith("urn:gtin:"):
+        return f"GTIN {urn[len('urn:gtin:') :]}"
+    return urn
 
 
 def figure(value: Decimal | int | str) -> str:

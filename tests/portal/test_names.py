@@ -29,6 +29,8 @@ def test_regions_by_name_any_case() -> None:
     assert names.region_name("cn-hi", "zh") == "海南"
     assert names.region_name("cn", "zh") == "中国"
     assert names.region_name("xx-yy", "en") == "XX-YY"
+    assert names.region_name("Europe", "en") == "Europe"
+    assert names.product_code("urn:gtin:09506000134352") == "GTIN 09506000134352"
 
 
 @pytest.mark.parametrize(

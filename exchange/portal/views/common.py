@@ -267,6 +267,11 @@ def _region(code: str) -> str:
     return names.region_name(code, g.get("lang", "zh"))
 
 
+@bp.app_template_filter("product_code")
+def _product_code(urn: str) -> str:
+    return names.product_code(urn)
+
+
 @bp.app_template_filter("figure")
 def _figure(value: Any) -> str:
     return names.figure(value)
