@@ -603,6 +603,12 @@ def _figures(session: Session, categories: set[str], *, now: dt.datetime) -> Fig
     )
 
 
+def certified_categories(session: Session) -> list[str]:
+    """The categories that have certificates: what the registry and green procurement can
+    be searched by (a person picks a name, the page sends its code)."""
+    return sorted(str(c) for c in session.scalars(sa.select(Certificate.category).distinct()))
+
+
 # --- what needs the person's attention (the home page) -----------------------------------
 
 
