@@ -4,11 +4,14 @@ that a strict content security policy would block (presentation attributes only)
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
 from markupsafe import Markup, escape
+
+from exchange.portal import names
 
 # Colour-blind safe (Okabe-Ito), each dark enough for white text or readable on white.
 PALETTE: Final = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#666666")
@@ -62,9 +65,8 @@ def bar_chart(title: str, items: Sequence[tuple[str, Decimal]], unit: str) -> Ma
 
 
 def _short(value: Decimal) -> str:
-    rounded = value.quantize(Decimal("0.0001")) if abs(value) < 1000 else value.quantize(1)
-    text = format(rounded.normalize(), "f")
-    return text if text != "-0" else "0"
+    # As the label prints it: the bar beside a figure says what the label would say.
+    return names.figure(value)
 
 
 def stacked_columns(title: str, series: Mapping[str, Mapping[str, int]]) -> Markup:
@@ -86,6 +88,7 @@ def stacked_columns(title: str, series: Mapping[str, Mapping[str, int]]) -> Mark
     top = max(totals) or 1
     width, plot_height, legend_row = 640, 200, 18
     column = min(60.0, (width - 60) / len(periods))
+    every = max(1, math.ceil(48 / column))  # a period's name is ~45 units wide
     height = plot_height + 40 + legend_row * len(groups)
     body = [
         f'<line x1="50" y1="{plot_height + 10}" x2="{width}" y2="{plot_height + 10}" '
@@ -105,7 +108,11 @@ def stacked_columns(title: str, series: Mapping[str, Mapping[str, int]]) -> Mark
                 f'<rect x="{x:.1f}" y="{base:.1f}" width="{column - 6:.1f}" height="{size:.1f}" '
                 f'fill="{colour}"><title>{escape(name)} {period}: {count}</title></rect>'
             )
-        body.append(_text(x + (column - 6) / 2, plot_height + 26, period, anchor="middle", size=10))
+        # Years of months: name every few columns so that the names do not overlap.
+        if index % every == 0:
+            body.append(
+                _text(x + (column - 6) / 2, plot_height + 26, period, anchor="middle", size=10)
+            )
     for index, (colour, (name, _values)) in enumerate(zip(PALETTE, groups, strict=False)):
         y = plot_height + 36 + index * legend_row
         body.append(f'<rect x="54" y="{y}" width="12" height="12" fill="{colour}"/>')

@@ -23,8 +23,12 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from exchange import quantities, signing
+from exchange.aggregation.models import Product, Result
 from exchange.db import utcnow
+from exchange.disclosure import services as disclosure
+from exchange.disclosure.models import ComplianceState
 from exchange.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from exchange.factors.models import Factor, FactorStatus
 from exchange.footprints.models import (
     FootprintClassification,
     FootprintGeography,
@@ -35,10 +39,14 @@ from exchange.footprints.services import visible_to
 from exchange.labels.models import Certificate, CertificateStatus, Grade
 from exchange.log.models import LogCheckpoint
 from exchange.log.services import latest_checkpoint, tree_size
-from exchange.organisations.models import Organisation
+from exchange.organisations.models import Organisation, OrganisationRole, Role
 from exchange.organisations.principals import Principal
 from exchange.organisations.services import SCOPES, get_organisation
+from exchange.pact.models import FootprintRequest, RequestStatus
+from exchange.partners.models import Decision as RecognitionDecision
+from exchange.partners.models import Recognition
 from exchange.portal.models import PortalSession, PortalUser, SigningDraft
+from exchange.rules.models import AccountingRule, RuleStatus
 
 LANGUAGES: Final = ("zh", "en")
 MIN_PASSWORD_LENGTH: Final = 10
@@ -446,6 +454,20 @@ def footprint_from_json(text: str) -> dict[str, Any]:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Figures:
+    """The tiles a regulator asks for first."""
+
+    companies: int
+    records: int
+    certified_products: int
+    categories_with_rules: int
+    categories_without_rules: int
+    obligations: int
+    obligations_met: int
+    recognised_records: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Dashboard:
     by_category: dict[str, dict[str, int]]
     by_region: dict[str, dict[str, int]]
@@ -453,6 +475,10 @@ class Dashboard:
     expiring: list[Certificate]
     log_size: int
     checkpoint: LogCheckpoint | None
+    figures: Figures
+    # Records received and certificates issued, per month ("2026-03").
+    records_per_month: dict[str, int]
+    certificates_per_month: dict[str, int]
 
 
 def _month(moment: Any) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
@@ -507,11 +533,150 @@ def dashboard(
             .limit(200)
         )
     )
+    by_category = _counts_by_month(session, principal, FootprintClassification, "classification")
+    records_per_month: dict[str, int] = {}
+    year, month = _month(FootprintRecord.received_at)
+    for row_year, row_month, count in session.execute(
+        sa.select(year, month, sa.func.count())
+        .where(visible_to(principal.organisation_id, regulator=True))
+        .group_by(year, month)
+    ):
+        records_per_month[f"{int(row_year):04d}-{int(row_month):02d}"] = int(count)
+    certificates_per_month: dict[str, int] = {}
+    year, month = _month(Certificate.issued_at)
+    for row_year, row_month, count in session.execute(
+        sa.select(year, month, sa.func.count()).group_by(year, month)
+    ):
+        certificates_per_month[f"{int(row_year):04d}-{int(row_month):02d}"] = int(count)
     return Dashboard(
-        by_category=_counts_by_month(session, principal, FootprintClassification, "classification"),
+        by_category=by_category,
         by_region=_counts_by_month(session, principal, FootprintGeography, "geography"),
         grades=grades,
         expiring=expiring,
         log_size=tree_size(session),
         checkpoint=latest_checkpoint(session),
+        figures=_figures(session, set(by_category), now=now),
+        records_per_month=records_per_month,
+        certificates_per_month=certificates_per_month,
     )
+
+
+def _figures(session: Session, categories: set[str], *, now: dt.datetime) -> Figures:
+    """``categories``: those of the records the regulator may see (and of certificates)."""
+    companies = session.scalar(
+        sa.select(sa.func.count(sa.distinct(OrganisationRole.organisation_id))).where(
+            OrganisationRole.role.in_([Role.SUPPLIER, Role.CHAIN_OWNER])
+        )
+    )
+    records = session.scalar(sa.select(sa.func.count()).select_from(FootprintRecord))
+    certified = session.scalar(
+        sa.select(sa.func.count(sa.distinct(Certificate.gtin))).where(
+            Certificate.status == CertificateStatus.ACTIVE, Certificate.valid_until > now
+        )
+    )
+    categories = {c.lower() for c in categories} | {
+        str(c).lower() for c in session.scalars(sa.select(Certificate.category).distinct())
+    }
+    ruled: set[str] = set()
+    for text in session.scalars(
+        sa.select(AccountingRule.classifications_json).where(
+            AccountingRule.status == RuleStatus.LISTED
+        )
+    ):
+        ruled |= {str(item).lower() for item in json.loads(text)}
+    obligations = disclosure.all_obligations(session, now=now)
+    recognised = session.scalar(
+        sa.select(sa.func.count(sa.distinct(Recognition.record_id))).where(
+            Recognition.decision == RecognitionDecision.RECOGNISED,
+            Recognition.flagged_at.is_(None),
+        )
+    )
+    return Figures(
+        companies=int(companies or 0),
+        records=int(records or 0),
+        certified_products=int(certified or 0),
+        categories_with_rules=len(categories & ruled),
+        categories_without_rules=len(categories - ruled),
+        obligations=len(obligations),
+        obligations_met=sum(1 for o in obligations if o.state is ComplianceState.MET),
+        recognised_records=int(recognised or 0),
+    )
+
+
+def certified_categories(session: Session) -> list[str]:
+    """The categories that have certificates: what the registry and green procurement can
+    be searched by (a person picks a name, the page sends its code)."""
+    return sorted(str(c) for c in session.scalars(sa.select(Certificate.category).distinct()))
+
+
+# --- what needs the person's attention (the home page) -----------------------------------
+
+
+def attention(
+    session: Session, principal: Principal, *, now: dt.datetime, days_ahead: int = 90
+) -> dict[str, int]:
+    """Counts of what waits for the signed-in organisation, by kind; only kinds that concern
+    its roles, and only those above zero (the home page lists what needs doing, not a
+    wall of zeros)."""
+    found: dict[str, int] = {}
+    soon = now + dt.timedelta(days=days_ahead)
+    expiring = sa.select(sa.func.count()).where(
+        Certificate.status == CertificateStatus.ACTIVE,
+        Certificate.valid_until > now,
+        Certificate.valid_until <= soon,
+    )
+    organisation = principal.organisation_id
+    if principal.has_role(Role.SUPPLIER) or principal.has_role(Role.CHAIN_OWNER):
+        found["requests"] = int(
+            session.scalar(
+                sa.select(sa.func.count()).where(
+                    FootprintRequest.supplier_id == organisation,
+                    FootprintRequest.status == RequestStatus.OPEN,
+                )
+            )
+            or 0
+        )
+        found["obligations"] = sum(
+            1
+            for o in disclosure.all_obligations(session, now=now, organisation_ids=[organisation])
+            if o.state in (ComplianceState.DUE_SOON, ComplianceState.OVERDUE)
+        )
+        found["own-certificates"] = int(
+            session.scalar(expiring.where(Certificate.owner_id == organisation)) or 0
+        )
+    if principal.has_role(Role.CHAIN_OWNER):
+        found["stale-products"] = int(
+            session.scalar(
+                sa.select(sa.func.count())
+                .select_from(Result)
+                .join(Product, Product.id == Result.product_id)
+                .where(Product.owner_id == organisation, Result.stale.is_(True))
+            )
+            or 0
+        )
+    if principal.has_role(Role.CERTIFICATION_BODY):
+        found["issued-certificates"] = int(
+            session.scalar(expiring.where(Certificate.body_id == organisation)) or 0
+        )
+    if principal.has_role(Role.REGULATOR):
+        found["factor-declarations"] = int(
+            session.scalar(
+                sa.select(sa.func.count()).where(Factor.status == FactorStatus.SUBMITTED)
+            )
+            or 0
+        )
+        found["rule-proposals"] = int(
+            session.scalar(
+                sa.select(sa.func.count()).where(
+                    AccountingRule.status.in_([RuleStatus.PROPOSED, RuleStatus.ASSESSED])
+                )
+            )
+            or 0
+        )
+        found["overdue"] = sum(
+            1
+            for o in disclosure.all_obligations(session, now=now)
+            if o.state is ComplianceState.OVERDUE
+        )
+        found["certificates"] = int(session.scalar(expiring) or 0)
+    return {kind: count for kind, count in found.items() if count}

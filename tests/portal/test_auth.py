@@ -16,7 +16,8 @@ from exchange.errors import Conflict, Unauthenticated, ValidationFailed
 from exchange.organisations.models import Role, SigningKey
 from exchange.portal import i18n, services
 from exchange.portal.models import PortalUser
-from exchange.portal.views.common import NAVIGATION
+from exchange.portal.views.auth import ATTENTION
+from exchange.portal.views.common import ACCOUNT_PAGES, MENU_GROUPS, NAVIGATION, PUBLIC_PAGES
 from tests.conftest import EXCHANGE_PASSWORD_METHOD
 from tests.factories import add_member
 from tests.portal.helpers import PASSWORD, add_user, csrf, post, sign_in, text
@@ -235,5 +236,34 @@ def test_every_text_has_a_chinese_translation() -> None:
             wanted.add(double or single)
     for items in NAVIGATION.values():
         wanted |= {label for _endpoint, label in items}
+    wanted |= {label for label, _endpoints in MENU_GROUPS} | {"More"}
+    wanted |= {label for _endpoint, label in PUBLIC_PAGES + ACCOUNT_PAGES}
+    wanted |= {label for label, _endpoint in ATTENTION.values()}
     missing = sorted(text for text in wanted if text not in i18n.ZH)
     assert missing == []
+
+
+def test_signing_in_keeps_the_language_the_sign_in_page_was_read_in(
+    app: Flask, client: FlaskClient
+) -> None:
+    """An account stored in Chinese, a browser asking for English: the sign-in page was read
+    in English, so the portal stays English after signing in, and the account follows."""
+    member = add_member(app, Role.SUPPLIER)
+    email = add_user(app, member, "kept@example.cn", language="zh")
+    english = {"Accept-Language": "en-GB,en;q=0.9"}
+    assert '<html lang="en">' in text(client.get("/portal/login", headers=english))
+    token = csrf(client)
+    signed_in = client.post(
+        "/portal/login",
+        data={"email": email, "password": PASSWORD, "csrf_token": token},
+        headers=english,
+    )
+    assert signed_in.status_code == 303
+    home = text(client.get("/portal/", headers=english))
+    assert '<html lang="en">' in home and "Welcome" in home
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        assert session.scalars(sa.select(PortalUser.language)).one() == "en"
+    # A browser that names no language gets the account's.
+    other = app.test_client()
+    sign_in(other, email)
+    assert '<html lang="en">' in text(other.get("/portal/"))

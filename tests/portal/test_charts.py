@@ -40,6 +40,14 @@ def test_stacked_columns_merge_the_long_tail_into_one_series() -> None:
     assert "2026-01" in svg and "2026-02" in svg
 
 
+def test_years_of_months_name_only_every_few_columns() -> None:
+    months = [f"{year}-{month:02d}" for year in (2024, 2025, 2026) for month in range(1, 13)]
+    svg = str(charts.stacked_columns("Records", {"Tea": dict.fromkeys(months, 1)}))
+    named = re.findall(r'font-size="10" text-anchor="middle" fill="#1b1b1b">([^<]+)<', svg)
+    assert named[0] == "2024-01" and 4 <= len(named) <= 12
+    assert svg.count("<rect") == len(months) + 1  # every month still has its column
+
+
 def test_the_graph_flags_superseded_inputs() -> None:
     tree = {
         "product": {"name": "Drink", "code": "D"},

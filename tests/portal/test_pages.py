@@ -358,6 +358,7 @@ def test_regulator_dashboard(app: Flask, client: FlaskClient) -> None:
         footprint["productClassifications"] = [
             f"urn:pact:productclassification:hainan:{disclosure}"
         ]
+        footprint["pcf"]["geographyCountrySubdivision"] = "CN-HI"
         client.post(
             "/api/v1/footprints",
             json=supplier.key.sign_footprint(footprint),
@@ -371,9 +372,14 @@ def test_regulator_dashboard(app: Flask, client: FlaskClient) -> None:
     sign_in(client, add_user(app, regulator, "dash@example.cn"))
     page = text(client.get("/portal/regulator"))
     assert 'id="chart-category"' in page and 'id="chart-region"' in page
-    assert "hainan:public" in page
-    assert "hainan:private" not in page  # counts follow the visibility rule
+    # Categories by name (the programme's "hainan:<slug>" read as words), never the URN.
+    assert ">Public<" in page and "urn:pact:productclassification" not in page
+    assert ">Private<" not in page  # counts follow the visibility rule
+    assert ">Hainan<" in page  # the region CN-HI by name
     assert re.search(r'id="log-size">(\d+)<', page)
+    tiles = re.search(r'id="tile-records"><span class="tile-figure">(\d+)<', page)
+    assert tiles and tiles.group(1) == "2"  # both records exist, whoever may read them
+    assert re.search(r'id="tile-companies"><span class="tile-figure">1<', page)
 
 
 def test_regulator_decides_declarations_and_rule_proposals(app: Flask, client: FlaskClient) -> None:

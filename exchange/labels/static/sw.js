@@ -5,7 +5,7 @@
 // and shows "cannot confirm" instead of a verdict.
 'use strict';
 
-const CACHE = 'fx-label-v2';
+const CACHE = 'fx-label-v3';
 const PAGE = '/01/page';
 const TRUST_LIST = '/.well-known/trust-list.json';
 const SHELL = [PAGE, '/static/labels/verify.js', '/static/labels/verify.css', TRUST_LIST];
@@ -42,7 +42,7 @@ async function currentTrustList(cached) {
   if (!Number.isNaN(nextUpdate) && Date.now() < nextUpdate) return offlineCopy(cached);
   const body = {
     code: 'trust-list-stale',
-    message: 'The trust list kept on this phone is past its nextUpdate (or names none): ' +
+    message: 'The trust list kept on this device is past its nextUpdate (or names none): ' +
       'a key revoked since would not show in it. Connect to fetch a fresh one.',
     details: { issuedAt: payload && payload.issuedAt, nextUpdate: payload && payload.nextUpdate },
   };

@@ -23,6 +23,21 @@ document.addEventListener("DOMContentLoaded", () => {
       row.querySelector("input, select").focus();
     });
   }
+  // Menus: one group open at a time; Escape or a click elsewhere closes it.
+  const groups = Array.from(document.querySelectorAll("details.menu-group"));
+  const closeAll = (except) => groups.forEach((group) => { if (group !== except) group.open = false; });
+  groups.forEach((group) => {
+    group.addEventListener("toggle", () => { if (group.open) closeAll(group); });
+    group.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && group.open) {
+        group.open = false;
+        group.querySelector("summary").focus();
+      }
+    });
+  });
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest("details.menu-group")) closeAll(null);
+  });
   // Forms that ask before an irreversible step (data-confirm holds the question).
   document.querySelectorAll("form[data-confirm]").forEach((form) => {
     form.addEventListener("submit", (event) => {

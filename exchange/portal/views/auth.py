@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from flask import flash, g, make_response, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
@@ -26,15 +28,34 @@ from exchange.portal.views.common import (
 from exchange.security import services as lockouts
 from exchange.security import views as security
 
+# What may wait for a person, as the home page lists it: (label, page that deals with it).
+ATTENTION: Final[dict[str, tuple[str, str]]] = {
+    "requests": ("Requests for our footprints to answer", "portal.requests"),
+    "obligations": ("Disclosure obligations due soon or overdue", "portal.compliance"),
+    "stale-products": ("Products whose footprint is stale", "portal.products"),
+    "own-certificates": ("Our certificates expiring within 90 days", "portal.registry"),
+    "issued-certificates": (
+        "Certificates we issued expiring within 90 days",
+        "portal.certification",
+    ),
+    "factor-declarations": ("Factor declarations to review", "portal.regulator_factors"),
+    "rule-proposals": ("Rule proposals to decide", "portal.regulator_rules"),
+    "overdue": ("Overdue disclosure obligations", "portal.regulator_disclosure"),
+    "certificates": ("Certificates expiring within 90 days", "portal.regulator_dashboard"),
+}
+
 
 @bp.get("/")
 def home() -> tuple[str, int]:
     sections = []
+    waiting: list[tuple[str, str, int]] = []
     if g.portal_user is not None:
         for role in Role:
             if g.portal_principal.has_role(role) and role in NAVIGATION:
                 sections.append((role, NAVIGATION[role]))
-    return render("home.html", sections=sections)
+        found = services.attention(db(), g.portal_principal, now=now())
+        waiting = [(*ATTENTION[kind], count) for kind, count in found.items()]
+    return render("home.html", sections=sections, waiting=waiting)
 
 
 @bp.get("/login")
@@ -65,14 +86,22 @@ def login_submit() -> Response | tuple[str, int]:
         flash(i18n.translate("Unknown e-mail or wrong password.", g.lang), "error")
         return render("login.html", 401, next=target, email=email)
     lockouts.sign_in_succeeded(limiter, lockout, account=account)
+    # The person read the sign-in page in a language (switched to, or their browser's) and
+    # signed in in it: the portal stays in that language (it used to switch to the one stored
+    # on the account, often the default, right after signing in), and the account remembers
+    # it. Only a browser that says nothing gets the account's language.
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen not in services.LANGUAGES:
+        chosen = request.accept_languages.best_match(services.LANGUAGES)
+    if chosen in services.LANGUAGES:
+        user.language = chosen
     services.end_stale_sessions(db(), now=now(), policy=session_policy())
     start_session(user)
     db().commit()
     response = redirect(target, code=303)
-    if LANGUAGE_COOKIE not in request.cookies:
-        response.set_cookie(
-            LANGUAGE_COOKIE, user.language, max_age=365 * 86400, samesite="Lax", httponly=True
-        )
+    response.set_cookie(
+        LANGUAGE_COOKIE, user.language, max_age=365 * 86400, samesite="Lax", httponly=True
+    )
     return response
 
 

@@ -3,6 +3,7 @@ security headers, navigation, and errors shown as pages rather than JSON."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +29,7 @@ from exchange import web
 from exchange.errors import ExchangeError, RetryLater
 from exchange.organisations.models import Organisation, Role
 from exchange.organisations.principals import Principal
-from exchange.portal import i18n, security, services
+from exchange.portal import i18n, names, security, services
 from exchange.portal.models import PortalUser
 
 PACKAGE: Final = Path(__file__).resolve().parent.parent
@@ -74,6 +75,76 @@ NAVIGATION: Final[dict[Role, list[tuple[str, str]]]] = {
         ("portal.regulator_disclosure", "Disclosure compliance"),
     ],
 }
+
+
+# Everyone's pages, signed in or not, and each person's own account pages.
+PUBLIC_PAGES: Final = [
+    ("portal.registry", "Registry"),
+    ("portal.verify", "Verify a label"),
+    ("portal.agreements_in_force", "Agreements in force"),
+    ("portal.procurement", "Green procurement"),
+]
+ACCOUNT_PAGES: Final = [("portal.keys", "Signing keys"), ("portal.password", "Change password")]
+
+# The menu bar shows a few groups, each opening a short list (a <details> element: the
+# keyboard and screen readers work without script). A page a person may use but no group
+# names lands under "More", so a page added to NAVIGATION is never lost from the menu.
+MENU_GROUPS: Final[list[tuple[str, tuple[str, ...]]]] = [
+    ("Footprints", ("portal.products", "portal.records", "portal.upload", "portal.requests")),
+    ("Obligations", ("portal.compliance", "portal.site_list")),
+    ("Certification", ("portal.certification",)),
+    (
+        "Oversight",
+        (
+            "portal.regulator_dashboard",
+            "portal.regulator_disclosure",
+            "portal.regulator_accreditation",
+        ),
+    ),
+    ("Methods", ("portal.regulator_factors", "portal.regulator_rules", "portal.regulator_grading")),
+    (
+        "Partners",
+        (
+            "portal.regulator_partners",
+            "portal.regulator_agreements",
+            "portal.regulator_recognitions",
+        ),
+    ),
+    ("Public", tuple(endpoint for endpoint, _label in PUBLIC_PAGES)),
+    ("Account", tuple(endpoint for endpoint, _label in ACCOUNT_PAGES)),
+]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MenuGroup:
+    label: str
+    items: list[tuple[str, str]]
+    current: bool
+
+
+def allowed_pages(signed_in: PortalUser | None) -> list[tuple[str, str]]:
+    """The pages the person may open, in menu order: their roles', the public, their own."""
+    pages: list[tuple[str, str]] = []
+    if signed_in is not None:
+        for role in Role:
+            if g.portal_principal.has_role(role):
+                pages += [item for item in NAVIGATION.get(role, []) if item not in pages]
+    pages += PUBLIC_PAGES
+    if signed_in is not None:
+        pages += ACCOUNT_PAGES
+    return pages
+
+
+def menu_groups(pages: list[tuple[str, str]], current: str | None) -> list[MenuGroup]:
+    labels = dict(pages)
+    grouped: set[str] = set()
+    groups: list[MenuGroup] = []
+    for label, endpoints in [*MENU_GROUPS, ("More", tuple(labels))]:
+        items = [(e, labels[e]) for e in endpoints if e in labels and e not in grouped]
+        grouped |= {endpoint for endpoint, _label in items}
+        if items:
+            groups.append(MenuGroup(label, items, any(e == current for e, _l in items)))
+    return groups
 
 
 def db() -> Session:
@@ -186,22 +257,35 @@ def _translate(text: str, **values: Any) -> str:
     return translated.format(**values) if values else translated
 
 
+@bp.app_template_filter("category")
+def _category(urn: str) -> str:
+    return names.category_name(urn, g.get("lang", "zh"))
+
+
+@bp.app_template_filter("region")
+def _region(code: str) -> str:
+    return names.region_name(code, g.get("lang", "zh"))
+
+
+@bp.app_template_filter("product_code")
+def _product_code(urn: str) -> str:
+    return names.product_code(urn)
+
+
+@bp.app_template_filter("figure")
+def _figure(value: Any) -> str:
+    return names.figure(value)
+
+
 @bp.context_processor
 def _context() -> dict[str, Any]:
-    menu: list[tuple[str, str]] = []
     signed_in = g.get("portal_user")
-    if signed_in is not None:
-        for role in Role:
-            if g.portal_principal.has_role(role):
-                menu += [item for item in NAVIGATION.get(role, []) if item not in menu]
-        menu.append(("portal.keys", "Signing keys"))
-        menu.append(("portal.password", "Change password"))
     return {
         "csrf_token": security.csrf_token,
         "current_user": signed_in,
         "organisation": g.get("portal_organisation"),
         "lang": g.get("lang", "zh"),
-        "menu": menu,
+        "menu_groups": menu_groups(allowed_pages(signed_in), request.endpoint),
         "roles": g.portal_principal.roles if signed_in is not None else frozenset(),
     }
 

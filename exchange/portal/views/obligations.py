@@ -21,6 +21,7 @@ from exchange.footprints import services as footprints
 from exchange.log.services import ensure_checkpoint
 from exchange.organisations.models import Role
 from exchange.organisations.schemas import parse
+from exchange.portal import services as portal
 from exchange.portal.security import roles_required
 from exchange.portal.views.common import (
     RECORD_ROLES,
@@ -203,6 +204,7 @@ def procurement() -> tuple[str, int]:
     return render(
         "procurement.html",
         document=document,
+        categories=portal.certified_categories(db()),
         arguments=arguments,
         csv_query={**arguments, "format": "csv"},
     )

@@ -10,6 +10,7 @@ from flask import current_app, request
 from exchange.errors import ValidationFailed
 from exchange.labels import claims as label_claims
 from exchange.labels import services as labels
+from exchange.portal import services as portal
 from exchange.portal.views.common import bp, db, form_text, render
 
 STATUSES = ("active", "suspended", "revoked", "expired", "accreditation-withdrawn")
@@ -34,6 +35,7 @@ def registry() -> tuple[str, int]:
         category=request.args.get("category", "")[:300],
         status=status or "",
         statuses=STATUSES,
+        categories=portal.certified_categories(db()),
     )
 
 

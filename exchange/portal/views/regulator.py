@@ -4,11 +4,12 @@ schemes and accreditation of certification bodies."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy as sa
-from flask import request
+from flask import g, request
 from werkzeug.wrappers import Response
 
 from exchange import web
@@ -21,7 +22,7 @@ from exchange.labels.models import AccreditationStatus, GradingMethod
 from exchange.labels.schemas import SchemeRequest
 from exchange.organisations.models import Organisation, OrganisationRole, Role
 from exchange.organisations.schemas import parse
-from exchange.portal import charts
+from exchange.portal import charts, i18n, names
 from exchange.portal import services as portal
 from exchange.portal.security import roles_required
 from exchange.portal.views.common import bp, db, done, form_text, principal, render
@@ -34,13 +35,46 @@ from exchange.rules.schemas import rule_json
 @roles_required(Role.REGULATOR)
 def regulator_dashboard() -> tuple[str, int]:
     figures = portal.dashboard(db(), principal())
+    language = g.lang
+    by_category = _named(figures.by_category, lambda urn: names.category_name(urn, language))
+    by_region = _named(figures.by_region, lambda code: names.region_name(code, language))
+    grades: dict[str, dict[int, int]] = {}
+    for category, counts in figures.grades.items():
+        merged = grades.setdefault(names.category_name(category, language), {})
+        for grade, count in counts.items():
+            merged[grade] = merged.get(grade, 0) + count
+    records = i18n.translate("Records", language)
+    certificates = i18n.translate("Certificates", language)
     return render(
         "dashboard.html",
         figures=figures,
-        by_category=charts.stacked_columns("Records by category and month", figures.by_category),
-        by_region=charts.stacked_columns("Records by region and month", figures.by_region),
-        grades=charts.grade_bars("Grade distribution per category", figures.grades),
+        tiles=figures.figures,
+        per_month=charts.stacked_columns(
+            i18n.translate("Records and certificates per month", language),
+            {records: figures.records_per_month, certificates: figures.certificates_per_month},
+        ),
+        by_category=charts.stacked_columns(
+            i18n.translate("Records by category and month", language), by_category
+        ),
+        by_region=charts.stacked_columns(
+            i18n.translate("Records by region and month", language), by_region
+        ),
+        grades=charts.grade_bars(
+            i18n.translate("Grade distribution per category", language), grades
+        ),
     )
+
+
+def _named(
+    series: dict[str, dict[str, int]], name: Callable[[str], str]
+) -> dict[str, dict[str, int]]:
+    """Series keyed by what people call them; codes that share a name are added up."""
+    named: dict[str, dict[str, int]] = {}
+    for code, counts in series.items():
+        merged = named.setdefault(name(code), {})
+        for period, count in counts.items():
+            merged[period] = merged.get(period, 0) + count
+    return named
 
 
 @bp.get("/regulator/factors")
