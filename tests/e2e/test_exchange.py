@@ -194,6 +194,16 @@ def test_the_demo_tells_its_story(tmp_path: Path) -> None:
     assert "the request is now fulfilled" in result.stdout
     assert "the exchange verifies it: valid" in result.stdout
     assert "a partner programme verifies the coconut water offline" in result.stdout
+    # The chain-owner's part: a bill of materials over signed inputs, computed, derived with
+    # confidential provenance, certified; a partner's record recognised; a disclosure duty.
+    assert "the juice brand models its coconut water" in result.stdout
+    assert "the exchange computes it from the signed inputs" in result.stdout
+    assert "the exchange attests it verified every input" in result.stdout
+    assert "the bottle maker, reading the published footprint, may open 2 line(s)" in (
+        result.stdout
+    )
+    assert "a record handed over by the Thai programme is recognised" in result.stdout
+    assert "the juice brand's obligation for urn:gtin:06901234500035: met" in result.stdout
     assert (tmp_path / "demo-instance" / "demo" / "label.png").read_bytes()[:4] == b"\x89PNG"
     _the_printed_commands_work_as_printed(result.stdout, env, tmp_path)
     # Running it again reuses the companies instead of failing on their codes; this run
@@ -271,6 +281,11 @@ def _the_printed_commands_work_as_printed(output: str, env: dict[str, str], tmp_
     commands = [line.strip() for line in tour if line.startswith("  ") and "curl" not in line]
     commands = [line for line in commands if line and not line.startswith(("TOKEN", "-d", "|"))]
     assert any(" keys generate " in line for line in commands), commands
+    # The chain-owner's commands, as printed (each names the brand's credentials).
+    section = output[output.index("The chain-owner's product") : output.index("Commands to try")]
+    brand = [line.strip() for line in section.splitlines() if line.startswith("  EXCHANGE_URL=")]
+    assert len(brand) == 2 and " products explain " in brand[0], section
+    commands += brand
     script = "set -euo pipefail\n" + "\n".join(commands) + "\n"
     # The server of the demo is gone (--once): serve the same instance again to push to.
     instance = tmp_path / "demo-instance"
@@ -284,11 +299,12 @@ def _the_printed_commands_work_as_printed(output: str, env: dict[str, str], tmp_
             cwd=tmp_path,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=600,  # six CLI processes; a loaded machine takes a while to start each
             check=False,
         )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "1 accepted, 0 rejected" in ran.stdout, ran.stdout + ran.stderr
+    assert "coconut-water-330: " in ran.stdout and "attestation: valid" in ran.stdout, ran.stdout
     # The private key stayed in the demo's own folder, not where the newcomer stood.
     assert not list(tmp_path.glob("*.jwk.json"))
     assert (tmp_path / "demo-instance" / "demo" / "my-key.jwk.json").exists()

@@ -28,11 +28,12 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 
-from exchange import signing
+from exchange import signing, web
 from exchange.client.api import ExchangeAPIError, ExchangeClient
 from exchange.client.keys import LocalKey
 from exchange.client.labels import certificate_document, sign_certificate
 from exchange.db import transaction
+from exchange.demo import hainan, province
 from exchange.factors import services as factors
 from exchange.labels import qr
 from exchange.mutual_recognition.verify import verify_bundle
@@ -175,6 +176,7 @@ def _free_port(preferred: int) -> int:
 
 @contextlib.contextmanager
 def _server(port: int, instance_path: str, database_url: str) -> Iterator[str]:
+    """A gunicorn server of this instance on 127.0.0.1:``port`` until the block ends."""
     environment = {
         **os.environ,
         "EXCHANGE_INSTANCE_PATH": instance_path,
@@ -187,7 +189,8 @@ def _server(port: int, instance_path: str, database_url: str) -> Iterator[str]:
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        # Generous: on a busy machine gunicorn and its workers take a while to import the app.
+        deadline = time.monotonic() + 180
         while True:
             if process.poll() is not None:
                 raise click.ClickException("the server stopped while starting; see above")
@@ -195,7 +198,7 @@ def _server(port: int, instance_path: str, database_url: str) -> Iterator[str]:
                 if requests.get(f"{base_url}/healthz", timeout=5).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                raise click.ClickException("the server did not start within 60 s")
+                raise click.ClickException("the server did not start within 180 s")
             time.sleep(0.2)
         yield base_url
     finally:
@@ -213,11 +216,42 @@ def _say(text: str) -> None:
 @click.command("demo")
 @click.option("--port", default=8000, show_default=True, help="preferred port on 127.0.0.1")
 @click.option("--once", is_flag=True, help="run the story and stop, instead of serving on")
+@click.option(
+    "--scale",
+    type=click.Choice(["story", "province"]),
+    default="story",
+    show_default=True,
+    help="story: one supply chain told step by step; province: a whole generated programme",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=province.DEFAULT_SEED,
+    show_default=True,
+    help="province: the same seed makes the same companies, keys and records",
+)
+@click.option(
+    "--companies",
+    type=click.IntRange(2 * len(hainan.INDUSTRIES)),
+    default=province.DEFAULT_COMPANIES,
+    show_default=True,
+    help="province: how many companies (at least two of each industry)",
+)
+@click.option(
+    "--years",
+    type=click.IntRange(1, 10),
+    default=province.DEFAULT_YEARS,
+    show_default=True,
+    help=f"province: reference years of records, up to {province.LAST_YEAR}",
+)
 @with_appcontext
-def demo_command(port: int, once: bool) -> None:
-    """Run a Hainan coconut-water supply chain on a live exchange."""
+def demo_command(port: int, once: bool, scale: str, seed: int, companies: int, years: int) -> None:
+    """Run a Hainan coconut-water supply chain on a live exchange (or a whole province)."""
     database_url = current_app.config["DATABASE_URL"]
     upgrade_database(database_url)
+    if scale == "province":
+        _province(province.Plan(seed=seed, companies=companies, years=years), port, once)
+        return
     demo_dir = Path(current_app.instance_path) / "demo"
     demo_dir.mkdir(exist_ok=True)
 
@@ -276,6 +310,7 @@ class _Story:
         self.record_ids: dict[str, str] = {}
         self.base_url = base_url
         self.label_page = ""
+        self.product_id = ""
 
     def key_of(self, slug: str) -> LocalKey:
         # The company's own machine: its private key is a file only it holds.
@@ -394,25 +429,214 @@ class _Story:
                 f"({factor['scope']}, {factor['source'][:40]}...)"
             )
 
-        name, ids = self.company("brand")
-        drink = demo_footprint(
-            company_name=name,
-            company_ids=ids,
-            product_id=f"urn:gtin:{DRINK_GTIN}",
-            name="Coconut water 330 ml",
-            description="100% coconut water, PET bottle 330 ml",
-            unit="liter",
-            amount="0.33",
-            mass_kg="0.36",
-            fossil="0.148",
-            biogenic_uptake="-0.05",
-        )
-        drink["productClassifications"] = [DRINK_CATEGORY]
-        self.record_ids["drink"] = self.sign_and_push("brand", drink)["id"]
-        brand.publish(self.record_ids["drink"])
-        _say("the juice brand publishes its coconut water footprint")
+        drink = self._derive_the_drink()
         self._certify_and_label(drink)
         self._verify_as_partner()
+        self._partner_programme()
+        self._disclosure_duty()
+
+    def _derive_the_drink(self) -> dict[str, Any]:
+        """The brand's bill of materials over its suppliers' signed records and approved
+        factors, computed; the derived footprint signed on its own machine and published."""
+        brand = self.clients["brand"]
+        cooperative = self.credentials["cooperative"]["organisation_id"]
+        bottler = self.credentials["bottler"]["organisation_id"]
+        product = brand.define_product(
+            {
+                "code": "coconut-water-330",
+                "name": "Coconut water 330 ml",
+                "declaredUnit": "liter",
+                "declaredAmount": "0.33",
+                "massPerDeclaredUnit": "0.36",
+                "productUrn": f"urn:gtin:{DRINK_GTIN}",
+                # Per declared unit, one bottle of 0.33 L.
+                "lines": [
+                    {
+                        "label": "green coconut, Wenchang",
+                        "quantity": "0.85",
+                        "unit": "kg",
+                        "supplierId": cooperative,
+                        "supplierProduct": "urn:gtin:06901234500011",
+                    },
+                    {
+                        "category": "packaging",
+                        "label": "PET bottle 330 ml",
+                        "quantity": "1",
+                        "unit": "piece",
+                        "supplierId": bottler,
+                        "supplierProduct": "urn:gtin:06901234500028",
+                    },
+                    {
+                        "category": "packaging",
+                        "label": "PE bottle cap",
+                        "quantity": "1",
+                        "unit": "piece",
+                        "supplierId": bottler,
+                        "supplierProduct": "urn:gtin:06901234500042",
+                    },
+                    {
+                        "category": "electricity",
+                        "label": "filling line, Hainan grid",
+                        "quantity": "0.04",
+                        "unit": "kWh",
+                        "factorCode": "cn.electricity.hainan.2023",
+                    },
+                    {
+                        "category": "transport",
+                        "label": "road freight to Haikou, 30 km",
+                        "quantity": "0.0108",
+                        "unit": "t·km",
+                        "factorCode": "desnz.freight.hgv.average-laden.2025",
+                    },
+                ],
+            }
+        )
+        self.product_id = product["id"]
+        _say(
+            f"the juice brand models its coconut water (product {product['id']}): a bill of "
+            "materials of the cooperative's coconut, the bottle maker's bottle and cap (their "
+            "signed records), and its own electricity and freight (approved factors)"
+        )
+        computed = brand.compute_product(product["id"])
+        pcf = computed["result"]["pcf"]
+        _say(
+            f"the exchange computes it from the signed inputs: {pcf['pcfExcludingBiogenicUptake']}"
+            f" kg CO2e per 0.33 l excluding biogenic uptake ({pcf['total']} including it); "
+            f"digest {computed['digest'][:16]}..."
+        )
+        draft = brand.derived_draft(product["id"], 2025)
+        draft["productClassifications"] = [DRINK_CATEGORY]
+        result = self.sign_and_push("brand", draft)
+        self.record_ids["drink"] = result["id"]
+        brand.publish(result["id"])
+        view = brand.provenance(result["id"])
+        opened = sum(1 for line in view["lines"] if line["opened"])
+        _say(
+            f"the brand signs the derived footprint on its own machine and publishes it: its "
+            f"provenance commits to {len(view['commitments'])} input lines without their "
+            f"figures; the brand may open {opened} of them, and the exchange attests it "
+            "verified every input and recomputed every total"
+        )
+        supplier_view = self.clients["bottler"].provenance(result["id"])
+        _say(
+            "the bottle maker, reading the published footprint, may open "
+            f"{sum(1 for line in supplier_view['lines'] if line['opened'])} line(s): its own, "
+            "never the cooperative's"
+        )
+        return dict(draft)
+
+    def _partner_programme(self) -> None:
+        """A foreign programme's record recognised under an agreement the regulator grants."""
+        regulator = self.clients["regulator"]
+        base_url = "https://pcf.th.partner.example"
+        path = self.demo_dir / "partner-programme.signing-key.jwk.json"
+        anchor = LocalKey.load(path) if path.exists() else LocalKey.generate()
+        if not path.exists():
+            anchor.save(path)
+        partners = regulator.request("GET", "/api/v1/partners")["data"]
+        partner = next((p for p in partners if p["pactBaseUrl"] == base_url), None)
+        if partner is None:
+            partner = regulator.request(
+                "POST",
+                "/api/v1/partners",
+                json={
+                    "name": "Thailand Carbon Footprint of Products Programme",
+                    "country": "TH",
+                    "operator": "Thailand Greenhouse Gas Management Organization",
+                    "contact": "pcf@th.partner.example",
+                    "pactBaseUrl": base_url,
+                    "jwks": {"keys": [anchor.public_jwk()]},
+                },
+            )
+            agreement = regulator.request(
+                "POST",
+                "/api/v1/agreements",
+                json={
+                    "partnerId": partner["id"],
+                    "title": "Hainan-Thailand mutual recognition of product carbon footprints",
+                    "scope": [DRINK_CATEGORY],
+                    "acceptedStandards": ["ISO14067"],
+                    "acceptedGwpSets": ["AR6"],
+                    "minPrimaryDataShare": "20",
+                    "maxReferenceAgeDays": 3650,
+                    "requiredVerification": "none",
+                    "validFrom": "2026-01-01T00:00:00Z",
+                    "validUntil": "2030-12-31T00:00:00Z",
+                    "texts": {
+                        "zh": "双方认可对方项目内经签名、记录在案的产品碳足迹。",
+                        "en": "Each party recognises the other's signed and logged product "
+                        "carbon footprints.",
+                        "partner": {
+                            "language": "th",
+                            "text": "ทั้งสองฝ่ายยอมรับคาร์บอนฟุตพริ้นท์ของผลิตภัณฑ์ของอีกฝ่าย",
+                        },
+                    },
+                },
+            )
+            regulator.request(
+                "POST",
+                f"/api/v1/agreements/{agreement['id']}/status",
+                json={"status": "granted", "reason": "signed by both programmes"},
+            )
+        _say(
+            f"the regulator onboards {partner['name']}, pinning its key, and grants an "
+            "agreement covering bottled drinks"
+        )
+        footprint = demo_footprint(
+            company_name="Chumphon Coconut Products Co., Ltd.",
+            company_ids=[f"urn:uuid:{uuid.uuid4()}"],
+            product_id="urn:gtin:08851234000014",
+            name="Coconut water 1 L, Chumphon",
+            description="Thai coconut water exported to Hainan, per liter",
+            unit="liter",
+            amount="1",
+            mass_kg="1.05",
+            fossil="0.41",
+            biogenic_uptake="-0.12",
+        )
+        footprint["productClassifications"] = [DRINK_CATEGORY]
+        footprint["pcf"]["geographyCountry"] = "TH"
+        del footprint["pcf"]["geographyCountrySubdivision"]
+        decided = regulator.request(
+            "POST",
+            f"/api/v1/partners/{partner['id']}/records",
+            json={"items": [{"envelope": anchor.sign_footprint(footprint)}]},
+        )["data"][0]
+        self.record_ids["partner"] = decided["recordId"]
+        _say(
+            f"a record handed over by the Thai programme is {decided['decision']} "
+            f"({', '.join(r['code'] for r in decided['reasons']) or 'every condition met'}); "
+            f"the signed decision is log entry {decided['logIndex']}, and the record is "
+            "served here like any other"
+        )
+
+    def _disclosure_duty(self) -> None:
+        """The regulator's disclosure duty for bottled drinks, and the brand's obligation."""
+        regulator = self.clients["regulator"]
+        title = "瓶装饮料碳足迹年度公开披露 Bottled drinks: annual public disclosure"
+        existing = regulator.request("GET", "/api/v1/disclosure/requirements")["data"]
+        if not any(item["title"] == title for item in existing):
+            regulator.request(
+                "POST",
+                "/api/v1/disclosure/requirements",
+                json={
+                    "title": title,
+                    "basis": "海南省产品碳足迹管理办法 (示例条款)",
+                    "scope": {"category": DRINK_CATEGORY},
+                    "content": {"level": "total"},
+                    "manner": "public",
+                    "deadline": {"kind": "annual", "month": 6, "day": 30, "dueSoonDays": 30},
+                },
+            )
+        _say("the regulator requires bottled drinks' footprints to be published yearly by 30 June")
+        obligations = self.clients["brand"].request("GET", "/api/v1/disclosure/compliance")["data"]
+        for obligation in obligations:
+            if obligation["requirement"]["title"] == title:
+                _say(
+                    f"the juice brand's obligation for {obligation['productId']}: "
+                    f"{obligation['state']} (due {obligation['dueAt'][:10]}), by record "
+                    f"{obligation['recordId']}"
+                )
 
     def _certify_and_label(self, drink: dict[str, Any]) -> None:
         """Accreditation, a body-signed certificate, a grade, and a label a shopper scans."""
@@ -589,6 +813,11 @@ def _print_tour(
     footprint = _example_footprint(credentials, story.demo_dir)
     key = story.demo_dir / "my-key.jwk.json"
     signed = footprint.with_name("footprint.signed.json")
+    brand = credentials["brand"]
+    brand_env = (
+        f"EXCHANGE_URL={base_url} EXCHANGE_CLIENT_ID={brand['client_id']} "
+        f"EXCHANGE_CLIENT_SECRET={brand['client_secret']}"
+    )
     click.echo(f"""
 What to open
   {story.label_page}
@@ -600,6 +829,12 @@ What to open
   {base_url}/api/v1/organisations                             the organisation directory
   {base_url}/.well-known/openid-configuration                 PACT token endpoint discovery
   {base_url}/healthz
+
+The chain-owner's product, as the juice brand (its credentials: "brand" in the file below)
+  {brand_env} {exchange} products explain {story.product_id}
+  {brand_env} {exchange} products provenance {story.record_ids["drink"]}
+  {base_url}/api/v1/footprints/{story.record_ids["partner"]}
+      the Thai programme's record, recognised here
 
 The web portal: {base_url}/portal/login
   sign in as the cooperative with {sign_in["email"]} / {sign_in["password"]}
@@ -620,3 +855,83 @@ Commands to try, as the cooperative (credentials of every demo company: {credent
   # sign the example footprint written for you, and push it
   {exchange} sign {footprint} --key {key} && {exchange} push {signed}
 """)
+
+
+def _province(plan: province.Plan, port: int, once: bool) -> None:
+    """Generate the province (unless this database holds it already), print what it made
+    and how to sign in as each role, then serve it (unless ``once``)."""
+    database_url = current_app.config["DATABASE_URL"]
+    demo_dir = Path(current_app.instance_path) / "demo"
+    demo_dir.mkdir(exist_ok=True)
+    sign_ins_file = demo_dir / "province.json"
+    origin = current_app.config["EXCHANGE_ORIGIN"]
+    services = province.Services(
+        sessions=current_app.extensions["exchange.sessions"],
+        key=web.exchange_key(),
+        origin=origin,
+        public_url=current_app.config.get("PUBLIC_URL") or f"https://{origin}",
+    )
+    if province.already_generated(services.sessions, plan):
+        _say(f"the province of seed {plan.seed} is in {database_url} already: not generated again")
+        sign_ins = (
+            json.loads(sign_ins_file.read_text())["signIns"] if sign_ins_file.exists() else {}
+        )
+    else:
+        _say(
+            f"generating a province of {plan.companies} companies, reference years "
+            f"{plan.first_year}-{province.LAST_YEAR}, seed {plan.seed}, into {database_url}"
+        )
+        summary = province.generate(
+            services,
+            plan,
+            regulator_spec=COMPANIES["regulator"],
+            certifier_spec=COMPANIES["certifier"],
+            say=_say,
+        )
+        sign_ins = summary.sign_ins
+        sign_ins_file.write_text(
+            json.dumps(
+                {
+                    "seed": plan.seed,
+                    "companies": plan.companies,
+                    "years": plan.years,
+                    "seconds": round(summary.seconds, 2),
+                    "counts": summary.counts,
+                    "rows": summary.rows,
+                    "signIns": sign_ins,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        sign_ins_file.chmod(0o600)
+        click.echo(f"\nThe province in {summary.seconds:.1f} s:")
+        for name, count in summary.counts.items():
+            click.echo(f"  {count:>7}  {name}")
+        largest = sorted(summary.rows.items(), key=lambda item: -item[1])[:5]
+        click.echo(
+            f"  {sum(summary.rows.values()):>7}  rows in {len(summary.rows)} tables "
+            f"(most: {', '.join(f'{name} {count}' for name, count in largest)})"
+        )
+    exchange = _command_prefix()
+    click.echo(f"""
+Check the transparency log holds every entry it should:
+  {exchange} audit
+Sign-in details are kept in {sign_ins_file}.""")
+    if once:
+        _print_sign_ins("<the exchange's address, e.g. after `exchange serve`>", sign_ins)
+        return
+    with _server(_free_port(port), current_app.instance_path, database_url) as base_url:
+        _say(f"exchange running at {base_url} (gunicorn, 2 workers, {database_url})")
+        _print_sign_ins(base_url, sign_ins)
+        click.echo("\nServing until you press Ctrl-C.")
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
+
+
+def _print_sign_ins(base_url: str, sign_ins: dict[str, dict[str, str]]) -> None:
+    click.echo(f"\nThe web portal: {base_url}/portal/login, as each role:")
+    for role, person in sign_ins.items():
+        click.echo(f"  {role:<19} {person['email']} / {person['password']}")
+        click.echo(f"  {'':<19} ({person['organisation']})")
