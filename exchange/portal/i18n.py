@@ -207,6 +207,7 @@ ZH: Final[dict[str, str]] = {
     "Reason": "原因",
     "Received": "接收时间",
     "Record counts cover what the regulator may read: public records and those disclosed to the regulator.": "记录数仅统计主管部门可读的记录：公开记录和向主管部门披露的记录。",
+    "A record counts in the month its validity begins; a certificate in the month it was issued.": "记录按其有效期开始的月份统计，证书按签发月份统计。",
     "Record id": "记录编号",
     "Record the decision": "记录决定",
     "Records": "碳足迹记录",

@@ -66,10 +66,28 @@ REGIONS: Final[dict[str, tuple[str, str]]] = {
     "vn": ("Viet Nam", "越南"),
 }
 
-# UN CPC Ver. 2.1 classes named as the classification names them (only those the demo and
-# the tests use; any other code shows as "UN CPC <code>").
+# UN CPC Ver. 2.1 classes and subclasses the demo, the demo province and the tests use, by a
+# short form of the classification's own title; any other code shows as "UN CPC <code>".
 CPC: Final[dict[str, tuple[str, str]]] = {
     "2449": ("Other non-alcoholic beverages", "其他无酒精饮料"),
+    "24490": ("Other non-alcoholic beverages", "其他无酒精饮料"),
+    "01312": ("Bananas", "香蕉"),
+    "01316": ("Mangoes, guavas and mangosteens", "芒果、番石榴和山竹"),
+    "01317": ("Papayas", "木瓜"),
+    "01318": ("Pineapples", "菠萝"),
+    "01319": ("Other tropical fruits", "其他热带水果"),
+    "01460": ("Coconuts", "椰子"),
+    "01620": ("Tea leaves", "茶叶"),
+    "01651": ("Pepper", "胡椒"),
+    "01950": ("Natural rubber", "天然橡胶"),
+    "04362": ("Shrimps and prawns", "虾"),
+    "21261": ("Frozen fish and seafood", "冷冻鱼类和海产品"),
+    "21270": ("Prepared crustaceans", "加工甲壳类"),
+    "21499": ("Prepared fruit and nuts", "加工水果和坚果"),
+    "23911": ("Roasted coffee", "焙炒咖啡"),
+    "23913": ("Tea", "茶"),
+    "34710": ("Polyethylene", "聚乙烯"),
+    "34740": ("Polyesters", "聚酯"),
 }
 
 # The programme's own Hainan categories (urn:pact:productclassification:hainan:<slug>).

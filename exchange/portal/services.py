@@ -476,7 +476,9 @@ class Dashboard:
     log_size: int
     checkpoint: LogCheckpoint | None
     figures: Figures
-    # Records received and certificates issued, per month ("2026-03").
+    # Records by the month their validity begins (when the company issued the figure, not
+    # when the exchange received it: a programme loaded at once still shows its years) and
+    # certificates by the month issued ("2026-03").
     records_per_month: dict[str, int]
     certificates_per_month: dict[str, int]
 
@@ -485,12 +487,16 @@ def _month(moment: Any) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
     return sa.extract("year", moment), sa.extract("month", moment)
 
 
+def _month_key(year: Any, month: Any) -> str:
+    return f"{int(year):04d}-{int(month):02d}"
+
+
 def _counts_by_month(
     session: Session, principal: Principal, table: Any, column: str
 ) -> dict[str, dict[str, int]]:
-    """Records the regulator may see, per value of a term and month received."""
+    """Records the regulator may see, per value of a term and month their validity begins."""
     value = getattr(table, column)
-    year, month = _month(FootprintRecord.received_at)
+    year, month = _month(FootprintRecord.valid_from)
     rows = session.execute(
         sa.select(value, year, month, sa.func.count())
         .join(FootprintRecord, FootprintRecord.id == table.record_id)
@@ -499,8 +505,7 @@ def _counts_by_month(
     )
     counts: dict[str, dict[str, int]] = {}
     for term, row_year, row_month, count in rows:
-        key = f"{int(row_year):04d}-{int(row_month):02d}"
-        counts.setdefault(str(term), {})[key] = int(count)
+        counts.setdefault(str(term), {})[_month_key(row_year, row_month)] = int(count)
     return counts
 
 
@@ -535,19 +540,19 @@ def dashboard(
     )
     by_category = _counts_by_month(session, principal, FootprintClassification, "classification")
     records_per_month: dict[str, int] = {}
-    year, month = _month(FootprintRecord.received_at)
+    year, month = _month(FootprintRecord.valid_from)
     for row_year, row_month, count in session.execute(
         sa.select(year, month, sa.func.count())
         .where(visible_to(principal.organisation_id, regulator=True))
         .group_by(year, month)
     ):
-        records_per_month[f"{int(row_year):04d}-{int(row_month):02d}"] = int(count)
+        records_per_month[_month_key(row_year, row_month)] = int(count)
     certificates_per_month: dict[str, int] = {}
     year, month = _month(Certificate.issued_at)
     for row_year, row_month, count in session.execute(
         sa.select(year, month, sa.func.count()).group_by(year, month)
     ):
-        certificates_per_month[f"{int(row_year):04d}-{int(row_month):02d}"] = int(count)
+        certificates_per_month[_month_key(row_year, row_month)] = int(count)
     return Dashboard(
         by_category=by_category,
         by_region=_counts_by_month(session, principal, FootprintGeography, "geography"),

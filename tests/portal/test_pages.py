@@ -7,10 +7,13 @@ import re
 import uuid
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from exchange import signing
+from exchange.db import transaction, utcnow
+from exchange.footprints.models import FootprintRecord
 from exchange.organisations.models import Role
 from tests.factories import Member, add_member
 from tests.labels.builders import CATEGORY, GTIN
@@ -380,6 +383,16 @@ def test_regulator_dashboard(app: Flask, client: FlaskClient) -> None:
     tiles = re.search(r'id="tile-records"><span class="tile-figure">(\d+)<', page)
     assert tiles and tiles.group(1) == "2"  # both records exist, whoever may read them
     assert re.search(r'id="tile-companies"><span class="tile-figure">1<', page)
+    # Over time, a record counts in the month its validity begins, not the month the exchange
+    # received it: a programme loaded in one day still shows its years.
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        starts = {
+            f"{start:%Y-%m}" for start in session.scalars(sa.select(FootprintRecord.valid_from))
+        }
+    per_month = re.search(r'<figure id="chart-per-month">(.*?)</figure>', page, re.S)
+    assert per_month and starts and f"{utcnow():%Y-%m}" not in starts
+    assert all(month in per_month.group(1) for month in starts)
+    assert f"{utcnow():%Y-%m}" not in per_month.group(1)
 
 
 def test_regulator_decides_declarations_and_rule_proposals(app: Flask, client: FlaskClient) -> None:
