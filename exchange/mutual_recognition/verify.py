@@ -601,8 +601,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     arguments = parser.parse_args(argv)
     try:
-        document = json.loads(arguments.bundle.read_text(encoding="utf-8"))
-        pinned = json.loads(arguments.jwks.read_text(encoding="utf-8"))
+        # The I-JSON parser, as everywhere signed material is read: a bundle or JWK Set with a
+        # member name twice would otherwise be read here as its last value and by another
+        # verifier as its first.
+        document = signing.parse_json(arguments.bundle.read_bytes())
+        pinned = signing.parse_json(arguments.jwks.read_bytes())
         policy = (
             None
             if arguments.policy is None

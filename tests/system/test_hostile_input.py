@@ -676,6 +676,41 @@ def test_the_command_line_verifiers_refuse_a_member_name_twice(
     assert not (tmp_path / "record.signed.json").exists()
 
 
+def test_the_standalone_bundle_verifier_refuses_a_member_name_twice(
+    app: Flask, client: FlaskClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m exchange.mutual_recognition.verify``, the verifier a third party runs:
+    a genuine bundle (or JWK Set) with a forged copy of a member put first. A reader that
+    keeps the last copy finds it valid, one that keeps the first reads the forgery; ours
+    refuses it, naming the member."""
+    from exchange.mutual_recognition.verify import main as verify_main
+
+    owner = add_member(app, Role.SUPPLIER)
+    envelope = owner.envelope()
+    client.post("/api/v1/footprints", json=envelope, headers=owner.headers)
+    bundle = client.get(
+        f"/api/v1/footprints/{envelope['footprint']['id']}/verification", headers=owner.headers
+    ).get_json()
+    jwks = client.get("/.well-known/jwks.json").get_data(as_text=True).strip()
+    (tmp_path / "good.json").write_text(json.dumps(bundle))
+    (tmp_path / "jwks.json").write_text(jwks)
+    assert verify_main([str(tmp_path / "good.json"), "--jwks", str(tmp_path / "jwks.json")]) == 0
+    capsys.readouterr()
+    forged_first = '{"bundle": {"record": {"id": "another"}}, ' + json.dumps(bundle)[1:]
+    (tmp_path / "bundle-twice.json").write_text(forged_first)
+    (tmp_path / "jwks-twice.json").write_text('{"keys": [], ' + jwks[1:])
+    for bundle_file, jwks_file, name in (
+        ("bundle-twice.json", "jwks.json", "bundle"),
+        ("good.json", "jwks-twice.json", "keys"),
+    ):
+        status = verify_main([str(tmp_path / bundle_file), "--jwks", str(tmp_path / jwks_file)])
+        out, err = capsys.readouterr()
+        assert status == 1, out
+        assert out == ""  # no verdict printed for a document it will not read
+        [line] = err.strip().splitlines()
+        assert f'"{name}" appears twice' in line, line
+
+
 class _PartnerAnswers:
     """A partner host that answers every request with ``body`` (and a token)."""
 

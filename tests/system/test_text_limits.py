@@ -10,6 +10,7 @@ stored), and walk the metadata so that a new bounded column must be accounted fo
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from exchange import create_app, limits
+from exchange.client.keys import LocalKey
 from exchange.db import make_engine, transaction
 from exchange.errors import ExchangeError
 from exchange.footprints.models import FootprintRecord, Share
@@ -30,8 +32,11 @@ from exchange.log.models import LogEntry
 from exchange.models import metadata
 from exchange.organisations import services as partner_services
 from exchange.organisations.models import Organisation, Role, SigningKey
+from exchange.partners.models import Agreement, PartnerProgramme
 from tests.conftest import fresh_database
-from tests.factories import Member, add_member
+from tests.factories import Member, add_member, cloud_event
+from tests.mutual_recognition.builders import agreement_body
+from tests.mutual_recognition.conftest import register
 from tests.system.test_backup import POSTGRES_URL, _cli
 
 # Some tests here build databases of their own from EXCHANGE_TEST_DATABASE_URL.
@@ -508,6 +513,172 @@ OTHER_AREAS: frozenset[str] = frozenset(
         "witnessed_logs.origin",
     }
 )
+
+
+FAR_OVER = 100_000  # the reviewers' length: far over every column
+
+
+def test_far_over_long_text_into_the_other_areas_columns_is_a_400(
+    client: FlaskClient, app: Flask, customer: Member
+) -> None:
+    """The OTHER_AREAS columns fed by an API body, each sent a value of FAR_OVER characters:
+    a 400 on both databases (PostgreSQL would answer 500 for a value that reached it), and
+    nothing of it stored. Their limits are checked by the areas' own schemas; this holds them
+    to it until each is probed at its exact length above."""
+    regulator = add_member(app, Role.REGULATOR)
+    anchor = LocalKey.generate()
+    registered = register(client, regulator, anchor)
+    assert registered.status_code == 201, registered.get_json()
+    partner_id = registered.get_json()["id"]
+    big = "x" * FAR_OVER
+    product = {"code": "P", "name": "N", "declaredUnit": "kilogram"}
+    line = {"quantity": "1", "unit": "kg", "factorCode": "f"}
+    partner = {
+        "name": "A",
+        "country": "TH",
+        "operator": "O",
+        "contact": "c@example.th",
+        "pactBaseUrl": "https://pcf.partner.example",
+        "jwks": {"keys": [anchor.public_jwk()]},
+    }
+    scheme = {
+        "category": "tea",
+        "method": "benchmark-ratio",
+        "unit": "kilogram",
+        "parameters": {"benchmark": "10", "cutPoints": ["0.6", "0.8", "1.2", "2.0"]},
+    }
+    site = {"kind": "park", "name": "P", "region": "CN-HI"}
+    requirement = {
+        "title": "t",
+        "basis": "b",
+        "scope": {"category": "tea"},
+        "content": {"level": "total"},
+        "manner": "public",
+        "deadline": {"kind": "annual", "month": 6, "day": 30, "dueSoonDays": 30},
+        "effectiveFrom": "2026-01-01T00:00:00Z",
+    }
+    event = cloud_event(
+        "org.wbcsd.pact.ProductFootprint.RequestCreatedEvent.3",
+        {"productId": ["urn:x:product:1"]},
+        "https://buyer.example",
+    )
+    # (what, who, method, path, body)
+    cases: list[tuple[str, Member, str, str, Any]] = [
+        *(
+            (f"product {name}", customer, "POST", "/api/v1/products", product | {name: big})
+            for name in ("code", "name", "productUrn", "declaredUnit")
+        ),
+        *(
+            (
+                f"bill of materials line {name}",
+                customer,
+                "POST",
+                "/api/v1/products",
+                product | {"lines": [line | {name: big}]},
+            )
+            for name in ("label", "category", "unit", "factorCode", "supplierProduct")
+        ),
+        *(
+            (f"partner {name}", regulator, "POST", "/api/v1/partners", partner | {name: big})
+            for name in ("name", "operator", "contact", "logOrigin", "clientId", "country")
+        ),
+        (
+            "partner pactBaseUrl",
+            regulator,
+            "POST",
+            "/api/v1/partners",
+            partner | {"pactBaseUrl": "https://pcf.partner.example/" + big},
+        ),
+        (
+            "agreement title",
+            regulator,
+            "POST",
+            "/api/v1/agreements",
+            agreement_body(partner_id, title=big),
+        ),
+        (
+            "partner status reason",
+            regulator,
+            "POST",
+            f"/api/v1/partners/{partner_id}/status",
+            {"status": "suspended", "reason": big},
+        ),
+        (
+            "events endpoint baseUrl",
+            customer,
+            "PUT",
+            "/api/v1/events-endpoint",
+            {"baseUrl": "https://buyer.example/" + big, "clientId": "c", "clientSecret": "s"},
+        ),
+        (
+            "events endpoint clientId",
+            customer,
+            "PUT",
+            "/api/v1/events-endpoint",
+            {"baseUrl": "https://93.184.216.34", "clientId": big, "clientSecret": "s"},
+        ),
+        *(
+            (
+                f"grading scheme {name}",
+                regulator,
+                "POST",
+                "/api/v1/grading-schemes",
+                scheme | {name: big},
+            )
+            for name in ("category", "unit")
+        ),
+        *(
+            (f"site {name}", customer, "POST", "/api/v1/sites", site | {name: big})
+            for name in ("name", "region", "location")
+        ),
+        (
+            "disclosure requirement title",
+            regulator,
+            "POST",
+            "/api/v1/disclosure/requirements",
+            requirement | {"title": big},
+        ),
+        (
+            "disclosure requirement category",
+            regulator,
+            "POST",
+            "/api/v1/disclosure/requirements",
+            requirement | {"scope": {"category": big}},
+        ),
+        *(
+            (f"PACT event {name}", customer, "POST", "/3/events", event | {name: big})
+            for name in ("id", "source", "type")
+        ),
+        (
+            "accreditation reason",
+            regulator,
+            "POST",
+            f"/api/v1/accreditations/{customer.organisation_id}",
+            {"status": "granted", "reason": big},
+        ),
+    ]
+
+    def stored() -> tuple[int, ...]:
+        with transaction(app.extensions["exchange.sessions"]) as session:
+            return tuple(
+                session.scalar(sa.select(sa.func.count()).select_from(table)) or 0
+                for table in (PartnerProgramme, Agreement, LogEntry)
+            )
+
+    before = stored()
+    answers = {}
+    for what, member, method, path, body in cases:
+        kind = "cloudevents+json" if path == "/3/events" else "json"
+        response = client.open(
+            path,
+            method=method,
+            data=json.dumps(body),
+            content_type=f"application/{kind}",
+            headers=member.headers,
+        )
+        answers[what] = (response.status_code, (response.get_json() or {}).get("code"))
+    assert answers == dict.fromkeys(answers, (400, "BadRequest")), answers
+    assert stored() == before
 
 
 def test_every_bounded_text_column_is_accounted_for() -> None:
