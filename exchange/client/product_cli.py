@@ -20,7 +20,7 @@ from exchange.client.api import ExchangeAPIError, ExchangeClient
 from exchange.client.cli import server_options
 from exchange.client.keys import LocalKey
 from exchange.labels.verify import TrustListError, TrustListStale
-from exchange.signing import SigningError
+from exchange.signing import SigningError, parse_json
 
 # Members of the API's product documents that the commands print first: PACT's headline
 # figure, which excludes biogenic uptake.
@@ -219,7 +219,8 @@ def _pinned(jwks_file: Path | None, client: ExchangeClient) -> tuple[list[bytes]
     """The exchange keys to trust: pinned from a file, else as the exchange serves them."""
     if jwks_file is not None:
         try:
-            document = json.loads(jwks_file.read_text("utf-8"))
+            # Pinned keys are trusted material: read as strictly as the exchange reads it.
+            document = parse_json(jwks_file.read_bytes())
         except (OSError, ValueError) as exc:
             raise click.ClickException(f"{jwks_file}: {exc}") from exc
         source = f"pinned from {jwks_file}"

@@ -132,3 +132,13 @@ def test_a_chain_owner_uses_the_cli(app: Flask, server: str, tmp_path: Path) -> 
     )
     assert refused.returncode == 1
     assert "trust list does not check out" in refused.stderr
+    # A pinned file naming "keys" twice is refused, not read as its last copy (another reader
+    # of the same file would trust the first).
+    real = json.dumps(requests.get(f"{server}/.well-known/jwks.json", timeout=30).json()["keys"])
+    forged = json.dumps([LocalKey.generate().public_jwk()])
+    (tmp_path / "twice.json").write_text(f'{{"keys": {forged}, "keys": {real}}}')
+    refused = run_cli(
+        "products", "provenance", record_id, "--jwks", "twice.json", env=env, cwd=tmp_path
+    )
+    assert refused.returncode == 1
+    assert "twice.json" in refused.stderr and "keys" in refused.stderr
