@@ -10,6 +10,12 @@ PYTEST_PARALLEL := -n 2 --dist loadgroup
 # at once. Much of a pass's time is its tests waiting on the servers, CLIs and browser they
 # start, so the phases side by side keep two cores busier than one after the other.
 TEST_JOBS ?= 4
+# Bash for the recipes: its `time` ends each phase with its wall-clock and CPU time (user and
+# system, the phase's child processes included), which is where a slow run shows what to fix.
+SHELL := /bin/bash
+TIMED = TIMEFORMAT="== $@: %0Rs wall, %0Us user + %0Ss system CPU =="; time
+# The slowest tests of a pass, with their setup and teardown apart.
+DURATIONS := --durations=25
 PG_ANSWERS = $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null
 
 # The suite starts Python processes by the hundred (xdist workers, servers and their gunicorn
@@ -64,7 +70,8 @@ system-packages:
 ## Set up and run the whole suite on SQLite and, when it answers, on PostgreSQL: lint, docs and
 ## both passes side by side (TEST_JOBS), each phase's output printed whole when it ends.
 test: $(VENV)/.installed system-packages
-	@if $(PG_ANSWERS); then \
+	@TIMEFORMAT="== make test: %0Rs wall, %0Us user + %0Ss system CPU =="; time { \
+	if $(PG_ANSWERS); then \
 		passes="test-sqlite test-postgresql"; ran="SQLite and PostgreSQL (127.0.0.1:5432)"; \
 	else \
 		passes="test-sqlite"; ran="SQLite only: PostgreSQL does not answer on 127.0.0.1:5432"; \
@@ -72,31 +79,34 @@ test: $(VENV)/.installed system-packages
 	echo "== lint, docs and the tests on $$ran, $(TEST_JOBS) at a time =="; \
 	$(MAKE) --no-print-directory --keep-going --jobs=$(TEST_JOBS) --output-sync=target \
 		lint docs $$passes || { echo "== FAILED (see above); the tests ran on $$ran =="; exit 1; }; \
-	echo "== passed: lint, docs, the tests on $$ran =="
+	echo "== passed: lint, docs, the tests on $$ran =="; \
+	}
 
 ## Every test on SQLite, with the line coverage of the in-process suite (floor: pyproject.toml).
 test-sqlite: $(VENV)/.installed
 	@echo "== tests on SQLite, with coverage =="
-	$(BIN)/pytest -q $(PYTEST_PARALLEL) --cov --cov-report=term
+	@$(TIMED) $(BIN)/pytest -q $(PYTEST_PARALLEL) $(DURATIONS) --cov --cov-report=term
 
 ## The tests that touch the database, on PostgreSQL (PG_URL); the rest ran on SQLite.
 test-postgresql: $(VENV)/.installed
 	@echo "== tests on PostgreSQL ($(PG_URL)): every test that touches the database =="
-	EXCHANGE_TEST_DATABASE_URL='$(PG_URL)' $(BIN)/pytest -q $(PYTEST_PARALLEL)
+	@export EXCHANGE_TEST_DATABASE_URL='$(PG_URL)'; $(TIMED) $(BIN)/pytest -q $(PYTEST_PARALLEL) $(DURATIONS)
 
 ## Static checks: ruff (lint and format), the layer contract, mypy strict.
 lint: $(VENV)/.installed
 	@echo "== lint (ruff, ruff format, the layer contract, mypy strict) =="
-	$(BIN)/ruff check exchange tests bench docs/hooks
-	$(BIN)/ruff format --check exchange tests bench docs/hooks
-	$(BIN)/lint-imports --no-cache
-	$(BIN)/mypy
+	@$(TIMED) { \
+		$(BIN)/ruff check exchange tests bench docs/hooks \
+		&& $(BIN)/ruff format --check exchange tests bench docs/hooks \
+		&& $(BIN)/lint-imports --no-cache \
+		&& $(BIN)/mypy; \
+	}
 
 ## The documentation site (mkdocs.yml, docs/) built into site/; the API reference page is
 ## generated from the app's OpenAPI document. --strict: a broken link or anchor fails.
 docs: $(VENV)/.installed
 	@echo "== docs (mkdocs build --strict) =="
-	$(BIN)/mkdocs build --strict
+	@$(TIMED) $(BIN)/mkdocs build --strict
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/ingest.py
