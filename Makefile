@@ -87,10 +87,12 @@ test-sqlite: $(VENV)/.installed
 	@echo "== tests on SQLite, with coverage =="
 	@$(TIMED) $(BIN)/pytest -q $(PYTEST_PARALLEL) $(DURATIONS) --cov --cov-report=term
 
-## The tests that touch the database, on PostgreSQL (PG_URL); the rest ran on SQLite.
+## The tests that touch the database, on PostgreSQL (PG_URL); the rest ran on SQLite. Its
+## screenshots go to a folder of their own: the SQLite pass may be writing its own beside it.
 test-postgresql: $(VENV)/.installed
 	@echo "== tests on PostgreSQL ($(PG_URL)): every test that touches the database =="
-	@export EXCHANGE_TEST_DATABASE_URL='$(PG_URL)'; $(TIMED) $(BIN)/pytest -q $(PYTEST_PARALLEL) $(DURATIONS)
+	@export EXCHANGE_TEST_DATABASE_URL='$(PG_URL)' EXCHANGE_TEST_ARTEFACTS=test-artefacts/postgresql; \
+	$(TIMED) $(BIN)/pytest -q $(PYTEST_PARALLEL) $(DURATIONS)
 
 ## Static checks: ruff (lint and format), the layer contract, mypy strict.
 lint: $(VENV)/.installed
