@@ -6,6 +6,25 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 # Two workers; the tests of a module that share a server or browser run on one of them
 # (tests/conftest.py groups them), so that each server starts once.
 PYTEST_PARALLEL := -n 2 --dist loadgroup
+# How many of the phases of `make test` (lint, docs, the SQLite pass, the PostgreSQL pass) run
+# at once. Much of a pass's time is its tests waiting on the servers, CLIs and browser they
+# start, so the phases side by side keep two cores busier than one after the other.
+TEST_JOBS ?= 4
+# Bash for the recipes: its `time` ends each phase with its wall-clock and CPU time (user and
+# system, the phase's child processes included), which is where a slow run shows what to fix.
+SHELL := /bin/bash
+TIMED = TIMEFORMAT="== $@: %0Rs wall, %0Us user + %0Ss system CPU =="; time
+# The slowest tests of a pass, with their setup and teardown apart.
+DURATIONS := --durations=25
+PG_ANSWERS = $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null
+
+# The suite starts Python processes by the hundred (xdist workers, servers and their gunicorn
+# workers, CLIs, throwaway virtualenvs). Where PYTHONDONTWRITEBYTECODE is set (CI images and
+# sandboxes often set it) nothing writes the compiled bytecode, so every one of them compiled
+# each module it imports (SQLAlchemy, Flask, pydantic, the exchange) from source again:
+# seconds of CPU a process, most of a fresh clone's test time. Here the first import writes
+# it (into .venv and the clone's __pycache__ folders, which git ignores).
+unexport PYTHONDONTWRITEBYTECODE
 
 # What the exchange needs from Debian: a CJK font for the PNG labels' Chinese text (the demo
 # prints one). The tests also need a browser for the verification page and the zbar QR
@@ -48,32 +67,48 @@ system-packages:
 	$$sudo apt-get update && \
 	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y --no-install-recommends $$missing
 
-## Set up and run the whole suite on SQLite and, when it answers, on PostgreSQL.
+## Set up and run the whole suite on SQLite and, when it answers, on PostgreSQL: lint, docs and
+## both passes side by side (TEST_JOBS), each phase's output printed whole when it ends.
 test: $(VENV)/.installed system-packages
-	@echo "== lint (ruff, ruff format, the layer contract, mypy strict) =="
-	@$(MAKE) --no-print-directory lint
-	@echo "== docs (mkdocs build --strict) =="
-	$(BIN)/mkdocs build --strict
-	@echo "== tests on SQLite =="
-	$(BIN)/pytest -q $(PYTEST_PARALLEL)
-	@if $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
-		echo "== tests on PostgreSQL (127.0.0.1:5432): every test that touches the database =="; \
-		EXCHANGE_TEST_DATABASE_URL='$(PG_URL)' $(BIN)/pytest -q $(PYTEST_PARALLEL); \
+	@TIMEFORMAT="== make test: %0Rs wall, %0Us user + %0Ss system CPU =="; time { \
+	if $(PG_ANSWERS); then \
+		passes="test-sqlite test-postgresql"; ran="SQLite and PostgreSQL (127.0.0.1:5432)"; \
 	else \
-		echo "== PostgreSQL does not answer on 127.0.0.1:5432: ran on SQLite only =="; \
-	fi
+		passes="test-sqlite"; ran="SQLite only: PostgreSQL does not answer on 127.0.0.1:5432"; \
+	fi; \
+	echo "== lint, docs and the tests on $$ran, $(TEST_JOBS) at a time =="; \
+	$(MAKE) --no-print-directory --keep-going --jobs=$(TEST_JOBS) --output-sync=target \
+		lint docs $$passes || { echo "== FAILED (see above); the tests ran on $$ran =="; exit 1; }; \
+	echo "== passed: lint, docs, the tests on $$ran =="; \
+	}
+
+## Every test on SQLite, with the line coverage of the in-process suite (floor: pyproject.toml).
+test-sqlite: $(VENV)/.installed
+	@echo "== tests on SQLite, with coverage =="
+	@$(TIMED) $(BIN)/pytest -q $(PYTEST_PARALLEL) $(DURATIONS) --cov --cov-report=term
+
+## The tests that touch the database, on PostgreSQL (PG_URL); the rest ran on SQLite. Its
+## screenshots go to a folder of their own: the SQLite pass may be writing its own beside it.
+test-postgresql: $(VENV)/.installed
+	@echo "== tests on PostgreSQL ($(PG_URL)): every test that touches the database =="
+	@export EXCHANGE_TEST_DATABASE_URL='$(PG_URL)' EXCHANGE_TEST_ARTEFACTS=test-artefacts/postgresql; \
+	$(TIMED) $(BIN)/pytest -q $(PYTEST_PARALLEL) $(DURATIONS)
 
 ## Static checks: ruff (lint and format), the layer contract, mypy strict.
 lint: $(VENV)/.installed
-	$(BIN)/ruff check exchange tests bench docs/hooks
-	$(BIN)/ruff format --check exchange tests bench docs/hooks
-	$(BIN)/lint-imports --no-cache
-	$(BIN)/mypy
+	@echo "== lint (ruff, ruff format, the layer contract, mypy strict) =="
+	@$(TIMED) { \
+		$(BIN)/ruff check exchange tests bench docs/hooks \
+		&& $(BIN)/ruff format --check exchange tests bench docs/hooks \
+		&& $(BIN)/lint-imports --no-cache \
+		&& $(BIN)/mypy; \
+	}
 
 ## The documentation site (mkdocs.yml, docs/) built into site/; the API reference page is
 ## generated from the app's OpenAPI document. --strict: a broken link or anchor fails.
 docs: $(VENV)/.installed
-	$(BIN)/mkdocs build --strict
+	@echo "== docs (mkdocs build --strict) =="
+	@$(TIMED) $(BIN)/mkdocs build --strict
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/ingest.py
@@ -81,7 +116,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/pact_list.py
 	$(BIN)/python bench/labels.py
 	$(BIN)/python bench/aggregate.py
-	@if $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
+	@if $(PG_ANSWERS); then \
 		$(BIN)/python bench/load.py; \
 	else \
 		echo "== PostgreSQL does not answer on 127.0.0.1:5432: bench/load.py skipped =="; \
