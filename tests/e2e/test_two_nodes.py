@@ -2,10 +2,11 @@
 (each its own gunicorn master and instance folder) on one PostgreSQL database and one Redis,
 with the keys folder made once (``exchange keys init``) and copied to the second node, and
 a worker beside each. Pushes, reads, PACT pulls, label verifications and the verification
-bundles a partner programme checks go through both nodes at once; then the log is one log
-without gaps that ``exchange audit`` passes, every acknowledged record is stored once, a
-rate limit exhausted on one node is exhausted on the other, every event is delivered once,
-and a third node with keys of its own is refused.
+bundles a partner programme checks go through both nodes at once, and a portal sign-in on
+one node is a session on the other; then the log is one log without gaps that ``exchange
+audit`` passes, every acknowledged record is stored once, a rate limit used up on one node
+is used up on the other, every event is delivered once, and a third node with keys of its
+own is refused.
 
 Several nodes on SQLite are not supported (SQLite is one machine's file, and its rate-limit
 counters are a file in each instance folder): the test needs PostgreSQL and says so when
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,6 +48,7 @@ from tests.e2e.conftest import running_server, server_environment, start_server
 from tests.e2e.receiver import PartnerHost, tls_partner_host
 from tests.factories import Member, add_member
 from tests.labels.builders import CATEGORY, GTIN
+from tests.portal.helpers import PASSWORD, add_user
 
 # The database is built from EXCHANGE_TEST_DATABASE_URL (fresh_database).
 pytestmark = [pytest.mark.e2e, pytest.mark.database]
@@ -195,6 +198,7 @@ def test_two_nodes_serve_one_exchange(
             # A third node whose keys folder was forgotten made a key of its own on its
             # first start: it refuses to serve this exchange's log.
             monkeypatch.setenv("EXCHANGE_KEYS_PATH", str(tmp_path / "c" / "keys"))
+            (tmp_path / "c").mkdir()
             log_c = tmp_path / "c" / "server.log"
             with pytest.raises(AssertionError, match="must not serve this exchange"):
                 start_server(database, tmp_path / "c" / "instance", log_c)
@@ -319,6 +323,17 @@ def exercise(
     assert len({event["id"] for event in events}) == PUSHES
     named = sorted(pf_id for event in events for pf_id in event["data"]["pfIds"])
     assert named == sorted(acknowledged)
+
+    # A portal sign-in on node A is a session on node B (no sticky sessions needed).
+    email = add_user(app, customer, "buyer@juice.example")
+    with requests.Session() as browser:
+        page = browser.get(a.url("/portal/login"), timeout=60).text
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert found is not None
+        form = {"email": email, "password": PASSWORD, "csrf_token": found.group(1)}
+        assert browser.post(a.url("/portal/login"), data=form, timeout=60).status_code == 200
+        there = browser.get(b.url("/portal/records"), allow_redirects=False, timeout=60)
+        assert there.status_code == 200, there.headers.get("Location")
 
     # One rate limit for both nodes: a shopper who used up the limit on node A is refused
     # on node B; another shopper is still answered there.
