@@ -101,7 +101,12 @@ def _connect_node_check(app: Flask) -> None:
 
     def check(session: Session) -> str | None:
         keyring = app.extensions["exchange.keyring"]
-        return node_problem(session, keyring.current(), app.config["EXCHANGE_ORIGIN"])
+        return node_problem(
+            session,
+            keyring.current(),
+            app.config["EXCHANGE_ORIGIN"],
+            adopt_keys=app.config["ADOPT_KEYS"],
+        )
 
     app.extensions["exchange.node_check"] = check
 

@@ -78,6 +78,7 @@ def check_node() -> None:
             session,
             current_app.extensions["exchange.keyring"].current(),
             current_app.config["EXCHANGE_ORIGIN"],
+            adopt_keys=current_app.config["ADOPT_KEYS"],
         )
     if problem is not None:
         raise click.ClickException(f"this node must not serve this exchange: {problem}")

@@ -104,3 +104,15 @@ def test_keys_init_makes_the_keys_once_readable_by_their_owner(other_node: Flask
     again = other_node.test_cli_runner().invoke(init_keys_command)
     assert again.output == first.output
     assert (keys / WITNESS_KEY_FILE).read_bytes() == witness
+
+
+def test_a_node_adopting_new_keys_starts_but_never_with_another_origin(
+    app: Flask, other_node: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    sign_checkpoint(app)
+    key = other_node.extensions["exchange.key"]
+    origin = other_node.config["EXCHANGE_ORIGIN"]
+    with other_node.extensions["exchange.sessions"]() as session:
+        assert node_problem(session, key, origin, adopt_keys=True) is None
+        assert node_problem(session, key, "elsewhere.example", adopt_keys=True) is not None
+    assert f"from now on it signs with {key.kid}" in caplog.text
