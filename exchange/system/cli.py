@@ -50,6 +50,8 @@ def serve_command(
     check_node()
     os.environ["EXCHANGE_INSTANCE_PATH"] = current_app.instance_path
     os.environ.setdefault("EXCHANGE_DATABASE_URL", current_app.config["DATABASE_URL"])
+    # The workers hold the keys this check accepted.
+    os.environ.setdefault("EXCHANGE_KEYS_PATH", str(current_app.config["KEYS_PATH"]))
     argv = [
         sys.executable,
         "-m",
