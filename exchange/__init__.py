@@ -43,9 +43,10 @@ def create_app(
     app.extensions["exchange.sessions"] = db.make_session_factory(engine)
     # Requests read the keyring (which follows rotations); commands, which run briefly, and
     # tests use the key as it was at start.
-    keyring = Keyring(Path(app.instance_path))
+    keyring = Keyring(Path(app.config["KEYS_PATH"]))
     app.extensions["exchange.keyring"] = keyring
     app.extensions["exchange.key"] = keyring.current()
+    _connect_node_check(app)
     app.teardown_appcontext(web.close_session)
     app.extensions["exchange.log_sources"] = _log_sources()
     app.extensions["exchange.job_handlers"] = _job_handlers()
@@ -70,7 +71,7 @@ def create_app(
 
 
 def _configure_portal_sessions(app: Flask) -> None:
-    """Signed session cookies of the portal, keyed from the exchange key (instance folder);
+    """Signed session cookies of the portal, keyed from the exchange key (keys folder);
     each names a session held in the database (exchange.portal.models.PortalSession)."""
     import datetime as dt
 
@@ -89,6 +90,25 @@ def _configure_portal_sessions(app: Flask) -> None:
     )
     # What time the portal's sessions are judged at (tests move it).
     app.extensions["exchange.portal.clock"] = utcnow
+
+
+def _connect_node_check(app: Flask) -> None:
+    """What ``exchange worker`` (core) checks before it starts: that this node's keys and
+    origin are those that signed the exchange's log (exchange.system.nodes, above it)."""
+    from sqlalchemy.orm import Session
+
+    from exchange.system.nodes import node_problem
+
+    def check(session: Session) -> str | None:
+        keyring = app.extensions["exchange.keyring"]
+        return node_problem(
+            session,
+            keyring.current(),
+            app.config["EXCHANGE_ORIGIN"],
+            adopt_keys=app.config["ADOPT_KEYS"],
+        )
+
+    app.extensions["exchange.node_check"] = check
 
 
 def _log_sources() -> dict[str, Any]:

@@ -18,7 +18,7 @@ from exchange.client.cli import keys_cli, push_command, sign_command
 from exchange.client.label_cli import certificate_cli, label_cli
 from exchange.client.product_cli import products_cli
 from exchange.demo import demo_command
-from exchange.system.cli import rotate_key_command
+from exchange.system.cli import init_keys_command, rotate_key_command
 
 main = FlaskGroup(
     name="exchange",
@@ -35,7 +35,9 @@ main.params = [
 click.version_option(
     version("footprint-exchange"), "--version", prog_name="exchange", message="%(prog)s %(version)s"
 )(main)
-# `exchange keys` is the companies' group; `keys rotate` is the operators' (it loads the app).
+# `exchange keys` is the companies' group; `keys init` and `keys rotate` are the operators'
+# (they load the app).
+keys_cli.add_command(init_keys_command)
 keys_cli.add_command(rotate_key_command)
 # `products recompute-stale` likewise: the chain-owners' group, one operator's command.
 products_cli.add_command(recompute_stale_command)

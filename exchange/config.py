@@ -50,6 +50,15 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "PORTAL_SESSION_LIFETIME_SECONDS": int(
             os.environ.get("EXCHANGE_PORTAL_SESSION_LIFETIME", str(8 * 3600))
         ),
+        # The folder of the exchange's private keys (its signing key, the keys it retired, its
+        # witness key): the instance folder unless said otherwise. Every node serving one
+        # exchange holds the same keys: the same folder mounted on each, or a copy of it
+        # (docs/operations/nodes.md).
+        "KEYS_PATH": Path(os.environ.get("EXCHANGE_KEYS_PATH") or instance_path),
+        # After the exchange's keys were lost (restore without the keys folder): let this
+        # node start although the log was signed by other keys; its next checkpoint is
+        # signed by its own key. Partners must then pin the new key.
+        "ADOPT_KEYS": os.environ.get("EXCHANGE_ADOPT_KEYS", "") in {"1", "true", "yes"},
         "LOG_LEVEL": os.environ.get("EXCHANGE_LOG_LEVEL", "INFO"),
         # One JSON line per request goes here when it names a file, else with the other logs
         # on stderr.

@@ -1,15 +1,17 @@
-"""The exchange's Ed25519 keys, kept in the instance folder, and secrets sealed with them.
+"""The exchange's Ed25519 keys, kept in the keys folder, and secrets sealed with them.
 
-The current key is the file ``exchange-signing-key``; keys it replaced are kept, with the
-time they were retired, in ``exchange-retired-keys/<kid>.json``, so that everything they
-signed (receipts, checkpoints, labels, trust lists, recognition decisions, bundles) still
-verifies by its kid and every secret they sealed still opens. All are readable by their
-owner only (0600).
+The keys folder is the instance folder unless ``EXCHANGE_KEYS_PATH`` names another (a
+volume every node of the exchange mounts, or a copy of it on each). The current key is the
+file ``exchange-signing-key``; keys it replaced are kept, with the time they were retired,
+in ``exchange-retired-keys/<kid>.json``, so that everything they signed (receipts,
+checkpoints, labels, trust lists, recognition decisions, bundles) still verifies by its kid
+and every secret they sealed still opens. All are readable by their owner only (0600).
 
-Several processes share the folder: the first start creates the key with an atomic hard
-link that only one can win; a rotation (``exchange keys rotate``) writes the retired copy
-first and then replaces the current file atomically, under a lock, and every process
-notices the new file at its next use (:class:`Keyring`), so all workers move together.
+Several processes (the workers of a node; the nodes behind a load balancer when they mount
+one folder) share it: the first start creates the key with an atomic hard link that only
+one can win; a rotation (``exchange keys rotate``) writes the retired copy first and then
+replaces the current file atomically, under a lock, and every process notices the new file
+at its next use (:class:`Keyring`), so all workers move together.
 """
 
 from __future__ import annotations
@@ -109,8 +111,8 @@ def _encode_seed(private_key: bytes) -> bytes:
     return signing.b64url_encode(private_key).encode() + b"\n"
 
 
-def _retired_keys(instance_path: Path) -> tuple[RetiredKey, ...]:
-    directory = instance_path / RETIRED_DIRECTORY
+def _retired_keys(keys_path: Path) -> tuple[RetiredKey, ...]:
+    directory = keys_path / RETIRED_DIRECTORY
     if not directory.is_dir():
         return ()
     found = []
@@ -150,10 +152,10 @@ def load_or_create_seed(path: Path) -> tuple[bytes, dt.datetime]:
     return seed, written
 
 
-def load_or_create_exchange_key(instance_path: Path) -> ExchangeKey:
-    seed, written = load_or_create_seed(instance_path / KEY_FILE_NAME)
+def load_or_create_exchange_key(keys_path: Path) -> ExchangeKey:
+    seed, written = load_or_create_seed(keys_path / KEY_FILE_NAME)
     current = signing.KeyPair.from_private_key(seed)
-    retired = tuple(item for item in _retired_keys(instance_path) if item.key.kid != current.kid)
+    retired = tuple(item for item in _retired_keys(keys_path) if item.key.kid != current.kid)
     return ExchangeKey(
         private_key=current.private_key,
         public_key=current.public_key,
@@ -164,9 +166,9 @@ def load_or_create_exchange_key(instance_path: Path) -> ExchangeKey:
 
 
 @contextlib.contextmanager
-def _rotation_lock(instance_path: Path) -> Iterator[None]:
-    instance_path.mkdir(parents=True, exist_ok=True)
-    with (instance_path / LOCK_FILE_NAME).open("a") as lock:
+def _rotation_lock(keys_path: Path) -> Iterator[None]:
+    keys_path.mkdir(parents=True, exist_ok=True)
+    with (keys_path / LOCK_FILE_NAME).open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -174,16 +176,16 @@ def _rotation_lock(instance_path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def rotate_exchange_key(instance_path: Path, *, now: dt.datetime | None = None) -> ExchangeKey:
+def rotate_exchange_key(keys_path: Path, *, now: dt.datetime | None = None) -> ExchangeKey:
     """Retire the current key (kept, to verify and open what it made) and make a new one.
 
     The retired copy is on disk before the current file is replaced, so a crash in between
     leaves the old key current and also listed as retired, which is harmless.
     """
-    with _rotation_lock(instance_path):
-        old = load_or_create_exchange_key(instance_path)
+    with _rotation_lock(keys_path):
+        old = load_or_create_exchange_key(keys_path)
         retired_at = now or dt.datetime.now(dt.UTC)
-        directory = instance_path / RETIRED_DIRECTORY
+        directory = keys_path / RETIRED_DIRECTORY
         directory.mkdir(mode=0o700, exist_ok=True)
         record = {
             "kid": old.kid,
@@ -194,37 +196,37 @@ def rotate_exchange_key(instance_path: Path, *, now: dt.datetime | None = None) 
         temporary = _write_new_file(directory, json.dumps(record).encode() + b"\n")
         os.replace(temporary, directory / f"{old.kid}.json")
         _sync_directory(directory)
-        temporary = _write_new_file(instance_path, _encode_seed(signing.generate_private_key()))
-        os.replace(temporary, instance_path / KEY_FILE_NAME)
-        _sync_directory(instance_path)
-    return load_or_create_exchange_key(instance_path)
+        temporary = _write_new_file(keys_path, _encode_seed(signing.generate_private_key()))
+        os.replace(temporary, keys_path / KEY_FILE_NAME)
+        _sync_directory(keys_path)
+    return load_or_create_exchange_key(keys_path)
 
 
 class Keyring:
-    """The instance folder's keys as one process sees them, re-read when a rotation (by any
+    """The keys folder's keys as one process sees them, re-read when a rotation (by any
     process) replaced the current key file: one ``stat`` per use."""
 
-    def __init__(self, instance_path: Path) -> None:
-        self._instance_path = instance_path
+    def __init__(self, keys_path: Path) -> None:
+        self._keys_path = keys_path
         self._lock = threading.Lock()
-        self._key = load_or_create_exchange_key(instance_path)
+        self._key = load_or_create_exchange_key(keys_path)
         self._stamp = self._file_stamp()
 
     def _file_stamp(self) -> tuple[int, int, int]:
-        found = (self._instance_path / KEY_FILE_NAME).stat()
+        found = (self._keys_path / KEY_FILE_NAME).stat()
         return (found.st_ino, found.st_mtime_ns, found.st_size)
 
     def current(self) -> ExchangeKey:
         stamp = self._file_stamp()
         if stamp != self._stamp:
             with self._lock:
-                self._key = load_or_create_exchange_key(self._instance_path)
+                self._key = load_or_create_exchange_key(self._keys_path)
                 self._stamp = stamp
         return self._key
 
 
 def _sealing_box(key: signing.KeyPair) -> nacl.secret.SecretBox:
-    # A separate symmetric key derived from the exchange key: whoever holds the instance
+    # A separate symmetric key derived from the exchange key: whoever holds the keys
     # folder can open what was sealed, a copy of the database alone cannot.
     derived = hashlib.sha256(b"footprint-exchange:sealed-secret:v1\n" + key.private_key).digest()
     return nacl.secret.SecretBox(derived)

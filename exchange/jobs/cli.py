@@ -8,11 +8,13 @@ import logging
 import signal
 import threading
 import types
+from collections.abc import Callable
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session
 
 from exchange.jobs.services import (
     Backoff,
@@ -28,6 +30,18 @@ logger = logging.getLogger(__name__)
 # Waits between rounds while the database is unavailable: doubling up to the cap.
 OUTAGE_FIRST_WAIT = 0.5
 OUTAGE_LONGEST_WAIT = 30.0
+
+
+def _check_node(check: Callable[[Session], str | None] | None, context: JobContext) -> None:
+    """A worker with other keys or another origin than those that signed the exchange's log
+    would sign for a second log (trust lists, receipts): it refuses to start. The check is
+    exchange.system.nodes, which create_app wires in."""
+    if check is None:
+        return
+    with context.sessions() as session:
+        problem = check(session)
+    if problem is not None:
+        raise click.ClickException(f"this worker must not serve this exchange: {problem}")
 
 
 @click.command("worker")
@@ -58,10 +72,14 @@ def worker_command(once: bool, poll: float, batch: int) -> None:
     total = 0
     wait = OUTAGE_FIRST_WAIT
     keyring = app.extensions["exchange.keyring"]
+    checked = False
     while not stopping.is_set():
         # A rotation by `exchange keys rotate` reaches a running worker at its next round.
         context = dataclasses.replace(context, exchange_key=keyring.current())
         try:
+            if not checked:
+                _check_node(app.extensions.get("exchange.node_check"), context)
+                checked = True
             run_schedules(context, schedules)
             report = run_due_jobs(context, handlers, limit=batch, backoff=backoff, lease=lease)
         except (OperationalError, InterfaceError) as exc:

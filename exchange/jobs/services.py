@@ -149,15 +149,32 @@ def record_failure(
     return job.status
 
 
+# The key of the PostgreSQL advisory lock that one worker at a time holds while it runs the
+# schedules (any fixed 64-bit number no other code of the database uses).
+SCHEDULES_LOCK: Final = 0x6678_7363_6865_6431  # "fxschsd1"
+
+
 def run_schedules(
     context: JobContext, schedules: Sequence[Schedule], *, now: dt.datetime | None = None
-) -> None:
-    """Let each schedule queue its recurring job, in one short transaction."""
+) -> bool:
+    """Let each schedule queue its recurring job, in one short transaction; False when
+    another worker was doing it at that moment (this round then leaves it to that one).
+
+    A schedule queues its job when none is pending: with workers on several nodes, two
+    rounds at the same moment would each see none and queue one each. On SQLite the
+    engine's ``BEGIN IMMEDIATE`` makes the rounds take turns; on PostgreSQL a round first
+    takes a transaction-scoped advisory lock, and a worker that does not get it skips.
+    """
     if not schedules:
-        return
+        return True
     with transaction(context.sessions) as session:
+        if session.get_bind().dialect.name == "postgresql" and not session.scalar(
+            sa.select(sa.func.pg_try_advisory_xact_lock(SCHEDULES_LOCK))
+        ):
+            return False
         for schedule in schedules:
             schedule(session, now or utcnow(), context.config)
+    return True
 
 
 def run_due_jobs(

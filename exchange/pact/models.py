@@ -46,7 +46,7 @@ class EventEndpoint(Base):
     """Where an organisation's own PACT host receives events, and how we authenticate there.
 
     The client secret is needed in clear to ask for tokens, so it is kept sealed with a
-    key derived from the exchange's private key, which lives in the instance folder only.
+    key derived from the exchange's private key, which lives in the keys folder only.
     """
 
     __tablename__ = "event_endpoints"

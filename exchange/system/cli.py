@@ -12,9 +12,11 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from exchange.errors import ExchangeError
-from exchange.keyring import rotate_exchange_key
+from exchange.keyring import load_or_create_exchange_key, rotate_exchange_key
 from exchange.system import backup
+from exchange.system.nodes import node_problem
 from exchange.system.services import upgrade_database
+from exchange.witness.keys import load_witness_key
 
 
 @click.command("init-db")
@@ -45,8 +47,11 @@ def serve_command(
     if bool(certfile) != bool(keyfile):
         raise click.UsageError("give both --certfile and --keyfile, or neither")
     upgrade_database(current_app.config["DATABASE_URL"])
+    check_node()
     os.environ["EXCHANGE_INSTANCE_PATH"] = current_app.instance_path
     os.environ.setdefault("EXCHANGE_DATABASE_URL", current_app.config["DATABASE_URL"])
+    # The workers hold the keys this check accepted.
+    os.environ.setdefault("EXCHANGE_KEYS_PATH", str(current_app.config["KEYS_PATH"]))
     argv = [
         sys.executable,
         "-m",
@@ -67,13 +72,28 @@ def serve_command(
     os.execv(sys.executable, argv)
 
 
+def check_node() -> None:
+    """Refuse to start a node whose keys or origin are not the exchange's (see
+    :mod:`exchange.system.nodes`)."""
+    with current_app.extensions["exchange.sessions"]() as session:
+        problem = node_problem(
+            session,
+            current_app.extensions["exchange.keyring"].current(),
+            current_app.config["EXCHANGE_ORIGIN"],
+            adopt_keys=current_app.config["ADOPT_KEYS"],
+        )
+    if problem is not None:
+        raise click.ClickException(f"this node must not serve this exchange: {problem}")
+
+
 @click.command("backup")
 @click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @with_appcontext
 def backup_command(file: Path) -> None:
     """Write every table to FILE (JSON lines; gzip if it ends in .gz), one consistent snapshot.
 
-    The instance folder's keys are not in the database: back them up separately.
+    The keys folder (EXCHANGE_KEYS_PATH, else the instance folder) is not in the database:
+    back it up separately.
     """
     report = backup.backup_to_file(current_app.extensions["exchange.engine"], file)
     click.echo(
@@ -100,11 +120,30 @@ def restore_command(file: Path) -> None:
 def rotate_key_command() -> None:
     """(Operators) Retire the exchange's signing key and make a new current one.
 
-    The retired key is kept in the instance folder and published in the JWK Set and the
+    The retired key is kept in the keys folder and published in the JWK Set and the
     trust list, so everything it signed still verifies; secrets it sealed still open.
     Running servers and workers take the new key at their next request or round.
     """
-    key = rotate_exchange_key(Path(current_app.instance_path))
+    key = rotate_exchange_key(Path(current_app.config["KEYS_PATH"]))
     click.echo(f"the exchange now signs with {key.kid}")
     for item in key.retired:
         click.echo(f"retired {item.key.kid} at {item.retired_at.isoformat()}")
+
+
+@click.command("init")
+@with_appcontext
+def init_keys_command() -> None:
+    """(Operators) Make the exchange's keys in the keys folder where missing, and name them.
+
+    The keys folder is EXCHANGE_KEYS_PATH, else the instance folder. Run this once, on one
+    machine, then give every node of the exchange that folder: mount it on each, or copy it
+    (keeping its files readable by their owner only). Existing keys are never replaced.
+    """
+    keys_path = Path(current_app.config["KEYS_PATH"])
+    key = load_or_create_exchange_key(keys_path)
+    witness = load_witness_key(keys_path, current_app.config)
+    click.echo(f"keys folder {keys_path}")
+    click.echo(f"exchange key {key.kid}")
+    for item in key.retired:
+        click.echo(f"retired {item.key.kid} at {item.retired_at.isoformat()}")
+    click.echo(f"witness key {witness.verifier_key}")

@@ -1,4 +1,4 @@
-"""The witness's own Ed25519 key, in the instance folder beside the exchange's.
+"""The witness's own Ed25519 key, in the keys folder beside the exchange's.
 
 It is a separate key on purpose: a cosignature says "I checked this log's consistency",
 which the exchange's signing key (labels, receipts, checkpoints of its own log) must never
@@ -39,7 +39,7 @@ def witness_name(config: Mapping[str, Any]) -> str:
     return name
 
 
-def load_witness_key(instance_path: Path, config: Mapping[str, Any]) -> WitnessKey:
-    """The witness key in ``instance_path`` (made at first use, readable by its owner only)."""
-    seed, _ = load_or_create_seed(instance_path / WITNESS_KEY_FILE)
+def load_witness_key(keys_path: Path, config: Mapping[str, Any]) -> WitnessKey:
+    """The witness key in ``keys_path`` (made at first use, readable by its owner only)."""
+    seed, _ = load_or_create_seed(keys_path / WITNESS_KEY_FILE)
     return WitnessKey(witness_name(config), signing.KeyPair.from_private_key(seed))

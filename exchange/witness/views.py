@@ -21,10 +21,10 @@ _FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
 def witness_key() -> WitnessKey:
-    """This exchange's witness key (from the instance folder; made at first use)."""
+    """This exchange's witness key (from the keys folder, KEYS_PATH; made at first use)."""
     found: WitnessKey | None = current_app.extensions.get(_KEY)
     if found is None:
-        found = load_witness_key(Path(current_app.instance_path), current_app.config)
+        found = load_witness_key(Path(current_app.config["KEYS_PATH"]), current_app.config)
         current_app.extensions[_KEY] = found
     return found
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from exchange.db import transaction
 from exchange.jobs.models import Job, JobStatus
@@ -18,6 +22,7 @@ from exchange.jobs.services import (
     claim_due,
     enqueue,
     run_due_jobs,
+    run_schedules,
 )
 
 START = dt.datetime(2026, 11, 26, 8, 0, tzinfo=dt.UTC)
@@ -132,3 +137,40 @@ def test_a_handler_bug_or_unknown_kind_is_recorded_and_retried(
     assert job(app, buggy).last_error == "KeyError: 'missing'"
     assert job(app, orphan).last_error == "no handler for jobs of kind 'nobody.handles'"
     assert "failed unexpectedly" in caplog.text
+
+
+def test_workers_on_two_nodes_queue_a_recurring_job_once(app: Flask) -> None:
+    """Two workers' schedule rounds at the same moment: the one that finds the other inside
+    skips its round, instead of also seeing no pending job and queueing a second."""
+    if app.extensions["exchange.engine"].dialect.name != "postgresql":
+        pytest.skip("on SQLite the engine's BEGIN IMMEDIATE makes the rounds take turns")
+    inside, release = threading.Event(), threading.Event()
+
+    def queue_unless_pending(session: Session, now: dt.datetime, _: Mapping[str, Any]) -> None:
+        pending = session.scalar(
+            sa.select(Job.id).where(Job.kind == "test.recurring", Job.status == JobStatus.PENDING)
+        )
+        if pending is None:
+            enqueue(session, kind="test.recurring", payload={}, now=now)
+
+    def first_round(session: Session, now: dt.datetime, config: Mapping[str, Any]) -> None:
+        queue_unless_pending(session, now, config)
+        inside.set()
+        assert release.wait(30)
+
+    ran: list[bool] = []
+    first = threading.Thread(target=lambda: ran.append(run_schedules(context(app), [first_round])))
+    first.start()
+    try:
+        assert inside.wait(30)
+        # The first round holds its transaction (its job not yet committed) ...
+        assert run_schedules(context(app), [queue_unless_pending]) is False
+    finally:
+        release.set()
+        first.join(30)
+    assert ran == [True]
+    # ... and once it committed, the next round finds its job pending.
+    assert run_schedules(context(app), [queue_unless_pending]) is True
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        kinds = session.scalars(sa.select(Job.kind).where(Job.kind == "test.recurring")).all()
+    assert kinds == ["test.recurring"]
