@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -202,11 +203,32 @@ def _server(port: int, instance_path: str, database_url: str) -> Iterator[str]:
             time.sleep(0.2)
         yield base_url
     finally:
-        process.terminate()
+        # What Ctrl-C in a terminal sends the whole group: gunicorn's quick shutdown. SIGTERM
+        # would be its graceful one, which waits up to 30 s for idle keep-alive connections.
+        process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
+
+
+def _serve_until_stopped() -> None:
+    """Wait for Ctrl-C, or for a plain ``kill`` (SIGTERM), which stops the demo the same way:
+    its server is stopped as the block around this ends. A demo started in the background
+    ignores SIGINT (the shell sets it so), so SIGTERM is how a script stops it."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    click.echo("\nServing until you press Ctrl-C.")
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _say(text: str) -> None:
@@ -287,10 +309,7 @@ def demo_command(port: int, once: bool, scale: str, seed: int, companies: int, y
         _print_tour(base_url, credentials, credentials_file, story)
         if once:
             return
-        click.echo("\nServing until you press Ctrl-C.")
-        with contextlib.suppress(KeyboardInterrupt):
-            while True:
-                time.sleep(3600)
+        _serve_until_stopped()
 
 
 class _Story:
@@ -924,10 +943,7 @@ Sign-in details are kept in {sign_ins_file}.""")
     with _server(_free_port(port), current_app.instance_path, database_url) as base_url:
         _say(f"exchange running at {base_url} (gunicorn, 2 workers, {database_url})")
         _print_sign_ins(base_url, sign_ins)
-        click.echo("\nServing until you press Ctrl-C.")
-        with contextlib.suppress(KeyboardInterrupt):
-            while True:
-                time.sleep(3600)
+        _serve_until_stopped()
 
 
 def _print_sign_ins(base_url: str, sign_ins: dict[str, dict[str, str]]) -> None:

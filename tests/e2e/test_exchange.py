@@ -256,8 +256,17 @@ def _serving_demo(env: dict[str, str], logs: Path, port: int) -> str:
         ).json()
         assert verdict["verdict"] == "valid", verdict
     finally:
-        process.send_signal(signal.SIGINT)  # the demo stops its server as it ends
-        process.wait(timeout=60)
+        # A kill stops the demo as Ctrl-C does (the test's processes may ignore SIGINT, as
+        # anything started in the background does); the demo stops its server as it ends.
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise AssertionError(
+                "the demo did not stop within 120 s of a kill: " + (logs / "stderr").read_text()
+            ) from None
     assert process.returncode == 0, (logs / "stderr").read_text()
     return (logs / "stdout").read_text()
 
