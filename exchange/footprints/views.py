@@ -92,6 +92,12 @@ def _store_and_answer(items: list[Any], *, is_batch: bool, signed: bool) -> Resp
         on_accepted=RECORDS_ACCEPTED,
     )
     accepted = [outcome for outcome in outcomes if outcome.accepted]
+    # Commit first: the log head's lock, which every writer on every node waits for, is
+    # held until this commit, and the receipts (a checkpoint signed, a proof and a signature
+    # per record) need no lock: they prove entries already committed, against a checkpoint
+    # of whatever size the log has reached meanwhile. Should signing fail, the records are
+    # stored all the same and a resend answers "unchanged" with their receipts.
+    session.commit()
     receipts = (
         issue_receipts(
             session,

@@ -12,8 +12,9 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import secrets
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -410,9 +411,19 @@ def _store(
     if not created:
         return
     records = [item.record for item in created]
-    FootprintRecord.log.append(session, records)
+    # Everything that does not need the records' log indexes is written before the log
+    # head is locked, so that the lock (which every writer on every node queues for) is
+    # held for the append and what follows it only. Until then each new row carries a
+    # provisional index: negative (no log index is), random (concurrent transactions
+    # cannot collide on the unique column) and replaced before this transaction commits,
+    # so no other transaction ever sees one.
+    provisional = _provisional_indexes(len(records))
+    rows = [
+        _row(record) | {"log_index": index}
+        for record, index in zip(records, provisional, strict=True)
+    ]
     try:
-        session.execute(sa.insert(FootprintRecord), [_row(record) for record in records])
+        session.execute(sa.insert(_RECORDS), rows)
     except sa.exc.IntegrityError as exc:
         # A new id has no row to lock: a concurrent request storing the same id committed
         # after this one looked (only PostgreSQL's writers overlap). Everything of this
@@ -423,15 +434,15 @@ def _store(
             details=[{"field": "id", "message": "stored concurrently"}],
         ) from exc
     for table, column, field in TERM_TABLES:
-        rows = [
+        term_rows = [
             {"record_id": item.record.id, column: value, "received_at": now}
             for item in created
             for value in sorted(getattr(item.terms, field))
         ]
-        if rows:
-            session.execute(sa.insert(table), rows)
+        if term_rows:
+            session.execute(sa.insert(cast(sa.Table, sa.inspect(table).local_table)), term_rows)
     session.execute(
-        sa.insert(FootprintValidityYear),
+        sa.insert(_VALIDITY_YEARS),
         [
             {
                 "record_id": item.record.id,
@@ -447,8 +458,21 @@ def _store(
     )
     session.flush()  # deprecations of stored records
     _carry_shares_forward(session, created)
+    FootprintRecord.log.append(session, records)
+    session.execute(
+        sa.update(_RECORDS)
+        .where(_RECORDS.c.id == sa.bindparam("record_id"))
+        .values(log_index=sa.bindparam("index")),
+        [{"record_id": record.id, "index": record.log_index} for record in records],
+    )
     if on_accepted is not None:
         on_accepted(session, created)
+
+
+def _provisional_indexes(count: int) -> list[int]:
+    """``count`` distinct negative BIGINTs, random so that no concurrent batch picks one."""
+    start = -(secrets.randbits(62) + count + 1)
+    return list(range(start, start + count))
 
 
 def _carry_shares_forward(session: Session, created: Sequence[NewRecord]) -> None:
@@ -473,7 +497,9 @@ def _carry_shares_forward(session: Session, created: Sequence[NewRecord]) -> Non
         insert_unless_present(session, SHARES, rows)
 
 
-_RECORD_COLUMNS = tuple(column.key for column in FootprintRecord.__table__.columns)
+_RECORDS: Final = cast(sa.Table, FootprintRecord.__table__)
+_VALIDITY_YEARS: Final = cast(sa.Table, FootprintValidityYear.__table__)
+_RECORD_COLUMNS = tuple(column.key for column in _RECORDS.columns)
 
 
 def _row(record: FootprintRecord) -> dict[str, Any]:
