@@ -156,6 +156,16 @@ def append_entries(session: Session, entries: Sequence[tuple[str, str, bytes]]) 
     return list(range(size, size + len(entries)))
 
 
+def lock_head(session: Session) -> None:
+    """Take the log head's lock now, for the rest of the transaction, as an append would.
+
+    For a writer that is about to take row locks which another transaction takes after
+    appending (a revocation marks results stale once logged): taking the head first keeps
+    one order of locks everywhere, so the two never wait for each other in a cycle.
+    """
+    _lock_head(session)
+
+
 def _lock_head(session: Session) -> int:
     """Lock the head row for the rest of the transaction; the tree size it records."""
     locked = sa.select(LogHead.tree_size).where(LogHead.id == 1).with_for_update()

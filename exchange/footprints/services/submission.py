@@ -46,7 +46,16 @@ from exchange.pact_wire.filters import FilterTerms, terms_of, validity_years
 from exchange.rules.services import check_footprints_against_rules
 
 RecordsAccepted = Callable[[Session, Sequence["NewRecord"]], None]
-"""Told of the records a submission created, in its transaction (requests, notifications)."""
+"""Told of the records a submission created, in its transaction (requests, notifications,
+staleness), before the log head is locked: the records are written but not yet logged, so
+a listener must not read or copy their ``log_index`` (a provisional negative number until
+the append gives the real one, before the commit)."""
+
+RecordsLogged = Callable[[Session, Sequence["NewRecord"]], None]
+"""Told of the records once they have their log indexes, with the log head locked: every
+other writer on every node waits while it runs, so it does what needs the indexes (or must
+follow the records in the log) and nothing else, and costs no query for a record it has
+nothing to do with."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -197,6 +206,7 @@ def submit(
     principal: Principal,
     items: Sequence[object],
     on_accepted: RecordsAccepted | None = None,
+    on_logged: RecordsLogged | None = None,
     disclosure: Disclosure = Disclosure.PRIVATE,
 ) -> list[Outcome]:
     """Verify and store a batch of signed envelopes; each gets an outcome, good ones are kept."""
@@ -230,6 +240,7 @@ def submit(
         now=now,
         disclosure=disclosure,
         on_accepted=on_accepted,
+        on_logged=on_logged,
     )
 
 
@@ -239,6 +250,7 @@ def import_unsigned(
     principal: Principal,
     items: Sequence[object],
     on_accepted: RecordsAccepted | None = None,
+    on_logged: RecordsLogged | None = None,
 ) -> list[Outcome]:
     """Store footprints exported unchanged by another PACT tool, marked as unsigned.
 
@@ -259,6 +271,7 @@ def import_unsigned(
         now=utcnow(),
         disclosure=Disclosure.PRIVATE,
         on_accepted=on_accepted,
+        on_logged=on_logged,
     )
 
 
@@ -285,6 +298,7 @@ def store_recognised(
         now=utcnow(),
         disclosure=disclosure,
         on_accepted=on_accepted,
+        on_logged=None,
     )
 
 
@@ -297,6 +311,7 @@ def _accept(
     now: dt.datetime,
     disclosure: Disclosure,
     on_accepted: RecordsAccepted | None,
+    on_logged: RecordsLogged | None,
 ) -> list[Outcome]:
     """Check every item on its own, then store the good ones together; an outcome for each."""
     outcomes: dict[int, Outcome] = {}
@@ -320,6 +335,7 @@ def _accept(
         now=now,
         disclosure=disclosure,
         on_accepted=on_accepted,
+        on_logged=on_logged,
     )
     return [outcomes[index] for index in range(len(items))]
 
@@ -333,6 +349,7 @@ def _store(
     now: dt.datetime,
     disclosure: Disclosure,
     on_accepted: RecordsAccepted | None,
+    on_logged: RecordsLogged | None,
 ) -> None:
     """Store the checked candidates that neither repeat nor conflict, with their log entries.
 
@@ -458,6 +475,10 @@ def _store(
     )
     session.flush()  # deprecations of stored records
     _carry_shares_forward(session, created)
+    if on_accepted is not None:
+        # Before the lock too: requests, notifications and staleness need the records'
+        # ids and terms, not their indexes (a PACT event is given its logIndex when sent).
+        on_accepted(session, created)
     FootprintRecord.log.append(session, records)
     session.execute(
         sa.update(_RECORDS)
@@ -465,8 +486,8 @@ def _store(
         .values(log_index=sa.bindparam("index")),
         [{"record_id": record.id, "index": record.log_index} for record in records],
     )
-    if on_accepted is not None:
-        on_accepted(session, created)
+    if on_logged is not None:
+        on_logged(session, created)
 
 
 def _provisional_indexes(count: int) -> list[int]:
