@@ -202,8 +202,8 @@ class LockClock:
     def __enter__(self) -> LockClock:
         self.original = log_services._lock_head
 
-        def timed(session: Session) -> int:
-            size = self.original(session)
+        def timed(session: Session, count: int) -> int:
+            size = self.original(session, count)
             self.since.setdefault(id(session), time.perf_counter())
             return size
 
