@@ -288,11 +288,12 @@ def test_pushes_racing_for_one_open_request_answer_it_once(app: Flask, supplier:
             job.payload["event"]
             for job in session.scalars(sa.select(Job).where(Job.kind == pact.DELIVER_EVENT))
         ]
-        granted = list(
-            session.scalars(
+        granted = [
+            str(record_id)
+            for record_id in session.scalars(
                 sa.select(Share.record_id).where(Share.grantee_id == brand.organisation_id)
             )
-        )
+        ]
     fulfilled = [event for event in events if event["type"] == pact_wire.REQUEST_FULFILLED]
     assert len(fulfilled) == 1
     answered = [pf["id"] for pf in fulfilled[0]["data"]["pfs"]]
