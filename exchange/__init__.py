@@ -248,7 +248,9 @@ def _register_listeners(app: Flask) -> None:
             session, created, key=web.exchange_key(), origin=app.config["EXCHANGE_ORIGIN"]
         )
 
-    footprints.RECORDS_ACCEPTED.listen(app, attest_derived)
+    # Logged after its record, so it runs once the records have their indexes (with the
+    # log head locked): it costs no query for a record that carries no provenance of ours.
+    footprints.RECORDS_LOGGED.listen(app, attest_derived)
     footprints.RECORD_SHARED.listen(app, pact.record_shared)
     labels.CERTIFICATE_REVOKED.listen(app, aggregation.mark_inputs_stale)
 

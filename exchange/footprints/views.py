@@ -73,9 +73,14 @@ def _batch_items(body: Any) -> list[Any]:
 
 
 # What new and shared records set off in the areas above (PACT requests and notifications,
-# aggregation staleness): they listen, registered by create_app.
+# aggregation staleness): they listen, registered by create_app. RECORDS_ACCEPTED is told
+# before the log head is locked (see services.RecordsAccepted), RECORDS_LOGGED once the
+# records have their log indexes, under the lock (an attestation logged after its record).
 RECORDS_ACCEPTED: Final = web.Hook[[Session, Sequence[services.NewRecord]]](
     "footprints.records-accepted"
+)
+RECORDS_LOGGED: Final = web.Hook[[Session, Sequence[services.NewRecord]]](
+    "footprints.records-logged"
 )
 RECORD_SHARED: Final = web.Hook[[Session, Share]]("footprints.record-shared")
 
@@ -90,8 +95,15 @@ def _store_and_answer(items: list[Any], *, is_batch: bool, signed: bool) -> Resp
         principal=principal,
         items=items,
         on_accepted=RECORDS_ACCEPTED,
+        on_logged=RECORDS_LOGGED,
     )
     accepted = [outcome for outcome in outcomes if outcome.accepted]
+    # Commit first: the log head's lock, which every writer on every node waits for, is
+    # held until this commit, and the receipts (a checkpoint signed, a proof and a signature
+    # per record) need no lock: they prove entries already committed, against a checkpoint
+    # of whatever size the log has reached meanwhile. Should signing fail, the records are
+    # stored all the same and a resend answers "unchanged" with their receipts.
+    session.commit()
     receipts = (
         issue_receipts(
             session,

@@ -114,7 +114,9 @@ def tree_size(session: Session) -> int:
 def append_entries(session: Session, entries: Sequence[tuple[str, str, bytes]]) -> list[int]:
     """Append ``(kind, ref, entry bytes)`` entries; their indexes, contiguous and in order.
 
-    Holds the log head's lock until the caller's transaction ends.
+    Holds the log head's lock until the caller's transaction ends; under it, one statement
+    locks the head and grows it, one inserts the entries, one the tree nodes they complete
+    (if any), and the frontier is read again only if another writer appended meanwhile.
     """
     if not entries:
         return []
@@ -123,11 +125,17 @@ def append_entries(session: Session, entries: Sequence[tuple[str, str, bytes]]) 
             raise BadRequest(f"a log entry needs a kind and a ref (got {kind!r}, {ref!r})")
         if not isinstance(data, bytes):
             raise BadRequest("a log entry's content is bytes")
-    size = _lock_head(session)
-    frontier_keys = merkle.root_nodes(size)
-    stored = fetch_nodes(session, frontier_keys)
-    frontier = [(level, _stored(stored, (level, position))) for level, position in frontier_keys]
+    # What needs no lock is done before it, so that every other writer waits less: the
+    # leaf hashes, and the frontier (the tree's root nodes) of the size the head has now.
+    # Nodes never change once written, so that frontier is right if no other writer
+    # appends before the lock is granted; otherwise it is read again under the lock.
     leaves = [merkle.leaf_hash(data) for _, _, data in entries]
+    guessed = tree_size(session)
+    stored = fetch_nodes(session, merkle.root_nodes(guessed))
+    size = _lock_head(session, len(entries))
+    if size != guessed:
+        stored = fetch_nodes(session, merkle.root_nodes(size))
+    frontier = [(key[0], _stored(stored, key)) for key in merkle.root_nodes(size)]
     _, completed = merkle.append_leaves(size, frontier, leaves)
 
     now = utcnow()
@@ -152,19 +160,34 @@ def append_entries(session: Session, entries: Sequence[tuple[str, str, bytes]]) 
                 for level, position, value in completed
             ],
         )
-    session.execute(sa.update(_HEAD).where(_HEAD.c.id == 1).values(tree_size=size + len(entries)))
     return list(range(size, size + len(entries)))
 
 
-def _lock_head(session: Session) -> int:
-    """Lock the head row for the rest of the transaction; the tree size it records."""
-    locked = sa.select(LogHead.tree_size).where(LogHead.id == 1).with_for_update()
-    size = session.execute(locked).scalar_one_or_none()
-    if size is not None:
-        return size
-    # A fresh (or emptied) database: create the row; a concurrent creator wins quietly.
-    insert_unless_present(session, _HEAD, {"id": 1, "tree_size": 0})
-    return session.execute(locked).scalar_one()
+def lock_head(session: Session) -> None:
+    """Take the log head's lock now, for the rest of the transaction, as an append would.
+
+    For a writer that is about to take row locks which another transaction takes after
+    appending (a revocation marks results stale once logged): taking the head first keeps
+    one order of locks everywhere, so the two never wait for each other in a cycle.
+    """
+    _lock_head(session, 0)
+
+
+def _lock_head(session: Session, count: int) -> int:
+    """Lock the head row for the rest of the transaction and grow the tree by ``count``
+    entries, in one statement; the size it had (where the new entries begin)."""
+    grow = (
+        sa.update(_HEAD)
+        .where(_HEAD.c.id == 1)
+        .values(tree_size=_HEAD.c.tree_size + count)
+        .returning(_HEAD.c.tree_size)
+    )
+    size = session.execute(grow).scalar_one_or_none()
+    if size is None:
+        # A fresh (or emptied) database: create the row; a concurrent creator wins quietly.
+        insert_unless_present(session, _HEAD, {"id": 1, "tree_size": 0})
+        size = session.execute(grow).scalar_one()
+    return int(size) - count
 
 
 # --- tree nodes ---------------------------------------------------------------------------

@@ -9,10 +9,11 @@ and delivered by ``exchange worker`` (see :func:`deliver_event`).
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -166,6 +167,41 @@ def _event_record_ids(event: dict[str, Any]) -> list[str] | None:
     return None
 
 
+def _our_extension(pf: dict[str, Any], source: str) -> dict[str, Any]:
+    """The signature extension :func:`pact_footprint` added to ``pf`` (an event's source
+    is the host's base URL); an empty one when it has none."""
+    schema = Host(base_url=source).extension_schema
+    for extension in pf.get("extensions") or ():
+        if (
+            isinstance(extension, dict)
+            and extension.get("dataSchema") == schema
+            and isinstance(extension.get("data"), dict)
+        ):
+            return extension
+    return {"data": {}}
+
+
+def _with_log_indexes(
+    event: dict[str, Any], records: Mapping[str, FootprintRecord]
+) -> dict[str, Any]:
+    """A RequestFulfilled event with each footprint's ``logIndex`` as the log gave it.
+
+    The event is queued in the transaction that stores its records, before the log gives
+    them their indexes (so that the log head is not locked for it); the index is final
+    once that transaction commits, which is before any worker can take the event.
+    """
+    if event.get("type") != pact_wire.REQUEST_FULFILLED:
+        return event
+    pfs = []
+    for pf in event["data"]["pfs"]:
+        record = records.get(str(pf.get("id", "")).lower())
+        if record is not None:
+            pf = copy.deepcopy(pf)
+            _our_extension(pf, str(event.get("source", "")))["data"]["logIndex"] = record.log_index
+        pfs.append(pf)
+    return {**event, "data": {**event["data"], "pfs": pfs}}
+
+
 def _still_granted(
     session: Session, recipient: flows.Recipient, event: dict[str, Any]
 ) -> tuple[dict[str, Any] | None, list[FootprintRecord], list[FootprintRecord]]:
@@ -194,6 +230,7 @@ def _still_granted(
     )
     if not allowed:
         return None, [], refused
+    event = _with_log_indexes(event, allowed)
     if len(allowed) == len(set(record_ids)):
         return event, list(allowed.values()), refused
     data = dict(event["data"])
@@ -404,12 +441,12 @@ def _fulfil(
             footprints.grant_record(session, record, grantee_id=request.requester_id)
     if request.event_id is not None:
         served = footprints.served_footprints(session, records, viewer_id=request.requester_id)
-        data = {
-            "requestEventId": request.event_id,
-            "pfs": [
-                pact_footprint(record, host, footprint_json=served[record.id]) for record in records
-            ],
-        }
+        pfs = [pact_footprint(record, host, footprint_json=served[record.id]) for record in records]
+        for pf in pfs:
+            # Given on delivery: a record just submitted is not logged yet (its index is
+            # set later in this transaction, with the log head locked).
+            _our_extension(pf, host.base_url)["data"].pop("logIndex", None)
+        data = {"requestEventId": request.event_id, "pfs": pfs}
         _queue_event(
             session, request.requester_id, new_event(pact_wire.REQUEST_FULFILLED, data, host)
         )
@@ -573,16 +610,26 @@ def fulfil_request(
 def records_accepted(
     session: Session, created: Sequence[footprints.NewRecord], *, host: Host
 ) -> None:
-    """New records answer their owner's open requests and notify the customers who get them."""
+    """New records answer their owner's open requests and notify the customers who get them.
+
+    Told before the records are logged (the log head is not locked, so two submissions of
+    one supplier run this side by side): the open requests are locked, and a request
+    another submission fulfilled meanwhile is no longer open when the lock is granted, so
+    each is answered once. The answer's event is given the records' log indexes when it
+    is sent (:func:`deliver_event`).
+    """
     if not created:
         return
     owner_id = created[0].record.owner_id
     answered: set[str] = set()
     open_requests = session.scalars(
-        sa.select(FootprintRequest).where(
+        sa.select(FootprintRequest)
+        .where(
             FootprintRequest.supplier_id == owner_id,
             FootprintRequest.status == RequestStatus.OPEN,
         )
+        .order_by(FootprintRequest.id)  # one order of row locks for every submission
+        .with_for_update()
     )
     for request in list(open_requests):
         criteria = criteria_from_json(request.criteria)

@@ -249,3 +249,54 @@ def test_one_share_withdrawn_many_times_at_once_is_withdrawn_once(
             .where(DataFlow.kind == FlowKind.SHARE_WITHDRAWN)
         )
     assert withdrawn == 1  # the supervision log records one withdrawal, not one per request
+
+
+def test_pushes_racing_for_one_open_request_answer_it_once(app: Flask, supplier: Member) -> None:
+    """The records' listeners run before the log head is locked, so pushes of one supplier
+    overlap in them (on PostgreSQL): only one may answer a request, with one event."""
+    import json
+
+    from exchange import pact_wire
+    from exchange.jobs.models import Job
+    from exchange.organisations.models import Role
+    from exchange.pact import services as pact
+    from tests.factories import cloud_event
+
+    brand = add_member(app, Role.CHAIN_OWNER)
+    client = app.test_client()
+    registered = client.put(
+        "/api/v1/events-endpoint",
+        json={"baseUrl": "https://brand.example", "clientId": "c", "clientSecret": "s"},
+        headers=brand.headers,
+    )
+    assert registered.status_code == 200, registered.get_json()
+    request = cloud_event(
+        pact_wire.REQUEST_CREATED, {"companyId": supplier.company_ids[:1]}, "https://brand.example"
+    )
+    posted = client.post(
+        "/3/events",
+        data=json.dumps(request),
+        content_type="application/cloudevents+json",
+        headers=brand.headers,
+    )
+    assert posted.status_code == 200, posted.get_json()
+    bodies = [supplier.key.sign_footprint(supplier.footprint()) for _ in range(WRITERS)]
+    results = _race(app, supplier, bodies)
+    assert [status for status, _ in results] == [201] * WRITERS
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        events = [
+            job.payload["event"]
+            for job in session.scalars(sa.select(Job).where(Job.kind == pact.DELIVER_EVENT))
+        ]
+        granted = [
+            str(record_id)
+            for record_id in session.scalars(
+                sa.select(Share.record_id).where(Share.grantee_id == brand.organisation_id)
+            )
+        ]
+    fulfilled = [event for event in events if event["type"] == pact_wire.REQUEST_FULFILLED]
+    assert len(fulfilled) == 1
+    answered = [pf["id"] for pf in fulfilled[0]["data"]["pfs"]]
+    assert sorted(granted) == sorted(answered)
+    (mine,) = client.get("/api/v1/requests", headers=brand.headers).get_json()["data"]
+    assert mine["status"] == "fulfilled" and mine["answer"] == {"pfIds": answered}

@@ -485,6 +485,70 @@ def test_a_request_is_answered_with_one_fulfilled_event(app: Flask, client: Flas
     assert len(queued_events(app)) == queued_before + 1
 
 
+def test_a_request_answered_by_a_push_is_sent_with_the_log_index_the_log_gave(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The push's listeners run before the log head is locked, so the answer is queued
+    before its record has a log index: none is stored with it (never a provisional
+    number), and the worker sends the index the record was committed with."""
+    import requests
+
+    from exchange import outbound
+    from exchange.jobs.services import JobContext, run_due_jobs
+
+    supplier, buyer = add_member(app), add_member(app, Role.CHAIN_OWNER)
+    register_endpoint(client, buyer, "https://buyer.example")
+    push(client, supplier)  # so that the answer's record is not entry 0
+    request = event(pact_wire.REQUEST_CREATED, {"companyId": supplier.company_ids[:1]})
+    assert post_event(client, buyer, request).status_code == 200
+    (opened,) = client.get("/api/v1/requests", headers=buyer.headers).get_json()["data"]
+    assert opened["status"] == "open"  # the supplier's first record is not shared with it
+    # The first record answers nothing: it was there before the request.
+    footprint = push(client, supplier, productIds=["urn:gtin:06901234500017"])
+    (answer,) = [item["event"] for item in queued_events(app)]
+    (queued_pf,) = answer["data"]["pfs"]
+    (ours,) = [
+        e for e in queued_pf["extensions"] if e["dataSchema"].endswith(SIGNATURE_EXTENSION_PATH)
+    ]
+    assert "logIndex" not in ours["data"]
+
+    stored = client.get(f"/api/v1/footprints/{footprint['id']}", headers=supplier.headers)
+    log_index = stored.get_json()["exchange"]["logIndex"]
+    assert log_index > 0
+    sent: list[dict[str, Any]] = []
+
+    class Answer:
+        def __init__(self, body: dict[str, Any]) -> None:
+            self.status_code, self.body = 200, body
+
+        def json(self) -> dict[str, Any]:
+            return self.body
+
+    def post(url: str, **kwargs: Any) -> Answer:
+        if url.endswith("/3/events"):
+            sent.append(json.loads(kwargs["data"]))
+        return Answer({"access_token": "theirs"})
+
+    monkeypatch.setattr(outbound, "resolve", lambda _name: ["93.184.216.34"])
+    monkeypatch.setattr(requests, "post", post)
+    context = JobContext(
+        sessions=app.extensions["exchange.sessions"],
+        exchange_key=app.extensions["exchange.key"],
+        config=app.config,
+    )
+    report = run_due_jobs(context, {services.DELIVER_EVENT: services.deliver_event})
+    assert report.claimed == 1 and report.retried == 0
+    (delivered,) = sent
+    assert delivered["id"] == answer["id"]
+    (pf,) = delivered["data"]["pfs"]
+    assert pf["id"] == footprint["id"]
+    assert openapi_errors(pf) == []
+    (ours,) = [e for e in pf["extensions"] if e["dataSchema"].endswith(SIGNATURE_EXTENSION_PATH)]
+    assert ours["data"]["logIndex"] == log_index
+    served = client.get(f"/3/footprints/{footprint['id']}", headers=buyer.headers)
+    assert served.get_json()["data"] == pf | {"status": served.get_json()["data"]["status"]}
+
+
 def test_a_request_nobody_can_answer_is_rejected_with_not_found(
     app: Flask, client: FlaskClient
 ) -> None:

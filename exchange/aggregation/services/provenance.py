@@ -37,6 +37,7 @@ from exchange import quantities, signing
 from exchange.aggregation import commitments, engine
 from exchange.aggregation.engine import Quality, Source, SourceKind
 from exchange.aggregation.models import Attestation, Product, Provenance, ProvenanceLine, Result
+from exchange.aggregation.services.common import PROVENANCE_EXTENSION_PREFIX
 from exchange.aggregation.services.loading import canonical_unit, load_graph, record_values
 from exchange.db import chunked, utcnow
 from exchange.errors import Conflict, NotFound, ValidationFailed
@@ -555,9 +556,15 @@ def attest_accepted(
     key: ExchangeKey,
     origin: str,
 ) -> int:
-    """Submission hook (after :func:`bind`): attest every derived record just bound."""
+    """Submission hook (after :func:`bind`): attest every derived record just bound.
+
+    It runs once the records are logged, with the log head locked, so a record that
+    carries no provenance extension of ours (nearly every one) costs no query.
+    """
     attested = 0
     for item in created:
+        if PROVENANCE_EXTENSION_PREFIX not in item.record.footprint_json:
+            continue  # only a record bind() could have bound has a provenance to attest
         provenance = session.get(Provenance, item.record.id)
         if (
             provenance is not None

@@ -14,6 +14,7 @@ from exchange.aggregation.services.common import PROVENANCE_EXTENSION_PREFIX, RE
 from exchange.aggregation.services.documents import link_derived
 from exchange.db import chunked, utcnow
 from exchange.footprints.services import NewRecord
+from exchange.log import services as log
 from exchange.organisations.principals import Principal
 
 OTHER_COMPONENT_CHANGED: Final = "a component from another organisation changed"
@@ -108,23 +109,34 @@ def mark_inputs_stale(
     certification body revokes what an input relied on.
     """
     wanted = {record_id.lower() for record_id in record_ids}
-    products: set[str] = set()
-    for chunk in chunked(wanted):
-        products.update(
-            session.scalars(
-                sa.select(BomLine.product_id).where(BomLine.resolved_record_id.in_(chunk))
-            )
-        )
+    products = _products_using(session, wanted)
     if not products:
         return []
     why = reason or f"input record {', '.join(sorted(wanted))} is no longer valid"
     return mark_products_stale(session, products, why)
 
 
+def _products_using(session: Session, record_ids: Collection[str]) -> set[str]:
+    """The products whose bill of materials resolved a line to one of these records."""
+    products: set[str] = set()
+    for chunk in chunked(record_ids):
+        products.update(
+            session.scalars(
+                sa.select(BomLine.product_id).where(BomLine.resolved_record_id.in_(chunk))
+            )
+        )
+    return products
+
+
 def records_accepted(session: Session, created: Sequence[NewRecord]) -> None:
     """Submission hook: superseded inputs make results stale; derived records are linked.
 
-    A few queries per batch, whatever its size: this runs inside every submission.
+    A few queries per batch, whatever its size: this runs inside every submission, before
+    the log head is locked (the records have no log index yet). Before it marks anything
+    stale it takes the head's lock all the same: a revocation marks results stale after
+    appending to the log, so results are locked after the head everywhere and the two never
+    deadlock. A submission that makes nothing stale (nearly every one) reads and locks
+    nothing here.
     """
     if not created:
         return
@@ -134,7 +146,10 @@ def records_accepted(session: Session, created: Sequence[NewRecord]) -> None:
         reason = f"input record {superseded[0]} was superseded"
         if len(superseded) > 1:
             reason = f"{len(superseded)} input records were superseded ({superseded[0]}, ...)"
-        mark_inputs_stale(session, superseded, reason)
+        products = _products_using(session, superseded)
+        if products:
+            log.lock_head(session)
+            mark_products_stale(session, products, reason)
     arrived: dict[tuple[str, str], str] = {}
     for item in created:
         if not item.preceding_ids:
@@ -155,6 +170,8 @@ def records_accepted(session: Session, created: Sequence[NewRecord]) -> None:
             if key in arrived:
                 # The line's own product id, never the record: it may not be shared yet.
                 waiting.setdefault(product_id, f"new supplier data for {supplier_product}")
+        if waiting:
+            log.lock_head(session)
         for product_id, reason in sorted(waiting.items()):
             mark_products_stale(session, [product_id], reason)
     for item in created:

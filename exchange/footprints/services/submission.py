@@ -12,8 +12,9 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import secrets
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -45,7 +46,16 @@ from exchange.pact_wire.filters import FilterTerms, terms_of, validity_years
 from exchange.rules.services import check_footprints_against_rules
 
 RecordsAccepted = Callable[[Session, Sequence["NewRecord"]], None]
-"""Told of the records a submission created, in its transaction (requests, notifications)."""
+"""Told of the records a submission created, in its transaction (requests, notifications,
+staleness), before the log head is locked: the records are written but not yet logged, so
+a listener must not read or copy their ``log_index`` (a provisional negative number until
+the append gives the real one, before the commit)."""
+
+RecordsLogged = Callable[[Session, Sequence["NewRecord"]], None]
+"""Told of the records once they have their log indexes, with the log head locked: every
+other writer on every node waits while it runs, so it does what needs the indexes (or must
+follow the records in the log) and nothing else, and costs no query for a record it has
+nothing to do with."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -196,6 +206,7 @@ def submit(
     principal: Principal,
     items: Sequence[object],
     on_accepted: RecordsAccepted | None = None,
+    on_logged: RecordsLogged | None = None,
     disclosure: Disclosure = Disclosure.PRIVATE,
 ) -> list[Outcome]:
     """Verify and store a batch of signed envelopes; each gets an outcome, good ones are kept."""
@@ -229,6 +240,7 @@ def submit(
         now=now,
         disclosure=disclosure,
         on_accepted=on_accepted,
+        on_logged=on_logged,
     )
 
 
@@ -238,6 +250,7 @@ def import_unsigned(
     principal: Principal,
     items: Sequence[object],
     on_accepted: RecordsAccepted | None = None,
+    on_logged: RecordsLogged | None = None,
 ) -> list[Outcome]:
     """Store footprints exported unchanged by another PACT tool, marked as unsigned.
 
@@ -258,6 +271,7 @@ def import_unsigned(
         now=utcnow(),
         disclosure=Disclosure.PRIVATE,
         on_accepted=on_accepted,
+        on_logged=on_logged,
     )
 
 
@@ -284,6 +298,7 @@ def store_recognised(
         now=utcnow(),
         disclosure=disclosure,
         on_accepted=on_accepted,
+        on_logged=None,
     )
 
 
@@ -296,6 +311,7 @@ def _accept(
     now: dt.datetime,
     disclosure: Disclosure,
     on_accepted: RecordsAccepted | None,
+    on_logged: RecordsLogged | None,
 ) -> list[Outcome]:
     """Check every item on its own, then store the good ones together; an outcome for each."""
     outcomes: dict[int, Outcome] = {}
@@ -319,6 +335,7 @@ def _accept(
         now=now,
         disclosure=disclosure,
         on_accepted=on_accepted,
+        on_logged=on_logged,
     )
     return [outcomes[index] for index in range(len(items))]
 
@@ -332,6 +349,7 @@ def _store(
     now: dt.datetime,
     disclosure: Disclosure,
     on_accepted: RecordsAccepted | None,
+    on_logged: RecordsLogged | None,
 ) -> None:
     """Store the checked candidates that neither repeat nor conflict, with their log entries.
 
@@ -410,9 +428,19 @@ def _store(
     if not created:
         return
     records = [item.record for item in created]
-    FootprintRecord.log.append(session, records)
+    # Everything that does not need the records' log indexes is written before the log
+    # head is locked, so that the lock (which every writer on every node queues for) is
+    # held for the append and what follows it only. Until then each new row carries a
+    # provisional index: negative (no log index is), random (concurrent transactions
+    # cannot collide on the unique column) and replaced before this transaction commits,
+    # so no other transaction ever sees one.
+    provisional = _provisional_indexes(len(records))
+    rows = [
+        _row(record) | {"log_index": index}
+        for record, index in zip(records, provisional, strict=True)
+    ]
     try:
-        session.execute(sa.insert(FootprintRecord), [_row(record) for record in records])
+        session.execute(sa.insert(_RECORDS), rows)
     except sa.exc.IntegrityError as exc:
         # A new id has no row to lock: a concurrent request storing the same id committed
         # after this one looked (only PostgreSQL's writers overlap). Everything of this
@@ -423,15 +451,15 @@ def _store(
             details=[{"field": "id", "message": "stored concurrently"}],
         ) from exc
     for table, column, field in TERM_TABLES:
-        rows = [
+        term_rows = [
             {"record_id": item.record.id, column: value, "received_at": now}
             for item in created
             for value in sorted(getattr(item.terms, field))
         ]
-        if rows:
-            session.execute(sa.insert(table), rows)
+        if term_rows:
+            session.execute(sa.insert(cast(sa.Table, sa.inspect(table).local_table)), term_rows)
     session.execute(
-        sa.insert(FootprintValidityYear),
+        sa.insert(_VALIDITY_YEARS),
         [
             {
                 "record_id": item.record.id,
@@ -448,7 +476,24 @@ def _store(
     session.flush()  # deprecations of stored records
     _carry_shares_forward(session, created)
     if on_accepted is not None:
+        # Before the lock too: requests, notifications and staleness need the records'
+        # ids and terms, not their indexes (a PACT event is given its logIndex when sent).
         on_accepted(session, created)
+    FootprintRecord.log.append(session, records)
+    session.execute(
+        sa.update(_RECORDS)
+        .where(_RECORDS.c.id == sa.bindparam("record_id"))
+        .values(log_index=sa.bindparam("index")),
+        [{"record_id": record.id, "index": record.log_index} for record in records],
+    )
+    if on_logged is not None:
+        on_logged(session, created)
+
+
+def _provisional_indexes(count: int) -> list[int]:
+    """``count`` distinct negative BIGINTs, random so that no concurrent batch picks one."""
+    start = -(secrets.randbits(62) + count + 1)
+    return list(range(start, start + count))
 
 
 def _carry_shares_forward(session: Session, created: Sequence[NewRecord]) -> None:
@@ -473,7 +518,9 @@ def _carry_shares_forward(session: Session, created: Sequence[NewRecord]) -> Non
         insert_unless_present(session, SHARES, rows)
 
 
-_RECORD_COLUMNS = tuple(column.key for column in FootprintRecord.__table__.columns)
+_RECORDS: Final = cast(sa.Table, FootprintRecord.__table__)
+_VALIDITY_YEARS: Final = cast(sa.Table, FootprintValidityYear.__table__)
+_RECORD_COLUMNS = tuple(column.key for column in _RECORDS.columns)
 
 
 def _row(record: FootprintRecord) -> dict[str, Any]:

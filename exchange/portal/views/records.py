@@ -15,7 +15,7 @@ from exchange.errors import ValidationFailed
 from exchange.footprints import services as footprints
 from exchange.footprints.models import Disclosure
 from exchange.footprints.schemas import envelope_json
-from exchange.footprints.views import RECORD_SHARED, RECORDS_ACCEPTED
+from exchange.footprints.views import RECORD_SHARED, RECORDS_ACCEPTED, RECORDS_LOGGED
 from exchange.labels import services as labels
 from exchange.log.services import issue_receipts
 from exchange.organisations import services as organisations
@@ -268,6 +268,7 @@ def sign_draft(draft_id: str) -> Response:
         principal=principal(),
         items=[envelope],
         on_accepted=RECORDS_ACCEPTED,
+        on_logged=RECORDS_LOGGED,
     )
     if outcome.error is not None:
         raise outcome.error
