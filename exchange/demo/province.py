@@ -349,16 +349,24 @@ class Services:
         return Host(base_url=self.public_url.rstrip("/"))
 
     def on_accepted(self) -> OnAccepted:
-        """What new records set off, as after an API submission: requests answered,
-        customers notified, derived footprints linked, bound and attested."""
+        """What new records set off before they are logged, as after an API submission:
+        requests answered, customers notified, derived footprints linked and bound."""
         host = self.host
 
         def told(session: Session, created: Sequence[footprints.NewRecord]) -> None:
             pact.records_accepted(session, created, host=host)
             aggregation.records_accepted(session, created)
-            aggregation.attest_accepted(session, created, key=self.key, origin=self.origin)
 
         return told
+
+    def on_logged(self) -> OnAccepted:
+        """What new records set off once logged: derived footprints attested (the
+        attestation names the record's log entry, so it comes after it)."""
+
+        def attested(session: Session, created: Sequence[footprints.NewRecord]) -> None:
+            aggregation.attest_accepted(session, created, key=self.key, origin=self.origin)
+
+        return attested
 
 
 def acting(session: Session, organisation_id: str) -> Principal:
@@ -410,6 +418,7 @@ def generate(
     started = time.perf_counter()
     companies = plan_companies(plan)
     on_accepted = services.on_accepted()
+    on_logged = services.on_logged()
 
     with transaction(services.sessions) as session:
         factors.load_starter(session)
@@ -481,6 +490,7 @@ def generate(
                     principal=principal,
                     items=envelopes,
                     on_accepted=on_accepted,
+                    on_logged=on_logged,
                     disclosure=level,
                 )
                 refused = [o.error for o in outcomes if not o.accepted]
@@ -615,6 +625,7 @@ def _chain_owners(
     category) of each derived footprint."""
     derived: list[tuple[Company, dict[str, Any], str, str]] = []
     on_accepted = services.on_accepted()
+    on_logged = services.on_logged()
     for owner in (company for company in companies if company.chain_owner):
         rng = _rng(plan, "assembly", owner.index)
         for number, assembly in enumerate(hainan.ASSEMBLIES):
@@ -697,6 +708,7 @@ def _chain_owners(
                     principal=principal,
                     items=[owner.key.sign_footprint(draft)],
                     on_accepted=on_accepted,
+                    on_logged=on_logged,
                     disclosure=Disclosure.PUBLIC,
                 )
                 if not outcomes[0].accepted:
