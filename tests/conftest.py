@@ -3,6 +3,7 @@ EXCHANGE_TEST_DATABASE_URL names a server), a session, the app and its test clie
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import settings
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -111,17 +112,35 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 def empty_all_tables(engine: Engine) -> None:
-    """Delete every row, children first. On PostgreSQL in one round trip (one DELETE per
-    table was ~60 round trips after every test, most of the fixture's time on a busy
-    machine); SQLite's driver takes one statement per call."""
-    tables = list(reversed(metadata.sorted_tables))
+    """Delete every row, children first.
+
+    On PostgreSQL in one round trip (one DELETE per table was ~60 round trips after every
+    test, most of the fixture's time on a busy machine). On SQLite, whose driver takes one
+    statement per call, one query first names the tables that hold a row (a test writes a
+    handful of the ~70), and only those are emptied: a DELETE per table through SQLAlchemy
+    was ~6 ms of CPU after every test, the probe and the few DELETEs a tenth of that.
+    """
+    deletes, probe = _emptying_statements(engine.dialect)
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            quote = connection.dialect.identifier_preparer.format_table
-            connection.exec_driver_sql("; ".join(f"DELETE FROM {quote(t)}" for t in tables))
+            connection.exec_driver_sql("; ".join(deletes))
             return
-        for table in tables:
-            connection.execute(table.delete())
+        # sorted: the children-first order, whatever order the union answers in
+        for index in sorted(connection.exec_driver_sql(probe).scalars()):
+            connection.exec_driver_sql(deletes[index])
+
+
+@functools.cache
+def _emptying_statements(dialect: Dialect) -> tuple[tuple[str, ...], str]:
+    """A DELETE per table, children first, and the query naming (by their index) the tables
+    that hold a row: worked out once, not after every test."""
+    tables = list(reversed(metadata.sorted_tables))
+    quote = dialect.identifier_preparer.format_table
+    probe = " UNION ALL ".join(
+        f"SELECT {index} WHERE EXISTS (SELECT 1 FROM {quote(table)})"
+        for index, table in enumerate(tables)
+    )
+    return tuple(f"DELETE FROM {quote(table)}" for table in tables), probe
 
 
 @pytest.fixture

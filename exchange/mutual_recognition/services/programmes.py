@@ -476,7 +476,7 @@ def refresh_recognitions(
     return flagged
 
 
-def _standing_out_of_term(now: dt.datetime) -> sa.Select[int]:
+def _standing_out_of_term(now: dt.datetime | sa.BindParameter[Any]) -> sa.Select[int]:
     """Agreements with a standing recognition whose validity has ended (or not begun)."""
     return (
         sa.select(Agreement.id)
@@ -490,10 +490,15 @@ def _standing_out_of_term(now: dt.datetime) -> sa.Select[int]:
     )
 
 
+# Built once, the moment a parameter: it is asked before every request, where building the
+# statement anew (and its cache key) cost about as much CPU as running it.
+_ANY_OUT_OF_TERM: Final = _standing_out_of_term(sa.bindparam("now")).limit(1)
+
+
 def expiry_due(session: Session, now: dt.datetime | None = None) -> bool:
     """Whether some standing recognition rests on an agreement out of its term (one query,
     cheap enough to ask before every request)."""
-    return session.scalar(_standing_out_of_term(now or utcnow()).limit(1)) is not None
+    return session.scalar(_ANY_OUT_OF_TERM, {"now": now or utcnow()}) is not None
 
 
 def expire_agreements(session: Session, now: dt.datetime | None = None) -> list[str]:

@@ -241,8 +241,11 @@ def _identify() -> None:
             session.clear()
         else:
             g.portal_user = found
-            g.portal_principal = services.principal_of(db(), found)
+            # The organisation first, held in g: the session's identity map holds objects
+            # weakly, so read the other way round the principal's copy was dropped at once
+            # and loaded again (three queries, with its roles and ids) on every page.
             g.portal_organisation = db().get(Organisation, found.organisation_id)
+            g.portal_principal = services.principal_of(db(), found)
     g.lang = _language()
 
 
