@@ -179,7 +179,14 @@ def test_the_regulator_revokes_a_pinned_partner_anchor(
     # The regulator revokes it (B's key leaked): the recognition B's checkpoint vouched for
     # under that key is flagged; a new sync cannot verify B's checkpoints any more.
     done = a.run(
-        "partners", "revoke-anchor", partner_id, anchor["kid"], "--reason", "B reported a leak"
+        # "--": a key id may begin with "-" (it is base64url), which is not an option.
+        "partners",
+        "revoke-anchor",
+        "--reason",
+        "B reported a leak",
+        "--",
+        partner_id,
+        anchor["kid"],
     )
     assert done.returncode == 0, done.stdout + done.stderr
     partner = a.get(f"/api/v1/partners/{partner_id}").json()
