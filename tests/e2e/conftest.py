@@ -42,6 +42,22 @@ from tests.conftest import empty_all_tables
 
 # Debian's Chromium; Playwright only drives it.
 CHROMIUM = "/usr/bin/chromium"
+# The mark of a module that drives the browser (``make test`` installs it; elsewhere the
+# module is reported skipped with this reason, never passed).
+NEEDS_CHROMIUM = pytest.mark.skipif(
+    shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed"
+)
+
+
+def artefacts(kind: str) -> Path:
+    """Where a module's screenshots are kept: ``test-artefacts/<kind>`` (git-ignored), or
+    under EXCHANGE_TEST_ARTEFACTS."""
+    root = os.environ.get("EXCHANGE_TEST_ARTEFACTS") or Path(__file__).resolve().parents[2] / (
+        "test-artefacts"
+    )
+    return Path(root) / kind
+
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

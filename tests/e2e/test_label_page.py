@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,13 +22,13 @@ from exchange.client.api import ExchangeClient
 from exchange.client.labels import certificate_document, sign_certificate, verify_label_offline
 from exchange.labels.claims import decode
 from exchange.organisations.models import Role
-from tests.e2e.conftest import CHROMIUM, running_server
+from tests.e2e.conftest import NEEDS_CHROMIUM, running_server
 from tests.factories import Member, add_member
 from tests.labels.builders import CATEGORY, GTIN
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed"),
+    NEEDS_CHROMIUM,
 ]
 
 

@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 import re
-import shutil
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,7 +31,7 @@ from exchange.client.labels import certificate_document, sign_certificate
 from exchange.db import transaction
 from exchange.organisations.models import Organisation, Role
 from tests.conftest import empty_all_tables
-from tests.e2e.conftest import CHROMIUM, LiveServer
+from tests.e2e.conftest import NEEDS_CHROMIUM, LiveServer, artefacts
 from tests.e2e.test_label_page import client_of, page_url, verdict_of
 from tests.factories import Member, add_member
 from tests.portal.helpers import PASSWORD, add_user
@@ -42,16 +39,10 @@ from tests.shared_app import build_app
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed"),
+    NEEDS_CHROMIUM,
 ]
 
-ARTEFACTS = (
-    Path(
-        os.environ.get("EXCHANGE_TEST_ARTEFACTS")
-        or Path(__file__).resolve().parents[2] / "test-artefacts"
-    )
-    / "pages"
-)
+ARTEFACTS = artefacts("pages")
 LOCALES = {"en": "en-GB", "zh": "zh-CN"}
 TEA = "urn:pact:productclassification:hainan:tea"
 COFFEE = "urn:pact:productclassification:hainan:coffee"

@@ -9,9 +9,7 @@ error; every walk asserts there were none.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
 
 from exchange.client.keys import LocalKey
 from exchange.organisations.models import Role
-from tests.e2e.conftest import CHROMIUM
+from tests.e2e.conftest import NEEDS_CHROMIUM, artefacts
 from tests.e2e.test_label_page import issue
 from tests.factories import Member, add_member
 from tests.labels.builders import CATEGORY, GTIN
@@ -28,16 +26,10 @@ from tests.portal.helpers import PASSWORD, add_user
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed"),
+    NEEDS_CHROMIUM,
 ]
 
-ARTEFACTS = (
-    Path(
-        os.environ.get("EXCHANGE_TEST_ARTEFACTS")
-        or Path(__file__).resolve().parents[2] / "test-artefacts"
-    )
-    / "portal"
-)
+ARTEFACTS = artefacts("portal")
 
 
 class Walk:
