@@ -37,6 +37,9 @@ def create_app(
 
     engine = db.make_engine(app.config["DATABASE_URL"])
     app.extensions["exchange.engine"] = engine
+    # Every engine the app opens (the rate limits may add theirs): the connections a process
+    # forked from this one must not share (exchange.system.serving.release_connections).
+    app.extensions["exchange.engines"] = [engine]
     # The same pool, for the hot read-only paths (label verification) that must not take
     # SQLite's write lock.
     app.extensions["exchange.reader"] = db.reader(engine)
@@ -272,14 +275,12 @@ def _register_commands(app: Flask) -> None:
         backup_command,
         init_db_command,
         restore_command,
-        serve_command,
     )
     from exchange.trade.cli import trade_cli
     from exchange.witness.cli import witness_cli
 
     for command in (
         init_db_command,
-        serve_command,
         backup_command,
         restore_command,
         org_cli,

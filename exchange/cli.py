@@ -18,7 +18,7 @@ from exchange.client.cli import keys_cli, push_command, sign_command
 from exchange.client.label_cli import certificate_cli, label_cli
 from exchange.client.product_cli import products_cli
 from exchange.demo import demo_command
-from exchange.system.cli import init_keys_command, rotate_key_command
+from exchange.system.cli import init_keys_command, rotate_key_command, serve_command
 
 main = FlaskGroup(
     name="exchange",
@@ -49,6 +49,8 @@ main.add_command(label_cli)
 main.add_command(products_cli)
 # The demo plays the companies' side against a server it starts: not a server command.
 main.add_command(demo_command)
+# `serve` builds the app itself, once its gunicorn settings are in force (see the command).
+main.add_command(serve_command)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -56,8 +57,14 @@ DRAFT_KINDS: Final = {
     "certificate": signing.CERTIFICATE_CONTEXT,
 }
 _EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# Checked against when the e-mail is unknown, so that the answer takes as long either way.
-_UNKNOWN_USER_HASH: Final = generate_password_hash("no such user: a fixed dummy", PASSWORD_METHOD)
+
+
+@functools.cache
+def _unknown_user_hash(method: str) -> str:
+    """Checked against when the e-mail is unknown, so that the answer takes as long either
+    way. Made at the first sign-in, not at import: a scrypt hash is ~0.1 s of CPU, which every
+    process importing the portal (each CLI command, each server) paid for nothing."""
+    return generate_password_hash("no such user: a fixed dummy", method)
 
 
 # --- users -------------------------------------------------------------------------------
@@ -108,7 +115,7 @@ def sign_in(session: Session, *, email: str, password: str) -> PortalUser:
     user = session.scalar(
         sa.select(PortalUser).where(PortalUser.email == email.strip().lower()[:320])
     )
-    stored = user.password_hash if user is not None else _UNKNOWN_USER_HASH
+    stored = user.password_hash if user is not None else _unknown_user_hash(PASSWORD_METHOD)
     matches = check_password_hash(stored, password)
     if user is None or not matches or user.disabled_at is not None:
         raise Unauthenticated("unknown e-mail or wrong password")

@@ -79,6 +79,7 @@ def _counter_engine(app: Flask) -> Engine:
         return engine
     counters = make_engine(f"sqlite:///{Path(app.instance_path) / 'rate-limits.db'}")
     counter_table().create(counters, checkfirst=True)
+    app.extensions["exchange.engines"].append(counters)
     return counters
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
-import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
+from flask.cli import ScriptInfo, with_appcontext
 
 from exchange.errors import ExchangeError
 from exchange.keyring import load_or_create_exchange_key, rotate_exchange_key
@@ -39,37 +38,32 @@ def init_db_command() -> None:
 @click.option(
     "--keyfile", type=click.Path(exists=True, dir_okay=False), help="TLS private key (PEM)"
 )
-@with_appcontext
 def serve_command(
     host: str, port: int, workers: int | None, certfile: str | None, keyfile: str | None
 ) -> None:
     """Migrate, then serve with gunicorn (terminating TLS when given a certificate and key)."""
     if bool(certfile) != bool(keyfile):
         raise click.UsageError("give both --certfile and --keyfile, or neither")
-    upgrade_database(current_app.config["DATABASE_URL"])
-    check_node()
-    os.environ["EXCHANGE_INSTANCE_PATH"] = current_app.instance_path
-    os.environ.setdefault("EXCHANGE_DATABASE_URL", current_app.config["DATABASE_URL"])
-    # The workers hold the keys this check accepted.
-    os.environ.setdefault("EXCHANGE_KEYS_PATH", str(current_app.config["KEYS_PATH"]))
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        "python:exchange.system.gunicorn_settings",
-        "--bind",
-        f"{host}:{port}",
-    ]
+    # Imported before the app is built: it names the metrics directory of the workers, which
+    # prometheus_client reads when the app first imports it (exchange.observability).
+    from exchange.system.serving import ExchangeServer, release_connections
+
+    # Not an app command (``with_appcontext``): the console script would have built the app
+    # to find it, before the line above.
+    app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+    with app.app_context():
+        upgrade_database(app.config["DATABASE_URL"])
+        check_node()
+    release_connections(app)
+    options: dict[str, Any] = {"bind": f"{host}:{port}"}
     if workers:
-        argv += ["--workers", str(workers)]
+        options["workers"] = workers
     if certfile and keyfile:
-        argv += ["--certfile", certfile, "--keyfile", keyfile]
-    argv.append("exchange:create_app()")
+        options |= {"certfile": certfile, "keyfile": keyfile}
     logging.getLogger(__name__).info(
         "serving on %s://%s:%s", "https" if certfile else "http", host, port
     )
-    os.execv(sys.executable, argv)
+    ExchangeServer(app, options).run()
 
 
 def check_node() -> None:
