@@ -46,7 +46,8 @@ def serve_command(
         raise click.UsageError("give both --certfile and --keyfile, or neither")
     # Imported before the app is built: it names the metrics directory of the workers, which
     # prometheus_client reads when the app first imports it (exchange.observability).
-    from exchange.system.serving import ExchangeServer, release_connections
+    from exchange.system.gunicorn_settings import release_connections
+    from exchange.system.serving import ExchangeServer
 
     # Not an app command (``with_appcontext``): the console script would have built the app
     # to find it, before the line above.

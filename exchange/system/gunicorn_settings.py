@@ -62,6 +62,12 @@ def pre_fork(server: Any, _worker: Any) -> None:
     """The workers are forked from the master's app (preload_app): none may inherit one of
     its database connections (the master opened some to migrate and check the node)."""
     if server.cfg.preload_app:
-        from exchange.system.serving import release_connections
-
         release_connections(server.app.wsgi())
+
+
+def release_connections(app: Any) -> None:
+    """Close the database connections ``app`` holds in this process, so that the processes
+    forked from it open their own: a connection (a PostgreSQL socket, a SQLite file handle)
+    shared by two processes corrupts what both send. Each engine reconnects when next used."""
+    for engine in app.extensions["exchange.engines"]:
+        engine.dispose()

@@ -38,11 +38,3 @@ class ExchangeServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships n
 
     def load(self) -> Flask:
         return self.application
-
-
-def release_connections(app: Flask) -> None:
-    """Close the database connections ``app`` holds in this process, so that the processes
-    forked from it open their own: a connection (a PostgreSQL socket, a SQLite file handle)
-    shared by two processes corrupts what both send. Each engine reconnects when next used."""
-    for engine in app.extensions["exchange.engines"]:
-        engine.dispose()
