@@ -58,15 +58,19 @@ def _cheap_password_hashes() -> Iterator[None]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark end-to-end tests ``e2e`` (``-m "not e2e"`` is the fast in-process suite), group
-    the tests of a module that share a server or browser on one xdist worker, and, on a
-    server database, keep only the tests that touch the database under test."""
+    """Mark end-to-end tests ``e2e`` (``-m "not e2e"`` is the fast in-process suite) and run
+    them first, group the tests of a module that share a server or browser on one xdist
+    worker, and, on a server database, keep only the tests that touch the database under
+    test."""
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         if E2E_DIRECTORY in item.path.parents or names & (E2E_FIXTURES | {"browser"}):
             item.add_marker(pytest.mark.e2e)
         if names & MODULE_SHARED_FIXTURES:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    # The end-to-end tests first (stable: module order kept): they are the long ones, and a
+    # long test handed out last keeps one worker busy after the other has finished.
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
     if os.environ.get("EXCHANGE_TEST_DATABASE_URL"):
         # The SQLite pass ran every test; a test that touches no database (signing, QR,
         # Merkle, the docs, the demo and the wheel, which run on SQLite by design) would
