@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import chunked, insert_unless_present, utcnow
+from exchange.db import chunked, insert_rows, insert_unless_present, utcnow
 from exchange.errors import (
     AccessDenied,
     Conflict,
@@ -494,7 +494,7 @@ def _store(
         for record, index in zip(records, provisional, strict=True)
     ]
     try:
-        session.execute(sa.insert(_RECORDS), rows)
+        insert_rows(session, _RECORDS, rows)
     except sa.exc.IntegrityError as exc:
         # A new id has no row to lock: a concurrent request storing the same id committed
         # after this one looked (only PostgreSQL's writers overlap). Everything of this
@@ -511,9 +511,10 @@ def _store(
             for value in sorted(getattr(item.terms, field))
         ]
         if term_rows:
-            session.execute(sa.insert(cast(sa.Table, sa.inspect(table).local_table)), term_rows)
-    session.execute(
-        sa.insert(_VALIDITY_YEARS),
+            insert_rows(session, cast(sa.Table, sa.inspect(table).local_table), term_rows)
+    insert_rows(
+        session,
+        _VALIDITY_YEARS,
         [
             {
                 "record_id": item.record.id,
