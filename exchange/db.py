@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -214,28 +215,44 @@ def insert_rows(session: Session, table: sa.Table, rows: Sequence[Mapping[str, A
     if not rows:
         return
     connection = session.connection()
-    dialect = connection.dialect
-    keys = list(rows[0])
-    compiled = sa.insert(table).compile(dialect=dialect, column_keys=keys)
-    names = list(compiled.positiontup or ()) if compiled.positional else keys
-    converters: list[Callable[[Any], Any] | None] = []
-    for name in names:
-        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        converters.append(_memoised(processor) if processor is not None else None)
-    columns = list(zip(names, converters, strict=True))
+    statement, positional, names, processors = _insert_statement(
+        table, connection.dialect, tuple(rows[0])
+    )
+    columns = [
+        (name, None if processor is None else _memoised(processor))
+        for name, processor in zip(names, processors, strict=True)
+    ]
     try:
         values = [
             [row[name] if convert is None else convert(row[name]) for name, convert in columns]
             for row in rows
         ]
     except (TypeError, ValueError) as exc:  # a value the column's type refuses
-        raise sa.exc.StatementError(str(exc), compiled.string, None, exc) from exc
+        raise sa.exc.StatementError(str(exc), statement, None, exc) from exc
     parameters: list[Any] = (
         [tuple(row) for row in values]
-        if compiled.positional
+        if positional
         else [dict(zip(names, row, strict=True)) for row in values]
     )
-    connection.exec_driver_sql(compiled.string, parameters)
+    connection.exec_driver_sql(statement, parameters)
+
+
+_Processor = Callable[[Any], Any]
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_statement(
+    table: sa.Table, dialect: Dialect, keys: tuple[str, ...]
+) -> tuple[str, bool, tuple[str, ...], tuple[_Processor | None, ...]]:
+    """The SQL of inserting ``keys`` into ``table`` in ``dialect``, whether its parameters
+    are positional, their names in order, and each one's bind processor: compiled once, as
+    SQLAlchemy's own statement cache would."""
+    compiled = sa.insert(table).compile(dialect=dialect, column_keys=list(keys))
+    names = tuple(compiled.positiontup or ()) if compiled.positional else keys
+    processors = tuple(
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    )
+    return compiled.string, compiled.positional, names, processors
 
 
 def _memoised(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:

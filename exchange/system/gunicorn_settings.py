@@ -57,9 +57,17 @@ def on_starting(_server: Any) -> None:
     Path(METRICS_DIRECTORY).mkdir(parents=True, exist_ok=True)
 
 
-def post_worker_init(_worker: Any) -> None:
+def post_worker_init(worker: Any) -> None:
     """The worker has loaded the app: what exists now (modules, the app, its schemas and
     compiled statements) lives as long as the worker. Frozen out of the garbage collector's
     sight, it is no longer walked by every full collection, which a large batch of records
-    sets off several times (a third of a batch's time, measured by bench/ingest.py)."""
+    sets off several times (a third of a batch's time, measured by bench/ingest.py).
+
+    The app's signature verification pool starts now, in the background, rather than with
+    the first large batch, which would verify in process while the pool started.
+    """
     gc.freeze()
+    extensions = getattr(getattr(worker, "wsgi", None), "extensions", {})
+    verifier = extensions.get("exchange.verifier")
+    if verifier is not None:
+        verifier.start()
