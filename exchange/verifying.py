@@ -11,10 +11,10 @@ processes, and a pool that is still starting or has failed are verified here, in
 calling process, with the same function: the pool changes where the work runs, never
 its outcome.
 
-The pool is started on the first batch that could use it (a process that never receives
-one starts none) with the ``spawn`` method, so that no lock held by another thread of a
-threaded server is copied into it; until it has answered a first task, batches are
-verified in process.
+The pool is started with the ``spawn`` method, so that no lock held by another thread of a
+threaded server is copied into it: by a server's worker once it has loaded the app
+(``exchange.system.gunicorn_settings.post_worker_init``), elsewhere on the first batch that
+could use it. Until it has answered a first task, batches are verified in process.
 """
 
 from __future__ import annotations
