@@ -12,13 +12,18 @@ the requests' own time: the lock's share of a push's server time (goal ≤ 10 %)
 that one writer on any node makes every other writer wait for.
 
 Ends with ``RESULT service_per_s=… http_per_s=… verify_per_s=… ratio=… push_ms=… lock_ms=…
-lock_share=…`` (ratio = service / verify, goal ≥ 0.5).
+lock_share=… service_cpu_us=… verify_cpu_us=…`` (ratio = service / verify, goal ≥ 0.5; the
+last two: the CPU one record costs through the service layer, this process and its
+verification pool together, and one bare verification, which a busy machine inflates far
+less than it does the rates).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -64,8 +69,9 @@ def make_envelopes(key: LocalKey, company_id: str, count: int) -> list[dict[str,
     return envelopes
 
 
-def bare_verify_rate(envelopes: list[dict[str, Any]], key: LocalKey) -> float:
-    """PyNaCl verification alone, with the signed messages built beforehand."""
+def bare_verify_rate(envelopes: list[dict[str, Any]], key: LocalKey) -> tuple[float, float]:
+    """PyNaCl verification alone, with the signed messages built beforehand: signatures
+    per second, and the CPU microseconds of one."""
     verify_key = nacl.signing.VerifyKey(key.public_key)
     prepared = [
         (
@@ -74,10 +80,22 @@ def bare_verify_rate(envelopes: list[dict[str, Any]], key: LocalKey) -> float:
         )
         for e in envelopes
     ]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for message, signature in prepared:
         verify_key.verify(message, signature)
-    return len(prepared) / (time.perf_counter() - started)
+    cpu_us = (time.process_time() - cpu) / len(prepared) * 1e6
+    return len(prepared) / (time.perf_counter() - started), cpu_us
+
+
+def _pool_cpu_seconds() -> float:
+    """CPU used so far by this process's live children (the verification pool), from
+    /proc: what they used starting up does not count once subtracted from a later reading."""
+    total = 0
+    for child in multiprocessing.active_children():
+        with contextlib.suppress(OSError, AttributeError):
+            fields = Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 COMPANY_ID = "urn:pact:company:customcode:bench:supplier"
@@ -111,18 +129,27 @@ def setup_member(
 
 def service_rate(
     envelopes: list[dict[str, Any]], key: LocalKey, instance: Path, batch: int
-) -> float:
+) -> tuple[float, float]:
+    """Records per second through the service layer, and the CPU microseconds of one (this
+    process and the verification pool together)."""
     app = create_app(instance_path=str(instance))
     upgrade_database(app.config["DATABASE_URL"])
     principal, _ = setup_member(app, key)
     factory = app.extensions["exchange.sessions"]
-    started = time.perf_counter()
+    # As in a server's worker: the heap it has loaded frozen out of the collector's sight
+    # (exchange.system.gunicorn_settings.post_worker_init), and a verification pool that
+    # outlives the request that started it.
+    gc.freeze()
+    verifier = app.extensions["exchange.verifier"]
+    verifier.start(wait=True)
+    started, cpu, pool_cpu = time.perf_counter(), time.process_time(), _pool_cpu_seconds()
     for start in range(0, len(envelopes), batch):
         with transaction(factory) as session:
             outcomes = footprints.submit(
                 session,
                 principal=principal,
                 items=envelopes[start : start + batch],
+                verifier=verifier,
             )
             assert all(outcome.accepted and outcome.created for outcome in outcomes)
             issue_receipts(
@@ -131,7 +158,10 @@ def service_rate(
                 app.config["EXCHANGE_ORIGIN"],
                 [o.record.log_index for o in outcomes if o.record is not None],
             )
-    return len(envelopes) / (time.perf_counter() - started)
+    rate = len(envelopes) / (time.perf_counter() - started)
+    used = time.process_time() - cpu + _pool_cpu_seconds() - pool_cpu
+    verifier.close()
+    return rate, used / len(envelopes) * 1e6
 
 
 @contextlib.contextmanager
@@ -280,9 +310,11 @@ def main() -> None:
         root = Path(temporary)
         # Every phase has a database of its own, so one envelope set serves them all.
         envelopes = make_envelopes(key, COMPANY_ID, args.records)
-        verify_per_s = bare_verify_rate(envelopes, key)
+        verify_per_s, verify_cpu_us = bare_verify_rate(envelopes, key)
         with database(args.database_url):
-            service_per_s = service_rate(envelopes, key, root / "service", args.batch)
+            service_per_s, service_cpu_us = service_rate(
+                envelopes, key, root / "service", args.batch
+            )
         with database(args.database_url):
             http_per_s = http_rate(envelopes, key, root / "http", args.batch)
         with database(args.database_url):
@@ -293,6 +325,10 @@ def main() -> None:
     print(f"records: {args.records} in batches of {args.batch}, {engine}")
     print(f"bare PyNaCl verify: {verify_per_s:9.0f} /s")
     print(f"service layer:      {service_per_s:9.0f} /s  ({ratio:.2f} of bare verify; goal >= 0.5)")
+    print(
+        f"CPU per record:     {service_cpu_us:9.0f} us  "
+        f"({service_cpu_us / verify_cpu_us:.1f} verifications' worth, {verify_cpu_us:.0f} us each)"
+    )
     print(
         f"HTTP batch:         {http_per_s:9.0f} /s  "
         f"({http_per_s / verify_per_s:.2f} of bare verify)"
@@ -305,7 +341,8 @@ def main() -> None:
     print(
         f"RESULT service_per_s={service_per_s:.0f} http_per_s={http_per_s:.0f} "
         f"verify_per_s={verify_per_s:.0f} ratio={ratio:.2f} push_ms={push_ms:.2f} "
-        f"lock_ms={lock_ms:.2f} lock_share={share:.2f}"
+        f"lock_ms={lock_ms:.2f} lock_share={share:.2f} service_cpu_us={service_cpu_us:.0f} "
+        f"verify_cpu_us={verify_cpu_us:.0f}"
     )
 
 

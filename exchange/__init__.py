@@ -24,6 +24,7 @@ def create_app(
     from exchange.keyring import Keyring
     from exchange.mutual_recognition import views as recognition_views
     from exchange.organisations import access
+    from exchange.verifying import Verifier
 
     app = Flask(
         __name__,
@@ -50,6 +51,9 @@ def create_app(
     app.extensions["exchange.keyring"] = keyring
     app.extensions["exchange.key"] = keyring.current()
     _connect_node_check(app)
+    app.extensions["exchange.verifier"] = Verifier(
+        processes=app.config["VERIFY_PROCESSES"], threshold=app.config["VERIFY_PARALLEL_MIN"]
+    )
     app.teardown_appcontext(web.close_session)
     app.extensions["exchange.log_sources"] = _log_sources()
     app.extensions["exchange.job_handlers"] = _job_handlers()

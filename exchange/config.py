@@ -17,6 +17,12 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         # A batch of 10,000 PACT footprints is about 25 MB of JSON.
         "MAX_CONTENT_LENGTH": int(os.environ.get("EXCHANGE_MAX_BODY_BYTES", str(32 * 1024 * 1024))),
         "MAX_BATCH_ITEMS": int(os.environ.get("EXCHANGE_MAX_BATCH_ITEMS", "10000")),
+        # Signatures of a batch this large are verified in a pool of this many processes
+        # (exchange.verifying), by default one per core but the one serving the request.
+        "VERIFY_PROCESSES": int(
+            os.environ.get("EXCHANGE_VERIFY_PROCESSES", str(max(0, (os.cpu_count() or 1) - 1)))
+        ),
+        "VERIFY_PARALLEL_MIN": int(os.environ.get("EXCHANGE_VERIFY_PARALLEL_MIN", "256")),
         "PAGE_SIZE_MAX": 1000,
         # PACT forbids plain HTTP: behind a TLS proxy, refuse requests that did not come
         # over HTTPS (the proxy sets X-Forwarded-Proto) instead of answering them.

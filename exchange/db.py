@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, Final
@@ -199,6 +200,78 @@ def insert_unless_present(
     else:
         result = session.execute(sa.insert(table), rows)
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def insert_rows(session: Session, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``session.execute(sa.insert(table), rows)`` for many narrow rows (every row with the
+    keys of the first), through the driver's own ``executemany``.
+
+    The same statement and the same conversions (each column type's bind processor, as
+    SQLAlchemy applies it; a value repeated across rows, such as one batch's time,
+    converted once), without SQLAlchemy's bookkeeping per row and parameter, which costs
+    more than the database's own work for an index row: a signed record writes ten.
+    Errors are SQLAlchemy's (``IntegrityError`` ...), as for ``session.execute``.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    statement, positional, names, processors = _insert_statement(
+        table, connection.dialect, tuple(rows[0])
+    )
+    columns = [
+        (name, None if processor is None else _memoised(processor))
+        for name, processor in zip(names, processors, strict=True)
+    ]
+    try:
+        values = [
+            [row[name] if convert is None else convert(row[name]) for name, convert in columns]
+            for row in rows
+        ]
+    except (TypeError, ValueError) as exc:  # a value the column's type refuses
+        raise sa.exc.StatementError(str(exc), statement, None, exc) from exc
+    parameters: list[Any] = (
+        [tuple(row) for row in values]
+        if positional
+        else [dict(zip(names, row, strict=True)) for row in values]
+    )
+    connection.exec_driver_sql(statement, parameters)
+
+
+_Processor = Callable[[Any], Any]
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_statement(
+    table: sa.Table, dialect: Dialect, keys: tuple[str, ...]
+) -> tuple[str, bool, tuple[str, ...], tuple[_Processor | None, ...]]:
+    """The SQL of inserting ``keys`` into ``table`` in ``dialect``, whether its parameters
+    are positional, their names in order, and each one's bind processor: compiled once, as
+    SQLAlchemy's own statement cache would."""
+    compiled = sa.insert(table).compile(dialect=dialect, column_keys=list(keys))
+    names = tuple(compiled.positiontup or ()) if compiled.positional else keys
+    processors = tuple(
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    )
+    return compiled.string, compiled.positional, names, processors
+
+
+def _memoised(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``convert``, remembering what it made of each time (the one kind of value that
+    repeats across a batch's rows and costs a conversion on SQLite). Keyed with the UTC
+    offset: equal instants at different offsets are written differently."""
+    seen: dict[tuple[dt.datetime, dt.timedelta | None], Any] = {}
+
+    def memoised(value: Any) -> Any:
+        if type(value) is not dt.datetime:
+            return convert(value)
+        key = (value, value.utcoffset())
+        try:
+            return seen[key]
+        except KeyError:
+            seen[key] = converted = convert(value)
+            return converted
+
+    return memoised
 
 
 @contextmanager

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import hashlib
 import json
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any, Final, Self
 
 import nacl.bindings
@@ -306,15 +307,39 @@ def sign(*, context: str, payload: Any, private_key: bytes) -> str:
 
 def verify_bytes(*, message: bytes, signature: str, public_key: bytes) -> None:
     """Raise :class:`SigningError` unless ``signature`` is ``public_key``'s over ``message``."""
+    if not signature_holds(*signature_check(message, signature, public_key)):
+        raise SigningError(SIGNATURE_MISMATCH)
+
+
+SIGNATURE_MISMATCH: Final = "signature does not match"
+
+SignatureCheck = tuple[bytes, bytes, bytes]
+"""``(message, raw signature, public key)``, well formed, for :func:`signature_holds`."""
+
+
+def signature_check(message: bytes, signature: str, public_key: bytes) -> SignatureCheck:
+    """What verifying ``signature`` takes, once its form is checked (:class:`SigningError`
+    if it or the key is malformed); whether it holds is :func:`signature_holds`'s to say."""
     raw_signature = b64url_decode(signature)
     if len(raw_signature) != SIGNATURE_BYTES:
         raise SigningError("an Ed25519 signature has 64 bytes")
     if len(public_key) != PUBLIC_KEY_BYTES:
         raise SigningError("an Ed25519 public key has 32 bytes")
+    return message, raw_signature, public_key
+
+
+def signature_holds(message: bytes, raw_signature: bytes, public_key: bytes) -> bool:
+    """Whether a well-formed signature (see :func:`signature_check`) verifies."""
     try:
         nacl.signing.VerifyKey(public_key).verify(message, raw_signature)
-    except nacl.exceptions.BadSignatureError as exc:
-        raise SigningError("signature does not match") from exc
+    except nacl.exceptions.BadSignatureError:
+        return False
+    return True
+
+
+def signatures_hold(checks: Sequence[SignatureCheck]) -> list[bool]:
+    """:func:`signature_holds` of each check, in order (one task of a :class:`Verifier`)."""
+    return [signature_holds(*check) for check in checks]
 
 
 def verify(*, context: str, payload: Any, signature: str, public_key: bytes) -> None:
@@ -329,7 +354,14 @@ def verify(*, context: str, payload: Any, signature: str, public_key: bytes) -> 
 def _signing_key(private_key: bytes) -> nacl.signing.SigningKey:
     if len(private_key) != 32:
         raise SigningError("an Ed25519 private key seed has 32 bytes")
-    return nacl.signing.SigningKey(private_key)
+    return _expanded_key(private_key)
+
+
+@functools.lru_cache(maxsize=16)
+def _expanded_key(seed: bytes) -> nacl.signing.SigningKey:
+    # Expanding a seed into a key pair costs about as much as a signature: the few keys a
+    # process signs with (the exchange's, a test's) are expanded once, not per receipt.
+    return nacl.signing.SigningKey(seed)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -89,14 +89,23 @@ def _store_and_answer(items: list[Any], *, is_batch: bool, signed: bool) -> Resp
     """Store the items, commit them with their log entries, answer with receipts."""
     principal = access.require_principal("footprints:write")
     session = web.session()
-    store = services.submit if signed else services.import_unsigned
-    outcomes = store(
-        session,
-        principal=principal,
-        items=items,
-        on_accepted=RECORDS_ACCEPTED,
-        on_logged=RECORDS_LOGGED,
-    )
+    if signed:
+        outcomes = services.submit(
+            session,
+            principal=principal,
+            items=items,
+            on_accepted=RECORDS_ACCEPTED,
+            on_logged=RECORDS_LOGGED,
+            verifier=current_app.extensions["exchange.verifier"],
+        )
+    else:
+        outcomes = services.import_unsigned(
+            session,
+            principal=principal,
+            items=items,
+            on_accepted=RECORDS_ACCEPTED,
+            on_logged=RECORDS_LOGGED,
+        )
     accepted = [outcome for outcome in outcomes if outcome.accepted]
     # Commit first: the log head's lock, which every writer on every node waits for, is
     # held until this commit, and the receipts (a checkpoint signed, a proof and a signature

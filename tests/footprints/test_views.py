@@ -17,6 +17,7 @@ from exchange.footprints.models import FootprintRecord
 from exchange.log.models import LogEntry
 from exchange.organisations.models import AccessToken, Role
 from exchange.organisations.services import hash_secret
+from exchange.verifying import Verifier
 from tests.factories import Member, add_member, json_of
 
 
@@ -269,6 +270,67 @@ def test_batch_accepts_good_items_and_reports_bad_ones_by_index(
     ]
     assert indexes == sorted(indexes) and len(set(indexes)) == 3
     assert stored_counts(app) == (3, 3)
+
+
+def _mixed_batch(supplier: Member, customer: Member) -> list[dict[str, Any]]:
+    """Good envelopes around every kind of refusal, in the order the checks make them."""
+    tampered = supplier.envelope()
+    tampered["footprint"]["comment"] = "edited after signing"
+    # Refused for its signature, not for its status: the signature is checked first.
+    tampered_deprecated = supplier.envelope(status="Deprecated")
+    tampered_deprecated["footprint"]["comment"] = "edited"
+    misshapen = supplier.envelope()
+    misshapen["signature"]["value"] = misshapen["signature"]["value"][:40]
+    items = [supplier.envelope() for _ in range(6)]
+    items[1:1] = [tampered, tampered_deprecated, misshapen]
+    items[5:5] = [
+        supplier.envelope(status="Deprecated"),
+        supplier.key.sign_footprint(supplier.footprint(companyIds=customer.company_ids)),
+        supplier.key.sign_footprint(supplier.footprint(specVersion=3)),
+    ]
+    return items
+
+
+def _outcomes(answer: dict[str, Any]) -> list[tuple[str, str | None, Any]]:
+    return [
+        (item["status"], item.get("error", {}).get("code"), item.get("error", {}).get("details"))
+        for item in answer["results"]
+    ]
+
+
+def test_a_batch_verified_in_the_pool_is_answered_as_one_verified_in_process(
+    client: FlaskClient, app: Flask, supplier: Member, customer: Member
+) -> None:
+    in_process = post(client, supplier, {"items": _mixed_batch(supplier, customer)})
+    assert not app.extensions["exchange.verifier"].running  # 12 items: below the threshold
+
+    pool = Verifier(processes=1, threshold=2, chunk=3)
+    app.extensions["exchange.verifier"] = pool
+    try:
+        assert pool.start(wait=True)
+        pooled = post(client, supplier, {"items": _mixed_batch(supplier, customer)})
+    finally:
+        pool.close()
+    assert pooled.status_code == in_process.status_code == 207
+    assert _outcomes(json_of(pooled)) == _outcomes(json_of(in_process))
+    assert [code for _, code, _ in _outcomes(json_of(pooled))] == [
+        None,
+        "SignatureInvalid",
+        "SignatureInvalid",
+        "BadRequest",
+        None,
+        "BadRequest",  # a ValidationFailed
+        "AccessDenied",
+        "BadRequest",
+        None,
+        None,
+        None,
+        None,
+    ]
+    assert json_of(pooled)["results"][1]["error"]["details"] == [
+        {"field": "signature.value", "message": "signature does not match"}
+    ]
+    assert stored_counts(app) == (12, 12)
 
 
 def test_batch_can_supersede_a_record_sent_earlier_in_the_same_batch(

@@ -151,6 +151,27 @@ def test_receipts_for_ten_thousand_entries_take_a_few_queries(
     }
 
 
+def test_each_receipt_signs_exactly_the_canonical_form_of_its_body(db_session: Session) -> None:
+    """The signed bytes are put together from parts (services._ReceiptText): they must be
+    the RFC 8785 form of the body served, for every proof length, an origin needing
+    escapes in the note, and the first and last entries."""
+    origin = 'log.test.example/"ünïcode"\\path'
+    objects = Objects()
+    indexes = objects.add(db_session, [str(i) for i in range(21)])
+    receipts = services.issue_receipts(db_session, KEY, origin, indexes)
+    for receipt in receipts:
+        body, signature = receipt["receipt"], receipt["signature"]
+        assert isinstance(body, dict) and isinstance(signature, dict)
+        signing.verify(
+            context=signing.RECEIPT_CONTEXT,
+            payload=body,
+            signature=signature["value"],
+            public_key=KEY.public_key,
+        )
+    lengths = {len(receipt["receipt"]["inclusionProof"]) for receipt in receipts}  # type: ignore[index]
+    assert len(lengths) > 1
+
+
 def test_one_checkpoint_per_size(db_session: Session) -> None:
     objects = Objects()
     empty = services.ensure_checkpoint(db_session, KEY, ORIGIN)

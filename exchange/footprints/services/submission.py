@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from exchange import signing
-from exchange.db import chunked, insert_unless_present, utcnow
+from exchange.db import chunked, insert_rows, insert_unless_present, utcnow
 from exchange.errors import (
     AccessDenied,
     Conflict,
@@ -44,6 +44,7 @@ from exchange.organisations.services import keys_by_kid
 from exchange.pact_wire import ProductFootprint, parse_product_footprint
 from exchange.pact_wire.filters import FilterTerms, terms_of, validity_years
 from exchange.rules.services import check_footprints_against_rules
+from exchange.verifying import Verification, Verifier
 
 RecordsAccepted = Callable[[Session, Sequence["NewRecord"]], None]
 """Told of the records a submission created, in its transaction (requests, notifications,
@@ -87,6 +88,10 @@ class _Candidate:
     digest: str
     # Predecessors this exchange does not hold are ignored (imports, partners' records).
     lenient_predecessors: bool = False
+    # A signature still to verify (with the batch's others, maybe in other processes), and
+    # the checks that come after it: the item is accepted once both pass.
+    unverified: signing.SignatureCheck | None = None
+    then: Callable[[], None] | None = None
 
 
 def _digest(canonical: str, signature: EnvelopeSignature | None) -> str:
@@ -146,24 +151,35 @@ def _check_item(
             details=[{"field": "signature.kid", "message": why}],
         )
     try:
-        signing.verify_bytes(
-            message=signing.FOOTPRINT_CONTEXT.encode("ascii") + b"\n" + canonical,
-            signature=envelope.signature.value,
-            public_key=key.public_key,
+        unverified = signing.signature_check(
+            signing.FOOTPRINT_CONTEXT.encode("ascii") + b"\n" + canonical,
+            envelope.signature.value,
+            key.public_key,
         )
     except signing.SigningError as exc:
-        raise SignatureInvalid(
-            "the signature does not match the footprint",
-            details=[{"field": "signature.value", "message": str(exc)}],
-        ) from exc
-    if footprint.status != RecordStatus.ACTIVE.value:
-        raise ValidationFailed(
-            "a new record must be Active; a successor deprecates it",
-            details=[{"field": "status", "message": "must be Active"}],
-        )
-    _check_company(footprint, organisation_urns)
+        raise _signature_invalid(str(exc)) from exc
+
+    def then() -> None:  # once the signature holds, as the checks' order has it
+        if footprint.status != RecordStatus.ACTIVE.value:
+            raise ValidationFailed(
+                "a new record must be Active; a successor deprecates it",
+                details=[{"field": "status", "message": "must be Active"}],
+            )
+        _check_company(footprint, organisation_urns)
+
     text = canonical.decode("utf-8")
-    return _Candidate(index, footprint, envelope.signature, text, _digest(text, envelope.signature))
+    candidate = _Candidate(
+        index, footprint, envelope.signature, text, _digest(text, envelope.signature)
+    )
+    candidate.unverified, candidate.then = unverified, then
+    return candidate
+
+
+def _signature_invalid(reason: str) -> SignatureInvalid:
+    return SignatureInvalid(
+        "the signature does not match the footprint",
+        details=[{"field": "signature.value", "message": reason}],
+    )
 
 
 def _check_unsigned_item(
@@ -208,8 +224,13 @@ def submit(
     on_accepted: RecordsAccepted | None = None,
     on_logged: RecordsLogged | None = None,
     disclosure: Disclosure = Disclosure.PRIVATE,
+    verifier: Verifier | None = None,
 ) -> list[Outcome]:
-    """Verify and store a batch of signed envelopes; each gets an outcome, good ones are kept."""
+    """Verify and store a batch of signed envelopes; each gets an outcome, good ones are kept.
+
+    ``verifier`` (the app's) verifies a large batch's signatures in other processes while
+    the envelopes are parsed here; without one, each is verified in turn, here.
+    """
     principal.require_scope("footprints:write")
     keys = keys_by_kid(
         session,
@@ -241,7 +262,11 @@ def submit(
         disclosure=disclosure,
         on_accepted=on_accepted,
         on_logged=on_logged,
+        verification=(verifier or _NO_POOL).batch(len(items)),
     )
+
+
+_NO_POOL: Final = Verifier(processes=0, threshold=1)
 
 
 def import_unsigned(
@@ -312,15 +337,23 @@ def _accept(
     disclosure: Disclosure,
     on_accepted: RecordsAccepted | None,
     on_logged: RecordsLogged | None,
+    verification: Verification | None = None,
 ) -> list[Outcome]:
     """Check every item on its own, then store the good ones together; an outcome for each."""
     outcomes: dict[int, Outcome] = {}
     candidates: list[_Candidate] = []
     for index, value in enumerate(items):
         try:
-            candidates.append(check(index, value))
+            candidate = check(index, value)
         except ExchangeError as error:
             outcomes[index] = Outcome(index=index, accepted=False, error=error)
+            continue
+        if candidate.unverified is not None:
+            assert verification is not None, "a signed item needs a verification"
+            verification.add(candidate.unverified)
+        candidates.append(candidate)
+    if verification is not None:
+        candidates = _verified(candidates, verification.results(), outcomes)
     rule_errors = check_footprints_against_rules(session, [c.footprint for c in candidates])
     for candidate, details in zip(candidates, rule_errors, strict=True):
         if details:
@@ -338,6 +371,27 @@ def _accept(
         on_logged=on_logged,
     )
     return [outcomes[index] for index in range(len(items))]
+
+
+def _verified(
+    candidates: Sequence[_Candidate], holds: Sequence[bool], outcomes: dict[int, Outcome]
+) -> list[_Candidate]:
+    """The candidates whose signatures hold (``holds``, in the order they were added) and
+    that pass the checks after them; the others' outcomes."""
+    answers = iter(holds)
+    kept: list[_Candidate] = []
+    for candidate in candidates:
+        try:
+            if candidate.unverified is not None:
+                if not next(answers):
+                    raise _signature_invalid(signing.SIGNATURE_MISMATCH)
+                if candidate.then is not None:
+                    candidate.then()
+        except ExchangeError as error:
+            outcomes[candidate.index] = Outcome(index=candidate.index, accepted=False, error=error)
+            continue
+        kept.append(candidate)
+    return kept
 
 
 def _store(
@@ -440,7 +494,7 @@ def _store(
         for record, index in zip(records, provisional, strict=True)
     ]
     try:
-        session.execute(sa.insert(_RECORDS), rows)
+        insert_rows(session, _RECORDS, rows)
     except sa.exc.IntegrityError as exc:
         # A new id has no row to lock: a concurrent request storing the same id committed
         # after this one looked (only PostgreSQL's writers overlap). Everything of this
@@ -457,9 +511,10 @@ def _store(
             for value in sorted(getattr(item.terms, field))
         ]
         if term_rows:
-            session.execute(sa.insert(cast(sa.Table, sa.inspect(table).local_table)), term_rows)
-    session.execute(
-        sa.insert(_VALIDITY_YEARS),
+            insert_rows(session, cast(sa.Table, sa.inspect(table).local_table), term_rows)
+    insert_rows(
+        session,
+        _VALIDITY_YEARS,
         [
             {
                 "record_id": item.record.id,
@@ -479,12 +534,16 @@ def _store(
         # Before the lock too: requests, notifications and staleness need the records'
         # ids and terms, not their indexes (a PACT event is given its logIndex when sent).
         on_accepted(session, created)
-    FootprintRecord.log.append(session, records)
+    indexes = FootprintRecord.log.append(session, records)
+    # The log hands out one contiguous run in the records' order, and the provisional
+    # indexes are one contiguous run in the same order: one statement moves them all
+    # (an update per row would be a statement per record while every writer waits).
+    shift = indexes[0] - provisional[0]
+    assert indexes == [index + shift for index in provisional]
     session.execute(
         sa.update(_RECORDS)
-        .where(_RECORDS.c.id == sa.bindparam("record_id"))
-        .values(log_index=sa.bindparam("index")),
-        [{"record_id": record.id, "index": record.log_index} for record in records],
+        .where(_RECORDS.c.log_index.between(provisional[0], provisional[-1]))
+        .values(log_index=_RECORDS.c.log_index + shift)
     )
     if on_logged is not None:
         on_logged(session, created)
