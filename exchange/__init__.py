@@ -39,7 +39,7 @@ def create_app(
     engine = db.make_engine(app.config["DATABASE_URL"])
     app.extensions["exchange.engine"] = engine
     # Every engine the app opens (the rate limits may add theirs): the connections a process
-    # forked from this one must not share (exchange.system.serving.release_connections).
+    # forked from this one must not share (exchange.system.gunicorn_settings.release_connections).
     app.extensions["exchange.engines"] = [engine]
     # The same pool, for the hot read-only paths (label verification) that must not take
     # SQLite's write lock.
