@@ -2,8 +2,9 @@
 a chain-owner and the regulator with their bearer tokens, and anonymously, no answer may be a
 5xx or break the document.
 
-One test per caller, each with a server of its own: together they are the suite's longest
-run (thousands of generated requests), and apart they run on both pytest workers at once.
+Each generated request is sent as every caller (generating it was most of the fuzz's CPU). The
+operations are split into parts, each a test with a server of its own: together they are the
+suite's longest run (thousands of requests), and apart they run on both pytest workers.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from flask import Flask
 
 from exchange.apidoc.spec import build_document
 from exchange.organisations.models import Role
-from tests.apidoc.fuzzing import failures_of
+from tests.apidoc.fuzzing import Caller, failures_of
 from tests.e2e.conftest import running_server
 from tests.factories import add_member
 
@@ -35,9 +36,13 @@ def own_server(database_url: str, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.mark.parametrize("caller", ["chain-owner", "regulator", "supplier", "anonymous"])
+# The operations in this many parts, each a test with a server of its own.
+PARTS = 4
+
+
+@pytest.mark.parametrize("part", range(PARTS), ids=lambda part: f"part-{part + 1}-of-{PARTS}")
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(
-    app: Flask, own_server: str, caller: str
+    app: Flask, own_server: str, part: int
 ) -> None:
     supplier = add_member(app, Role.SUPPLIER)
     customer = add_member(app, Role.CHAIN_OWNER)
@@ -62,22 +67,27 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     assert read.status_code == 200, read.text
     with app.test_request_context():
         schema = schemathesis.openapi.from_dict(build_document(app))
-    if caller == "anonymous":
-        failures = failures_of(schema, own_server, {}, {})
-    else:
-        # Each role with the ids it knows: the record (its own, or shared with it), its own
-        # organisation and key. The supplier's pass covers every operation; the
-        # chain-owner's and the regulator's, those whose answer depends on the caller.
-        member = {"chain-owner": customer, "regulator": regulator, "supplier": supplier}[caller]
-        known = {
-            "record_id": record_id,
-            "organisation_id": member.organisation_id,
-            "kid": member.key.kid,
-        }
-        failures = failures_of(
-            schema, own_server, member.headers, known, only_token_readers=member is not supplier
+    # Each role with the ids it knows: the record (its own, or shared with it), its own
+    # organisation and key; the anonymous caller with the generated ones.
+    callers = [Caller("anonymous", {}, {})] + [
+        Caller(
+            name,
+            member.headers,
+            {
+                "record_id": record_id,
+                "organisation_id": member.organisation_id,
+                "kid": member.key.kid,
+            },
+            only_token_readers=member is not supplier,
         )
-    assert not failures, "\n\n".join(f"[{caller}] {failure}" for failure in failures)
+        for name, member in (
+            ("supplier", supplier),
+            ("chain-owner", customer),
+            ("regulator", regulator),
+        )
+    ]
+    failures = failures_of(schema, own_server, callers, part=part, parts=PARTS)
+    assert not failures, "\n\n".join(failures)
 
 
 def test_a_url_beyond_gunicorns_request_line_limit_is_refused_as_documented(
