@@ -82,10 +82,17 @@ test: $(VENV)/.installed system-packages
 	echo "== passed: lint, docs, the tests on $$ran =="; \
 	}
 
-## Every test on SQLite, with the line coverage of the in-process suite (floor: pyproject.toml).
+## Every test on SQLite, with the line coverage of the in-process suite (floor: pyproject.toml):
+## SlipCover collects it ([tool.slipcover]), coverage.py reports it (tools/coverage_report.py).
+## SlipCover imports itself before pytest can rewrite its asserts: that warning alone is let by.
 test-sqlite: $(VENV)/.installed
 	@echo "== tests on SQLite, with coverage =="
-	@$(TIMED) $(BIN)/pytest -q $(PYTEST_PARALLEL) $(DURATIONS) --cov --cov-report=term
+	@$(TIMED) { \
+		$(BIN)/python -m slipcover -m pytest -p tools.slipcover_workers \
+			-W "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning" \
+			-q $(PYTEST_PARALLEL) $(DURATIONS) \
+		&& $(BIN)/python tools/coverage_report.py .coverage-slipcover.json; \
+	}
 
 ## The tests that touch the database, on PostgreSQL (PG_URL); the rest ran on SQLite. Its
 ## screenshots go to a folder of their own: the SQLite pass may be writing its own beside it.
@@ -98,8 +105,8 @@ test-postgresql: $(VENV)/.installed
 lint: $(VENV)/.installed
 	@echo "== lint (ruff, ruff format, the layer contract, mypy strict) =="
 	@$(TIMED) { \
-		$(BIN)/ruff check exchange tests bench docs/hooks \
-		&& $(BIN)/ruff format --check exchange tests bench docs/hooks \
+		$(BIN)/ruff check exchange tests bench docs/hooks tools \
+		&& $(BIN)/ruff format --check exchange tests bench docs/hooks tools \
 		&& $(BIN)/lint-imports --no-cache \
 		&& $(BIN)/mypy; \
 	}

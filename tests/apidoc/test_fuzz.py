@@ -23,10 +23,7 @@ from tests.apidoc.fuzzing import Caller, failures_of
 from tests.e2e.conftest import running_server
 from tests.factories import add_member
 
-# Without line coverage: what runs in this process is the requests' generation (Hypothesis,
-# schemathesis), which the tracer slowed several times over (11 minutes of a loaded run),
-# while the exchange code they reach runs in the server, which is not measured.
-pytestmark = [pytest.mark.e2e, pytest.mark.no_cover]
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture

@@ -19,9 +19,6 @@ from tests.factories import add_member
 
 
 @pytest.mark.e2e
-# Without line coverage, as tests/apidoc/test_fuzz.py: the generation runs here, the exchange
-# code in the server.
-@pytest.mark.no_cover
 def test_hostile_requests_to_every_operation_are_never_a_server_error(
     app: Flask, live_server: str
 ) -> None:
