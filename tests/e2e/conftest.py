@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,9 +36,11 @@ from pathlib import Path
 import pytest
 import requests
 import trustme
+from flask import Flask
 from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy.engine import Engine
 
+from exchange import create_app
 from tests.conftest import empty_all_tables
 
 # Debian's Chromium; Playwright only drives it.
@@ -88,6 +91,30 @@ def server_environment(
     # The partner PACT hosts of these tests listen on loopback.
     environment["EXCHANGE_EVENTS_ALLOW_PRIVATE_HOSTS"] = "1"
     return environment
+
+
+def command_app(instance: Path, database_url: str, **settings: str) -> Flask:
+    """The app ``exchange`` builds for a command beside the server at ``instance``: its
+    environment (``server_environment`` and ``settings``, ``EXCHANGE_*`` names) read by
+    ``create_app`` as the command line reads it, in this process."""
+    wanted = {**server_environment(instance, database_url), **settings}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in wanted.items():
+            if os.environ.get(name) != value:
+                patch.setenv(name, value)
+        return create_app()
+
+
+def run_command(app: Flask, *args: str) -> subprocess.CompletedProcess[str]:
+    """``exchange ARGS`` on ``app`` (``command_app``), through the command line's own parser,
+    in this process: a process of its own imported and built the app again, about 1.3 s of
+    CPU a command, a minute of every suite run. What the command did not expect (an
+    exception, not a refusal it reports) is printed as a process would, on its stderr."""
+    result = app.test_cli_runner().invoke(args=list(args))
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(["exchange", *args], result.exit_code, result.stdout, stderr)
 
 
 @dataclasses.dataclass

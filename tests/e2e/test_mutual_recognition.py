@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from exchange.mutual_recognition.verify import verify_bundle
 from exchange.organisations.models import Role
 from exchange.system.services import upgrade_database
 from tests.conftest import empty_all_tables, fresh_database
-from tests.e2e.conftest import running_server, server_environment
+from tests.e2e.conftest import command_app, run_command, running_server
 from tests.factories import Member, add_member
 from tests.mutual_recognition.builders import OUT_OF_SCOPE, agreement_body, partner_envelope
 
@@ -45,6 +44,7 @@ class Exchange:
         self.database_url = database_url
         self.instance = instance
         self.app: Flask = create_app({"DATABASE_URL": database_url}, instance_path=str(instance))
+        self._command_apps: dict[str | None, Flask] = {}
 
     def get(self, path: str, member: Member | None = None, **params: Any) -> requests.Response:
         headers = member.headers if member else {}
@@ -57,16 +57,17 @@ class Exchange:
         return requests.put(f"{self.url}{path}", json=body, headers=member.headers, timeout=30)
 
     def run(self, *args: str, origin: str | None = None) -> subprocess.CompletedProcess[str]:
-        environment = server_environment(self.instance, self.database_url)
-        if origin:
-            environment["EXCHANGE_ORIGIN"] = origin
-        return subprocess.run(
-            [sys.executable, "-m", "exchange.cli", *args],
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        """``exchange ARGS`` beside this exchange's server, as its operator runs it (with
+        ``EXCHANGE_ORIGIN`` set to ``origin``, when given)."""
+        if origin not in self._command_apps:
+            settings = {"EXCHANGE_ORIGIN": origin} if origin else {}
+            self._command_apps[origin] = command_app(self.instance, self.database_url, **settings)
+        return run_command(self._command_apps[origin], *args)
+
+    def close(self) -> None:
+        for app in (self.app, *self._command_apps.values()):
+            for engine in app.extensions["exchange.engines"]:
+                engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +97,8 @@ def module_exchanges(
                 try:
                     yield a, b
                 finally:
-                    for exchange in (a, b):
-                        exchange.app.extensions["exchange.engine"].dispose()
+                    a.close()
+                    b.close()
 
 
 @pytest.fixture

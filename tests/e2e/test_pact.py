@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ssl
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -19,7 +17,7 @@ from flask import Flask
 from exchange import pact_wire
 from exchange.jobs.models import Job, JobStatus
 from exchange.organisations.models import Role
-from tests.e2e.conftest import TLSServer, server_environment
+from tests.e2e.conftest import TLSServer, command_app, run_command
 from tests.e2e.receiver import PartnerHost, partner_host
 from tests.factories import Member, add_member, cloud_event
 from tests.pact import test_conformance as conformance
@@ -49,17 +47,17 @@ def move_past_backoff(app: Flask, *, at_most: dt.timedelta) -> None:
 
 
 def run_worker(tls_server: TLSServer, database_url: str, **extra: str) -> str:
-    environment = server_environment(tls_server.instance, database_url)
-    environment |= {"REQUESTS_CA_BUNDLE": str(tls_server.ca_file), **extra}
-    result = subprocess.run(
-        [sys.executable, "-m", "exchange.cli", "worker", "--once"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return result.stderr
+    """``exchange worker --once`` beside the server, trusting the test CA; its stderr."""
+    app = command_app(tls_server.instance, database_url, **extra)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("REQUESTS_CA_BUNDLE", str(tls_server.ca_file))
+            done = run_command(app, "worker", "--once")
+    finally:
+        for engine in app.extensions["exchange.engines"]:
+            engine.dispose()
+    assert done.returncode == 0, done.stderr
+    return done.stderr
 
 
 class Pact:

@@ -34,7 +34,7 @@ from exchange.organisations.models import Role
 from exchange.system.services import upgrade_database
 from exchange.witness import services as witnessing
 from tests.conftest import fresh_database
-from tests.e2e.conftest import running_server, server_environment
+from tests.e2e.conftest import command_app, run_command, running_server
 from tests.factories import Member, add_member
 
 # The exchanges' databases are built from EXCHANGE_TEST_DATABASE_URL (fresh_database).
@@ -63,6 +63,9 @@ class Exchange:
     instance: Path
     ca_file: Path
     app: Flask
+    # The app the operator's ``exchange worker`` builds (command_app): a round of witness
+    # submissions is due a second after the last one (not a minute).
+    worker_app: Flask
 
     @property
     def origin(self) -> str:
@@ -94,21 +97,10 @@ class Exchange:
     def worker(self) -> str:
         """``exchange worker --once`` as the operator runs it: it submits to the witnesses
         over HTTPS, trusting the test CA (REQUESTS_CA_BUNDLE)."""
-        environment = {
-            **server_environment(self.instance, self.database_url),
-            "EXCHANGE_ORIGIN": self.origin,
-            "REQUESTS_CA_BUNDLE": str(self.ca_file),
-            # A round of submissions is due a second after the last one (not a minute).
-            "EXCHANGE_WITNESS_INTERVAL": "1",
-        }
         time.sleep(1.1)
-        done = subprocess.run(
-            [sys.executable, "-m", "exchange.cli", "worker", "--once"],
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("REQUESTS_CA_BUNDLE", str(self.ca_file))
+            done = run_command(self.worker_app, "worker", "--once")
         assert done.returncode == 0, done.stderr
         return done.stderr
 
@@ -154,8 +146,14 @@ def exchanges(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Ex
                     {"DATABASE_URL": urls[letter], "EXCHANGE_ORIGIN": origin},
                     instance_path=str(instance),
                 )
-                stack.callback(app.extensions["exchange.engine"].dispose)
-                started[letter] = Exchange(letter, base_url, urls[letter], instance, ca_file, app)
+                worker_app = command_app(
+                    instance, urls[letter], EXCHANGE_ORIGIN=origin, EXCHANGE_WITNESS_INTERVAL="1"
+                )
+                for made in (app, worker_app):
+                    stack.callback(made.extensions["exchange.engine"].dispose)
+                started[letter] = Exchange(
+                    letter, base_url, urls[letter], instance, ca_file, app, worker_app
+                )
             environment.delenv("EXCHANGE_ORIGIN")
             yield started
 
