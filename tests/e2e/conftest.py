@@ -98,6 +98,9 @@ def command_app(instance: Path, database_url: str, **settings: str) -> Flask:
     environment (``server_environment`` and ``settings``, ``EXCHANGE_*`` names) read by
     ``create_app`` as the command line reads it, in this process."""
     wanted = {**server_environment(instance, database_url), **settings}
+    # Logging is the process's: the server's access log file would take this process's
+    # request lines from then on (a command answers no request).
+    del wanted["EXCHANGE_ACCESS_LOG"]
     with pytest.MonkeyPatch.context() as patch:
         for name, value in wanted.items():
             if os.environ.get(name) != value:
