@@ -27,6 +27,7 @@ from exchange.errors import AccessDenied, BadRequest, NotFound
 from exchange.footprints.models import (
     TERM_TABLES,
     Disclosure,
+    FootprintCountry,
     FootprintGeography,
     FootprintProduct,
     FootprintRecord,
@@ -217,6 +218,22 @@ def _term_run(table: Any, column: str, value: str) -> _Run:
     return _Run(term, term.record_id, term.received_at, (_term_in(table, term, column, [value]),))
 
 
+def _term_runs(table: Any, column: str, wanted: frozenset[str]) -> list[_Run]:
+    """A run per value of a term criterion. A country's geography is read from the country
+    index, which holds the records given by the country and those given by one of its
+    subdivisions in one list-ordered range (the geography index would need an ``OR ...
+    LIKE`` over several ranges, which no index gives in list order: every match sorted)."""
+    countries = set(countries_among(wanted)) if table is FootprintGeography else set()
+    runs = []
+    for value in sorted(wanted):
+        if value in countries:
+            term = aliased(FootprintCountry)
+            runs.append(_Run(term, term.record_id, term.received_at, (term.country == value,)))
+        else:
+            runs.append(_term_run(table, column, value))
+    return runs
+
+
 def _year_run(kind: str, year: int, criteria: Criteria) -> _Run:
     """A validity year, sifted by the exact period the index carries."""
     term = aliased(FootprintValidityYear)
@@ -318,7 +335,7 @@ def _candidate_sources(
 ) -> list[_Source]:
     """Every source a page may start from, criteria first (they win ties)."""
     sources = [
-        _Source([_term_run(table, column, value) for value in sorted(wanted)], term_table=table)
+        _Source(_term_runs(table, column, wanted), term_table=table)
         for table, column, field in TERM_TABLES
         if (wanted := getattr(criteria, field)) and len(wanted) <= MAX_RUNS
     ]
