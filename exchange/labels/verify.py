@@ -60,7 +60,7 @@ class Verdict:
         return not self.reasons
 
 
-# How many label signature checks a process remembers (about 200 bytes each).
+# How many label signature checks a process remembers (under a kilobyte each).
 SIGNATURE_MEMO: Final = 4096
 
 
