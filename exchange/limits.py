@@ -23,6 +23,9 @@ the ``productId`` of a share, an organisation's company ids."""
 GEOGRAPHY: Final = 64
 """A footprint's region, country or subdivision (each is also held to its PACT pattern)."""
 
+COUNTRY: Final = 2
+"""An ISO 3166-1 alpha-2 country code, as a footprint's geography names it."""
+
 ORGANISATION_NAME: Final = 300
 """An organisation's name."""
 

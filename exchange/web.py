@@ -68,6 +68,31 @@ class Hook(Generic[_Args]):
         return f"Hook({self.name!r})"
 
 
+_View = TypeVar("_View", bound=Callable[..., Any])
+_READS_NO_RECOGNITIONS: Final = "_exchange_reads_no_recognitions"
+
+
+def reads_no_recognitions(view: _View) -> _View:
+    """Marks a view whose answer depends on nothing a partner recognition decides (no
+    record, no derived footprint, no recognition): the check run before every request that
+    ends recognitions whose agreement is out of term (``apply_due_expiries`` of the mutual
+    recognition area, which wires it) skips its requests. For hot paths only, such as label
+    verification, asked for every scan, where that query was about half of the view's own
+    work (issue 22); a view that reads records must not carry it."""
+    setattr(view, _READS_NO_RECOGNITIONS, True)
+    return view
+
+
+def marked_reads_no_recognitions(view: Callable[..., Any] | None) -> bool:
+    """Whether ``view`` is marked :func:`reads_no_recognitions`."""
+    return bool(getattr(view, _READS_NO_RECOGNITIONS, False))
+
+
+def view_reads_no_recognitions() -> bool:
+    """Whether the view answering this request is marked :func:`reads_no_recognitions`."""
+    return marked_reads_no_recognitions(current_app.view_functions.get(request.endpoint or ""))
+
+
 def session() -> Session:
     """The request's session; views commit it, teardown closes it."""
     if "db_session" not in g:

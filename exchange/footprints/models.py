@@ -145,6 +145,20 @@ class FootprintGeography(RecordTerm, Base):
     geography: Mapped[str] = mapped_column(sa.String(limits.GEOGRAPHY), primary_key=True)
 
 
+class FootprintCountry(RecordTerm, Base):
+    """The country of a record's geography: its ``geographyCountry``, or the country of its
+    ``geographyCountrySubdivision`` (``cn`` for ``cn-hi``), as
+    :func:`exchange.pact_wire.filters.countries_of` says. A ``geography`` filter naming a
+    country finds its subdivisions too; this index holds both in one list-ordered range,
+    so the filter reads one run instead of sorting every match of an ``OR ... LIKE``
+    (issue 22: 14 times the unfiltered call on 100,000 records)."""
+
+    __tablename__ = "footprint_countries"
+    __table_args__ = (sa.Index(None, "country", "received_at", "record_id"),)
+
+    country: Mapped[str] = mapped_column(sa.String(limits.COUNTRY), primary_key=True)
+
+
 # Each term table of a PACT filter, its value column, and the field of FilterTerms (and of
 # Criteria) holding its values; in the order a filtered list prefers to start from.
 TERM_TABLES: Final[tuple[tuple[type[RecordTerm], str, str], ...]] = (

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from exchange import signing
 from exchange.labels import claims as label_claims
@@ -59,6 +60,27 @@ class Verdict:
         return not self.reasons
 
 
+# How many label signature checks a process remembers (under a kilobyte each).
+SIGNATURE_MEMO: Final = 4096
+
+
+@functools.lru_cache(maxsize=SIGNATURE_MEMO)
+def signature_holds(message: bytes, signature: str, public_key: bytes) -> bool:
+    """Whether ``signature`` is ``public_key``'s Ed25519 signature over ``message``.
+
+    Remembered: whether a signature holds depends on these exact bytes alone, and the
+    server is asked about the same few labels over and over (each scan of a package in a
+    shop), where the check was a tenth of a verification (issue 22). Everything that can
+    change (the key's validity and revocation, the dates, the certificate's status) is
+    judged afresh by the caller on every scan; a change of any byte of the message, the
+    signature or the key is another question, answered by Ed25519."""
+    try:
+        signing.verify_bytes(message=message, signature=signature, public_key=public_key)
+    except signing.SigningError:
+        return False
+    return True
+
+
 def verify_label(text: str, *, origin: str, keys: Sequence[TrustedKey], today: dt.date) -> Verdict:
     """Check a scanned label against the trust list's origin and label keys."""
     try:
@@ -86,13 +108,8 @@ def verify_scanned(
         )
     for key in candidates:
         claims = scanned.claims(key.kid)
-        try:
-            signing.verify_bytes(
-                message=label_claims.signed_message(claims),
-                signature=scanned.signature,
-                public_key=key.public_key,
-            )
-        except signing.SigningError:
+        message = label_claims.signed_message(claims)
+        if not signature_holds(message, scanned.signature, key.public_key):
             continue
         reasons: list[Reason] = []
         if not key.valid_on(scanned.issued):

@@ -453,6 +453,7 @@ def label_status(label_id: int) -> Response:
 
 
 @bp.post("/api/v1/labels/verify")
+@web.reads_no_recognitions  # a label's verdict rests on its certificate and keys alone
 def verify() -> Response:
     """Scanned text (JSON ``{"text": ...}`` or text/plain) → the exchange's verdict, with
     reasons: valid only for a label it issued with exactly these claims, and still good.

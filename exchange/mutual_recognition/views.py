@@ -151,9 +151,13 @@ def apply_due_expiries() -> None:
 
     create_app runs it before the request opens its own session: it then holds one
     connection at a time (a second one, asked for while the request held the first, could
-    wait for a pool slot or SQLite's write lock that the request itself holds)."""
+    wait for a pool slot or SQLite's write lock that the request itself holds). Views whose
+    answer no recognition decides (``web.reads_no_recognitions``: label verification) are
+    skipped."""
     endpoint = request.endpoint or ""
     if endpoint in ("", "static", "system.healthz") or endpoint.endswith(".static"):
+        return
+    if web.view_reads_no_recognitions():
         return
     # Asked on the read-only pool: on SQLite it must not take the write lock per request.
     try:

@@ -93,6 +93,19 @@ def countries_among(geographies: Iterable[str]) -> list[str]:
     return sorted(value for value in geographies if _COUNTRY.fullmatch(value))
 
 
+def countries_of(geographies: Iterable[str]) -> list[str]:
+    """The countries a footprint with these geography terms lies in: each two-letter term,
+    and the country of each subdivision (``cn`` for ``cn-hi``). A geography filter naming
+    country ``c`` matches the footprint exactly when ``c`` is among them
+    (:func:`geography_matches`); the country index (FootprintCountry) holds them."""
+    found = set()
+    for term in geographies:
+        country = term.split("-", 1)[0]
+        if _COUNTRY.fullmatch(country):
+            found.add(country)
+    return sorted(found)
+
+
 def geography_matches(wanted: frozenset[str], present: frozenset[str]) -> bool:
     """Whether a footprint with the ``present`` geography terms lies in one of ``wanted``."""
     if wanted & present:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 from exchange.pact_wire import parse_product_footprint
 from exchange.pact_wire.filters import (
     Criteria,
+    countries_of,
     criteria_from_json,
     criteria_from_query,
     geography_matches,
@@ -109,3 +111,16 @@ def test_a_country_holds_its_subdivisions_and_nothing_else() -> None:
     ):
         assert criteria_from_query([("geography", wanted)]).matches(texas, "Active") is found
     assert geography_matches(frozenset({"cn", "us"}), frozenset({"us-tx"}))
+
+
+def test_the_country_index_holds_exactly_what_a_country_filter_matches() -> None:
+    # The country index (FootprintCountry) is written from countries_of; a country filter
+    # reads it instead of the geography index, so the two must agree on every term.
+    terms = ["cn", "cn-hi", "us-tx", "us", "asia", "eastern asia", "c", "cnx", "c1-x", "cn-"]
+    for count in range(3):
+        for present in itertools.combinations(terms, count):
+            held = countries_of(present)
+            for country in ("cn", "us", "as", "c1", "ea"):
+                wanted = frozenset({country})
+                assert (country in held) is geography_matches(wanted, frozenset(present))
+    assert countries_of(["cn-hi", "cn", "us-tx", "europe"]) == ["cn", "us"]

@@ -462,3 +462,53 @@ def _store_a_0019_derived_record(
             sa.text(statement),
             {**values, "key": b"\0" * 32, "json": footprint_json, "yes": True},
         )
+
+
+def test_0021_fills_the_country_index_as_a_push_writes_it(tmp_path: Path) -> None:
+    """Records stored before 0021 are indexed by country on upgrade, as a push indexes them
+    now: a country, a subdivision's country, no region."""
+    geographies = [
+        {"geographyCountry": "CN"},
+        {"geographyCountrySubdivision": "CN-HI"},
+        {"geographyCountrySubdivision": "US-TX"},
+        {"geographyRegionOrSubregion": "Europe"},
+    ]
+    countries = sa.table(
+        "footprint_countries",
+        sa.column("record_id"),
+        sa.column("country"),
+        sa.column("received_at", UTCDateTime()),
+    )
+    with fresh_database(tmp_path) as url:
+        upgrade_database(url)
+        app = create_app({"DATABASE_URL": url, "TESTING": True}, instance_path=str(tmp_path / "i"))
+        try:
+            member = add_member(app)
+            client = app.test_client()
+            for geography in geographies:
+                footprint = member.footprint()
+                pcf = {k: v for k, v in footprint["pcf"].items() if not k.startswith("geography")}
+                footprint["pcf"] = pcf | geography
+                pushed = client.post(
+                    "/api/v1/footprints",
+                    json=member.key.sign_footprint(footprint),
+                    headers=member.headers,
+                )
+                assert pushed.status_code == 201, pushed.get_json()
+        finally:
+            app.extensions["exchange.engine"].dispose()
+        engine = make_engine(url)
+        try:
+            with engine.begin() as connection:
+                written = set(connection.execute(sa.select(countries)).all())
+                connection.execute(sa.delete(countries))
+            command.downgrade(alembic_config(url), "0020")
+            with engine.connect() as connection:
+                assert "footprint_countries" not in sa.inspect(connection).get_table_names()
+            upgrade_database(url)
+            with engine.connect() as connection:
+                filled = set(connection.execute(sa.select(countries)).all())
+        finally:
+            engine.dispose()
+    assert sorted(country for _, country, _ in written) == ["cn", "cn", "us"]
+    assert filled == written

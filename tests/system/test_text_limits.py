@@ -361,6 +361,7 @@ SERVER_WRITTEN: frozenset[str] = frozenset(
         "factors.id",
         "footprint_classifications.record_id",
         "footprint_companies.record_id",
+        "footprint_countries.record_id",
         "footprint_geographies.record_id",
         "footprint_products.record_id",
         "footprint_records.deprecated_by_id",
@@ -429,6 +430,7 @@ SERVER_WRITTEN: frozenset[str] = frozenset(
         "sites.owner_id",
         "sites.park_id",
         "footprint_geographies.geography",  # one of PACT's region names or an ISO code
+        "footprint_countries.country",  # two letters a-z (countries_of), from the geography
         # witnessing: an incident's kind is the collector's own word; a partner id is looked
         # up (exchange witness --partner) before anything is written
         "log_witness_incidents.kind",

@@ -32,6 +32,7 @@ from exchange.footprints.models import (
     SHARES,
     TERM_TABLES,
     Disclosure,
+    FootprintCountry,
     FootprintRecord,
     FootprintValidityYear,
     RecordStatus,
@@ -42,7 +43,7 @@ from exchange.organisations.models import CompanyIdentifier, SigningKey
 from exchange.organisations.principals import Principal
 from exchange.organisations.services import keys_by_kid
 from exchange.pact_wire import ProductFootprint, parse_product_footprint
-from exchange.pact_wire.filters import FilterTerms, terms_of, validity_years
+from exchange.pact_wire.filters import FilterTerms, countries_of, terms_of, validity_years
 from exchange.rules.services import check_footprints_against_rules
 from exchange.verifying import Verification, Verifier
 
@@ -514,6 +515,15 @@ def _store(
             insert_rows(session, cast(sa.Table, sa.inspect(table).local_table), term_rows)
     insert_rows(
         session,
+        _COUNTRIES,
+        [
+            {"record_id": item.record.id, "country": country, "received_at": now}
+            for item in created
+            for country in countries_of(item.terms.geographies)
+        ],
+    )
+    insert_rows(
+        session,
         _VALIDITY_YEARS,
         [
             {
@@ -579,6 +589,7 @@ def _carry_shares_forward(session: Session, created: Sequence[NewRecord]) -> Non
 
 _RECORDS: Final = cast(sa.Table, FootprintRecord.__table__)
 _VALIDITY_YEARS: Final = cast(sa.Table, FootprintValidityYear.__table__)
+_COUNTRIES: Final = cast(sa.Table, FootprintCountry.__table__)
 _RECORD_COLUMNS = tuple(column.key for column in _RECORDS.columns)
 
 

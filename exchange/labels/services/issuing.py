@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from decimal import Decimal
 from typing import Final, Protocol
 
@@ -271,6 +272,12 @@ def differing_claims(stated: label_claims.Claims, issued: label_claims.Claims) -
     return [name for name in _CLAIM_NAMES if getattr(stated, name) != getattr(issued, name)]
 
 
+# Labels taken apart, by their exact text: decoding is a pure function of the text, its
+# result is immutable, and the same labels are scanned over and over (it was a sixth of a
+# verification, issue 22). A malformed text raises, which is not remembered.
+_decoded: Final = functools.lru_cache(maxsize=4096)(label_claims.decode)
+
+
 def check_label(
     session: Session | sa.Connection, text: str, *, origin: str, now: dt.datetime | None = None
 ) -> LabelCheck:
@@ -292,7 +299,7 @@ def check_label(
     now = now or utcnow()
     today = now.date()
     try:
-        scanned = label_claims.decode(text)
+        scanned = _decoded(text)
     except label_claims.LabelFormatError as exc:
         return LabelCheck(Verdict([Reason("malformed", f"not a label of this programme: {exc}")]))
     row = None
