@@ -44,6 +44,10 @@ QUERY_KEY: Final = "L"
 KID_PREFIX_BYTES: Final = 6
 SIGNIFICANT_DIGITS: Final = 4
 _FIXED: Final = 20
+# The longest scanned text a verifier takes apart, whichever way it arrives (the labels the
+# exchange prints are under 500 characters): refusing a longer one first keeps a verifier,
+# and what it remembers of the labels it saw, from holding bodies of megabytes.
+MAX_TEXT: Final = 2000
 _GROUP_BYTES: Final = 7
 # Decimal digits of a group of k bytes: the length of 2**(8k) - 1.
 _DIGITS_FOR: Final = {k: len(str(2 ** (8 * k) - 1)) for k in range(1, _GROUP_BYTES + 1)}
@@ -291,6 +295,8 @@ class Scanned:
 
 def decode(text: str) -> Scanned:
     """Take a scanned label URL apart; anything but the canonical form is refused."""
+    if len(text) > MAX_TEXT:
+        raise LabelFormatError(f"longer than any label ({MAX_TEXT} characters)")
     url = text.strip()
     try:
         parts = urlsplit(url)

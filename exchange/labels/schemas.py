@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from exchange.db import ROW_ID_MAX, iso_or_none
 from exchange.errors import ValidationFailed, field_errors
 from exchange.footprints.schemas import EnvelopeSignature
+from exchange.labels import claims as label_claims
 from exchange.labels.models import (
     AccreditationEvent,
     AccreditationStatus,
@@ -96,7 +97,7 @@ class LabelRequest(BaseModel):
 class VerifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=2000)
+    text: str = Field(min_length=1, max_length=label_claims.MAX_TEXT)
 
 
 def accreditation_event_json(event: AccreditationEvent) -> dict[str, Any]:

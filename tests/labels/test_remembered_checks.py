@@ -10,7 +10,8 @@ from flask import Flask
 
 from exchange import signing
 from exchange.db import transaction
-from exchange.labels import services
+from exchange.labels import claims, services
+from exchange.labels.services import issuing
 from exchange.labels.verify import signature_holds
 from tests.labels.builders import Programme, programme
 
@@ -88,3 +89,31 @@ def test_the_signature_memo_answers_for_exact_bytes_only() -> None:
     assert not signature_holds(message, forged, signer.public_key)
     assert not signature_holds(message, signature[:-2], signer.public_key)  # malformed
     assert not signature_holds(message, signature, signer.public_key[:31])  # malformed
+
+
+def test_a_label_text_longer_than_any_label_is_refused_and_not_remembered(
+    remembered: tuple[Programme, str], app: Flask
+) -> None:
+    """An anonymous caller posts text/plain bodies (the JSON form refuses them at 2,000
+    characters) that are the genuine label with a value of thousands of digits: well formed
+    but for their length. Each must be refused as malformed, not taken apart (a value past
+    4,300 digits cannot even be printed: a 500), and neither its decoding nor a signature
+    check over it may be kept, or 4,096 of them would hold gigabytes."""
+    fx, url = remembered
+    prefix, digits = url.split(f"?{claims.QUERY_KEY}=")
+    data = claims.from_digits(digits)
+    head, signature = data[: claims._FIXED + 1], data[-signing.SIGNATURE_BYTES :]
+    decodings, checks = issuing._decoded.cache_info(), signature_holds.cache_info()
+    client = app.test_client()
+    for value_bytes in (900, 3_000, 100_000):  # 7 bits of the value each
+        value = b"\x81" * value_bytes + b"\x01"
+        huge = f"{prefix}?{claims.QUERY_KEY}={claims.to_digits(head + value + signature)}"
+        assert len(huge) > claims.MAX_TEXT
+        answer = client.post("/api/v1/labels/verify", data=huge, content_type="text/plain")
+        assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
+        assert [reason["code"] for reason in answer.get_json()["reasons"]] == ["malformed"]
+    assert issuing._decoded.cache_info().currsize == decodings.currsize
+    assert signature_holds.cache_info().currsize == checks.currsize
+    # The genuine label is well within the bound.
+    assert len(url) <= claims.MAX_TEXT
+    assert fx.verify(url)["verdict"] == "valid"
