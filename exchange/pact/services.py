@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+import msgspec
 import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -49,9 +50,14 @@ BASE_URL_LENGTH: Final = 500  # the events_endpoints.base_url column
 # --- footprints as PACT serves them ------------------------------------------------------
 
 
-def pact_footprint(
+# A stored footprint's top level taken apart, each member's value kept as its raw JSON.
+_MEMBERS: Final = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_ITEMS: Final = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def pact_footprint_json(
     record: FootprintRecord, host: Host, *, footprint_json: str | None = None
-) -> dict[str, Any]:
+) -> bytes:
     """The record as a PACT ProductFootprint, its signature in a DataModelExtension.
 
     The footprint is served as signed except for its current ``status`` (a successor may
@@ -63,15 +69,19 @@ def pact_footprint(
     ``footprint_json``: the form the reader is served (see
     :func:`exchange.footprints.services.served_footprints`) when it is not the signed one;
     then ``data.withheld`` is true and the signature does not cover it.
+
+    Every member but ``status`` and ``extensions`` is served as the stored canonical bytes
+    (only the top level is taken apart): a page of footprints costs no parsing and
+    re-serialising of what their owners signed.
     """
     served = record.footprint_json if footprint_json is None else footprint_json
-    footprint: dict[str, Any] = json.loads(served)
-    signed_status = footprint["status"]
-    footprint["status"] = record.status.value
+    members: dict[str, Any] = _MEMBERS.decode(served)
+    signed_status = msgspec.json.decode(members["status"])
+    members["status"] = msgspec.Raw(msgspec.json.encode(record.status.value))
     data: dict[str, Any] = {
         "signed": record.signed,
         "signedStatus": signed_status,
-        "extensionsMember": "extensions" in footprint,
+        "extensionsMember": "extensions" in members,
         "logIndex": record.log_index,
         "owner": record.owner_id,
     }
@@ -85,8 +95,19 @@ def pact_footprint(
             "value": record.signature,
         }
     extension = {"specVersion": "2.0.0", "dataSchema": host.extension_schema, "data": data}
-    footprint["extensions"] = [*footprint.get("extensions", []), extension]
-    return footprint
+    earlier = _ITEMS.decode(members["extensions"]) if "extensions" in members else []
+    members["extensions"] = [*earlier, extension]
+    return msgspec.json.encode(members)
+
+
+def pact_footprint(
+    record: FootprintRecord, host: Host, *, footprint_json: str | None = None
+) -> dict[str, Any]:
+    """:func:`pact_footprint_json` as a document, for an event that carries footprints."""
+    document: dict[str, Any] = json.loads(
+        pact_footprint_json(record, host, footprint_json=footprint_json)
+    )
+    return document
 
 
 def signed_footprint_of(

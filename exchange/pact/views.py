@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
+import msgspec
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from sqlalchemy.orm import Session
 
@@ -49,6 +50,11 @@ def _json(document: Any, status: int = 200, headers: dict[str, str] | None = Non
     )
 
 
+def _raw_json(document: Any, headers: dict[str, str] | None = None) -> Response:
+    """A document holding served footprints (``msgspec.Raw``), which go out as they are."""
+    return Response(msgspec.json.encode(document), mimetype="application/json", headers=headers)
+
+
 def _pact_limit() -> int:
     """``limit`` as PACT reads it: a host may return fewer, so a large one is capped."""
     limit = web.int_arg(
@@ -89,10 +95,10 @@ def list_footprints() -> Response:
         headers["Link"] = f'<{target}>; rel="next"'
     served = footprints.served_to(session, page.records, principal)
     data = [
-        services.pact_footprint(record, host, footprint_json=served[record.id])
+        msgspec.Raw(services.pact_footprint_json(record, host, footprint_json=served[record.id]))
         for record in page.records
     ]
-    return _json({"data": data}, headers=headers)
+    return _raw_json({"data": data}, headers=headers)
 
 
 @bp.get("/3/footprints/<id:record_id>")
@@ -104,7 +110,8 @@ def get_footprint(record_id: str) -> Response:
     if flows.record_reads(session, principal, [record], FlowKind.PACT_GET):
         session.commit()
     served = footprints.served_to(session, [record], principal)[record.id]
-    return _json({"data": services.pact_footprint(record, web.pact_host(), footprint_json=served)})
+    footprint = services.pact_footprint_json(record, web.pact_host(), footprint_json=served)
+    return _raw_json({"data": msgspec.Raw(footprint)})
 
 
 @bp.post("/3/events")

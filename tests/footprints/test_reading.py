@@ -138,10 +138,18 @@ def walk(app: Flask, principal: Principal, criteria: Criteria, limit: int) -> li
 @pytest.mark.parametrize("max_runs", [reading.MAX_RUNS, 1])
 @pytest.mark.parametrize("caller", ["supplier", "brand", "regulator"])
 def test_every_page_agrees_with_the_rules_in_python(
-    app: Flask, world: dict[str, Any], caller: str, max_runs: int, monkeypatch: pytest.MonkeyPatch
+    app: Flask,
+    world: dict[str, Any],
+    caller: str,
+    max_runs: int,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     """With one run allowed, most pages start from the caller's own view; they agree alike."""
     monkeypatch.setattr(reading, "MAX_RUNS", max_runs)
+    # Plans built under the other limit would otherwise be reused.
+    reading._plan.clear()
+    request.addfinalizer(reading._plan.clear)
     with transaction(app.extensions["exchange.sessions"]) as session:
         principal = authenticate(session, world["members"][caller].token)
     order = {record["id"]: n for n, record in enumerate(world["records"])}
@@ -156,3 +164,46 @@ def test_every_page_agrees_with_the_rules_in_python(
         ]
         found = walk(app, principal, criteria, limit)
         assert found == expected, (caller, query, limit, [order[i] for i in found])
+
+
+def test_an_unfiltered_page_built_once_is_bound_to_each_caller(
+    app: Flask, world: dict[str, Any]
+) -> None:
+    """The supplier and the brand share one statement (the same shape of caller); pages
+    taken in turn, each from its own cursor, still show each only what it may see."""
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        callers = {
+            name: authenticate(session, world["members"][name].token)
+            for name in ("supplier", "brand")
+        }
+    seen: dict[str, list[str]] = {name: [] for name in callers}
+    cursors: dict[str, str | None] = {name: None for name in callers}
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        for _turn in range(30):
+            for name, principal in callers.items():
+                if cursors[name] == "done":
+                    continue
+                page = services.list_records(session, principal, limit=2, cursor=cursors[name])
+                seen[name] += [record.id for record in page.records]
+                cursors[name] = page.next_cursor or "done"
+    newest_first = [record["id"] for record in reversed(world["records"])]
+    for name in callers:
+        assert seen[name] == [i for i in newest_first if i in world["visible"][name]]
+
+
+def test_only_plans_of_few_runs_are_kept_and_only_so_many() -> None:
+    """A caller cycling through filters of many values cannot fill a worker's memory."""
+
+    def shape(*products: str) -> Any:
+        criteria = criteria_from_query([("productId", product) for product in products])
+        return reading._Shape(criteria, True, False, False, False, False, None)
+
+    plans = reading._KeptPlans(capacity=2, max_runs=6)  # a signed-in view is four runs
+    one, two, three = (shape(f"urn:gtin:{n}") for n in range(3))
+    many = shape(*(f"urn:gtin:{n}" for n in range(3)))
+    first = plans(one)
+    assert plans(one) is first
+    assert plans(many) is not plans(many)
+    kept = plans(two), plans(three)
+    assert (plans(two), plans(three)) == kept
+    assert plans(one) is not first  # the least recently used went first

@@ -8,12 +8,14 @@ import uuid
 from typing import Any
 
 import pytest
+import rfc8785
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from exchange import pact_wire, signing
 from exchange.db import transaction
+from exchange.footprints.models import FootprintRecord
 from exchange.jobs.models import Job
 from exchange.log import services as log_services
 from exchange.organisations.models import Role
@@ -148,6 +150,37 @@ def test_a_footprint_with_its_own_extensions_keeps_them(app: Flask, client: Flas
     footprint = push(client, supplier, extensions=[theirs])
     served = client.get(f"/3/footprints/{footprint['id']}", headers=supplier.headers).get_json()
     assert served["data"]["extensions"][0] == theirs
+    assert services.signed_footprint_of(served["data"], HOST)[0] == footprint
+
+
+def test_footprints_are_served_in_their_stored_canonical_bytes(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Only ``status`` and ``extensions`` are rewritten: every other member is the stored RFC
+    8785 text, not a re-serialisation of it (Python would write 0.000001 as 1e-06 and
+    escape differently), so what a verifier canonicalises is what the owner signed."""
+    supplier = add_member(app)
+    theirs = {
+        "specVersion": "2.0.0",
+        "dataSchema": "https://example.com/x.json",
+        "data": {"share": 0.000001, "big": 1e21, "note": "海南\u2028\u001f"},
+    }
+    footprint = push(client, supplier, extensions=[theirs], comment="éclair \u007f")
+    with transaction(app.extensions["exchange.sessions"]) as session:
+        stored = session.get(FootprintRecord, footprint["id"])
+        assert stored is not None
+        canonical = json.loads(stored.footprint_json)
+    for response in (
+        client.get(f"/3/footprints/{footprint['id']}", headers=supplier.headers),
+        client.get("/3/footprints", headers=supplier.headers),
+    ):
+        text = response.get_data(as_text=True)
+        for name in ("comment", "pcf", "productIds", "companyName"):
+            member = rfc8785.dumps({name: canonical[name]}).decode()[1:-1]
+            assert member in text
+        assert rfc8785.dumps(theirs).decode() in text
+        assert "1e-06" not in text
+    served = client.get(f"/3/footprints/{footprint['id']}", headers=supplier.headers).get_json()
     assert services.signed_footprint_of(served["data"], HOST)[0] == footprint
 
 

@@ -15,8 +15,10 @@ own view (its records, public ones, shares: a handful of runs) always is.
 from __future__ import annotations
 
 import base64
+import collections
 import dataclasses
 import datetime as dt
+import threading
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -80,10 +82,10 @@ def visible_to(organisation_id: str, *, regulator: bool = False) -> sa.ColumnEle
     return sa.or_(*clauses)
 
 
-def _visible_clause(principal: Principal | None) -> sa.ColumnElement[bool]:
-    if principal is None:
+def _visible_clause(viewer: _Viewer | None) -> sa.ColumnElement[bool]:
+    if viewer is None:
         return FootprintRecord.disclosure == Disclosure.PUBLIC
-    return visible_to(principal.organisation_id, regulator=principal.has_role(Role.REGULATOR))
+    return visible_to(viewer.organisation_id, regulator=viewer.regulator)
 
 
 def get_record(session: Session, principal: Principal | None, record_id: str) -> FootprintRecord:
@@ -92,7 +94,7 @@ def get_record(session: Session, principal: Principal | None, record_id: str) ->
         principal.require_scope("footprints:read")
     record = session.scalar(
         sa.select(FootprintRecord).where(
-            FootprintRecord.id == record_id.lower(), _visible_clause(principal)
+            FootprintRecord.id == record_id.lower(), _visible_clause(_Viewer.of(principal))
         )
     )
     if record is None:
@@ -115,7 +117,8 @@ def get_record_or_deny(session: Session, principal: Principal, record_id: str) -
         )
         known = session.scalar(
             sa.select(FootprintRecord.id).where(
-                FootprintRecord.id == successor.scalar_subquery(), _visible_clause(principal)
+                FootprintRecord.id == successor.scalar_subquery(),
+                _visible_clause(_Viewer.of(principal)),
             )
         )
         if known is not None:
@@ -153,6 +156,30 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
     except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         raise BadRequest("the page cursor is not valid; start again without it") from exc
     return position, record_id
+
+
+# A position in list order: (received_at, record id), as values or as bind parameters.
+_Position = tuple[Any, Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Viewer:
+    """Who reads, as much as a page's statement depends on it. ``organisation_id`` is a
+    value, or a bind parameter in a statement built once for every viewer of a shape."""
+
+    organisation_id: Any
+    regulator: bool
+    partner_programme: bool
+
+    @classmethod
+    def of(cls, principal: Principal | None) -> _Viewer | None:
+        if principal is None:
+            return None
+        return cls(
+            principal.organisation_id,
+            regulator=principal.has_role(Role.REGULATOR),
+            partner_programme=principal.has_role(Role.PARTNER_PROGRAMME),
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -250,20 +277,31 @@ def _record_run(*where: sa.ColumnElement[bool]) -> _Run:
     return _Run(FootprintRecord, FootprintRecord.id, FootprintRecord.received_at, where)
 
 
-def _validity_source(session: Session, criteria: Criteria) -> _Source | None:
-    """The runs of the validity years a validOn, validBefore or validAfter needs."""
+def _stored_validity_year(session: Session, criteria: Criteria) -> int | None:
+    """The earliest year a stored validity ends in (``validBefore``) or the latest one
+    starts in (``validAfter``): where the criterion's runs of years stop."""
+    if criteria.valid_on is not None or (
+        criteria.valid_before is None and criteria.valid_after is None
+    ):
+        return None
+    kind = "until" if criteria.valid_before is not None else "from"
+    bound = sa.func.min if kind == "until" else sa.func.max
+    return session.scalar(
+        sa.select(bound(FootprintValidityYear.year)).where(FootprintValidityYear.kind == kind)
+    )
+
+
+def _validity_source(criteria: Criteria, stored: int | None) -> _Source | None:
+    """The runs of the validity years a validOn, validBefore or validAfter needs; ``stored``
+    is :func:`_stored_validity_year`."""
     if criteria.valid_on is not None:
         year = criteria.valid_on.year
         return _Source([_year_run("on", year, criteria)]) if year in VALIDITY_YEARS else None
     if criteria.valid_before is None and criteria.valid_after is None:
         return None
-    kind = "until" if criteria.valid_before is not None else "from"
-    bound = sa.func.min if kind == "until" else sa.func.max
-    stored = session.scalar(
-        sa.select(bound(FootprintValidityYear.year)).where(FootprintValidityYear.kind == kind)
-    )
     if stored is None:
         return _Source([])
+    kind = "until" if criteria.valid_before is not None else "from"
     # A bound on the stroke of a new year excludes that year: "before 2024" is up to 2023.
     instant = dt.timedelta(microseconds=1)
     try:
@@ -279,16 +317,16 @@ def _validity_source(session: Session, criteria: Criteria) -> _Source | None:
     return _Source([_year_run(kind, year, criteria) for year in years])
 
 
-def _visibility_source(principal: Principal | None, *, owned_only: bool) -> _Source:
+def _visibility_source(viewer: _Viewer | None, *, owned_only: bool) -> _Source:
     """The runs of what the caller may see: its own, public and shared records."""
-    if principal is None:
+    if viewer is None:
         return _Source([_record_run(FootprintRecord.disclosure == Disclosure.PUBLIC)], True)
-    me = principal.organisation_id
+    me = viewer.organisation_id
     owned = _record_run(FootprintRecord.owner_id == me)
     if owned_only:
         return _Source([owned], True)
     runs = [owned, _record_run(FootprintRecord.disclosure == Disclosure.PUBLIC)]
-    if principal.has_role(Role.REGULATOR):
+    if viewer.regulator:
         runs.append(_record_run(FootprintRecord.disclosure == Disclosure.REGULATOR))
     by_record = aliased(Share)
     runs.append(
@@ -330,7 +368,7 @@ def _visibility_source(principal: Principal | None, *, owned_only: bool) -> _Sou
 
 
 def _candidate_sources(
-    session: Session, principal: Principal | None, criteria: Criteria, *, owned_only: bool
+    viewer: _Viewer | None, criteria: Criteria, *, stored_year: int | None, owned_only: bool
 ) -> list[_Source]:
     """Every source a page may start from, criteria first (they win ties)."""
     sources = [
@@ -338,10 +376,10 @@ def _candidate_sources(
         for table, column, field in TERM_TABLES
         if (wanted := getattr(criteria, field)) and len(wanted) <= MAX_RUNS
     ]
-    validity = _validity_source(session, criteria)
+    validity = _validity_source(criteria, stored_year)
     if validity is not None:
         sources.append(validity)
-    sources.append(_visibility_source(principal, owned_only=owned_only))
+    sources.append(_visibility_source(viewer, owned_only=owned_only))
     return sources
 
 
@@ -359,16 +397,6 @@ def _count(source: _Source) -> sa.ColumnElement[int]:
     )
     inner = read.limit(COUNT_CAP).subquery()
     return sa.select(sa.func.count()).select_from(inner).scalar_subquery()
-
-
-def _cheapest(session: Session, sources: list[_Source]) -> _Source:
-    """The source with the fewest candidates; all large ones count alike (COUNT_CAP), and a
-    tie goes to the earlier, so a criterion wins over the caller's whole view."""
-    if len(sources) == 1:
-        return sources[0]
-    counts = [_count(source) for source in sources]
-    sizes = [min(size, COUNT_CAP) for size in session.execute(sa.select(*counts)).one()]
-    return min(zip(sources, sizes, strict=True), key=lambda pair: pair[1])[0]
 
 
 def _record_clauses(criteria: Criteria) -> list[sa.ColumnElement[bool]]:
@@ -412,9 +440,9 @@ def _term_clauses(criteria: Criteria, skip: Any) -> list[sa.ColumnElement[bool]]
     return clauses
 
 
-def _after_cursor(run: _Run, cursor: str) -> sa.ColumnElement[bool]:
-    """Rows past the cursor in list order (the ``<=`` lets an index range apply)."""
-    moment, last_id = _decode_cursor(cursor)
+def _after(run: _Run, position: _Position) -> sa.ColumnElement[bool]:
+    """Rows past the position in list order (the ``<=`` lets an index range apply)."""
+    moment, last_id = position
     return sa.and_(
         run.received_at <= moment,
         sa.or_(run.received_at < moment, run.record_id < last_id),
@@ -435,24 +463,122 @@ def _held_for_a_partner_programme() -> sa.ColumnElement[bool]:
     )
 
 
-def _page_ids(
-    session: Session,
-    principal: Principal | None,
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a page's statements depend on. The viewer's id, the position and the limit are
+    bound when they run (``viewer``, ``after_moment``, ``after_id``, ``page_limit``)."""
+
+    criteria: Criteria
+    signed_in: bool
+    regulator: bool
+    partner_programme: bool
+    owned_only: bool
+    after: bool
+    stored_year: int | None
+
+
+class _Plan:
+    """A page's statements for one shape, built once: the count that picks the source and
+    the page of each source, built when first picked. Building them cost about as much CPU
+    as running them (issue 22), and the same filters are asked again and again (a nightly
+    pull, a client walking the pages)."""
+
+    def __init__(self, shape: _Shape) -> None:
+        self.shape = shape
+        self.viewer = (
+            _Viewer(sa.bindparam("viewer"), shape.regulator, shape.partner_programme)
+            if shape.signed_in
+            else None
+        )
+        self.sources = _candidate_sources(
+            self.viewer, shape.criteria, stored_year=shape.stored_year, owned_only=shape.owned_only
+        )
+        self.counts = (
+            sa.select(*(_count(source) for source in self.sources))
+            if len(self.sources) > 1
+            else None
+        )
+        self._pages: dict[int, sa.Select[FootprintRecord]] = {}
+
+    def cheapest(self, session: Session, parameters: dict[str, Any]) -> int:
+        """The source with the fewest candidates; all large ones count alike (COUNT_CAP),
+        and a tie goes to the earlier, so a criterion wins over the caller's whole view."""
+        if self.counts is None:
+            return 0
+        sizes = session.execute(self.counts, parameters).one()
+        return min(range(len(sizes)), key=lambda index: min(sizes[index], COUNT_CAP))
+
+    def page(self, source: int) -> sa.Select[FootprintRecord]:
+        statement = self._pages.get(source)
+        if statement is None:
+            position: _Position | None = None
+            if self.shape.after:
+                position = (sa.bindparam("after_moment"), sa.bindparam("after_id"))
+            statement = _page_from(
+                self.sources[source],
+                self.viewer,
+                self.shape.criteria,
+                after=position,
+                limit=sa.bindparam("page_limit", type_=sa.Integer),
+                owned_only=self.shape.owned_only,
+            )
+            # Two threads may build it at once; either statement does.
+            self._pages[source] = statement
+        return statement
+
+
+class _KeptPlans:
+    """The plans of recent shapes, least recently used first out. Only plans of a few runs
+    are kept: one takes about 150-250 KiB once a page is built, and a filter of many values
+    (a run each) is large, rarely asked twice, and must not let a caller cycling through
+    many of them fill the memory; it is planned afresh on every call."""
+
+    def __init__(self, capacity: int, max_runs: int) -> None:
+        self.capacity = capacity
+        self.max_runs = max_runs
+        self._plans: collections.OrderedDict[_Shape, _Plan] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, shape: _Shape) -> _Plan:
+        with self._lock:
+            plan = self._plans.get(shape)
+            if plan is not None:
+                self._plans.move_to_end(shape)
+                return plan
+        plan = _Plan(shape)
+        if sum(len(source.runs) for source in plan.sources) <= self.max_runs:
+            with self._lock:
+                self._plans[shape] = plan
+                while len(self._plans) > self.capacity:
+                    self._plans.popitem(last=False)
+        return plan
+
+    def clear(self) -> None:
+        with self._lock:
+            self._plans.clear()
+
+
+# A pure memo of statements (no data), like the compiled-statement cache beneath it.
+_plan: Final = _KeptPlans(capacity=64, max_runs=16)
+
+
+def _page_from(
+    source: _Source,
+    viewer: _Viewer | None,
     criteria: Criteria,
     *,
-    cursor: str | None,
-    limit: int,
+    after: _Position | None,
+    limit: int | sa.BindParameter[int],
     owned_only: bool,
-) -> list[str]:
-    """Up to ``limit`` ids of the page, newest first."""
-    sources = _candidate_sources(session, principal, criteria, owned_only=owned_only)
-    source = _cheapest(session, sources)
+) -> sa.Select[FootprintRecord]:
+    """Up to ``limit`` records of the source's runs that meet every other condition, newest
+    first: the ids merged from the runs, joined to their records in the same statement."""
     checks = [*_record_clauses(criteria), *_term_clauses(criteria, source.term_table)]
     if not source.guarantees_visibility:
-        checks.append(_visible_clause(principal))
-        if owned_only and principal is not None:
-            checks.append(FootprintRecord.owner_id == principal.organisation_id)
-    if principal is not None and principal.has_role(Role.PARTNER_PROGRAMME):
+        checks.append(_visible_clause(viewer))
+        if owned_only and viewer is not None:
+            checks.append(FootprintRecord.owner_id == viewer.organisation_id)
+    if viewer is not None and viewer.partner_programme:
         checks.append(~_held_for_a_partner_programme())
     pages = []
     for run in source.runs:
@@ -462,21 +588,27 @@ def _page_ids(
             .order_by(run.received_at.desc(), run.record_id.desc())
             .limit(limit)
         )
-        if cursor:
-            query = query.where(_after_cursor(run, cursor))
+        if after is not None:
+            query = query.where(_after(run, after))
         pages.append(query)
     if not pages:
-        return []
-    if len(pages) == 1:
-        return [row.id for row in session.execute(pages[0])]
-    merged = sa.union_all(*(sa.select(page.subquery()) for page in pages)).subquery()
-    query = (
-        sa.select(merged.c.id)
-        .group_by(merged.c.id, merged.c.received_at)
-        .order_by(merged.c.received_at.desc(), merged.c.id.desc())
-        .limit(limit)
+        page = sa.select(FootprintRecord.id, FootprintRecord.received_at).where(sa.false())
+    elif len(pages) == 1:
+        page = pages[0]
+    else:
+        merged = sa.union_all(*(sa.select(page.subquery()) for page in pages)).subquery()
+        page = (
+            sa.select(merged.c.id, merged.c.received_at)
+            .group_by(merged.c.id, merged.c.received_at)
+            .order_by(merged.c.received_at.desc(), merged.c.id.desc())
+            .limit(limit)
+        )
+    ids = page.subquery()
+    return (
+        sa.select(FootprintRecord)
+        .join(ids, FootprintRecord.id == ids.c.id)
+        .order_by(ids.c.received_at.desc(), ids.c.id.desc())
     )
-    return list(session.scalars(query))
 
 
 def list_records(
@@ -497,14 +629,26 @@ def list_records(
     criteria = criteria or Criteria()
     if criteria.unsatisfiable:
         return Page(records=[], next_cursor=None)
-    ids = _page_ids(
-        session, principal, criteria, cursor=cursor, limit=limit + 1, owned_only=owned_only
+    after = _decode_cursor(cursor) if cursor else None
+    viewer = _Viewer.of(principal)
+    plan = _plan(
+        _Shape(
+            criteria,
+            signed_in=viewer is not None,
+            regulator=viewer is not None and viewer.regulator,
+            partner_programme=viewer is not None and viewer.partner_programme,
+            owned_only=owned_only,
+            after=after is not None,
+            stored_year=_stored_validity_year(session, criteria),
+        )
     )
-    by_id = {
-        record.id: record
-        for record in session.scalars(sa.select(FootprintRecord).where(FootprintRecord.id.in_(ids)))
-    }
-    records = [by_id[record_id] for record_id in ids]
+    parameters: dict[str, Any] = {"page_limit": limit + 1}
+    if viewer is not None:
+        parameters["viewer"] = viewer.organisation_id
+    if after is not None:
+        parameters["after_moment"], parameters["after_id"] = after
+    page = plan.page(plan.cheapest(session, parameters))
+    records = list(session.scalars(page, parameters))
     more = len(records) > limit
     records = records[:limit]
     return Page(records=records, next_cursor=encode_cursor(records[-1]) if more else None)
