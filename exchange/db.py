@@ -187,19 +187,25 @@ def insert_unless_present(
 ) -> int:
     """Insert rows, skipping any whose key is already there (a concurrent writer's, say);
     how many were inserted. On PostgreSQL a row a concurrent transaction is inserting with
-    the same key is waited for: skipped if that transaction commits, inserted if not."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
+    the same key is waited for: skipped if that transaction commits, inserted if not.
+
+    The count is of the keys the statement returns: the driver's row count is not to be
+    trusted here (SQLAlchemy reports -1 for an INSERT on psycopg 3, inserted or not).
+    """
+    if not rows:
+        return 0
+    statement: sa.Insert
+    if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        result = session.execute(pg_insert(table).on_conflict_do_nothing(), rows)
-    elif dialect == "sqlite":
+        statement = pg_insert(table).on_conflict_do_nothing()
+    else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        result = session.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)
-    else:
-        result = session.execute(sa.insert(table), rows)
-    return int(getattr(result, "rowcount", 0) or 0)
+        statement = sqlite_insert(table).on_conflict_do_nothing()
+    keys = list(table.primary_key.columns)
+    result = session.execute(statement.returning(*keys), rows)
+    return len(result.all())
 
 
 def insert_rows(session: Session, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from exchange.db import insert_rows
+from exchange.db import insert_rows, insert_unless_present
 from exchange.log.models import LogEntry
 
 ENTRIES = cast(sa.Table, LogEntry.__table__)
@@ -65,3 +65,14 @@ def test_insert_rows_raises_what_a_core_insert_raises(db_session: Session) -> No
         db_session.execute(sa.insert(ENTRIES), naive)
     with pytest.raises(sa.exc.StatementError, match="naive datetimes are not stored"):
         insert_rows(db_session, ENTRIES, naive)
+
+
+def test_insert_unless_present_counts_what_it_inserted(db_session: Session) -> None:
+    """The count callers act on (a grant's flow is recorded only by the request that made
+    it; a checkpoint's note is read back when another writer's is stored): on PostgreSQL
+    the driver's row count said -1, inserted or not."""
+    assert insert_unless_present(db_session, ENTRIES, _rows(0)[0]) == 1
+    assert insert_unless_present(db_session, ENTRIES, _rows(0)[0]) == 0
+    assert insert_unless_present(db_session, ENTRIES, _rows(0)[:3]) == 2
+    assert insert_unless_present(db_session, ENTRIES, []) == 0
+    assert len(_stored(db_session, 0)) == 3

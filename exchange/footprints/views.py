@@ -113,12 +113,18 @@ def _store_and_answer(items: list[Any], *, is_batch: bool, signed: bool) -> Resp
     # of whatever size the log has reached meanwhile. Should signing fail, the records are
     # stored all the same and a resend answers "unchanged" with their receipts.
     session.commit()
+    # The records this request stored were the log's last entries when it committed: the
+    # tree up to the last of them holds every accepted record, and its checkpoint is new.
+    created = [
+        outcome.record.log_index for outcome in accepted if outcome.created and outcome.record
+    ]
     receipts = (
         issue_receipts(
             session,
             web.exchange_key(),
             current_app.config["EXCHANGE_ORIGIN"],
             [outcome.record.log_index for outcome in accepted if outcome.record],
+            size=max(created) + 1 if created else None,
         )
         if accepted
         else []

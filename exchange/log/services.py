@@ -346,27 +346,49 @@ def ensure_checkpoint(session: Session, key: ExchangeKey, origin: str) -> LogChe
     existing = session.get(LogCheckpoint, size)
     if existing is not None:
         return existing
-    root = root_hash(session, size)
-    text = note.sign_checkpoint(
-        note.Checkpoint(origin, size, root), name=origin, private_key=key.private_key
-    )
-    # Another worker may sign the same size at the same moment; either note will do.
-    insert_unless_present(
-        session,
-        _CHECKPOINTS,
-        {"tree_size": size, "root_hash": root, "note": text, "created_at": utcnow()},
-    )
+    _store_checkpoint(session, key, origin, size, root_hash(session, size))
     stored = session.get(LogCheckpoint, size, populate_existing=True)
     assert stored is not None
     return stored
 
 
+def _store_checkpoint(
+    session: Session, key: ExchangeKey, origin: str, size: int, root: bytes
+) -> str:
+    """Sign the checkpoint of ``size`` and store it unless one is stored already; the
+    stored note's text (another worker may sign the same size at the same moment: either
+    note will do)."""
+    text = note.sign_checkpoint(
+        note.Checkpoint(origin, size, root), name=origin, private_key=key.private_key
+    )
+    row = {"tree_size": size, "root_hash": root, "note": text, "created_at": utcnow()}
+    if insert_unless_present(session, _CHECKPOINTS, row):
+        return text
+    return session.execute(
+        sa.select(LogCheckpoint.note).where(LogCheckpoint.tree_size == size)
+    ).scalar_one()
+
+
 def issue_receipts(
-    session: Session, key: ExchangeKey, origin: str, indexes: Sequence[int]
+    session: Session,
+    key: ExchangeKey,
+    origin: str,
+    indexes: Sequence[int],
+    *,
+    size: int | None = None,
 ) -> list[dict[str, object]]:
-    """A signed receipt per log index, all against one new checkpoint at the current size."""
-    checkpoint = ensure_checkpoint(session, key, origin)
-    size = checkpoint.tree_size
+    """A signed receipt per log index, all against one checkpoint.
+
+    ``size``: a tree size known to hold every index, such as the size a push's own append
+    reached (its entries were the last ones when it committed); then the nodes of the
+    proofs and of the checkpoint's root are read in one query and the checkpoint is signed
+    and stored at once (that size is new but for a race): a push's receipts cost two
+    statements. By default, the checkpoint of the log's current size (usually stored).
+    """
+    stored: LogCheckpoint | None = None
+    if size is None:
+        stored = ensure_checkpoint(session, key, origin)
+        size, checkpoint = stored.tree_size, stored.note
     for index in indexes:
         if not 0 <= index < size:
             raise BadRequest(f"log index {index} is not in the log of size {size}")
@@ -375,10 +397,15 @@ def issue_receipts(
     keys: set[merkle.NodeKey] = {(0, index) for index in indexes}
     for index in indexes:
         keys |= merkle.inclusion_nodes(index, size)
+    if stored is None:
+        keys |= set(merkle.root_nodes(size))
     nodes = fetch_nodes(session, keys)
+    if stored is None:
+        root = merkle.range_hash(0, size, nodes)
+        checkpoint = _store_checkpoint(session, key, origin, size, root)
     proofs = merkle.inclusion_proofs_from(indexes, size, nodes)
     issued_at = utcnow().isoformat()
-    signed = _ReceiptText(checkpoint.note, issued_at, size)
+    signed = _ReceiptText(checkpoint, issued_at, size)
     receipts: list[dict[str, object]] = []
     for index, proof in zip(indexes, proofs, strict=True):
         leaf_hash = _b64(_stored(nodes, (0, index)))
@@ -387,7 +414,7 @@ def issue_receipts(
             "logIndex": index,
             "leafHash": leaf_hash,
             "treeSize": size,
-            "checkpoint": checkpoint.note,
+            "checkpoint": checkpoint,
             "inclusionProof": inclusion,
             "issuedAt": issued_at,
         }

@@ -172,6 +172,37 @@ def test_each_receipt_signs_exactly_the_canonical_form_of_its_body(db_session: S
     assert len(lengths) > 1
 
 
+def test_receipts_at_a_known_size_prove_against_that_tree(
+    db_session: Session, engine: Engine
+) -> None:
+    """A push's receipts are issued at the size its own append reached: other writers may
+    have appended since, a concurrent writer may have signed that size already (its note
+    is used), and a size that does not hold an index is refused."""
+    objects = Objects()
+    indexes = objects.add(db_session, [str(i) for i in range(13)])
+    db_session.commit()
+    objects.add(db_session, ["later", "still later"])  # appended after "our" commit
+    db_session.commit()
+    with selects(engine) as seen:
+        receipts = services.issue_receipts(db_session, KEY, ORIGIN, indexes[-3:], size=13)
+    db_session.commit()
+    assert len(seen) == 1, seen  # the nodes of the proofs and of the root, at once
+    for receipt, index in zip(receipts, indexes[-3:], strict=True):
+        verified = verify.verify_receipt(
+            receipt, public_key=KEY.public_key, origin=ORIGIN, entry=content(str(index))
+        )
+        assert verified.checkpoint.size == 13
+        assert verified.checkpoint.root_hash == merkle.root_of(leaves_of(13))
+    stored = services.checkpoint_at(db_session, 13).note
+    assert receipts[0]["receipt"]["checkpoint"] == stored  # type: ignore[index]
+    # Signed again at that size (under another origin, so that the two notes differ), as a
+    # concurrent writer would: the note stored first stays, and the receipts carry it.
+    again = services.issue_receipts(db_session, KEY, "elsewhere.example", [0], size=13)
+    assert again[0]["receipt"]["checkpoint"] == stored  # type: ignore[index]
+    with pytest.raises(BadRequest):
+        services.issue_receipts(db_session, KEY, ORIGIN, [13], size=13)
+
+
 def test_one_checkpoint_per_size(db_session: Session) -> None:
     objects = Objects()
     empty = services.ensure_checkpoint(db_session, KEY, ORIGIN)
