@@ -160,7 +160,7 @@ def test_footprints_are_served_in_their_stored_canonical_bytes(
     8785 text, not a re-serialisation of it (Python would write 0.000001 as 1e-06 and
     escape differently), so what a verifier canonicalises is what the owner signed."""
     supplier = add_member(app)
-    theirs = {
+    theirs: dict[str, Any] = {
         "specVersion": "2.0.0",
         "dataSchema": "https://example.com/x.json",
         "data": {"share": 0.000001, "big": 1e21, "note": "海南\u2028\u001f"},
