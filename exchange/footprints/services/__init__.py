@@ -1,14 +1,16 @@
 """Footprint records: submission and import, reading and listing, sharing and disclosure."""
 
 from exchange.footprints.models import entry_bytes, signature_of
-from exchange.footprints.services.reading import (
+from exchange.footprints.services.pages import (
     Page,
     encode_cursor,
+    list_records,
+    matching_records,
+)
+from exchange.footprints.services.reading import (
     get_record,
     get_record_or_deny,
     key_statuses_at_receipt,
-    list_records,
-    matching_records,
     visible_to,
 )
 from exchange.footprints.services.sharing import (

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from exchange.db import transaction
 from exchange.footprints import services
-from exchange.footprints.services import reading
+from exchange.footprints.services import pages
 from exchange.organisations.models import Role
 from exchange.organisations.principals import Principal
 from exchange.organisations.services import authenticate
@@ -135,7 +135,7 @@ def walk(app: Flask, principal: Principal, criteria: Criteria, limit: int) -> li
             cursor = page.next_cursor
 
 
-@pytest.mark.parametrize("max_runs", [reading.MAX_RUNS, 1])
+@pytest.mark.parametrize("max_runs", [pages.MAX_RUNS, 1])
 @pytest.mark.parametrize("caller", ["supplier", "brand", "regulator"])
 def test_every_page_agrees_with_the_rules_in_python(
     app: Flask,
@@ -146,10 +146,10 @@ def test_every_page_agrees_with_the_rules_in_python(
     request: pytest.FixtureRequest,
 ) -> None:
     """With one run allowed, most pages start from the caller's own view; they agree alike."""
-    monkeypatch.setattr(reading, "MAX_RUNS", max_runs)
+    monkeypatch.setattr(pages, "MAX_RUNS", max_runs)
     # Plans built under the other limit would otherwise be reused.
-    reading._plan.clear()
-    request.addfinalizer(reading._plan.clear)
+    pages._plan.clear()
+    request.addfinalizer(pages._plan.clear)
     with transaction(app.extensions["exchange.sessions"]) as session:
         principal = authenticate(session, world["members"][caller].token)
     order = {record["id"]: n for n, record in enumerate(world["records"])}
@@ -196,9 +196,9 @@ def test_only_plans_of_few_runs_are_kept_and_only_so_many() -> None:
 
     def shape(*products: str) -> Any:
         criteria = criteria_from_query([("productId", product) for product in products])
-        return reading._Shape(criteria, True, False, False, False, False, None)
+        return pages._Shape(criteria, True, False, False, False, False, None)
 
-    plans = reading._KeptPlans(capacity=2, max_runs=6)  # a signed-in view is four runs
+    plans = pages._KeptPlans(capacity=2, max_runs=6)  # a signed-in view is four runs
     one, two, three = (shape(f"urn:gtin:{n}") for n in range(3))
     many = shape(*(f"urn:gtin:{n}" for n in range(3)))
     first = plans(one)
