@@ -14,12 +14,12 @@ import base64
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from exchange.db import chunked, utcnow
+from exchange.db import chunked, insert_rows, utcnow
 from exchange.errors import BadRequest
 from exchange.footprints.flows.models import DataFlow, FlowKind, Grant
 from exchange.footprints.models import Disclosure, FootprintProduct, FootprintRecord, Share
@@ -50,27 +50,61 @@ class _Party:
     agreement_id: int | None
 
 
+# Asked for every page another organisation reads: built once, bound per call.
+_PARTY: Final = (
+    sa.select(Organisation.country, PartnerProgramme.id, PartnerProgramme.country)
+    .outerjoin(PartnerProgramme, PartnerProgramme.organisation_id == Organisation.id)
+    .where(Organisation.id == sa.bindparam("organisation_id"))
+)
+_AGREEMENT_IN_FORCE: Final = (
+    sa.select(Agreement.id)
+    .where(
+        Agreement.partner_id == sa.bindparam("partner_id"),
+        Agreement.status == AgreementStatus.GRANTED,
+        Agreement.valid_from <= sa.bindparam("now"),
+        Agreement.valid_until >= sa.bindparam("now"),
+    )
+    .order_by(Agreement.id.desc())
+    .limit(1)
+)
+_GRANTED_BY_PRODUCT: Final = (
+    sa.select(FootprintProduct.record_id, sa.func.min(Share.id))
+    .join(FootprintRecord, FootprintRecord.id == FootprintProduct.record_id)
+    .join(
+        Share,
+        sa.and_(
+            Share.product_id == FootprintProduct.product_id,
+            Share.owner_id == FootprintRecord.owner_id,
+        ),
+    )
+    .where(
+        Share.grantee_id == sa.bindparam("grantee_id"),
+        FootprintProduct.record_id.in_(sa.bindparam("ids", expanding=True)),
+    )
+    .group_by(FootprintProduct.record_id)
+)
+_GRANTED_BY_RECORD: Final = (
+    sa.select(Share.record_id, sa.func.min(Share.id))
+    .where(
+        Share.grantee_id == sa.bindparam("grantee_id"),
+        Share.record_id.in_(sa.bindparam("ids", expanding=True)),
+    )
+    .group_by(Share.record_id)
+)
+_FLOWS: Final = cast(sa.Table, DataFlow.__table__)
+
+
 def _party(session: Session, organisation_id: str, now: dt.datetime) -> _Party:
     """The recipient's country and, when it stands for a partner programme, the partner and
     the agreement in force the transfer falls under (the newest granted one)."""
-    organisation = session.get(Organisation, organisation_id)
-    partner = session.scalar(
-        sa.select(PartnerProgramme).where(PartnerProgramme.organisation_id == organisation_id)
-    )
-    if partner is None:
-        return _Party(organisation.country if organisation else None, None, None)
-    agreement_id = session.scalar(
-        sa.select(Agreement.id)
-        .where(
-            Agreement.partner_id == partner.id,
-            Agreement.status == AgreementStatus.GRANTED,
-            Agreement.valid_from <= now,
-            Agreement.valid_until >= now,
-        )
-        .order_by(Agreement.id.desc())
-        .limit(1)
-    )
-    return _Party(partner.country, partner.id, agreement_id)
+    row = session.execute(_PARTY, {"organisation_id": organisation_id}).first()
+    if row is None:
+        return _Party(None, None, None)
+    country, partner_id, partner_country = row
+    if partner_id is None:
+        return _Party(country, None, None)
+    agreement_id = session.scalar(_AGREEMENT_IN_FORCE, {"partner_id": partner_id, "now": now})
+    return _Party(partner_country, partner_id, agreement_id)
 
 
 def shares_granting(session: Session, grantee_id: str, record_ids: Sequence[str]) -> dict[str, int]:
@@ -78,25 +112,10 @@ def shares_granting(session: Session, grantee_id: str, record_ids: Sequence[str]
     the records ``record_ids``; records it sees by no share are left out."""
     found: dict[str, int] = {}
     for ids in chunked(record_ids):
-        by_product = session.execute(
-            sa.select(FootprintProduct.record_id, sa.func.min(Share.id))
-            .join(FootprintRecord, FootprintRecord.id == FootprintProduct.record_id)
-            .join(
-                Share,
-                sa.and_(
-                    Share.product_id == FootprintProduct.product_id,
-                    Share.owner_id == FootprintRecord.owner_id,
-                ),
-            )
-            .where(Share.grantee_id == grantee_id, FootprintProduct.record_id.in_(ids))
-            .group_by(FootprintProduct.record_id)
-        )
+        parameters = {"grantee_id": grantee_id, "ids": ids}
+        by_product = session.execute(_GRANTED_BY_PRODUCT, parameters)
         found.update({record_id: share_id for record_id, share_id in by_product})
-        by_record = session.execute(
-            sa.select(Share.record_id, sa.func.min(Share.id))
-            .where(Share.grantee_id == grantee_id, Share.record_id.in_(ids))
-            .group_by(Share.record_id)
-        )
+        by_record = session.execute(_GRANTED_BY_RECORD, parameters)
         found.update({str(record_id): share_id for record_id, share_id in by_record})
     return found
 
@@ -165,7 +184,7 @@ def record_flows(
                 "occurred_at": now,
             }
         )
-    session.execute(sa.insert(DataFlow), rows)
+    insert_rows(session, _FLOWS, rows)
     return len(rows)
 
 
