@@ -166,15 +166,17 @@ def test_every_page_agrees_with_the_rules_in_python(
         assert found == expected, (caller, query, limit, [order[i] for i in found])
 
 
-def test_an_unfiltered_page_built_once_is_bound_to_each_caller(
+def test_a_page_statement_built_once_is_bound_to_each_caller(
     app: Flask, world: dict[str, Any]
 ) -> None:
-    """The supplier and the brand share one statement (the same shape of caller); pages
-    taken in turn, each from its own cursor, still show each only what it may see."""
+    """The supplier and the brand share one statement (the same shape of caller), the
+    regulator has its own (it also sees what is disclosed to the regulator); pages taken in
+    turn, each from its own cursor, still show each only what it may see."""
+    pages._plan.clear()  # the supplier's call builds the statement the brand's then reuses
     with transaction(app.extensions["exchange.sessions"]) as session:
         callers = {
             name: authenticate(session, world["members"][name].token)
-            for name in ("supplier", "brand")
+            for name in ("supplier", "brand", "regulator")
         }
     seen: dict[str, list[str]] = {name: [] for name in callers}
     cursors: dict[str, str | None] = {name: None for name in callers}
