@@ -159,11 +159,16 @@ def _begin(connection: sa.Connection) -> None:
 
 def reader(engine: Engine) -> Engine:
     """The engine's pool, for connections that only read: on SQLite their transactions
-    begin deferred (above); elsewhere nothing changes. Writes are not prevented, but one
-    through such a connection could fail with "database is locked" under concurrency.
+    begin deferred (above); on PostgreSQL each statement is its own transaction
+    (autocommit), which spares the BEGIN and ROLLBACK round trips around the one query that
+    runs before most requests (whether an agreement has expired) and label verification's.
+    Writes are not prevented, but one through such a connection could fail with "database
+    is locked" under concurrency (SQLite) or not be atomic (PostgreSQL).
 
     Made once per app: each connection it hands out carries the option from the start.
     """
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT", **{READ_ONLY: True})
     return engine.execution_options(**{READ_ONLY: True})
 
 
