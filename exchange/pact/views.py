@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -39,15 +38,6 @@ def record_shared(session: Session, grant: Share) -> None:
     """Listens to :data:`exchange.footprints.views.RECORD_SHARED`: the grantee's PACT host
     hears of the records it may now read."""
     services.record_shared(session, grant, web.pact_host())
-
-
-def _json(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        json.dumps(document, ensure_ascii=False, separators=(",", ":")),
-        status=status,
-        mimetype="application/json",
-        headers=headers,
-    )
 
 
 def _raw_json(document: Any, headers: dict[str, str] | None = None) -> Response:
