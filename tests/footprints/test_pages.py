@@ -193,14 +193,15 @@ def test_a_page_statement_built_once_is_bound_to_each_caller(
         assert seen[name] == [i for i in newest_first if i in world["visible"][name]]
 
 
-def test_only_plans_of_few_runs_are_kept_and_only_so_many() -> None:
+def test_only_plans_of_few_runs_are_kept_within_a_budget_of_runs() -> None:
     """A caller cycling through filters of many values cannot fill a worker's memory."""
 
     def shape(*products: str) -> Any:
         criteria = criteria_from_query([("productId", product) for product in products])
         return pages._Shape(criteria, True, False, False, False, False, None)
 
-    plans = pages._KeptPlans(capacity=2, max_runs=6)  # a signed-in view is four runs
+    # A signed-in view is four runs, so each of these plans is five: two fit the budget.
+    plans = pages._KeptPlans(budget=10, max_runs=6)
     one, two, three = (shape(f"urn:gtin:{n}") for n in range(3))
     many = shape(*(f"urn:gtin:{n}" for n in range(3)))
     first = plans(one)

@@ -427,38 +427,47 @@ class _Plan:
 
 
 class _KeptPlans:
-    """The plans of recent shapes, least recently used first out. Only plans of a few runs
-    are kept: one takes about 150-250 KiB once a page is built, and a filter of many values
-    (a run each) is large, rarely asked twice, and must not let a caller cycling through
-    many of them fill the memory; it is planned afresh on every call."""
+    """The plans of recent shapes, least recently used first out, within a budget of runs.
 
-    def __init__(self, capacity: int, max_runs: int) -> None:
-        self.capacity = capacity
+    A plan's statements grow with its runs: about 60-100 KiB a run once every source's page
+    is built, 150-250 KiB for a plan whose one page is. The runs of the kept plans are held
+    to ``budget`` (a few tens of MiB at most), and a plan of more than ``max_runs`` (a filter
+    of many values, a run each, rarely asked twice) is planned afresh on every call, so that
+    a caller cycling through filters cannot fill a worker's memory."""
+
+    def __init__(self, *, budget: int, max_runs: int) -> None:
+        self.budget = budget
         self.max_runs = max_runs
-        self._plans: collections.OrderedDict[_Shape, _Plan] = collections.OrderedDict()
+        self._plans: collections.OrderedDict[_Shape, tuple[_Plan, int]] = collections.OrderedDict()
+        self._runs = 0
         self._lock = threading.Lock()
 
     def __call__(self, shape: _Shape) -> _Plan:
         with self._lock:
-            plan = self._plans.get(shape)
-            if plan is not None:
+            kept = self._plans.get(shape)
+            if kept is not None:
                 self._plans.move_to_end(shape)
-                return plan
+                return kept[0]
         plan = _Plan(shape)
-        if sum(len(source.runs) for source in plan.sources) <= self.max_runs:
+        runs = sum(len(source.runs) for source in plan.sources)
+        if runs <= self.max_runs:
             with self._lock:
-                self._plans[shape] = plan
-                while len(self._plans) > self.capacity:
-                    self._plans.popitem(last=False)
+                if shape not in self._plans:  # another thread may have kept it meanwhile
+                    self._plans[shape] = (plan, runs)
+                    self._runs += runs
+                while self._runs > self.budget:
+                    _, (_, freed) = self._plans.popitem(last=False)
+                    self._runs -= freed
         return plan
 
     def clear(self) -> None:
         with self._lock:
             self._plans.clear()
+            self._runs = 0
 
 
 # A pure memo of statements (no data), like the compiled-statement cache beneath it.
-_plan: Final = _KeptPlans(capacity=64, max_runs=16)
+_plan: Final = _KeptPlans(budget=256, max_runs=16)
 
 
 def _page_from(
