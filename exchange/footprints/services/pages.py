@@ -38,7 +38,7 @@ from exchange.footprints.models import (
     RecordStatus,
     Share,
 )
-from exchange.footprints.services.reading import Viewer, visible_clause
+from exchange.footprints.services.reading import Viewer, product_granted, visible_clause
 from exchange.organisations.models import OrganisationRole, Role
 from exchange.organisations.principals import Principal
 from exchange.pact_wire.filters import VALIDITY_YEARS, Criteria, countries_among
@@ -244,22 +244,13 @@ def _visibility_source(viewer: Viewer | None, *, owned_only: bool) -> _Source:
     shared_products = sa.select(Share.product_id).where(
         Share.grantee_id == me, Share.product_id.is_not(None)
     )
-    granted = (
-        sa.exists()
-        .where(
-            Share.grantee_id == me,
-            Share.owner_id == FootprintRecord.owner_id,
-            Share.product_id == product.product_id,
-        )
-        .correlate_except(Share)
-    )
     runs.append(
         _Run(
             product,
             product.record_id,
             product.received_at,
             (product.product_id.in_(shared_products),),
-            joined=(granted,),
+            joined=(product_granted(me, product),),
             repeats=True,
         )
     )

@@ -42,6 +42,20 @@ class Viewer:
         )
 
 
+def product_granted(organisation_id: Any, product: Any) -> sa.ColumnElement[bool]:
+    """The record's owner shared ``product`` (a product row of the record, aliased by the
+    caller) with the organisation."""
+    return (
+        sa.exists()
+        .where(
+            Share.grantee_id == organisation_id,
+            Share.owner_id == FootprintRecord.owner_id,
+            Share.product_id == product.product_id,
+        )
+        .correlate_except(Share)
+    )
+
+
 def visible_to(organisation_id: str, *, regulator: bool = False) -> sa.ColumnElement[bool]:
     """The records an organisation may read: its own, public ones, those shared with it (one
     by one or by product), and, for the regulator, those disclosed to the regulator."""
@@ -51,15 +65,7 @@ def visible_to(organisation_id: str, *, regulator: bool = False) -> sa.ColumnEle
     # nested so that the record's few products are probed against the grantee's shares,
     # never the other way round.
     product = aliased(FootprintProduct)
-    by_product = (
-        sa.exists()
-        .where(
-            Share.grantee_id == me,
-            Share.owner_id == FootprintRecord.owner_id,
-            Share.product_id == product.product_id,
-        )
-        .correlate_except(Share)
-    )
+    by_product = product_granted(me, product)
     clauses: list[sa.ColumnElement[bool]] = [
         FootprintRecord.owner_id == me,
         public,
