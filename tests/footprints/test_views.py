@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from exchange import signing
 from exchange.db import transaction
+from exchange.footprints import views as footprint_views
 from exchange.footprints.models import FootprintRecord
 from exchange.log.models import LogEntry
 from exchange.organisations.models import AccessToken, Role
@@ -431,3 +432,28 @@ def test_listing_pages_through_everything_once(client: FlaskClient, supplier: Me
     assert sorted(seen) == sorted(ids)
     assert client.get("/api/v1/footprints?limit=0", headers=supplier.headers).status_code == 400
     assert client.get("/api/v1/footprints?cursor=%%%", headers=supplier.headers).status_code == 400
+
+
+def test_a_receipt_that_cannot_be_signed_loses_no_accepted_record(
+    client: FlaskClient, app: Flask, supplier: Member, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receipts are made after the records' commit (so that the log head is not held
+    for them): when making them fails, the records are stored and logged all the same, and
+    the supplier's resend answers "unchanged" with the receipt it missed."""
+    envelope = supplier.envelope()
+
+    def unsignable(*_args: object, **_kwargs: object) -> list[dict[str, object]]:
+        raise signing.SigningError("the exchange key cannot be read")
+
+    monkeypatch.setattr(footprint_views, "issue_receipts", unsignable)
+    # The test app lets the error through (a server answers it 500, as any other bug).
+    with pytest.raises(signing.SigningError):
+        post(client, supplier, envelope)
+    assert stored_counts(app) == (1, 1)
+    monkeypatch.undo()
+    again = post(client, supplier, envelope)
+    assert again.status_code == 200, json_of(again)
+    assert json_of(again)["status"] == "unchanged"
+    receipt = json_of(again)["receipt"]["receipt"]
+    assert receipt["logIndex"] >= 0 and receipt["treeSize"] > receipt["logIndex"]
+    assert stored_counts(app) == (1, 1)
