@@ -119,6 +119,7 @@ docs: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest_floor.py
 	$(BIN)/python bench/log.py
 	$(BIN)/python bench/pact_list.py
 	$(BIN)/python bench/labels.py
