@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from exchange import signing
+from exchange import db, signing
 from exchange.errors import (
     AccessDenied,
     BadRequest,
@@ -101,10 +101,10 @@ def session() -> Session:
     return g.db_session  # type: ignore[no-any-return]
 
 
-def close_session(_exc: BaseException | None) -> None:
+def close_session(exc: BaseException | None) -> None:
     db_session = g.pop("db_session", None)
     if db_session is not None:
-        db_session.close()
+        db.close_session(db_session, failed=exc is not None)
 
 
 def exchange_key() -> ExchangeKey:

@@ -1,4 +1,6 @@
-"""exchange.db.insert_rows: the rows a Core insert would write, through the driver's executemany."""
+"""exchange.db: ``insert_rows`` writes the rows a Core insert would, through the driver's
+executemany; ``insert_unless_present`` counts what it inserted; ``close_session`` commits only
+a transaction that changed nothing."""
 
 from __future__ import annotations
 
@@ -7,10 +9,11 @@ from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from exchange.db import insert_rows, insert_unless_present
-from exchange.log.models import LogEntry
+from exchange.db import close_session, insert_rows, insert_unless_present, make_session_factory
+from exchange.log.models import LogEntry, LogHead
 
 ENTRIES = cast(sa.Table, LogEntry.__table__)
 MOMENT = dt.datetime(2025, 3, 1, 12, 30, 15, 123456, tzinfo=dt.UTC)
@@ -76,3 +79,84 @@ def test_insert_unless_present_counts_what_it_inserted(db_session: Session) -> N
     assert insert_unless_present(db_session, ENTRIES, _rows(0)[:3]) == 2
     assert insert_unless_present(db_session, ENTRIES, []) == 0
     assert len(_stored(db_session, 0)) == 3
+
+
+class _Ends:
+    """How each transaction on ``engine`` ended, in order."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.seen: list[str] = []
+        self.engine = engine
+
+    def __enter__(self) -> list[str]:
+        sa.event.listen(self.engine, "commit", self._commit)
+        sa.event.listen(self.engine, "rollback", self._rollback)
+        return self.seen
+
+    def _commit(self, _connection: sa.Connection) -> None:
+        self.seen.append("commit")
+
+    def _rollback(self, _connection: sa.Connection) -> None:
+        self.seen.append("rollback")
+
+    def __exit__(self, *_: object) -> None:
+        sa.event.remove(self.engine, "commit", self._commit)
+        sa.event.remove(self.engine, "rollback", self._rollback)
+
+
+def test_close_session_commits_only_what_changed_nothing(
+    engine: Engine, db_session: Session
+) -> None:
+    """Work a request left uncommitted is never kept: a statement sent (Core or flushed),
+    an object added but not flushed, a failed request. Only reads end with COMMIT."""
+    factory = make_session_factory(engine)
+    with _Ends(engine) as ends:
+        session = factory()
+        session.execute(sa.insert(ENTRIES), _rows(0)[:1])  # sent, not committed
+        close_session(session, failed=False)
+
+        session = factory()
+        session.scalar(sa.select(LogHead.tree_size))  # a read begins the transaction ...
+        session.add(LogHead(id=1, tree_size=7))  # ... and an object waits for a flush
+        close_session(session, failed=False)
+
+        session = factory()
+        session.execute(sa.text("UPDATE log_entries SET kind = 'x'"))  # a text statement
+        close_session(session, failed=False)
+
+        session = factory()
+        assert session.scalar(sa.select(sa.func.count()).select_from(ENTRIES)) == 0
+        close_session(session, failed=True)
+
+        session = factory()
+        assert session.scalar(sa.select(sa.func.count()).select_from(ENTRIES)) == 0
+        close_session(session, failed=False)
+
+        close_session(factory(), failed=False)  # never began: nothing to end
+    assert ends == ["rollback", "rollback", "rollback", "rollback", "commit"]
+    assert _stored(db_session, 0) == []
+    assert db_session.get(LogHead, 1) is None
+
+
+def test_reads_keep_their_prepared_statements(engine: Engine) -> None:
+    """On PostgreSQL psycopg prepares a statement run often enough on a connection and
+    forgets all of them at a ROLLBACK: requests that only read must not end with one."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("prepared statements of psycopg (PostgreSQL)")
+    single = sa.create_engine(engine.url, poolclass=sa.pool.StaticPool)  # one connection
+    try:
+        factory = make_session_factory(single)
+        query = sa.select(sa.func.count()).select_from(ENTRIES).where(ENTRIES.c.kind == "y")
+        for _ in range(8):  # one request each
+            session = factory()
+            session.scalar(query)
+            close_session(session, failed=False)
+        with single.connect() as connection:
+            prepared = (
+                connection.exec_driver_sql("SELECT statement FROM pg_prepared_statements")
+                .scalars()
+                .all()
+            )
+        assert any("log_entries" in statement for statement in prepared), prepared
+    finally:
+        single.dispose()
