@@ -10,7 +10,7 @@ import datetime as dt
 import enum
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from decimal import Decimal
 from typing import Any, Final
 
@@ -139,7 +139,13 @@ def _forget_writes(connection: sa.Connection) -> None:
 
 def _note_writes(connection: sa.Connection, _cursor: Any, statement: str, *_: Any) -> None:
     if statement.lstrip()[:6].upper() != "SELECT":
-        connection.info[_WROTE] = True
+        note_write(connection)
+
+
+def note_write(connection: sa.Connection) -> None:
+    """Mark the transaction as having written: for writes sent past SQLAlchemy's execution
+    (a COPY through the driver), which :func:`close_session` would not see."""
+    connection.info[_WROTE] = True
 
 
 def close_session(session: Session, *, failed: bool) -> None:
@@ -149,15 +155,14 @@ def close_session(session: Session, *, failed: bool) -> None:
     of a connection at a ROLLBACK: a pool whose requests mostly read would then plan each
     statement afresh (a PACT page's took three times as long to plan as to run). So
     ``failed`` work, pending ORM changes, or any statement but a SELECT sent in the
-    transaction still roll back.
+    transaction still roll back, as does a transaction whose connection was lost (the
+    close then discards it, as it always did, rather than fail an answer already made).
     """
-    if (
-        not failed
-        and session.in_transaction()
-        and not (session.new or session.dirty or session.deleted)
-        and not session.connection().info.get(_WROTE)
-    ):
-        session.commit()
+    pending = session.new or session.dirty or session.deleted
+    if not failed and session.in_transaction() and not pending:
+        with suppress(sa.exc.PendingRollbackError, sa.exc.DBAPIError):
+            if not session.connection().info.get(_WROTE):
+                session.commit()
     session.close()
 
 

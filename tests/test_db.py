@@ -12,7 +12,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from exchange.db import close_session, insert_rows, insert_unless_present, make_session_factory
+from exchange.db import (
+    close_session,
+    insert_rows,
+    insert_unless_present,
+    make_session_factory,
+    note_write,
+)
 from exchange.log.models import LogEntry, LogHead
 
 ENTRIES = cast(sa.Table, LogEntry.__table__)
@@ -125,6 +131,10 @@ def test_close_session_commits_only_what_changed_nothing(
         close_session(session, failed=False)
 
         session = factory()
+        note_write(session.connection())  # what a COPY through the driver says of itself
+        close_session(session, failed=False)
+
+        session = factory()
         assert session.scalar(sa.select(sa.func.count()).select_from(ENTRIES)) == 0
         close_session(session, failed=True)
 
@@ -133,7 +143,7 @@ def test_close_session_commits_only_what_changed_nothing(
         close_session(session, failed=False)
 
         close_session(factory(), failed=False)  # never began: nothing to end
-    assert ends == ["rollback", "rollback", "rollback", "rollback", "commit"]
+    assert ends == ["rollback"] * 5 + ["commit"]
     assert _stored(db_session, 0) == []
     assert db_session.get(LogHead, 1) is None
 

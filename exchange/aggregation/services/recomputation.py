@@ -27,7 +27,7 @@ from exchange.aggregation.services.loading import (
     stored_sources,
 )
 from exchange.aggregation.services.staleness import mark_products_stale, stale_products
-from exchange.db import chunked, utcnow
+from exchange.db import chunked, note_write, utcnow
 from exchange.errors import ValidationFailed
 from exchange.organisations.principals import Principal
 
@@ -47,6 +47,7 @@ def _copy_in(
     """PostgreSQL's COPY of positional rows into ``table``: one stream, no statement per row."""
     driver = connection.connection.driver_connection
     assert driver is not None
+    note_write(connection)
     with (
         driver.cursor() as cursor,
         cursor.copy(
