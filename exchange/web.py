@@ -94,7 +94,8 @@ def view_reads_no_recognitions() -> bool:
 
 
 def session() -> Session:
-    """The request's session; views commit it, teardown closes it."""
+    """The request's session; views commit it, teardown closes it (``db.close_session``:
+    what a view left uncommitted is rolled back)."""
     if "db_session" not in g:
         factory: sessionmaker[Session] = current_app.extensions["exchange.sessions"]
         g.db_session = factory()

@@ -170,3 +170,18 @@ def test_reads_keep_their_prepared_statements(engine: Engine) -> None:
         assert any("log_entries" in statement for statement in prepared), prepared
     finally:
         single.dispose()
+
+
+def test_close_session_after_a_lost_connection_rolls_back_quietly(
+    engine: Engine, db_session: Session
+) -> None:
+    """The answer was made before teardown: a connection lost meanwhile must neither turn it
+    into an error nor have anything of the transaction kept."""
+    factory = make_session_factory(engine)
+    with _Ends(engine) as ends:
+        session = factory()
+        assert session.scalar(sa.select(sa.func.count()).select_from(ENTRIES)) == 0
+        session.connection().invalidate()  # as a database restart or a killed backend leaves it
+        close_session(session, failed=False)
+    assert "commit" not in ends
+    assert _stored(db_session, 0) == []
